@@ -1,0 +1,240 @@
+/**
+ * The contact queries, written once against Kysely and run unchanged on SQLite and PostgreSQL.
+ * Only {@link openStore} (db/index.ts) knows which dialect is underneath.
+ */
+import type { CompiledQuery, Kysely } from 'kysely' with { 'resolution-mode': 'import' };
+import type { ContactsTable, StoreDatabase } from './schema';
+import {
+  InvalidCursorError,
+  type ContactPage,
+  type ContactRecord,
+  type ContactStore,
+  type StoredContact,
+  type UpsertResult,
+} from './types';
+
+const COLUMNS_PER_ROW = 11;
+// SQLite binds at most 32766 parameters per statement, PostgreSQL 65535: size chunks for the
+// smaller so one statement shape works on both (2978 rows, so a 1000-contact page is one statement).
+const ROWS_PER_STATEMENT = Math.floor(32766 / COLUMNS_PER_ROW);
+const MAX_PAGE_SIZE = 1000;
+// Distinct upsert sizes kept compiled: the full page size, the short last page, a few stragglers.
+const STATEMENT_CACHE_SIZE = 8;
+
+const LISTED_COLUMNS = [
+  'provider',
+  'external_id',
+  'etag',
+  'display_name',
+  'email',
+  'phone',
+  'organization',
+  'raw',
+  'created_at',
+  'updated_at',
+] as const;
+
+interface CursorKey {
+  provider: string;
+  externalId: string;
+}
+
+/** Builds the {@link ContactStore} over an open, migrated Kysely instance; `close()` destroys it. */
+export function createContactStore(db: Kysely<StoreDatabase>, kind: ContactStore['kind']): ContactStore {
+  const statements = new StatementCache();
+  return {
+    kind,
+
+    async upsertContacts(userId: string, provider: string, contacts: readonly ContactRecord[]): Promise<UpsertResult> {
+      if (contacts.length === 0) return { written: 0 };
+      const now = new Date().toISOString();
+      // PostgreSQL refuses to update one row twice in a statement ("ON CONFLICT DO UPDATE command
+      // cannot affect row a second time"), so keep one row per externalId; the last one wins.
+      const byExternalId = new Map<string, ContactsTable>();
+      for (const contact of contacts) {
+        byExternalId.set(contact.externalId, {
+          user_id: userId,
+          provider,
+          external_id: contact.externalId,
+          etag: contact.etag,
+          display_name: contact.displayName,
+          email: contact.email,
+          phone: contact.phone,
+          organization: contact.organization,
+          raw: JSON.stringify(contact.raw ?? null),
+          created_at: now,
+          updated_at: now,
+        });
+      }
+      const rows = [...byExternalId.values()];
+      // One statement is already atomic; only several chunks need an explicit transaction.
+      if (rows.length <= ROWS_PER_STATEMENT) return { written: await upsertRows(db, statements, rows) };
+      return db.transaction().execute(async (trx) => {
+        let written = 0;
+        for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
+          written += await upsertRows(trx, statements, rows.slice(start, start + ROWS_PER_STATEMENT));
+        }
+        return { written };
+      });
+    },
+
+    async listContacts(userId: string, options: { limit: number; cursor?: string | null }): Promise<ContactPage> {
+      const { limit, cursor } = options;
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+        throw new RangeError(`listContacts limit must be an integer from 1 to ${MAX_PAGE_SIZE} (got ${limit})`);
+      }
+      const after = cursor ? decodeCursor(cursor) : null;
+      let query = db.selectFrom('contacts').select(LISTED_COLUMNS).where('user_id', '=', userId);
+      if (after) {
+        // A row-value comparison is a range on the primary key (user_id, provider, external_id):
+        // every page is an index seek, however deep into the list it is.
+        query = query.where(({ eb, refTuple, tuple }) =>
+          eb(refTuple('provider', 'external_id'), '>', tuple(after.provider, after.externalId)),
+        );
+      }
+      // One row more than asked tells whether another page follows.
+      const rows = await query.orderBy('provider').orderBy('external_id').limit(limit + 1).execute();
+      const pageRows = rows.length > limit ? rows.slice(0, limit) : rows;
+      const last = pageRows.at(-1);
+      return {
+        items: pageRows.map(
+          (row): StoredContact => ({
+            provider: row.provider,
+            externalId: row.external_id,
+            etag: row.etag,
+            displayName: row.display_name,
+            email: row.email,
+            phone: row.phone,
+            organization: row.organization,
+            raw: JSON.parse(row.raw) as unknown,
+            createdAt: row.created_at,
+            updatedAt: row.updated_at,
+          }),
+        ),
+        nextCursor:
+          rows.length > limit && last ? encodeCursor({ provider: last.provider, externalId: last.external_id }) : null,
+      };
+    },
+
+    async countContacts(userId: string, provider?: string): Promise<number> {
+      let query = db
+        .selectFrom('contacts')
+        .select((eb) => eb.fn.countAll().as('count'))
+        .where('user_id', '=', userId);
+      if (provider !== undefined) query = query.where('provider', '=', provider);
+      const { count } = await query.executeTakeFirstOrThrow();
+      // PostgreSQL returns count(*) as a bigint string, SQLite as a number.
+      return Number(count);
+    },
+
+    async ping(): Promise<void> {
+      await db.selectNoFrom((eb) => eb.lit(1).as('ok')).execute();
+    },
+
+    async close(): Promise<void> {
+      await db.destroy();
+    },
+  };
+}
+
+/** Inserts new rows and rewrites existing ones whose etag changed. */
+function upsertQuery(db: Kysely<StoreDatabase>, rows: ContactsTable[]) {
+  return db
+    .insertInto('contacts')
+    .values(rows)
+    .onConflict((oc) =>
+      oc
+        .columns(['user_id', 'provider', 'external_id'])
+        .doUpdateSet((eb) => ({
+          etag: eb.ref('excluded.etag'),
+          display_name: eb.ref('excluded.display_name'),
+          email: eb.ref('excluded.email'),
+          phone: eb.ref('excluded.phone'),
+          organization: eb.ref('excluded.organization'),
+          raw: eb.ref('excluded.raw'),
+          updated_at: eb.ref('excluded.updated_at'),
+        }))
+        // An unchanged etag means an unchanged contact: skip the write, keep updated_at, and
+        // leave the row out of the count (SQLite's changes() and PostgreSQL's rowCount agree).
+        .whereRef('contacts.etag', '<>', 'excluded.etag'),
+    );
+}
+
+/** Runs {@link upsertQuery} for `rows`; returns how many rows it inserted or rewrote. */
+async function upsertRows(db: Kysely<StoreDatabase>, statements: StatementCache, rows: ContactsTable[]): Promise<number> {
+  const parameters = rowParameters(rows);
+  let compiled = statements.get(rows.length);
+  if (compiled === undefined) {
+    compiled = upsertQuery(db, rows).compile();
+    // The cached SQL is only reusable if its placeholders follow rowParameters' order.
+    if (
+      compiled.parameters.length !== parameters.length ||
+      compiled.parameters.some((value, i) => value !== parameters[i])
+    ) {
+      throw new Error('upsert statement binds its values in an unexpected order; rowParameters must match upsertQuery');
+    }
+    statements.set(rows.length, compiled);
+  }
+  const result = await db.executeQuery({ ...compiled, parameters });
+  return Number(result.numAffectedRows ?? 0n);
+}
+
+/** The values of `rows` in the order the multi-row VALUES list binds them: row by row, columns as in the table. */
+function rowParameters(rows: ContactsTable[]): unknown[] {
+  const parameters = new Array<unknown>(rows.length * COLUMNS_PER_ROW);
+  let i = 0;
+  for (const row of rows) {
+    parameters[i++] = row.user_id;
+    parameters[i++] = row.provider;
+    parameters[i++] = row.external_id;
+    parameters[i++] = row.etag;
+    parameters[i++] = row.display_name;
+    parameters[i++] = row.email;
+    parameters[i++] = row.phone;
+    parameters[i++] = row.organization;
+    parameters[i++] = row.raw;
+    parameters[i++] = row.created_at;
+    parameters[i++] = row.updated_at;
+  }
+  return parameters;
+}
+
+/**
+ * Compiled upsert statements by row count. Kysely takes about 10 ms to compile an 11,000-value
+ * insert, as long as SQLite takes to run it, yet the SQL depends only on the row count: imports
+ * send full pages, so a few entries serve almost every call.
+ */
+class StatementCache {
+  readonly #byRowCount = new Map<number, CompiledQuery>();
+
+  get(rowCount: number): CompiledQuery | undefined {
+    return this.#byRowCount.get(rowCount);
+  }
+
+  set(rowCount: number, compiled: CompiledQuery): void {
+    if (this.#byRowCount.size >= STATEMENT_CACHE_SIZE) {
+      const oldest = this.#byRowCount.keys().next();
+      if (!oldest.done) this.#byRowCount.delete(oldest.value);
+    }
+    this.#byRowCount.set(rowCount, compiled);
+  }
+}
+
+function encodeCursor(key: CursorKey): string {
+  return Buffer.from(JSON.stringify([key.provider, key.externalId])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): CursorKey {
+  // Buffer skips characters outside the alphabet, so check it first rather than decode garbage.
+  if (/^[A-Za-z0-9_-]+$/.test(cursor)) {
+    try {
+      const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+      if (Array.isArray(key) && key.length === 2 && typeof key[0] === 'string' && typeof key[1] === 'string') {
+        return { provider: key[0], externalId: key[1] };
+      }
+    } catch {
+      // Not JSON: reported below like any other malformed cursor.
+    }
+  }
+  throw new InvalidCursorError('cursor is not one this API returned: pass back nextCursor unchanged, or omit it to start over');
+}

@@ -1,0 +1,119 @@
+/**
+ * Opens the contact store: SQLite (the embedded default) or PostgreSQL, migrated to the latest
+ * schema, behind the one {@link ContactStore} interface.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Sqlite from 'better-sqlite3';
+import pg from 'pg';
+import type { Kysely } from 'kysely' with { 'resolution-mode': 'import' };
+import { createContactStore } from './contact-store';
+import { migrationProvider } from './migrations';
+import type { StoreDatabase } from './schema';
+import type { ContactStore } from './types';
+
+export type { ContactStore } from './types';
+export { InvalidCursorError } from './types';
+
+/** Where the store lives; the same union as `AppConfig['database']`. */
+export type StoreLocation = { kind: 'postgres'; url: string } | { kind: 'sqlite'; file: string };
+
+// The API and the worker open the same SQLite file and write to it at the same time; SQLite has
+// one writer at a time, so a writer waits this long for the other's transaction instead of failing
+// with SQLITE_BUSY. A page upsert holds the lock for milliseconds, so this is only ever a ceiling.
+const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+// Per process: the API and the worker each get a pool, well below PostgreSQL's default 100.
+const POSTGRES_POOL_MAX = 10;
+
+/**
+ * Opens the store and brings its schema up to date. Safe when several processes open the same
+ * database at once: PostgreSQL migrations run under Kysely's advisory lock, SQLite ones under the
+ * database's write lock.
+ */
+export async function openStore(database: StoreLocation): Promise<ContactStore> {
+  // Kysely ships only as ES modules; a dynamic import loads it from this CommonJS build.
+  const { Kysely, PostgresDialect, SqliteDialect } = await import('kysely');
+  let db: Kysely<StoreDatabase>;
+  if (database.kind === 'sqlite') {
+    fs.mkdirSync(path.dirname(path.resolve(database.file)), { recursive: true });
+    const sqlite = new Sqlite(database.file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+    try {
+      // WAL lets the API read while the worker writes; NORMAL sync is durable across process
+      // crashes (only an OS crash can lose the last commits) and much faster than FULL in WAL.
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('synchronous = NORMAL');
+      sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    } catch (error) {
+      sqlite.close();
+      throw error;
+    }
+    db = new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+    // Kysely takes no migration lock on SQLite (it assumes one process). Holding SQLite's own write
+    // lock on the very connection the migrator uses makes a second process wait (busy timeout),
+    // then find the migrations already recorded. That wait blocks the thread, so stores opened at
+    // once in one process must take turns first, or the waiter would block the lock holder too.
+    await inProcessTurn(sqliteMigrationTurns, path.resolve(database.file), () =>
+      migrate(db, database.kind, {
+        lock: () => sqlite.exec('BEGIN IMMEDIATE'),
+        commit: () => sqlite.exec('COMMIT'),
+        rollback: () => {
+          if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+        },
+      }),
+    );
+  } else {
+    const pool = new pg.Pool({ connectionString: database.url, max: POSTGRES_POOL_MAX });
+    // An idle client whose connection drops emits 'error' on the pool; unhandled, that would crash
+    // the process. The next query checks out a fresh client, so logging is enough.
+    pool.on('error', (error) => console.error('PostgreSQL idle client error:', error.message));
+    db = new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }) });
+    // Kysely's PostgreSQL migrator holds a session advisory lock while it migrates.
+    await migrate(db, database.kind, null);
+  }
+  return createContactStore(db, database.kind);
+}
+
+/** The last migration started in this process, per SQLite file. */
+const sqliteMigrationTurns = new Map<string, Promise<void>>();
+
+/** Runs `task` once every task queued before it under the same key has settled, failed or not. */
+function inProcessTurn(turns: Map<string, Promise<void>>, key: string, task: () => Promise<void>): Promise<void> {
+  const result = (turns.get(key) ?? Promise.resolve()).then(task);
+  const settled = result.then(
+    () => undefined,
+    () => undefined,
+  );
+  turns.set(key, settled);
+  void settled.then(() => {
+    if (turns.get(key) === settled) turns.delete(key);
+  });
+  return result;
+}
+
+interface SqliteMigrationLock {
+  lock(): void;
+  commit(): void;
+  rollback(): void;
+}
+
+async function migrate(
+  db: Kysely<StoreDatabase>,
+  kind: StoreLocation['kind'],
+  sqliteLock: SqliteMigrationLock | null,
+): Promise<void> {
+  const { Migrator } = await import('kysely/migration');
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  try {
+    sqliteLock?.lock();
+    const { error } = await migrator.migrateToLatest();
+    if (error !== undefined) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`could not migrate the ${kind} contacts database: ${reason}`, { cause: error });
+    }
+    sqliteLock?.commit();
+  } catch (error) {
+    sqliteLock?.rollback();
+    await db.destroy();
+    throw error;
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * The contact store against real databases: the same behaviour suite runs on SQLite (a temporary
+ * file) and, when TEST_DATABASE_URL is set, on PostgreSQL.
+ *
+ *   node --import tsx --test test/store.test.ts
+ *   TEST_DATABASE_URL=postgres://contacts:contacts@127.0.0.1:5432/contacts_test node --import tsx --test test/store.test.ts
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { InvalidCursorError, openStore, type StoreLocation } from '../db/index';
+import type { ContactRecord, ContactStore, StoredContact } from '../db/types';
+
+const STORE_MODULE = path.resolve(__dirname, '../db/index.ts');
+
+function contact(n: number, overrides: Partial<ContactRecord> = {}): ContactRecord {
+  const externalId = `people/c${String(n).padStart(7, '0')}`;
+  return {
+    externalId,
+    etag: 'etag-1',
+    displayName: `Contact ${n}`,
+    email: `contact${n}@example.com`,
+    phone: `+1555${String(n).padStart(7, '0')}`,
+    organization: n % 3 === 0 ? null : 'Example Ltd',
+    raw: { resourceName: externalId, names: [{ displayName: `Contact ${n}` }], tags: ['a', n] },
+    ...overrides,
+  };
+}
+
+function contacts(from: number, count: number): ContactRecord[] {
+  return Array.from({ length: count }, (_, i) => contact(from + i));
+}
+
+async function listAll(store: ContactStore, userId: string, limit: number) {
+  const items: StoredContact[] = [];
+  const pageSizes: number[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await store.listContacts(userId, { limit, cursor });
+    items.push(...page.items);
+    pageSizes.push(page.items.length);
+    cursor = page.nextCursor;
+    assert.ok(pageSizes.length <= 10_000, 'pagination never ended: nextCursor keeps coming back');
+  } while (cursor !== null);
+  return { items, pageSizes };
+}
+
+interface StoreHarness {
+  location: StoreLocation;
+  /** A user id no other test uses, so tests never see each other's rows. */
+  newUser(): string;
+}
+
+/** The behaviour both dialects must share. */
+function describeStoreBehaviour(harness: () => StoreHarness): void {
+  let store: ContactStore;
+  let newUser: () => string;
+
+  void before(async () => {
+    const h = harness();
+    newUser = () => h.newUser();
+    store = await openStore(h.location);
+  });
+
+  void after(async () => {
+    await store?.close();
+  });
+
+  void it('answers ping', async () => {
+    await store.ping();
+  });
+
+  void it('stores 2,500 contacts sent in three calls', async () => {
+    const user = newUser();
+    const written = [
+      await store.upsertContacts(user, 'google', contacts(0, 1000)),
+      await store.upsertContacts(user, 'google', contacts(1000, 1000)),
+      await store.upsertContacts(user, 'google', contacts(2000, 500)),
+    ].map((r) => r.written);
+    assert.deepEqual(written, [1000, 1000, 500], 'each call should report every new contact as written');
+    assert.equal(await store.countContacts(user), 2500);
+    assert.equal(await store.countContacts(user, 'google'), 2500);
+  });
+
+  void it('writes a call larger than one statement in one go', async () => {
+    // Over 2,978 rows the store splits the insert to stay under SQLite's parameter limit.
+    const user = newUser();
+    assert.equal((await store.upsertContacts(user, 'google', contacts(0, 6500))).written, 6500);
+    assert.equal((await store.upsertContacts(user, 'google', contacts(0, 6501))).written, 1);
+    assert.equal(await store.countContacts(user), 6501);
+  });
+
+  void it('writes nothing when the same page is upserted again', async () => {
+    const user = newUser();
+    const page = contacts(0, 1000);
+    assert.equal((await store.upsertContacts(user, 'google', page)).written, 1000);
+    const before = await listAll(store, user, 1000);
+    assert.equal((await store.upsertContacts(user, 'google', page)).written, 0, 'unchanged etags must not count as writes');
+    assert.equal(await store.countContacts(user), 1000);
+    const again = await listAll(store, user, 1000);
+    assert.deepEqual(again.items, before.items, 'an unchanged page must leave every row, updatedAt included, as it was');
+  });
+
+  void it('rewrites exactly the contact whose etag changed', async () => {
+    const user = newUser();
+    const page = contacts(0, 10);
+    await store.upsertContacts(user, 'google', page);
+    const before = (await store.listContacts(user, { limit: 100 })).items;
+    await sleep(5); // updatedAt has millisecond resolution
+
+    const changed = contact(3, { etag: 'etag-2', displayName: 'Renamed', email: null, raw: { renamed: true } });
+    const result = await store.upsertContacts(user, 'google', page.map((c, i) => (i === 3 ? changed : c)));
+    assert.equal(result.written, 1, 'only the contact with a new etag should be rewritten');
+
+    const after = (await store.listContacts(user, { limit: 100 })).items;
+    assert.equal(after.length, 10);
+    for (const [i, row] of after.entries()) {
+      const old = before[i];
+      assert.ok(old);
+      if (i !== 3) {
+        assert.deepEqual(row, old, `contact ${i} kept its etag and must not change`);
+        continue;
+      }
+      assert.equal(row.etag, 'etag-2');
+      assert.equal(row.displayName, 'Renamed');
+      assert.equal(row.email, null);
+      assert.deepEqual(row.raw, { renamed: true });
+      assert.equal(row.createdAt, old.createdAt, 'createdAt must survive a rewrite');
+      assert.ok(row.updatedAt > old.updatedAt, `updatedAt should move forward (was ${old.updatedAt}, now ${row.updatedAt})`);
+      assert.ok(!Number.isNaN(Date.parse(row.updatedAt)), `updatedAt should be an ISO date (got ${row.updatedAt})`);
+    }
+  });
+
+  void it('keeps the last of two contacts with the same externalId in one call', async () => {
+    const user = newUser();
+    const first = await store.upsertContacts(user, 'google', [
+      contact(1, { displayName: 'First' }),
+      contact(2),
+      contact(1, { etag: 'etag-2', displayName: 'Second' }),
+    ]);
+    assert.equal(first.written, 2);
+    // Again over existing rows: the duplicate now collides with a stored row, not just a new one.
+    const second = await store.upsertContacts(user, 'google', [
+      contact(1, { etag: 'etag-3', displayName: 'Third' }),
+      contact(1, { etag: 'etag-4', displayName: 'Fourth' }),
+    ]);
+    assert.equal(second.written, 1);
+    const { items } = await store.listContacts(user, { limit: 10 });
+    assert.deepEqual(
+      items.map((c) => [c.externalId, c.etag, c.displayName]),
+      [
+        ['people/c0000001', 'etag-4', 'Fourth'],
+        ['people/c0000002', 'etag-1', 'Contact 2'],
+      ],
+    );
+  });
+
+  void it('keeps users and providers apart', async () => {
+    const alice = newUser();
+    const bob = newUser();
+    // The same external ids under every (user, provider): the key must include all three.
+    await store.upsertContacts(alice, 'google', contacts(0, 5));
+    await store.upsertContacts(alice, 'outlook', contacts(0, 3));
+    await store.upsertContacts(bob, 'google', contacts(0, 4).map((c) => ({ ...c, etag: 'bob' })));
+
+    assert.equal(await store.countContacts(alice), 8);
+    assert.equal(await store.countContacts(alice, 'google'), 5);
+    assert.equal(await store.countContacts(alice, 'outlook'), 3);
+    assert.equal(await store.countContacts(alice, 'yahoo'), 0);
+    assert.equal(await store.countContacts(bob), 4);
+    const bobs = await listAll(store, bob, 100);
+    assert.ok(bobs.items.every((c) => c.provider === 'google' && c.etag === 'bob'), 'listing bob must show only his rows');
+    const alices = await listAll(store, alice, 100);
+    assert.ok(alices.items.every((c) => c.etag === 'etag-1'), "bob's upsert must not touch alice's rows");
+  });
+
+  void it('walks every contact once, in key order, seven at a time', async () => {
+    const user = newUser();
+    // 56 = 8 × 7: the last full page must still end with nextCursor null, not an empty extra page.
+    await store.upsertContacts(user, 'outlook', contacts(100, 21));
+    await store.upsertContacts(user, 'google', contacts(0, 35));
+    const { items, pageSizes } = await listAll(store, user, 7);
+    assert.deepEqual(pageSizes, [7, 7, 7, 7, 7, 7, 7, 7]);
+    const expected = [
+      ...contacts(0, 35).map((c) => `google ${c.externalId}`),
+      ...contacts(100, 21).map((c) => `outlook ${c.externalId}`),
+    ];
+    assert.deepEqual(
+      items.map((c) => `${c.provider} ${c.externalId}`),
+      expected,
+    );
+    assert.deepEqual(items[0]?.raw, contact(0).raw, 'raw should come back as the object that went in');
+  });
+
+  void it('rejects a cursor it did not issue', async () => {
+    const user = newUser();
+    await store.upsertContacts(user, 'google', contacts(0, 3));
+    const encoded = (value: string) => Buffer.from(value).toString('base64url');
+    for (const cursor of ['not a cursor!', 'abc', encoded('{"provider":"google"}'), encoded('[1,2]'), encoded('["google"]')]) {
+      await assert.rejects(store.listContacts(user, { limit: 2, cursor }), InvalidCursorError, `cursor ${JSON.stringify(cursor)}`);
+    }
+  });
+
+  void it('migrates idempotently when opened again on the same database', async () => {
+    const user = newUser();
+    await store.upsertContacts(user, 'google', contacts(0, 3));
+    const again = await openStore(harness().location);
+    try {
+      assert.equal(await again.countContacts(user), 3, 'a second open must keep the rows, not recreate the table');
+      assert.equal((await again.upsertContacts(user, 'google', contacts(0, 4))).written, 1);
+    } finally {
+      await again.close();
+    }
+  });
+}
+
+void describe('SQLite store', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contacts-store-'));
+  // A parent folder that does not exist yet: openStore creates it.
+  const location: StoreLocation = { kind: 'sqlite', file: path.join(dir, 'nested', 'contacts.db') };
+
+  void after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  void describe('behaviour', () => {
+    describeStoreBehaviour(() => ({ location, newUser: () => `user-${randomUUID()}` }));
+  });
+
+  void it('lets two stores opened at once on one file both write', async () => {
+    const shared: StoreLocation = { kind: 'sqlite', file: path.join(dir, 'shared.db') };
+    const [a, b] = await Promise.all([openStore(shared), openStore(shared)]);
+    try {
+      const written = await Promise.all([
+        a.upsertContacts('user-a', 'google', contacts(0, 1000)),
+        b.upsertContacts('user-b', 'google', contacts(0, 1000)),
+        a.upsertContacts('user-a', 'google', contacts(1000, 1000)),
+        b.upsertContacts('user-b', 'google', contacts(1000, 1000)),
+      ]);
+      assert.deepEqual(written.map((r) => r.written), [1000, 1000, 1000, 1000]);
+      assert.equal(await a.countContacts('user-b'), 2000, 'store a should see what store b wrote');
+      assert.equal(await b.countContacts('user-a'), 2000, 'store b should see what store a wrote');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  void it('lets processes that start together on a fresh file all migrate and write', async () => {
+    // The API and the worker open the same file as they start: run that race for real.
+    const file = path.join(dir, 'processes.db');
+    const child = (user: string) =>
+      new Promise<void>((resolve, reject) => {
+        const code = `
+          const { openStore } = require(${JSON.stringify(STORE_MODULE)});
+          (async () => {
+            const store = await openStore({ kind: 'sqlite', file: ${JSON.stringify(file)} });
+            for (let page = 0; page < 5; page++) {
+              const rows = Array.from({ length: 1000 }, (_, i) => ({ externalId: 'people/c' + (page * 1000 + i),
+                etag: 'e', displayName: null, email: null, phone: null, organization: null, raw: {} }));
+              await store.upsertContacts(${JSON.stringify(user)}, 'google', rows);
+            }
+            await store.close();
+          })().catch((error) => { console.error(error); process.exit(1); });`;
+        const proc = spawn(process.execPath, ['--import', 'tsx', '-e', code], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        proc.on('error', reject);
+        proc.on('exit', (status) =>
+          status === 0 ? resolve() : reject(new Error(`writer process for ${user} exited with ${status}:\n${stderr}`)),
+        );
+      });
+    const users = ['proc-1', 'proc-2', 'proc-3'];
+    await Promise.all(users.map(child));
+    const store = await openStore({ kind: 'sqlite', file });
+    try {
+      for (const user of users) assert.equal(await store.countContacts(user), 5000, `rows written by ${user}`);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+const databaseUrl = process.env.TEST_DATABASE_URL;
+
+void describe(
+  'PostgreSQL store',
+  databaseUrl
+    ? {}
+    : {
+        skip:
+          'set TEST_DATABASE_URL=postgres://user:password@127.0.0.1:5432/dbname (a database the tests may create tables in) to run it',
+      },
+  () => {
+    // Every user id of this run starts with the prefix, so cleanup removes exactly our rows.
+    const prefix = `test-${randomUUID()}-`;
+    const location: StoreLocation = { kind: 'postgres', url: databaseUrl ?? '' };
+
+    void before(async () => {
+      // Fail with a clear message rather than a stack of timeouts when the server is not there.
+      const client = new pg.Client({ connectionString: location.url, connectionTimeoutMillis: 5000 });
+      try {
+        await client.connect();
+        await client.query('select 1');
+      } catch (error) {
+        throw new Error(`TEST_DATABASE_URL is set but the database does not answer: ${String(error)}`);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    });
+
+    void after(async () => {
+      const client = new pg.Client({ connectionString: location.url });
+      await client.connect();
+      try {
+        await client.query("delete from contacts where user_id like $1 || '%'", [prefix]);
+      } finally {
+        await client.end();
+      }
+    });
+
+    describeStoreBehaviour(() => ({ location, newUser: () => `${prefix}${randomUUID()}` }));
+
+    void it('migrates once when stores open at the same time', async () => {
+      const stores = await Promise.all([openStore(location), openStore(location), openStore(location)]);
+      try {
+        const user = `${prefix}${randomUUID()}`;
+        const written = await Promise.all(stores.map((s, i) => s.upsertContacts(user, `p${i}`, contacts(0, 100))));
+        assert.deepEqual(written.map((r) => r.written), [100, 100, 100]);
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+  },
+);
