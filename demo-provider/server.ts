@@ -1,0 +1,396 @@
+/**
+ * A demo provider that speaks the Google People API protocol for `people.connections.list`, so the
+ * service can be run, tested and benchmarked without a Google account or network.
+ *
+ * Contacts are generated on the fly from their index: person `i` is always the same, whatever the
+ * token, and a million contacts cost no memory. Faults (throttling, 5xx, dropped connections, slow
+ * pages, revoked tokens) can be injected and changed at runtime.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type DemoFaultKind = '429' | '500' | '503' | 'drop';
+
+export interface DemoFaults {
+  /** Successive requests get these responses before normal service resumes, consumed in order, e.g. ['429','500','drop','429'] */
+  script?: DemoFaultKind[];
+  /** Every Nth request (counting all requests, see `stats.requests`) fails with this kind, e.g. { every: 5, kind: '500' } */
+  every?: { every: number; kind: DemoFaultKind };
+  /** Retry-After seconds sent with 429/503 (default 1). */
+  retryAfterSeconds?: number;
+  /** Delay every page by this many ms (slow pages). */
+  slowMs?: number;
+  /** Tokens that are revoked: 401 UNAUTHENTICATED. */
+  revokedTokens?: string[];
+  /**
+   * Hold every request for a page starting at this offset or later until the faults are changed
+   * again (`configure({ faults })`). Lets tests stop an import at an exact page without timing.
+   */
+  holdFromOffset?: number;
+}
+
+export interface DemoProviderOptions {
+  /** How many connections the user has. Default 1000. */
+  contacts?: number;
+  faults?: DemoFaults;
+  /** 0 = a free port. Default 0. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+}
+
+export interface DemoProviderStats {
+  /** Every request that reached the server, faults and errors included. */
+  requests: number;
+  /** Pages answered 200. */
+  pagesServed: number;
+  /** Contacts in those pages. */
+  contactsServed: number;
+  /** Responses replaced by a `script` or `every` fault (429, 500, 503, drop). Revoked tokens are not counted. */
+  faultsInjected: number;
+  /**
+   * How many times each page was served successfully, keyed by its starting offset in decimal
+   * (`"0"`, `"1000"`, …): a count above 1 means a client fetched the same page twice.
+   */
+  pageTokensServed: Map<string, number>;
+}
+
+export interface DemoProvider {
+  /** Base URL to use as `GOOGLE_PEOPLE_BASE_URL`, e.g. `http://127.0.0.1:12345`. */
+  readonly url: string;
+  readonly stats: DemoProviderStats;
+  /** Changes the contact count or replaces the faults (a new `script` starts from its first entry). */
+  configure(patch: { contacts?: number; faults?: DemoFaults }): void;
+  /** Zeroes the counters, including the request count `every` is based on. */
+  resetStats(): void;
+  /** Stops listening and closes open connections, keep-alive ones included. */
+  close(): Promise<void>;
+}
+
+/** The fields a `personFields` mask may name (People API reference); anything else is a 400. */
+const KNOWN_PERSON_FIELDS = new Set([
+  'addresses', 'ageRanges', 'biographies', 'birthdays', 'calendarUrls', 'clientData', 'coverPhotos',
+  'emailAddresses', 'events', 'externalIds', 'genders', 'imClients', 'interests', 'locales', 'locations',
+  'memberships', 'metadata', 'miscKeywords', 'names', 'nicknames', 'occupations', 'organizations',
+  'phoneNumbers', 'photos', 'relations', 'sipAddresses', 'skills', 'urls', 'userDefined',
+]);
+
+const DEFAULT_CONTACTS = 1000;
+const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
+const CONNECTIONS_PATH = '/v1/people/me/connections';
+
+const GIVEN_NAMES = ['Ada', 'Alan', 'Grace', 'Edsger', 'Barbara', 'Donald', 'Margaret', 'Dennis', 'Frances', 'Ken', 'Radia', 'John', 'Hedy', 'Tim', 'Katherine', 'Linus', 'Sophie', 'Niklaus', 'Karen', 'Leslie'];
+const FAMILY_NAMES = ['Lovelace', 'Turing', 'Hopper', 'Dijkstra', 'Liskov', 'Knuth', 'Hamilton', 'Ritchie', 'Allen', 'Thompson', 'Perlman', 'McCarthy', 'Lamarr', 'Berners-Lee', 'Johnson', 'Torvalds', 'Wilson', 'Wirth', 'Sparck Jones', 'Lamport'];
+const ORGANIZATIONS = ['Analytical Engines Ltd', 'Bletchley Park', 'Eckert-Mauchly', 'Mathematisch Centrum', 'MIT', 'Bell Labs', 'Xerox PARC', 'ETH Zurich'];
+// Fixed, so every run produces byte-identical people.
+const BASE_UPDATE_TIME_MS = Date.UTC(2024, 0, 1);
+
+/** 8 hex digits from a 32-bit integer mix of `i` and `seed`: deterministic, cheap, well spread. */
+function hash(i: number, seed: number): string {
+  let h = Math.imul(i ^ seed, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+function pick<T>(list: readonly T[], n: number): T {
+  return list[n % list.length] as T;
+}
+
+// Every generated string is built from these lists, digits and fixed ASCII, so none needs JSON
+// escaping; checked once here so a future edit to the lists cannot produce broken JSON.
+for (const value of [...GIVEN_NAMES, ...FAMILY_NAMES, ...ORGANIZATIONS]) {
+  if (!/^[A-Za-z0-9 .,'-]+$/.test(value)) throw new Error(`demo-provider: name list entry needs JSON escaping: ${value}`);
+}
+
+/**
+ * Person `i` (0-based) as People API JSON, with only the fields the mask asks for. Built as a
+ * string rather than an object for `JSON.stringify`: the benchmark pulls a million of these, and
+ * this is most of the server's work.
+ */
+function personJson(i: number, fields: ReadonlySet<string>): string {
+  const given = pick(GIVEN_NAMES, i);
+  // A different stride for family names, so the pairs do not repeat every 20 contacts.
+  const family = pick(FAMILY_NAMES, Math.floor(i / GIVEN_NAMES.length) + i * 7);
+  const sourceId = hash(i, 0x5eed);
+  const source = `{"type":"CONTACT","id":"${sourceId}"}`;
+  const fieldMeta = `{"primary":true,"sourcePrimary":true,"source":${source}}`;
+  const local = `${given}.${family}.${i}`.toLowerCase().replace(/[^a-z0-9.]/g, '');
+  let json = `{"resourceName":"people/c${i}","etag":"%EgUBAi43PRoEAQIFByIM${hash(i, 0xe7a9)}"`;
+  if (fields.has('metadata')) {
+    const updateTime = new Date(BASE_UPDATE_TIME_MS + i * 1000).toISOString();
+    json += `,"metadata":{"sources":[{"type":"CONTACT","id":"${sourceId}","etag":"#${hash(i, 0x5e7a)}","updateTime":"${updateTime}"}],"objectType":"PERSON"}`;
+  }
+  if (fields.has('names')) {
+    json += `,"names":[{"metadata":${fieldMeta},"displayName":"${given} ${family} ${i}","familyName":"${family}","givenName":"${given}","displayNameLastFirst":"${family}, ${given} ${i}","unstructuredName":"${given} ${family} ${i}"}]`;
+  }
+  if (fields.has('emailAddresses')) {
+    const primaryEmail = `{"metadata":${fieldMeta},"value":"${local}@example.com"}`;
+    // Every fourth contact lists a work address first, so clients must honour `primary`.
+    json +=
+      i % 4 === 1
+        ? `,"emailAddresses":[{"metadata":{"source":${source}},"value":"${local}@work.example.org","type":"work","formattedType":"Work"},${primaryEmail}]`
+        : `,"emailAddresses":[${primaryEmail}]`;
+  }
+  // Some contacts have no phone or no organization, as real address books do.
+  if (fields.has('phoneNumbers') && i % 7 !== 3) {
+    const digits = String(i % 10_000_000).padStart(7, '0');
+    json += `,"phoneNumbers":[{"metadata":${fieldMeta},"value":"+1 555-${digits.slice(0, 3)}-${digits.slice(3)}","canonicalForm":"+1555${digits}","type":"mobile","formattedType":"Mobile"}]`;
+  }
+  if (fields.has('organizations') && i % 5 !== 2) {
+    json += `,"organizations":[{"metadata":${fieldMeta},"name":"${pick(ORGANIZATIONS, i)}","type":"work","formattedType":"Work"}]`;
+  }
+  return `${json}}`;
+}
+
+function encodePageToken(offset: number): string {
+  return Buffer.from(`offset:${offset}`).toString('base64url');
+}
+
+/** The offset a page token stands for, or `null` when the token is not one we issued. */
+function decodePageToken(token: string): number | null {
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) return null;
+  const match = /^offset:(\d{1,12})$/.exec(Buffer.from(token, 'base64url').toString('utf8'));
+  if (!match?.[1]) return null;
+  const offset = Number(match[1]);
+  // Re-encoding must give the same token, or it was doctored (leading zeros, trailing bits).
+  return encodePageToken(offset) === token ? offset : null;
+}
+
+const GOOGLE_STATUS: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  404: 'NOT_FOUND',
+  429: 'RESOURCE_EXHAUSTED',
+  500: 'INTERNAL',
+  503: 'UNAVAILABLE',
+};
+
+function sendBody(res: http.ServerResponse, status: number, json: string, headers: Record<string, string> = {}): void {
+  // The client may have gone (timeout, abort) while a slow page waited.
+  if (res.destroyed) return;
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=UTF-8',
+    'Content-Length': Buffer.byteLength(json),
+    ...headers,
+  });
+  res.end(json);
+}
+
+/** Google's error envelope: `{"error":{"code":…,"message":…,"status":…}}`. */
+function sendError(res: http.ServerResponse, code: number, message: string, headers: Record<string, string> = {}): void {
+  sendBody(res, code, JSON.stringify({ error: { code, message, status: GOOGLE_STATUS[code] ?? 'UNKNOWN' } }), headers);
+}
+
+function validateFaults(faults: DemoFaults): DemoFaults {
+  const every = faults.every;
+  if (every && (!Number.isInteger(every.every) || every.every < 1)) {
+    throw new RangeError(`faults.every.every must be a positive integer (got ${every.every})`);
+  }
+  if (faults.slowMs !== undefined && (!Number.isFinite(faults.slowMs) || faults.slowMs < 0)) {
+    throw new RangeError(`faults.slowMs must be a number of milliseconds, 0 or more (got ${faults.slowMs})`);
+  }
+  if (faults.holdFromOffset !== undefined && (!Number.isInteger(faults.holdFromOffset) || faults.holdFromOffset < 0)) {
+    throw new RangeError(`faults.holdFromOffset must be a whole number, 0 or more (got ${faults.holdFromOffset})`);
+  }
+  if (faults.retryAfterSeconds !== undefined && (!Number.isInteger(faults.retryAfterSeconds) || faults.retryAfterSeconds < 0)) {
+    throw new RangeError(`faults.retryAfterSeconds must be a whole number of seconds, 0 or more (got ${faults.retryAfterSeconds})`);
+  }
+  // A copy, so consuming the script does not change the caller's array.
+  return { ...faults, script: faults.script ? [...faults.script] : undefined };
+}
+
+function validateContacts(contacts: number): number {
+  if (!Number.isInteger(contacts) || contacts < 0) {
+    throw new RangeError(`contacts must be a whole number, 0 or more (got ${contacts})`);
+  }
+  return contacts;
+}
+
+/**
+ * Starts the demo provider and resolves once it is listening.
+ *
+ * Protocol: `GET /v1/people/me/connections?personFields=…&pageSize=1..1000&pageToken=…` with
+ * `Authorization: Bearer <any non-empty token>`; answers `{ connections, nextPageToken?,
+ * totalPeople, totalItems }` or Google's JSON error envelope.
+ */
+export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise<DemoProvider> {
+  let contacts = validateContacts(opts.contacts ?? DEFAULT_CONTACTS);
+  let faults = validateFaults(opts.faults ?? {});
+  const stats: DemoProviderStats = { requests: 0, pagesServed: 0, contactsServed: 0, faultsInjected: 0, pageTokensServed: new Map() };
+
+  /** The injected fault for this request, if any; consumes one `script` entry. */
+  function nextFault(): DemoFaultKind | undefined {
+    const scripted = faults.script?.shift();
+    if (scripted) return scripted;
+    if (faults.every && stats.requests % faults.every.every === 0) return faults.every.kind;
+    return undefined;
+  }
+
+  function injectFault(kind: DemoFaultKind, req: http.IncomingMessage, res: http.ServerResponse): void {
+    stats.faultsInjected++;
+    const retryAfter = { 'Retry-After': String(faults.retryAfterSeconds ?? 1) };
+    switch (kind) {
+      case 'drop':
+        // No response at all: the client sees the connection close mid-request.
+        req.socket.destroy();
+        return;
+      case '429':
+        sendError(res, 429, "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute per user' of service 'people.googleapis.com'.", retryAfter);
+        return;
+      case '500':
+        sendError(res, 500, 'Internal error encountered.');
+        return;
+      case '503':
+        sendError(res, 503, 'The service is currently unavailable.', retryAfter);
+        return;
+    }
+  }
+
+  /** Requests waiting for `holdFromOffset` to be lifted. */
+  let held: Array<() => void> = [];
+
+  function servePage(res: http.ServerResponse, offset: number, pageSize: number, fields: ReadonlySet<string>): void {
+    // A client that went away (a killed worker) was not served: do not count the page.
+    if (res.destroyed || res.socket?.destroyed) return;
+    const end = Math.min(offset + pageSize, contacts);
+    const people: string[] = [];
+    for (let i = offset; i < end; i++) people.push(personJson(i, fields));
+    // Google leaves `connections` out of an empty page rather than sending [].
+    let body = people.length > 0 ? `{"connections":[${people.join(',')}],` : '{';
+    if (end < contacts) body += `"nextPageToken":"${encodePageToken(end)}",`;
+    body += `"totalPeople":${contacts},"totalItems":${contacts}}`;
+    stats.pagesServed++;
+    stats.contactsServed += people.length;
+    const key = String(offset);
+    stats.pageTokensServed.set(key, (stats.pageTokensServed.get(key) ?? 0) + 1);
+    sendBody(res, 200, body);
+  }
+
+  function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    stats.requests++;
+    const url = new URL(req.url ?? '/', 'http://demo.invalid');
+    if (req.method !== 'GET' || url.pathname !== CONNECTIONS_PATH) {
+      sendError(res, 404, `Method not found: ${req.method ?? '?'} ${url.pathname}`);
+      return;
+    }
+
+    const match = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    const token = match?.[1]?.trim();
+    if (!token) {
+      sendError(res, 401, 'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
+      return;
+    }
+    if (faults.revokedTokens?.includes(token)) {
+      sendError(res, 401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
+      return;
+    }
+
+    const fault = nextFault();
+    if (fault) {
+      injectFault(fault, req, res);
+      return;
+    }
+
+    const mask = url.searchParams.get('personFields');
+    if (!mask) {
+      sendError(res, 400, 'personFields mask is required. Please specify one or more valid paths. Valid paths are documented at https://developers.google.com/people/api/rest/v1/people.connections/list.');
+      return;
+    }
+    const fields = new Set(mask.split(',').map((f) => f.trim()));
+    for (const field of fields) {
+      if (!KNOWN_PERSON_FIELDS.has(field)) {
+        sendError(res, 400, `Invalid personFields mask path: "${field}". Valid paths are documented at https://developers.google.com/people/api/rest/v1/people.connections/list.`);
+        return;
+      }
+    }
+
+    const rawPageSize = url.searchParams.get('pageSize');
+    let pageSize = DEFAULT_PAGE_SIZE;
+    if (rawPageSize !== null && rawPageSize !== '') {
+      const requested = /^-?\d{1,9}$/.test(rawPageSize) ? Number(rawPageSize) : NaN;
+      if (Number.isNaN(requested) || requested < 0 || requested > MAX_PAGE_SIZE) {
+        sendError(res, 400, `Invalid pageSize: "${rawPageSize}". It must be between 1 and ${MAX_PAGE_SIZE}.`);
+        return;
+      }
+      // As Google documents: 0 means the default.
+      if (requested > 0) pageSize = requested;
+    }
+
+    const rawToken = url.searchParams.get('pageToken');
+    let offset = 0;
+    if (rawToken !== null && rawToken !== '') {
+      const decoded = decodePageToken(rawToken);
+      if (decoded === null) {
+        sendError(res, 400, 'Request contains an invalid argument: the page token is not valid.');
+        return;
+      }
+      offset = decoded;
+    }
+
+    const holding = () => faults.holdFromOffset !== undefined && offset >= faults.holdFromOffset;
+    const serveWhenReleased = () => (holding() ? held.push(serveWhenReleased) : servePage(res, offset, pageSize, fields));
+    if (holding()) {
+      held.push(serveWhenReleased);
+      return;
+    }
+    const slowMs = faults.slowMs ?? 0;
+    if (slowMs > 0) {
+      const timer = setTimeout(() => servePage(res, offset, pageSize, fields), slowMs);
+      // A client that gives up (timeout, abort) must not leave the timer holding the process open.
+      res.on('close', () => clearTimeout(timer));
+      return;
+    }
+    servePage(res, offset, pageSize, fields);
+  }
+
+  const server = http.createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch (error) {
+      // A bug here must not take the demo down mid-benchmark; answer like Google's 500.
+      console.error('demo-provider: request failed', error);
+      sendError(res, 500, 'Internal error encountered.');
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${host}:${address.port}`,
+    stats,
+    configure(patch) {
+      if (patch.contacts !== undefined) contacts = validateContacts(patch.contacts);
+      if (patch.faults !== undefined) {
+        faults = validateFaults(patch.faults);
+        const waiting = held;
+        held = [];
+        for (const resume of waiting) resume();
+      }
+    },
+    resetStats() {
+      stats.requests = 0;
+      stats.pagesServed = 0;
+      stats.contactsServed = 0;
+      stats.faultsInjected = 0;
+      stats.pageTokensServed.clear();
+    },
+    close() {
+      return new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // close() alone waits for idle keep-alive connections to time out.
+        server.closeAllConnections();
+      });
+    },
+  };
+}
