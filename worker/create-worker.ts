@@ -1,0 +1,43 @@
+/**
+ * Builds an import worker. `worker/main.ts` runs one as a process; tests build them in-process with
+ * a pre-bundled workflow so each test gets a fresh worker cheaply.
+ */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+import { TASK_QUEUE } from '../workflows/contract';
+
+export interface ImportWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  deps: ActivityDeps;
+  taskQueue?: string;
+  /** A bundle from `bundleWorkflowCode`; otherwise the worker bundles `workflows/` itself. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  maxConcurrentActivityTaskExecutions?: number;
+  /** Upper bound on heartbeat throttling: how stale a resumable checkpoint can be on the server. */
+  heartbeatThrottleMs?: number;
+  identity?: string;
+}
+
+export const WORKFLOWS_PATH = require.resolve('../workflows');
+
+export async function createImportWorker(options: ImportWorkerOptions): Promise<Worker> {
+  const throttle = `${options.heartbeatThrottleMs ?? 100} milliseconds` as const;
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    ...(options.identity ? { identity: options.identity } : {}),
+    activities: createActivities(options.deps),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
+    // Heartbeats carry the resume checkpoint: a short throttle keeps it at most a page or two
+    // behind, so a crash re-fetches little. They are not history events, so history stays small.
+    maxHeartbeatThrottleInterval: throttle,
+    defaultHeartbeatThrottleInterval: throttle,
+    // A SIGTERM lets a running batch finish its current page and heartbeat before we exit.
+    shutdownGraceTime: '10 seconds',
+  });
+}
+
+export { NativeConnection };

@@ -1,0 +1,171 @@
+/**
+ * `ImportContacts`: imports one user's contacts from one provider, batch by batch.
+ *
+ * The workflow holds only a cursor and counters. Each batch is one activity that fetches and saves
+ * several pages, so history grows by a handful of events per batch whatever the page contents, and
+ * the run continues as new before history gets large.
+ */
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancelledFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { ImportActivities, ImportBatchInput } from '../activities';
+import {
+  MEMO_PROGRESS_KEY,
+  pauseSignal,
+  resumeSignal,
+  searchAttributes,
+  statusQuery,
+  type ImportCheckpoint,
+  type ImportInput,
+  type ImportState,
+  type ImportStatus,
+  type ImportSummary,
+} from './contract';
+
+/** Failure types no retry can fix (mirrors `NON_RETRYABLE_TYPES` in activities, kept as data here). */
+const NON_RETRYABLE_TYPES = ['ProviderUnauthenticated', 'ProviderPermissionDenied', 'ProviderInvalidRequest', 'InvalidImportInput'];
+
+const batchOptions: ActivityOptions = {
+  // A batch is a few pages; a slow provider makes it long, and the heartbeat (not this) is what
+  // notices a dead worker.
+  startToCloseTimeout: '30 minutes',
+  // A crashed worker is noticed this long after its last heartbeat; the retry resumes from it.
+  heartbeatTimeout: '10 seconds',
+  // Wait for the batch to stop at a page boundary, so nothing is saved after "cancelled".
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    // Provider outages delay the import; they never end it. 429s override this with Retry-After.
+    maximumInterval: '2 minutes',
+    nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+  },
+};
+
+const { importBatch } = proxyActivities<ImportActivities>(batchOptions);
+
+const numberFormat = (n: number) => n.toLocaleString('en-US');
+
+export async function ImportContacts(input: ImportInput): Promise<ImportSummary> {
+  const info = workflowInfo();
+  let checkpoint: ImportCheckpoint = input.carried?.checkpoint ?? {
+    cursor: null,
+    fetched: 0,
+    saved: 0,
+    pages: 0,
+    total: null,
+  };
+  let pauseRequested = input.carried?.paused ?? false;
+  const status: ImportStatus = {
+    state: 'running',
+    fetched: checkpoint.fetched,
+    saved: checkpoint.saved,
+    pages: checkpoint.pages,
+    total: checkpoint.total,
+    startedAt: input.startedAt,
+    updatedAt: new Date().toISOString(),
+  };
+
+  setHandler(statusQuery, () => ({
+    ...status,
+    runId: info.runId,
+    firstExecutionRunId: info.firstExecutionRunId,
+  }));
+  setHandler(pauseSignal, () => {
+    pauseRequested = true;
+  });
+  setHandler(resumeSignal, () => {
+    pauseRequested = false;
+  });
+
+  /** One place changes the status, and mirrors it where operators and the API look. */
+  function publish(state: ImportState, extra: Partial<ImportStatus> = {}): void {
+    Object.assign(status, {
+      state,
+      fetched: checkpoint.fetched,
+      saved: checkpoint.saved,
+      pages: checkpoint.pages,
+      total: checkpoint.total,
+      updatedAt: new Date().toISOString(),
+      ...extra,
+    });
+    upsertSearchAttributes([
+      { key: searchAttributes.state, value: state },
+      { key: searchAttributes.contactsSaved, value: checkpoint.saved },
+    ]);
+    upsertMemo({ [MEMO_PROGRESS_KEY]: { ...status } });
+    const of = checkpoint.total === null ? '' : ` of ${numberFormat(checkpoint.total)}`;
+    setCurrentDetails(`**${state}** · ${numberFormat(checkpoint.saved)}${of} contacts saved · ${checkpoint.pages} pages`);
+  }
+
+  if (!input.carried) publish(pauseRequested ? 'paused' : 'running');
+  let batchesThisRun = 0;
+  try {
+    for (;;) {
+      if (pauseRequested) {
+        // Between batches, and waiting on a condition: a paused import holds no worker slot.
+        publish('paused');
+        await condition(() => !pauseRequested);
+        publish('running');
+      }
+      const batch: ImportBatchInput = {
+        userId: input.userId,
+        provider: input.provider,
+        sealedAccessToken: input.sealedAccessToken,
+        pageSize: input.tuning.pageSize,
+        maxPages: input.tuning.pagesPerBatch,
+        checkpoint,
+      };
+      const first = checkpoint.pages + 1;
+      const summary = `pages ${first}–${first + input.tuning.pagesPerBatch - 1} · ${numberFormat(
+        input.tuning.pageSize,
+      )} contacts per page · ${numberFormat(checkpoint.saved)} saved so far`;
+      const result = await importBatch.executeWithOptions({ ...batchOptions, summary }, [batch]);
+      checkpoint = result.checkpoint;
+      if (result.done) {
+        publish('completed', { completedAt: new Date().toISOString() });
+        return { ...status };
+      }
+      publish(pauseRequested ? 'paused' : 'running');
+      batchesThisRun += 1;
+      if (workflowInfo().continueAsNewSuggested || batchesThisRun >= input.tuning.maxBatchesPerRun) {
+        await condition(allHandlersFinished);
+        log.info('Continuing as new', { pages: checkpoint.pages, saved: checkpoint.saved });
+        await continueAsNew<typeof ImportContacts>({
+          ...input,
+          carried: { checkpoint, paused: pauseRequested, runs: (input.carried?.runs ?? 1) + 1 },
+        });
+      }
+    }
+  } catch (err) {
+    if (isCancellation(err)) {
+      // The batch stopped at a page boundary and says where, so the counts stay exact.
+      const details = err instanceof ActivityFailure && err.cause instanceof CancelledFailure ? err.cause.details : [];
+      const last = details[0] as ImportCheckpoint | undefined;
+      if (last && last.pages >= checkpoint.pages) checkpoint = last;
+      publish('cancelled', { completedAt: new Date().toISOString() });
+      throw err;
+    }
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+      const message = err.cause.message;
+      publish('failed', { error: message, completedAt: new Date().toISOString() });
+      throw ApplicationFailure.create({ type: err.cause.type ?? 'ImportFailed', message, nonRetryable: true });
+    }
+    throw err;
+  }
+}
