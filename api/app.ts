@@ -1,0 +1,144 @@
+/**
+ * The REST API: start an import and answer at once, report its progress, pause, resume or cancel
+ * it, and list the contacts it saved. Built by a factory so tests drive it with `app.request()`.
+ */
+import { OpenAPIHono, createRoute, type z } from '@hono/zod-openapi';
+import type { Client } from '@temporalio/client';
+import type { ContactStore } from '../db/types';
+import { InvalidCursorError } from '../db/types';
+import { ApiError, errorBody, onError } from './errors';
+import type { ImportService } from './import-service';
+import {
+  ContactPage,
+  ContactsQuery,
+  ErrorBody,
+  Health,
+  ImportIdParam,
+  ImportView,
+  StartImportBody,
+  UserIdParam,
+} from './schemas';
+
+export interface AppDeps {
+  imports: ImportService;
+  store: ContactStore;
+  /** Used by /healthz only. */
+  temporal: Client;
+}
+
+const errors = (...codes: Array<400 | 404 | 409 | 422 | 503>) =>
+  Object.fromEntries(
+    codes.map((code) => [code, { description: 'Error', content: { 'application/json': { schema: ErrorBody } } }]),
+  );
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+const startImport = createRoute({
+  method: 'post',
+  path: '/v1/imports',
+  summary: "Start importing a user's contacts, or get the import already running",
+  request: { body: { required: true, content: { 'application/json': { schema: StartImportBody } } } },
+  responses: {
+    202: json(ImportView, 'Import started'),
+    200: json(ImportView, 'An import for this user and provider is already running: this is it'),
+    ...errors(400, 422, 503),
+  },
+});
+
+const getImport = createRoute({
+  method: 'get',
+  path: '/v1/imports/{importId}',
+  summary: 'How far along an import is',
+  request: { params: ImportIdParam },
+  responses: { 200: json(ImportView, 'The import'), ...errors(404, 503) },
+});
+
+const importAction = (action: 'cancel' | 'pause' | 'resume', summary: string) =>
+  createRoute({
+    method: 'post',
+    path: `/v1/imports/{importId}/${action}`,
+    summary,
+    request: { params: ImportIdParam },
+    responses: { 202: json(ImportView, 'Requested; the import acts on it between batches'), ...errors(404, 409, 503) },
+  });
+
+const listContacts = createRoute({
+  method: 'get',
+  path: '/v1/users/{userId}/contacts',
+  summary: "A user's imported contacts, a page at a time",
+  request: { params: UserIdParam, query: ContactsQuery },
+  responses: { 200: json(ContactPage, 'A page of contacts'), ...errors(400, 422) },
+});
+
+const healthz = createRoute({
+  method: 'get',
+  path: '/healthz',
+  summary: 'Whether Temporal and the database answer',
+  responses: { 200: json(Health, 'Both answer'), 503: json(Health, 'One of them does not') },
+});
+
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono({
+    // Every validation failure answers the same way: 422 with what to fix, never a stack.
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const message = result.error.issues
+          .map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+          .join('; ');
+        return c.json(errorBody('validation_failed', message), 422);
+      }
+      return undefined;
+    },
+  });
+  app.onError(onError);
+  app.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`), 404));
+
+  app.openapi(startImport, async (c) => {
+    const body = c.req.valid('json');
+    const { created, view } = await deps.imports.start(body.userId, body.source.provider, body.source.accessToken);
+    c.header('Location', `/v1/imports/${view.importId}`);
+    return created ? c.json(view, 202) : c.json(view, 200);
+  });
+
+  app.openapi(getImport, async (c) => c.json(await deps.imports.get(c.req.valid('param').importId), 200));
+
+  app.openapi(importAction('cancel', 'Cancel an import; contacts saved so far stay'), async (c) =>
+    c.json(await deps.imports.cancel(c.req.valid('param').importId), 202),
+  );
+  app.openapi(importAction('pause', 'Pause an import between batches'), async (c) =>
+    c.json(await deps.imports.pause(c.req.valid('param').importId), 202),
+  );
+  app.openapi(importAction('resume', 'Resume a paused import'), async (c) =>
+    c.json(await deps.imports.resume(c.req.valid('param').importId), 202),
+  );
+
+  app.openapi(listContacts, async (c) => {
+    const { userId } = c.req.valid('param');
+    const { limit, cursor } = c.req.valid('query');
+    try {
+      const page = await deps.store.listContacts(userId, { limit, cursor });
+      const items = page.items.map(({ raw: _raw, ...contact }) => contact);
+      return c.json({ items, nextCursor: page.nextCursor }, 200);
+    } catch (err) {
+      if (err instanceof InvalidCursorError) throw new ApiError(400, 'invalid_cursor', 'cursor is not one this API issued');
+      throw err;
+    }
+  });
+
+  app.openapi(healthz, async (c) => {
+    const deadline = Date.now() + 2_000;
+    const [temporal, database] = await Promise.all([
+      deps.temporal
+        .withDeadline(deadline, () => deps.temporal.workflowService.getSystemInfo({}))
+        .then(() => 'ok', () => 'unavailable'),
+      deps.store.ping().then(() => 'ok', () => 'unavailable'),
+    ]);
+    const ok = temporal === 'ok' && database === 'ok';
+    return c.json({ status: ok ? ('ok' as const) : ('unavailable' as const), temporal, database }, ok ? 200 : 503);
+  });
+
+  app.doc('/openapi.json', { openapi: '3.0.0', info: { title: 'Contacts import', version: '1.0.0' } });
+  return app;
+}

@@ -1,0 +1,51 @@
+/** The one error shape the API answers with: `{ "error": { "code", "message" } }`. */
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { isGrpcServiceError, isGrpcDeadlineError } from '@temporalio/client';
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+/** An expected failure: answered with its status, code and message as they are. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export function errorBody(code: string, message: string): ErrorBody {
+  return { error: { code, message } };
+}
+
+/** gRPC status codes meaning "the server did not answer" (from the gRPC spec). */
+const GRPC_UNAVAILABLE = 14;
+const GRPC_DEADLINE_EXCEEDED = 4;
+
+export function temporalUnavailable(err: unknown): boolean {
+  if (isGrpcDeadlineError(err)) return true;
+  return isGrpcServiceError(err) && (err.code === GRPC_UNAVAILABLE || err.code === GRPC_DEADLINE_EXCEEDED);
+}
+
+/**
+ * Maps anything thrown by a route to JSON. Unexpected errors are logged (message only: a stack can
+ * carry request data) and answered with a generic 500, never with a stack trace.
+ */
+export function onError(err: Error, c: Context): Response {
+  if (err instanceof ApiError) return c.json(errorBody(err.code, err.message), err.status);
+  if (err instanceof HTTPException) {
+    const code = err.status === 400 ? 'invalid_request' : `http_${err.status}`;
+    return c.json(errorBody(code, err.message || 'Bad request'), err.status as ContentfulStatusCode);
+  }
+  if (temporalUnavailable(err) || (err.cause !== undefined && temporalUnavailable(err.cause))) {
+    return c.json(errorBody('temporal_unavailable', 'Temporal is not answering; try again shortly'), 503);
+  }
+  console.error(`api: unexpected error on ${c.req.method} ${c.req.path}: ${err.name}: ${err.message}`);
+  return c.json(errorBody('internal', 'Something went wrong on our side; the error has been logged'), 500);
+}

@@ -1,0 +1,32 @@
+/**
+ * `importId`: an opaque, URL-safe name for one import (one continue-as-new chain). It carries what
+ * is needed to find the chain in Temporal without a lookup table: provider, user, first run id.
+ */
+import { PROVIDERS, type Provider } from '../workflows/contract';
+
+export interface ImportRef {
+  provider: Provider;
+  userId: string;
+  firstRunId: string;
+}
+
+const PREFIX = 'imp_';
+
+export function encodeImportId(ref: ImportRef): string {
+  return PREFIX + Buffer.from(JSON.stringify([ref.provider, ref.userId, ref.firstRunId])).toString('base64url');
+}
+
+/** `null` for anything that is not an import id we issued. */
+export function decodeImportId(importId: string): ImportRef | null {
+  if (!importId.startsWith(PREFIX) || importId.length > 1024) return null;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(importId.slice(PREFIX.length), 'base64url').toString('utf8'));
+    if (!Array.isArray(parsed) || parsed.length !== 3) return null;
+    const [provider, userId, firstRunId] = parsed as unknown[];
+    if (!PROVIDERS.includes(provider as Provider)) return null;
+    if (typeof userId !== 'string' || typeof firstRunId !== 'string' || !userId || !firstRunId) return null;
+    return { provider: provider as Provider, userId, firstRunId };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * Everything the API asks Temporal about imports. An import is one continue-as-new chain of the
+ * `ImportContacts` workflow; its `importId` names the chain (provider, user, first run id), so it
+ * keeps answering after the same user starts a newer import under the same workflow ID.
+ */
+import { randomBytes } from 'node:crypto';
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import type { TokenSealer } from '../config/token-seal';
+import {
+  MEMO_PROGRESS_KEY,
+  MEMO_START_TOKEN_KEY,
+  TASK_QUEUE,
+  WORKFLOW_TYPE,
+  importWorkflowId,
+  pauseSignal,
+  resumeSignal,
+  searchAttributes,
+  statusQuery,
+  type ImportInput,
+  type ImportStatus,
+  type ImportTuning,
+  type Provider,
+} from '../workflows/contract';
+import { ApiError } from './errors';
+import { decodeImportId, encodeImportId } from './import-id';
+
+/** An import as the API shows it. */
+export interface ImportView extends ImportStatus {
+  importId: string;
+  workflowId: string;
+  runId: string;
+  userId: string;
+  provider: Provider;
+}
+
+export interface ImportServiceOptions {
+  client: Client;
+  sealer: TokenSealer;
+  tuning: ImportTuning;
+  taskQueue?: string;
+  /** How long to wait for a worker to answer the status query before answering from the memo. */
+  queryTimeoutMs?: number;
+}
+
+const notFound = (importId: string) => new ApiError(404, 'import_not_found', `No import with id "${importId}"`);
+const notRunning = (view: ImportView, action: string) =>
+  new ApiError(409, 'import_not_running', `Cannot ${action} import ${view.importId}: it is ${view.state}`);
+
+export class ImportService {
+  private readonly client: Client;
+  private readonly sealer: TokenSealer;
+  private readonly tuning: ImportTuning;
+  private readonly taskQueue: string;
+  private readonly queryTimeoutMs: number;
+
+  constructor(options: ImportServiceOptions) {
+    this.client = options.client;
+    this.sealer = options.sealer;
+    this.tuning = options.tuning;
+    this.taskQueue = options.taskQueue ?? TASK_QUEUE;
+    this.queryTimeoutMs = options.queryTimeoutMs ?? 2_000;
+  }
+
+  /**
+   * Starts an import, or returns the one already running for this user and provider. The workflow
+   * ID plus the USE_EXISTING conflict policy make that atomic in Temporal: no app-side lock, and a
+   * burst of refreshes still yields one import.
+   */
+  async start(userId: string, provider: Provider, accessToken: string): Promise<{ created: boolean; view: ImportView }> {
+    const workflowId = importWorkflowId(provider, userId);
+    const startedAt = new Date().toISOString();
+    // Tells our start apart from an existing run returned by USE_EXISTING (the SDK does not expose
+    // the server's `started` flag). Random, not secret.
+    const startToken = randomBytes(12).toString('base64url');
+    const input: ImportInput = {
+      userId,
+      provider,
+      sealedAccessToken: this.sealer.seal(accessToken),
+      tuning: this.tuning,
+      startedAt,
+    };
+    const handle = await this.client.workflow.start(WORKFLOW_TYPE, {
+      taskQueue: this.taskQueue,
+      workflowId,
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      // A finished import (whatever its outcome) may be followed by a new one.
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      memo: { [MEMO_START_TOKEN_KEY]: startToken },
+      typedSearchAttributes: [
+        { key: searchAttributes.userId, value: userId },
+        { key: searchAttributes.provider, value: provider },
+        { key: searchAttributes.state, value: 'running' },
+        { key: searchAttributes.contactsSaved, value: 0 },
+      ],
+      staticSummary: `Import ${provider} contacts for user ${userId}`,
+      staticDetails: [
+        `**User** ${userId} · **Provider** ${provider}`,
+        `Pages of ${this.tuning.pageSize} contacts, ${this.tuning.pagesPerBatch} pages per batch.`,
+        'Query `status` for progress; signal `pause` / `resume`; cancel to stop between batches.',
+      ].join('\n\n'),
+    });
+    const description = await handle.describe();
+    const created = description.memo?.[MEMO_START_TOKEN_KEY] === startToken;
+    const firstRunId = description.raw.workflowExecutionInfo?.firstRunId || handle.firstExecutionRunId;
+    const importId = encodeImportId({ provider, userId, firstRunId });
+    if (created) {
+      const view: ImportView = {
+        importId,
+        workflowId,
+        runId: description.runId,
+        userId,
+        provider,
+        state: 'running',
+        fetched: 0,
+        saved: 0,
+        pages: 0,
+        total: null,
+        startedAt,
+        updatedAt: startedAt,
+      };
+      return { created, view };
+    }
+    return { created, view: await this.get(importId) };
+  }
+
+  /** The import's status: from the `status` query while it runs, from Temporal's records after. */
+  async get(importId: string): Promise<ImportView> {
+    const ref = decodeImportId(importId);
+    if (!ref) throw notFound(importId);
+    const workflowId = importWorkflowId(ref.provider, ref.userId);
+    const base = { importId, workflowId, userId: ref.userId, provider: ref.provider };
+
+    // Fast path: the newest run under this workflow ID is usually our chain, still running.
+    // NOT_OPEN (set on the client) makes the server reject the query at once for a closed run.
+    try {
+      const live = await this.client.withDeadline(Date.now() + this.queryTimeoutMs, () =>
+        this.client.workflow.getHandle(workflowId).query(statusQuery),
+      );
+      if (live.firstExecutionRunId === ref.firstRunId) {
+        const { runId, firstExecutionRunId: _first, ...status } = live;
+        return { ...base, runId, ...status };
+      }
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw notFound(importId);
+      // Closed, a newer import, or no worker answering: Temporal's own records answer below.
+    }
+
+    const description = await this.currentRun(workflowId, ref.firstRunId);
+    if (!description) throw notFound(importId);
+    return { ...base, runId: description.runId, ...statusFromDescription(description) };
+  }
+
+  async pause(importId: string): Promise<ImportView> {
+    return this.signalRunning(importId, 'pause');
+  }
+
+  async resume(importId: string): Promise<ImportView> {
+    return this.signalRunning(importId, 'resume');
+  }
+
+  /** Requests Temporal cancellation; the workflow stops between pages and closes as cancelled. */
+  async cancel(importId: string): Promise<ImportView> {
+    const view = await this.get(importId);
+    if (view.state !== 'running' && view.state !== 'paused') throw notRunning(view, 'cancel');
+    await this.chainHandle(importId).cancel();
+    return view;
+  }
+
+  private async signalRunning(importId: string, action: 'pause' | 'resume'): Promise<ImportView> {
+    const view = await this.get(importId);
+    if (view.state !== 'running' && view.state !== 'paused') throw notRunning(view, action);
+    await this.chainHandle(importId).signal(action === 'pause' ? pauseSignal : resumeSignal);
+    return view;
+  }
+
+  /** A handle bound to the chain: signals and cancels reach its current run, never a newer import. */
+  private chainHandle(importId: string) {
+    const ref = decodeImportId(importId);
+    if (!ref) throw notFound(importId);
+    return this.client.workflow.getHandle(importWorkflowId(ref.provider, ref.userId), undefined, {
+      firstExecutionRunId: ref.firstRunId,
+    });
+  }
+
+  /** Follows the chain from its first run through every continue-as-new to its current run. */
+  private async currentRun(workflowId: string, firstRunId: string): Promise<WorkflowExecutionDescription | null> {
+    let runId = firstRunId;
+    for (;;) {
+      let description: WorkflowExecutionDescription;
+      try {
+        description = await this.client.workflow.getHandle(workflowId, runId).describe();
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return null;
+        throw err;
+      }
+      if (description.status.name !== 'CONTINUED_AS_NEW') return description;
+      const { history } = await this.client.workflowService.getWorkflowExecutionHistory({
+        namespace: this.client.options.namespace,
+        execution: { workflowId, runId },
+        historyEventFilterType: temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+      });
+      const next = history?.events?.[0]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+      if (!next) return description;
+      runId = next;
+    }
+  }
+}
+
+/** Status from `describe`: the memo the workflow keeps current, and how the run ended. */
+function statusFromDescription(description: WorkflowExecutionDescription): ImportStatus {
+  const memo = description.memo?.[MEMO_PROGRESS_KEY] as Partial<ImportStatus> | undefined;
+  const startedAt = memo?.startedAt ?? description.startTime.toISOString();
+  const status: ImportStatus = {
+    state: memo?.state ?? 'running',
+    fetched: memo?.fetched ?? 0,
+    saved: memo?.saved ?? 0,
+    pages: memo?.pages ?? 0,
+    total: memo?.total ?? null,
+    startedAt,
+    updatedAt: memo?.updatedAt ?? startedAt,
+  };
+  const closedAt = memo?.completedAt ?? description.closeTime?.toISOString();
+  switch (description.status.name) {
+    case 'RUNNING':
+      if (status.state !== 'paused') status.state = 'running';
+      return status;
+    case 'COMPLETED':
+      return { ...status, state: 'completed', completedAt: closedAt };
+    case 'CANCELLED':
+      return { ...status, state: 'cancelled', completedAt: closedAt };
+    case 'TERMINATED':
+      return { ...status, state: 'failed', completedAt: closedAt, error: 'The import was terminated by an operator' };
+    case 'TIMED_OUT':
+      return { ...status, state: 'failed', completedAt: closedAt, error: 'The import timed out' };
+    default:
+      return { ...status, state: 'failed', completedAt: closedAt, error: memo?.error ?? 'The import failed' };
+  }
+}

@@ -1,0 +1,87 @@
+/** The HTTP contract, as zod schemas: they validate input and document the API at /openapi.json. */
+import { z } from '@hono/zod-openapi';
+import { IMPORT_STATES, PROVIDERS } from '../workflows/contract';
+
+/** User ids end up in workflow IDs and search attributes: keep them to a safe, printable set. */
+export const UserId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$/, {
+    message: 'userId must be 1–128 characters of letters, digits and . _ : @ + - (starting with a letter or digit)',
+  })
+  .openapi({ example: 'user-42' });
+
+export const StartImportBody = z
+  .object({
+    userId: UserId,
+    source: z
+      .object({
+        provider: z.enum(PROVIDERS).openapi({ example: 'google-people' }),
+        accessToken: z
+          .string()
+          .min(1, { message: 'source.accessToken must not be empty' })
+          .max(4096)
+          .regex(/^\S+$/, { message: 'source.accessToken must not contain spaces' })
+          .openapi({ example: 'ya29.a0Af...' }),
+      })
+      .strict(),
+  })
+  .strict()
+  .openapi('StartImport');
+
+export const ImportView = z
+  .object({
+    importId: z.string(),
+    workflowId: z.string(),
+    runId: z.string(),
+    userId: z.string(),
+    provider: z.enum(PROVIDERS),
+    state: z.enum(IMPORT_STATES),
+    fetched: z.number().int(),
+    saved: z.number().int(),
+    pages: z.number().int(),
+    total: z.number().int().nullable().openapi({ description: 'Contacts the provider reports in all, once known' }),
+    startedAt: z.string(),
+    updatedAt: z.string(),
+    completedAt: z.string().optional(),
+    error: z.string().optional(),
+  })
+  .openapi('Import');
+
+export const ErrorBody = z
+  .object({ error: z.object({ code: z.string(), message: z.string() }) })
+  .openapi('Error');
+
+export const ImportIdParam = z.object({
+  importId: z.string().min(1).max(1024).openapi({ param: { name: 'importId', in: 'path' } }),
+});
+
+export const UserIdParam = z.object({ userId: UserId.openapi({ param: { name: 'userId', in: 'path' } }) });
+
+export const ContactsQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).default(100).openapi({ param: { name: 'limit', in: 'query' } }),
+    cursor: z.string().min(1).max(2048).optional().openapi({ param: { name: 'cursor', in: 'query' } }),
+  })
+  .strict();
+
+export const Contact = z
+  .object({
+    provider: z.string(),
+    externalId: z.string(),
+    displayName: z.string().nullable(),
+    email: z.string().nullable(),
+    phone: z.string().nullable(),
+    organization: z.string().nullable(),
+    etag: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Contact');
+
+export const ContactPage = z
+  .object({ items: z.array(Contact), nextCursor: z.string().nullable() })
+  .openapi('ContactPage');
+
+export const Health = z
+  .object({ status: z.enum(['ok', 'unavailable']), temporal: z.string(), database: z.string() })
+  .openapi('Health');
