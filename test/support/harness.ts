@@ -1,0 +1,183 @@
+/**
+ * Test harness: one real Temporal dev server per run (started by `scripts/run-tests.ts`, or here
+ * when a file is run on its own), workflow code bundled once, a fresh worker per test on its own
+ * task queue, and real stores (SQLite always, PostgreSQL when `TEST_DATABASE_URL` is set).
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  type Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import { createTokenSealer, type TokenSealer } from '../../config/token-seal';
+import { openStore } from '../../db';
+import type { ContactStore } from '../../db/types';
+import { createImportWorker, WORKFLOWS_PATH } from '../../worker/create-worker';
+import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../workflows/contract';
+import { startDevServer, type DevServer } from '../../scripts/temporal-cli';
+
+export const NAMESPACE = process.env.TEMPORAL_NAMESPACE || 'default';
+
+// Workers log every state change at INFO; tests only want to see what went wrong.
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+/**
+ * Clean-ups for what the harness opened lazily. Registered once on the file's root test (this
+ * module is imported at the top of each test file), so they run after every suite of the file.
+ */
+const cleanups: Array<() => Promise<void> | void> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+/** A fresh id, unique across tests and runs, safe in user ids and task queue names. */
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+let serverPromise: Promise<{ address: string; server?: DevServer }> | undefined;
+
+/** The run's dev server; starts one only when this file runs outside `npm test`. */
+export function temporalAddress(): Promise<string> {
+  serverPromise ??= process.env.TEMPORAL_ADDRESS
+    ? Promise.resolve({ address: process.env.TEMPORAL_ADDRESS })
+    : startDevServer({ headless: true, searchAttributes: SEARCH_ATTRIBUTE_DEFINITIONS }).then((server) => {
+        cleanups.push(() => server.stop());
+        return { address: server.address, server };
+      });
+  return serverPromise.then((s) => s.address);
+}
+
+export interface TemporalHandles {
+  address: string;
+  client: Client;
+  nativeConnection: NativeConnection;
+}
+
+let temporalPromise: Promise<TemporalHandles> | undefined;
+
+/** Client and worker connections to the run's server, shared by the tests of one file. */
+export function temporal(): Promise<TemporalHandles> {
+  temporalPromise ??= (async () => {
+    const address = await temporalAddress();
+    const connection = await Connection.connect({ address });
+    const nativeConnection = await NativeConnection.connect({ address });
+    cleanups.push(async () => {
+      await connection.close();
+      await nativeConnection.close();
+    });
+    const client = new Client({ connection, namespace: NAMESPACE, workflow: { queryRejectCondition: 'NOT_OPEN' } });
+    return { address, client, nativeConnection };
+  })();
+  return temporalPromise;
+}
+
+let bundlePromise: Promise<WorkflowBundleWithSourceMap | { codePath: string }> | undefined;
+
+/** Workflow code bundled once per run (`TEST_WORKFLOW_BUNDLE`) or once per file. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap | { codePath: string }> {
+  const prebuilt = process.env.TEST_WORKFLOW_BUNDLE;
+  bundlePromise ??=
+    prebuilt && fs.existsSync(prebuilt)
+      ? Promise.resolve({ codePath: prebuilt })
+      : bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  return bundlePromise;
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};
+
+export const testSealer: TokenSealer = createTokenSealer(Buffer.alloc(32, 7));
+export const TEST_TOKEN_KEY = Buffer.alloc(32, 7).toString('base64');
+
+export interface StoreCase {
+  name: 'sqlite' | 'postgres';
+  /** `DATABASE_URL`/`DATA_DIR` for child processes using the same store. */
+  env: NodeJS.ProcessEnv;
+  open(): Promise<ContactStore>;
+}
+
+/** SQLite always; PostgreSQL when `TEST_DATABASE_URL` is set (`.ci/run` sets it). */
+export function storeCases(): Array<StoreCase & { skip?: string }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'contacts-import-test-'));
+  cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const sqliteFile = path.join(dataDir, 'contacts.db');
+  const pgUrl = process.env.TEST_DATABASE_URL;
+  return [
+    {
+      name: 'sqlite',
+      env: { DATA_DIR: dataDir, DATABASE_URL: '' },
+      open: () => openStore({ kind: 'sqlite', file: sqliteFile }),
+    },
+    {
+      name: 'postgres',
+      env: { DATA_DIR: dataDir, DATABASE_URL: pgUrl ?? '' },
+      open: () => openStore({ kind: 'postgres', url: pgUrl ?? '' }),
+      ...(pgUrl ? {} : { skip: 'set TEST_DATABASE_URL=postgres://… to run against PostgreSQL (.ci/run does)' }),
+    },
+  ];
+}
+
+export interface WorkerSetup {
+  store: ContactStore;
+  providerUrl: string;
+  taskQueue: string;
+  heartbeatThrottleMs?: number;
+}
+
+/** A fresh worker on the test's own task queue, with real activities. */
+export async function startWorker(setup: WorkerSetup): Promise<Worker> {
+  const { nativeConnection } = await temporal();
+  return createImportWorker({
+    connection: nativeConnection,
+    namespace: NAMESPACE,
+    taskQueue: setup.taskQueue,
+    workflowBundle: await workflowBundle(),
+    heartbeatThrottleMs: setup.heartbeatThrottleMs ?? 20,
+    deps: {
+      store: setup.store,
+      sealer: testSealer,
+      googlePeopleBaseUrl: setup.providerUrl,
+      keepAliveHeartbeatMs: 500,
+    },
+  });
+}
+
+/**
+ * Polls `check` until it returns a value other than `undefined`/`false`. The timeout is a safety
+ * net for a broken build, not a speed assumption: it is generous.
+ */
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 90_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
