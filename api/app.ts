@@ -72,6 +72,13 @@ const listContacts = createRoute({
   responses: { 200: json(ContactPage, 'A page of contacts'), ...errors(400, 422) },
 });
 
+const livez = createRoute({
+  method: 'get',
+  path: '/livez',
+  summary: 'Whether this API process is up (checks nothing else: for liveness probes)',
+  responses: { 200: json(Health.pick({ status: true }), 'Up') },
+});
+
 const healthz = createRoute({
   method: 'get',
   path: '/healthz',
@@ -126,6 +133,8 @@ export function createApp(deps: AppDeps) {
       throw err;
     }
   });
+
+  app.openapi(livez, (c) => c.json({ status: 'ok' as const }, 200));
 
   app.openapi(healthz, async (c) => {
     const deadline = Date.now() + 2_000;

@@ -11,6 +11,8 @@ export interface ImportRef {
 }
 
 const PREFIX = 'imp_';
+/** Temporal run ids are UUIDs; anything else would reach the server as a malformed request. */
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function encodeImportId(ref: ImportRef): string {
   return PREFIX + Buffer.from(JSON.stringify([ref.provider, ref.userId, ref.firstRunId])).toString('base64url');
@@ -24,7 +26,7 @@ export function decodeImportId(importId: string): ImportRef | null {
     if (!Array.isArray(parsed) || parsed.length !== 3) return null;
     const [provider, userId, firstRunId] = parsed as unknown[];
     if (!PROVIDERS.includes(provider as Provider)) return null;
-    if (typeof userId !== 'string' || typeof firstRunId !== 'string' || !userId || !firstRunId) return null;
+    if (typeof userId !== 'string' || !userId || typeof firstRunId !== 'string' || !RUN_ID.test(firstRunId)) return null;
     return { provider: provider as Provider, userId, firstRunId };
   } catch {
     return null;

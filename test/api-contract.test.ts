@@ -89,7 +89,13 @@ describe('HTTP contract', () => {
 
   it('answers 404 to import ids it never issued', async () => {
     assertError(await request('GET', '/v1/imports/not-an-import'), 404, 'import_not_found');
-    const wellFormed = encodeImportId({ provider: 'google-people', userId: uniqueId('nobody'), firstRunId: 'no-such-run' });
+    const wellFormed = encodeImportId({
+      provider: 'google-people',
+      userId: uniqueId('nobody'),
+      firstRunId: '01a2236e-fd33-7b63-bc70-63ad57a65ce5',
+    });
+    const badRunId = encodeImportId({ provider: 'google-people', userId: 'u1', firstRunId: 'not-a-run-id' });
+    assertError(await request('GET', `/v1/imports/${badRunId}`), 404, 'import_not_found');
     assertError(await request('GET', `/v1/imports/${wellFormed}`), 404, 'import_not_found');
     assertError(await request('POST', `/v1/imports/${wellFormed}/cancel`), 404, 'import_not_found');
     assertError(await request('POST', `/v1/imports/${wellFormed}/pause`), 404, 'import_not_found');
@@ -107,6 +113,11 @@ describe('HTTP contract', () => {
     const empty = await request('GET', `/v1/users/${uniqueId('nobody')}/contacts`);
     assert.equal(empty.status, 200);
     assert.deepEqual(empty.body, { items: [], nextCursor: null });
+  });
+
+  it('answers liveness without asking anything else', async () => {
+    const res = await request('GET', '/livez');
+    assert.deepEqual(res, { status: 200, body: { status: 'ok' } });
   });
 
   it('reports healthy when Temporal and the database answer, 503 when one does not', async () => {
