@@ -107,14 +107,15 @@ export function createActivities(deps: ActivityDeps) {
           if (signal.aborted) throw cancelled();
           throw err;
         }
-        pagesThisBatch += 1;
-        const more = page.nextPageToken !== null && pagesThisBatch < input.maxPages;
+        // Counted with the checkpoint, after the save, so every heartbeat pairs the two correctly.
+        const more = page.nextPageToken !== null && pagesThisBatch + 1 < input.maxPages;
         if (more) {
           next = fetchPage(page.nextPageToken);
           // Rejections surface when awaited above; this keeps one during the save from being "unhandled".
           next.catch(() => undefined);
         }
         await deps.store.upsertContacts(input.userId, input.provider, page.contacts);
+        pagesThisBatch += 1;
         const n = page.contacts.length;
         checkpoint = {
           cursor: page.nextPageToken,
