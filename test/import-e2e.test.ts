@@ -175,6 +175,31 @@ for (const storeCase of storeCases()) {
       provider.configure({ faults: {} });
     });
 
+    it('answers status from Temporal\'s records while no worker is up', async () => {
+      const queue = uniqueId(`noworker-${storeCase.name}`);
+      const lonelyApi = await startApi({ store, taskQueue: queue });
+      const userId = uniqueId('gina');
+      try {
+        provider.configure({ faults: { holdFromOffset: 400 } });
+        const lonelyWorker = await startWorker({ store, providerUrl: provider.url, taskQueue: queue });
+        const { json: started } = await lonelyApi.call('POST', '/v1/imports', startBody(userId));
+        await lonelyWorker.runUntil(
+          waitFor(async () => (await lonelyApi.call('GET', `/v1/imports/${started.importId}`)).json.saved === 400, '2 batches'),
+        );
+        // The worker is gone; its batch is stuck until a worker returns. Status still answers.
+        const res = await lonelyApi.call('GET', `/v1/imports/${started.importId}`);
+        assert.equal(res.status, 200);
+        assert.equal(res.json.state, 'running');
+        assert.equal(res.json.saved, 400);
+        assert.equal(res.json.total, N);
+        const cancel = await lonelyApi.call('POST', `/v1/imports/${started.importId}/cancel`);
+        assert.equal(cancel.status, 202);
+      } finally {
+        provider.configure({ faults: {} });
+        await lonelyApi.close();
+      }
+    });
+
     it('survives SIGKILL of the worker mid-import: exactly N contacts, no duplicates', async () => {
       // This test runs its own worker process on its own task queue.
       const killQueue = uniqueId(`kill-${storeCase.name}`);

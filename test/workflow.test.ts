@@ -114,6 +114,12 @@ describe('ImportContacts workflow', () => {
       assert.equal(await store.countContacts(userId, 'google-people'), 2_500);
       const runs = await client.workflow.count(`WorkflowId = '${handle.workflowId}'`);
       assert.equal(runs.count, 9, '25 pages in batches of 3 make 9 runs of one batch each');
+      const last = await client.workflow.getHandle(handle.workflowId).describe();
+      assert.notEqual(last.runId, handle.firstExecutionRunId);
+      assert.equal(last.typedSearchAttributes.get(searchAttributes.userId), userId, 'operators still find it by user');
+      assert.equal(last.typedSearchAttributes.get(searchAttributes.provider), 'google-people');
+      assert.equal(last.typedSearchAttributes.get(searchAttributes.contactsSaved), 2_500);
+      assert.equal((last.memo?.[MEMO_PROGRESS_KEY] as ImportStatus).saved, 2_500);
     });
   });
 

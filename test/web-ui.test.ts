@@ -1,0 +1,157 @@
+/**
+ * The Temporal Web UI as an operator uses it, in headless Debian chromium (playwright-core): find
+ * the import in the workflow list, open it, read its summary and its `ImportState`.
+ *
+ * The run's shared dev server is headless, so this file starts its own dev server with the UI (the
+ * one exception to "one server per run"), with its own client and worker connected to it.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ImportService } from '../api/import-service';
+import type { ContactStore } from '../db/types';
+import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
+import { freePort, startDevServer, type DevServer } from '../scripts/temporal-cli';
+import { createImportWorker } from '../worker/create-worker';
+import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
+import { storeCases, testSealer, uniqueId, waitFor, workflowBundle } from './support/harness';
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const ARTIFACTS = path.resolve(__dirname, 'artifacts');
+const SCREENSHOT = path.join(ARTIFACTS, 'web-ui-workflow.png');
+const SEARCH_ATTRIBUTES_SCREENSHOT = path.join(ARTIFACTS, 'web-ui-search-attributes.png');
+/** Selector waits: long enough for a cold UI on a busy CI machine, never a fixed sleep. */
+const UI_TIMEOUT_MS = 20_000;
+
+const skip = fs.existsSync(CHROMIUM)
+  ? false
+  : `no chromium at ${CHROMIUM}: install it with \`apt-get install -y --no-install-recommends chromium\`, or set CHROMIUM_PATH`;
+
+/**
+ * Waits until `text` is on the page. The UI renders summaries and details (Markdown) each in its
+ * own iframe, which page-level selectors do not see into, so this looks in every frame.
+ */
+async function shown(page: Page, text: string, what: string): Promise<void> {
+  await waitFor(
+    async () => {
+      for (const frame of page.frames()) {
+        if ((await frame.locator('body').innerText({ timeout: 1_000 }).catch(() => '')).includes(text)) return true;
+      }
+      return false;
+    },
+    `${what} ("${text}") on ${page.url()}`,
+    UI_TIMEOUT_MS,
+  );
+}
+
+describe('the Temporal Web UI', { skip }, () => {
+  let server: DevServer;
+  let connection: Connection;
+  let nativeConnection: NativeConnection;
+  let provider: DemoProvider;
+  let store: ContactStore;
+  let worker: Worker;
+  let workerRun: Promise<void>;
+  let imports: ImportService;
+  let browser: Browser;
+  let page: Page;
+
+  before(async () => {
+    server = await startDevServer({ uiPort: await freePort(), searchAttributes: SEARCH_ATTRIBUTE_DEFINITIONS });
+    connection = await Connection.connect({ address: server.address });
+    nativeConnection = await NativeConnection.connect({ address: server.address });
+    const client = new Client({ connection, namespace: 'default', workflow: { queryRejectCondition: 'NOT_OPEN' } });
+    provider = await startDemoProvider({ contacts: 1_000 });
+    store = await storeCases().find((c) => c.name === 'sqlite')!.open();
+    const taskQueue = uniqueId('web-ui');
+    worker = await createImportWorker({
+      connection: nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      deps: { store, sealer: testSealer, googlePeopleBaseUrl: provider.url, keepAliveHeartbeatMs: 500 },
+    });
+    workerRun = worker.run();
+    // The API's own service, so the workflow starts with exactly the summary and attributes it gives.
+    imports = new ImportService({
+      client,
+      sealer: testSealer,
+      taskQueue,
+      tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100 },
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  });
+
+  after(async () => {
+    await browser?.close();
+    provider?.configure({ faults: {} });
+    if (worker?.getState() === 'RUNNING') worker.shutdown();
+    await workerRun;
+    await nativeConnection?.close();
+    await connection?.close();
+    await provider?.close();
+    await store?.close();
+    await server?.stop();
+  });
+
+  it("finds a paused import in the list and shows its summary and ImportState", async () => {
+    assert.ok(server.uiUrl, 'the dev server runs its UI');
+    const userId = uniqueId('ui-alice');
+    provider.configure({ faults: { holdFromOffset: 200 } });
+    const { view } = await imports.start(userId, 'google-people', 'demo-token');
+    await waitFor(async () => (await imports.get(view.importId)).saved === 200, 'the first batch', 30_000);
+    await imports.pause(view.importId);
+    provider.configure({ faults: {} });
+    await waitFor(async () => (await imports.get(view.importId)).state === 'paused', 'the import to pause', 30_000);
+    // Another user's import, so the filtered list below has something to leave out.
+    const other = (await imports.start(uniqueId('ui-bob'), 'google-people', 'demo-token')).view;
+    await waitFor(async () => (await imports.get(other.importId)).state === 'completed', 'the other import', 30_000);
+
+    // The list: every workflow of the namespace, ours among them (the UI polls visibility itself).
+    await page.goto(`${server.uiUrl}/namespaces/default/workflows`);
+    await page.getByRole('link', { name: view.workflowId }).waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.getByRole('link', { name: other.workflowId }).waitFor({ timeout: UI_TIMEOUT_MS });
+
+    // The list filtered by search attribute, as docs/operations.md tells operators to open it.
+    const query = `ImportUserId = '${userId}'`;
+    await page.goto(`${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(query)}`);
+    await page.getByRole('link', { name: view.workflowId }).waitFor({ timeout: UI_TIMEOUT_MS });
+    assert.equal(await page.getByRole('link', { name: other.workflowId }).count(), 0, 'the filter leaves other users out');
+
+    // The workflow page: summary, details and current details under "User Metadata".
+    await page.getByRole('link', { name: view.workflowId }).click();
+    await page.getByRole('heading', { name: view.workflowId }).waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.getByRole('tab', { name: 'User Metadata' }).click();
+    await shown(page, `Import google-people contacts for user ${userId}`, 'the summary');
+    await shown(page, `User ${userId} · Provider google-people`, 'the details');
+    await shown(page, 'paused · 400 of 1,000 contacts saved · 4 pages', 'the current details');
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    // The search attributes, ImportState among them, under "Search Attributes".
+    await page.getByRole('tab', { name: 'Search Attributes' }).click();
+    await page.getByText('"ImportState": "paused"').waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.getByText(`"ImportUserId": "${userId}"`).waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.getByText('"ContactsSaved": 400').waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.screenshot({ path: SEARCH_ATTRIBUTES_SCREENSHOT, fullPage: true });
+
+    await imports.cancel(view.importId);
+    await waitFor(async () => (await imports.get(view.importId)).state === 'cancelled', 'the import to cancel', 30_000);
+  });
+});
