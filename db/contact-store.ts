@@ -2,7 +2,7 @@
  * The contact queries, written once against Kysely and run unchanged on SQLite and PostgreSQL.
  * Only {@link openStore} (db/index.ts) knows which dialect is underneath.
  */
-import type { CompiledQuery, Kysely } from 'kysely' with { 'resolution-mode': 'import' };
+import type { CompiledQuery, Kysely } from 'kysely';
 import type { ContactsTable, StoreDatabase } from './schema';
 import {
   InvalidCursorError,

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import pg from 'pg';
-import type { Kysely } from 'kysely' with { 'resolution-mode': 'import' };
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { createContactStore } from './contact-store';
 import { migrationProvider } from './migrations';
 import type { StoreDatabase } from './schema';
@@ -31,8 +31,6 @@ const POSTGRES_POOL_MAX = 10;
  * database's write lock.
  */
 export async function openStore(database: StoreLocation): Promise<ContactStore> {
-  // Kysely ships only as ES modules; a dynamic import loads it from this CommonJS build.
-  const { Kysely, PostgresDialect, SqliteDialect } = await import('kysely');
   let db: Kysely<StoreDatabase>;
   if (database.kind === 'sqlite') {
     fs.mkdirSync(path.dirname(path.resolve(database.file)), { recursive: true });
@@ -101,7 +99,6 @@ async function migrate(
   kind: StoreLocation['kind'],
   sqliteLock: SqliteMigrationLock | null,
 ): Promise<void> {
-  const { Migrator } = await import('kysely/migration');
   const migrator = new Migrator({ db, provider: migrationProvider });
   try {
     sqliteLock?.lock();

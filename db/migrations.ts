@@ -3,7 +3,7 @@
  * Kysely runs them in name order and records each in `kysely_migration`; never edit one that has
  * shipped, add the next (`0002_…`) instead.
  */
-import type { Migration, MigrationProvider } from 'kysely/migration' with { 'resolution-mode': 'import' };
+import type { Migration, MigrationProvider } from 'kysely';
 
 const migrations: Record<string, Migration> = {
   '0001_create_contacts': {
