@@ -184,8 +184,18 @@ export class ImportService {
     });
   }
 
-  /** Follows the chain from its first run through every continue-as-new to its current run. */
+  /** The current run of the chain that started with `firstRunId`, or `null` if there is none. */
   private async currentRun(workflowId: string, firstRunId: string): Promise<WorkflowExecutionDescription | null> {
+    // The newest run under this ID is ours when it shares our first run: that covers continue-as-new
+    // and operator resets (a reset run keeps the first run id but no close event links to it).
+    try {
+      const latest = await this.client.workflow.getHandle(workflowId).describe();
+      if (latest.raw.workflowExecutionInfo?.firstRunId === firstRunId) return latest;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return null;
+      throw err;
+    }
+    // A newer import replaced ours under this workflow ID: walk our chain from its first run.
     let runId = firstRunId;
     for (;;) {
       let description: WorkflowExecutionDescription;

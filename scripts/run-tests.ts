@@ -13,12 +13,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { WORKFLOWS_PATH } from '../worker/create-worker';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
 import { startDevServer, type DevServer } from './temporal-cli';
 
 const PROJECT_DIR = path.resolve(__dirname, '..');
 const TEST_DIR = path.join(PROJECT_DIR, 'test');
 const SERVER_LOG = path.join(TEST_DIR, 'artifacts', 'temporal-dev-server.log');
+const WORKFLOW_BUNDLE = path.join(TEST_DIR, 'artifacts', 'workflow-bundle.js');
 
 /**
  * Files share the one server and every test uses its own workflow ids, so files may run side by
@@ -44,6 +47,7 @@ function testEnv(server: DevServer): NodeJS.ProcessEnv {
   }
   env.TEMPORAL_ADDRESS = server.address;
   env.TEMPORAL_NAMESPACE = 'default';
+  env.TEST_WORKFLOW_BUNDLE = WORKFLOW_BUNDLE;
   return env;
 }
 
@@ -83,6 +87,10 @@ async function main(): Promise<number> {
     return 1;
   }
   console.log(`Temporal dev server for this run: ${server.address} (in memory; log: ${path.relative(PROJECT_DIR, SERVER_LOG)})`);
+
+  // Bundle the workflow code once for every test file (each would otherwise spend seconds on it).
+  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error } });
+  fs.writeFileSync(WORKFLOW_BUNDLE, bundle.code);
 
   let child: ChildProcess | undefined;
   let interrupted = 0;

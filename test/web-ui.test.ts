@@ -110,7 +110,7 @@ describe('the Temporal Web UI', { skip }, () => {
     await server?.stop();
   });
 
-  it("finds a paused import in the list and shows its summary and ImportState", async () => {
+  it('finds a paused import in the list and shows its summary and ImportState', async () => {
     assert.ok(server.uiUrl, 'the dev server runs its UI');
     const userId = uniqueId('ui-alice');
     provider.configure({ faults: { holdFromOffset: 200 } });
