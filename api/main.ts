@@ -7,6 +7,7 @@ import { createTokenSealer, loadTokenKey } from '../config/token-seal';
 import { openStore } from '../db';
 import { createApp } from './app';
 import { ImportService } from './import-service';
+import { missingSearchAttributes } from './search-attributes';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -19,6 +20,14 @@ async function main(): Promise<void> {
     // A status query to a closed run is refused at once instead of replaying its history.
     workflow: { queryRejectCondition: 'NOT_OPEN' },
   });
+  const missing = await missingSearchAttributes(connection, target.namespace);
+  if (missing === null) {
+    console.warn('api: could not list search attributes; if imports fail to start, run `npm run temporal:setup`');
+  } else if (missing.length > 0) {
+    throw new Error(
+      `namespace "${target.namespace}" lacks the search attributes ${missing.join(', ')}: run \`npm run temporal:setup\` against this cluster`,
+    );
+  }
   const imports = new ImportService({
     client,
     sealer: createTokenSealer(loadTokenKey(config)),

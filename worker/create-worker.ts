@@ -21,6 +21,16 @@ export interface ImportWorkerOptions {
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
+/** For `bundleWorkflowCode`: it reports every module it packs; we only want its warnings. */
+export const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};
+
 export async function createImportWorker(options: ImportWorkerOptions): Promise<Worker> {
   const throttle = `${options.heartbeatThrottleMs ?? 100} milliseconds` as const;
   return Worker.create({

@@ -20,7 +20,7 @@ import {
 import { createTokenSealer, type TokenSealer } from '../../config/token-seal';
 import { openStore } from '../../db';
 import type { ContactStore } from '../../db/types';
-import { createImportWorker, WORKFLOWS_PATH } from '../../worker/create-worker';
+import { createImportWorker, quietBundlerLogger, WORKFLOWS_PATH } from '../../worker/create-worker';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../workflows/contract';
 import { startDevServer, type DevServer } from '../../scripts/temporal-cli';
 
@@ -88,18 +88,10 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap | { codePa
   bundlePromise ??=
     prebuilt && fs.existsSync(prebuilt)
       ? Promise.resolve({ codePath: prebuilt })
-      : bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+      : bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
   return bundlePromise;
 }
 
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-};
 
 export const testSealer: TokenSealer = createTokenSealer(Buffer.alloc(32, 7));
 export const TEST_TOKEN_KEY = Buffer.alloc(32, 7).toString('base64');
