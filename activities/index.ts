@@ -40,14 +40,6 @@ export interface BatchHeartbeat {
   pagesThisBatch: number;
 }
 
-/** Failure types that no retry can fix; the workflow fails the import with their message. */
-export const NON_RETRYABLE_TYPES = [
-  'ProviderUnauthenticated',
-  'ProviderPermissionDenied',
-  'ProviderInvalidRequest',
-  'InvalidImportInput',
-] as const;
-
 export function isFinished(checkpoint: ImportCheckpoint): boolean {
   return checkpoint.pages > 0 && checkpoint.cursor === null;
 }

@@ -25,6 +25,14 @@ export function importWorkflowId(provider: Provider, userId: string): string {
   return `import-contacts/${provider}/${userId}`;
 }
 
+/** Failure types no retry can fix: the import fails at once with the failure's message. */
+export const NON_RETRYABLE_FAILURE_TYPES = [
+  'ProviderUnauthenticated',
+  'ProviderPermissionDenied',
+  'ProviderInvalidRequest',
+  'InvalidImportInput',
+] as const;
+
 /** Where the import stands in the provider's list; carried across activities and continue-as-new. */
 export interface ImportCheckpoint {
   /** Provider page token of the next page to fetch; `null` before the first page. */

@@ -26,6 +26,7 @@ import {
 import type { ImportActivities, ImportBatchInput } from '../activities';
 import {
   MEMO_PROGRESS_KEY,
+  NON_RETRYABLE_FAILURE_TYPES,
   pauseSignal,
   resumeSignal,
   searchAttributes,
@@ -36,9 +37,6 @@ import {
   type ImportStatus,
   type ImportSummary,
 } from './contract';
-
-/** Failure types no retry can fix (mirrors `NON_RETRYABLE_TYPES` in activities, kept as data here). */
-const NON_RETRYABLE_TYPES = ['ProviderUnauthenticated', 'ProviderPermissionDenied', 'ProviderInvalidRequest', 'InvalidImportInput'];
 
 const batchOptions: ActivityOptions = {
   // A batch is a few pages; a slow provider makes it long, and the heartbeat (not this) is what
@@ -53,7 +51,8 @@ const batchOptions: ActivityOptions = {
     backoffCoefficient: 2,
     // Provider outages delay the import; they never end it. 429s override this with Retry-After.
     maximumInterval: '2 minutes',
-    nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+    // The activities already mark these non-retryable; listing them here keeps that true even if not.
+    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
   },
 };
 
