@@ -1,0 +1,231 @@
+/**
+ * What the benchmark needs around the service: child processes it can sample and kill, readings of
+ * their memory and CPU from /proc, direct access to the contacts table for counts and clean-up, and
+ * a few small helpers. No measurements here; `bench/run.ts` decides what to measure.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import Sqlite from 'better-sqlite3';
+import pg from 'pg';
+
+export const ROOT = path.resolve(__dirname, '..');
+export const RESULTS_DIR = path.join(__dirname, 'results');
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A child process whose output is kept (last lines in memory, all of it in a log file). */
+export interface Child {
+  name: string;
+  process: ChildProcess;
+  pid: number;
+  /** Resolves with the first capture group (or the line) of the first stdout line matching `pattern`. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  tail(): string;
+  alive(): boolean;
+  /** SIGTERM, then SIGKILL after `graceMs`. Resolves once it has exited. */
+  stop(graceMs?: number): Promise<void>;
+  kill(signal: NodeJS.Signals): void;
+  exited: Promise<void>;
+}
+
+const children = new Set<Child>();
+
+/** Every child still running, so that errors and Ctrl-C can stop them all. */
+export function runningChildren(): Child[] {
+  return [...children].filter((c) => c.alive());
+}
+
+/** Runs `node --import tsx <script>` from the project root, logging to `bench/results/<name>.log`. */
+export function spawnScript(name: string, script: string, env: NodeJS.ProcessEnv, args: string[] = []): Child {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return adopt(name, proc);
+}
+
+/** Runs a plain JavaScript file with node (autocannon's CLI, say). */
+export function spawnNode(name: string, file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Child {
+  const proc = spawn(process.execPath, [file, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return adopt(name, proc);
+}
+
+function adopt(name: string, proc: ChildProcess): Child {
+  if (proc.pid === undefined) throw new Error(`could not start ${name}`);
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const log = fs.createWriteStream(path.join(RESULTS_DIR, `${name}.log`), { flags: 'a' });
+  const lines: string[] = [];
+  const waiters: Array<{ pattern: RegExp; resolve: (s: string) => void }> = [];
+  const onLine = (line: string) => {
+    log.write(`${line}\n`);
+    lines.push(line);
+    if (lines.length > 60) lines.shift();
+    for (const waiter of [...waiters]) {
+      const match = waiter.pattern.exec(line);
+      if (match) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(match[1] ?? line);
+      }
+    }
+  };
+  if (proc.stdout) readline.createInterface({ input: proc.stdout }).on('line', onLine);
+  if (proc.stderr) readline.createInterface({ input: proc.stderr }).on('line', onLine);
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const alive = () => proc.exitCode === null && proc.signalCode === null;
+  const child: Child = {
+    name,
+    process: proc,
+    pid: proc.pid,
+    exited,
+    alive,
+    tail: () => lines.slice(-20).join('\n'),
+    waitFor(pattern, timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${name} did not print ${pattern} within ${timeoutMs / 1000} s\n${child.tail()}`)), timeoutMs);
+        const waiter = {
+          pattern,
+          resolve: (s: string) => {
+            clearTimeout(timer);
+            resolve(s);
+          },
+        };
+        waiters.push(waiter);
+        void exited.then(() => {
+          clearTimeout(timer);
+          if (waiters.includes(waiter)) reject(new Error(`${name} exited (code ${proc.exitCode}, signal ${proc.signalCode}) before printing ${pattern}\n${child.tail()}`));
+        });
+      });
+    },
+    kill(signal) {
+      if (alive()) proc.kill(signal);
+    },
+    async stop(graceMs = 15_000) {
+      if (alive()) {
+        proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      children.delete(child);
+      log.end();
+    },
+  };
+  children.add(child);
+  void exited.then(() => children.delete(child));
+  return child;
+}
+
+/** Resident set size of a process, from /proc (Linux); `null` once it has gone. */
+export function rssBytes(pid: number): number | null {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    return match?.[1] ? Number(match[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+const CLOCK_TICKS = 100;
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; 0 once it has gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples a process's RSS every `everyMs` and keeps the peak and a thinned series. */
+export class RssSampler {
+  peak = 0;
+  first: number | null = null;
+  readonly series: Array<[number, number]> = [];
+  #timer: NodeJS.Timeout | undefined;
+  #started = performance.now();
+
+  constructor(private pid: number, private everyMs = 200) {}
+
+  start(): this {
+    this.#started = performance.now();
+    this.#sample();
+    this.#timer = setInterval(() => this.#sample(), this.everyMs);
+    return this;
+  }
+
+  /** Follow another process (the worker started after a SIGKILL) from now on. */
+  follow(pid: number): void {
+    this.pid = pid;
+  }
+
+  stop(): this {
+    clearInterval(this.#timer);
+    return this;
+  }
+
+  #sample(): void {
+    const rss = rssBytes(this.pid);
+    if (rss === null) return;
+    this.first ??= rss;
+    this.peak = Math.max(this.peak, rss);
+    const t = (performance.now() - this.#started) / 1000;
+    // One sample per second is enough to show the shape.
+    const last = this.series.at(-1);
+    if (!last || t - last[0] >= 1) this.series.push([Math.round(t * 10) / 10, rss]);
+  }
+}
+
+/** The contacts table, opened directly: counts for progress and deletes for clean-up. */
+export interface StoreAdmin {
+  count(userId: string): Promise<number>;
+  /** Deletes the rows of every user whose id starts with `prefix`; returns how many went. */
+  deleteUsers(prefix: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function openStoreAdmin(database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string }): StoreAdmin {
+  if (database.kind === 'sqlite') {
+    let db: Sqlite.Database | undefined;
+    // The file exists only once the worker or API has migrated it.
+    const open = () => (db ??= new Sqlite(database.file, { timeout: 30_000 }));
+    return {
+      count: async (userId) =>
+        Number((open().prepare('SELECT count(*) AS n FROM contacts WHERE user_id = ?').get(userId) as { n: number }).n),
+      deleteUsers: async (prefix) =>
+        open().prepare("DELETE FROM contacts WHERE user_id >= ? AND user_id < ? || x'7f'").run(prefix, prefix).changes,
+      close: async () => {
+        db?.close();
+      },
+    };
+  }
+  const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+  return {
+    count: async (userId) => {
+      const result = await pool.query<{ n: string }>('SELECT count(*) AS n FROM contacts WHERE user_id = $1', [userId]);
+      return Number(result.rows[0]?.n ?? 0);
+    },
+    deleteUsers: async (prefix) => {
+      const result = await pool.query('DELETE FROM contacts WHERE starts_with(user_id, $1)', [prefix]);
+      return result.rowCount ?? 0;
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** Percentile (0..100) of a list of numbers, nearest-rank. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank] as number;
+}
+
+export const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
