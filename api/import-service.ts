@@ -41,6 +41,16 @@ export interface ImportServiceOptions {
   taskQueue?: string;
   /** How long to wait for a worker to answer the status query before answering from the memo. */
   queryTimeoutMs?: number;
+  /** A status younger than this is answered again without asking Temporal. */
+  statusFreshMs?: number;
+  /** A status younger than this is answered while a fresher one is being fetched. */
+  statusStaleMs?: number;
+}
+
+interface CachedStatus {
+  view?: ImportView;
+  at: number;
+  refreshing?: Promise<ImportView>;
 }
 
 const notFound = (importId: string) => new ApiError(404, 'import_not_found', `No import with id "${importId}"`);
@@ -53,6 +63,9 @@ export class ImportService {
   private readonly tuning: ImportTuning;
   private readonly taskQueue: string;
   private readonly queryTimeoutMs: number;
+  private readonly statusFreshMs: number;
+  private readonly statusStaleMs: number;
+  private readonly statuses = new Map<string, CachedStatus>();
 
   constructor(options: ImportServiceOptions) {
     this.client = options.client;
@@ -60,6 +73,8 @@ export class ImportService {
     this.tuning = options.tuning;
     this.taskQueue = options.taskQueue ?? TASK_QUEUE;
     this.queryTimeoutMs = options.queryTimeoutMs ?? 2_000;
+    this.statusFreshMs = options.statusFreshMs ?? 250;
+    this.statusStaleMs = options.statusStaleMs ?? 2_000;
   }
 
   /**
@@ -125,8 +140,46 @@ export class ImportService {
     return { created, view: await this.get(importId) };
   }
 
-  /** The import's status: from the `status` query while it runs, from Temporal's records after. */
+  /**
+   * The import's status, as {@link read} gets it, shared between callers: a workflow answers its
+   * queries one at a time, so a web app polling from many tabs would otherwise queue behind itself.
+   * Callers within {@link statusFreshMs} share one answer; up to {@link statusStaleMs} they get the
+   * last answer while one fetch refreshes it. Progress moves per batch, so this hides little.
+   */
   async get(importId: string): Promise<ImportView> {
+    const now = Date.now();
+    const cached = this.statuses.get(importId);
+    const age = cached?.view ? now - cached.at : Infinity;
+    if (cached?.view && age < this.statusFreshMs) return cached.view;
+    const refresh = () => {
+      const entry: CachedStatus = cached ?? { at: 0 };
+      entry.refreshing ??= this.read(importId).then(
+        (view) => {
+          Object.assign(entry, { view, at: Date.now(), refreshing: undefined });
+          return view;
+        },
+        (err: unknown) => {
+          this.statuses.delete(importId);
+          throw err;
+        },
+      );
+      this.statuses.set(importId, entry);
+      return entry.refreshing;
+    };
+    if (this.statuses.size > 10_000) this.forgetStatusesOlderThan(now - this.statusStaleMs);
+    if (cached?.view && age < this.statusStaleMs) {
+      refresh().catch(() => undefined);
+      return cached.view;
+    }
+    return refresh();
+  }
+
+  private forgetStatusesOlderThan(time: number): void {
+    for (const [id, entry] of this.statuses) if (!entry.refreshing && entry.at < time) this.statuses.delete(id);
+  }
+
+  /** The import's status: from the `status` query while it runs, from Temporal's records after. */
+  private async read(importId: string): Promise<ImportView> {
     const ref = decodeImportId(importId);
     if (!ref) throw notFound(importId);
     const workflowId = importWorkflowId(ref.provider, ref.userId);
@@ -162,16 +215,18 @@ export class ImportService {
 
   /** Requests Temporal cancellation; the workflow stops between pages and closes as cancelled. */
   async cancel(importId: string): Promise<ImportView> {
-    const view = await this.get(importId);
+    const view = await this.read(importId);
     if (view.state !== 'running' && view.state !== 'paused') throw notRunning(view, 'cancel');
     await this.chainHandle(importId).cancel();
+    this.statuses.delete(importId);
     return view;
   }
 
   private async signalRunning(importId: string, action: 'pause' | 'resume'): Promise<ImportView> {
-    const view = await this.get(importId);
+    const view = await this.read(importId);
     if (view.state !== 'running' && view.state !== 'paused') throw notRunning(view, action);
     await this.chainHandle(importId).signal(action === 'pause' ? pauseSignal : resumeSignal);
+    this.statuses.delete(importId);
     return view;
   }
 

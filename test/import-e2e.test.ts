@@ -6,14 +6,26 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
+import { ImportService } from '../api/import-service';
 import type { ContactStore } from '../db/types';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { startApi, type TestApi } from './support/api';
-import { storeCases, startWorker, TEST_TOKEN_KEY, temporalAddress, uniqueId, waitFor } from './support/harness';
+import {
+  storeCases,
+  startWorker,
+  temporal,
+  TEST_TOKEN_KEY,
+  temporalAddress,
+  testSealer,
+  uniqueId,
+  waitFor,
+} from './support/harness';
 
 const ROOT = path.resolve(__dirname, '..');
 const N = 1_500;
+const TUNING = { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100 };
 
 for (const storeCase of storeCases()) {
   describe(`import through HTTP on ${storeCase.name}`, { skip: storeCase.skip }, () => {
@@ -173,6 +185,29 @@ for (const storeCase of storeCases()) {
       assert.match(failed.error, /reconnect|access token/i);
       assert.doesNotMatch(failed.error, /revoked\b(?! )/, 'the token is not echoed');
       provider.configure({ faults: {} });
+    });
+
+    it('shares one status query between many concurrent readers', async () => {
+      const userId = uniqueId('hank');
+      provider.configure({ faults: { holdFromOffset: 200 } });
+      try {
+        const { json: started } = await api.call('POST', '/v1/imports', startBody(userId));
+        await waitFor(async () => (await statusOf(started.importId)).saved === 200, 'first batch');
+        const { client } = await temporal();
+        let queries = 0;
+        const counting = new Client({
+          connection: client.connection,
+          namespace: client.options.namespace,
+          workflow: { queryRejectCondition: 'NOT_OPEN' },
+          interceptors: { workflow: [{ query: (input, next) => ((queries += 1), next(input)) }] },
+        });
+        const imports = new ImportService({ client: counting, sealer: testSealer, taskQueue, tuning: TUNING });
+        const views = await Promise.all(Array.from({ length: 50 }, () => imports.get(started.importId)));
+        assert.equal(queries, 1, '50 concurrent readers, one query');
+        assert.ok(views.every((view) => view.saved === 200 && view.state === 'running'));
+      } finally {
+        provider.configure({ faults: {} });
+      }
     });
 
     it('answers status from Temporal\'s records while no worker is up', async () => {
