@@ -18,11 +18,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { freePort, resolveTemporalCli, startDevServer, type DevServer } from '../scripts/temporal-cli';
-import { WORKFLOWS_PATH } from '../worker/create-worker';
 import { SEARCH_ATTRIBUTE_DEFINITIONS, importWorkflowId, statusQuery } from '../workflows/contract';
 import type { BaselineResult } from './baseline';
 import {
@@ -37,7 +35,9 @@ import {
   runningChildren,
   sleep,
   spawnNode,
+  spawnBuilt,
   spawnScript,
+  buildService,
   type Child,
   type StoreAdmin,
 } from './support';
@@ -57,7 +57,6 @@ const { values: args } = parseArgs({
     starts: { type: 'string', default: '1000' },
     duration: { type: 'string', default: '10' },
     'kill-at': { type: 'string', default: '0.3' },
-    prebundle: { type: 'boolean', default: false },
   },
 });
 
@@ -121,9 +120,7 @@ interface Env {
 }
 
 async function startWorker(env: NodeJS.ProcessEnv, name = 'worker'): Promise<Child> {
-  // --prebundle: the same worker, with workflow code bundled once here instead of at its start.
-  const script = env.BENCH_WORKFLOW_BUNDLE ? 'bench/worker-prebundled.ts' : 'worker/main.ts';
-  const worker = spawnScript(name, script, env);
+  const worker = spawnBuilt(name, 'worker/main.ts', env);
   await worker.waitFor(/^worker: polling/, 120_000);
   return worker;
 }
@@ -134,7 +131,7 @@ async function startService(ctx: Env, store: 'sqlite' | 'postgres'): Promise<Ser
   else delete env.DATABASE_URL;
   // The worker migrates the store first, so the API does not race it on a fresh SQLite file.
   const worker = await startWorker(env);
-  const api = spawnScript('api', 'api/main.ts', env);
+  const api = spawnBuilt('api', 'api/main.ts', env);
   const apiUrl = await api.waitFor(/^api: listening on (http:\/\/\S+)/, 60_000);
   return { worker, api, apiUrl, env };
 }
@@ -777,15 +774,6 @@ function markdown(results: Results): string {
 let cleanup: (() => Promise<void>) | undefined;
 let currentEnv: Env | undefined;
 
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => console.error(message),
-};
-
 function ctx(): Env {
   if (!currentEnv) throw new Error('the benchmark environment is not started yet');
   return currentEnv;
@@ -804,6 +792,8 @@ async function main(): Promise<void> {
     errors: [],
   };
   progress(`machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}`);
+  progress('building the service (npm run build): worker and API run compiled, as deployed');
+  buildService();
 
   // Filled in as things start, so that clean-up stops whatever did.
   const started: { devServer?: DevServer; provider?: DemoProvider; connection?: Connection } = {};
@@ -840,11 +830,6 @@ async function main(): Promise<void> {
     TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     ...overrides,
   };
-  if (args.prebundle) {
-    const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
-    baseEnv.BENCH_WORKFLOW_BUNDLE = path.join(dataDir, 'workflow-bundle.js');
-    fs.writeFileSync(baseEnv.BENCH_WORKFLOW_BUNDLE, code);
-  }
   const ctx: Env = (currentEnv = { devServer, provider, client, connection, dataDir, baseEnv });
   const effective = loadConfig(baseEnv);
   results.settings = {
@@ -856,7 +841,7 @@ async function main(): Promise<void> {
     heartbeatThrottleMs: effective.heartbeatThrottleMs,
     baselinePageSize: 1000,
     pollMs: POLL_MS,
-    prebundledWorkflows: args.prebundle,
+    service: 'compiled by npm run build, run with node (as deployed)',
     postgres: PG_URL ? PG_URL.replace(/\/\/[^@/]*@/, '//…@') : null,
   };
   progress(`settings: ${JSON.stringify(results.settings)}`);

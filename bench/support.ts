@@ -3,7 +3,7 @@
  * their memory and CPU from /proc, direct access to the contacts table for counts and clean-up, and
  * a few small helpers. No measurements here; `bench/run.ts` decides what to measure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -45,6 +45,24 @@ export function spawnScript(name: string, script: string, env: NodeJS.ProcessEnv
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return adopt(name, proc);
+}
+
+/**
+ * Runs a part of the service as it is deployed: compiled by `npm run build` (see {@link buildService}),
+ * with plain `node`, no TypeScript loader in the process whose memory we measure.
+ */
+export function spawnBuilt(name: string, script: string, env: NodeJS.ProcessEnv): Child {
+  const file = path.join(ROOT, 'dist', script.replace(/\.ts$/, '.js'));
+  const proc = spawn(process.execPath, [file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return adopt(name, proc);
+}
+
+/** `npm run build`: compiles the service into dist/. */
+export function buildService(): void {
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
 }
 
 /** Runs a plain JavaScript file with node (autocannon's CLI, say). */

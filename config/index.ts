@@ -92,6 +92,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxBatchesPerRun: integer(env, 'IMPORT_MAX_BATCHES_PER_RUN', 200, 1, 100_000),
     },
     workerMaxConcurrentActivities: integer(env, 'WORKER_MAX_CONCURRENT_ACTIVITIES', 20, 1, 1000),
-    heartbeatThrottleMs: integer(env, 'WORKER_HEARTBEAT_THROTTLE_MS', 100, 1, 60_000),
+    heartbeatThrottleMs: integer(env, 'WORKER_HEARTBEAT_THROTTLE_MS', 20, 1, 60_000),
   };
 }

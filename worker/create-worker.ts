@@ -32,7 +32,7 @@ export const quietBundlerLogger = {
 };
 
 export async function createImportWorker(options: ImportWorkerOptions): Promise<Worker> {
-  const throttle = `${options.heartbeatThrottleMs ?? 100} milliseconds` as const;
+  const throttle = `${options.heartbeatThrottleMs ?? 20} milliseconds` as const;
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,

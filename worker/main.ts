@@ -3,12 +3,13 @@
  * SIGINT/SIGTERM shut it down gracefully: it stops polling, lets running batches reach a page
  * boundary, then exits.
  */
-import { bundleWorkflowCode, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { temporalTarget } from '../config/temporal';
 import { createTokenSealer, loadTokenKey } from '../config/token-seal';
 import { openStore } from '../db';
-import { createImportWorker, quietBundlerLogger, WORKFLOWS_PATH } from './create-worker';
+import { bundleWorkflowsInThread } from './bundle-workflows';
+import { createImportWorker } from './create-worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
   try {
     const worker = await createImportWorker({
       connection,
-      workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }),
+      workflowBundle: await bundleWorkflowsInThread(),
       namespace: target.namespace,
       taskQueue: config.taskQueue,
       deps: {

@@ -1,0 +1,33 @@
+/**
+ * Bundles the workflow code for the sandbox in a short-lived thread. Webpack needs a few hundred
+ * MB while it works; in the worker's own heap that memory would stay mapped for the worker's whole
+ * life, in a thread it goes when the thread ends.
+ */
+import { Worker as Thread } from 'node:worker_threads';
+import { WORKFLOWS_PATH } from './create-worker';
+
+const THREAD_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { bundleWorkflowCode } = require(workerData.bundler);
+const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
+bundleWorkflowCode({ workflowsPath: workerData.workflowsPath, logger: quiet }).then(
+  (bundle) => parentPort.postMessage({ code: bundle.code }),
+  (err) => parentPort.postMessage({ error: String(err && err.stack || err) }),
+);
+`;
+
+/** The bundled workflow code, ready for `Worker.create({ workflowBundle: { code } })`. */
+export function bundleWorkflowsInThread(workflowsPath: string = WORKFLOWS_PATH): Promise<{ code: string }> {
+  return new Promise((resolve, reject) => {
+    const thread = new Thread(THREAD_SOURCE, {
+      eval: true,
+      workerData: { bundler: require.resolve('@temporalio/worker/lib/workflow/bundler'), workflowsPath },
+    });
+    thread.once('message', (message: { code?: string; error?: string }) => {
+      void thread.terminate();
+      if (message.code !== undefined) resolve({ code: message.code });
+      else reject(new Error(`Bundling the workflow code failed: ${message.error}`));
+    });
+    thread.once('error', reject);
+  });
+}
