@@ -18,7 +18,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { loadConfig } from '../config';
+import { loadConfig, WORKER_NODE_FLAGS } from '../config';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { freePort, resolveTemporalCli, startDevServer, type DevServer } from '../scripts/temporal-cli';
 import { SEARCH_ATTRIBUTE_DEFINITIONS, importWorkflowId, statusQuery } from '../workflows/contract';
@@ -120,7 +120,7 @@ interface Env {
 }
 
 async function startWorker(env: NodeJS.ProcessEnv, name = 'worker'): Promise<Child> {
-  const worker = spawnBuilt(name, 'worker/main.ts', env);
+  const worker = spawnBuilt(name, 'worker/main.ts', env, WORKER_NODE_FLAGS);
   await worker.waitFor(/^worker: polling/, 120_000);
   return worker;
 }

@@ -51,9 +51,14 @@ export function spawnScript(name: string, script: string, env: NodeJS.ProcessEnv
  * Runs a part of the service as it is deployed: compiled by `npm run build` (see {@link buildService}),
  * with plain `node`, no TypeScript loader in the process whose memory we measure.
  */
-export function spawnBuilt(name: string, script: string, env: NodeJS.ProcessEnv): Child {
+export function spawnBuilt(
+  name: string,
+  script: string,
+  env: NodeJS.ProcessEnv,
+  nodeFlags: readonly string[] = [],
+): Child {
   const file = path.join(ROOT, 'dist', script.replace(/\.ts$/, '.js'));
-  const proc = spawn(process.execPath, [file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...nodeFlags, file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   return adopt(name, proc);
 }
 

@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
-import { loadConfig } from '../config';
+import { loadConfig, WORKER_NODE_FLAGS } from '../config';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
 import { startDevServer, type DevServer } from './temporal-cli';
 
@@ -22,8 +22,8 @@ function prefixed(name: string, stream: NodeJS.ReadableStream | null, out: NodeJ
   readline.createInterface({ input: stream }).on('line', (line) => out.write(`[${name}] ${line}\n`));
 }
 
-function run(name: string, script: string, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script)], {
+function run(name: string, script: string, env: NodeJS.ProcessEnv, nodeFlags: readonly string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', path.join(ROOT, script)], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
       console.log(`start: demo provider on ${env.GOOGLE_PEOPLE_BASE_URL} (any access token works)`);
     }
 
-    children.push(run('worker', 'worker/main.ts', env), run('api', 'api/main.ts', env));
+    children.push(run('worker', 'worker/main.ts', env, WORKER_NODE_FLAGS), run('api', 'api/main.ts', env));
     for (const child of children) {
       child.once('exit', (code, signal) => {
         if (stopping) return;
