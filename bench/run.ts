@@ -702,10 +702,10 @@ function targets(results: Results): NonNullable<Results['targets']> {
   const withHistory = results.throughput.filter((r) => r.history);
   for (const row of withHistory) {
     const h = row.history as HistoryFigures;
-    out.push({ target: `≤ 20 events / 10k contacts (${fmt(row.contacts)})`, measured: String(h.eventsPer10k), met: h.eventsPer10k <= 20 });
-    out.push({ target: `≤ 4 KB history / 10k contacts (${fmt(row.contacts)})`, measured: `${(h.bytesPer10k / 1024).toFixed(2)} KB`, met: h.bytesPer10k <= 4096 });
-    out.push({ target: `no run > 4 MB (${fmt(row.contacts)})`, measured: `${(h.largestRunBytes / 1024).toFixed(0)} KB`, met: h.largestRunBytes <= 4 * 1024 * 1024 });
-    out.push({ target: `no contact data in history (${fmt(row.contacts)})`, measured: h.contactDataFound.length ? `found: ${h.contactDataFound.join(', ')}` : 'none found', met: h.contactDataFound.length === 0 });
+    out.push({ target: `≤ 20 events / 10k contacts (${row.store}, ${fmt(row.contacts)})`, measured: String(h.eventsPer10k), met: h.eventsPer10k <= 20 });
+    out.push({ target: `≤ 4 KB history / 10k contacts (${row.store}, ${fmt(row.contacts)})`, measured: `${(h.bytesPer10k / 1024).toFixed(2)} KB`, met: h.bytesPer10k <= 4096 });
+    out.push({ target: `no run > 4 MB (${row.store}, ${fmt(row.contacts)})`, measured: `${(h.largestRunBytes / 1024).toFixed(0)} KB`, met: h.largestRunBytes <= 4 * 1024 * 1024 });
+    out.push({ target: `no contact data in history (${row.store}, ${fmt(row.contacts)})`, measured: h.contactDataFound.length ? `found: ${h.contactDataFound.join(', ')}` : 'none found', met: h.contactDataFound.length === 0 });
   }
   const rssRows = results.throughput.filter((r) => r.service);
   if (rssRows.length > 0) {
