@@ -205,6 +205,9 @@ for (const storeCase of storeCases()) {
         const views = await Promise.all(Array.from({ length: 50 }, () => imports.get(started.importId)));
         assert.equal(queries, 1, '50 concurrent readers, one query');
         assert.ok(views.every((view) => view.saved === 200 && view.state === 'running'));
+        // Stop it here: left running, its pages would count in the next test's provider stats.
+        assert.equal((await api.call('POST', `/v1/imports/${started.importId}/cancel`)).status, 202);
+        await finished(started.importId, 'cancelled');
       } finally {
         provider.configure({ faults: {} });
       }

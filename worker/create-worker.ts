@@ -40,7 +40,7 @@ export async function createImportWorker(options: ImportWorkerOptions): Promise<
     ...(options.identity ? { identity: options.identity } : {}),
     activities: createActivities(options.deps),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 10,
     // Heartbeats carry the resume checkpoint: a short throttle keeps it at most a page or two
     // behind, so a crash re-fetches little. They are not history events, so history stays small.
     maxHeartbeatThrottleInterval: throttle,
