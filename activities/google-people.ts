@@ -123,7 +123,8 @@ function primary<T extends { metadata?: { primary?: boolean } | undefined }>(ite
 
 function text(value: string | undefined): string | null {
   if (value === undefined) return null;
-  const trimmed = value.trim();
+  // PostgreSQL text cannot hold NUL; a provider that sends one must not stall the import.
+  const trimmed = value.replaceAll('\u0000', '').trim();
   return trimmed === '' ? null : trimmed;
 }
 

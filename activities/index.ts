@@ -73,13 +73,17 @@ export function createActivities(deps: ActivityDeps) {
     }
 
     const signal = ctx.cancellationSignal;
+    // Also aborts the page fetched ahead when the batch ends early (a save failed): no provider
+    // read, and no socket, is spent on a page nobody will save.
+    const batchDone = new AbortController();
+    const fetchSignal = AbortSignal.any([signal, batchDone.signal]);
     const fetchPage = (pageToken: string | null): Promise<ConnectionsPage> =>
       fetchConnectionsPage({
         baseUrl: deps.googlePeopleBaseUrl,
         accessToken,
         pageSize: input.pageSize,
         pageToken,
-        signal,
+        signal: fetchSignal,
       });
     const cancelled = () => new CancelledFailure('Import cancelled between pages', [checkpoint]);
 
@@ -120,8 +124,21 @@ export function createActivities(deps: ActivityDeps) {
         if (!more) return { checkpoint, done: page.nextPageToken === null };
         if (signal.aborted) throw cancelled();
       }
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.nonRetryable) {
+        // The import fails with this: say how far the batch got, so its final counts are exact.
+        throw ApplicationFailure.create({
+          type: err.type ?? undefined,
+          message: err.message,
+          nonRetryable: true,
+          details: [checkpoint],
+          cause: err.cause,
+        });
+      }
+      throw err;
     } finally {
       clearInterval(keepAlive);
+      batchDone.abort();
     }
   }
 

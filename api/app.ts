@@ -3,6 +3,7 @@
  * it, and list the contacts it saved. Built by a factory so tests drive it with `app.request()`.
  */
 import { OpenAPIHono, createRoute, type z } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
 import type { Client } from '@temporalio/client';
 import type { ContactStore } from '../db/types';
 import { InvalidCursorError } from '../db/types';
@@ -100,6 +101,14 @@ export function createApp(deps: AppDeps) {
     },
   });
   app.onError(onError);
+  // A start request is a few hundred bytes; refuse to read megabytes before validating them.
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: 16 * 1024,
+      onError: (c) => c.json(errorBody('payload_too_large', 'The request body is larger than 16 KiB'), 413),
+    }),
+  );
   app.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`), 404));
 
   app.openapi(startImport, async (c) => {

@@ -206,37 +206,39 @@ export class ImportService {
   }
 
   async pause(importId: string): Promise<ImportView> {
-    return this.signalRunning(importId, 'pause');
+    return this.act(importId, 'pause');
   }
 
   async resume(importId: string): Promise<ImportView> {
-    return this.signalRunning(importId, 'resume');
+    return this.act(importId, 'resume');
   }
 
-  /** Requests Temporal cancellation; the workflow stops between pages and closes as cancelled. */
+  /** Requests Temporal cancellation; the workflow stops at the next page and closes as cancelled. */
   async cancel(importId: string): Promise<ImportView> {
-    const view = await this.read(importId);
-    if (view.state !== 'running' && view.state !== 'paused') throw notRunning(view, 'cancel');
-    await this.chainHandle(importId).cancel();
-    this.statuses.delete(importId);
-    return view;
+    return this.act(importId, 'cancel');
   }
 
-  private async signalRunning(importId: string, action: 'pause' | 'resume'): Promise<ImportView> {
-    const view = await this.read(importId);
-    if (view.state !== 'running' && view.state !== 'paused') throw notRunning(view, action);
-    await this.chainHandle(importId).signal(action === 'pause' ? pauseSignal : resumeSignal);
-    this.statuses.delete(importId);
-    return view;
-  }
-
-  /** A handle bound to the chain: signals and cancels reach its current run, never a newer import. */
-  private chainHandle(importId: string) {
-    const ref = decodeImportId(importId);
-    if (!ref) throw notFound(importId);
-    return this.client.workflow.getHandle(importWorkflowId(ref.provider, ref.userId), undefined, {
-      firstExecutionRunId: ref.firstRunId,
-    });
+  /**
+   * Sends the signal or cancellation to the run that is current for this import, by run id, so it
+   * can never reach a newer import under the same workflow ID. Should that run close in between
+   * (it finished, or continued as new), the import is read again once.
+   */
+  private async act(importId: string, action: 'pause' | 'resume' | 'cancel'): Promise<ImportView> {
+    for (let attempt = 1; ; attempt += 1) {
+      const view = await this.read(importId);
+      if (view.state !== 'running' && view.state !== 'paused') throw notRunning(view, action);
+      const handle = this.client.workflow.getHandle(view.workflowId, view.runId);
+      try {
+        if (action === 'cancel') await handle.cancel();
+        else await handle.signal(action === 'pause' ? pauseSignal : resumeSignal);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        if (attempt < 2) continue;
+        throw notRunning(await this.read(importId), action);
+      }
+      this.statuses.delete(importId);
+      return view;
+    }
   }
 
   /** The current run of the chain that started with `firstRunId`, or `null` if there is none. */

@@ -46,8 +46,11 @@ async function main(): Promise<void> {
     server.close(() => {
       void Promise.allSettled([connection.close(), store.close()]).then(() => process.exit(0));
     });
-    // Keep-alive clients would hold close() open.
-    if ('closeAllConnections' in server) server.closeAllConnections();
+    // Idle keep-alive connections would hold close() open; requests in flight get a few seconds.
+    if ('closeIdleConnections' in server) {
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), 5_000).unref();
+    }
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

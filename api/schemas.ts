@@ -20,7 +20,8 @@ export const StartImportBody = z
           .string()
           .min(1, { message: 'source.accessToken must not be empty' })
           .max(4096)
-          .regex(/^\S+$/, { message: 'source.accessToken must not contain spaces' })
+          // It goes into an HTTP header: printable ASCII only (RFC 6750's token characters and then some).
+          .regex(/^[\x21-\x7E]+$/, { message: 'source.accessToken must be printable ASCII without spaces' })
           .openapi({ example: 'ya29.a0Af...' }),
       })
       .strict(),

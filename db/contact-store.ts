@@ -229,7 +229,9 @@ function decodeCursor(cursor: string): CursorKey {
   if (/^[A-Za-z0-9_-]+$/.test(cursor)) {
     try {
       const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-      if (Array.isArray(key) && key.length === 2 && typeof key[0] === 'string' && typeof key[1] === 'string') {
+      // PostgreSQL text cannot hold NUL: a key with one is not ours, and must not reach the query.
+      const valid = (part: unknown): part is string => typeof part === 'string' && !part.includes('\u0000');
+      if (Array.isArray(key) && key.length === 2 && valid(key[0]) && valid(key[1])) {
         return { provider: key[0], externalId: key[1] };
       }
     } catch {

@@ -78,6 +78,17 @@ describe('HTTP contract', () => {
     );
   });
 
+  it('answers 422 to an access token that cannot travel in an HTTP header', async () => {
+    for (const accessToken of ['令牌', 'abc\u0001def', 'two words']) {
+      const res = await request(
+        'POST',
+        '/v1/imports',
+        JSON.stringify({ userId: 'u1', source: { provider: 'google-people', accessToken } }),
+      );
+      assertError(res, 422, 'validation_failed', /accessToken/);
+    }
+  });
+
   it('answers 422 to a user id that cannot be a workflow id', async () => {
     const res = await request(
       'POST',
@@ -101,6 +112,11 @@ describe('HTTP contract', () => {
     assertError(await request('POST', `/v1/imports/${wellFormed}/pause`), 404, 'import_not_found');
   });
 
+  it('answers 413 to a body too large to be a start request', async () => {
+    const body = JSON.stringify({ userId: 'u1', source: { provider: 'google-people', accessToken: 'x'.repeat(20_000) } });
+    assertError(await request('POST', '/v1/imports', body), 413, 'payload_too_large');
+  });
+
   it('answers 404 in JSON to unknown routes', async () => {
     assertError(await request('GET', '/v1/nothing-here'), 404, 'not_found');
   });
@@ -109,6 +125,8 @@ describe('HTTP contract', () => {
     assertError(await request('GET', '/v1/users/u1/contacts?limit=0'), 422, 'validation_failed', /limit/);
     assertError(await request('GET', '/v1/users/u1/contacts?limit=abc'), 422, 'validation_failed', /limit/);
     assertError(await request('GET', '/v1/users/u1/contacts?cursor=garbage'), 400, 'invalid_cursor');
+    const withNul = Buffer.from(JSON.stringify(['\u0000', 'x'])).toString('base64url');
+    assertError(await request('GET', `/v1/users/u1/contacts?cursor=${withNul}`), 400, 'invalid_cursor');
     assertError(await request('GET', '/v1/users/u1/contacts?sort=name'), 422, 'validation_failed', /sort/);
     const empty = await request('GET', `/v1/users/${uniqueId('nobody')}/contacts`);
     assert.equal(empty.status, 200);

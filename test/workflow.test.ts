@@ -203,6 +203,34 @@ describe('ImportContacts workflow', () => {
     }
   });
 
+  it('keeps exact counts when a token is revoked in the middle of a batch', async () => {
+    provider.configure({ faults: { holdFromOffset: 300 } });
+    try {
+      await withImport(
+        { pageSize: 100, pagesPerBatch: 10 },
+        async ({ userId, handle }) => {
+          await waitFor(async () => (await store.countContacts(userId, 'google-people')) === 300, '3 pages saved');
+          provider.configure({ faults: { revokedTokens: ['expiring-token'] } });
+          await handle.result().then(
+            () => assert.fail('a revoked token must fail the import'),
+            () => undefined,
+          );
+          const description = await handle.describe();
+          const progress = description.memo?.[MEMO_PROGRESS_KEY] as ImportStatus;
+          assert.equal(progress.state, 'failed');
+          // The held page 4 was authorised before the revocation; page 5 got the 401.
+          assert.equal(await store.countContacts(userId, 'google-people'), 400);
+          assert.equal(progress.saved, 400, 'the pages the failed batch saved are counted');
+          assert.equal(progress.pages, 4);
+          assert.equal(description.typedSearchAttributes.get(searchAttributes.contactsSaved), 400);
+        },
+        'expiring-token',
+      );
+    } finally {
+      provider.configure({ faults: {} });
+    }
+  });
+
   it('replays recorded histories without a determinism error', async () => {
     const files = fs
       .readdirSync(FIXTURES)

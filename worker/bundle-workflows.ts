@@ -29,5 +29,6 @@ export function bundleWorkflowsInThread(workflowsPath: string = WORKFLOWS_PATH):
       else reject(new Error(`Bundling the workflow code failed: ${message.error}`));
     });
     thread.once('error', reject);
+    thread.once('exit', (code) => reject(new Error(`The workflow bundling thread exited (code ${code}) without a bundle`)));
   });
 }

@@ -152,11 +152,13 @@ export async function ImportContacts(input: ImportInput): Promise<ImportSummary>
       }
     }
   } catch (err) {
+    // A batch that stops early (cancelled, or failed for good) says how far it got, in its failure
+    // details, so the counts stay exact.
+    const cause = err instanceof ActivityFailure ? err.cause : undefined;
+    const details = cause instanceof ApplicationFailure || cause instanceof CancelledFailure ? cause.details : undefined;
+    const stoppedAt = details?.[0] as ImportCheckpoint | undefined;
+    if (stoppedAt && stoppedAt.pages >= checkpoint.pages) checkpoint = stoppedAt;
     if (isCancellation(err)) {
-      // The batch stopped at a page boundary and says where, so the counts stay exact.
-      const details = err instanceof ActivityFailure && err.cause instanceof CancelledFailure ? err.cause.details : [];
-      const last = details[0] as ImportCheckpoint | undefined;
-      if (last && last.pages >= checkpoint.pages) checkpoint = last;
       publish('cancelled', { completedAt: new Date().toISOString() });
       throw err;
     }
