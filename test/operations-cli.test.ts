@@ -304,12 +304,14 @@ describe('operating an import from the command line', () => {
   let resetImport: { userId: string; importId: string } | undefined;
 
   it('resets a failed import: LastWorkflowTask fails again, the event before the failed batch re-runs it', async () => {
-    // Four pages saved, then the provider refuses the token: the fifth page fails the import.
+    // Four pages saved and the fifth held; then the provider refuses the token. The held page was
+    // let in before that, so it is saved too, and the sixth page fails the import.
     const { userId, importId, workflowId } = await runningImport('op-dave', 400);
     provider.configure({ faults: { revokedTokens: ['demo-token'] } });
     const failed = await apiSays(importId, 'failed');
     assert.match(failed.error, /401/);
-    assert.equal(failed.saved, 400);
+    assert.equal(failed.saved, 500);
+    assert.equal(await store.countContacts(userId), 500, 'the failed import counts exactly what it saved');
     const vars = { 'user-id': userId, why: 'provider fixed' };
     await listed(TEMPORAL.listFailed, vars, workflowId);
 
