@@ -27,6 +27,10 @@ function run(name: string, script: string, env: NodeJS.ProcessEnv, nodeFlags: re
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own: Ctrl-C reaches only this script, which then stops each part once,
+    // in order. Otherwise the worker got SIGINT from the terminal and SIGTERM from us, and the
+    // second signal cut its graceful shutdown short.
+    detached: true,
   });
   prefixed(name, child.stdout, process.stdout);
   prefixed(name, child.stderr, process.stderr);
@@ -73,8 +77,7 @@ async function main(): Promise<void> {
     await devServer?.stop();
     process.exit(code);
   };
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stopAll(0));
 
   try {
     if (!process.env.TEMPORAL_ADDRESS) {
