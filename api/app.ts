@@ -4,11 +4,11 @@
  */
 import { OpenAPIHono, createRoute, type z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
-import type { Client } from '@temporalio/client';
+import { API_BODY_LIMIT_BYTES } from '../config/defaults';
 import type { ContactStore } from '../db/types';
 import { InvalidCursorError } from '../db/types';
 import { ApiError, errorBody, onError } from './errors';
-import type { ImportService } from './import-service';
+import type { Imports, TemporalPing } from './imports';
 import {
   ContactPage,
   ContactsQuery,
@@ -20,11 +20,12 @@ import {
   UserIdParam,
 } from './schemas';
 
+/** What the HTTP layer stands on; all interfaces, so contract tests can hand it fakes. */
 export interface AppDeps {
-  imports: ImportService;
+  imports: Imports;
   store: ContactStore;
   /** Used by /healthz only. */
-  temporal: Client;
+  temporal: TemporalPing;
 }
 
 const errors = (...codes: Array<400 | 404 | 409 | 422 | 503>) =>
@@ -101,19 +102,18 @@ export function createApp(deps: AppDeps) {
     },
   });
   app.onError(onError);
-  // A start request is a few hundred bytes; refuse to read megabytes before validating them.
   app.use(
     '/v1/*',
     bodyLimit({
-      maxSize: 16 * 1024,
-      onError: (c) => c.json(errorBody('payload_too_large', 'The request body is larger than 16 KiB'), 413),
+      maxSize: API_BODY_LIMIT_BYTES,
+      onError: (c) =>
+        c.json(errorBody('payload_too_large', `The request body is larger than ${API_BODY_LIMIT_BYTES / 1024} KiB`), 413),
     }),
   );
   app.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`), 404));
 
   app.openapi(startImport, async (c) => {
-    const body = c.req.valid('json');
-    const { created, view } = await deps.imports.start(body.userId, body.source.provider, body.source.accessToken);
+    const { created, view } = await deps.imports.start(c.req.valid('json'));
     c.header('Location', `/v1/imports/${view.importId}`);
     return created ? c.json(view, 202) : c.json(view, 200);
   });
@@ -148,9 +148,7 @@ export function createApp(deps: AppDeps) {
   app.openapi(healthz, async (c) => {
     const deadline = Date.now() + 2_000;
     const [temporal, database] = await Promise.all([
-      deps.temporal
-        .withDeadline(deadline, () => deps.temporal.workflowService.getSystemInfo({}))
-        .then(() => 'ok', () => 'unavailable'),
+      deps.temporal.ping(deadline).then(() => 'ok', () => 'unavailable'),
       deps.store.ping().then(() => 'ok', () => 'unavailable'),
     ]);
     const ok = temporal === 'ok' && database === 'ok';

@@ -6,7 +6,7 @@ import { temporalTarget } from '../config/temporal';
 import { createTokenSealer, loadTokenKey } from '../config/token-seal';
 import { openStore } from '../db';
 import { createApp } from './app';
-import { ImportService } from './import-service';
+import { createTemporalImports, temporalPing } from './imports';
 import { missingSearchAttributes } from './search-attributes';
 
 async function main(): Promise<void> {
@@ -28,13 +28,13 @@ async function main(): Promise<void> {
       `namespace "${target.namespace}" lacks the search attributes ${missing.join(', ')}: run \`npm run temporal:setup\` against this cluster`,
     );
   }
-  const imports = new ImportService({
+  const imports = createTemporalImports({
     client,
     sealer: createTokenSealer(loadTokenKey(config)),
     tuning: config.importDefaults,
     taskQueue: config.taskQueue,
   });
-  const app = createApp({ imports, store, temporal: client });
+  const app = createApp({ imports, store, temporal: temporalPing(client) });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     console.log(`api: listening on http://${config.host}:${info.port} (Temporal ${target.connectionOptions.address}, store ${config.database.kind})`);
   });

@@ -1,6 +1,6 @@
 /** The HTTP contract, as zod schemas: they validate input and document the API at /openapi.json. */
 import { z } from '@hono/zod-openapi';
-import { IMPORT_STATES, PROVIDERS } from '../workflows/contract';
+import { ImportStatus, Provider, PROVIDERS } from '../workflows/contract';
 
 /** User ids end up in workflow IDs and search attributes: keep them to a safe, printable set. */
 export const UserId = z
@@ -15,6 +15,7 @@ export const StartImportBody = z
     userId: UserId,
     source: z
       .object({
+        // A schema of our own: `.openapi()` exists only on schemas made after zod-openapi loaded.
         provider: z.enum(PROVIDERS).openapi({ example: 'google-people' }),
         accessToken: z
           .string()
@@ -28,25 +29,17 @@ export const StartImportBody = z
   })
   .strict()
   .openapi('StartImport');
+export type StartImportBody = z.infer<typeof StartImportBody>;
 
-export const ImportView = z
-  .object({
-    importId: z.string(),
-    workflowId: z.string(),
-    runId: z.string(),
-    userId: z.string(),
-    provider: z.enum(PROVIDERS),
-    state: z.enum(IMPORT_STATES),
-    fetched: z.number().int(),
-    saved: z.number().int(),
-    pages: z.number().int(),
-    total: z.number().int().nullable().openapi({ description: 'Contacts the provider reports in all, once known' }),
-    startedAt: z.string(),
-    updatedAt: z.string(),
-    completedAt: z.string().optional(),
-    error: z.string().optional(),
-  })
-  .openapi('Import');
+/** An import as the API shows it: its status, plus the names that find it. */
+export const ImportView = ImportStatus.extend({
+  importId: z.string().openapi({ description: 'Opaque; names this import (one continue-as-new chain)' }),
+  workflowId: z.string(),
+  runId: z.string(),
+  userId: z.string(),
+  provider: Provider,
+}).openapi('Import');
+export type ImportView = z.infer<typeof ImportView>;
 
 export const ErrorBody = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })

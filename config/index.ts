@@ -4,7 +4,17 @@
  * the same thing everywhere.
  */
 import path from 'node:path';
-import { TASK_QUEUE } from '../workflows/contract';
+import { TASK_QUEUE, type ImportTuning } from '../workflows/contract';
+import {
+  DEFAULT_GOOGLE_PEOPLE_BASE_URL,
+  DEFAULT_HOST,
+  DEFAULT_TUNING,
+  PORT_DEFAULTS,
+  WORKER_DEFAULTS,
+} from './defaults';
+import { ConfigError, parseInteger, PORT_RANGE } from './parse';
+
+export { ConfigError } from './parse';
 
 export interface AppConfig {
   /** The task queue API and workers share (`TEMPORAL_TASK_QUEUE`). */
@@ -21,35 +31,13 @@ export interface AppConfig {
   /** Base64 AES-256 key that seals access tokens; `undefined` means "use the key file in dataDir". */
   tokenKey: string | undefined;
   /** Defaults for new imports. */
-  importDefaults: { pageSize: number; pagesPerBatch: number; maxBatchesPerRun: number };
+  importDefaults: ImportTuning;
   /** Worker concurrency: how many import batches one worker runs at once. */
   workerMaxConcurrentActivities: number;
   /** Longest a worker waits before sending a heartbeat (the resume checkpoint) to the server. */
   heartbeatThrottleMs: number;
-}
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-/**
- * V8 flags for worker processes (`npm run worker`, `npm start`, the benchmark). Left alone, V8 on a
- * large machine lets the heap grow to several hundred MB of page garbage before a full collection;
- * 256 MB holds the live data of `WORKER_MAX_CONCURRENT_ACTIVITIES` (10) batches with room to spare
- * (two 1,000-contact pages in flight per batch, a few MB each). Raise both together.
- */
-export const WORKER_NODE_FLAGS = ['--max-old-space-size=256'] as const;
-
-export const DEFAULT_GOOGLE_PEOPLE_BASE_URL = 'https://people.googleapis.com';
-
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
-  }
-  return value;
+  /** Ports of the dev server `npm start` runs when `TEMPORAL_ADDRESS` is unset (`TEMPORAL_PORT`, `TEMPORAL_UI_PORT`). */
+  devServer: { port: number; uiPort: number };
 }
 
 function httpUrl(name: string, raw: string): string {
@@ -86,20 +74,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError('TOKEN_ENCRYPTION_KEY must be 32 random bytes in base64 (make one with `openssl rand -base64 32`)');
   }
 
+  const integer = (name: string, fallback: number, min: number, max: number) =>
+    parseInteger(name, env[name], fallback, { min, max });
   return {
     taskQueue: env.TEMPORAL_TASK_QUEUE || TASK_QUEUE,
     dataDir,
-    port: integer(env, 'PORT', 3000, 0, 65535),
-    host: env.HOST || '127.0.0.1',
+    port: parseInteger('PORT', env.PORT, PORT_DEFAULTS.api, PORT_RANGE),
+    host: env.HOST || DEFAULT_HOST,
     database,
     googlePeopleBaseUrl: httpUrl('GOOGLE_PEOPLE_BASE_URL', env.GOOGLE_PEOPLE_BASE_URL || DEFAULT_GOOGLE_PEOPLE_BASE_URL),
     tokenKey,
     importDefaults: {
-      pageSize: integer(env, 'IMPORT_PAGE_SIZE', 1000, 1, 1000),
-      pagesPerBatch: integer(env, 'IMPORT_PAGES_PER_BATCH', 10, 1, 1000),
-      maxBatchesPerRun: integer(env, 'IMPORT_MAX_BATCHES_PER_RUN', 200, 1, 100_000),
+      pageSize: integer('IMPORT_PAGE_SIZE', DEFAULT_TUNING.pageSize, 1, 1000),
+      pagesPerBatch: integer('IMPORT_PAGES_PER_BATCH', DEFAULT_TUNING.pagesPerBatch, 1, 1000),
+      maxBatchesPerRun: integer('IMPORT_MAX_BATCHES_PER_RUN', DEFAULT_TUNING.maxBatchesPerRun, 1, 100_000),
     },
-    workerMaxConcurrentActivities: integer(env, 'WORKER_MAX_CONCURRENT_ACTIVITIES', 10, 1, 1000),
-    heartbeatThrottleMs: integer(env, 'WORKER_HEARTBEAT_THROTTLE_MS', 20, 1, 60_000),
+    workerMaxConcurrentActivities: integer(
+      'WORKER_MAX_CONCURRENT_ACTIVITIES',
+      WORKER_DEFAULTS.maxConcurrentActivities,
+      1,
+      1000,
+    ),
+    heartbeatThrottleMs: integer('WORKER_HEARTBEAT_THROTTLE_MS', WORKER_DEFAULTS.heartbeatThrottleMs, 1, 60_000),
+    devServer: {
+      port: parseInteger('TEMPORAL_PORT', env.TEMPORAL_PORT, PORT_DEFAULTS.temporal, PORT_RANGE),
+      uiPort: parseInteger('TEMPORAL_UI_PORT', env.TEMPORAL_UI_PORT, PORT_DEFAULTS.temporalUi, PORT_RANGE),
+    },
   };
 }

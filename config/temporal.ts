@@ -5,13 +5,13 @@
  */
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
+import { DEFAULT_TEMPORAL_ADDRESS } from './defaults';
 
 export interface TemporalTarget {
   connectionOptions: NativeConnectionOptions;
   namespace: string;
 }
 
-export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
 
 export function temporalTarget(env: NodeJS.ProcessEnv = process.env): TemporalTarget {
   const overrideEnvVars = Object.fromEntries(

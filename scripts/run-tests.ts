@@ -13,8 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { quietBundlerLogger, WORKFLOWS_PATH } from '../worker/create-worker';
+import { bundleWorkflowsInThread } from '../worker/bundle-workflows';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
 import { startDevServer, type DevServer } from './temporal-cli';
 
@@ -89,7 +88,7 @@ async function main(): Promise<number> {
   console.log(`Temporal dev server for this run: ${server.address} (in memory; log: ${path.relative(PROJECT_DIR, SERVER_LOG)})`);
 
   // Bundle the workflow code once for every test file (each would otherwise spend seconds on it).
-  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  const bundle = await bundleWorkflowsInThread();
   fs.writeFileSync(WORKFLOW_BUNDLE, bundle.code);
 
   let child: ChildProcess | undefined;

@@ -11,7 +11,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
-import { loadConfig, WORKER_NODE_FLAGS } from '../config';
+import { loadConfig } from '../config';
+import { WORKER_NODE_FLAGS } from '../config/defaults';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
 import { startDevServer, type DevServer } from './temporal-cli';
 
@@ -83,8 +84,8 @@ async function main(): Promise<void> {
     if (!process.env.TEMPORAL_ADDRESS) {
       devServer = await startDevServer({
         dbFile: path.join(config.dataDir, 'temporal.db'),
-        port: Number(process.env.TEMPORAL_PORT || 7233),
-        uiPort: Number(process.env.TEMPORAL_UI_PORT || 8233),
+        port: config.devServer.port,
+        uiPort: config.devServer.uiPort,
         searchAttributes: SEARCH_ATTRIBUTE_DEFINITIONS,
         log: (line) => console.log(`[temporal] ${line}`),
       });

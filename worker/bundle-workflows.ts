@@ -1,5 +1,6 @@
 /**
- * Bundles the workflow code for the sandbox in a short-lived thread. Webpack needs a few hundred
+ * Bundles the workflow code for the sandbox in a short-lived thread: the worker, the test runner
+ * and the test harness all bundle through here. Webpack needs a few hundred
  * MB while it works; in the worker's own heap that memory would stay mapped for the worker's whole
  * life, in a thread it goes when the thread ends.
  */
@@ -9,6 +10,7 @@ import { WORKFLOWS_PATH } from './create-worker';
 const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { bundleWorkflowCode } = require(workerData.bundler);
+// The bundler reports every module it packs; only its warnings and errors are worth reading.
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
 bundleWorkflowCode({ workflowsPath: workerData.workflowsPath, logger: quiet }).then(
   (bundle) => parentPort.postMessage({ code: bundle.code }),

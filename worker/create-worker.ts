@@ -4,6 +4,7 @@
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { WORKER_DEFAULTS } from '../config/defaults';
 import { TASK_QUEUE } from '../workflows/contract';
 
 export interface ImportWorkerOptions {
@@ -11,7 +12,7 @@ export interface ImportWorkerOptions {
   namespace: string;
   deps: ActivityDeps;
   taskQueue?: string;
-  /** A bundle from `bundleWorkflowCode`; otherwise the worker bundles `workflows/` itself. */
+  /** A bundle from `bundleWorkflowsInThread`; otherwise the worker bundles `workflows/` itself. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   maxConcurrentActivityTaskExecutions?: number;
   /** Upper bound on heartbeat throttling: how stale a resumable checkpoint can be on the server. */
@@ -21,18 +22,8 @@ export interface ImportWorkerOptions {
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
-/** For `bundleWorkflowCode`: it reports every module it packs; we only want its warnings. */
-export const quietBundlerLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-};
-
 export async function createImportWorker(options: ImportWorkerOptions): Promise<Worker> {
-  const throttle = `${options.heartbeatThrottleMs ?? 20} milliseconds` as const;
+  const throttle = `${options.heartbeatThrottleMs ?? WORKER_DEFAULTS.heartbeatThrottleMs} milliseconds` as const;
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -40,13 +31,13 @@ export async function createImportWorker(options: ImportWorkerOptions): Promise<
     ...(options.identity ? { identity: options.identity } : {}),
     activities: createActivities(options.deps),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 10,
+    maxConcurrentActivityTaskExecutions:
+      options.maxConcurrentActivityTaskExecutions ?? WORKER_DEFAULTS.maxConcurrentActivities,
     // Heartbeats carry the resume checkpoint: a short throttle keeps it at most a page or two
     // behind, so a crash re-fetches little. They are not history events, so history stays small.
     maxHeartbeatThrottleInterval: throttle,
     defaultHeartbeatThrottleInterval: throttle,
-    // A SIGTERM lets a running batch finish its current page and heartbeat before we exit.
-    shutdownGraceTime: '10 seconds',
+    shutdownGraceTime: WORKER_DEFAULTS.shutdownGraceMs,
   });
 }
 

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
       deps: {
         store,
         sealer: createTokenSealer(loadTokenKey(config)),
-        googlePeopleBaseUrl: config.googlePeopleBaseUrl,
+        sources: { googlePeopleBaseUrl: config.googlePeopleBaseUrl },
       },
       maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities,
       heartbeatThrottleMs: config.heartbeatThrottleMs,

@@ -1,21 +1,29 @@
 /**
- * The contract between the API, the worker and the workflow: everything that crosses the
- * workflow boundary is declared here, and only here. Sandbox-safe: no Node built-ins, no I/O.
+ * The contract between the API, the worker and the workflow. Every value that crosses the workflow
+ * boundary is defined here, once, as a zod schema with its TypeScript type derived from it:
+ * workflow input and carried state, batch input/result, heartbeat and failure details, status,
+ * memo, search attributes, messages and failure types. Whoever reads such a value back from
+ * Temporal parses it with its schema ({@link parseOrNull}) instead of casting it.
+ *
+ * Sandbox-safe: zod and Temporal's definitions only; no Node built-ins, no I/O.
  */
+import { z } from 'zod';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 
 /** The task queue every import worker polls. Several workers may share it. */
 export const TASK_QUEUE = 'contacts-import';
 
-/** Workflow type name, as operators see it in the Web UI and type it in the CLI. */
+/**
+ * Workflow type name, as operators see it in the Web UI and type it in the CLI. The API starts the
+ * workflow by reference (`ImportContacts`), so this is for humans and their tools.
+ */
 export const WORKFLOW_TYPE = 'ImportContacts';
 
-export const PROVIDERS = ['google-people'] as const;
-export type Provider = (typeof PROVIDERS)[number];
-
-export const IMPORT_STATES = ['running', 'paused', 'completed', 'failed', 'cancelled'] as const;
-export type ImportState = (typeof IMPORT_STATES)[number];
+/** Where contacts come from. Each has one `ContactSource` in `activities/sources/`. */
+export const Provider = z.enum(['google-people']);
+export type Provider = z.infer<typeof Provider>;
+export const PROVIDERS = Provider.options;
 
 /**
  * The one workflow ID per (provider, user). Together with the `USE_EXISTING` conflict policy it is
@@ -25,78 +33,169 @@ export function importWorkflowId(provider: Provider, userId: string): string {
   return `import-contacts/${provider}/${userId}`;
 }
 
+export const ImportState = z.enum(['running', 'paused', 'completed', 'failed', 'cancelled']);
+export type ImportState = z.infer<typeof ImportState>;
+export const IMPORT_STATES = ImportState.options;
+
+/**
+ * `type` of every `ApplicationFailure` an import can fail or retry with, for retry policies and
+ * for telling failures apart in the workflow, the API and tests.
+ */
+export const FAILURE_TYPES = {
+  /** 401: the token is expired or revoked. Not retryable: the user has to reconnect. */
+  providerUnauthenticated: 'ProviderUnauthenticated',
+  /** 403: the token lacks the contacts scope, or the API is disabled. Not retryable. */
+  providerPermissionDenied: 'ProviderPermissionDenied',
+  /** 400, 404 and other 4xx: the request itself is wrong. Not retryable. */
+  providerInvalidRequest: 'ProviderInvalidRequest',
+  /** 429: slow down; retryable, after `Retry-After` when the server sends one. */
+  providerThrottled: 'ProviderThrottled',
+  /** 5xx, network errors, dropped connections, timeouts. Retryable. */
+  providerUnavailable: 'ProviderUnavailable',
+  /** A 2xx whose body is not the documented shape. Retryable: usually a proxy or a cut-off body. */
+  providerBadResponse: 'ProviderBadResponse',
+  /** The workflow or batch input does not match this contract (or its credentials cannot be opened). */
+  invalidImportInput: 'InvalidImportInput',
+  /** An activity failure that carried no type of its own. */
+  importFailed: 'ImportFailed',
+} as const;
+export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];
+
 /** Failure types no retry can fix: the import fails at once with the failure's message. */
-export const NON_RETRYABLE_FAILURE_TYPES = [
-  'ProviderUnauthenticated',
-  'ProviderPermissionDenied',
-  'ProviderInvalidRequest',
-  'InvalidImportInput',
-] as const;
+export const NON_RETRYABLE_FAILURE_TYPES: readonly FailureType[] = [
+  FAILURE_TYPES.providerUnauthenticated,
+  FAILURE_TYPES.providerPermissionDenied,
+  FAILURE_TYPES.providerInvalidRequest,
+  FAILURE_TYPES.invalidImportInput,
+];
+
+const count = z.number().int().nonnegative();
+const isoTime = z.string().min(1);
 
 /** Where the import stands in the provider's list; carried across activities and continue-as-new. */
-export interface ImportCheckpoint {
-  /** Provider page token of the next page to fetch; `null` before the first page. */
-  cursor: string | null;
-  fetched: number;
-  saved: number;
-  pages: number;
-  /** `totalPeople` as last reported by the provider, when it reports one. */
-  total: number | null;
+export const ImportCheckpoint = z.object({
+  /** Provider page token of the next page to fetch; `null` before the first page and after the last. */
+  cursor: z.string().nullable(),
+  fetched: count,
+  saved: count,
+  pages: count,
+  /** The provider's count of all contacts, as last reported, when it reports one. */
+  total: count.nullable(),
+});
+export type ImportCheckpoint = z.infer<typeof ImportCheckpoint>;
+
+export const EMPTY_CHECKPOINT: ImportCheckpoint = { cursor: null, fetched: 0, saved: 0, pages: 0, total: null };
+
+/** The provider has no more pages: at least one page was read and it named no next one. */
+export function isFinished(checkpoint: ImportCheckpoint): boolean {
+  return checkpoint.pages > 0 && checkpoint.cursor === null;
 }
 
-/** Tuning knobs; defaults come from the API's configuration and are fixed for the whole import. */
-export interface ImportTuning {
+/** How an import is cut; fixed for the whole import (defaults: `config/defaults.ts`). */
+export const ImportTuning = z.object({
   /** Contacts per provider page (the People API allows at most 1000). */
-  pageSize: number;
+  pageSize: z.number().int().min(1).max(1000),
   /** Pages one activity fetches and saves before it reports back to the workflow. */
-  pagesPerBatch: number;
+  pagesPerBatch: z.number().int().min(1),
   /** Continue-as-new after this many batches even if the server does not suggest it yet. */
-  maxBatchesPerRun: number;
-}
-
-export interface ImportInput {
-  userId: string;
-  provider: Provider;
-  /**
-   * The provider access token, sealed (AES-256-GCM) by the API with the key the workers share.
-   * Never the clear token: workflow history is readable by operators.
-   */
-  sealedAccessToken: string;
-  tuning: ImportTuning;
-  /** ISO time the import was requested; kept across continue-as-new. */
-  startedAt: string;
-  /** Set only by continue-as-new. */
-  carried?: CarriedState;
-}
+  maxBatchesPerRun: z.number().int().min(1),
+});
+export type ImportTuning = z.infer<typeof ImportTuning>;
 
 /** What one run hands to the next through continue-as-new: plain JSON, no contact data. */
-export interface CarriedState {
-  checkpoint: ImportCheckpoint;
-  paused: boolean;
-  runs: number;
+export const CarriedState = z.object({
+  checkpoint: ImportCheckpoint,
+  paused: z.boolean(),
+  runs: z.number().int().min(1),
+});
+export type CarriedState = z.infer<typeof CarriedState>;
+
+const ImportInputFields = z.object({
+  userId: z.string().min(1),
+  provider: Provider,
+  /**
+   * The source's credentials (for Google People, the access token), sealed (AES-256-GCM) by the
+   * API with the key the workers share. Never in clear: workflow history is readable by operators.
+   */
+  sealedCredentials: z.string().min(1),
+  tuning: ImportTuning,
+  /** ISO time the import was requested; kept across continue-as-new. */
+  startedAt: isoTime,
+  /** Set only by continue-as-new. */
+  carried: CarriedState.optional(),
+});
+
+/**
+ * Imports started before the credentials were generalised carried `sealedAccessToken`; their
+ * histories (and runs still open) must keep replaying, so that name is read as the new one.
+ */
+function fromLegacyInput(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || !('sealedAccessToken' in value)) return value;
+  const { sealedAccessToken, ...rest } = value as Record<string, unknown>;
+  return 'sealedCredentials' in rest ? rest : { ...rest, sealedCredentials: sealedAccessToken };
 }
 
-/** The answer to "how far along is it?", as the `status` query returns it. */
-export interface ImportStatus {
-  state: ImportState;
-  fetched: number;
-  saved: number;
-  pages: number;
-  total: number | null;
-  startedAt: string;
-  updatedAt: string;
-  completedAt?: string;
-  error?: string;
-}
+/** `ImportContacts`' one argument. */
+export const ImportInput = z.preprocess(fromLegacyInput, ImportInputFields);
+export type ImportInput = z.infer<typeof ImportInputFields>;
+
+/** One `importBatch` activity: up to `maxPages` pages from `checkpoint` on. */
+export const ImportBatchInput = z.object({
+  userId: z.string().min(1),
+  provider: Provider,
+  sealedCredentials: z.string().min(1),
+  pageSize: ImportTuning.shape.pageSize,
+  /** Pages to import before reporting back to the workflow. */
+  maxPages: z.number().int().min(1),
+  checkpoint: ImportCheckpoint,
+});
+export type ImportBatchInput = z.infer<typeof ImportBatchInput>;
+
+export const ImportBatchResult = z.object({
+  checkpoint: ImportCheckpoint,
+  /** The provider has no more pages: the import is complete. */
+  done: z.boolean(),
+});
+export type ImportBatchResult = z.infer<typeof ImportBatchResult>;
+
+/** What a batch heartbeats after every saved page, and resumes from when retried. */
+export const BatchHeartbeat = z.object({
+  checkpoint: ImportCheckpoint,
+  pagesThisBatch: count,
+});
+export type BatchHeartbeat = z.infer<typeof BatchHeartbeat>;
+
+/**
+ * `details[0]` of a batch that stopped early (cancelled, or failed for good): how far it got, so
+ * the import's final counts are exact.
+ */
+export const BatchFailureDetails = ImportCheckpoint;
+export type BatchFailureDetails = z.infer<typeof BatchFailureDetails>;
+
+/** The answer to "how far along is it?". */
+export const ImportStatus = z.object({
+  state: ImportState,
+  fetched: count,
+  saved: count,
+  pages: count,
+  total: count.nullable().describe('Contacts the provider reports in all, once known: saved / total is the progress'),
+  startedAt: isoTime,
+  updatedAt: isoTime,
+  completedAt: isoTime.optional(),
+  error: z.string().optional().describe('Why the import failed, in words a person can act on'),
+});
+export type ImportStatus = z.infer<typeof ImportStatus>;
 
 /** Workflow result: the final status. Counts only, never contacts. */
+export const ImportSummary = ImportStatus;
 export type ImportSummary = ImportStatus;
 
 /** What the `status` query answers: the status plus which run of the chain answered. */
-export interface RunStatus extends ImportStatus {
-  runId: string;
-  firstExecutionRunId: string;
-}
+export const RunStatus = ImportStatus.extend({
+  runId: z.string().min(1),
+  firstExecutionRunId: z.string().min(1),
+});
+export type RunStatus = z.infer<typeof RunStatus>;
 
 /** Query `status`: the current {@link RunStatus}. Read-only. */
 export const statusQuery = defineQuery<RunStatus>('status');
@@ -104,6 +203,18 @@ export const statusQuery = defineQuery<RunStatus>('status');
 export const pauseSignal = defineSignal('pause');
 /** Signal `resume`: continue a paused import. */
 export const resumeSignal = defineSignal('resume');
+
+/**
+ * The memo. `progress` mirrors the status at every batch, so the API can answer from `describe`
+ * when no worker is up to answer the query; `startToken` tells the API's own start apart from an
+ * import that was already running. Counts, times and a random token: no PII, no secrets.
+ */
+export const MEMO_KEYS = { progress: 'progress', startToken: 'startToken' } as const;
+export const ImportMemo = z.object({
+  [MEMO_KEYS.progress]: ImportStatus.optional(),
+  [MEMO_KEYS.startToken]: z.string().optional(),
+});
+export type ImportMemo = z.infer<typeof ImportMemo>;
 
 /** Search attributes the workflow keeps current (register them with `npm run temporal:setup`). */
 export const searchAttributes = {
@@ -113,17 +224,35 @@ export const searchAttributes = {
   contactsSaved: defineSearchAttributeKey('ContactsSaved', 'INT'),
 } as const;
 
-/** The same attributes as `temporal operator search-attribute create` wants them. */
-export const SEARCH_ATTRIBUTE_DEFINITIONS = [
-  { name: 'ImportUserId', type: 'Keyword' },
-  { name: 'ImportProvider', type: 'Keyword' },
-  { name: 'ImportState', type: 'Keyword' },
-  { name: 'ContactsSaved', type: 'Int' },
-] as const;
+/** The SDK's type names as `temporal operator search-attribute create --type` spells them. */
+const CLI_TYPE_NAMES = {
+  KEYWORD: 'Keyword',
+  TEXT: 'Text',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+} as const;
+export type SearchAttributeCliType = (typeof CLI_TYPE_NAMES)[keyof typeof CLI_TYPE_NAMES];
+
+/** The same attributes, derived from {@link searchAttributes}, as the CLI and the operator API want them. */
+export const SEARCH_ATTRIBUTE_DEFINITIONS: ReadonlyArray<{ name: string; type: SearchAttributeCliType }> = Object.values(
+  searchAttributes,
+).map((key) => ({ name: key.name, type: CLI_TYPE_NAMES[key.type] }));
 
 /**
- * Memo keys mirrored from the status at every batch, so the API can answer from `describe` when
- * no worker is up to answer the query. Counts and times only: no PII, no secrets.
+ * `value` parsed with `schema`, or `null` when it does not match (with the first problem, for a
+ * log line). For values read back from Temporal: a heartbeat from an older worker, a memo written
+ * by an older workflow, failure details from anywhere.
  */
-export const MEMO_PROGRESS_KEY = 'progress';
-export const MEMO_START_TOKEN_KEY = 'startToken';
+export function parseOrNull<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+): { value: z.infer<T>; problem?: undefined } | { value: null; problem: string } {
+  const result = schema.safeParse(value);
+  if (result.success) return { value: result.data };
+  const issue = result.error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  return { value: null, problem: `${where}${issue?.message ?? 'does not match'}` };
+}

@@ -23,16 +23,22 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { ImportActivities, ImportBatchInput } from '../activities';
+import type { ImportActivities } from '../activities';
 import {
-  MEMO_PROGRESS_KEY,
+  BatchFailureDetails,
+  EMPTY_CHECKPOINT,
+  FAILURE_TYPES,
+  ImportBatchResult,
+  ImportInput,
+  MEMO_KEYS,
   NON_RETRYABLE_FAILURE_TYPES,
+  parseOrNull,
   pauseSignal,
   resumeSignal,
   searchAttributes,
   statusQuery,
+  type ImportBatchInput,
   type ImportCheckpoint,
-  type ImportInput,
   type ImportState,
   type ImportStatus,
   type ImportSummary,
@@ -60,15 +66,27 @@ const { importBatch } = proxyActivities<ImportActivities>(batchOptions);
 
 const numberFormat = (n: number) => n.toLocaleString('en-US');
 
-export async function ImportContacts(input: ImportInput): Promise<ImportSummary> {
+/**
+ * Reads the workflow's argument with the contract's schema (which also accepts inputs from before
+ * the credentials were generalised, so older histories replay). Input that does not match fails
+ * the import at once with `InvalidImportInput`: no retry would make it valid.
+ */
+function readInput(raw: ImportInput): ImportInput {
+  const parsed = parseOrNull(ImportInput, raw);
+  if (parsed.value === null) {
+    throw ApplicationFailure.create({
+      type: FAILURE_TYPES.invalidImportInput,
+      message: `The import input does not match the contract (${parsed.problem})`,
+      nonRetryable: true,
+    });
+  }
+  return parsed.value;
+}
+
+export async function ImportContacts(rawInput: ImportInput): Promise<ImportSummary> {
   const info = workflowInfo();
-  let checkpoint: ImportCheckpoint = input.carried?.checkpoint ?? {
-    cursor: null,
-    fetched: 0,
-    saved: 0,
-    pages: 0,
-    total: null,
-  };
+  const input = readInput(rawInput);
+  let checkpoint: ImportCheckpoint = input.carried?.checkpoint ?? EMPTY_CHECKPOINT;
   let pauseRequested = input.carried?.paused ?? false;
   const status: ImportStatus = {
     state: 'running',
@@ -107,7 +125,7 @@ export async function ImportContacts(input: ImportInput): Promise<ImportSummary>
       { key: searchAttributes.state, value: state },
       { key: searchAttributes.contactsSaved, value: checkpoint.saved },
     ]);
-    upsertMemo({ [MEMO_PROGRESS_KEY]: { ...status } });
+    upsertMemo({ [MEMO_KEYS.progress]: { ...status } });
     const of = checkpoint.total === null ? '' : ` of ${numberFormat(checkpoint.total)}`;
     setCurrentDetails(`**${state}** · ${numberFormat(checkpoint.saved)}${of} contacts saved · ${checkpoint.pages} pages`);
   }
@@ -125,7 +143,7 @@ export async function ImportContacts(input: ImportInput): Promise<ImportSummary>
       const batch: ImportBatchInput = {
         userId: input.userId,
         provider: input.provider,
-        sealedAccessToken: input.sealedAccessToken,
+        sealedCredentials: input.sealedCredentials,
         pageSize: input.tuning.pageSize,
         maxPages: input.tuning.pagesPerBatch,
         checkpoint,
@@ -134,7 +152,12 @@ export async function ImportContacts(input: ImportInput): Promise<ImportSummary>
       const summary = `pages ${first}–${first + input.tuning.pagesPerBatch - 1} · ${numberFormat(
         input.tuning.pageSize,
       )} contacts per page · ${numberFormat(checkpoint.saved)} saved so far`;
-      const result = await importBatch.executeWithOptions({ ...batchOptions, summary }, [batch]);
+      // Our own activity's answer, but still read with the schema: a mismatch (a worker on another
+      // version of the contract) fails this workflow task, which retries once the fleet agrees,
+      // rather than carrying a malformed checkpoint into history.
+      const result = ImportBatchResult.parse(
+        await importBatch.executeWithOptions({ ...batchOptions, summary }, [batch]),
+      );
       checkpoint = result.checkpoint;
       if (result.done) {
         publish('completed', { completedAt: new Date().toISOString() });
@@ -156,8 +179,9 @@ export async function ImportContacts(input: ImportInput): Promise<ImportSummary>
     // details, so the counts stay exact.
     const cause = err instanceof ActivityFailure ? err.cause : undefined;
     const details = cause instanceof ApplicationFailure || cause instanceof CancelledFailure ? cause.details : undefined;
-    const stoppedAt = details?.[0] as ImportCheckpoint | undefined;
-    if (stoppedAt && stoppedAt.pages >= checkpoint.pages) checkpoint = stoppedAt;
+    const stoppedAt = details?.length ? parseOrNull(BatchFailureDetails, details[0]) : undefined;
+    if (stoppedAt?.problem !== undefined) log.warn('Ignoring unreadable batch failure details', { problem: stoppedAt.problem });
+    if (stoppedAt?.value && stoppedAt.value.pages >= checkpoint.pages) checkpoint = stoppedAt.value;
     if (isCancellation(err)) {
       publish('cancelled', { completedAt: new Date().toISOString() });
       throw err;
@@ -165,7 +189,7 @@ export async function ImportContacts(input: ImportInput): Promise<ImportSummary>
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
       const message = err.cause.message;
       publish('failed', { error: message, completedAt: new Date().toISOString() });
-      throw ApplicationFailure.create({ type: err.cause.type ?? 'ImportFailed', message, nonRetryable: true });
+      throw ApplicationFailure.create({ type: err.cause.type ?? FAILURE_TYPES.importFailed, message, nonRetryable: true });
     }
     throw err;
   }

@@ -9,7 +9,9 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { msOptionalToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
-import type { ContactRecord } from '../db/types';
+import type { ContactRecord } from '../../db/types';
+import { FAILURE_TYPES } from '../../workflows/contract';
+import type { ContactSource, SourceSettings } from './types';
 
 /** The fields we ask for: what {@link toContactRecord} maps, plus `metadata` for the raw record. */
 export const PERSON_FIELDS = 'names,emailAddresses,phoneNumbers,organizations,metadata';
@@ -17,23 +19,14 @@ export const PERSON_FIELDS = 'names,emailAddresses,phoneNumbers,organizations,me
 /** The People API accepts page sizes from 1 to 1000. */
 export const MAX_PAGE_SIZE = 1000;
 
-/**
- * `type` of every {@link ApplicationFailure} this module throws, for retry policies
- * (`nonRetryableErrorTypes`) and for telling failures apart in workflow code.
- */
+/** The failure types this module throws, by meaning (the contract defines them all). */
 export const PROVIDER_FAILURE = {
-  /** 401: the token is expired or revoked. Not retryable: the user has to reconnect. */
-  unauthenticated: 'ProviderUnauthenticated',
-  /** 403: the token lacks the contacts scope, or the API is disabled. Not retryable. */
-  permissionDenied: 'ProviderPermissionDenied',
-  /** 400, 404 and other 4xx: the request itself is wrong. Not retryable. */
-  invalidRequest: 'ProviderInvalidRequest',
-  /** 429: slow down; retryable, after `Retry-After` when the server sends one. */
-  throttled: 'ProviderThrottled',
-  /** 5xx, network errors, dropped connections, timeouts. Retryable. */
-  unavailable: 'ProviderUnavailable',
-  /** A 2xx whose body is not the documented shape. Retryable: usually a proxy or a cut-off body. */
-  badResponse: 'ProviderBadResponse',
+  unauthenticated: FAILURE_TYPES.providerUnauthenticated,
+  permissionDenied: FAILURE_TYPES.providerPermissionDenied,
+  invalidRequest: FAILURE_TYPES.providerInvalidRequest,
+  throttled: FAILURE_TYPES.providerThrottled,
+  unavailable: FAILURE_TYPES.providerUnavailable,
+  badResponse: FAILURE_TYPES.providerBadResponse,
 } as const;
 
 export type ProviderFailureType = (typeof PROVIDER_FAILURE)[keyof typeof PROVIDER_FAILURE];
@@ -329,4 +322,23 @@ export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<Conn
   } catch (error) {
     throw redact(error, accessToken);
   }
+}
+
+/**
+ * The Google People source: the sealed credentials are the OAuth access token itself, and the
+ * cursor is the API's `pageToken`.
+ */
+export function googlePeopleSource(accessToken: string, settings: SourceSettings): ContactSource {
+  return {
+    async fetchPage({ cursor, pageSize, signal }) {
+      const page = await fetchConnectionsPage({
+        baseUrl: settings.googlePeopleBaseUrl,
+        accessToken,
+        pageSize,
+        pageToken: cursor,
+        signal,
+      });
+      return { contacts: page.contacts, nextCursor: page.nextPageToken, total: page.totalPeople };
+    },
+  };
 }

@@ -2,7 +2,7 @@
  * `importId`: an opaque, URL-safe name for one import (one continue-as-new chain). It carries what
  * is needed to find the chain in Temporal without a lookup table: provider, user, first run id.
  */
-import { PROVIDERS, type Provider } from '../workflows/contract';
+import { Provider } from '../../workflows/contract';
 
 export interface ImportRef {
   provider: Provider;
@@ -24,10 +24,11 @@ export function decodeImportId(importId: string): ImportRef | null {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(importId.slice(PREFIX.length), 'base64url').toString('utf8'));
     if (!Array.isArray(parsed) || parsed.length !== 3) return null;
-    const [provider, userId, firstRunId] = parsed as unknown[];
-    if (!PROVIDERS.includes(provider as Provider)) return null;
+    const [rawProvider, userId, firstRunId] = parsed as unknown[];
+    const provider = Provider.safeParse(rawProvider);
+    if (!provider.success) return null;
     if (typeof userId !== 'string' || !userId || typeof firstRunId !== 'string' || !RUN_ID.test(firstRunId)) return null;
-    return { provider: provider as Provider, userId, firstRunId };
+    return { provider: provider.data, userId, firstRunId };
   } catch {
     return null;
   }

@@ -1,0 +1,150 @@
+/**
+ * `importBatch`: fetches up to `maxPages` pages from the import's source and saves each in one
+ * transaction, fetching page k+1 while page k is being saved. It heartbeats the checkpoint after
+ * every saved page, so a retry (after a worker crash or a provider error) resumes after the last
+ * saved page instead of at the batch start. Returns cursors and counts only: contact data never
+ * enters workflow history.
+ */
+import { Context, CancelledFailure } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { WORKER_DEFAULTS } from '../config/defaults';
+import { SealedTokenError, type TokenSealer } from '../config/token-seal';
+import type { ContactStore } from '../db/types';
+import {
+  BatchHeartbeat,
+  FAILURE_TYPES,
+  ImportBatchInput,
+  isFinished,
+  parseOrNull,
+  type BatchFailureDetails,
+  type ImportBatchResult,
+  type ImportCheckpoint,
+} from '../workflows/contract';
+import type { openSource as OpenSource, SourcePage, SourceSettings } from './sources';
+
+export interface ImportBatchDeps {
+  store: ContactStore;
+  sealer: TokenSealer;
+  sources: SourceSettings;
+  openSource: typeof OpenSource;
+  keepAliveHeartbeatMs?: number;
+}
+
+function invalidInput(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: FAILURE_TYPES.invalidImportInput, message, nonRetryable: true });
+}
+
+/** The batch's input, checked against the contract: what a workflow on another version sent is not trusted. */
+function readInput(raw: ImportBatchInput): ImportBatchInput {
+  const parsed = parseOrNull(ImportBatchInput, raw);
+  if (parsed.value === null) throw invalidInput(`The batch input does not match the contract (${parsed.problem})`);
+  return parsed.value;
+}
+
+/** Where a retried attempt resumes: its last heartbeat when that is readable, else the batch start. */
+function resumePoint(ctx: Context, input: ImportBatchInput): BatchHeartbeat {
+  const start = { checkpoint: input.checkpoint, pagesThisBatch: 0 };
+  const details: unknown = ctx.info.heartbeatDetails;
+  if (details === undefined) return start;
+  const parsed = parseOrNull(BatchHeartbeat, details);
+  if (parsed.value === null) {
+    ctx.log.warn('Ignoring an unreadable heartbeat; restarting the batch from its input', {
+      problem: parsed.problem,
+      attempt: ctx.info.attempt,
+    });
+    return start;
+  }
+  // A checkpoint behind the batch's own start (it cannot be, but a stranger wrote it) is ignored.
+  if (parsed.value.checkpoint.pages < input.checkpoint.pages) return start;
+  ctx.log.info('Resuming batch from its last heartbeat', {
+    pages: parsed.value.checkpoint.pages,
+    attempt: ctx.info.attempt,
+  });
+  return parsed.value;
+}
+
+export function createImportBatch(deps: ImportBatchDeps) {
+  return async function importBatch(rawInput: ImportBatchInput): Promise<ImportBatchResult> {
+    const input = readInput(rawInput);
+    const ctx = Context.current();
+    let { checkpoint, pagesThisBatch } = resumePoint(ctx, input);
+    if (isFinished(checkpoint)) return { checkpoint, done: true };
+    if (pagesThisBatch >= input.maxPages) return { checkpoint, done: false };
+
+    let credentials: string;
+    try {
+      credentials = deps.sealer.open(input.sealedCredentials);
+    } catch (err) {
+      if (err instanceof SealedTokenError) throw invalidInput(err.message);
+      throw err;
+    }
+    const source = deps.openSource(input.provider, credentials, deps.sources);
+
+    const signal = ctx.cancellationSignal;
+    // Also aborts the page fetched ahead when the batch ends early (a save failed): no provider
+    // read, and no socket, is spent on a page nobody will save.
+    const batchDone = new AbortController();
+    const fetchSignal = AbortSignal.any([signal, batchDone.signal]);
+    const fetchPage = (cursor: string | null): Promise<SourcePage> =>
+      source.fetchPage({ cursor, pageSize: input.pageSize, signal: fetchSignal });
+    const stoppedAt = (): [BatchFailureDetails] => [checkpoint];
+    const cancelled = () => new CancelledFailure('Import cancelled between pages', stoppedAt());
+    const heartbeat = () => ctx.heartbeat({ checkpoint, pagesThisBatch } satisfies BatchHeartbeat);
+
+    // A page can be slow; heartbeat meanwhile so the server neither times the batch out nor
+    // withholds a cancellation until the page arrives.
+    const keepAlive = setInterval(heartbeat, deps.keepAliveHeartbeatMs ?? WORKER_DEFAULTS.keepAliveHeartbeatMs);
+    try {
+      let next = fetchPage(checkpoint.cursor);
+      for (;;) {
+        let page: SourcePage;
+        try {
+          page = await next;
+        } catch (err) {
+          if (signal.aborted) throw cancelled();
+          throw err;
+        }
+        // Counted with the checkpoint, after the save, so every heartbeat pairs the two correctly.
+        const more = page.nextCursor !== null && pagesThisBatch + 1 < input.maxPages;
+        if (more) {
+          next = fetchPage(page.nextCursor);
+          // Rejections surface when awaited above; this keeps one during the save from being "unhandled".
+          next.catch(() => undefined);
+        }
+        await deps.store.upsertContacts(input.userId, input.provider, page.contacts);
+        pagesThisBatch += 1;
+        checkpoint = advance(checkpoint, page);
+        heartbeat();
+        if (!more) return { checkpoint, done: page.nextCursor === null };
+        if (signal.aborted) throw cancelled();
+      }
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.nonRetryable) {
+        // The import fails with this: say how far the batch got, so its final counts are exact.
+        throw ApplicationFailure.create({
+          type: err.type ?? undefined,
+          message: err.message,
+          nonRetryable: true,
+          details: stoppedAt(),
+          cause: err.cause,
+        });
+      }
+      throw err;
+    } finally {
+      clearInterval(keepAlive);
+      batchDone.abort();
+    }
+  };
+}
+
+/** The checkpoint after `page` was saved. */
+function advance(checkpoint: ImportCheckpoint, page: SourcePage): ImportCheckpoint {
+  const n = page.contacts.length;
+  return {
+    cursor: page.nextCursor,
+    fetched: checkpoint.fetched + n,
+    saved: checkpoint.saved + n,
+    pages: checkpoint.pages + 1,
+    total: page.total ?? checkpoint.total,
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * The seam between an import and where its contacts come from. The batch activity knows only this
+ * interface; each provider is one module that implements it and one entry in `./index.ts`.
+ */
+import type { ContactRecord } from '../../db/types';
+
+export interface PageRequest {
+  /** Where to continue: `null` for the first page, else the `nextCursor` of the page before. */
+  cursor: string | null;
+  /** How many contacts to ask for; a source may return fewer. */
+  pageSize: number;
+  /** Aborted when the import is cancelled or the batch ends early; rethrow its reason unchanged. */
+  signal: AbortSignal;
+}
+
+export interface SourcePage {
+  contacts: ContactRecord[];
+  /** Opaque to everyone but the source; `null` after the last page. Kept in workflow history. */
+  nextCursor: string | null;
+  /** How many contacts the source holds in all, when it says. */
+  total: number | null;
+}
+
+/**
+ * One user's contacts at one provider, a page at a time. Failures are thrown as
+ * `ApplicationFailure`s typed with the contract's `FAILURE_TYPES`, classified where they happen:
+ * non-retryable for what no retry can fix, `nextRetryDelay` when the provider says when to retry.
+ */
+export interface ContactSource {
+  fetchPage(request: PageRequest): Promise<SourcePage>;
+}
+
+/** The worker's configuration that sources read (base URLs and the like; never credentials). */
+export interface SourceSettings {
+  /** Base URL of the Google People API, or of a server that speaks its protocol (the demo provider). */
+  googlePeopleBaseUrl: string;
+}
+
+/** Builds a source from the opened (clear) credentials the API sealed, and the worker's settings. */
+export type SourceFactory = (credentials: string, settings: SourceSettings) => ContactSource;

@@ -1,0 +1,145 @@
+/**
+ * What the API asks Temporal to do with an import: start it (or find the one already running),
+ * pause, resume and cancel it.
+ */
+import { randomBytes } from 'node:crypto';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { TokenSealer } from '../../config/token-seal';
+import { ImportContacts } from '../../workflows';
+import {
+  ImportMemo,
+  importWorkflowId,
+  MEMO_KEYS,
+  parseOrNull,
+  pauseSignal,
+  resumeSignal,
+  searchAttributes,
+  type ImportInput,
+  type ImportTuning,
+} from '../../workflows/contract';
+import { ApiError } from '../errors';
+import type { ImportView } from '../schemas';
+import { encodeImportId } from './import-id';
+import type { ReadStatus } from './status-reader';
+import type { StartedImport, StartImportRequest } from './types';
+
+export interface ImportCommandsOptions {
+  client: Client;
+  sealer: TokenSealer;
+  tuning: ImportTuning;
+  taskQueue: string;
+  /** Reads an import's status straight from Temporal (no shared cache: commands act on the truth). */
+  readStatus: ReadStatus;
+  /** Called after a command reached the import, so cached status is not served from before it. */
+  onChanged: (importId: string) => void;
+}
+
+type Action = 'pause' | 'resume' | 'cancel';
+
+const notRunning = (view: ImportView, action: Action) =>
+  new ApiError(409, 'import_not_running', `Cannot ${action} import ${view.importId}: it is ${view.state}`);
+
+/** The source's credentials as the workers' source opens them (for Google People: the access token). */
+function credentialsOf(source: StartImportRequest['source']): string {
+  if (source.provider === 'google-people') return source.accessToken;
+  const unknown: never = source.provider;
+  throw new ApiError(422, 'validation_failed', `Unknown provider ${String(unknown)}`);
+}
+
+export function createImportCommands(options: ImportCommandsOptions) {
+  const { client, sealer, tuning, taskQueue, readStatus } = options;
+
+  /**
+   * Starts an import, or returns the one already running for this user and provider. The workflow
+   * ID plus the USE_EXISTING conflict policy make that atomic in Temporal: no app-side lock, and a
+   * burst of refreshes still yields one import.
+   */
+  async function start({ userId, source }: StartImportRequest): Promise<StartedImport> {
+    const { provider } = source;
+    const workflowId = importWorkflowId(provider, userId);
+    const startedAt = new Date().toISOString();
+    // Tells our start apart from an existing run returned by USE_EXISTING (the SDK does not expose
+    // the server's `started` flag). Random, not secret.
+    const startToken = randomBytes(12).toString('base64url');
+    const input: ImportInput = {
+      userId,
+      provider,
+      sealedCredentials: sealer.seal(credentialsOf(source)),
+      tuning,
+      startedAt,
+    };
+    const memo: ImportMemo = { [MEMO_KEYS.startToken]: startToken };
+    const handle = await client.workflow.start(ImportContacts, {
+      taskQueue,
+      workflowId,
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      // A finished import (whatever its outcome) may be followed by a new one.
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      memo,
+      typedSearchAttributes: [
+        { key: searchAttributes.userId, value: userId },
+        { key: searchAttributes.provider, value: provider },
+        { key: searchAttributes.state, value: 'running' },
+        { key: searchAttributes.contactsSaved, value: 0 },
+      ],
+      staticSummary: `Import ${provider} contacts for user ${userId}`,
+      staticDetails: [
+        `**User** ${userId} · **Provider** ${provider}`,
+        `Pages of ${tuning.pageSize} contacts, ${tuning.pagesPerBatch} pages per batch.`,
+        'Query `status` for progress; signal `pause` / `resume`; cancel to stop between batches.',
+      ].join('\n\n'),
+    });
+    const description = await handle.describe();
+    const created = parseOrNull(ImportMemo, description.memo ?? {}).value?.startToken === startToken;
+    const firstRunId = description.raw.workflowExecutionInfo?.firstRunId || handle.firstExecutionRunId;
+    const importId = encodeImportId({ provider, userId, firstRunId });
+    if (!created) return { created, view: await readStatus(importId) };
+    const view: ImportView = {
+      importId,
+      workflowId,
+      runId: description.runId,
+      userId,
+      provider,
+      state: 'running',
+      fetched: 0,
+      saved: 0,
+      pages: 0,
+      total: null,
+      startedAt,
+      updatedAt: startedAt,
+    };
+    return { created, view };
+  }
+
+  /**
+   * Sends the signal or cancellation to the run that is current for this import, by run id, so it
+   * can never reach a newer import under the same workflow ID. Should that run close in between
+   * (it finished, or continued as new), the import is read again once.
+   */
+  async function act(importId: string, action: Action): Promise<ImportView> {
+    for (let attempt = 1; ; attempt += 1) {
+      const view = await readStatus(importId);
+      if (view.state !== 'running' && view.state !== 'paused') throw notRunning(view, action);
+      const handle = client.workflow.getHandle(view.workflowId, view.runId);
+      try {
+        if (action === 'cancel') await handle.cancel();
+        else await handle.signal(action === 'pause' ? pauseSignal : resumeSignal);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        if (attempt < 2) continue;
+        throw notRunning(await readStatus(importId), action);
+      }
+      options.onChanged(importId);
+      return view;
+    }
+  }
+
+  return {
+    start,
+    pause: (importId: string) => act(importId, 'pause'),
+    resume: (importId: string) => act(importId, 'resume'),
+    /** Requests Temporal cancellation; the workflow stops at the next page and closes as cancelled. */
+    cancel: (importId: string) => act(importId, 'cancel'),
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * Reading one import's status from Temporal: the `status` query while a worker answers, else the
+ * workflow's memo and Temporal's record of how the run ended. Both answers are parsed with the
+ * contract's schemas: they come from workflow code that may be older or newer than this API.
+ */
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import {
+  ImportMemo,
+  importWorkflowId,
+  parseOrNull,
+  RunStatus,
+  statusQuery,
+  type ImportStatus,
+} from '../../workflows/contract';
+import { ApiError } from '../errors';
+import type { ImportView } from '../schemas';
+import { currentRunOfChain } from './chain';
+import { decodeImportId } from './import-id';
+
+export const importNotFound = (importId: string) =>
+  new ApiError(404, 'import_not_found', `No import with id "${importId}"`);
+
+export interface StatusReaderOptions {
+  client: Client;
+  /** How long to wait for a worker to answer the status query before answering from the memo. */
+  queryTimeoutMs: number;
+  /** Where a value that does not parse is reported (counts and times only: never PII). */
+  warn?: (message: string) => void;
+}
+
+export type ReadStatus = (importId: string) => Promise<ImportView>;
+
+export function createStatusReader({ client, queryTimeoutMs, warn = console.warn }: StatusReaderOptions): ReadStatus {
+  return async function readStatus(importId) {
+    const ref = decodeImportId(importId);
+    if (!ref) throw importNotFound(importId);
+    const workflowId = importWorkflowId(ref.provider, ref.userId);
+    const base = { importId, workflowId, userId: ref.userId, provider: ref.provider };
+
+    // Fast path: the newest run under this workflow ID is usually our chain, still running.
+    // NOT_OPEN (set on the client) makes the server reject the query at once for a closed run.
+    try {
+      const answer: unknown = await client.withDeadline(Date.now() + queryTimeoutMs, () =>
+        client.workflow.getHandle(workflowId).query(statusQuery),
+      );
+      const live = parseOrNull(RunStatus, answer);
+      if (live.value === null) warn(`api: ignoring a status query answer for ${workflowId} that does not parse (${live.problem})`);
+      else if (live.value.firstExecutionRunId === ref.firstRunId) {
+        const { runId, firstExecutionRunId: _first, ...status } = live.value;
+        return { ...base, runId, ...status };
+      }
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw importNotFound(importId);
+      // Closed, a newer import, or no worker answering: Temporal's own records answer below.
+    }
+
+    const description = await currentRunOfChain(client, workflowId, ref.firstRunId);
+    if (!description) throw importNotFound(importId);
+    return { ...base, runId: description.runId, ...statusFromDescription(description, warn) };
+  };
+}
+
+/** Status from `describe`: the memo the workflow keeps current, and how the run ended. */
+export function statusFromDescription(
+  description: WorkflowExecutionDescription,
+  warn: (message: string) => void = console.warn,
+): ImportStatus {
+  const memo = parseOrNull(ImportMemo, description.memo ?? {});
+  if (memo.value === null) warn(`api: ignoring the memo of ${description.workflowId}, which does not parse (${memo.problem})`);
+  const progress = memo.value?.progress;
+  const startedAt = progress?.startedAt ?? description.startTime.toISOString();
+  const status: ImportStatus = {
+    state: progress?.state ?? 'running',
+    fetched: progress?.fetched ?? 0,
+    saved: progress?.saved ?? 0,
+    pages: progress?.pages ?? 0,
+    total: progress?.total ?? null,
+    startedAt,
+    updatedAt: progress?.updatedAt ?? startedAt,
+  };
+  const closedAt = progress?.completedAt ?? description.closeTime?.toISOString();
+  switch (description.status.name) {
+    case 'RUNNING':
+      if (status.state !== 'paused') status.state = 'running';
+      return status;
+    case 'COMPLETED':
+      return { ...status, state: 'completed', completedAt: closedAt };
+    case 'CANCELLED':
+      return { ...status, state: 'cancelled', completedAt: closedAt };
+    case 'TERMINATED':
+      return { ...status, state: 'failed', completedAt: closedAt, error: 'The import was terminated by an operator' };
+    case 'TIMED_OUT':
+      return { ...status, state: 'failed', completedAt: closedAt, error: 'The import timed out' };
+    default:
+      return { ...status, state: 'failed', completedAt: closedAt, error: progress?.error ?? 'The import failed' };
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Every default the service runs with, in one place. The environment overrides them through
+ * {@link loadConfig} (`config/index.ts`); tests and the benchmark import them from here rather than
+ * restating numbers.
+ */
+import type { ImportTuning } from '../workflows/contract';
+
+/** How new imports are cut (`IMPORT_PAGE_SIZE`, `IMPORT_PAGES_PER_BATCH`, `IMPORT_MAX_BATCHES_PER_RUN`). */
+export const DEFAULT_TUNING: ImportTuning = {
+  // The People API's largest page: fewer round trips, and history grows per batch, not per contact.
+  pageSize: 1000,
+  // About 8 history events per 10,000 contacts; status moves and pause acts once per batch.
+  pagesPerBatch: 10,
+  // Continue-as-new well before history gets large, even if the server does not suggest it.
+  maxBatchesPerRun: 200,
+};
+
+export const WORKER_DEFAULTS = {
+  /** Batches one worker runs at once (`WORKER_MAX_CONCURRENT_ACTIVITIES`); sized with the heap cap. */
+  maxConcurrentActivities: 10,
+  /**
+   * Longest a heartbeat (the resume checkpoint) waits before it reaches the server
+   * (`WORKER_HEARTBEAT_THROTTLE_MS`): short, so a crash re-fetches at most a page or two.
+   */
+  heartbeatThrottleMs: 20,
+  /** How often a batch heartbeats while it waits on a slow page; well below the heartbeat timeout. */
+  keepAliveHeartbeatMs: 2_000,
+  /** A SIGTERM lets a running batch finish its current page and heartbeat before the worker exits. */
+  shutdownGraceMs: 10_000,
+} as const;
+
+/**
+ * V8 flags for worker processes (`npm run worker`, `npm start`, the benchmark). Left alone, V8 on a
+ * large machine lets the heap grow to several hundred MB of page garbage before a full collection;
+ * 256 MB holds the live data of {@link WORKER_DEFAULTS.maxConcurrentActivities} batches with room to
+ * spare (two 1,000-contact pages in flight per batch, a few MB each). Raise both together.
+ */
+export const WORKER_NODE_FLAGS = ['--max-old-space-size=256'] as const;
+
+export const STATUS_DEFAULTS = {
+  /** How long the API waits for a worker to answer the status query before answering from the memo. */
+  queryTimeoutMs: 2_000,
+  /** A status younger than this is answered again without asking Temporal. */
+  freshMs: 250,
+  /** A status younger than this is answered while a fresher one is being fetched. */
+  staleMs: 2_000,
+} as const;
+
+export const PORT_DEFAULTS = {
+  api: 3000,
+  temporal: 7233,
+  temporalUi: 8233,
+  demoProvider: 8090,
+} as const;
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_TEMPORAL_ADDRESS = `127.0.0.1:${PORT_DEFAULTS.temporal}`;
+export const DEFAULT_GOOGLE_PEOPLE_BASE_URL = 'https://people.googleapis.com';
+/** Contacts the demo provider serves under `npm start` (`DEMO_CONTACTS`). */
+export const DEFAULT_DEMO_CONTACTS = 2500;
+/** A request body to `/v1` is a few hundred bytes; refuse to read megabytes before validating them. */
+export const API_BODY_LIMIT_BYTES = 16 * 1024;

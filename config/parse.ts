@@ -1,0 +1,44 @@
+/**
+ * The one home of the small parsers every process uses on its environment and flags, so
+ * `PORT=abc`, `--contacts 1e3` and `DEMO_CONTACTS=-1` are refused the same way, with a message
+ * that names the variable and says what it takes.
+ */
+
+/** A value from the environment or the command line that does not parse. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface IntegerRange {
+  min: number;
+  max: number;
+}
+
+/**
+ * `raw` as an integer in `[min, max]`; `fallback` when `raw` is absent or empty. Underscores are
+ * allowed as digit separators (`1_000_000`). Throws {@link ConfigError} naming `name` otherwise.
+ */
+export function parseInteger(name: string, raw: string | undefined, fallback: number, range: IntegerRange): number;
+export function parseInteger(
+  name: string,
+  raw: string | undefined,
+  fallback: number | undefined,
+  range: IntegerRange,
+): number | undefined;
+export function parseInteger(
+  name: string,
+  raw: string | undefined,
+  fallback: number | undefined,
+  { min, max }: IntegerRange,
+): number | undefined {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const text = raw.trim();
+  const value = /^-?\d[\d_]*$/.test(text) ? Number(text.replaceAll('_', '')) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+  }
+  return value;
+}
+
+/** A TCP port: 0 (let the OS choose) to 65535. */
+export const PORT_RANGE: IntegerRange = { min: 0, max: 65_535 };
