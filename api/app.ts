@@ -3,11 +3,12 @@
  * it, and list the contacts it saved. Built by a factory so tests drive it with `app.request()`.
  */
 import { OpenAPIHono, createRoute, type z } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
-import { API_BODY_LIMIT_BYTES } from '../config/defaults';
+import { secureHeaders } from 'hono/secure-headers';
+import { ACTION_BODY_LIMIT_BYTES, API_BODY_LIMIT_BYTES } from '../config/defaults';
 import type { ContactStore } from '../db/types';
 import { InvalidCursorError } from '../db/types';
 import { ApiError, errorBody, onError } from './errors';
+import { limitBody, notFoundOrNotAllowed } from './http-hygiene';
 import type { Imports, TemporalPing } from './imports';
 import {
   ContactPage,
@@ -102,15 +103,16 @@ export function createApp(deps: AppDeps) {
     },
   });
   app.onError(onError);
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: API_BODY_LIMIT_BYTES,
-      onError: (c) =>
-        c.json(errorBody('payload_too_large', `The request body is larger than ${API_BODY_LIMIT_BYTES / 1024} KiB`), 413),
-    }),
-  );
-  app.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`), 404));
+  app.use('*', secureHeaders());
+  app.use('/v1/*', limitBody(API_BODY_LIMIT_BYTES));
+  // Pause, resume and cancel take no body at all.
+  app.use('/v1/imports/:importId/*', limitBody(ACTION_BODY_LIMIT_BYTES));
+  app.use('/v1/*', async (c, next) => {
+    await next();
+    // Answers name people and their contacts: no shared cache may keep them.
+    c.header('Cache-Control', 'no-store');
+  });
+  app.notFound(notFoundOrNotAllowed(() => app.routes));
 
   app.openapi(startImport, async (c) => {
     const { created, view } = await deps.imports.start(c.req.valid('json'));

@@ -60,3 +60,5 @@ export const DEFAULT_GOOGLE_PEOPLE_BASE_URL = 'https://people.googleapis.com';
 export const DEFAULT_DEMO_CONTACTS = 2500;
 /** A request body to `/v1` is a few hundred bytes; refuse to read megabytes before validating them. */
 export const API_BODY_LIMIT_BYTES = 16 * 1024;
+/** Pause, resume and cancel take no body. */
+export const ACTION_BODY_LIMIT_BYTES = 1024;

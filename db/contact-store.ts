@@ -3,6 +3,7 @@
  * Only {@link openStore} (db/index.ts) knows which dialect is underneath.
  */
 import type { CompiledQuery, Kysely } from 'kysely';
+import { createApiKeyStore } from './api-keys';
 import type { ContactsTable, StoreDatabase } from './schema';
 import {
   InvalidCursorError,
@@ -13,7 +14,7 @@ import {
   type UpsertResult,
 } from './types';
 
-const COLUMNS_PER_ROW = 11;
+const COLUMNS_PER_ROW = 12;
 // SQLite binds at most 32766 parameters per statement, PostgreSQL 65535: size chunks for the
 // smaller so one statement shape works on both (2978 rows, so a 1000-contact page is one statement).
 const ROWS_PER_STATEMENT = Math.floor(32766 / COLUMNS_PER_ROW);
@@ -42,8 +43,10 @@ interface CursorKey {
 /** Builds the {@link ContactStore} over an open, migrated Kysely instance; `close()` destroys it. */
 export function createContactStore(db: Kysely<StoreDatabase>, kind: ContactStore['kind']): ContactStore {
   const statements = new StatementCache();
+  const tenant = 'default';
   return {
     kind,
+    apiKeys: createApiKeyStore(db),
 
     async upsertContacts(userId: string, provider: string, contacts: readonly ContactRecord[]): Promise<UpsertResult> {
       if (contacts.length === 0) return { written: 0 };
@@ -53,6 +56,7 @@ export function createContactStore(db: Kysely<StoreDatabase>, kind: ContactStore
       const byExternalId = new Map<string, ContactsTable>();
       for (const contact of contacts) {
         byExternalId.set(contact.externalId, {
+          tenant_id: tenant,
           user_id: userId,
           provider,
           external_id: contact.externalId,
@@ -84,7 +88,11 @@ export function createContactStore(db: Kysely<StoreDatabase>, kind: ContactStore
         throw new RangeError(`listContacts limit must be an integer from 1 to ${MAX_PAGE_SIZE} (got ${limit})`);
       }
       const after = cursor ? decodeCursor(cursor) : null;
-      let query = db.selectFrom('contacts').select(LISTED_COLUMNS).where('user_id', '=', userId);
+      let query = db
+        .selectFrom('contacts')
+        .select(LISTED_COLUMNS)
+        .where('tenant_id', '=', tenant)
+        .where('user_id', '=', userId);
       if (after) {
         // A row-value comparison is a range on the primary key (user_id, provider, external_id):
         // every page is an index seek, however deep into the list it is.
@@ -120,6 +128,7 @@ export function createContactStore(db: Kysely<StoreDatabase>, kind: ContactStore
       let query = db
         .selectFrom('contacts')
         .select((eb) => eb.fn.countAll().as('count'))
+        .where('tenant_id', '=', tenant)
         .where('user_id', '=', userId);
       if (provider !== undefined) query = query.where('provider', '=', provider);
       const { count } = await query.executeTakeFirstOrThrow();
@@ -144,7 +153,7 @@ function upsertQuery(db: Kysely<StoreDatabase>, rows: ContactsTable[]) {
     .values(rows)
     .onConflict((oc) =>
       oc
-        .columns(['user_id', 'provider', 'external_id'])
+        .columns(['tenant_id', 'user_id', 'provider', 'external_id'])
         .doUpdateSet((eb) => ({
           etag: eb.ref('excluded.etag'),
           display_name: eb.ref('excluded.display_name'),
@@ -184,6 +193,7 @@ function rowParameters(rows: ContactsTable[]): unknown[] {
   const parameters = new Array<unknown>(rows.length * COLUMNS_PER_ROW);
   let i = 0;
   for (const row of rows) {
+    parameters[i++] = row.tenant_id;
     parameters[i++] = row.user_id;
     parameters[i++] = row.provider;
     parameters[i++] = row.external_id;

@@ -3,7 +3,23 @@
  * Kysely runs them in name order and records each in `kysely_migration`; never edit one that has
  * shipped, add the next (`0002_…`) instead.
  */
-import type { Migration, MigrationProvider } from 'kysely';
+import { sql, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/** A contact's columns after its key's owner columns, as every version of the table has them. */
+function contactColumns<T extends string, C extends string>(table: CreateTableBuilder<T, C>) {
+  return table
+    .addColumn('user_id', 'text', (col) => col.notNull())
+    .addColumn('provider', 'text', (col) => col.notNull())
+    .addColumn('external_id', 'text', (col) => col.notNull())
+    .addColumn('etag', 'text', (col) => col.notNull())
+    .addColumn('display_name', 'text')
+    .addColumn('email', 'text')
+    .addColumn('phone', 'text')
+    .addColumn('organization', 'text')
+    .addColumn('raw', 'text', (col) => col.notNull())
+    .addColumn('created_at', 'text', (col) => col.notNull())
+    .addColumn('updated_at', 'text', (col) => col.notNull());
+}
 
 const migrations: Record<string, Migration> = {
   '0001_create_contacts': {
@@ -13,22 +29,46 @@ const migrations: Record<string, Migration> = {
       await db.schema
         .createTable('contacts')
         .ifNotExists()
-        .addColumn('user_id', 'text', (col) => col.notNull())
-        .addColumn('provider', 'text', (col) => col.notNull())
-        .addColumn('external_id', 'text', (col) => col.notNull())
-        .addColumn('etag', 'text', (col) => col.notNull())
-        .addColumn('display_name', 'text')
-        .addColumn('email', 'text')
-        .addColumn('phone', 'text')
-        .addColumn('organization', 'text')
-        .addColumn('raw', 'text', (col) => col.notNull())
-        .addColumn('created_at', 'text', (col) => col.notNull())
-        .addColumn('updated_at', 'text', (col) => col.notNull())
+        .$call(contactColumns)
         .addPrimaryKeyConstraint('contacts_pkey', ['user_id', 'provider', 'external_id'])
         .execute();
     },
     async down(db) {
       await db.schema.dropTable('contacts').ifExists().execute();
+    },
+  },
+  '0002_tenants_and_api_keys': {
+    async up(db) {
+      // Neither dialect can change a primary key in place the same way, so rebuild the table:
+      // rows from before tenants belong to the `default` tenant (the loopback-only embedded mode).
+      await db.schema
+        .createTable('contacts_v2')
+        .addColumn('tenant_id', 'text', (col) => col.notNull())
+        .$call(contactColumns)
+        // Tenant first: every query of a tenant is a range of the key.
+        .addPrimaryKeyConstraint('contacts_v2_tenant_pkey', ['tenant_id', 'user_id', 'provider', 'external_id'])
+        .execute();
+      await sql`INSERT INTO contacts_v2 (tenant_id, user_id, provider, external_id, etag, display_name, email, phone,
+        organization, raw, created_at, updated_at)
+        SELECT 'default', user_id, provider, external_id, etag, display_name, email, phone, organization, raw,
+        created_at, updated_at FROM contacts`.execute(db);
+      await db.schema.dropTable('contacts').execute();
+      await db.schema.alterTable('contacts_v2').renameTo('contacts').execute();
+
+      await db.schema
+        .createTable('api_keys')
+        .addColumn('id', 'text', (col) => col.primaryKey())
+        .addColumn('scope', 'text', (col) => col.notNull())
+        .addColumn('tenant_id', 'text')
+        .addColumn('name', 'text', (col) => col.notNull())
+        .addColumn('secret_hash', 'text', (col) => col.notNull().unique())
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .addColumn('last_used_at', 'text')
+        .addColumn('revoked_at', 'text')
+        .execute();
+    },
+    async down(db) {
+      await db.schema.dropTable('api_keys').ifExists().execute();
     },
   },
 };

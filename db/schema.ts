@@ -5,6 +5,8 @@
  */
 
 export interface ContactsTable {
+  /** The web app the row belongs to (the API key's tenant); part of every key. */
+  tenant_id: string;
   user_id: string;
   provider: string;
   external_id: string;
@@ -19,6 +21,22 @@ export interface ContactsTable {
   updated_at: string;
 }
 
+export interface ApiKeysTable {
+  /** `key_…`: how operators name a key to list or revoke it. Not secret. */
+  id: string;
+  /** `tenant` keys call `/v1`; `operator` keys call the codec server. */
+  scope: 'tenant' | 'operator';
+  /** The tenant a `tenant` key acts for; `null` for operator keys. */
+  tenant_id: string | null;
+  name: string;
+  /** SHA-256 (hex) of the whole key. Keys are 256 random bits, so a fast hash is enough. */
+  secret_hash: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
 export interface StoreDatabase {
   contacts: ContactsTable;
+  api_keys: ApiKeysTable;
 }

@@ -1,4 +1,5 @@
 /** Shapes the store works with. The provider client produces them; the API reads them back. */
+import type { ApiKeyStore } from './api-keys';
 
 /** One contact as we keep it: a few columns the web app shows, plus the provider's raw record. */
 export interface ContactRecord {
@@ -42,6 +43,8 @@ export interface UpsertResult {
 /** The one typed store interface both SQLite and PostgreSQL implement through the same queries. */
 export interface ContactStore {
   readonly kind: 'sqlite' | 'postgres';
+  /** API keys, hashed, in the same database. */
+  readonly apiKeys: ApiKeyStore;
   /** Idempotent: keyed on (userId, provider, externalId), one transaction per call. */
   upsertContacts(userId: string, provider: string, contacts: readonly ContactRecord[]): Promise<UpsertResult>;
   /** Keyset pagination in a stable order; `limit` 1..1000. Throws {@link InvalidCursorError} on a bad cursor. */

@@ -26,6 +26,15 @@ export type Provider = z.infer<typeof Provider>;
 export const PROVIDERS = Provider.options;
 
 /**
+ * A tenant: one web app, with its own API keys, that sees only its own imports and contacts. It
+ * comes from the caller's API key, never from the request.
+ */
+export const TenantId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
+  message: 'a tenant id is 1–63 characters of lower-case letters, digits, - and _, starting with a letter or digit',
+});
+export type TenantId = z.infer<typeof TenantId>;
+
+/**
  * The one workflow ID per (provider, user). Together with the `USE_EXISTING` conflict policy it is
  * what guarantees at most one running import per user and provider.
  */
