@@ -14,10 +14,25 @@ import {
   type UpsertResult,
 } from './types';
 
-const COLUMNS_PER_ROW = 12;
+/** The columns of a contacts row, in the order the multi-row VALUES list binds them. */
+const ROW_COLUMNS: ReadonlyArray<keyof ContactsTable> = [
+  'tenant_id',
+  'user_id',
+  'provider',
+  'external_id',
+  'etag',
+  'display_name',
+  'email',
+  'phone',
+  'organization',
+  'raw',
+  'created_at',
+  'updated_at',
+];
+
 // SQLite binds at most 32766 parameters per statement, PostgreSQL 65535: size chunks for the
 // smaller so one statement shape works on both (2978 rows, so a 1000-contact page is one statement).
-const ROWS_PER_STATEMENT = Math.floor(32766 / COLUMNS_PER_ROW);
+const ROWS_PER_STATEMENT = Math.floor(32766 / ROW_COLUMNS.length);
 const MAX_PAGE_SIZE = 1000;
 // Distinct upsert sizes kept compiled: the full page size, the short last page, a few stragglers.
 const STATEMENT_CACHE_SIZE = 8;
@@ -190,22 +205,9 @@ async function upsertRows(db: Kysely<StoreDatabase>, statements: StatementCache,
 
 /** The values of `rows` in the order the multi-row VALUES list binds them: row by row, columns as in the table. */
 function rowParameters(rows: ContactsTable[]): unknown[] {
-  const parameters = new Array<unknown>(rows.length * COLUMNS_PER_ROW);
+  const parameters = new Array<unknown>(rows.length * ROW_COLUMNS.length);
   let i = 0;
-  for (const row of rows) {
-    parameters[i++] = row.tenant_id;
-    parameters[i++] = row.user_id;
-    parameters[i++] = row.provider;
-    parameters[i++] = row.external_id;
-    parameters[i++] = row.etag;
-    parameters[i++] = row.display_name;
-    parameters[i++] = row.email;
-    parameters[i++] = row.phone;
-    parameters[i++] = row.organization;
-    parameters[i++] = row.raw;
-    parameters[i++] = row.created_at;
-    parameters[i++] = row.updated_at;
-  }
+  for (const row of rows) for (const column of ROW_COLUMNS) parameters[i++] = row[column];
   return parameters;
 }
 

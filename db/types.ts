@@ -15,16 +15,9 @@ export interface ContactRecord {
   raw: unknown;
 }
 
-/** A contact as the API lists it. */
-export interface StoredContact {
+/** A contact as the API lists it: the record, whose provider it came from, and when we saved it. */
+export interface StoredContact extends ContactRecord {
   provider: string;
-  externalId: string;
-  etag: string;
-  displayName: string | null;
-  email: string | null;
-  phone: string | null;
-  organization: string | null;
-  raw: unknown;
   createdAt: string;
   updatedAt: string;
 }

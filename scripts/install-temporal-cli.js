@@ -3,7 +3,7 @@
  * Makes sure the `temporal` CLI is available: it runs the dev server for `npm start` and the
  * tests, and registers search attributes (`npm run temporal:setup`). Runs as npm `postinstall`.
  *
- * Resolution order (the same as `resolveTemporalCli()` in scripts/temporal-cli.ts):
+ * Resolution order (`resolveTemporalCli()` in scripts/temporal-cli.ts uses this module's own):
  *   1. TEMPORAL_CLI_PATH, which must name an executable file;
  *   2. a `temporal` on PATH;
  *   3. a project-local install at .temporal/cli/bin/temporal.
@@ -53,7 +53,10 @@ function resolve() {
   const fromEnv = process.env.TEMPORAL_CLI_PATH;
   if (fromEnv) {
     if (!isExecutable(fromEnv)) {
-      throw new Error(`TEMPORAL_CLI_PATH is set to "${fromEnv}", which is not an executable file.`);
+      throw new Error(
+        `TEMPORAL_CLI_PATH is set to "${fromEnv}", which is not an executable file. ` +
+          'Point it at the `temporal` binary, or unset it to use the one on PATH or in .temporal/cli.',
+      );
     }
     return { bin: fromEnv, source: 'TEMPORAL_CLI_PATH' };
   }
@@ -132,4 +135,7 @@ function main() {
   }
 }
 
-main();
+if (require.main === module) main();
+
+// scripts/temporal-cli.ts finds the CLI the same way, through these (types: install-temporal-cli.d.ts).
+module.exports = { findTemporalCli: resolve, LOCAL_TEMPORAL_CLI: LOCAL_BIN, TEMPORAL_CLI_VERSION };

@@ -59,34 +59,19 @@ export interface ConnectionsPage {
 
 const fieldMetadataSchema = z.looseObject({ primary: z.boolean().optional() });
 
+/** A repeated People field (`names`, `emailAddresses`, …): entries of optional strings, each with its metadata. */
+function repeatedField<K extends string>(...keys: K[]) {
+  const entry = Object.fromEntries(keys.map((key) => [key, z.string().optional()])) as Record<K, z.ZodOptional<z.ZodString>>;
+  return z.array(z.looseObject({ ...entry, metadata: fieldMetadataSchema.optional() })).optional();
+}
+
 const personSchema = z.looseObject({
   resourceName: z.string().min(1),
   etag: z.string().min(1),
-  names: z
-    .array(
-      z.looseObject({
-        displayName: z.string().optional(),
-        givenName: z.string().optional(),
-        familyName: z.string().optional(),
-        metadata: fieldMetadataSchema.optional(),
-      }),
-    )
-    .optional(),
-  emailAddresses: z
-    .array(z.looseObject({ value: z.string().optional(), metadata: fieldMetadataSchema.optional() }))
-    .optional(),
-  phoneNumbers: z
-    .array(
-      z.looseObject({
-        value: z.string().optional(),
-        canonicalForm: z.string().optional(),
-        metadata: fieldMetadataSchema.optional(),
-      }),
-    )
-    .optional(),
-  organizations: z
-    .array(z.looseObject({ name: z.string().optional(), metadata: fieldMetadataSchema.optional() }))
-    .optional(),
+  names: repeatedField('displayName', 'givenName', 'familyName'),
+  emailAddresses: repeatedField('value'),
+  phoneNumbers: repeatedField('value', 'canonicalForm'),
+  organizations: repeatedField('name'),
 });
 
 /** A People API `Person` as far as we read it; every other field is kept as received. */
