@@ -5,7 +5,7 @@ import { builtinModules } from 'node:module';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.data/', '.temporal/', 'bench/results/', 'test/artifacts/'] },
+  { ignores: ['node_modules/', 'dist/', '.data/', '.temporal/', '.venv-fuzz/', 'bench/results/', 'test/artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -9,7 +9,7 @@ import { Context, CancelledFailure } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { WORKER_DEFAULTS } from '../config/defaults';
 import { SealedTokenError, type TokenSealer } from '../config/token-seal';
-import type { ContactStore } from '../db/types';
+import type { Store } from '../db/types';
 import {
   BatchHeartbeat,
   FAILURE_TYPES,
@@ -23,15 +23,25 @@ import {
 import type { openSource as OpenSource, SourcePage, SourceSettings } from './sources';
 
 export interface ImportBatchDeps {
-  store: ContactStore;
+  store: Store;
   sealer: TokenSealer;
   sources: SourceSettings;
   openSource: typeof OpenSource;
   keepAliveHeartbeatMs?: number;
+  /** Told when this worker cannot do a batch for want of its own configuration (see `ActivityDeps`). */
+  onMisconfigured?: (problem: string) => void;
 }
 
 function invalidInput(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: FAILURE_TYPES.invalidImportInput, message, nonRetryable: true });
+}
+
+/**
+ * This worker lacks the key the credentials were sealed with. Retryable: the fault is this worker's,
+ * and another worker (or this one, fixed) can do the batch. The import must not fail for it.
+ */
+function workerMisconfigured(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: FAILURE_TYPES.workerMisconfigured, message, nonRetryable: false });
 }
 
 /** The batch's input, checked against the contract: what a workflow on another version sent is not trusted. */
@@ -75,10 +85,16 @@ export function createImportBatch(deps: ImportBatchDeps) {
     try {
       credentials = deps.sealer.open(input.sealedCredentials);
     } catch (err) {
-      if (err instanceof SealedTokenError) throw invalidInput(err.message);
-      throw err;
+      if (!(err instanceof SealedTokenError)) throw err;
+      if (err.reason === 'malformed') throw invalidInput(err.message);
+      ctx.log.error(`This worker cannot open the import's credentials: ${err.message}`, { attempt: ctx.info.attempt });
+      deps.onMisconfigured?.(err.message);
+      throw workerMisconfigured(err.message);
     }
     const source = deps.openSource(input.provider, credentials, deps.sources);
+    const contacts = deps.store.tenant(input.tenant);
+    // Batches scheduled before quarantine carry no key: file their rejects under the workflow ID.
+    const rejectsKey = input.importKey ?? ctx.info.workflowExecution?.workflowId ?? 'unknown-import';
 
     const signal = ctx.cancellationSignal;
     // Also aborts the page fetched ahead when the batch ends early (a save failed): no provider
@@ -111,7 +127,8 @@ export function createImportBatch(deps: ImportBatchDeps) {
           // Rejections surface when awaited above; this keeps one during the save from being "unhandled".
           next.catch(() => undefined);
         }
-        await deps.store.upsertContacts(input.userId, input.provider, page.contacts);
+        await contacts.upsertContacts(input.userId, input.provider, page.contacts);
+        if (page.rejected?.length) await contacts.recordRejects(rejectsKey, input.userId, page.rejected);
         pagesThisBatch += 1;
         checkpoint = advance(checkpoint, page);
         heartbeat();
@@ -139,11 +156,13 @@ export function createImportBatch(deps: ImportBatchDeps) {
 
 /** The checkpoint after `page` was saved. */
 function advance(checkpoint: ImportCheckpoint, page: SourcePage): ImportCheckpoint {
-  const n = page.contacts.length;
+  const saved = page.contacts.length;
+  const rejected = page.rejected?.length ?? 0;
   return {
     cursor: page.nextCursor,
-    fetched: checkpoint.fetched + n,
-    saved: checkpoint.saved + n,
+    fetched: checkpoint.fetched + saved + rejected,
+    saved: checkpoint.saved + saved,
+    rejected: checkpoint.rejected + rejected,
     pages: checkpoint.pages + 1,
     total: page.total ?? checkpoint.total,
   };

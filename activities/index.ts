@@ -3,13 +3,17 @@
  * receives its dependencies, so the worker wires real ones and tests can wire their own. Workflows
  * see them only as the type {@link ImportActivities}.
  */
+import type { Client } from '@temporalio/client';
 import type { TokenSealer } from '../config/token-seal';
-import type { ContactStore } from '../db/types';
+import type { Store } from '../db/types';
+import { createErasureActivities } from './erasure';
 import { createImportBatch } from './import-batch';
 import { openSource, type SourceSettings } from './sources';
 
 export interface ActivityDeps {
-  store: ContactStore;
+  store: Store;
+  /** A client on the worker's connection, for erasure (it cancels imports and waits for them). */
+  client?: Client;
   sealer: TokenSealer;
   /** What sources read from the worker's configuration (base URLs; never credentials). */
   sources: SourceSettings;
@@ -17,11 +21,18 @@ export interface ActivityDeps {
   openSource?: typeof openSource;
   /** How often a batch heartbeats while it waits on a slow page; below the heartbeat timeout. */
   keepAliveHeartbeatMs?: number;
+  /**
+   * Called when a batch fails because this worker lacks part of its configuration (the token key
+   * the import's credentials were sealed with). The batch fails retryably as `WorkerMisconfigured`;
+   * the worker decides when to stop polling (`worker/misconfiguration-guard.ts`).
+   */
+  onMisconfigured?: (problem: string) => void;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     importBatch: createImportBatch({ ...deps, openSource: deps.openSource ?? openSource }),
+    ...createErasureActivities(deps),
   };
 }
 

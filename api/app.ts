@@ -1,96 +1,37 @@
 /**
  * The REST API: start an import and answer at once, report its progress, pause, resume or cancel
- * it, and list the contacts it saved. Built by a factory so tests drive it with `app.request()`.
+ * it, list the contacts it saved, erase a user. Every `/v1` route acts for the tenant of the
+ * caller's API key. Built by a factory so tests drive it with `app.request()`.
  */
-import { OpenAPIHono, createRoute, type z } from '@hono/zod-openapi';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
-import { ACTION_BODY_LIMIT_BYTES, API_BODY_LIMIT_BYTES } from '../config/defaults';
-import type { ContactStore } from '../db/types';
-import { InvalidCursorError } from '../db/types';
+import { ACTION_BODY_LIMIT_BYTES, API_BODY_LIMIT_BYTES, RATE_LIMIT_DEFAULTS } from '../config/defaults';
+import { InvalidCursorError, type Store } from '../db/types';
+import { requireKey, type Authenticator, type CallerVariables } from './auth';
 import { ApiError, errorBody, onError } from './errors';
 import { limitBody, notFoundOrNotAllowed } from './http-hygiene';
-import type { Imports, TemporalPing } from './imports';
-import {
-  ContactPage,
-  ContactsQuery,
-  ErrorBody,
-  Health,
-  ImportIdParam,
-  ImportView,
-  StartImportBody,
-  UserIdParam,
-} from './schemas';
+import { resolveImportId, type Erasure, type Imports, type TemporalPing } from './imports';
+import { importNotFound } from './imports/status-reader';
+import { importKey } from '../workflows/contract';
+import { withPartialStatus } from './partial-status';
+import { rateLimit, TokenBuckets, type RateLimitOptions } from './rate-limit';
+import { eraseUser, getImport, healthz, importAction, listContacts, listRejects, livez, startImport } from './routes';
 
 /** What the HTTP layer stands on; all interfaces, so contract tests can hand it fakes. */
 export interface AppDeps {
   imports: Imports;
-  store: ContactStore;
+  erasure: Erasure;
+  store: Store;
+  /** Who a request comes from (API keys); tenants come only from here. */
+  auth: Authenticator;
   /** Used by /healthz only. */
   temporal: TemporalPing;
+  /** Requests per second and burst, per API key. */
+  rateLimit?: Pick<RateLimitOptions, 'perSecond' | 'burst'>;
 }
 
-const errors = (...codes: Array<400 | 404 | 409 | 422 | 503>) =>
-  Object.fromEntries(
-    codes.map((code) => [code, { description: 'Error', content: { 'application/json': { schema: ErrorBody } } }]),
-  );
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-
-const startImport = createRoute({
-  method: 'post',
-  path: '/v1/imports',
-  summary: "Start importing a user's contacts, or get the import already running",
-  request: { body: { required: true, content: { 'application/json': { schema: StartImportBody } } } },
-  responses: {
-    202: json(ImportView, 'Import started'),
-    200: json(ImportView, 'An import for this user and provider is already running: this is it'),
-    ...errors(400, 422, 503),
-  },
-});
-
-const getImport = createRoute({
-  method: 'get',
-  path: '/v1/imports/{importId}',
-  summary: 'How far along an import is',
-  request: { params: ImportIdParam },
-  responses: { 200: json(ImportView, 'The import'), ...errors(404, 503) },
-});
-
-const importAction = (action: 'cancel' | 'pause' | 'resume', summary: string) =>
-  createRoute({
-    method: 'post',
-    path: `/v1/imports/{importId}/${action}`,
-    summary,
-    request: { params: ImportIdParam },
-    responses: { 202: json(ImportView, 'Requested; the import acts on it between batches'), ...errors(404, 409, 503) },
-  });
-
-const listContacts = createRoute({
-  method: 'get',
-  path: '/v1/users/{userId}/contacts',
-  summary: "A user's imported contacts, a page at a time",
-  request: { params: UserIdParam, query: ContactsQuery },
-  responses: { 200: json(ContactPage, 'A page of contacts'), ...errors(400, 422) },
-});
-
-const livez = createRoute({
-  method: 'get',
-  path: '/livez',
-  summary: 'Whether this API process is up (checks nothing else: for liveness probes)',
-  responses: { 200: json(Health.pick({ status: true }), 'Up') },
-});
-
-const healthz = createRoute({
-  method: 'get',
-  path: '/healthz',
-  summary: 'Whether Temporal and the database answer',
-  responses: { 200: json(Health, 'Both answer'), 503: json(Health, 'One of them does not') },
-});
-
 export function createApp(deps: AppDeps) {
-  const app = new OpenAPIHono({
+  const app = new OpenAPIHono<{ Variables: CallerVariables }>({
     // Every validation failure answers the same way: 422 with what to fix, never a stack.
     defaultHook: (result, c) => {
       if (!result.success) {
@@ -104,6 +45,9 @@ export function createApp(deps: AppDeps) {
   });
   app.onError(onError);
   app.use('*', secureHeaders());
+  // Who is asking comes first: nothing of a request is read for a caller without a key.
+  app.use('/v1/*', requireKey(deps.auth));
+  app.use('/v1/*', rateLimit(new TokenBuckets(deps.rateLimit ?? RATE_LIMIT_DEFAULTS)));
   app.use('/v1/*', limitBody(API_BODY_LIMIT_BYTES));
   // Pause, resume and cancel take no body at all.
   app.use('/v1/imports/:importId/*', limitBody(ACTION_BODY_LIMIT_BYTES));
@@ -113,30 +57,62 @@ export function createApp(deps: AppDeps) {
     c.header('Cache-Control', 'no-store');
   });
   app.notFound(notFoundOrNotAllowed(() => app.routes));
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key from `npm run api-key -- create --tenant TENANT --name NAME`',
+  });
 
   app.openapi(startImport, async (c) => {
-    const { created, view } = await deps.imports.start(c.req.valid('json'));
+    const { created, view } = await deps.imports.start(c.var.caller.tenant, c.req.valid('json'));
     c.header('Location', `/v1/imports/${view.importId}`);
     return created ? c.json(view, 202) : c.json(view, 200);
   });
 
-  app.openapi(getImport, async (c) => c.json(await deps.imports.get(c.req.valid('param').importId), 200));
+  app.openapi(getImport, async (c) => {
+    const { tenant } = c.var.caller;
+    const { importId } = c.req.valid('param');
+    try {
+      return c.json(await deps.imports.get(tenant, importId), 200);
+    } catch (err) {
+      // Another tenant's import id gets no count: it is as unknown to this caller as a made-up one.
+      throw await withPartialStatus(err, importId, (ref) =>
+        ref.tenant === tenant ? deps.store.tenant(tenant).countContacts(ref.userId, ref.provider) : Promise.resolve(undefined),
+      );
+    }
+  });
 
   app.openapi(importAction('cancel', 'Cancel an import; contacts saved so far stay'), async (c) =>
-    c.json(await deps.imports.cancel(c.req.valid('param').importId), 202),
+    c.json(await deps.imports.cancel(c.var.caller.tenant, c.req.valid('param').importId), 202),
   );
   app.openapi(importAction('pause', 'Pause an import between batches'), async (c) =>
-    c.json(await deps.imports.pause(c.req.valid('param').importId), 202),
+    c.json(await deps.imports.pause(c.var.caller.tenant, c.req.valid('param').importId), 202),
   );
   app.openapi(importAction('resume', 'Resume a paused import'), async (c) =>
-    c.json(await deps.imports.resume(c.req.valid('param').importId), 202),
+    c.json(await deps.imports.resume(c.var.caller.tenant, c.req.valid('param').importId), 202),
   );
+
+  app.openapi(listRejects, async (c) => {
+    const { tenant } = c.var.caller;
+    const { importId } = c.req.valid('param');
+    const { limit, cursor } = c.req.valid('query');
+    // Answered from the store alone: the import id names the chain, Temporal need not be up.
+    const ref = resolveImportId(tenant, importId);
+    if (!ref) throw importNotFound(importId);
+    try {
+      const page = await deps.store.tenant(tenant).listRejects(importKey(ref.workflowId, ref.firstRunId), { limit, cursor });
+      return c.json(page, 200);
+    } catch (err) {
+      if (err instanceof InvalidCursorError) throw new ApiError(400, 'invalid_cursor', 'cursor is not one this API issued');
+      throw err;
+    }
+  });
 
   app.openapi(listContacts, async (c) => {
     const { userId } = c.req.valid('param');
     const { limit, cursor } = c.req.valid('query');
     try {
-      const page = await deps.store.listContacts(userId, { limit, cursor });
+      const page = await deps.store.tenant(c.var.caller.tenant).listContacts(userId, { limit, cursor });
       const items = page.items.map(({ raw: _raw, ...contact }) => contact);
       return c.json({ items, nextCursor: page.nextCursor }, 200);
     } catch (err) {
@@ -145,16 +121,23 @@ export function createApp(deps: AppDeps) {
     }
   });
 
+  app.openapi(eraseUser, async (c) =>
+    c.json(await deps.erasure.erase(c.var.caller.tenant, c.req.valid('param').userId), 202),
+  );
+
   app.openapi(livez, (c) => c.json({ status: 'ok' as const }, 200));
 
   app.openapi(healthz, async (c) => {
     const deadline = Date.now() + 2_000;
     const [temporal, database] = await Promise.all([
-      deps.temporal.ping(deadline).then(() => 'ok', () => 'unavailable'),
-      deps.store.ping().then(() => 'ok', () => 'unavailable'),
+      deps.temporal.ping(deadline).then(() => 'ok' as const, () => 'unavailable' as const),
+      deps.store.ping().then(() => 'ok' as const, () => 'unavailable' as const),
     ]);
-    const ok = temporal === 'ok' && database === 'ok';
-    return c.json({ status: ok ? ('ok' as const) : ('unavailable' as const), temporal, database }, ok ? 200 : 503);
+    const status = temporal === 'ok' && database === 'ok' ? ('ok' as const) : ('unavailable' as const);
+    const code = status === 'ok' ? 200 : 503;
+    // Which part is down helps an attacker as much as an operator: only callers with a key learn it.
+    const caller = await deps.auth.authenticate(c.req.header('authorization'), 'tenant');
+    return caller.ok ? c.json({ status, temporal, database }, code) : c.json({ status }, code);
   });
 
   app.doc('/openapi.json', { openapi: '3.0.0', info: { title: 'Contacts import', version: '1.0.0' } });

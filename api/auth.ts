@@ -8,10 +8,11 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import type { ApiKeyRecord, ApiKeyScope, ApiKeyStore } from '../db/api-keys';
+import { DEFAULT_TENANT } from '../workflows/contract';
 import { errorBody } from './errors';
 
 /** The tenant of requests made without a key in the loopback-only open mode. */
-export const OPEN_MODE_TENANT = 'default';
+export const OPEN_MODE_TENANT = DEFAULT_TENANT;
 
 export interface Caller {
   tenant: string;

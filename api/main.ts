@@ -1,12 +1,20 @@
 /** `npm run api`: the HTTP API process. Stateless: run as many as you like behind a load balancer. */
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
-import { loadConfig } from '../config';
+import { ConfigError, loadConfig } from '../config';
+import { monitorConnection } from '../config/connection-monitor';
+import { dataConverter } from '../config/data-converter';
+import { createPayloadCodec } from '../config/payload-codec';
+import { loadPayloadKeyring } from '../config/payload-keys';
+import { CONFIG_EXIT_CODE } from '../config/parse';
 import { temporalTarget } from '../config/temporal';
 import { createTokenSealer, loadTokenKey } from '../config/token-seal';
 import { openStore } from '../db';
 import { createApp } from './app';
-import { createTemporalImports, temporalPing } from './imports';
+import { createCodecApp } from './codec';
+import { createAuthenticator, OPEN_MODE_TENANT } from './auth';
+import { isLoopbackHost } from './loopback';
+import { createTemporalErasure, createTemporalImports, temporalPing } from './imports';
 import { missingSearchAttributes } from './search-attributes';
 
 async function main(): Promise<void> {
@@ -14,9 +22,11 @@ async function main(): Promise<void> {
   const target = temporalTarget();
   const store = await openStore(config.database);
   const connection = await Connection.connect(target.connectionOptions);
+  const keyring = loadPayloadKeyring(config);
   const client = new Client({
     connection,
     namespace: target.namespace,
+    dataConverter: dataConverter(keyring),
     // A status query to a closed run is refused at once instead of replaying its history.
     workflow: { queryRejectCondition: 'NOT_OPEN' },
   });
@@ -28,13 +38,61 @@ async function main(): Promise<void> {
       `namespace "${target.namespace}" lacks the search attributes ${missing.join(', ')}: run \`npm run temporal:setup\` against this cluster`,
     );
   }
+  // One line when Temporal stops answering and one when it is back; meanwhile /v1/imports answers
+  // 503 at once instead of waiting on calls that cannot succeed.
+  const monitor = monitorConnection({
+    ping: (deadline) => connection.withDeadline(deadline, () => connection.workflowService.getSystemInfo({})).then(() => undefined),
+    log: (line) => console.error(line),
+    name: 'api',
+    address: target.connectionOptions.address,
+    meanwhile: 'answering 503 temporal_unavailable until it is back',
+  });
   const imports = createTemporalImports({
     client,
     sealer: createTokenSealer(loadTokenKey(config)),
     tuning: config.importDefaults,
     taskQueue: config.taskQueue,
+    isTemporalUp: () => monitor.up,
   });
-  const app = createApp({ imports, store, temporal: temporalPing(client) });
+  const loopbackOnly = isLoopbackHost(config.host);
+  const [tenantKeys, operatorKeys] = await Promise.all([
+    store.apiKeys.countActive('tenant'),
+    store.apiKeys.countActive('operator'),
+  ]);
+  if (tenantKeys === 0 && !loopbackOnly) {
+    throw new Error(
+      `HOST=${config.host} is reachable from other machines, and no API key exists yet: create one with ` +
+        '`npm run api-key -- create --tenant TENANT --name NAME` (same DATABASE_URL/DATA_DIR), then start again',
+    );
+  }
+  const auth = createAuthenticator({ keys: store.apiKeys, loopbackOnly });
+  const app = createApp({
+    imports,
+    erasure: createTemporalErasure({ client, taskQueue: config.taskQueue }),
+    store,
+    auth,
+    temporal: temporalPing(client),
+    rateLimit: config.rateLimit,
+  });
+  // The codec server for the Web UI and the CLI: operator keys only (a tenant's key must not open
+  // other tenants' histories); open on loopback while no operator key exists, for npm start's Web UI.
+  app.route(
+    '/',
+    createCodecApp({
+      codec: createPayloadCodec(keyring),
+      authorize: async (authorization) => (await auth.authenticate(authorization, 'operator')).ok,
+      corsOrigins: config.codecCorsOrigins,
+    }),
+  );
+  if (tenantKeys === 0) {
+    console.log(
+      `api: no API keys yet: accepting requests without a key, as tenant "${OPEN_MODE_TENANT}", because HOST=${config.host} is loopback only. ` +
+        'Create a key with `npm run api-key -- create --tenant TENANT --name NAME` to require keys.',
+    );
+  }
+  console.log(
+    `api: codec server at /codec, ${operatorKeys > 0 ? 'for operator keys' : 'open on loopback until an operator key exists (`npm run api-key -- create --operator --name NAME`)'}; payloads encrypted with key "${keyring[0].id}"`,
+  );
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     console.log(`api: listening on http://${config.host}:${info.port} (Temporal ${target.connectionOptions.address}, store ${config.database.kind})`);
   });
@@ -43,6 +101,7 @@ async function main(): Promise<void> {
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    monitor.stop();
     server.close(() => {
       void Promise.allSettled([connection.close(), store.close()]).then(() => process.exit(0));
     });
@@ -58,5 +117,6 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(`api: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
+  // A configuration it refuses: `npm start` does not restart it (CONFIG_EXIT_CODE).
+  process.exit(err instanceof ConfigError ? CONFIG_EXIT_CODE : 1);
 });

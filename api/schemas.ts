@@ -45,18 +45,54 @@ export const ErrorBody = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })
   .openapi('Error');
 
+/** A status request's 503 while Temporal does not answer: what the store could tell meanwhile. */
+export const TemporalUnavailableBody = ErrorBody.extend({
+  partial: z
+    .object({
+      saved: z
+        .number()
+        .int()
+        .nonnegative()
+        .describe("Contacts stored so far for this import's user and provider (earlier imports included)"),
+    })
+    .optional()
+    .describe('Present when the store answered while Temporal did not'),
+}).openapi('TemporalUnavailable');
+
 export const ImportIdParam = z.object({
   importId: z.string().min(1).max(1024).openapi({ param: { name: 'importId', in: 'path' } }),
 });
 
 export const UserIdParam = z.object({ userId: UserId.openapi({ param: { name: 'userId', in: 'path' } }) });
 
+/**
+ * A page cursor: opaque to clients, base64url text. Only one this API issued (a page's
+ * `nextCursor`, passed back unchanged) names a page; any other value of this shape answers `400
+ * invalid_cursor`, one of another shape `422`.
+ */
+export const Cursor = z
+  .string()
+  .min(1)
+  .max(2048)
+  .regex(/^[A-Za-z0-9_-]+$/, { message: 'cursor must be a nextCursor this API returned, unchanged' })
+  .describe(
+    'Opaque: the `nextCursor` of the previous page, passed back unchanged (base64url text). ' +
+      'A value this API did not issue answers 400 `invalid_cursor`; omit it to start from the first page.',
+  );
+
 export const ContactsQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(1000).default(100).openapi({ param: { name: 'limit', in: 'query' } }),
-    cursor: z.string().min(1).max(2048).optional().openapi({ param: { name: 'cursor', in: 'query' } }),
+    cursor: Cursor.optional().openapi({ param: { name: 'cursor', in: 'query' } }),
   })
   .strict();
+
+/** What a page answers as its `nextCursor`: a {@link Cursor}, or `null` on the last page. */
+const NextCursor = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]+$/)
+  .nullable()
+  .describe('Pass back as `cursor` for the next page; `null` on the last page');
 
 export const Contact = z
   .object({
@@ -65,6 +101,7 @@ export const Contact = z
     displayName: z.string().nullable(),
     email: z.string().nullable(),
     phone: z.string().nullable(),
+    phoneE164: z.string().nullable().describe('The phone number in E.164 when it is a valid number'),
     organization: z.string().nullable(),
     etag: z.string(),
     createdAt: z.string(),
@@ -73,9 +110,36 @@ export const Contact = z
   .openapi('Contact');
 
 export const ContactPage = z
-  .object({ items: z.array(Contact), nextCursor: z.string().nullable() })
+  .object({ items: z.array(Contact), nextCursor: NextCursor })
   .openapi('ContactPage');
 
 export const Health = z
-  .object({ status: z.enum(['ok', 'unavailable']), temporal: z.string(), database: z.string() })
+  .object({
+    status: z.enum(['ok', 'unavailable']),
+    temporal: z.enum(['ok', 'unavailable']).optional().describe('Only for callers with an API key'),
+    database: z.enum(['ok', 'unavailable']).optional().describe('Only for callers with an API key'),
+  })
   .openapi('Health');
+
+/** A record an import set aside instead of saving (the quarantine). */
+export const Reject = z
+  .object({
+    position: z.string().describe("The record's id when it had one, else where it was in the source (`record 17`)"),
+    reason: z.enum(['unparseable', 'no_identity', 'invalid_record']),
+    message: z.string().describe('What was wrong with it'),
+    excerpt: z.string().describe('At most 2 KiB of the record as it came'),
+    createdAt: z.string(),
+  })
+  .openapi('Reject');
+
+export const RejectPage = z.object({ items: z.array(Reject), nextCursor: NextCursor }).openapi('RejectPage');
+
+/** The answer to `DELETE /v1/users/{userId}`: the erasure, which runs as a workflow. */
+export const ErasureView = z
+  .object({
+    userId: z.string(),
+    workflowId: z.string().describe('The erasure workflow, for operators'),
+    state: z.enum(['accepted']),
+  })
+  .openapi('Erasure');
+export type ErasureView = z.infer<typeof ErasureView>;

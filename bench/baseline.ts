@@ -1,15 +1,18 @@
 /**
  * The baseline the service is measured against: the plainest correct import loop, in one process,
- * with no Temporal. Fetch a page of 1000, upsert it (one statement, so one transaction), repeat.
+ * with no Temporal. Fetch a page of 1000 (the service's default page size), upsert it (one
+ * statement, so one transaction), repeat.
  *
  * Run by `bench/run.ts` as a child process, so it has a process of its own exactly as the worker
  * does (the demo provider lives in the bench process for both). Reads the same environment as the
  * worker (`DATA_DIR`, `DATABASE_URL`, `GOOGLE_PEOPLE_BASE_URL`) plus `BENCH_USER_ID`, and prints
  * one JSON line: {@link BaselineResult}.
  */
-import { fetchConnectionsPage } from '../activities/google-people';
+import { fetchConnectionsPage } from '../activities/sources/google-people';
 import { loadConfig } from '../config';
+import { DEFAULT_TUNING } from '../config/defaults';
 import { openStore } from '../db';
+import { DEFAULT_TENANT } from '../workflows/contract';
 
 export interface BaselineResult {
   contacts: number;
@@ -20,13 +23,13 @@ export interface BaselineResult {
   cpuSeconds: number;
 }
 
-const PAGE_SIZE = 1000;
-
 async function main(): Promise<void> {
   const userId = process.env.BENCH_USER_ID;
   if (!userId) throw new Error('BENCH_USER_ID must be set: the user the baseline imports for');
   const config = loadConfig();
   const store = await openStore(config.database);
+  // The service under the bench runs keyless on loopback: its rows belong to the default tenant.
+  const contactsOfTenant = store.tenant(DEFAULT_TENANT);
   try {
     let peakRssBytes = process.memoryUsage.rss();
     let cursor: string | null = null;
@@ -38,10 +41,10 @@ async function main(): Promise<void> {
       const page = await fetchConnectionsPage({
         baseUrl: config.googlePeopleBaseUrl,
         accessToken: 'bench-baseline-token',
-        pageSize: PAGE_SIZE,
+        pageSize: DEFAULT_TUNING.pageSize,
         pageToken: cursor,
       });
-      await store.upsertContacts(userId, 'google-people', page.contacts);
+      await contactsOfTenant.upsertContacts(userId, 'google-people', page.contacts);
       contacts += page.contacts.length;
       pages += 1;
       cursor = page.nextPageToken;

@@ -1,19 +1,27 @@
 /**
  * What the benchmark needs around the service: child processes it can sample and kill, readings of
- * their memory and CPU from /proc, direct access to the contacts table for counts and clean-up, and
- * a few small helpers. No measurements here; `bench/run.ts` decides what to measure.
+ * their memory and CPU from /proc, and a few small helpers. No measurements here: those are the
+ * `bench/measure-*.ts` modules (and the contacts table is `store-admin.ts`).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import Sqlite from 'better-sqlite3';
-import pg from 'pg';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const RESULTS_DIR = path.join(__dirname, 'results');
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Prints a line of progress, stamped with the seconds since the benchmark began. */
+export type Progress = (message: string) => void;
+
+export function createProgress(began = performance.now()): Progress {
+  return (message) => {
+    const t = ((performance.now() - began) / 1000).toFixed(0).padStart(4);
+    console.log(`[bench ${t}s] ${message}`);
+  };
+}
 
 /** A child process whose output is kept (last lines in memory, all of it in a log file). */
 export interface Child {
@@ -205,43 +213,6 @@ export class RssSampler {
   }
 }
 
-/** The contacts table, opened directly: counts for progress and deletes for clean-up. */
-export interface StoreAdmin {
-  count(userId: string): Promise<number>;
-  /** Deletes the rows of every user whose id starts with `prefix`; returns how many went. */
-  deleteUsers(prefix: string): Promise<number>;
-  close(): Promise<void>;
-}
-
-export function openStoreAdmin(database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string }): StoreAdmin {
-  if (database.kind === 'sqlite') {
-    let db: Sqlite.Database | undefined;
-    // The file exists only once the worker or API has migrated it.
-    const open = () => (db ??= new Sqlite(database.file, { timeout: 30_000 }));
-    return {
-      count: async (userId) =>
-        Number((open().prepare('SELECT count(*) AS n FROM contacts WHERE user_id = ?').get(userId) as { n: number }).n),
-      deleteUsers: async (prefix) =>
-        open().prepare("DELETE FROM contacts WHERE user_id >= ? AND user_id < ? || x'7f'").run(prefix, prefix).changes,
-      close: async () => {
-        db?.close();
-      },
-    };
-  }
-  const pool = new pg.Pool({ connectionString: database.url, max: 2 });
-  return {
-    count: async (userId) => {
-      const result = await pool.query<{ n: string }>('SELECT count(*) AS n FROM contacts WHERE user_id = $1', [userId]);
-      return Number(result.rows[0]?.n ?? 0);
-    },
-    deleteUsers: async (prefix) => {
-      const result = await pool.query('DELETE FROM contacts WHERE starts_with(user_id, $1)', [prefix]);
-      return result.rowCount ?? 0;
-    },
-    close: () => pool.end(),
-  };
-}
-
 /** Percentile (0..100) of a list of numbers, nearest-rank. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return NaN;
@@ -252,3 +223,5 @@ export function percentile(values: readonly number[], p: number): number {
 
 export const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+/** A whole number with thousands separators (`100,000`); `–` when there is none. */
+export const fmt = (n: number | undefined) => (n === undefined ? '–' : Math.round(n).toLocaleString('en-US'));

@@ -46,6 +46,20 @@ export const STATUS_DEFAULTS = {
   staleMs: 2_000,
 } as const;
 
+/** How the API answers while Temporal does not. */
+export const TEMPORAL_OUTAGE_DEFAULTS = {
+  /**
+   * Longest a `/v1/imports` request waits on Temporal before it answers 503 temporal_unavailable:
+   * enough for the status query's 2 s and a read of the memo after it, and with the store's
+   * partial answer still under 3 s.
+   */
+  callBudgetMs: 2_500,
+  /** Longest the store may take to say how many contacts are saved, for a 503's partial status. */
+  partialStatusMs: 300,
+  /** `Retry-After` of a 503 temporal_unavailable, in seconds. */
+  retryAfterSeconds: 5,
+} as const;
+
 export const PORT_DEFAULTS = {
   api: 3000,
   temporal: 7233,
@@ -54,11 +68,12 @@ export const PORT_DEFAULTS = {
 } as const;
 
 export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_TEMPORAL_ADDRESS = `127.0.0.1:${PORT_DEFAULTS.temporal}`;
 export const DEFAULT_GOOGLE_PEOPLE_BASE_URL = 'https://people.googleapis.com';
 /** Contacts the demo provider serves under `npm start` (`DEMO_CONTACTS`). */
 export const DEFAULT_DEMO_CONTACTS = 2500;
 /** A request body to `/v1` is a few hundred bytes; refuse to read megabytes before validating them. */
 export const API_BODY_LIMIT_BYTES = 16 * 1024;
+/** Per API key (`RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST`): a web app polling status stays far below. */
+export const RATE_LIMIT_DEFAULTS = { perSecond: 20, burst: 40 } as const;
 /** Pause, resume and cancel take no body. */
 export const ACTION_BODY_LIMIT_BYTES = 1024;

@@ -10,9 +10,11 @@ import {
   DEFAULT_HOST,
   DEFAULT_TUNING,
   PORT_DEFAULTS,
+  RATE_LIMIT_DEFAULTS,
   WORKER_DEFAULTS,
 } from './defaults';
 import { ConfigError, parseInteger, PORT_RANGE } from './parse';
+import { parsePayloadKeys, type PayloadKeyring } from './payload-keys';
 
 export { ConfigError } from './parse';
 
@@ -38,6 +40,27 @@ export interface AppConfig {
   heartbeatThrottleMs: number;
   /** Ports of the dev server `npm start` runs when `TEMPORAL_ADDRESS` is unset (`TEMPORAL_PORT`, `TEMPORAL_UI_PORT`). */
   devServer: { port: number; uiPort: number };
+  /** `PAYLOAD_ENCRYPTION_KEYS`, newest first; `undefined` means "use the key file in dataDir" (`loadPayloadKeyring`). */
+  payloadKeys: PayloadKeyring | undefined;
+  /** Web UI origins the codec server answers (`CODEC_CORS_ORIGINS`; default: the dev server's UI). */
+  codecCorsOrigins: string[];
+  /** Requests per second and burst per API key (`RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST`). */
+  rateLimit: { perSecond: number; burst: number };
+}
+
+/** `CODEC_CORS_ORIGINS`: comma-separated origins such as `https://temporal.example.com`. */
+function origins(name: string, raw: string): string[] {
+  return raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const origin = /^https?:\/\//.test(entry) && URL.canParse(entry) ? new URL(entry).origin : undefined;
+      if (origin === undefined || origin !== entry.replace(/\/$/, '')) {
+        throw new ConfigError(`${name} must list origins like http://localhost:8233, without a path (got "${entry}")`);
+      }
+      return origin;
+    });
 }
 
 function httpUrl(name: string, raw: string): string {
@@ -74,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError('TOKEN_ENCRYPTION_KEY must be 32 random bytes in base64 (make one with `openssl rand -base64 32`)');
   }
 
+  const uiPort = parseInteger('TEMPORAL_UI_PORT', env.TEMPORAL_UI_PORT, PORT_DEFAULTS.temporalUi, PORT_RANGE);
   const integer = (name: string, fallback: number, min: number, max: number) =>
     parseInteger(name, env[name], fallback, { min, max });
   return {
@@ -98,7 +122,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     heartbeatThrottleMs: integer('WORKER_HEARTBEAT_THROTTLE_MS', WORKER_DEFAULTS.heartbeatThrottleMs, 1, 60_000),
     devServer: {
       port: parseInteger('TEMPORAL_PORT', env.TEMPORAL_PORT, PORT_DEFAULTS.temporal, PORT_RANGE),
-      uiPort: parseInteger('TEMPORAL_UI_PORT', env.TEMPORAL_UI_PORT, PORT_DEFAULTS.temporalUi, PORT_RANGE),
+      uiPort,
     },
+    payloadKeys: env.PAYLOAD_ENCRYPTION_KEYS ? parsePayloadKeys('PAYLOAD_ENCRYPTION_KEYS', env.PAYLOAD_ENCRYPTION_KEYS) : undefined,
+    // The Web UI's origin is whichever host the operator typed, so both spellings of loopback.
+    rateLimit: {
+      perSecond: integer('RATE_LIMIT_PER_SECOND', RATE_LIMIT_DEFAULTS.perSecond, 1, 1_000_000),
+      burst: integer('RATE_LIMIT_BURST', RATE_LIMIT_DEFAULTS.burst, 1, 10_000_000),
+    },
+    codecCorsOrigins: origins('CODEC_CORS_ORIGINS', env.CODEC_CORS_ORIGINS || `http://localhost:${uiPort},http://127.0.0.1:${uiPort}`),
   };
 }

@@ -9,6 +9,12 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * Exit code of a process that refuses to run with its configuration (sysexits' `EX_CONFIG`).
+ * `npm start` does not restart a part that exits with it: the same configuration would fail again.
+ */
+export const CONFIG_EXIT_CODE = 78;
+
 export interface IntegerRange {
   min: number;
   max: number;

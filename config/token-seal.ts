@@ -3,47 +3,90 @@
  * workflow history, which operators read in the Web UI and CLI, only ever holds ciphertext; the
  * worker opens them inside the activity that calls the provider.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type AppConfig } from './index';
 
-const VERSION = 'v1';
+/** `v2.<keyId>.<iv>.<ciphertext>.<tag>`: what {@link TokenSealer.seal} writes. */
+const VERSION = 'v2';
+/** `v1.<iv>.<ciphertext>.<tag>`, without a key id: still opened, for imports already in history. */
+const LEGACY_VERSION = 'v1';
 
 export interface TokenSealer {
+  /** Names this sealer's key without revealing it (see {@link tokenKeyId}). */
+  readonly keyId: string;
   seal(token: string): string;
   /** Throws {@link SealedTokenError} when the value was not sealed with this key. */
   open(sealed: string): string;
 }
 
+/**
+ * Why a sealed value does not open. `other-key`: it was sealed with a key this process lacks, a
+ * fault of this process's configuration that another process may not have; `malformed`: no key
+ * would open it.
+ */
 export class SealedTokenError extends Error {
   override name = 'SealedTokenError';
+  constructor(
+    message: string,
+    readonly reason: 'other-key' | 'malformed' = 'malformed',
+  ) {
+    super(message);
+  }
+}
+
+/** The first 8 hex digits of the key's SHA-256: names a key in messages and sealed values, reveals nothing usable. */
+export function tokenKeyId(key: Buffer): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 8);
+}
+
+/** The parts of a sealed value, in either format; all absent when it is neither. */
+function fieldsOf(sealed: string): { sealedWith?: string; iv?: string; ciphertext?: string; tag?: string } {
+  const parts = sealed.split('.');
+  if (parts[0] === VERSION && parts.length === 5 && parts[1]) {
+    const [, sealedWith, iv, ciphertext, tag] = parts;
+    return { sealedWith, iv, ciphertext, tag };
+  }
+  if (parts[0] === LEGACY_VERSION && parts.length === 4) {
+    const [, iv, ciphertext, tag] = parts;
+    return { iv, ciphertext, tag };
+  }
+  return {};
 }
 
 export function createTokenSealer(key: Buffer): TokenSealer {
   if (key.length !== 32) throw new ConfigError('The token key must be 32 bytes');
+  const keyId = tokenKeyId(key);
+  const otherKey = (sealedWith: string) =>
+    new SealedTokenError(
+      `The access token was sealed with another key (${sealedWith}); this process has key ${keyId}: ` +
+        'every API and worker process must share TOKEN_ENCRYPTION_KEY (or, on one machine, DATA_DIR/token.key)',
+      'other-key',
+    );
   return {
+    keyId,
     seal(token) {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       const ciphertext = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
-      return [VERSION, iv, ciphertext, cipher.getAuthTag()]
+      return [VERSION, keyId, iv, ciphertext, cipher.getAuthTag()]
         .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
         .join('.');
     },
     open(sealed) {
-      const [version, iv, ciphertext, tag] = sealed.split('.');
-      if (version !== VERSION || !iv || !ciphertext || !tag) {
-        throw new SealedTokenError('The sealed access token is malformed');
-      }
+      const { sealedWith, iv, ciphertext, tag } = fieldsOf(sealed);
+      if (!iv || !ciphertext || !tag) throw new SealedTokenError('The sealed access token is malformed');
+      if (sealedWith !== undefined && sealedWith !== keyId) throw otherKey(`key ${sealedWith}`);
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
         decipher.setAuthTag(Buffer.from(tag, 'base64url'));
         return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
       } catch {
-        throw new SealedTokenError(
-          'The access token was sealed with another key: every API and worker process must share TOKEN_ENCRYPTION_KEY',
-        );
+        // Sealed with our key id yet it does not open: altered, not a key we lack.
+        if (sealedWith !== undefined) throw new SealedTokenError('The sealed access token does not open: it was altered');
+        // A value from before key ids: most likely another key, which a retry elsewhere can fix.
+        throw otherKey('it names none: it was sealed before sealed values named their key');
       }
     },
   };

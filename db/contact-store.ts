@@ -4,12 +4,14 @@
  */
 import type { CompiledQuery, Kysely } from 'kysely';
 import { createApiKeyStore } from './api-keys';
+import { deleteUserRejects, listRejects, recordRejects } from './rejects';
 import type { ContactsTable, StoreDatabase } from './schema';
 import {
   InvalidCursorError,
   type ContactPage,
   type ContactRecord,
   type ContactStore,
+  type Store,
   type StoredContact,
   type UpsertResult,
 } from './types';
@@ -25,6 +27,7 @@ const ROW_COLUMNS: ReadonlyArray<keyof ContactsTable> = [
   'email',
   'phone',
   'organization',
+  'phone_e164',
   'raw',
   'created_at',
   'updated_at',
@@ -44,6 +47,7 @@ const LISTED_COLUMNS = [
   'display_name',
   'email',
   'phone',
+  'phone_e164',
   'organization',
   'raw',
   'created_at',
@@ -55,13 +59,28 @@ interface CursorKey {
   externalId: string;
 }
 
-/** Builds the {@link ContactStore} over an open, migrated Kysely instance; `close()` destroys it. */
-export function createContactStore(db: Kysely<StoreDatabase>, kind: ContactStore['kind']): ContactStore {
+/** Builds the {@link Store} over an open, migrated Kysely instance; `close()` destroys it. */
+export function createStore(db: Kysely<StoreDatabase>, kind: Store['kind']): Store {
   const statements = new StatementCache();
-  const tenant = 'default';
   return {
     kind,
     apiKeys: createApiKeyStore(db),
+    tenant: (tenant) => tenantContacts(db, statements, tenant),
+
+    async ping(): Promise<void> {
+      await db.selectNoFrom((eb) => eb.lit(1).as('ok')).execute();
+    },
+
+    async close(): Promise<void> {
+      await db.destroy();
+    },
+  };
+}
+
+/** The contact queries of one tenant. */
+function tenantContacts(db: Kysely<StoreDatabase>, statements: StatementCache, tenant: string): ContactStore {
+  return {
+    tenant,
 
     async upsertContacts(userId: string, provider: string, contacts: readonly ContactRecord[]): Promise<UpsertResult> {
       if (contacts.length === 0) return { written: 0 };
@@ -80,6 +99,7 @@ export function createContactStore(db: Kysely<StoreDatabase>, kind: ContactStore
           email: contact.email,
           phone: contact.phone,
           organization: contact.organization,
+          phone_e164: contact.phoneE164 ?? null,
           raw: JSON.stringify(contact.raw ?? null),
           created_at: now,
           updated_at: now,
@@ -109,7 +129,7 @@ export function createContactStore(db: Kysely<StoreDatabase>, kind: ContactStore
         .where('tenant_id', '=', tenant)
         .where('user_id', '=', userId);
       if (after) {
-        // A row-value comparison is a range on the primary key (user_id, provider, external_id):
+        // A row-value comparison is a range on the primary key (tenant_id, user_id, provider, external_id):
         // every page is an index seek, however deep into the list it is.
         query = query.where(({ eb, refTuple, tuple }) =>
           eb(refTuple('provider', 'external_id'), '>', tuple(after.provider, after.externalId)),
@@ -128,6 +148,7 @@ export function createContactStore(db: Kysely<StoreDatabase>, kind: ContactStore
             displayName: row.display_name,
             email: row.email,
             phone: row.phone,
+            phoneE164: row.phone_e164,
             organization: row.organization,
             raw: JSON.parse(row.raw) as unknown,
             createdAt: row.created_at,
@@ -151,12 +172,18 @@ export function createContactStore(db: Kysely<StoreDatabase>, kind: ContactStore
       return Number(count);
     },
 
-    async ping(): Promise<void> {
-      await db.selectNoFrom((eb) => eb.lit(1).as('ok')).execute();
-    },
+    recordRejects: (importKey, userId, rejects) => recordRejects(db, tenant, importKey, userId, rejects),
 
-    async close(): Promise<void> {
-      await db.destroy();
+    listRejects: (importKey, options) => listRejects(db, tenant, importKey, options),
+
+    async deleteUser(userId: string): Promise<number> {
+      await deleteUserRejects(db, tenant, userId);
+      const result = await db
+        .deleteFrom('contacts')
+        .where('tenant_id', '=', tenant)
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
   };
 }
@@ -175,6 +202,7 @@ function upsertQuery(db: Kysely<StoreDatabase>, rows: ContactsTable[]) {
           email: eb.ref('excluded.email'),
           phone: eb.ref('excluded.phone'),
           organization: eb.ref('excluded.organization'),
+          phone_e164: eb.ref('excluded.phone_e164'),
           raw: eb.ref('excluded.raw'),
           updated_at: eb.ref('excluded.updated_at'),
         }))

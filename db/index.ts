@@ -1,18 +1,18 @@
 /**
  * Opens the contact store: SQLite (the embedded default) or PostgreSQL, migrated to the latest
- * schema, behind the one {@link ContactStore} interface.
+ * schema, behind the one {@link Store} interface.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
-import { createContactStore } from './contact-store';
+import { createStore } from './contact-store';
 import { migrationProvider } from './migrations';
 import type { StoreDatabase } from './schema';
-import type { ContactStore } from './types';
+import type { Store } from './types';
 
-export type { ContactStore } from './types';
+export type { ContactStore, Store } from './types';
 export { InvalidCursorError } from './types';
 
 /** Where the store lives; the same union as `AppConfig['database']`. */
@@ -30,7 +30,7 @@ const POSTGRES_POOL_MAX = 10;
  * database at once: PostgreSQL migrations run under Kysely's advisory lock, SQLite ones under the
  * database's write lock.
  */
-export async function openStore(database: StoreLocation): Promise<ContactStore> {
+export async function openStore(database: StoreLocation): Promise<Store> {
   let db: Kysely<StoreDatabase>;
   if (database.kind === 'sqlite') {
     fs.mkdirSync(path.dirname(path.resolve(database.file)), { recursive: true });
@@ -68,7 +68,7 @@ export async function openStore(database: StoreLocation): Promise<ContactStore> 
     // Kysely's PostgreSQL migrator holds a session advisory lock while it migrates.
     await migrate(db, database.kind, null);
   }
-  return createContactStore(db, database.kind);
+  return createStore(db, database.kind);
 }
 
 /** The last migration started in this process, per SQLite file. */

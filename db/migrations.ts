@@ -3,7 +3,7 @@
  * Kysely runs them in name order and records each in `kysely_migration`; never edit one that has
  * shipped, add the next (`0002_…`) instead.
  */
-import { sql, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type CreateTableBuilder, type Migration, type MigrationProvider } from 'kysely';
 
 /** A contact's columns after its key's owner columns, as every version of the table has them. */
 function contactColumns<T extends string, C extends string>(table: CreateTableBuilder<T, C>) {
@@ -69,6 +69,57 @@ const migrations: Record<string, Migration> = {
     },
     async down(db) {
       await db.schema.dropTable('api_keys').ifExists().execute();
+    },
+  },
+  '0003_uploads_rejects_e164': {
+    async up(db) {
+      await db.schema.alterTable('contacts').addColumn('phone_e164', 'text').execute();
+
+      // Uploaded files (vCard, CSV): metadata here; the bytes in `upload_chunks` (PostgreSQL) or a
+      // file under DATA_DIR (SQLite), as `storage` says.
+      await db.schema
+        .createTable('uploads')
+        .addColumn('tenant_id', 'text', (col) => col.notNull())
+        .addColumn('upload_id', 'text', (col) => col.notNull())
+        .addColumn('user_id', 'text', (col) => col.notNull())
+        .addColumn('format', 'text', (col) => col.notNull())
+        .addColumn('bytes', 'text', (col) => col.notNull())
+        .addColumn('sha256', 'text', (col) => col.notNull())
+        .addColumn('storage', 'text', (col) => col.notNull())
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .addPrimaryKeyConstraint('uploads_pkey', ['tenant_id', 'upload_id'])
+        .execute();
+      // The bytes of an upload kept in the database, in order; `data` is base64 text, so both
+      // dialects keep one text-only schema (see db/schema.ts).
+      await db.schema
+        .createTable('upload_chunks')
+        .addColumn('tenant_id', 'text', (col) => col.notNull())
+        .addColumn('upload_id', 'text', (col) => col.notNull())
+        .addColumn('seq', 'integer', (col) => col.notNull())
+        .addColumn('byte_offset', 'text', (col) => col.notNull())
+        .addColumn('data', 'text', (col) => col.notNull())
+        .addPrimaryKeyConstraint('upload_chunks_pkey', ['tenant_id', 'upload_id', 'seq'])
+        .execute();
+
+      // Records an import set aside: one row per (import, position); a retried page rewrites its own.
+      await db.schema
+        .createTable('rejects')
+        .addColumn('tenant_id', 'text', (col) => col.notNull())
+        .addColumn('import_key', 'text', (col) => col.notNull())
+        .addColumn('user_id', 'text', (col) => col.notNull())
+        .addColumn('position', 'text', (col) => col.notNull())
+        .addColumn('reason', 'text', (col) => col.notNull())
+        .addColumn('message', 'text', (col) => col.notNull())
+        .addColumn('excerpt', 'text', (col) => col.notNull())
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .addPrimaryKeyConstraint('rejects_pkey', ['tenant_id', 'import_key', 'position'])
+        .execute();
+      await db.schema.createIndex('rejects_by_user').on('rejects').columns(['tenant_id', 'user_id']).execute();
+    },
+    async down(db) {
+      await db.schema.dropTable('rejects').ifExists().execute();
+      await db.schema.dropTable('upload_chunks').ifExists().execute();
+      await db.schema.dropTable('uploads').ifExists().execute();
     },
   },
 };

@@ -15,6 +15,8 @@ export interface ContactsTable {
   email: string | null;
   phone: string | null;
   organization: string | null;
+  /** `phone` in E.164 (`+15551234567`) when it is a valid number, else `null`. */
+  phone_e164: string | null;
   /** `JSON.stringify` of the provider's record. */
   raw: string;
   created_at: string;
@@ -36,7 +38,51 @@ export interface ApiKeysTable {
   revoked_at: string | null;
 }
 
+export interface UploadsTable {
+  tenant_id: string;
+  /** `upl_…`, random. */
+  upload_id: string;
+  /** The user whose contacts the file holds: only their imports may read it. */
+  user_id: string;
+  /** `vcard`, or `csv-google` / `csv-outlook` … as detected at upload. */
+  format: string;
+  /** Decimal text, like every number here that could pass 2^31 in principle. */
+  bytes: string;
+  sha256: string;
+  /** `database` (rows in `upload_chunks`) or `file:<path relative to DATA_DIR>`. */
+  storage: string;
+  created_at: string;
+}
+
+export interface UploadChunksTable {
+  tenant_id: string;
+  upload_id: string;
+  seq: number;
+  /** Where this chunk starts in the file (decimal text). */
+  byte_offset: string;
+  /** The chunk's bytes, base64. */
+  data: string;
+}
+
+export interface RejectsTable {
+  tenant_id: string;
+  /** The import (continue-as-new chain): its workflow ID and first run id, `workflowId/firstRunId`. */
+  import_key: string;
+  user_id: string;
+  /** The record's id when it has one, else where it was in the source (`record 17`). */
+  position: string;
+  /** `unparseable`, `no_identity`, `invalid_record`. */
+  reason: string;
+  message: string;
+  /** At most 2 KiB of the record as it came. */
+  excerpt: string;
+  created_at: string;
+}
+
 export interface StoreDatabase {
   contacts: ContactsTable;
   api_keys: ApiKeysTable;
+  uploads: UploadsTable;
+  upload_chunks: UploadChunksTable;
+  rejects: RejectsTable;
 }

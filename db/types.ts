@@ -11,13 +11,36 @@ export interface ContactRecord {
   email: string | null;
   phone: string | null;
   organization: string | null;
+  /** `phone` in E.164 when it is a valid number (`activities/normalize.ts`); absent or `null` otherwise. */
+  phoneE164?: string | null;
   /** The provider's record as it came, JSON-serialisable. */
   raw: unknown;
+}
+
+/** Why a record was set aside instead of saved. */
+export type RejectReason =
+  /** The record could not be read at all (broken vCard, a CSV row with unbalanced quotes, …). */
+  | 'unparseable'
+  /** Nothing identifies it: no id, uid, name, email or phone to key it on. */
+  | 'no_identity'
+  /** It parsed, but a field the record cannot do without is invalid (e.g. a People API person without an etag). */
+  | 'invalid_record';
+
+/** A record a source could not turn into a contact: quarantined, never retried, never fatal. */
+export interface RejectedRecord {
+  /** Where it was: its id when it has one (`people/c12`, a card's href), else its position (`record 17`, `line 1234`). */
+  position: string;
+  reason: RejectReason;
+  /** What was wrong, for a person reading the rejects list. */
+  message: string;
+  /** At most 2 KiB of the record as it came (cut at a character boundary). */
+  excerpt: string;
 }
 
 /** A contact as the API lists it: the record, whose provider it came from, and when we saved it. */
 export interface StoredContact extends ContactRecord {
   provider: string;
+  phoneE164: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -33,16 +56,46 @@ export interface UpsertResult {
   written: number;
 }
 
-/** The one typed store interface both SQLite and PostgreSQL implement through the same queries. */
+/** A quarantined record as the API lists it. */
+export interface StoredReject extends RejectedRecord {
+  createdAt: string;
+}
+
+export interface RejectPage {
+  items: StoredReject[];
+  /** Opaque; pass back as `cursor` for the next page, `null` on the last page. */
+  nextCursor: string | null;
+}
+
+/**
+ * One tenant's contacts. Every query is bound to the tenant it was made for
+ * ({@link Store.tenant}), so no query can forget it.
+ */
 export interface ContactStore {
-  readonly kind: 'sqlite' | 'postgres';
-  /** API keys, hashed, in the same database. */
-  readonly apiKeys: ApiKeyStore;
-  /** Idempotent: keyed on (userId, provider, externalId), one transaction per call. */
+  readonly tenant: string;
+  /** Idempotent: keyed on (tenant, userId, provider, externalId), one transaction per call. */
   upsertContacts(userId: string, provider: string, contacts: readonly ContactRecord[]): Promise<UpsertResult>;
   /** Keyset pagination in a stable order; `limit` 1..1000. Throws {@link InvalidCursorError} on a bad cursor. */
   listContacts(userId: string, options: { limit: number; cursor?: string | null }): Promise<ContactPage>;
   countContacts(userId: string, provider?: string): Promise<number>;
+  /**
+   * Files records an import set aside, under `importKey` (one import: its workflow ID and first run).
+   * Idempotent: a retried page rewrites its own rejects, keyed on their position.
+   */
+  recordRejects(importKey: string, userId: string, rejects: readonly RejectedRecord[]): Promise<void>;
+  /** An import's rejects in position order, a page at a time; `limit` 1..1000. */
+  listRejects(importKey: string, options: { limit: number; cursor?: string | null }): Promise<RejectPage>;
+  /** Deletes every contact and reject of the user (erasure); resolves to how many contacts went. */
+  deleteUser(userId: string): Promise<number>;
+}
+
+/** The one typed store both SQLite and PostgreSQL implement through the same queries. */
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** API keys, hashed, in the same database. */
+  readonly apiKeys: ApiKeyStore;
+  /** The contacts of one tenant. */
+  tenant(tenant: string): ContactStore;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -27,6 +27,11 @@ export interface DemoFaults {
    * again (`configure({ faults })`). Lets tests stop an import at an exact page without timing.
    */
   holdFromOffset?: number;
+  /**
+   * People (by 0-based index) served without their `etag`, as a provider bug would send them: the
+   * client must set each aside and import the rest of its page.
+   */
+  malformedPeople?: number[];
 }
 
 export interface DemoProviderOptions {
@@ -198,6 +203,9 @@ function validateFaults(faults: DemoFaults): DemoFaults {
   if (faults.retryAfterSeconds !== undefined && (!Number.isInteger(faults.retryAfterSeconds) || faults.retryAfterSeconds < 0)) {
     throw new RangeError(`faults.retryAfterSeconds must be a whole number of seconds, 0 or more (got ${faults.retryAfterSeconds})`);
   }
+  if (faults.malformedPeople?.some((i) => !Number.isInteger(i) || i < 0)) {
+    throw new RangeError('faults.malformedPeople must list whole numbers, 0 or more (indices of people)');
+  }
   // A copy, so consuming the script does not change the caller's array.
   return { ...faults, script: faults.script ? [...faults.script] : undefined };
 }
@@ -257,7 +265,11 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
     if (res.destroyed || res.socket?.destroyed) return;
     const end = Math.min(offset + pageSize, contacts);
     const people: string[] = [];
-    for (let i = offset; i < end; i++) people.push(personJson(i, fields));
+    const malformed = new Set(faults.malformedPeople ?? []);
+    for (let i = offset; i < end; i++) {
+      const person = personJson(i, fields);
+      people.push(malformed.has(i) ? person.replace(/,"etag":"[^"]*"/, '') : person);
+    }
     // Google leaves `connections` out of an empty page rather than sending [].
     let body = people.length > 0 ? `{"connections":[${people.join(',')}],` : '{';
     if (end < contacts) body += `"nextPageToken":"${encodePageToken(end)}",`;

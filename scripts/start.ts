@@ -2,118 +2,200 @@
  * `npm start`: the whole service on one machine, on the embedded defaults.
  *
  * - a Temporal dev server keeping its state in `<DATA_DIR>/temporal.db`, Web UI on :8233
- *   (skipped when `TEMPORAL_ADDRESS` points at a cluster);
+ *   (skipped when `TEMPORAL_ADDRESS` names a cluster);
  * - the demo provider on :8090 (skipped when `GOOGLE_PEOPLE_BASE_URL` is set);
  * - one worker and the API on `PORT` (3000).
  *
- * Ctrl-C stops everything it started. If any part dies, the rest are stopped too.
+ * It keeps them running (`scripts/supervisor.ts`): a part that exits unexpectedly is restarted with
+ * backoff while the others keep running, the dev server on the same database file, so imports
+ * resume. A part that keeps crashing, or refuses its configuration, stops everything, naming it
+ * and its log file (`<DATA_DIR>/logs/<part>.log`).
+ *
+ * It never joins a server by accident: every port it is about to listen on is checked first, and
+ * a taken one stops it with a message saying which process holds it and which variable picks
+ * another port. Ctrl-C stops the API, then the worker (it finishes its batch's page), then the demo
+ * provider, then the dev server; a second Ctrl-C kills them all at once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import readline from 'node:readline';
-import { loadConfig } from '../config';
-import { WORKER_NODE_FLAGS } from '../config/defaults';
+import { ConfigError, loadConfig } from '../config';
+import { PORT_DEFAULTS, WORKER_DEFAULTS, WORKER_NODE_FLAGS } from '../config/defaults';
+import { CONFIG_EXIT_CODE, parseInteger, PORT_RANGE } from '../config/parse';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
-import { startDevServer, type DevServer } from './temporal-cli';
+import { describePortHolder, portIsFree } from './port-owner';
+import { nodeScriptPart, Supervisor, type NodeScriptPartOptions, type PartSpec } from './supervisor';
+import { freePort, startDevServer } from './temporal-cli';
 
 const ROOT = path.resolve(__dirname, '..');
 
-function prefixed(name: string, stream: NodeJS.ReadableStream | null, out: NodeJS.WriteStream): void {
-  if (!stream) return;
-  readline.createInterface({ input: stream }).on('line', (line) => out.write(`[${name}] ${line}\n`));
+/** One of our Node scripts as a part, run the way `npm run <part>` runs it. */
+function nodePart(
+  name: string,
+  options: Omit<NodeScriptPartOptions, 'args' | 'cwd'> & { script: string; nodeFlags?: readonly string[] },
+): PartSpec {
+  const { script, nodeFlags = [], ...rest } = options;
+  return nodeScriptPart(name, { ...rest, args: [...nodeFlags, '--import', 'tsx', path.join(ROOT, script)], cwd: ROOT });
 }
 
-function run(name: string, script: string, env: NodeJS.ProcessEnv, nodeFlags: readonly string[] = []): ChildProcess {
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', path.join(ROOT, script)], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // A process group of its own: Ctrl-C reaches only this script, which then stops each part once,
-    // in order. Otherwise the worker got SIGINT from the terminal and SIGTERM from us, and the
-    // second signal cut its graceful shutdown short.
-    detached: true,
-  });
-  prefixed(name, child.stdout, process.stdout);
-  prefixed(name, child.stderr, process.stderr);
-  return child;
+interface PortUse {
+  port: number;
+  host: string;
+  what: string;
+  /** The variable that picks another port. */
+  variable: string;
 }
 
-function waitForLine(child: ChildProcess, pattern: RegExp, name: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    // Closing this reader would pause the stream for the one that prefixes output: just stop looking.
-    let found = false;
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      const match = found ? null : pattern.exec(line);
-      if (match) {
-        found = true;
-        resolve(match[1] ?? line);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${name} exited (code ${code}) before it was ready`)));
-  });
+/** Lines saying which of `uses` are taken and by whom; empty when all are free. */
+async function takenPorts(uses: PortUse[]): Promise<string[]> {
+  const taken: string[] = [];
+  for (const use of uses) {
+    if (await portIsFree(use.port, use.host)) continue;
+    taken.push(`  ${use.host}:${use.port} (${use.what}, ${use.variable}) is held by ${describePortHolder(use.port)}`);
+  }
+  return taken;
 }
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: config.dataDir };
-  const children: ChildProcess[] = [];
-  let devServer: DevServer | undefined;
-  let stopping = false;
+  const runDevServer = !process.env.TEMPORAL_ADDRESS;
+  const runProvider = !process.env.GOOGLE_PEOPLE_BASE_URL;
+  // Fixed before anything starts, so a restarted part comes back where the others look for it.
+  const orFree = async (port: number) => port || (await freePort());
+  const apiPort = await orFree(config.port);
+  const temporalPort = await orFree(config.devServer.port);
+  const uiPort = await orFree(config.devServer.uiPort);
+  const providerHost = process.env.DEMO_PROVIDER_HOST || '127.0.0.1';
+  const providerPort = await orFree(
+    parseInteger('DEMO_PROVIDER_PORT', process.env.DEMO_PROVIDER_PORT, PORT_DEFAULTS.demoProvider, PORT_RANGE),
+  );
 
-  const stopAll = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    console.log('start: stopping…');
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-            setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
-          }),
-      ),
+  const taken = await takenPorts([
+    ...(runDevServer
+      ? [
+          { port: temporalPort, host: '127.0.0.1', what: 'Temporal dev server', variable: 'TEMPORAL_PORT' },
+          { port: uiPort, host: '127.0.0.1', what: 'Temporal Web UI', variable: 'TEMPORAL_UI_PORT' },
+        ]
+      : []),
+    ...(runProvider ? [{ port: providerPort, host: providerHost, what: 'demo provider', variable: 'DEMO_PROVIDER_PORT' }] : []),
+    { port: apiPort, host: config.host, what: 'API', variable: 'PORT' },
+  ]);
+  if (taken.length > 0) {
+    console.error(
+      [
+        'start: not starting: ports it needs are taken:',
+        ...taken,
+        'Is another `npm start` running? Stop it, or give this one other ports, e.g. ' +
+          `TEMPORAL_PORT=${temporalPort + 1} TEMPORAL_UI_PORT=${uiPort + 1} PORT=${apiPort + 1} DEMO_PROVIDER_PORT=${providerPort + 1} npm start ` +
+          '(0 picks a free port). To use a Temporal server that is already running, name it: TEMPORAL_ADDRESS=host:port.',
+      ].join('\n'),
     );
-    await devServer?.stop();
-    process.exit(code);
+    process.exit(1);
+  }
+
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: config.dataDir, PORT: String(apiPort) };
+  let stopping: Promise<void> | undefined;
+  const shutdown = (code: number) => {
+    stopping ??= supervisor.stop().then(() => process.exit(code));
+    return stopping;
   };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stopAll(0));
+  const supervisor = new Supervisor({
+    logDir: path.join(config.dataDir, 'logs'),
+    onGiveUp: (message) => {
+      console.error(`start: ${message}. Stopping everything.`);
+      void shutdown(1);
+    },
+  });
+  // Whatever ends this process, its parts do not outlive it.
+  process.on('exit', () => supervisor.kill());
+  let interrupts = 0;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      interrupts += 1;
+      if (interrupts === 1) {
+        console.log(`start: stopping (${signal}): API, worker, demo provider, dev server. Press Ctrl-C again to kill them at once.`);
+        void shutdown(0);
+      } else {
+        console.log('start: killing every part now');
+        supervisor.kill();
+        process.exit(130);
+      }
+    });
+  }
 
   try {
-    if (!process.env.TEMPORAL_ADDRESS) {
-      devServer = await startDevServer({
-        dbFile: path.join(config.dataDir, 'temporal.db'),
-        port: config.devServer.port,
-        uiPort: config.devServer.uiPort,
-        searchAttributes: SEARCH_ATTRIBUTE_DEFINITIONS,
-        log: (line) => console.log(`[temporal] ${line}`),
+    let uiUrl: string | undefined;
+    if (runDevServer) {
+      env.TEMPORAL_ADDRESS = `127.0.0.1:${temporalPort}`;
+      // The API derives the Web UI's origin (for its codec server) from it: the port actually used.
+      env.TEMPORAL_UI_PORT = String(uiPort);
+      await supervisor.start({
+        name: 'temporal',
+        stopGraceMs: 10_000,
+        launch: async ({ spawned, output }) => {
+          const server = await startDevServer({
+            dbFile: path.join(config.dataDir, 'temporal.db'),
+            port: temporalPort,
+            uiPort,
+            // The API serves the codec server: the UI decodes input, result and memo through it.
+            uiCodecEndpoint: `http://127.0.0.1:${apiPort}/codec`,
+            searchAttributes: SEARCH_ATTRIBUTE_DEFINITIONS,
+            log: (line) => output(line, 'stdout'),
+            callerStops: true,
+            onSpawn: spawned,
+          });
+          uiUrl = server.uiUrl;
+        },
       });
-      env.TEMPORAL_ADDRESS = devServer.address;
-      console.log(`start: Temporal dev server on ${devServer.address}, Web UI ${devServer.uiUrl}`);
+      console.log(`start: Temporal dev server on ${env.TEMPORAL_ADDRESS}, Web UI ${uiUrl}`);
     } else {
       console.log(`start: using Temporal at ${process.env.TEMPORAL_ADDRESS} (run \`npm run temporal:setup\` once per cluster)`);
     }
 
-    if (!process.env.GOOGLE_PEOPLE_BASE_URL) {
-      const provider = run('demo-provider', 'demo-provider/main.ts', env);
-      children.push(provider);
-      env.GOOGLE_PEOPLE_BASE_URL = await waitForLine(provider, /(https?:\/\/\S+)/, 'demo provider');
+    if (runProvider) {
+      env.DEMO_PROVIDER_PORT = String(providerPort);
+      await supervisor.start(
+        nodePart('demo-provider', {
+          script: 'demo-provider/main.ts',
+          env,
+          ready: /(https?:\/\/\S+)/,
+          onReady: (url) => (env.GOOGLE_PEOPLE_BASE_URL ??= url),
+          stopGraceMs: 5_000,
+        }),
+      );
       console.log(`start: demo provider on ${env.GOOGLE_PEOPLE_BASE_URL} (any access token works)`);
     }
 
-    children.push(run('worker', 'worker/main.ts', env, WORKER_NODE_FLAGS), run('api', 'api/main.ts', env));
-    for (const child of children) {
-      child.once('exit', (code, signal) => {
-        if (stopping) return;
-        console.error(`start: a process exited unexpectedly (code ${code}, signal ${signal}); stopping the rest`);
-        void stopAll(1);
-      });
-    }
+    let apiUrl = '';
+    await Promise.all([
+      supervisor.start(
+        nodePart('worker', {
+          script: 'worker/main.ts',
+          env,
+          nodeFlags: WORKER_NODE_FLAGS,
+          ready: /^worker: polling/,
+          // It finishes the page in flight and heartbeats it: give it its whole grace and then some.
+          stopGraceMs: WORKER_DEFAULTS.shutdownGraceMs + 5_000,
+        }),
+      ),
+      supervisor.start(
+        nodePart('api', {
+          script: 'api/main.ts',
+          env,
+          ready: /^api: listening on (http:\/\/\S+)/,
+          onReady: (url) => (apiUrl = url),
+          stopGraceMs: 10_000,
+        }),
+      ),
+    ]);
+    console.log(
+      `start: ready: API on ${apiUrl}; parts are restarted if they crash; logs in ${supervisor.logFileOf('<part>')}; Ctrl-C stops everything`,
+    );
   } catch (err) {
     console.error(`start: ${err instanceof Error ? err.message : String(err)}`);
-    await stopAll(1);
+    await shutdown(1);
   }
 }
 
-void main();
+main().catch((err: unknown) => {
+  console.error(`start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(err instanceof ConfigError ? CONFIG_EXIT_CODE : 1);
+});

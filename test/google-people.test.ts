@@ -8,12 +8,13 @@ import {
   type ConnectionsPage,
   type FetchPageOptions,
   type Person,
-  PROVIDER_FAILURE,
   fetchConnectionsPage,
   parseRetryAfter,
   toContactRecord,
-} from '../activities/google-people';
+} from '../activities/sources/google-people';
 import { type DemoProvider, startDemoProvider } from '../demo-provider/server';
+// The contract's names, not the module's own: the workflow's retry policy reads these.
+import { FAILURE_TYPES } from '../workflows/contract';
 
 const TOKEN = 'ya29.test-token-that-must-never-leak';
 
@@ -113,7 +114,7 @@ void describe('fetchConnectionsPage against the demo provider', () => {
   void it('fails non-retryably with ProviderUnauthenticated on a revoked token, without the token in the message', async () => {
     provider.configure({ faults: { revokedTokens: [TOKEN] } });
     const failure = await failureOf(page());
-    assert.equal(failure.type, PROVIDER_FAILURE.unauthenticated);
+    assert.equal(failure.type, FAILURE_TYPES.providerUnauthenticated);
     assert.equal(failure.nonRetryable, true);
     assert.match(failure.message, /401 UNAUTHENTICATED/);
     assert.match(failure.message, /reconnect/);
@@ -124,7 +125,7 @@ void describe('fetchConnectionsPage against the demo provider', () => {
   void it('fails retryably with ProviderThrottled on 429, carrying Retry-After as nextRetryDelay', async () => {
     provider.configure({ faults: { script: ['429'], retryAfterSeconds: 2 } });
     const failure = await failureOf(page());
-    assert.equal(failure.type, PROVIDER_FAILURE.throttled);
+    assert.equal(failure.type, FAILURE_TYPES.providerThrottled);
     assert.equal(failure.nonRetryable, false);
     assert.ok(failure.nextRetryDelay !== undefined && failure.nextRetryDelay !== null, 'nextRetryDelay is not set');
     assert.equal(msToNumber(failure.nextRetryDelay), 2000);
@@ -138,7 +139,7 @@ void describe('fetchConnectionsPage against the demo provider', () => {
   void it('fails retryably with ProviderUnavailable on 500, leaving the delay to the retry policy', async () => {
     provider.configure({ faults: { script: ['500'] } });
     const failure = await failureOf(page());
-    assert.equal(failure.type, PROVIDER_FAILURE.unavailable);
+    assert.equal(failure.type, FAILURE_TYPES.providerUnavailable);
     assert.equal(failure.nonRetryable, false);
     assert.equal(failure.nextRetryDelay, undefined);
     assert.match(failure.message, /500 INTERNAL/);
@@ -147,7 +148,7 @@ void describe('fetchConnectionsPage against the demo provider', () => {
   void it('honours Retry-After on 503', async () => {
     provider.configure({ faults: { script: ['503'], retryAfterSeconds: 3 } });
     const failure = await failureOf(page());
-    assert.equal(failure.type, PROVIDER_FAILURE.unavailable);
+    assert.equal(failure.type, FAILURE_TYPES.providerUnavailable);
     assert.equal(failure.nonRetryable, false);
     assert.equal(msToNumber(failure.nextRetryDelay ?? 0), 3000);
   });
@@ -155,7 +156,7 @@ void describe('fetchConnectionsPage against the demo provider', () => {
   void it('fails retryably with ProviderUnavailable when the connection drops', async () => {
     provider.configure({ faults: { script: ['drop'] } });
     const failure = await failureOf(page());
-    assert.equal(failure.type, PROVIDER_FAILURE.unavailable);
+    assert.equal(failure.type, FAILURE_TYPES.providerUnavailable);
     assert.equal(failure.nonRetryable, false);
     assert.match(failure.message, /Could not reach Google People API/);
     assert.equal(provider.stats.faultsInjected, 1);
@@ -164,7 +165,7 @@ void describe('fetchConnectionsPage against the demo provider', () => {
   void it('fails retryably with ProviderUnavailable when a page is slower than timeoutMs', async () => {
     provider.configure({ faults: { slowMs: 500 } });
     const failure = await failureOf(page({ timeoutMs: 50 }));
-    assert.equal(failure.type, PROVIDER_FAILURE.unavailable);
+    assert.equal(failure.type, FAILURE_TYPES.providerUnavailable);
     assert.equal(failure.nonRetryable, false);
     assert.match(failure.message, /did not answer within 50 ms/);
   });
@@ -194,14 +195,14 @@ void describe('fetchConnectionsPage against the demo provider', () => {
 
   void it('fails non-retryably with ProviderInvalidRequest when the provider rejects the page token', async () => {
     const failure = await failureOf(page({ pageToken: 'not-a-token' }));
-    assert.equal(failure.type, PROVIDER_FAILURE.invalidRequest);
+    assert.equal(failure.type, FAILURE_TYPES.providerInvalidRequest);
     assert.equal(failure.nonRetryable, true);
     assert.match(failure.message, /400 INVALID_ARGUMENT/);
   });
 
   void it('refuses a pageSize outside 1..1000 without calling the provider', async () => {
     const failure = await failureOf(page({ pageSize: 1001 }));
-    assert.equal(failure.type, PROVIDER_FAILURE.invalidRequest);
+    assert.equal(failure.type, FAILURE_TYPES.providerInvalidRequest);
     assert.equal(failure.nonRetryable, true);
     assert.match(failure.message, /pageSize must be an integer from 1 to 1000 \(got 1001\)/);
     assert.equal(provider.stats.requests, 0);
@@ -229,27 +230,27 @@ void describe('fetchConnectionsPage against responses the demo never sends', () 
 
   void it('fails retryably with ProviderBadResponse on a 200 that is not JSON', async () => {
     const failure = await failureOf(fetchFrom(await serve(200, '<html>gateway</html>')));
-    assert.equal(failure.type, PROVIDER_FAILURE.badResponse);
+    assert.equal(failure.type, FAILURE_TYPES.providerBadResponse);
     assert.equal(failure.nonRetryable, false);
     assert.match(failure.message, /not JSON: <html>gateway<\/html>/);
   });
 
   void it('fails with ProviderBadResponse when a person has no resourceName', async () => {
     const failure = await failureOf(fetchFrom(await serve(200, JSON.stringify({ connections: [{ etag: 'e1' }] }))));
-    assert.equal(failure.type, PROVIDER_FAILURE.badResponse);
+    assert.equal(failure.type, FAILURE_TYPES.providerBadResponse);
     assert.match(failure.message, /connections\.0\.resourceName/);
   });
 
   void it('fails with ProviderBadResponse when a person has no etag', async () => {
     const failure = await failureOf(fetchFrom(await serve(200, JSON.stringify({ connections: [{ resourceName: 'people/c1' }] }))));
-    assert.equal(failure.type, PROVIDER_FAILURE.badResponse);
+    assert.equal(failure.type, FAILURE_TYPES.providerBadResponse);
     assert.match(failure.message, /connections\.0\.etag/);
   });
 
   void it('fails non-retryably with ProviderPermissionDenied on 403', async () => {
     const body = JSON.stringify({ error: { code: 403, message: 'Request had insufficient authentication scopes.', status: 'PERMISSION_DENIED' } });
     const failure = await failureOf(fetchFrom(await serve(403, body)));
-    assert.equal(failure.type, PROVIDER_FAILURE.permissionDenied);
+    assert.equal(failure.type, FAILURE_TYPES.providerPermissionDenied);
     assert.equal(failure.nonRetryable, true);
     assert.match(failure.message, /\(403 PERMISSION_DENIED\): Request had insufficient authentication scopes\./);
   });
@@ -257,7 +258,7 @@ void describe('fetchConnectionsPage against responses the demo never sends', () 
   void it('takes nextRetryDelay from a Retry-After HTTP-date', async () => {
     const at = new Date(Date.now() + 120_000).toUTCString();
     const failure = await failureOf(fetchFrom(await serve(429, '{}', { 'Retry-After': at })));
-    assert.equal(failure.type, PROVIDER_FAILURE.throttled);
+    assert.equal(failure.type, FAILURE_TYPES.providerThrottled);
     const delay = msToNumber(failure.nextRetryDelay ?? 0);
     // HTTP-dates have whole-second precision, so allow for the truncation and the test's own time.
     assert.ok(delay > 115_000 && delay <= 120_000, `expected about 120 s, got ${delay} ms`);
@@ -266,7 +267,7 @@ void describe('fetchConnectionsPage against responses the demo never sends', () 
   void it('redacts the token if the provider echoes it back', async () => {
     const body = JSON.stringify({ error: { code: 401, message: `Token ${TOKEN} is expired`, status: 'UNAUTHENTICATED' } });
     const failure = await failureOf(fetchFrom(await serve(401, body)));
-    assert.equal(failure.type, PROVIDER_FAILURE.unauthenticated);
+    assert.equal(failure.type, FAILURE_TYPES.providerUnauthenticated);
     assert.equal(failure.nonRetryable, true);
     assert.ok(!failure.message.includes(TOKEN), 'the access token leaked into the failure message');
     assert.match(failure.message, /Token \[redacted\] is expired/);
@@ -277,7 +278,7 @@ void describe('fetchConnectionsPage against responses the demo never sends', () 
     const last = servers.pop();
     await last?.close();
     const failure = await failureOf(fetchFrom(url));
-    assert.equal(failure.type, PROVIDER_FAILURE.unavailable);
+    assert.equal(failure.type, FAILURE_TYPES.providerUnavailable);
     assert.equal(failure.nonRetryable, false);
     assert.match(failure.message, /ECONNREFUSED/);
   });

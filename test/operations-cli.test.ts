@@ -2,25 +2,47 @@
  * The operator's path, without our API: the commands `docs/operations.md` documents, run word for
  * word as subprocesses (`temporal`, and `tctl` where it is installed) against a real running import
  * on the run's dev server, with assertions on what they print and on what the API and the store
- * then say.
+ * then say. Payloads are encrypted, so the commands run as the doc's "To decode in every command"
+ * says: with `TEMPORAL_CODEC_ENDPOINT` and `TEMPORAL_CODEC_AUTH` exported, pointing at a codec
+ * server of this file's own with an operator key (`--codec_endpoint`/`--codec_auth` for tctl).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { after, before, describe, it } from 'node:test';
+import type { AddressInfo } from 'node:net';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { serve, type ServerType } from '@hono/node-server';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, TerminatedFailure } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
-import type { ContactStore } from '../db/types';
+import { createAuthenticator } from '../api/auth';
+import { createCodecApp } from '../api/codec';
+import { createPayloadCodec } from '../config/payload-codec';
+import { parsePayloadKeys } from '../config/payload-keys';
+import type { ContactStore, Store } from '../db/types';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { resolveTemporalCli } from '../scripts/temporal-cli';
-import { startApi, type TestApi } from './support/api';
-import { NAMESPACE, storeCases, startWorker, temporalAddress, uniqueId, waitFor } from './support/harness';
+import { FAILURE_TYPES } from '../workflows/contract';
+import { startApi, type ImportView, type TestApi } from './support/api';
+import {
+  NAMESPACE,
+  storeCases,
+  startWorker,
+  temporal,
+  temporalAddress,
+  TEST_PAYLOAD_KEYS,
+  uniqueId,
+  waitFor,
+} from './support/harness';
 
 const ROOT = path.resolve(__dirname, '..');
 const OPERATIONS_DOC = path.join(ROOT, 'docs', 'operations.md');
 const N = 1_000;
 const run = promisify(execFile);
+/** The tenant of this file's API key: every workflow ID here is `import-contacts/ops-cli/…`. */
+const TENANT = 'ops-cli';
 
 /**
  * The `temporal` commands of `docs/operations.md`, character for character. `<user-id>`,
@@ -31,18 +53,18 @@ const TEMPORAL = {
   listByUser: `temporal workflow list --query "ImportUserId = '<user-id>'"`,
   listFailed: `temporal workflow list --query "ExecutionStatus = 'Failed'"`,
   listPaused: `temporal workflow list --query "ExecutionStatus = 'Running' AND ImportState = 'paused'"`,
-  describe: 'temporal workflow describe --workflow-id import-contacts/google-people/<user-id>',
-  show: 'temporal workflow show --workflow-id import-contacts/google-people/<user-id>',
-  showDetailed: 'temporal workflow show --workflow-id import-contacts/google-people/<user-id> --detailed',
-  query: 'temporal workflow query --workflow-id import-contacts/google-people/<user-id> --name status',
-  pause: 'temporal workflow signal --workflow-id import-contacts/google-people/<user-id> --name pause',
-  resume: 'temporal workflow signal --workflow-id import-contacts/google-people/<user-id> --name resume',
-  cancel: 'temporal workflow cancel --workflow-id import-contacts/google-people/<user-id>',
-  terminate: 'temporal workflow terminate --workflow-id import-contacts/google-people/<user-id> --reason "<why>"',
+  describe: 'temporal workflow describe --workflow-id import-contacts/<tenant>/google-people/<user-id>',
+  show: 'temporal workflow show --workflow-id import-contacts/<tenant>/google-people/<user-id>',
+  showDetailed: 'temporal workflow show --workflow-id import-contacts/<tenant>/google-people/<user-id> --detailed',
+  query: 'temporal workflow query --workflow-id import-contacts/<tenant>/google-people/<user-id> --name status',
+  pause: 'temporal workflow signal --workflow-id import-contacts/<tenant>/google-people/<user-id> --name pause',
+  resume: 'temporal workflow signal --workflow-id import-contacts/<tenant>/google-people/<user-id> --name resume',
+  cancel: 'temporal workflow cancel --workflow-id import-contacts/<tenant>/google-people/<user-id>',
+  terminate: 'temporal workflow terminate --workflow-id import-contacts/<tenant>/google-people/<user-id> --reason "<why>"',
   resetLast:
-    'temporal workflow reset --workflow-id import-contacts/google-people/<user-id> --type LastWorkflowTask --reason "<why>"',
+    'temporal workflow reset --workflow-id import-contacts/<tenant>/google-people/<user-id> --type LastWorkflowTask --reason "<why>"',
   resetToEvent:
-    'temporal workflow reset --workflow-id import-contacts/google-people/<user-id> --event-id <event-id> --reason "<why>"',
+    'temporal workflow reset --workflow-id import-contacts/<tenant>/google-people/<user-id> --event-id <event-id> --reason "<why>"',
 } as const;
 
 /** The `tctl` (v1.18) commands of `docs/operations.md`, character for character. */
@@ -50,17 +72,17 @@ const TCTL = {
   listByUser: `tctl workflow list --query "ImportUserId = '<user-id>'"`,
   listFailed: `tctl workflow list --query "ExecutionStatus = 'Failed'"`,
   listPaused: `tctl workflow list --query "ExecutionStatus = 'Running' AND ImportState = 'paused'"`,
-  describe: 'tctl workflow describe -w import-contacts/google-people/<user-id>',
-  show: 'tctl workflow show -w import-contacts/google-people/<user-id>',
-  query: 'tctl workflow query -w import-contacts/google-people/<user-id> --qt status',
-  pause: 'tctl workflow signal -w import-contacts/google-people/<user-id> -n pause',
-  resume: 'tctl workflow signal -w import-contacts/google-people/<user-id> -n resume',
-  cancel: 'tctl workflow cancel -w import-contacts/google-people/<user-id>',
-  terminate: 'tctl workflow terminate -w import-contacts/google-people/<user-id> --reason "<why>"',
-  resetToEvent: 'tctl workflow reset -w import-contacts/google-people/<user-id> --event_id <event-id> --reason "<why>"',
+  describe: 'tctl workflow describe -w import-contacts/<tenant>/google-people/<user-id>',
+  show: 'tctl workflow show -w import-contacts/<tenant>/google-people/<user-id>',
+  query: 'tctl workflow query -w import-contacts/<tenant>/google-people/<user-id> --qt status',
+  pause: 'tctl workflow signal -w import-contacts/<tenant>/google-people/<user-id> -n pause',
+  resume: 'tctl workflow signal -w import-contacts/<tenant>/google-people/<user-id> -n resume',
+  cancel: 'tctl workflow cancel -w import-contacts/<tenant>/google-people/<user-id>',
+  terminate: 'tctl workflow terminate -w import-contacts/<tenant>/google-people/<user-id> --reason "<why>"',
+  resetToEvent: 'tctl workflow reset -w import-contacts/<tenant>/google-people/<user-id> --event_id <event-id> --reason "<why>"',
 } as const;
 
-type Vars = Partial<Record<'user-id' | 'event-id' | 'why', string>>;
+type Vars = Partial<Record<'tenant' | 'user-id' | 'event-id' | 'why', string>>;
 
 /** Shell-style words: whitespace splits, single or double quotes group (no escapes are documented). */
 function words(command: string): string[] {
@@ -70,7 +92,7 @@ function words(command: string): string[] {
 }
 
 function fill(template: string, vars: Vars): string {
-  return template.replace(/<(user-id|event-id|why)>/g, (whole, name: keyof Vars) => {
+  return template.replace(/<(tenant|user-id|event-id|why)>/g, (whole, name: keyof Vars) => {
     const value = vars[name];
     if (value === undefined) throw new Error(`the command ${template} needs a value for ${whole}`);
     return value;
@@ -100,24 +122,39 @@ const TCTL_SKIP = TCTL_BIN
     'github.com/temporalio/tctl/cmd/tctl@v1.18.4`, which .ci/run does, is refused on this machine by the Go ' +
     'module proxy (403 "This module version is not available")';
 
-/** Runs a documented command with the connection flags added; fails with the command and its stderr. */
+/** Where the commands find the codec server, and the operator key they send it. */
+interface CodecSettings {
+  endpoint: string;
+  auth: string;
+}
+
+/** Set once this file's codec server listens (the suite's `before`). */
+let codec: CodecSettings | undefined;
+
+/**
+ * Runs a documented command with the connection flags added, decoding payloads through `codec`
+ * ({@link codec}: exported as the doc says for `temporal`, tctl's global flags); fails with the command and its stderr.
+ */
 async function runDocumented(template: string, vars: Vars): Promise<string> {
   const [program, ...args] = words(fill(template, vars));
+  assert.ok(codec, 'the codec server is not up yet');
   const address = await temporalAddress();
   let file: string;
   let argv: string[];
+  let env: NodeJS.ProcessEnv = process.env;
   if (program === 'temporal') {
     file = resolveTemporalCli();
     argv = [...args, '--address', address, '--namespace', NAMESPACE];
+    env = { ...process.env, TEMPORAL_CODEC_ENDPOINT: codec.endpoint, TEMPORAL_CODEC_AUTH: codec.auth };
   } else if (program === 'tctl' && TCTL_BIN) {
     file = TCTL_BIN;
     // tctl v1 takes its global flags before the command.
-    argv = ['--address', address, '--namespace', NAMESPACE, ...args];
+    argv = ['--address', address, '--namespace', NAMESPACE, '--codec_endpoint', codec.endpoint, '--codec_auth', codec.auth, ...args];
   } else {
     throw new Error(`cannot run ${template}: no ${program} here`);
   }
   try {
-    const { stdout } = await run(file, argv, { timeout: 30_000, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(file, argv, { timeout: 30_000, maxBuffer: 16 * 1024 * 1024, env });
     return stdout;
   } catch (err) {
     const { stderr, stdout } = err as { stderr?: string; stdout?: string };
@@ -152,14 +189,17 @@ function resetPointBeforeLastBatch(history: Array<{ id: number; type: string }>)
   return point.id;
 }
 
-/** Fenced shell lines of the doc that run a CLI. */
+/**
+ * Fenced shell lines of the doc that run a CLI. Those passing `--codec-endpoint` are
+ * test/codec-server.test.ts's: it runs them against its own codec server.
+ */
 function documentedCommands(program: 'temporal' | 'tctl'): string[] {
   const doc = fs.readFileSync(OPERATIONS_DOC, 'utf8');
   const blocks = [...doc.matchAll(/```(?:sh|bash|shell)\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
   return blocks
     .flatMap((block) => block.split('\n'))
     .map((line) => line.trim())
-    .filter((line) => line.startsWith(`${program} `));
+    .filter((line) => line.startsWith(`${program} `) && !line.includes('--codec-endpoint'));
 }
 
 describe('docs/operations.md', () => {
@@ -182,48 +222,100 @@ describe('docs/operations.md', () => {
 
 describe('operating an import from the command line', () => {
   let provider: DemoProvider;
-  let store: ContactStore;
+  let store: Store;
+  /** The store as this file's tenant sees it. */
+  let contacts: ContactStore;
   let api: TestApi;
   let worker: Worker;
   let workerRun: Promise<void>;
+  let codecServer: ServerType | undefined;
 
   before(async () => {
     provider = await startDemoProvider({ contacts: N });
     const sqlite = storeCases().find((c) => c.name === 'sqlite')!;
     store = await sqlite.open();
+    contacts = store.tenant(TENANT);
     // One task queue for this file's API and worker, apart from every other file's.
     const taskQueue = uniqueId('operations-cli');
-    api = await startApi({ store, taskQueue });
+    api = await startApi({ store, taskQueue, tenant: TENANT });
     worker = await startWorker({ store, providerUrl: provider.url, taskQueue });
     workerRun = worker.run();
+    // The codec server as the API serves it (api/main.ts): the test keyring, operator keys only.
+    const { key: operatorKey } = await store.apiKeys.create({ scope: 'operator', name: 'operations-cli' });
+    const operators = createAuthenticator({ keys: store.apiKeys, loopbackOnly: false });
+    const codecApp = createCodecApp({
+      codec: createPayloadCodec(parsePayloadKeys('TEST_PAYLOAD_KEYS', TEST_PAYLOAD_KEYS)),
+      authorize: async (authorization) => (await operators.authenticate(authorization, 'operator')).ok,
+      corsOrigins: [],
+    });
+    const server: ServerType = await new Promise((resolve) => {
+      const s = serve({ fetch: codecApp.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    });
+    codecServer = server;
+    codec = { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/codec`, auth: `Bearer ${operatorKey}` };
   });
   after(async () => {
     provider?.configure({ faults: {} });
     if (worker?.getState() === 'RUNNING') worker.shutdown();
     await workerRun;
+    await new Promise<void>((resolve) => {
+      if (!codecServer) return resolve();
+      codecServer.close(() => resolve());
+      if ('closeAllConnections' in codecServer) codecServer.closeAllConnections();
+    });
     await api?.close();
     await provider?.close();
     await store?.close();
   });
+  // Each test sets its own hold or revocation; none survives it, even when an assertion fails.
+  beforeEach(() => provider.configure({ faults: {} }));
+  // A test that fails half-way leaves its import running, held at the provider, where the next
+  // test's hold and page counts would meet it: end it first.
+  afterEach(async () => {
+    const { client } = await temporal();
+    for (const workflowId of startedThisTest.splice(0)) {
+      const handle = client.workflow.getHandle(workflowId);
+      if ((await handle.describe()).status.name === 'RUNNING') await handle.terminate('operations-cli test clean-up');
+    }
+    provider.configure({ faults: {} });
+  });
 
-  async function startImport(userId: string, accessToken = 'demo-token') {
-    const res = await api.call('POST', '/v1/imports', { userId, source: { provider: 'google-people', accessToken } });
-    assert.equal(res.status, 202, JSON.stringify(res.json));
-    assert.equal(res.json.workflowId, `import-contacts/google-people/${userId}`);
-    return res.json as { importId: string; workflowId: string };
+  /** Workflow IDs of the imports the running test started. */
+  const startedThisTest: string[] = [];
+
+  async function startImport(userId: string, accessToken = 'demo-token'): Promise<ImportView> {
+    const { json: view } = await api.startImport({ userId, source: { provider: 'google-people', accessToken } });
+    startedThisTest.push(view.workflowId);
+    assert.equal(view.workflowId, `import-contacts/${TENANT}/google-people/${userId}`);
+    return view;
   }
 
-  async function statusOf(importId: string) {
-    const res = await api.call('GET', `/v1/imports/${importId}`);
-    assert.equal(res.status, 200, JSON.stringify(res.json));
-    return res.json;
-  }
-
-  const apiSays = (importId: string, state: string) =>
+  const apiSays = (importId: string, state: ImportView['state']) =>
     waitFor(async () => {
-      const status = await statusOf(importId);
+      const status = await api.getImport(importId);
       return status.state === state && status;
     }, `the API to say ${state}`, 30_000);
+
+  /** How the run `runId` of `workflowId` ended, as Temporal's client reports it. */
+  async function failureOfRun(workflowId: string, runId: string): Promise<unknown> {
+    const { client } = await temporal();
+    const err = await client.workflow
+      .getHandle(workflowId, runId, { followRuns: false })
+      .result()
+      .then(
+        () => assert.fail(`run ${runId} of ${workflowId} completed; expected it to have failed`),
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof WorkflowFailedError, `expected a WorkflowFailedError, got ${String(err)}`);
+    return err.cause;
+  }
+
+  /** Asserts that run `runId` failed with an ApplicationFailure of `type`. */
+  async function assertFailedWith(workflowId: string, runId: string, type: string): Promise<void> {
+    const cause = await failureOfRun(workflowId, runId);
+    assert.ok(cause instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(cause)}`);
+    assert.equal(cause.type, type, `run ${runId} failed with ${cause.type}: ${cause.message}`);
+  }
 
   /** Visibility is eventually consistent: poll the listing until it shows the workflow id. */
   const listed = (template: string, vars: Vars, workflowId: string) =>
@@ -232,22 +324,45 @@ describe('operating an import from the command line', () => {
       return output.includes(workflowId) && output;
     }, `\`${fill(template, vars)}\` to list ${workflowId}`, 30_000);
 
-  /** Runs the test's part in the import `userId`, holding the provider at `holdFromOffset`. */
+  /**
+   * Runs the test's part in the import `userId`, holding the provider at `holdFromOffset`: returns
+   * once that many contacts are saved and the request for the next page waits at the provider.
+   */
   async function runningImport(prefix: string, holdFromOffset = 200) {
     const userId = uniqueId(prefix);
     provider.configure({ faults: { holdFromOffset } });
+    provider.resetStats();
     const started = await startImport(userId);
     await waitFor(
-      async () => (await statusOf(started.importId)).saved === holdFromOffset,
+      async () => (await api.getImport(started.importId)).saved === holdFromOffset,
       `the import to stop at ${holdFromOffset} contacts`,
       30_000,
     );
-    return { userId, ...started };
+    // The status moves when a batch ends; the next batch's first request may still be on its way.
+    await waitFor(
+      () => provider.stats.requests === provider.stats.pagesServed + 1,
+      `the request for the page at ${holdFromOffset} to reach the provider`,
+      30_000,
+    );
+    return { userId, importId: started.importId, workflowId: started.workflowId };
+  }
+
+  /**
+   * An import of its own that failed for good: four pages saved and the fifth held, then the
+   * provider refuses the token. The held page was let in before that, so it is saved too, and the
+   * sixth page fails the import with ProviderUnauthenticated.
+   */
+  async function failedImport(prefix: string) {
+    const running = await runningImport(prefix, 400);
+    provider.configure({ faults: { revokedTokens: ['demo-token'] } });
+    const failed = await apiSays(running.importId, 'failed');
+    await assertFailedWith(running.workflowId, failed.runId, FAILURE_TYPES.providerUnauthenticated);
+    return { ...running, failed };
   }
 
   it('finds, inspects, pauses and resumes an import until it has exactly N contacts', async () => {
     const { userId, importId, workflowId } = await runningImport('op-alice');
-    const vars = { 'user-id': userId };
+    const vars = { tenant: TENANT, 'user-id': userId };
 
     await listed(TEMPORAL.listByUser, vars, workflowId);
 
@@ -279,40 +394,34 @@ describe('operating an import from the command line', () => {
     await runDocumented(TEMPORAL.resume, vars);
     const done = await apiSays(importId, 'completed');
     assert.equal(done.saved, N);
-    assert.equal(await store.countContacts(userId), N, 'exactly N contacts after pause and resume');
+    assert.equal(await contacts.countContacts(userId), N, 'exactly N contacts after pause and resume');
   });
 
   it('cancels an import: the API says cancelled and keeps what was saved', async () => {
     const { userId, importId } = await runningImport('op-bob');
-    const output = await runDocumented(TEMPORAL.cancel, { 'user-id': userId });
+    const output = await runDocumented(TEMPORAL.cancel, { tenant: TENANT, 'user-id': userId });
     assert.match(output, /cancel/i);
     const cancelled = await apiSays(importId, 'cancelled');
     assert.equal(cancelled.saved, 200);
-    assert.equal(await store.countContacts(userId), 200);
-    provider.configure({ faults: {} });
+    assert.equal(await contacts.countContacts(userId), 200);
   });
 
   it('terminates an import: the API says failed, terminated by an operator', async () => {
-    const { userId, importId } = await runningImport('op-carol');
-    await runDocumented(TEMPORAL.terminate, { 'user-id': userId, why: 'operations-cli test' });
+    const { userId, importId, workflowId } = await runningImport('op-carol');
+    await runDocumented(TEMPORAL.terminate, { tenant: TENANT, 'user-id': userId, why: 'operations-cli test' });
     const failed = await apiSays(importId, 'failed');
-    assert.match(failed.error, /terminated/i);
-    assert.match(await runDocumented(TEMPORAL.show, { 'user-id': userId }), /WorkflowExecutionTerminated/);
-    provider.configure({ faults: {} });
+    assert.match(failed.error ?? '', /terminated/i);
+    const cause = await failureOfRun(workflowId, failed.runId);
+    assert.ok(cause instanceof TerminatedFailure, `expected the run to be terminated, got ${String(cause)}`);
+    assert.match(await runDocumented(TEMPORAL.show, { tenant: TENANT, 'user-id': userId }), /WorkflowExecutionTerminated/);
   });
 
-  let resetImport: { userId: string; importId: string } | undefined;
-
-  it('resets a failed import: LastWorkflowTask fails again, the event before the failed batch re-runs it', async () => {
-    // Four pages saved and the fifth held; then the provider refuses the token. The held page was
-    // let in before that, so it is saved too, and the sixth page fails the import.
-    const { userId, importId, workflowId } = await runningImport('op-dave', 400);
-    provider.configure({ faults: { revokedTokens: ['demo-token'] } });
-    const failed = await apiSays(importId, 'failed');
-    assert.match(failed.error, /401/);
+  it('resets a failed import: LastWorkflowTask fails again, the event before the failed batch re-runs it, and the API follows', async () => {
+    const { userId, importId, workflowId, failed } = await failedImport('op-dave');
+    assert.match(failed.error ?? '', /401/);
     assert.equal(failed.saved, 500);
-    assert.equal(await store.countContacts(userId), 500, 'the failed import counts exactly what it saved');
-    const vars = { 'user-id': userId, why: 'provider fixed' };
+    assert.equal(await contacts.countContacts(userId), 500, 'the failed import counts exactly what it saved');
+    const vars = { tenant: TENANT, 'user-id': userId, why: 'provider fixed' };
     await listed(TEMPORAL.listFailed, vars, workflowId);
 
     // The cause is fixed outside the workflow's input (here: the provider accepts the token again).
@@ -330,6 +439,10 @@ describe('operating an import from the command line', () => {
       30_000,
     );
     assert.equal(provider.stats.requests, requestsBefore, 'a LastWorkflowTask reset does not call the provider again');
+    const { client } = await temporal();
+    const failedAgain = await client.workflow.getHandle(workflowId).describe();
+    assert.notEqual(failedAgain.runId, failed.runId, 'the reset made a new run');
+    await assertFailedWith(workflowId, failedAgain.runId, FAILURE_TYPES.providerUnauthenticated);
 
     // Reset to the WorkflowTaskCompleted just above the failed batch: the batch runs again.
     const eventId = resetPointBeforeLastBatch(historyTable(await runDocumented(TEMPORAL.show, vars)));
@@ -339,27 +452,20 @@ describe('operating an import from the command line', () => {
       'the reset import to complete',
       30_000,
     );
-    assert.equal(await store.countContacts(userId), N, 'the reset run saved the rest: exactly N contacts');
+    assert.equal(await contacts.countContacts(userId), N, 'the reset run saved the rest: exactly N contacts');
     const result = jsonIn((await runDocumented(TEMPORAL.describe, vars)).split(/Result\s+/)[1] ?? '');
     assert.equal(result.saved, N);
-    resetImport = { userId, importId };
-  });
 
-  it('reports the reset run through the API', async () => {
-    assert.ok(resetImport, 'the reset test ran');
-    const { importId } = resetImport;
-    // The API may answer from its last reading for up to a couple of seconds.
-    const status = await waitFor(async () => {
-      const current = await statusOf(importId);
-      return current.state === 'completed' && current;
-    }, 'the API to see the reset run complete');
+    // The importId from before the resets still names the import. The API may answer from its
+    // last reading for up to a couple of seconds.
+    const status = await apiSays(importId, 'completed');
     assert.equal(status.saved, N);
   });
 
   describe('with tctl', { skip: TCTL_SKIP }, () => {
     it('lists by ImportUserId, queries status with --qt, and a tctl pause makes the API say paused', async () => {
       const { userId, importId, workflowId } = await runningImport('op-tctl-erin');
-      const vars = { 'user-id': userId };
+      const vars = { tenant: TENANT, 'user-id': userId };
       await listed(TCTL.listByUser, vars, workflowId);
 
       const status = await runDocumented(TCTL.query, vars);
@@ -378,30 +484,30 @@ describe('operating an import from the command line', () => {
       await runDocumented(TCTL.resume, vars);
       const done = await apiSays(importId, 'completed');
       assert.equal(done.saved, N);
-      assert.equal(await store.countContacts(userId), N);
+      assert.equal(await contacts.countContacts(userId), N);
     });
 
     it('cancels and terminates with tctl', async () => {
       const bob = await runningImport('op-tctl-frank');
-      await runDocumented(TCTL.cancel, { 'user-id': bob.userId });
+      await runDocumented(TCTL.cancel, { tenant: TENANT, 'user-id': bob.userId });
       assert.equal((await apiSays(bob.importId, 'cancelled')).saved, 200);
 
       const carol = await runningImport('op-tctl-grace');
-      await runDocumented(TCTL.terminate, { 'user-id': carol.userId, why: 'operations-cli test' });
-      assert.match((await apiSays(carol.importId, 'failed')).error, /terminated/i);
-      provider.configure({ faults: {} });
+      await runDocumented(TCTL.terminate, { tenant: TENANT, 'user-id': carol.userId, why: 'operations-cli test' });
+      const failed = await apiSays(carol.importId, 'failed');
+      assert.match(failed.error ?? '', /terminated/i);
+      const cause = await failureOfRun(carol.workflowId, failed.runId);
+      assert.ok(cause instanceof TerminatedFailure, `expected the run to be terminated, got ${String(cause)}`);
     });
 
     it('resets a failed import to the event before the failed batch with tctl', async () => {
-      const { userId, importId, workflowId } = await runningImport('op-tctl-heidi', 400);
-      provider.configure({ faults: { revokedTokens: ['demo-token'] } });
-      await apiSays(importId, 'failed');
-      const vars = { 'user-id': userId, why: 'provider fixed' };
+      const { userId, workflowId } = await failedImport('op-tctl-heidi');
+      const vars = { tenant: TENANT, 'user-id': userId, why: 'provider fixed' };
       await listed(TCTL.listFailed, vars, workflowId);
       provider.configure({ faults: {} });
       const eventId = resetPointBeforeLastBatch(historyTable(await runDocumented(TEMPORAL.show, vars)));
       await runDocumented(TCTL.resetToEvent, { ...vars, 'event-id': String(eventId) });
-      await waitFor(async () => (await store.countContacts(userId)) === N, 'the reset import to save every contact', 30_000);
+      await waitFor(async () => (await contacts.countContacts(userId)) === N, 'the reset import to save every contact', 30_000);
     });
   });
 });

@@ -13,9 +13,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Sqlite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { InvalidCursorError, openStore, type StoreLocation } from '../db/index';
-import type { ContactRecord, ContactStore, StoredContact } from '../db/types';
+import { migrationProvider } from '../db/migrations';
+import type { ContactsTable } from '../db/schema';
+import type { ContactRecord, ContactStore, Store, StoredContact } from '../db/types';
 
 const STORE_MODULE = path.resolve(__dirname, '../db/index.ts');
 
@@ -59,21 +63,34 @@ interface StoreHarness {
 
 /** The behaviour both dialects must share. */
 function describeStoreBehaviour(harness: () => StoreHarness): void {
+  let db: Store;
+  /** The tenant most behaviour runs in; the tenancy tests add a second one. */
   let store: ContactStore;
   let newUser: () => string;
 
   void before(async () => {
     const h = harness();
     newUser = () => h.newUser();
-    store = await openStore(h.location);
+    db = await openStore(h.location);
+    store = db.tenant('tenant-a');
   });
 
   void after(async () => {
-    await store?.close();
+    await db?.close();
   });
 
-  void it('answers ping', async () => {
-    await store.ping();
+  void it('answers ping while open, and refuses it once closed', async () => {
+    // A store of its own: closing the shared one would take it from every other test.
+    const own = await openStore(harness().location);
+    let closed = false;
+    try {
+      await assert.doesNotReject(own.ping(), 'an open store should answer ping');
+      await own.close();
+      closed = true;
+      await assert.rejects(own.ping(), Error, 'a closed store must not claim to be healthy');
+    } finally {
+      if (!closed) await own.close();
+    }
   });
 
   void it('stores 2,500 contacts sent in three calls', async () => {
@@ -212,11 +229,54 @@ function describeStoreBehaviour(harness: () => StoreHarness): void {
     await store.upsertContacts(user, 'google', contacts(0, 3));
     const again = await openStore(harness().location);
     try {
-      assert.equal(await again.countContacts(user), 3, 'a second open must keep the rows, not recreate the table');
-      assert.equal((await again.upsertContacts(user, 'google', contacts(0, 4))).written, 1);
+      const contactsAgain = again.tenant(store.tenant);
+      assert.equal(await contactsAgain.countContacts(user), 3, 'a second open must keep the rows, not recreate the table');
+      assert.equal((await contactsAgain.upsertContacts(user, 'google', contacts(0, 4))).written, 1);
     } finally {
       await again.close();
     }
+  });
+
+  void it('keeps tenants apart: the same user and contact ids in two tenants are two sets of rows', async () => {
+    const user = newUser();
+    const other = db.tenant('tenant-b');
+    assert.equal((await store.upsertContacts(user, 'google', contacts(0, 30))).written, 30);
+    assert.equal((await other.upsertContacts(user, 'google', contacts(0, 10))).written, 10, 'tenant B writes its own rows, not "unchanged" ones of A');
+    assert.equal(await store.countContacts(user), 30);
+    assert.equal(await other.countContacts(user), 10);
+    assert.equal((await listAll(other, user, 7)).items.length, 10, "tenant B's listing holds only its own rows");
+    assert.equal(await other.deleteUser(user), 10, "deleting B's user deletes B's rows only");
+    assert.equal(await store.countContacts(user), 30, "tenant A's rows survive tenant B's erasure");
+  });
+
+  void it("deletes a user's contacts, and nobody else's, and deleting again finds nothing", async () => {
+    const [user, neighbour] = [newUser(), newUser()];
+    await store.upsertContacts(user, 'google', contacts(0, 25));
+    await store.upsertContacts(user, 'outlook', contacts(0, 5));
+    await store.upsertContacts(neighbour, 'google', contacts(0, 3));
+    assert.equal(await store.deleteUser(user), 30);
+    assert.equal(await store.countContacts(user), 0);
+    assert.equal(await store.countContacts(neighbour), 3, "another user's contacts stay");
+    assert.equal(await store.deleteUser(user), 0, 'a repeated erasure is harmless');
+  });
+
+  void it('keeps API keys hashed, verifies active ones and refuses revoked ones', async () => {
+    const tenant = `t-${randomUUID().slice(0, 8)}`;
+    const { key, record } = await db.apiKeys.create({ scope: 'tenant', tenant, name: 'web-app' });
+    assert.match(key, /^cik_[A-Za-z0-9_-]{43}$/);
+    assert.equal((await db.apiKeys.verify(key))?.tenant, tenant);
+    assert.equal(await db.apiKeys.verify(`${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`), null, 'one character off is not a key');
+    const listed = (await db.apiKeys.list()).find((k) => k.id === record.id);
+    assert.ok(listed, 'a created key is listed');
+    assert.ok(!JSON.stringify(listed).includes(key.slice(4)), 'the listing never holds the secret');
+    assert.ok(listed.lastUsedAt, 'verifying a key records when it was last used');
+    assert.equal(await db.apiKeys.revoke(record.id), true);
+    assert.equal(await db.apiKeys.verify(key), null, 'a revoked key is refused');
+    assert.equal(await db.apiKeys.revoke('key_nosuchkey000'), false);
+    const operator = await db.apiKeys.create({ scope: 'operator', name: 'ops' });
+    assert.match(operator.key, /^cio_/);
+    assert.equal((await db.apiKeys.verify(operator.key))?.scope, 'operator');
+    await db.apiKeys.revoke(operator.record.id);
   });
 }
 
@@ -231,19 +291,52 @@ void describe('SQLite store', () => {
     describeStoreBehaviour(() => ({ location, newUser: () => `user-${randomUUID()}` }));
   });
 
+  void it('moves contacts stored before tenants into the default tenant when it migrates', async () => {
+    const file = path.join(dir, 'before-tenants.db');
+    // A database as the first release left it: only the 0001 migration, and a user's contacts.
+    const old = new Kysely<{ contacts: Omit<ContactsTable, 'tenant_id'> }>({
+      dialect: new SqliteDialect({ database: new Sqlite(file) }),
+    });
+    try {
+      const { error } = await new Migrator({ db: old, provider: migrationProvider }).migrateTo('0001_create_contacts');
+      assert.equal(error, undefined);
+      const now = new Date().toISOString();
+      await old
+        .insertInto('contacts')
+        .values(contacts(0, 5).map((c) => ({ user_id: 'early-user', provider: 'google-people', external_id: c.externalId,
+          etag: c.etag, display_name: c.displayName, email: c.email, phone: c.phone, organization: c.organization,
+          raw: JSON.stringify(c.raw), created_at: now, updated_at: now })))
+        .execute();
+    } finally {
+      await old.destroy();
+    }
+    const migrated = await openStore({ kind: 'sqlite', file });
+    try {
+      const page = await migrated.tenant('default').listContacts('early-user', { limit: 10 });
+      assert.equal(page.items.length, 5, "the first release's contacts belong to the default tenant");
+      assert.equal(page.items[0]?.displayName, contact(0).displayName);
+      assert.equal(await migrated.tenant('acme').countContacts('early-user'), 0, 'and to no other tenant');
+      assert.equal((await migrated.tenant('default').upsertContacts('early-user', 'google-people', contacts(0, 5))).written, 0,
+        'the migrated rows are the same contacts: an import after the upgrade rewrites none of them');
+    } finally {
+      await migrated.close();
+    }
+  });
+
   void it('lets two stores opened at once on one file both write', async () => {
     const shared: StoreLocation = { kind: 'sqlite', file: path.join(dir, 'shared.db') };
     const [a, b] = await Promise.all([openStore(shared), openStore(shared)]);
     try {
+      const [ta, tb] = [a.tenant('t'), b.tenant('t')];
       const written = await Promise.all([
-        a.upsertContacts('user-a', 'google', contacts(0, 1000)),
-        b.upsertContacts('user-b', 'google', contacts(0, 1000)),
-        a.upsertContacts('user-a', 'google', contacts(1000, 1000)),
-        b.upsertContacts('user-b', 'google', contacts(1000, 1000)),
+        ta.upsertContacts('user-a', 'google', contacts(0, 1000)),
+        tb.upsertContacts('user-b', 'google', contacts(0, 1000)),
+        ta.upsertContacts('user-a', 'google', contacts(1000, 1000)),
+        tb.upsertContacts('user-b', 'google', contacts(1000, 1000)),
       ]);
       assert.deepEqual(written.map((r) => r.written), [1000, 1000, 1000, 1000]);
-      assert.equal(await a.countContacts('user-b'), 2000, 'store a should see what store b wrote');
-      assert.equal(await b.countContacts('user-a'), 2000, 'store b should see what store a wrote');
+      assert.equal(await ta.countContacts('user-b'), 2000, 'store a should see what store b wrote');
+      assert.equal(await tb.countContacts('user-a'), 2000, 'store b should see what store a wrote');
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
@@ -261,7 +354,7 @@ void describe('SQLite store', () => {
             for (let page = 0; page < 5; page++) {
               const rows = Array.from({ length: 1000 }, (_, i) => ({ externalId: 'people/c' + (page * 1000 + i),
                 etag: 'e', displayName: null, email: null, phone: null, organization: null, raw: {} }));
-              await store.upsertContacts(${JSON.stringify(user)}, 'google', rows);
+              await store.tenant('t').upsertContacts(${JSON.stringify(user)}, 'google', rows);
             }
             await store.close();
           })().catch((error) => { console.error(error); process.exit(1); });`;
@@ -277,7 +370,7 @@ void describe('SQLite store', () => {
     await Promise.all(users.map(child));
     const store = await openStore({ kind: 'sqlite', file });
     try {
-      for (const user of users) assert.equal(await store.countContacts(user), 5000, `rows written by ${user}`);
+      for (const user of users) assert.equal(await store.tenant('t').countContacts(user), 5000, `rows written by ${user}`);
     } finally {
       await store.close();
     }
@@ -328,7 +421,7 @@ void describe(
       const stores = await Promise.all([openStore(location), openStore(location), openStore(location)]);
       try {
         const user = `${prefix}${randomUUID()}`;
-        const written = await Promise.all(stores.map((s, i) => s.upsertContacts(user, `p${i}`, contacts(0, 100))));
+        const written = await Promise.all(stores.map((s, i) => s.tenant('t').upsertContacts(user, `p${i}`, contacts(0, 100))));
         assert.deepEqual(written.map((r) => r.written), [100, 100, 100]);
       } finally {
         await Promise.all(stores.map((s) => s.close()));

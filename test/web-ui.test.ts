@@ -3,7 +3,10 @@
  * the import in the workflow list, open it, read its summary and its `ImportState`.
  *
  * The run's shared dev server is headless, so this file starts its own dev server with the UI (the
- * one exception to "one server per run"), with its own client and worker connected to it.
+ * one exception to "one server per run"), with its own client and worker connected to it. They do
+ * not encrypt payloads (no codec server here): this is about what the UI shows of an import, and
+ * test/codec-web-ui.test.ts shows the same UI decoding encrypted ones. They do use the service's
+ * failure converter, which the shared workflow bundle is built with.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,8 +15,9 @@ import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { ImportService } from '../api/import-service';
-import type { ContactStore } from '../db/types';
+import { createTemporalImports, type Imports } from '../api/imports';
+import { FAILURE_CONVERTER_PATH } from '../config/data-converter';
+import type { Store } from '../db/types';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { freePort, startDevServer, type DevServer } from '../scripts/temporal-cli';
 import { createImportWorker } from '../worker/create-worker';
@@ -26,6 +30,10 @@ const SCREENSHOT = path.join(ARTIFACTS, 'web-ui-workflow.png');
 const SEARCH_ATTRIBUTES_SCREENSHOT = path.join(ARTIFACTS, 'web-ui-search-attributes.png');
 /** Selector waits: long enough for a cold UI on a busy CI machine, never a fixed sleep. */
 const UI_TIMEOUT_MS = 20_000;
+/** The tenant the imports are started for, as an API key of it would. */
+const TENANT = 'acme';
+/** Payloads in clear (see above), failures converted as everywhere else. */
+const DATA_CONVERTER = { failureConverterPath: FAILURE_CONVERTER_PATH };
 
 const skip = fs.existsSync(CHROMIUM)
   ? false
@@ -53,10 +61,10 @@ describe('the Temporal Web UI', { skip }, () => {
   let connection: Connection;
   let nativeConnection: NativeConnection;
   let provider: DemoProvider;
-  let store: ContactStore;
+  let store: Store;
   let worker: Worker;
   let workerRun: Promise<void>;
-  let imports: ImportService;
+  let imports: Imports;
   let browser: Browser;
   let page: Page;
 
@@ -64,7 +72,12 @@ describe('the Temporal Web UI', { skip }, () => {
     server = await startDevServer({ uiPort: await freePort(), searchAttributes: SEARCH_ATTRIBUTE_DEFINITIONS });
     connection = await Connection.connect({ address: server.address });
     nativeConnection = await NativeConnection.connect({ address: server.address });
-    const client = new Client({ connection, namespace: 'default', workflow: { queryRejectCondition: 'NOT_OPEN' } });
+    const client = new Client({
+      connection,
+      namespace: 'default',
+      dataConverter: DATA_CONVERTER,
+      workflow: { queryRejectCondition: 'NOT_OPEN' },
+    });
     provider = await startDemoProvider({ contacts: 1_000 });
     store = await storeCases().find((c) => c.name === 'sqlite')!.open();
     const taskQueue = uniqueId('web-ui');
@@ -73,11 +86,12 @@ describe('the Temporal Web UI', { skip }, () => {
       namespace: 'default',
       taskQueue,
       workflowBundle: await workflowBundle(),
-      deps: { store, sealer: testSealer, googlePeopleBaseUrl: provider.url, keepAliveHeartbeatMs: 500 },
+      dataConverter: DATA_CONVERTER,
+      deps: { store, client, sealer: testSealer, sources: { googlePeopleBaseUrl: provider.url }, keepAliveHeartbeatMs: 500 },
     });
     workerRun = worker.run();
     // The API's own service, so the workflow starts with exactly the summary and attributes it gives.
-    imports = new ImportService({
+    imports = createTemporalImports({
       client,
       sealer: testSealer,
       taskQueue,
@@ -113,15 +127,24 @@ describe('the Temporal Web UI', { skip }, () => {
   it('finds a paused import in the list and shows its summary and ImportState', async () => {
     assert.ok(server.uiUrl, 'the dev server runs its UI');
     const userId = uniqueId('ui-alice');
+    // Held at page 3, paused, then let go: the import pauses after its second batch, at 400.
     provider.configure({ faults: { holdFromOffset: 200 } });
-    const { view } = await imports.start(userId, 'google-people', 'demo-token');
-    await waitFor(async () => (await imports.get(view.importId)).saved === 200, 'the first batch', 30_000);
-    await imports.pause(view.importId);
-    provider.configure({ faults: {} });
-    await waitFor(async () => (await imports.get(view.importId)).state === 'paused', 'the import to pause', 30_000);
+    let started: Awaited<ReturnType<Imports['start']>>;
+    try {
+      started = await imports.start(TENANT, { userId, source: { provider: 'google-people', accessToken: 'demo-token' } });
+      const { importId } = started.view;
+      await waitFor(async () => (await imports.get(TENANT, importId)).saved === 200, 'the first batch', 30_000);
+      await imports.pause(TENANT, importId);
+    } finally {
+      provider.configure({ faults: {} });
+    }
+    const { view } = started;
+    await waitFor(async () => (await imports.get(TENANT, view.importId)).state === 'paused', 'the import to pause', 30_000);
     // Another user's import, so the filtered list below has something to leave out.
-    const other = (await imports.start(uniqueId('ui-bob'), 'google-people', 'demo-token')).view;
-    await waitFor(async () => (await imports.get(other.importId)).state === 'completed', 'the other import', 30_000);
+    const other = (
+      await imports.start(TENANT, { userId: uniqueId('ui-bob'), source: { provider: 'google-people', accessToken: 'demo-token' } })
+    ).view;
+    await waitFor(async () => (await imports.get(TENANT, other.importId)).state === 'completed', 'the other import', 30_000);
 
     // The list: every workflow of the namespace, ours among them (the UI polls visibility itself).
     await page.goto(`${server.uiUrl}/namespaces/default/workflows`);
@@ -129,7 +152,7 @@ describe('the Temporal Web UI', { skip }, () => {
     await page.getByRole('link', { name: other.workflowId }).waitFor({ timeout: UI_TIMEOUT_MS });
 
     // The list filtered by search attribute, as docs/operations.md tells operators to open it.
-    const query = `ImportUserId = '${userId}'`;
+    const query = `ImportTenant = '${TENANT}' AND ImportUserId = '${userId}'`;
     await page.goto(`${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(query)}`);
     await page.getByRole('link', { name: view.workflowId }).waitFor({ timeout: UI_TIMEOUT_MS });
     assert.equal(await page.getByRole('link', { name: other.workflowId }).count(), 0, 'the filter leaves other users out');
@@ -148,10 +171,11 @@ describe('the Temporal Web UI', { skip }, () => {
     await page.getByRole('tab', { name: 'Search Attributes' }).click();
     await page.getByText('"ImportState": "paused"').waitFor({ timeout: UI_TIMEOUT_MS });
     await page.getByText(`"ImportUserId": "${userId}"`).waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.getByText(`"ImportTenant": "${TENANT}"`).waitFor({ timeout: UI_TIMEOUT_MS });
     await page.getByText('"ContactsSaved": 400').waitFor({ timeout: UI_TIMEOUT_MS });
     await page.screenshot({ path: SEARCH_ATTRIBUTES_SCREENSHOT, fullPage: true });
 
-    await imports.cancel(view.importId);
-    await waitFor(async () => (await imports.get(view.importId)).state === 'cancelled', 'the import to cancel', 30_000);
+    await imports.cancel(TENANT, view.importId);
+    await waitFor(async () => (await imports.get(TENANT, view.importId)).state === 'cancelled', 'the import to cancel', 30_000);
   });
 });

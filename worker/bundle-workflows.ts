@@ -5,6 +5,7 @@
  * life, in a thread it goes when the thread ends.
  */
 import { Worker as Thread } from 'node:worker_threads';
+import { FAILURE_CONVERTER_PATH } from '../config/data-converter';
 import { WORKFLOWS_PATH } from './create-worker';
 
 const THREAD_SOURCE = `
@@ -12,7 +13,8 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { bundleWorkflowCode } = require(workerData.bundler);
 // The bundler reports every module it packs; only its warnings and errors are worth reading.
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
-bundleWorkflowCode({ workflowsPath: workerData.workflowsPath, logger: quiet }).then(
+// The sandbox converts workflow failures itself, so it needs the same failure converter as the worker.
+bundleWorkflowCode({ workflowsPath: workerData.workflowsPath, failureConverterPath: workerData.failureConverterPath, logger: quiet }).then(
   (bundle) => parentPort.postMessage({ code: bundle.code }),
   (err) => parentPort.postMessage({ error: String(err && err.stack || err) }),
 );
@@ -23,7 +25,11 @@ export function bundleWorkflowsInThread(workflowsPath: string = WORKFLOWS_PATH):
   return new Promise((resolve, reject) => {
     const thread = new Thread(THREAD_SOURCE, {
       eval: true,
-      workerData: { bundler: require.resolve('@temporalio/worker/lib/workflow/bundler'), workflowsPath },
+      workerData: {
+        bundler: require.resolve('@temporalio/worker/lib/workflow/bundler'),
+        workflowsPath,
+        failureConverterPath: FAILURE_CONVERTER_PATH,
+      },
     });
     thread.once('message', (message: { code?: string; error?: string }) => {
       void thread.terminate();

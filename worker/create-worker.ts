@@ -2,6 +2,7 @@
  * Builds an import worker. `worker/main.ts` runs one as a process; tests build them in-process with
  * a pre-bundled workflow so each test gets a fresh worker cheaply.
  */
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { WORKER_DEFAULTS } from '../config/defaults';
@@ -18,6 +19,11 @@ export interface ImportWorkerOptions {
   /** Upper bound on heartbeat throttling: how stale a resumable checkpoint can be on the server. */
   heartbeatThrottleMs?: number;
   identity?: string;
+  /**
+   * The service's payload encryption (`config/data-converter.ts`). Every worker in production has
+   * it; its `failureConverterPath` must match the one the workflow bundle was built with.
+   */
+  dataConverter?: DataConverter;
 }
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
@@ -29,6 +35,7 @@ export async function createImportWorker(options: ImportWorkerOptions): Promise<
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     activities: createActivities(options.deps),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     maxConcurrentActivityTaskExecutions:

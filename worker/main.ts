@@ -2,22 +2,50 @@
  * `npm run worker`: one import worker process. Run as many as you like on the same task queue.
  * SIGINT/SIGTERM shut it down gracefully: it stops polling, lets running batches reach a page
  * boundary, then exits.
+ *
+ * A worker that cannot do imports does not take them: it refuses to start when its configuration
+ * is wrong, and stops polling after a few batches it could not open the credentials of (another
+ * worker's key). Either way it exits with {@link CONFIG_EXIT_CODE}.
  */
+import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
-import { loadConfig } from '../config';
+import { ConfigError, loadConfig } from '../config';
+import { monitorConnection, type ConnectionMonitor } from '../config/connection-monitor';
+import { dataConverter } from '../config/data-converter';
+import { loadPayloadKeyring } from '../config/payload-keys';
 import { temporalTarget } from '../config/temporal';
 import { createTokenSealer, loadTokenKey } from '../config/token-seal';
+import { CONFIG_EXIT_CODE } from '../config/parse';
 import { openStore } from '../db';
 import { bundleWorkflowsInThread } from './bundle-workflows';
 import { createImportWorker } from './create-worker';
+import { createMisconfigurationGuard } from './misconfiguration-guard';
+import { checkNamespace } from './preflight';
+import { workerRuntimeLogging } from './runtime-logger';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const target = temporalTarget();
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  const address = target.connectionOptions.address;
+  // Set once connected: until then a failed connection fails the start, and says so.
+  let monitor: ConnectionMonitor | undefined;
+  Runtime.install({
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+    ...workerRuntimeLogging({ onConnectionTrouble: () => monitor?.checkNow() }),
+  });
   const store = await openStore(config.database);
   const connection = await NativeConnection.connect(target.connectionOptions);
+  let misconfigured: string | undefined;
   try {
+    await checkNamespace(connection, target.namespace);
+    const guard = createMisconfigurationGuard({
+      stop: (reason) => {
+        misconfigured = reason;
+        console.error(`worker: stopping: ${reason}`);
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+      },
+    });
+    const converter = dataConverter(loadPayloadKeyring(config));
     const worker = await createImportWorker({
       connection,
       workflowBundle: await bundleWorkflowsInThread(),
@@ -25,24 +53,39 @@ async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       deps: {
         store,
+        // Erasure cancels imports and waits for them: a client on this worker's own connection.
+        client: new Client({ connection, namespace: target.namespace, dataConverter: converter }),
         sealer: createTokenSealer(loadTokenKey(config)),
         sources: { googlePeopleBaseUrl: config.googlePeopleBaseUrl },
+        onMisconfigured: (problem) => guard.report(problem),
       },
       maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities,
       heartbeatThrottleMs: config.heartbeatThrottleMs,
+      dataConverter: converter,
     });
     console.log(
       `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}`,
     );
+    monitor = monitorConnection({
+      ping: (deadline) => connection.withDeadline(deadline, () => connection.workflowService.getSystemInfo({})).then(() => undefined),
+      log: (line) => console.error(line),
+      name: 'worker',
+      address,
+      meanwhile: 'polling resumes once it answers',
+      // Core's own warnings say when calls fail; no need to ask the server every few seconds.
+      watchWhileUp: false,
+    });
     await worker.run();
     console.log('worker: stopped');
   } finally {
+    monitor?.stop();
     await connection.close();
     await store.close();
   }
+  if (misconfigured) process.exitCode = CONFIG_EXIT_CODE;
 }
 
 main().catch((err: unknown) => {
   console.error(`worker: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
+  process.exit(err instanceof ConfigError ? CONFIG_EXIT_CODE : 1);
 });

@@ -35,10 +35,27 @@ export const TenantId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
 export type TenantId = z.infer<typeof TenantId>;
 
 /**
- * The one workflow ID per (provider, user). Together with the `USE_EXISTING` conflict policy it is
- * what guarantees at most one running import per user and provider.
+ * The tenant of the keyless loopback mode, and of everything from before tenants existed (the
+ * store's migration moves old rows here; inputs recorded without a tenant read as this one).
  */
-export function importWorkflowId(provider: Provider, userId: string): string {
+export const DEFAULT_TENANT = 'default';
+
+/** Whose contacts: one user of one tenant. */
+export interface ImportOwner {
+  tenant: TenantId;
+  userId: string;
+}
+
+/**
+ * The one workflow ID per (tenant, provider, user). Together with the `USE_EXISTING` conflict
+ * policy it is what guarantees at most one running import per user and provider.
+ */
+export function importWorkflowId({ tenant, userId }: ImportOwner, provider: Provider): string {
+  return `import-contacts/${tenant}/${provider}/${userId}`;
+}
+
+/** The workflow ID imports had before tenants; import ids issued then still name them. */
+export function legacyImportWorkflowId(provider: Provider, userId: string): string {
   return `import-contacts/${provider}/${userId}`;
 }
 
@@ -63,8 +80,14 @@ export const FAILURE_TYPES = {
   providerUnavailable: 'ProviderUnavailable',
   /** A 2xx whose body is not the documented shape. Retryable: usually a proxy or a cut-off body. */
   providerBadResponse: 'ProviderBadResponse',
-  /** The workflow or batch input does not match this contract (or its credentials cannot be opened). */
+  /** The workflow or batch input does not match this contract (or its sealed credentials are malformed). */
   invalidImportInput: 'InvalidImportInput',
+  /**
+   * The worker that ran the attempt lacks what the import needs (the key its credentials were sealed
+   * with): a fault of that worker, not of the import. Retryable, so another worker takes it; a worker
+   * that keeps hitting this stops polling (`worker/misconfiguration-guard.ts`).
+   */
+  workerMisconfigured: 'WorkerMisconfigured',
   /** An activity failure that carried no type of its own. */
   importFailed: 'ImportFailed',
 } as const;
@@ -87,13 +110,15 @@ export const ImportCheckpoint = z.object({
   cursor: z.string().nullable(),
   fetched: count,
   saved: count,
+  /** Records set aside (quarantined) instead of saved; absent in checkpoints from before quarantine. */
+  rejected: count.default(0),
   pages: count,
   /** The provider's count of all contacts, as last reported, when it reports one. */
   total: count.nullable(),
 });
 export type ImportCheckpoint = z.infer<typeof ImportCheckpoint>;
 
-export const EMPTY_CHECKPOINT: ImportCheckpoint = { cursor: null, fetched: 0, saved: 0, pages: 0, total: null };
+export const EMPTY_CHECKPOINT: ImportCheckpoint = { cursor: null, fetched: 0, saved: 0, rejected: 0, pages: 0, total: null };
 
 /** The provider has no more pages: at least one page was read and it named no next one. */
 export function isFinished(checkpoint: ImportCheckpoint): boolean {
@@ -119,7 +144,11 @@ export const CarriedState = z.object({
 });
 export type CarriedState = z.infer<typeof CarriedState>;
 
+/** Inputs recorded before tenants carry none: they belong to the default tenant. */
+const tenantField = TenantId.default(DEFAULT_TENANT);
+
 const ImportInputFields = z.object({
+  tenant: tenantField,
   userId: z.string().min(1),
   provider: Provider,
   /**
@@ -150,6 +179,7 @@ export type ImportInput = z.infer<typeof ImportInputFields>;
 
 /** One `importBatch` activity: up to `maxPages` pages from `checkpoint` on. */
 export const ImportBatchInput = z.object({
+  tenant: tenantField,
   userId: z.string().min(1),
   provider: Provider,
   sealedCredentials: z.string().min(1),
@@ -157,8 +187,18 @@ export const ImportBatchInput = z.object({
   /** Pages to import before reporting back to the workflow. */
   maxPages: z.number().int().min(1),
   checkpoint: ImportCheckpoint,
+  /**
+   * Names the import (continue-as-new chain) its rejects are filed under: `importKey(workflowId,
+   * firstRunId)`. Absent from batches scheduled before quarantine; those file under their workflow ID.
+   */
+  importKey: z.string().min(1).optional(),
 });
 export type ImportBatchInput = z.infer<typeof ImportBatchInput>;
+
+/** The key rejects are filed under: one import is one chain, named by its workflow ID and first run. */
+export function importKey(workflowId: string, firstRunId: string): string {
+  return `${workflowId}/${firstRunId}`;
+}
 
 export const ImportBatchResult = z.object({
   checkpoint: ImportCheckpoint,
@@ -186,6 +226,7 @@ export const ImportStatus = z.object({
   state: ImportState,
   fetched: count,
   saved: count,
+  rejected: count.default(0).describe('Records set aside instead of saved: GET /v1/imports/{importId}/rejects lists them'),
   pages: count,
   total: count.nullable().describe('Contacts the provider reports in all, once known: saved / total is the progress'),
   startedAt: isoTime,
@@ -227,11 +268,28 @@ export type ImportMemo = z.infer<typeof ImportMemo>;
 
 /** Search attributes the workflow keeps current (register them with `npm run temporal:setup`). */
 export const searchAttributes = {
+  tenant: defineSearchAttributeKey('ImportTenant', 'KEYWORD'),
   userId: defineSearchAttributeKey('ImportUserId', 'KEYWORD'),
   provider: defineSearchAttributeKey('ImportProvider', 'KEYWORD'),
   state: defineSearchAttributeKey('ImportState', 'KEYWORD'),
   contactsSaved: defineSearchAttributeKey('ContactsSaved', 'INT'),
 } as const;
+
+/** `EraseUser`'s argument: whose data to erase. */
+export const EraseUserInput = z.object({ tenant: TenantId, userId: z.string().min(1) });
+export type EraseUserInput = z.infer<typeof EraseUserInput>;
+
+export const EraseUserResult = z.object({
+  /** Imports that were running and were cancelled (and waited for) before the delete. */
+  cancelledImports: count,
+  deletedContacts: count,
+});
+export type EraseUserResult = z.infer<typeof EraseUserResult>;
+
+/** One erasure per user at a time; repeating `DELETE` while it runs joins it. */
+export function eraseWorkflowId({ tenant, userId }: ImportOwner): string {
+  return `erase-user/${tenant}/${userId}`;
+}
 
 /** The SDK's type names as `temporal operator search-attribute create --type` spells them. */
 const CLI_TYPE_NAMES = {

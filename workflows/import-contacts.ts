@@ -28,6 +28,7 @@ import {
   BatchFailureDetails,
   EMPTY_CHECKPOINT,
   FAILURE_TYPES,
+  importKey,
   ImportBatchResult,
   ImportInput,
   MEMO_KEYS,
@@ -92,6 +93,7 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
     state: 'running',
     fetched: checkpoint.fetched,
     saved: checkpoint.saved,
+    rejected: checkpoint.rejected,
     pages: checkpoint.pages,
     total: checkpoint.total,
     startedAt: input.startedAt,
@@ -116,6 +118,7 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
       state,
       fetched: checkpoint.fetched,
       saved: checkpoint.saved,
+      rejected: checkpoint.rejected,
       pages: checkpoint.pages,
       total: checkpoint.total,
       updatedAt: new Date().toISOString(),
@@ -141,6 +144,8 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
         publish('running');
       }
       const batch: ImportBatchInput = {
+        tenant: input.tenant,
+        importKey: importKey(info.workflowId, info.firstExecutionRunId),
         userId: input.userId,
         provider: input.provider,
         sealedCredentials: input.sealedCredentials,

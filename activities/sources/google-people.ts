@@ -9,7 +9,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { msOptionalToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
-import type { ContactRecord } from '../../db/types';
+import { cutUtf8 } from '../../db/rejects';
+import type { ContactRecord, RejectedRecord } from '../../db/types';
 import { FAILURE_TYPES } from '../../workflows/contract';
 import type { ContactSource, SourceSettings } from './types';
 
@@ -51,6 +52,8 @@ export interface FetchPageOptions {
 
 export interface ConnectionsPage {
   contacts: ContactRecord[];
+  /** People on the page that are not the documented shape: set aside, the rest of the page is fine. */
+  rejected: RejectedRecord[];
   /** `null` on the last page. */
   nextPageToken: string | null;
   /** The provider's count of all connections, when it reports one. */
@@ -79,7 +82,8 @@ export type Person = z.infer<typeof personSchema>;
 
 const connectionsResponseSchema = z.looseObject({
   // Google omits `connections` altogether when the list is empty.
-  connections: z.array(personSchema).optional(),
+  // Each person is read on its own (`readPeople`): one malformed person must not sink the page.
+  connections: z.array(z.unknown()).optional(),
   nextPageToken: z.string().optional(),
   totalPeople: z.number().int().nonnegative().optional(),
   totalItems: z.number().int().nonnegative().optional(),
@@ -104,6 +108,32 @@ function text(value: string | undefined): string | null {
   // PostgreSQL text cannot hold NUL; a provider that sends one must not stall the import.
   const trimmed = value.replaceAll('\u0000', '').trim();
   return trimmed === '' ? null : trimmed;
+}
+
+/**
+ * The people of one page: those that parse become contacts, the others rejects with where they
+ * were (their `resourceName` when they have one, else their place on the page) and why.
+ */
+export function readPeople(people: readonly unknown[], pageToken: string | null): Pick<ConnectionsPage, 'contacts' | 'rejected'> {
+  const contacts: ContactRecord[] = [];
+  const rejected: RejectedRecord[] = [];
+  people.forEach((person, index) => {
+    const parsed = personSchema.safeParse(person);
+    if (parsed.success) {
+      contacts.push(toContactRecord(parsed.data));
+      return;
+    }
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.join('.') || '(person)';
+    const name = (person as { resourceName?: unknown } | null)?.resourceName;
+    rejected.push({
+      position: typeof name === 'string' && name !== '' ? name : `page ${pageToken ?? 'first'} item ${index}`,
+      reason: typeof name === 'string' && name !== '' ? 'invalid_record' : 'no_identity',
+      message: `${API_NAME} sent a person that is not the documented shape (${field}: ${issue?.message ?? 'invalid'})`,
+      excerpt: cutUtf8(JSON.stringify(person) ?? String(person)),
+    });
+  });
+  return { contacts, rejected };
 }
 
 /**
@@ -299,7 +329,7 @@ export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<Conn
     }
     const page = parsed.data;
     return {
-      contacts: (page.connections ?? []).map(toContactRecord),
+      ...readPeople(page.connections ?? [], pageToken),
       // An empty string is how some proxies spell "no more pages"; treat it as the end, not a token.
       nextPageToken: page.nextPageToken ? page.nextPageToken : null,
       totalPeople: page.totalPeople ?? page.totalItems ?? null,
@@ -323,7 +353,7 @@ export function googlePeopleSource(accessToken: string, settings: SourceSettings
         pageToken: cursor,
         signal,
       });
-      return { contacts: page.contacts, nextCursor: page.nextPageToken, total: page.totalPeople };
+      return { contacts: page.contacts, rejected: page.rejected, nextCursor: page.nextPageToken, total: page.totalPeople };
     },
   };
 }

@@ -2,7 +2,9 @@
  * The seam between an import and where its contacts come from. The batch activity knows only this
  * interface; each provider is one module that implements it and one entry in `./index.ts`.
  */
-import type { ContactRecord } from '../../db/types';
+import type { ContactRecord, RejectedRecord } from '../../db/types';
+
+export type { RejectedRecord, RejectReason } from '../../db/types';
 
 export interface PageRequest {
   /** Where to continue: `null` for the first page, else the `nextCursor` of the page before. */
@@ -15,6 +17,8 @@ export interface PageRequest {
 
 export interface SourcePage {
   contacts: ContactRecord[];
+  /** Records of this page that could not be read; the page itself was fine. */
+  rejected?: RejectedRecord[];
   /** Opaque to everyone but the source; `null` after the last page. Kept in workflow history. */
   nextCursor: string | null;
   /** How many contacts the source holds in all, when it says. */

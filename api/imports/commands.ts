@@ -31,7 +31,7 @@ export interface ImportCommandsOptions {
   /** Reads an import's status straight from Temporal (no shared cache: commands act on the truth). */
   readStatus: ReadStatus;
   /** Called after a command reached the import, so cached status is not served from before it. */
-  onChanged: (importId: string) => void;
+  onChanged: (tenant: string, importId: string) => void;
 }
 
 type Action = 'pause' | 'resume' | 'cancel';
@@ -54,14 +54,15 @@ export function createImportCommands(options: ImportCommandsOptions) {
    * ID plus the USE_EXISTING conflict policy make that atomic in Temporal: no app-side lock, and a
    * burst of refreshes still yields one import.
    */
-  async function start({ userId, source }: StartImportRequest): Promise<StartedImport> {
+  async function start(tenant: string, { userId, source }: StartImportRequest): Promise<StartedImport> {
     const { provider } = source;
-    const workflowId = importWorkflowId(provider, userId);
+    const workflowId = importWorkflowId({ tenant, userId }, provider);
     const startedAt = new Date().toISOString();
     // Tells our start apart from an existing run returned by USE_EXISTING (the SDK does not expose
     // the server's `started` flag). Random, not secret.
     const startToken = randomBytes(12).toString('base64url');
     const input: ImportInput = {
+      tenant,
       userId,
       provider,
       sealedCredentials: sealer.seal(credentialsOf(source)),
@@ -78,14 +79,15 @@ export function createImportCommands(options: ImportCommandsOptions) {
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       memo,
       typedSearchAttributes: [
+        { key: searchAttributes.tenant, value: tenant },
         { key: searchAttributes.userId, value: userId },
         { key: searchAttributes.provider, value: provider },
         { key: searchAttributes.state, value: 'running' },
         { key: searchAttributes.contactsSaved, value: 0 },
       ],
-      staticSummary: `Import ${provider} contacts for user ${userId}`,
+      staticSummary: `Import ${provider} contacts for user ${userId} of ${tenant}`,
       staticDetails: [
-        `**User** ${userId} · **Provider** ${provider}`,
+        `**Tenant** ${tenant} · **User** ${userId} · **Provider** ${provider}`,
         `Pages of ${tuning.pageSize} contacts, ${tuning.pagesPerBatch} pages per batch.`,
         'Query `status` for progress; signal `pause` / `resume`; cancel to stop between batches.',
       ].join('\n\n'),
@@ -93,8 +95,8 @@ export function createImportCommands(options: ImportCommandsOptions) {
     const description = await handle.describe();
     const created = parseOrNull(ImportMemo, description.memo ?? {}).value?.startToken === startToken;
     const firstRunId = description.raw.workflowExecutionInfo?.firstRunId || handle.firstExecutionRunId;
-    const importId = encodeImportId({ provider, userId, firstRunId });
-    if (!created) return { created, view: await readStatus(importId) };
+    const importId = encodeImportId({ tenant, provider, userId, firstRunId });
+    if (!created) return { created, view: await readStatus(tenant, importId) };
     const view: ImportView = {
       importId,
       workflowId,
@@ -104,6 +106,7 @@ export function createImportCommands(options: ImportCommandsOptions) {
       state: 'running',
       fetched: 0,
       saved: 0,
+      rejected: 0,
       pages: 0,
       total: null,
       startedAt,
@@ -117,9 +120,9 @@ export function createImportCommands(options: ImportCommandsOptions) {
    * can never reach a newer import under the same workflow ID. Should that run close in between
    * (it finished, or continued as new), the import is read again once.
    */
-  async function act(importId: string, action: Action): Promise<ImportView> {
+  async function act(tenant: string, importId: string, action: Action): Promise<ImportView> {
     for (let attempt = 1; ; attempt += 1) {
-      const view = await readStatus(importId);
+      const view = await readStatus(tenant, importId);
       if (view.state !== 'running' && view.state !== 'paused') throw notRunning(view, action);
       const handle = client.workflow.getHandle(view.workflowId, view.runId);
       try {
@@ -128,18 +131,18 @@ export function createImportCommands(options: ImportCommandsOptions) {
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) throw err;
         if (attempt < 2) continue;
-        throw notRunning(await readStatus(importId), action);
+        throw notRunning(await readStatus(tenant, importId), action);
       }
-      options.onChanged(importId);
+      options.onChanged(tenant, importId);
       return view;
     }
   }
 
   return {
     start,
-    pause: (importId: string) => act(importId, 'pause'),
-    resume: (importId: string) => act(importId, 'resume'),
+    pause: (tenant: string, importId: string) => act(tenant, importId, 'pause'),
+    resume: (tenant: string, importId: string) => act(tenant, importId, 'resume'),
     /** Requests Temporal cancellation; the workflow stops at the next page and closes as cancelled. */
-    cancel: (importId: string) => act(importId, 'cancel'),
+    cancel: (tenant: string, importId: string) => act(tenant, importId, 'cancel'),
   };
 }

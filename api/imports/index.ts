@@ -4,17 +4,19 @@
  * user, first run id), so it keeps answering after the same user starts a newer import.
  */
 import type { Client } from '@temporalio/client';
-import { STATUS_DEFAULTS } from '../../config/defaults';
+import { STATUS_DEFAULTS, TEMPORAL_OUTAGE_DEFAULTS } from '../../config/defaults';
 import type { TokenSealer } from '../../config/token-seal';
 import { TASK_QUEUE, type ImportTuning } from '../../workflows/contract';
+import { TemporalUnavailableError } from '../errors';
 import type { ImportView } from '../schemas';
 import { createImportCommands } from './commands';
 import { SharedReads } from './shared-reads';
 import { createStatusReader } from './status-reader';
 import type { Imports, TemporalPing } from './types';
 
-export type { Imports, StartedImport, StartImportRequest, TemporalPing } from './types';
-export { decodeImportId, encodeImportId, type ImportRef } from './import-id';
+export type { Erasure, Imports, StartedImport, StartImportRequest, TemporalPing } from './types';
+export { createTemporalErasure } from './erasure';
+export { decodeImportId, encodeImportId, resolveImportId, type ImportRef } from './import-id';
 
 export interface TemporalImportsOptions {
   client: Client;
@@ -27,6 +29,16 @@ export interface TemporalImportsOptions {
   statusFreshMs?: number;
   /** A status younger than this is answered while a fresher one is being fetched. */
   statusStaleMs?: number;
+  /**
+   * Longest one call (a status, a start, a command) waits on Temporal, all its requests together,
+   * before it fails as Temporal unavailable (503). Must exceed `queryTimeoutMs`.
+   */
+  callBudgetMs?: number;
+  /**
+   * Whether Temporal answers, from a connection monitor (`config/connection-monitor.ts`). While it
+   * says no, every call fails at once with {@link TemporalUnavailableError} instead of waiting.
+   */
+  isTemporalUp?: () => boolean;
 }
 
 export function createTemporalImports(options: TemporalImportsOptions): Imports {
@@ -34,7 +46,8 @@ export function createTemporalImports(options: TemporalImportsOptions): Imports 
     client: options.client,
     queryTimeoutMs: options.queryTimeoutMs ?? STATUS_DEFAULTS.queryTimeoutMs,
   });
-  const statuses = new SharedReads<ImportView>(readStatus, {
+  // Keyed by import id, which names its tenant: readStatus refuses it for any other tenant.
+  const statuses = new SharedReads<ImportView>((key) => readStatus(...splitKey(key)), {
     freshMs: options.statusFreshMs ?? STATUS_DEFAULTS.freshMs,
     staleMs: options.statusStaleMs ?? STATUS_DEFAULTS.staleMs,
   });
@@ -44,9 +57,31 @@ export function createTemporalImports(options: TemporalImportsOptions): Imports 
     tuning: options.tuning,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     readStatus,
-    onChanged: (importId) => statuses.forget(importId),
+    onChanged: (tenant, importId) => statuses.forget(cacheKey(tenant, importId)),
   });
-  return { ...commands, get: (importId) => statuses.get(importId) };
+  const budgetMs = options.callBudgetMs ?? TEMPORAL_OUTAGE_DEFAULTS.callBudgetMs;
+  // One deadline for every request a call makes to Temporal (the client keeps it in async context):
+  // without it, a call to a server that is down waits out the SDK's retries, 20 s and more.
+  const bounded =
+    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> => {
+      if (options.isTemporalUp?.() === false) return Promise.reject(new TemporalUnavailableError());
+      return options.client.withDeadline(Date.now() + budgetMs, () => call(...args));
+    };
+  return {
+    start: bounded(commands.start),
+    pause: bounded(commands.pause),
+    resume: bounded(commands.resume),
+    cancel: bounded(commands.cancel),
+    get: bounded((tenant: string, importId: string) => statuses.get(cacheKey(tenant, importId))),
+  };
+}
+
+/** One cache entry per (tenant, import id): a tenant never shares another's answer, not even a 404. */
+const cacheKey = (tenant: string, importId: string) => `${tenant}\n${importId}`;
+function splitKey(key: string): [string, string] {
+  const at = key.indexOf('\n');
+  return [key.slice(0, at), key.slice(at + 1)];
 }
 
 /** {@link TemporalPing} over a client: the cheapest call every frontend answers. */

@@ -58,7 +58,8 @@ export class SharedReads<V> {
         return value;
       },
       (err: unknown) => {
-        this.entries.delete(key);
+        // Only our own entry: `forget` may have replaced it with a newer read meanwhile.
+        if (this.entries.get(key) === entry) this.entries.delete(key);
         throw err;
       },
     );

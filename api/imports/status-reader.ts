@@ -6,7 +6,6 @@
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import {
   ImportMemo,
-  importWorkflowId,
   parseOrNull,
   RunStatus,
   statusQuery,
@@ -15,7 +14,7 @@ import {
 import { ApiError } from '../errors';
 import type { ImportView } from '../schemas';
 import { currentRunOfChain } from './chain';
-import { decodeImportId } from './import-id';
+import { resolveImportId } from './import-id';
 
 export const importNotFound = (importId: string) =>
   new ApiError(404, 'import_not_found', `No import with id "${importId}"`);
@@ -28,13 +27,13 @@ export interface StatusReaderOptions {
   warn?: (message: string) => void;
 }
 
-export type ReadStatus = (importId: string) => Promise<ImportView>;
+export type ReadStatus = (tenant: string, importId: string) => Promise<ImportView>;
 
 export function createStatusReader({ client, queryTimeoutMs, warn = console.warn }: StatusReaderOptions): ReadStatus {
-  return async function readStatus(importId) {
-    const ref = decodeImportId(importId);
+  return async function readStatus(tenant, importId) {
+    const ref = resolveImportId(tenant, importId);
     if (!ref) throw importNotFound(importId);
-    const workflowId = importWorkflowId(ref.provider, ref.userId);
+    const { workflowId } = ref;
     const base = { importId, workflowId, userId: ref.userId, provider: ref.provider };
 
     // Fast path: the newest run under this workflow ID is usually our chain, still running.
@@ -73,6 +72,7 @@ export function statusFromDescription(
     state: progress?.state ?? 'running',
     fetched: progress?.fetched ?? 0,
     saved: progress?.saved ?? 0,
+    rejected: progress?.rejected ?? 0,
     pages: progress?.pages ?? 0,
     total: progress?.total ?? null,
     startedAt,

@@ -2,7 +2,7 @@
  * What the HTTP layer needs from "imports", as an interface: the Temporal-backed implementation
  * (`createTemporalImports`) in production and end-to-end tests, fakes in the HTTP contract tests.
  */
-import type { ImportView, StartImportBody } from '../schemas';
+import type { ErasureView, ImportView, StartImportBody } from '../schemas';
 
 export type StartImportRequest = StartImportBody;
 
@@ -12,18 +12,28 @@ export interface StartedImport {
   view: ImportView;
 }
 
+/**
+ * Every method acts for one tenant (the caller's, from its API key): an import of another tenant
+ * is answered exactly as one that does not exist.
+ */
 export interface Imports {
   /** Starts an import, or returns the one already running for this user and provider. */
-  start(request: StartImportRequest): Promise<StartedImport>;
-  /** How far along the import is. Throws `ApiError` 404 for an id we did not issue. */
-  get(importId: string): Promise<ImportView>;
+  start(tenant: string, request: StartImportRequest): Promise<StartedImport>;
+  /** How far along the import is. Throws `ApiError` 404 for an id we did not issue to this tenant. */
+  get(tenant: string, importId: string): Promise<ImportView>;
   /** Each throws `ApiError` 404 for an unknown import, 409 when it is no longer running. */
-  pause(importId: string): Promise<ImportView>;
-  resume(importId: string): Promise<ImportView>;
-  cancel(importId: string): Promise<ImportView>;
+  pause(tenant: string, importId: string): Promise<ImportView>;
+  resume(tenant: string, importId: string): Promise<ImportView>;
+  cancel(tenant: string, importId: string): Promise<ImportView>;
 }
 
 /** Whether Temporal answers, for `/healthz`. Rejects when it does not within `deadline` (epoch ms). */
 export interface TemporalPing {
   ping(deadline: number): Promise<void>;
+}
+
+/** Erasing a user of a tenant: their imports cancelled, then their contacts deleted. */
+export interface Erasure {
+  /** Accepts the erasure (202); it completes in the background. Repeating it is harmless. */
+  erase(tenant: string, userId: string): Promise<ErasureView>;
 }

@@ -1,54 +1,148 @@
-/** An API instance for tests: the real app on a real listening port, bound to a test task queue. */
+/**
+ * An API instance for tests: the real app on a real listening port, bound to a test task queue,
+ * with a real API key of its own tenant. Keys are always required (no loopback open mode), so a
+ * test that creates keys in the same database can never change how this API answers.
+ */
+import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
+import type { z } from '@hono/zod-openapi';
 import { createApp } from '../../api/app';
-import { ImportService } from '../../api/import-service';
-import type { ContactStore } from '../../db/types';
-import type { ImportTuning } from '../../workflows/contract';
+import { createAuthenticator } from '../../api/auth';
+import { createTemporalErasure, createTemporalImports, temporalPing } from '../../api/imports';
+import { ContactPage, ErrorBody, ImportView } from '../../api/schemas';
+import type { Store } from '../../db/types';
+import { DEFAULT_TENANT, type ImportTuning, type TenantId } from '../../workflows/contract';
 import { temporal, testSealer } from './harness';
+
+/** One answer: the status, the headers and the JSON body as it came (`undefined` when empty). */
+export interface ApiResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  json: T;
+}
+
+export type ContactPageBody = z.infer<typeof ContactPage>;
+export type ErrorBodyJson = z.infer<typeof ErrorBody>;
+export type { ImportView };
+
+/**
+ * Headers of one call, over the defaults (`Authorization: Bearer <the API's key>`, and
+ * `content-type` with a body). A header set to `null` is not sent: `{ authorization: null }` calls
+ * without a key, `{ authorization: 'Bearer <other key>' }` as another tenant.
+ */
+export type HeaderOverrides = Record<string, string | null>;
+
+/** Requests per second and burst per key: far above what any test does, polling included. */
+const TEST_RATE_LIMIT = { perSecond: 10_000, burst: 10_000 };
 
 export interface TestApi {
   app: ReturnType<typeof createApp>;
   url: string;
+  /** The tenant of {@link key}: every call acts for it. */
+  tenant: TenantId;
+  /** The API key every call sends (a real one, created in the store for {@link tenant}). */
+  key: string;
   close(): Promise<void>;
-  /** fetch() against the listening server, JSON in and out (the body typed loosely, as tests read it). */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; json: any }>;
+  /**
+   * fetch() against the listening server with the API's key, JSON in and out; the body is read
+   * with {@link expectJson}. `headers` override the defaults ({@link HeaderOverrides}).
+   */
+  call(method: string, path: string, body?: unknown, headers?: HeaderOverrides): Promise<ApiResponse>;
+  /** `GET /v1/imports/{importId}`, expecting 200 and an import. */
+  getImport(importId: string): Promise<ImportView>;
+  /** `POST /v1/imports` with this body, expecting `status` (202 new, 200 already running) and an import. */
+  startImport(body: unknown, status?: 200 | 202): Promise<ApiResponse<ImportView>>;
+}
+
+/**
+ * Asserts `res.status`, then parses the body with `schema` (one of the API's own, from
+ * `api/schemas.ts`), so a test reads a typed value and an answer of another shape fails the test
+ * with what came back.
+ */
+export function expectJson<S extends z.ZodType>(res: ApiResponse, status: number, schema: S): z.infer<S> {
+  assert.equal(res.status, status, `expected HTTP ${status}, got ${res.status}: ${JSON.stringify(res.json)}`);
+  const parsed = schema.safeParse(res.json);
+  assert.ok(parsed.success, `the answer does not match the API's schema (${parsed.error?.message}): ${JSON.stringify(res.json)}`);
+  return parsed.data;
+}
+
+/** The import in an answer with `status`. */
+export const expectImport = (res: ApiResponse, status: number): ImportView => expectJson(res, status, ImportView);
+
+/** The contact page in a 200 answer. */
+export const expectContactPage = (res: ApiResponse): ContactPageBody => expectJson(res, 200, ContactPage);
+
+/** The error in an answer with `status`, checked to carry `code`. */
+export function expectError(res: ApiResponse, status: number, code: string): ErrorBodyJson['error'] {
+  const { error } = expectJson(res, status, ErrorBody);
+  assert.equal(error.code, code, `expected error ${code}, got ${error.code}: ${error.message}`);
+  return error;
 }
 
 export async function startApi(options: {
-  store: ContactStore;
+  store: Store;
   taskQueue: string;
   tuning?: Partial<ImportTuning>;
+  /** The tenant whose key the calls carry; `default` unless given. */
+  tenant?: TenantId;
 }): Promise<TestApi> {
   const { client } = await temporal();
-  const imports = new ImportService({
+  const { store, taskQueue } = options;
+  const tenant = options.tenant ?? DEFAULT_TENANT;
+  const { key } = await store.apiKeys.create({ scope: 'tenant', tenant, name: `test api on ${taskQueue}` });
+  const imports = createTemporalImports({
     client,
     sealer: testSealer,
-    taskQueue: options.taskQueue,
+    taskQueue,
     tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100, ...options.tuning },
   });
-  const app = createApp({ imports, store: options.store, temporal: client });
+  const app = createApp({
+    imports,
+    erasure: createTemporalErasure({ client, taskQueue }),
+    store,
+    // Keys always required: another test creating or revoking keys in a shared database changes nothing here.
+    auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: false }),
+    temporal: temporalPing(client),
+    rateLimit: TEST_RATE_LIMIT,
+  });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  async function call(method: string, path: string, body?: unknown, overrides: HeaderOverrides = {}): Promise<ApiResponse> {
+    const headers: Record<string, string> = { authorization: `Bearer ${key}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    for (const [name, value] of Object.entries(overrides)) {
+      delete headers[name.toLowerCase()];
+      if (value !== null) headers[name.toLowerCase()] = value;
+    }
+    const response = await fetch(url + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    const json: unknown = text ? JSON.parse(text) : undefined;
+    return { status: response.status, headers: response.headers, json };
+  }
+
   return {
     app,
     url,
+    tenant,
+    key,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         if ('closeAllConnections' in server) server.closeAllConnections();
       }),
-    async call(method, path, body) {
-      const response = await fetch(url + path, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      const text = await response.text();
-      return { status: response.status, headers: response.headers, json: text ? JSON.parse(text) : undefined };
+    call,
+    getImport: async (importId) => expectImport(await call('GET', `/v1/imports/${importId}`), 200),
+    async startImport(body, status = 202) {
+      const res = await call('POST', '/v1/imports', body);
+      return { ...res, json: expectImport(res, status) };
     },
   };
 }

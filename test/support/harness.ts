@@ -9,18 +9,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import {
-  bundleWorkflowCode,
-  DefaultLogger,
-  NativeConnection,
-  Runtime,
-  type Worker,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { dataConverter } from '../../config/data-converter';
+import { parsePayloadKeys } from '../../config/payload-keys';
 import { createTokenSealer, type TokenSealer } from '../../config/token-seal';
 import { openStore } from '../../db';
-import type { ContactStore } from '../../db/types';
-import { createImportWorker, quietBundlerLogger, WORKFLOWS_PATH } from '../../worker/create-worker';
+import type { Store } from '../../db/types';
+import { bundleWorkflowsInThread } from '../../worker/bundle-workflows';
+import { createImportWorker } from '../../worker/create-worker';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../workflows/contract';
 import { startDevServer, type DevServer } from '../../scripts/temporal-cli';
 
@@ -74,21 +70,24 @@ export function temporal(): Promise<TemporalHandles> {
       await connection.close();
       await nativeConnection.close();
     });
-    const client = new Client({ connection, namespace: NAMESPACE, workflow: { queryRejectCondition: 'NOT_OPEN' } });
+    const client = new Client({
+      connection,
+      namespace: NAMESPACE,
+      dataConverter: testDataConverter,
+      workflow: { queryRejectCondition: 'NOT_OPEN' },
+    });
     return { address, client, nativeConnection };
   })();
   return temporalPromise;
 }
 
-let bundlePromise: Promise<WorkflowBundleWithSourceMap | { codePath: string }> | undefined;
+let bundlePromise: Promise<{ code: string } | { codePath: string }> | undefined;
 
 /** Workflow code bundled once per run (`TEST_WORKFLOW_BUNDLE`) or once per file. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap | { codePath: string }> {
+export function workflowBundle(): Promise<{ code: string } | { codePath: string }> {
   const prebuilt = process.env.TEST_WORKFLOW_BUNDLE;
   bundlePromise ??=
-    prebuilt && fs.existsSync(prebuilt)
-      ? Promise.resolve({ codePath: prebuilt })
-      : bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+    prebuilt && fs.existsSync(prebuilt) ? Promise.resolve({ codePath: prebuilt }) : bundleWorkflowsInThread();
   return bundlePromise;
 }
 
@@ -96,11 +95,21 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap | { codePa
 export const testSealer: TokenSealer = createTokenSealer(Buffer.alloc(32, 7));
 export const TEST_TOKEN_KEY = Buffer.alloc(32, 7).toString('base64');
 
+/** The payload keyring of every test client and worker (`PAYLOAD_ENCRYPTION_KEYS` for child processes). */
+export const TEST_PAYLOAD_KEYS = `test:${Buffer.alloc(32, 9).toString('base64')}`;
+/** The service's data converter (encrypted payloads and failures) over the test keyring. */
+export const testDataConverter = dataConverter(parsePayloadKeys('TEST_PAYLOAD_KEYS', TEST_PAYLOAD_KEYS));
+/** What a spawned worker or API needs to share keys with the in-process test clients. */
+export const TEST_KEYS_ENV: NodeJS.ProcessEnv = {
+  TOKEN_ENCRYPTION_KEY: TEST_TOKEN_KEY,
+  PAYLOAD_ENCRYPTION_KEYS: TEST_PAYLOAD_KEYS,
+};
+
 export interface StoreCase {
   name: 'sqlite' | 'postgres';
   /** `DATABASE_URL`/`DATA_DIR` for child processes using the same store. */
   env: NodeJS.ProcessEnv;
-  open(): Promise<ContactStore>;
+  open(): Promise<Store>;
 }
 
 /** SQLite always; PostgreSQL when `TEST_DATABASE_URL` is set (`.ci/run` sets it). */
@@ -112,12 +121,12 @@ export function storeCases(): Array<StoreCase & { skip?: string }> {
   return [
     {
       name: 'sqlite',
-      env: { DATA_DIR: dataDir, DATABASE_URL: '' },
+      env: { DATA_DIR: dataDir, DATABASE_URL: '', ...TEST_KEYS_ENV },
       open: () => openStore({ kind: 'sqlite', file: sqliteFile }),
     },
     {
       name: 'postgres',
-      env: { DATA_DIR: dataDir, DATABASE_URL: pgUrl ?? '' },
+      env: { DATA_DIR: dataDir, DATABASE_URL: pgUrl ?? '', ...TEST_KEYS_ENV },
       open: () => openStore({ kind: 'postgres', url: pgUrl ?? '' }),
       ...(pgUrl ? {} : { skip: 'set TEST_DATABASE_URL=postgres://… to run against PostgreSQL (.ci/run does)' }),
     },
@@ -125,7 +134,7 @@ export function storeCases(): Array<StoreCase & { skip?: string }> {
 }
 
 export interface WorkerSetup {
-  store: ContactStore;
+  store: Store;
   providerUrl: string;
   taskQueue: string;
   heartbeatThrottleMs?: number;
@@ -133,17 +142,19 @@ export interface WorkerSetup {
 
 /** A fresh worker on the test's own task queue, with real activities. */
 export async function startWorker(setup: WorkerSetup): Promise<Worker> {
-  const { nativeConnection } = await temporal();
+  const { nativeConnection, client } = await temporal();
   return createImportWorker({
     connection: nativeConnection,
     namespace: NAMESPACE,
     taskQueue: setup.taskQueue,
     workflowBundle: await workflowBundle(),
     heartbeatThrottleMs: setup.heartbeatThrottleMs ?? 20,
+    dataConverter: testDataConverter,
     deps: {
       store: setup.store,
+      client,
       sealer: testSealer,
-      googlePeopleBaseUrl: setup.providerUrl,
+      sources: { googlePeopleBaseUrl: setup.providerUrl },
       keepAliveHeartbeatMs: 500,
     },
   });

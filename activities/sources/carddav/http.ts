@@ -1,0 +1,209 @@
+/**
+ * HTTP for a CardDAV server: Basic authentication, a deadline per request, redirects followed by
+ * hand (so a PROPFIND stays a PROPFIND and credentials are never sent over a downgrade to plain
+ * HTTP), and every failure classified where it happens, as the Google People client does:
+ * non-retryable for what no retry can fix, retryable for outages, `nextRetryDelay` from
+ * `Retry-After`. The password goes into the `Authorization` header and nowhere else.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { FAILURE_TYPES } from '../../../workflows/contract';
+import { parseRetryAfter } from '../google-people';
+
+const SERVER = 'The CardDAV server';
+const MAX_REDIRECTS = 5;
+
+/** Who we are at the server. Never logged, never in a message. */
+export interface DavCredentials {
+  username: string;
+  password: string;
+}
+
+/** One request to the server. */
+export interface DavRequest {
+  method: 'PROPFIND' | 'REPORT';
+  url: string;
+  /** The `Depth` header; omitted when unset (`addressbook-multiget` takes none). */
+  depth?: '0' | '1';
+  /** An XML request body. */
+  body: string;
+  signal: AbortSignal;
+}
+
+/** A response whose status the caller still has to judge (see {@link failureForStatus}). */
+export interface DavResponse {
+  status: number;
+  /** Where the answer came from, after redirects: relative hrefs in the body resolve against it. */
+  url: string;
+  body: string;
+  retryAfter: string | null;
+}
+
+/** A retryable or non-retryable failure of `type`, with `message` cleared of the password. */
+export function davFailure(
+  type: string,
+  message: string,
+  options: { nonRetryable?: boolean; nextRetryDelay?: number; cause?: Error } = {},
+): ApplicationFailure {
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: options.nonRetryable ?? false,
+    nextRetryDelay: options.nextRetryDelay,
+    cause: options.cause,
+  });
+}
+
+/** `origin + path` of `url`: never its user-info or query. */
+export function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return '(an invalid URL)';
+  }
+}
+
+function excerpt(body: string): string {
+  const flat = body.replace(/\s+/g, ' ').trim();
+  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
+}
+
+/**
+ * The failure for a response with an unwanted HTTP status: 401 → `ProviderUnauthenticated`,
+ * 403 → `ProviderPermissionDenied`, 429 → `ProviderThrottled`, 408 and 5xx →
+ * `ProviderUnavailable` (all three retryable, after `Retry-After` when sent), other 4xx →
+ * `ProviderInvalidRequest`; the 4xx other than 429 are not retryable.
+ */
+export function failureForStatus(response: DavResponse, what: string): ApplicationFailure {
+  const { status } = response;
+  const where = `${what} at ${describeUrl(response.url)}`;
+  const body = excerpt(response.body);
+  const detail = `(HTTP ${status})${body ? `: ${body}` : ''}`;
+  const nextRetryDelay = parseRetryAfter(response.retryAfter);
+  const after = nextRetryDelay === undefined ? '' : ` Retrying after ${Math.ceil(nextRetryDelay / 1000)} s.`;
+  if (status === 401) {
+    return davFailure(
+      FAILURE_TYPES.providerUnauthenticated,
+      `${SERVER} rejected the username or password for ${where} (HTTP 401). Ask the user to check them (some servers want an app-specific password).`,
+      { nonRetryable: true },
+    );
+  }
+  if (status === 403) {
+    return davFailure(FAILURE_TYPES.providerPermissionDenied, `${SERVER} refused ${where} to this account ${detail}.`, {
+      nonRetryable: true,
+    });
+  }
+  if (status === 429) {
+    return davFailure(FAILURE_TYPES.providerThrottled, `${SERVER} is throttling ${where} ${detail}.${after}`, { nextRetryDelay });
+  }
+  // 408 is the server giving up on a slow request: as transient as a 5xx.
+  if (status >= 500 || status === 408) {
+    return davFailure(FAILURE_TYPES.providerUnavailable, `${SERVER} failed ${where} ${detail}.${after}`, { nextRetryDelay });
+  }
+  if (status >= 400) {
+    return davFailure(
+      FAILURE_TYPES.providerInvalidRequest,
+      `${SERVER} refused ${where} as invalid ${detail}. Check the CardDAV URL; retrying the same request will not help.`,
+      { nonRetryable: true },
+    );
+  }
+  return davFailure(FAILURE_TYPES.providerBadResponse, `${SERVER} answered ${where} with unexpected HTTP status ${detail}.`);
+}
+
+/** "fetch failed: connect ECONNREFUSED 127.0.0.1:5232": undici hides the useful part in `cause`. */
+function describeNetworkError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause;
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code;
+    return `${error.message}: ${cause.message}${typeof code === 'string' ? ` (${code})` : ''}`;
+  }
+  return error.message;
+}
+
+/** A client for one account at one server. */
+export class DavClient {
+  readonly #authorization: string;
+  readonly #secrets: string[];
+  readonly #timeoutMs: number;
+
+  constructor(credentials: DavCredentials, timeoutMs: number) {
+    const token = Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8').toString('base64');
+    this.#authorization = `Basic ${token}`;
+    this.#secrets = [credentials.password, token].filter((secret) => secret.length >= 4);
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /**
+   * Sends `request`, following up to 5 redirects with the same method and body. Resolves with any
+   * final status; rejects with a retryable `ProviderUnavailable` when the server cannot be reached,
+   * drops the connection or misses the deadline, and with `request.signal.reason` when that aborts.
+   */
+  async send(request: DavRequest, what: string): Promise<DavResponse> {
+    let url = request.url;
+    for (let hop = 0; ; hop++) {
+      const response = await this.#once(request, url, what);
+      const location = response.status >= 300 && response.status < 400 ? response.location : null;
+      if (location === null) return response;
+      const next = new URL(location, url);
+      if (hop >= MAX_REDIRECTS) {
+        throw davFailure(FAILURE_TYPES.providerInvalidRequest, `${SERVER} redirected ${what} more than ${MAX_REDIRECTS} times (last to ${describeUrl(next.href)}).`, {
+          nonRetryable: true,
+        });
+      }
+      if (new URL(url).protocol === 'https:' && next.protocol !== 'https:') {
+        throw davFailure(
+          FAILURE_TYPES.providerInvalidRequest,
+          `${SERVER} redirected ${what} from HTTPS to ${describeUrl(next.href)}; the password is not sent over plain HTTP.`,
+          { nonRetryable: true },
+        );
+      }
+      url = next.href;
+    }
+  }
+
+  /** Clears the password (and the header carrying it) from any message, whatever a server echoed. */
+  redact(error: unknown): unknown {
+    if (!(error instanceof ApplicationFailure)) return error;
+    if (!this.#secrets.some((secret) => error.message.includes(secret))) return error;
+    const message = this.#secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), error.message);
+    return davFailure(error.type ?? FAILURE_TYPES.providerBadResponse, message, { nonRetryable: error.nonRetryable ?? false });
+  }
+
+  async #once(request: DavRequest, url: string, what: string): Promise<DavResponse & { location: string | null }> {
+    request.signal.throwIfAborted();
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const signal = AbortSignal.any([request.signal, timeout]);
+    try {
+      const response = await fetch(url, {
+        method: request.method,
+        headers: {
+          Authorization: this.#authorization,
+          ...(request.depth === undefined ? {} : { Depth: request.depth }),
+          'Content-Type': 'application/xml; charset=utf-8',
+          Accept: 'application/xml, text/xml',
+        },
+        body: request.body,
+        redirect: 'manual',
+        signal,
+      });
+      // Read the whole body under the same deadline: a server can stall halfway through a page.
+      const body = await response.text();
+      return {
+        status: response.status,
+        url,
+        body,
+        retryAfter: response.headers.get('retry-after'),
+        location: response.headers.get('location'),
+      };
+    } catch (error) {
+      if (request.signal.aborted) throw request.signal.reason;
+      if (timeout.aborted) {
+        throw davFailure(FAILURE_TYPES.providerUnavailable, `${SERVER} did not answer ${what} at ${describeUrl(url)} within ${this.#timeoutMs} ms.`);
+      }
+      throw davFailure(FAILURE_TYPES.providerUnavailable, `Could not reach the CardDAV server for ${what} at ${describeUrl(url)}: ${describeNetworkError(error)}`, {
+        cause: error instanceof Error ? error : undefined,
+      });
+    }
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * The CardDAV {@link ContactSource}: discovery on the first page, then pages of the address book's
+ * cards in href order, each fetched with one `addressbook-multiget`, and a resumable cursor
+ * (`./cursor.ts`).
+ *
+ * A page lists the address book again (once per source instance, i.e. per batch activity, shared
+ * by the pages of the batch) and continues after the cursor's href. Listing with `sync-collection`
+ * also yields a sync token; once every card is read, the cards changed since that token (during the
+ * import) are read once more, so an import ends with the address book as it was when it finished
+ * the full pass. A server that refuses the token (403 `valid-sync-token`), or lacks the report,
+ * is listed with PROPFIND instead: from the same position in the full phase, from the start when
+ * the delta cannot be known.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { ContactRecord } from '../../../db/types';
+import { FAILURE_TYPES } from '../../../workflows/contract';
+import { rejectRecord } from '../records';
+import type { ContactSource, PageRequest, RejectedRecord, SourceFactory, SourcePage } from '../types';
+import { type ParseCard, parseBasicCard } from './basic-card';
+import { type CarddavCursor, absoluteHref, decodeCursor, encodeCursor, relativeHref } from './cursor';
+import { discoverAddressBook } from './discovery';
+import { DavClient, davFailure } from './http';
+import { type ListedCard, type Listing, compareHrefs, hrefKey, listByPropfind, listBySync, multiget } from './listing';
+import { hrefPath } from './multistatus';
+
+/** How a {@link createCarddavSource} source reads. */
+export interface CarddavSourceOptions {
+  /** Turns a card into a contact or a reject. Default: {@link parseBasicCard}. */
+  parseCard?: ParseCard;
+  /** `auto` (default): `sync-collection` when the server has it, else PROPFIND. `propfind`: PROPFIND only. */
+  listing?: 'auto' | 'propfind';
+  /** Deadline of one request, body included. Default 60000. */
+  timeoutMs?: number;
+}
+
+/** The sealed credentials of a CardDAV import, exactly as the API seals them. */
+export const CarddavCredentials = z.object({
+  url: z.url({ protocol: /^https?$/ }),
+  username: z.string().min(1),
+  password: z.string(),
+});
+export type CarddavCredentials = z.infer<typeof CarddavCredentials>;
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** The credentials JSON, or a non-retryable `InvalidImportInput` that never quotes it. */
+export function parseCarddavCredentials(json: string): CarddavCredentials {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    value = undefined;
+  }
+  const parsed = CarddavCredentials.safeParse(value);
+  if (!parsed.success) {
+    const field = parsed.error.issues[0]?.path.join('.') || '(root)';
+    throw davFailure(
+      FAILURE_TYPES.invalidImportInput,
+      `The CardDAV credentials are not {"url", "username", "password"} with an http(s) URL (problem at ${field}).`,
+      { nonRetryable: true },
+    );
+  }
+  // User-info in the URL would be a second, unmanaged copy of the credentials: never use it.
+  const url = new URL(parsed.data.url);
+  url.username = '';
+  url.password = '';
+  return { ...parsed.data, url: url.href };
+}
+
+/** Index of the first card whose href sorts after `href` (`0` for `''`). */
+function firstAfter(cards: readonly ListedCard[], href: string): number {
+  if (href === '') return 0;
+  let low = 0;
+  let high = cards.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (compareHrefs((cards[mid] as ListedCard).href, href) <= 0) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+class CarddavSource implements ContactSource {
+  readonly #credentials: CarddavCredentials | Error;
+  readonly #client: DavClient | null;
+  readonly #options: CarddavSourceOptions;
+  /** Listings of this batch, by what was listed: the pages of one batch list once. */
+  readonly #listings = new Map<string, Promise<Listing | null>>();
+
+  constructor(credentialsJson: string, options: CarddavSourceOptions) {
+    this.#options = options;
+    try {
+      this.#credentials = parseCarddavCredentials(credentialsJson);
+      this.#client = new DavClient(this.#credentials, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    } catch (error) {
+      // Thrown from fetchPage, where the batch reports how far it got.
+      this.#credentials = error instanceof Error ? error : new Error(String(error));
+      this.#client = null;
+    }
+  }
+
+  async fetchPage({ cursor, pageSize, signal }: PageRequest): Promise<SourcePage> {
+    const client = this.#client;
+    if (client === null || this.#credentials instanceof Error) throw this.#credentials;
+    try {
+      const state = cursor === null ? await this.#start(client, this.#credentials.url, signal) : decodeCursor(cursor);
+      return await this.#page(client, state, pageSize, signal);
+    } catch (error) {
+      throw client.redact(error);
+    }
+  }
+
+  async #start(client: DavClient, url: string, signal: AbortSignal): Promise<CarddavCursor> {
+    const book = await discoverAddressBook(client, url, signal);
+    const via = this.#options.listing === 'propfind' || book.syncCollection === false ? 'propfind' : 'sync';
+    return { book: book.url, phase: 'full', via, after: '' };
+  }
+
+  #cached<T extends Listing | null>(key: string, list: () => Promise<T>): Promise<T> {
+    const known = this.#listings.get(key) as Promise<T> | undefined;
+    if (known !== undefined) return known;
+    const listing = list();
+    this.#listings.set(key, listing);
+    // A failed listing is forgotten, so the retry lists again; the caller still sees the failure.
+    listing.catch(() => this.#listings.delete(key));
+    return listing;
+  }
+
+  /** The listing `state` continues in, and `state` as it stands after any fallback to PROPFIND. */
+  async #list(client: DavClient, state: CarddavCursor, signal: AbortSignal): Promise<{ state: CarddavCursor; listing: Listing }> {
+    const { book } = state;
+    const byPropfind = () => this.#cached(`propfind ${book}`, () => listByPropfind(client, book, signal));
+    if (state.phase === 'delta') {
+      const { token } = state;
+      const delta = token === undefined ? null : await this.#cached(`delta ${book} ${token}`, () => listBySync(client, book, token, signal));
+      if (delta !== null) return { state, listing: delta };
+      // What changed since the token cannot be known: read everything again (unchanged etags rewrite nothing).
+      return { state: { book, phase: 'full', via: 'propfind', after: '' }, listing: await byPropfind() };
+    }
+    if (state.via === 'sync') {
+      const full = await this.#cached(`sync ${book}`, () => listBySync(client, book, '', signal));
+      if (full !== null) return { state: { ...state, token: state.token ?? full.syncToken ?? undefined }, listing: full };
+    }
+    // Both listings sort by href, so switching to PROPFIND mid-import keeps the position.
+    const { token: _noDeltaWithoutSync, ...rest } = state;
+    return { state: { ...rest, via: 'propfind' }, listing: await byPropfind() };
+  }
+
+  async #page(client: DavClient, cursor: CarddavCursor, pageSize: number, signal: AbortSignal): Promise<SourcePage> {
+    const { state, listing } = await this.#list(client, cursor, signal);
+    const bookPath = hrefPath(state.book, state.book);
+    const start = firstAfter(listing.cards, absoluteHref(state.after, bookPath));
+    const slice = listing.cards.slice(start, start + pageSize);
+    const { contacts, rejected } = await this.#read(client, state.book, slice, signal);
+    const last = slice.at(-1);
+    let next: CarddavCursor | null = null;
+    if (last !== undefined && start + slice.length < listing.cards.length) {
+      next = { ...state, after: relativeHref(last.href, bookPath) };
+    } else if (state.phase === 'full' && state.token !== undefined) {
+      next = await this.#deltaAfterFullPass(client, state, signal);
+    }
+    return {
+      contacts,
+      rejected,
+      nextCursor: next === null ? null : encodeCursor(next),
+      total: state.phase === 'full' ? listing.cards.length : null,
+    };
+  }
+
+  /** After the full pass: the delta phase when cards changed since its token, else the end. */
+  async #deltaAfterFullPass(client: DavClient, state: CarddavCursor, signal: AbortSignal): Promise<CarddavCursor | null> {
+    const { book, token } = state;
+    if (token === undefined) return null;
+    const delta = await this.#cached(`delta ${book} ${token}`, () => listBySync(client, book, token, signal));
+    if (delta !== null && delta.cards.length === 0) return null;
+    return { book, phase: 'delta', via: state.via, after: '', token };
+  }
+
+  async #read(
+    client: DavClient,
+    book: string,
+    cards: readonly ListedCard[],
+    signal: AbortSignal,
+  ): Promise<{ contacts: ContactRecord[]; rejected: RejectedRecord[] }> {
+    const contacts: ContactRecord[] = [];
+    const rejected: RejectedRecord[] = [];
+    if (cards.length === 0) return { contacts, rejected };
+    const fetched = await multiget(client, book, cards.map((card) => card.href), signal);
+    const parseCard = this.#options.parseCard ?? parseBasicCard;
+    for (const card of cards) {
+      const got = fetched.get(hrefKey(card.href));
+      // Deleted between listing and fetching: nothing to import.
+      if (got === undefined || got.status === 404) continue;
+      if (got.status !== 200 || got.data === null) {
+        const why = got.status !== 200 ? `answered ${got.status} for it` : 'sent it without address-data';
+        rejected.push(rejectRecord(card.href, 'unparseable', `The CardDAV server ${why} in addressbook-multiget.`, got.data ?? ''));
+        continue;
+      }
+      const result = parseCard(got.data, card.href);
+      if ('rejected' in result) {
+        rejected.push(result.rejected);
+        continue;
+      }
+      // A server without etags still needs a version tag, or every import would rewrite every row.
+      const etag = got.etag ?? card.etag ?? `sha256:${createHash('sha256').update(got.data).digest('base64url')}`;
+      contacts.push({ ...result.contact, externalId: card.href, etag });
+    }
+    return { contacts, rejected };
+  }
+}
+
+/**
+ * A CardDAV source factory reading with `options` (a card parser, a forced PROPFIND listing, a
+ * request deadline). The registry entry is `createCarddavSource({ parseCard })` or
+ * {@link carddavSource}.
+ */
+export function createCarddavSource(options: CarddavSourceOptions = {}): SourceFactory {
+  return (credentialsJson) => new CarddavSource(credentialsJson, options);
+}
+
+/**
+ * The CardDAV source: `credentialsJson` is the opened `{"url", "username", "password"}` the API
+ * sealed; `url` is a server root or an address book. Settings are not needed (the URL is the
+ * user's). Cards are read with {@link parseBasicCard}.
+ */
+export const carddavSource: SourceFactory = createCarddavSource();

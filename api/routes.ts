@@ -1,0 +1,136 @@
+/**
+ * The HTTP contract, route by route: method, path, input schemas and every answer a route can
+ * give. `api/app.ts` attaches the handlers; `/openapi.json` is generated from these.
+ */
+import { createRoute, type z } from '@hono/zod-openapi';
+import {
+  ContactPage,
+  ContactsQuery,
+  ErasureView,
+  ErrorBody,
+  Health,
+  ImportIdParam,
+  ImportView,
+  RejectPage,
+  StartImportBody,
+  TemporalUnavailableBody,
+  UserIdParam,
+} from './schemas';
+
+type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 422 | 429 | 503;
+
+const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
+  400: 'Malformed request (JSON that does not parse, a cursor this API did not issue)',
+  401: 'No API key, or one that is unknown or revoked (`WWW-Authenticate: Bearer`)',
+  404: 'No such import for this API key',
+  409: 'The import is no longer running',
+  413: 'The request body is too large for this route',
+  422: 'A field is missing, invalid or unknown',
+  429: 'Too many requests for this API key (`Retry-After` says when to retry)',
+  503: 'Temporal does not answer (`temporal_unavailable`, with `Retry-After`)',
+};
+
+const SECONDS_HEADER = { schema: { type: 'integer' as const, minimum: 0 } };
+
+function errorResponse(code: ErrorStatus) {
+  const headers =
+    code === 429 || code === 503
+      ? { 'Retry-After': { ...SECONDS_HEADER, description: 'Seconds to wait before asking again' } }
+      : code === 401
+        ? { 'WWW-Authenticate': { schema: { type: 'string' as const }, description: 'Bearer challenge' } }
+        : undefined;
+  return {
+    description: ERROR_DESCRIPTIONS[code],
+    content: { 'application/json': { schema: code === 503 ? TemporalUnavailableBody : ErrorBody } },
+    ...(headers ? { headers } : {}),
+  };
+}
+
+/** The error answers of a `/v1` route: every one can answer 401 and 429, plus `codes`. */
+const v1Errors = (...codes: ErrorStatus[]) =>
+  Object.fromEntries([401, 429, ...codes].map((code) => [code, errorResponse(code as ErrorStatus)]));
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+/** Every `/v1` route needs an API key (`Authorization: Bearer …`). */
+const security = [{ apiKey: [] }];
+
+export const startImport = createRoute({
+  method: 'post',
+  path: '/v1/imports',
+  summary: "Start importing a user's contacts, or get the import already running",
+  security,
+  request: { body: { required: true, content: { 'application/json': { schema: StartImportBody } } } },
+  responses: {
+    202: json(ImportView, 'Import started'),
+    200: json(ImportView, 'An import for this user and provider is already running: this is it'),
+    ...v1Errors(400, 413, 422, 503),
+  },
+});
+
+export const getImport = createRoute({
+  method: 'get',
+  path: '/v1/imports/{importId}',
+  summary: 'How far along an import is',
+  security,
+  request: { params: ImportIdParam },
+  responses: { 200: json(ImportView, 'The import'), ...v1Errors(404, 422, 503) },
+});
+
+export const importAction = (action: 'cancel' | 'pause' | 'resume', summary: string) =>
+  createRoute({
+    method: 'post',
+    path: `/v1/imports/{importId}/${action}`,
+    summary,
+    security,
+    request: { params: ImportIdParam },
+    responses: {
+      202: json(ImportView, 'Requested; the import acts on it between batches'),
+      ...v1Errors(404, 409, 413, 422, 503),
+    },
+  });
+
+export const listRejects = createRoute({
+  method: 'get',
+  path: '/v1/imports/{importId}/rejects',
+  summary: 'Records an import set aside instead of saving (unreadable, or nothing to identify them by), a page at a time',
+  security,
+  request: { params: ImportIdParam, query: ContactsQuery },
+  responses: { 200: json(RejectPage, 'A page of rejects'), ...v1Errors(400, 404, 422) },
+});
+
+export const listContacts = createRoute({
+  method: 'get',
+  path: '/v1/users/{userId}/contacts',
+  summary: "A user's imported contacts, a page at a time",
+  security,
+  request: { params: UserIdParam, query: ContactsQuery },
+  responses: { 200: json(ContactPage, 'A page of contacts'), ...v1Errors(400, 422) },
+});
+
+export const eraseUser = createRoute({
+  method: 'delete',
+  path: '/v1/users/{userId}',
+  summary:
+    "Erase a user: cancel their imports, then delete their contacts. Durable (a workflow) and idempotent: repeat it safely",
+  security,
+  request: { params: UserIdParam },
+  responses: { 202: json(ErasureView, 'Erasure accepted; it completes in the background'), ...v1Errors(413, 422, 503) },
+});
+
+export const livez = createRoute({
+  method: 'get',
+  path: '/livez',
+  summary: 'Whether this API process is up (checks nothing else: for liveness probes)',
+  responses: { 200: json(Health.pick({ status: true }), 'Up') },
+});
+
+export const healthz = createRoute({
+  method: 'get',
+  path: '/healthz',
+  summary: 'Whether Temporal and the database answer (which one does not: only with an API key)',
+  responses: { 200: json(Health, 'Both answer'), 503: json(Health, 'One of them does not') },
+});

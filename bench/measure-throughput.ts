@@ -1,0 +1,156 @@
+/**
+ * 1. Throughput: the baseline loop (`bench/baseline.ts`, a process of its own) and one service import
+ * of the same size, side by side, with the worker's RSS and every process's CPU seconds.
+ */
+import os from 'node:os';
+import type { BaselineResult } from './baseline';
+import type { HistoryFigures } from './measure-history';
+import type { Store } from './options';
+import type { BenchRun, Service } from './service';
+import { RssSampler, cpuSeconds, fmt, mb, round, spawnScript } from './support';
+
+/** CPU seconds each process used during one import. */
+export interface CpuSplit {
+  worker: number;
+  api: number;
+  temporal: number;
+  /** This process: demo provider, polling, and (for the baseline) nothing else. */
+  bench: number;
+  /** The baseline's own process. */
+  baseline?: number;
+}
+
+export interface BaselineFigures {
+  seconds: number;
+  contactsPerSecond: number;
+  peakRssMB: number;
+  cpuSeconds: CpuSplit;
+}
+
+export interface ServiceFigures {
+  contacts: number;
+  seconds: number;
+  contactsPerSecond: number;
+  workerPeakRssMB: number;
+  workerStartRssMB: number;
+  cpuSeconds: CpuSplit;
+}
+
+/** One row of the throughput table; the history phase adds `history`. */
+export interface ThroughputRow {
+  store: Store;
+  contacts: number;
+  /** 1-minute load average after each half: other work on the machine skews every figure. */
+  loadAverage?: { baseline?: number; service?: number };
+  baseline?: BaselineFigures;
+  service?: ServiceFigures;
+  ratio?: number;
+  history?: HistoryFigures;
+}
+
+/** The completed service import, for the history phase, and the worker's RSS during it (MB, 1 s apart). */
+export interface ServiceImport {
+  workflowId: string;
+  firstRunId: string;
+  rssSeries: Array<[number, number]>;
+}
+
+/**
+ * Imports `row.contacts` with the baseline loop (when `withBaseline`) and then through the service,
+ * checks the row counts, and deletes the rows. Fills `row` as figures arrive, so an error leaves in
+ * it what was measured before.
+ */
+export async function measureThroughput(run: BenchRun, service: Service, row: ThroughputRow, withBaseline: boolean): Promise<ServiceImport> {
+  const { progress } = run;
+  const { store, contacts: n } = row;
+  const { admin } = service;
+  run.provider.configure({ contacts: n });
+  if (withBaseline) {
+    const user = `${run.tag}${store}-baseline-${n}`;
+    progress(`${store} ${fmt(n)}: baseline loop`);
+    row.baseline = await runBaseline(run, service, user, n);
+    if ((os.loadavg()[0] ?? 0) > os.cpus().length) progress(`  note: load average ${os.loadavg()[0]?.toFixed(1)} on ${os.cpus().length} cores: something else is running`);
+    const rows = await admin.count(user);
+    if (rows !== n) throw new Error(`baseline left ${rows} rows, expected ${n}`);
+    row.loadAverage = { baseline: round(os.loadavg()[0] ?? 0, 2) };
+    progress(`  baseline ${fmt(row.baseline.contactsPerSecond)} contacts/s (${row.baseline.seconds} s)`);
+    await admin.deleteUsers(user);
+  }
+  const user = `${run.tag}${store}-service-${n}`;
+  progress(`${store} ${fmt(n)}: service import`);
+  const { figures, imported } = await runService(run, service, user, n);
+  const rows = await admin.count(user);
+  if (rows !== n) throw new Error(`service import left ${rows} rows, expected ${n}`);
+  row.service = figures;
+  row.loadAverage = { ...row.loadAverage, service: round(os.loadavg()[0] ?? 0, 2) };
+  if (row.baseline) row.ratio = round(figures.contactsPerSecond / row.baseline.contactsPerSecond, 2);
+  progress(`  service ${fmt(figures.contactsPerSecond)} contacts/s (${figures.seconds} s), ratio ${row.ratio ?? '–'}, worker peak RSS ${figures.workerPeakRssMB} MB, CPU s ${JSON.stringify(figures.cpuSeconds)}`);
+  await admin.deleteUsers(user);
+  return imported;
+}
+
+async function runBaseline(run: BenchRun, service: Service, userId: string, n: number): Promise<BaselineFigures> {
+  const before = cpuSnapshot(run, service);
+  const child = spawnScript('baseline', 'bench/baseline.ts', { ...service.env, BENCH_USER_ID: userId });
+  const line = await child.waitFor(/^(\{.*\})$/, Math.max(120_000, n * 2));
+  await child.exited;
+  const after = cpuSnapshot(run, service);
+  const result = JSON.parse(line) as BaselineResult;
+  if (result.contacts !== n) throw new Error(`baseline imported ${result.contacts} contacts, expected ${n}`);
+  return {
+    seconds: round(result.seconds, 2),
+    contactsPerSecond: Math.round(result.contacts / result.seconds),
+    peakRssMB: mb(result.peakRssBytes),
+    cpuSeconds: { ...cpuSince(before, after), baseline: round(result.cpuSeconds) },
+  };
+}
+
+/** Timed from the POST to the poll that sees `completed`. */
+async function runService(run: BenchRun, service: Service, userId: string, n: number): Promise<{ figures: ServiceFigures; imported: ServiceImport }> {
+  const sampler = new RssSampler(service.worker.pid).start();
+  const before = cpuSnapshot(run, service);
+  const started = performance.now();
+  const { view } = await service.imports.postImport(userId);
+  const end = await service.imports.waitForEnd(view.importId, Math.max(180_000, n * 2));
+  const seconds = (performance.now() - started) / 1000;
+  const after = cpuSnapshot(run, service);
+  sampler.stop();
+  if (end.state !== 'completed') throw new Error(`service import ended ${end.state}: ${end.error ?? ''}`);
+  if (end.saved !== n) throw new Error(`service import says ${end.saved} saved, expected ${n}`);
+  return {
+    figures: {
+      contacts: n,
+      seconds: round(seconds, 2),
+      contactsPerSecond: Math.round(n / seconds),
+      workerPeakRssMB: mb(sampler.peak),
+      workerStartRssMB: mb(sampler.first ?? 0),
+      cpuSeconds: cpuSince(before, after),
+    },
+    imported: {
+      workflowId: view.workflowId,
+      firstRunId: view.runId,
+      rssSeries: sampler.series.map(([t, rss]) => [t, mb(rss)]),
+    },
+  };
+}
+
+type CpuSnapshot = Omit<CpuSplit, 'baseline'>;
+
+function cpuSnapshot(run: BenchRun, service: Service): CpuSnapshot {
+  const used = process.cpuUsage();
+  return {
+    worker: cpuSeconds(service.worker.pid),
+    api: cpuSeconds(service.api.pid),
+    temporal: run.devServer.process.pid ? cpuSeconds(run.devServer.process.pid) : 0,
+    bench: (used.user + used.system) / 1e6,
+  };
+}
+
+function cpuSince(before: CpuSnapshot, after: CpuSnapshot): CpuSplit {
+  return {
+    worker: round(after.worker - before.worker),
+    api: round(after.api - before.api),
+    temporal: round(after.temporal - before.temporal),
+    bench: round(after.bench - before.bench),
+  };
+}

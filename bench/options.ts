@@ -1,0 +1,104 @@
+/**
+ * The benchmark's command line, parsed once into a frozen {@link BenchOptions} that the runner hands
+ * to every measurement. Flags and defaults: bench/README.md.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, parseInteger } from '../config/parse';
+import { RESULTS_DIR } from './support';
+
+export const PHASES = ['throughput', 'history', 'status', 'start', 'recovery'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export type Store = 'sqlite' | 'postgres';
+
+export interface BenchOptions {
+  /** `--contacts`: the import size of every phase (throughput and history also run `--large`). */
+  readonly contacts: number;
+  /** What throughput and history import: `--contacts`, then `--large` unless `--skip-million`. */
+  readonly sizes: readonly number[];
+  /** `--only`, in the order given; every phase by default. */
+  readonly phases: readonly Phase[];
+  /** `--env KEY=VALUE`: given to the worker and API children. */
+  readonly envOverrides: Readonly<Record<string, string>>;
+  /** `DATABASE_URL`, unless `--no-pg`: PostgreSQL is measured too when set. */
+  readonly postgresUrl: string | undefined;
+  /** The stores measured, in order: SQLite, then PostgreSQL when there is a URL. */
+  readonly stores: readonly Store[];
+  /** `--starts`: POSTs of the start-latency phase. */
+  readonly starts: number;
+  /** `--duration`: seconds of each autocannon run (the direct client loops take half). */
+  readonly durationSeconds: number;
+  /** `--kill-at`: the fraction of `contacts` saved when the recovery phase SIGKILLs the worker. */
+  readonly killAt: number;
+  /** `--out NAME`: `bench/results/NAME.json`. */
+  readonly resultsFile: string;
+}
+
+/** Defaults of the flags that take a number. */
+const DEFAULTS = { contacts: 100_000, large: 1_000_000, starts: 1000, duration: 10, killAt: 0.3 } as const;
+const SIZE = { min: 1, max: 1_000_000_000 };
+
+/** `argv` (without node and the script) and `env` as {@link BenchOptions}; throws {@link ConfigError}. */
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
+  const { values: args } = parseArgs({
+    args: [...argv],
+    options: {
+      contacts: { type: 'string' },
+      large: { type: 'string' },
+      'skip-million': { type: 'boolean', default: false },
+      only: { type: 'string' },
+      env: { type: 'string', multiple: true, default: [] },
+      out: { type: 'string', default: 'latest' },
+      'no-pg': { type: 'boolean', default: false },
+      starts: { type: 'string' },
+      duration: { type: 'string' },
+      'kill-at': { type: 'string' },
+    },
+  });
+  const contacts = parseInteger('--contacts', args.contacts, DEFAULTS.contacts, SIZE);
+  const large = parseInteger('--large', args.large, DEFAULTS.large, SIZE);
+  const postgresUrl = args['no-pg'] ? undefined : env.DATABASE_URL || undefined;
+  return Object.freeze({
+    contacts,
+    sizes: Object.freeze(args['skip-million'] || large === contacts ? [contacts] : [contacts, large]),
+    phases: Object.freeze(args.only === undefined ? [...PHASES] : phaseList(args.only)),
+    envOverrides: Object.freeze(envPairs(args.env)),
+    postgresUrl,
+    stores: Object.freeze<Store[]>(postgresUrl ? ['sqlite', 'postgres'] : ['sqlite']),
+    starts: parseInteger('--starts', args.starts, DEFAULTS.starts, { min: 1, max: 1_000_000 }),
+    durationSeconds: parseInteger('--duration', args.duration, DEFAULTS.duration, { min: 1, max: 3600 }),
+    killAt: fraction('--kill-at', args['kill-at'], DEFAULTS.killAt),
+    resultsFile: path.join(RESULTS_DIR, `${args.out.replace(/\.json$/, '')}.json`),
+  });
+}
+
+/** Whether `--only` (or its default, everything) includes `phase`. */
+export function runs(options: BenchOptions, phase: Phase): boolean {
+  return options.phases.includes(phase);
+}
+
+function phaseList(raw: string): Phase[] {
+  const phases = raw.split(',').map((p) => {
+    if (!PHASES.includes(p as Phase)) throw new ConfigError(`--only takes a comma list of ${PHASES.join(', ')} (got "${p}")`);
+    return p as Phase;
+  });
+  return [...new Set(phases)];
+}
+
+function envPairs(pairs: readonly string[]): Record<string, string> {
+  const overrides: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new ConfigError(`--env takes KEY=VALUE (got "${pair}")`);
+    overrides[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return overrides;
+}
+
+function fraction(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!(value > 0 && value < 1)) throw new ConfigError(`${name} must be a fraction between 0 and 1, e.g. 0.3 (got "${raw}")`);
+  return value;
+}

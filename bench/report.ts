@@ -1,0 +1,145 @@
+/**
+ * What a benchmark run found ({@link Results}): checked against the targets of issue 4, printed as
+ * Markdown tables, and written to `bench/results/<out>.json`.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import { resolveTemporalCli } from '../scripts/temporal-cli';
+import type { HistoryFigures } from './measure-history';
+import type { RecoveryFigures } from './measure-recovery';
+import type { StartFigures } from './measure-start';
+import { STATUS_CONCURRENCY, type StatusFigures } from './measure-status';
+import type { ThroughputRow } from './measure-throughput';
+import type { BenchOptions } from './options';
+import { fmt, round } from './support';
+
+export interface Target {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+/** The results JSON, as written. */
+export interface Results {
+  date: string;
+  machine: Record<string, string | number>;
+  settings: Record<string, unknown>;
+  throughput: ThroughputRow[];
+  status?: StatusFigures;
+  start?: StartFigures;
+  recovery?: RecoveryFigures;
+  /** Worker RSS during each service import, MB at 1 s intervals, by `<store>-<contacts>`. */
+  rssSeries?: Record<string, Array<[number, number]>>;
+  targets?: Target[];
+  errors: string[];
+}
+
+/** Empty results for a run starting now on this machine; the phases fill them in. */
+export function newResults(): Results {
+  return { date: new Date().toISOString(), machine: machine(), settings: {}, throughput: [], rssSeries: {}, errors: [] };
+}
+
+function machine(): Record<string, string | number> {
+  let temporalCli = 'unknown';
+  try {
+    temporalCli = execFileSync(resolveTemporalCli(), ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    // Reported as unknown.
+  }
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: round(os.totalmem() / 1024 ** 3, 1),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    temporalCli,
+  };
+}
+
+/** Each target of issue 4 that the results speak to, with what was measured and whether it was met. */
+export function targets(results: Results): Target[] {
+  const out: Target[] = [];
+  for (const row of results.throughput) {
+    if (row.ratio !== undefined) {
+      out.push({ target: `service/baseline ≥ 1.0 (${row.store}, ${fmt(row.contacts)})`, measured: row.ratio.toFixed(2), met: row.ratio >= 1 });
+    }
+  }
+  const status = results.status;
+  if (status) {
+    for (const [route, ratio] of Object.entries(status.p99Ratios)) {
+      if (route === '/healthz') continue;
+      out.push({ target: `status p99 ≤ 3× constant route p99 (vs ${route})`, measured: `${ratio}×`, met: ratio <= 3 });
+    }
+  }
+  const withHistory = results.throughput.filter((r) => r.history);
+  for (const row of withHistory) {
+    const h = row.history as HistoryFigures;
+    out.push({ target: `≤ 20 events / 10k contacts (${row.store}, ${fmt(row.contacts)})`, measured: String(h.eventsPer10k), met: h.eventsPer10k <= 20 });
+    out.push({ target: `≤ 4 KB history / 10k contacts (${row.store}, ${fmt(row.contacts)})`, measured: `${(h.bytesPer10k / 1024).toFixed(2)} KB`, met: h.bytesPer10k <= 4096 });
+    out.push({ target: `no run > 4 MB (${row.store}, ${fmt(row.contacts)})`, measured: `${(h.largestRunBytes / 1024).toFixed(0)} KB`, met: h.largestRunBytes <= 4 * 1024 * 1024 });
+    out.push({ target: `no contact data in history (${row.store}, ${fmt(row.contacts)})`, measured: h.contactDataFound.length ? `found: ${h.contactDataFound.join(', ')}` : 'none found', met: h.contactDataFound.length === 0 });
+  }
+  const rssRows = results.throughput.filter((r) => r.service);
+  if (rssRows.length > 0) {
+    const peak = Math.max(...rssRows.map((r) => r.service?.workerPeakRssMB ?? 0));
+    const shape = rssRows.map((r) => `${fmt(r.contacts)} (${r.store}): ${r.service?.workerPeakRssMB} MB`).join('; ');
+    out.push({ target: 'worker RSS ≤ 300 MB, flat in N', measured: shape, met: peak <= 300 });
+  }
+  if (results.recovery) {
+    const r = results.recovery;
+    out.push({ target: 'at most one page fetched twice after SIGKILL', measured: String(r.pagesFetchedTwice), met: r.pagesFetchedTwice <= 1 });
+  }
+  return out;
+}
+
+/** The tables and lines the benchmark prints at the end (and bench/README.md quotes). */
+export function markdown(results: Results, options: BenchOptions): string {
+  const lines: string[] = [];
+  lines.push(`Machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, ${results.machine.os}, Node ${results.machine.node}, ${results.date}`);
+  lines.push('');
+  if (results.throughput.length > 0) {
+    lines.push('| Store | Contacts | Baseline c/s | Service c/s | Ratio | Worker peak RSS | Events/10k | Bytes/10k | Runs | Largest run |');
+    lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+    for (const r of results.throughput) {
+      const h = r.history;
+      lines.push(
+        `| ${r.store} | ${fmt(r.contacts)} | ${fmt(r.baseline?.contactsPerSecond)} | ${fmt(r.service?.contactsPerSecond)} | ${r.ratio?.toFixed(2) ?? '–'} | ${r.service ? `${r.service.workerPeakRssMB} MB` : '–'} | ${h?.eventsPer10k ?? '–'} | ${h ? fmt(h.bytesPer10k) : '–'} | ${h?.runs ?? '–'} | ${h ? `${h.largestRunEvents} ev, ${fmt(h.largestRunBytes / 1024)} KB` : '–'} |`,
+      );
+    }
+    lines.push('');
+  }
+  if (results.status) {
+    const c = STATUS_CONCURRENCY;
+    lines.push(`| Route (autocannon -c ${c} -d ${options.durationSeconds}, import running) | req/s | p50 ms | p99 ms | non-2xx |`);
+    lines.push('|---|--:|--:|--:|--:|');
+    for (const r of results.status.routes) lines.push(`| \`${r.route}\` ${r.label} | ${fmt(r.requestsPerSecond)} | ${r.p50ms} | ${r.p99ms} | ${fmt(r.non2xx)} |`);
+    const { query, describe } = results.status.direct;
+    lines.push(`| (no API) status query via the client, ${c} callers | ${fmt(query.callsPerSecond)} | ${query.p50ms} | ${query.p99ms} | ${query.failures} failed |`);
+    lines.push(`| (no API) describe via the client, ${c} callers | ${fmt(describe.callsPerSecond)} | ${describe.p50ms} | ${describe.p99ms} | ${describe.failures} failed |`);
+    lines.push('');
+  }
+  if (results.start) {
+    const s = results.start;
+    lines.push(`Start latency: ${s.starts} × POST /v1/imports (${s.concurrency} at a time): p50 ${s.p50ms} ms, p99 ${s.p99ms} ms, max ${s.maxMs} ms, ${s.startsPerSecond} starts/s, ${s.created} created.`);
+    lines.push('');
+  }
+  if (results.recovery) {
+    const r = results.recovery;
+    lines.push(
+      `Recovery (${fmt(r.contacts)} contacts, SIGKILL at ${fmt(r.killedAtSaved)} rows): ${r.pagesFetchedTwice} pages (${fmt(r.contactsFetchedTwice)} contacts) fetched twice; heartbeat was ${r.heartbeatLagPages ?? '?'} pages behind; new worker ready ${r.workerReadySeconds} s, first page ${r.firstFetchSeconds} s, first new row ${r.resumedSeconds} s after restart (${r.killToResumedSeconds} s after the kill); completed: ${r.completed}, rows ${fmt(r.finalRows)}.`,
+    );
+    lines.push('');
+  }
+  if (results.targets && results.targets.length > 0) {
+    lines.push('| Target | Measured | Met |');
+    lines.push('|---|---|:-:|');
+    for (const t of results.targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met === null ? '?' : t.met ? 'yes' : '**no**'} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Writes the results JSON to `file` (pretty-printed, newline-terminated). */
+export function writeResults(results: Results, file: string): void {
+  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+}

@@ -1,0 +1,352 @@
+/**
+ * The vCard and CSV readers on one fixture per dialect (test/fixtures/contacts/): exact counts,
+ * field values and reject positions; resuming from every cursor; awkward reads; layout detection.
+ * The 20,000-record files are in formats-large.test.ts.
+ *
+ *   node --import tsx --test test/formats.test.ts
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  CSV_LAYOUTS,
+  CsvLayoutError,
+  START_CURSOR,
+  bufferByteSource,
+  detectCsvLayout,
+  detectEncoding,
+  detectFileFormat,
+  readCsvBatch,
+  readVCardBatch,
+  type ByteSource,
+  type CsvLayout,
+} from '../activities/sources/formats';
+import { FIELD_MAX_CHARS, RAW_STRING_MAX_CHARS } from '../activities/normalize';
+import { MAX_CARD_BYTES } from '../activities/sources/formats/vcard-lines';
+import { EXCERPT_MAX_BYTES } from '../activities/sources/records';
+import { fixture, fixtureBytes, shown, tricklingSource, walk, type BatchReader } from './support/format-readers';
+
+const US = { defaultRegion: 'US' } as const;
+const vcard: BatchReader = (source, cursor, max) => readVCardBatch(source, cursor, max, US);
+const csv: BatchReader = (source, cursor, max) => readCsvBatch(source, cursor, max, US);
+
+/** Base64 text of the fixtures' photos ("PHOTO-21-SECRET-DATA", …) and what it decodes to. */
+const PHOTO_TRACES = /UEhPVE8t|LURBVEE|SECRET|PHOTO-/;
+
+describe('vCard 2.1', () => {
+  it('reads quoted-printable with soft line breaks, CHARSET and bare types', async () => {
+    const { records, rejected } = await walk(vcard, fixture('vcard-2.1.vcf'), 100);
+    assert.deepEqual(records.map(shown), [
+      ['Zoë Ångström', 'Zoe.Angstrom@example.com', '+1 415 555 2671', '+14155552671', 'Ångström Design'],
+      ['Dr. José Müller', 'jose@mueller.de', '+49 30 1234567', '+49301234567', 'Müller & Söhne GmbH'],
+      ['李小龙', null, '+86 138 0013 8000', '+8613800138000', null],
+      ['Dr. John Quincy Smith, Jr.', 'john.smith@example.org', '12345', null, null],
+      ['Renée Dupont', 'renee@dupont.fr', null, null, null],
+    ]);
+    const zoe = records[0]?.raw as { properties: Array<{ name: string; params?: Record<string, string[]>; value: unknown }> };
+    assert.deepEqual(zoe.properties.find((p) => p.name === 'NOTE')?.value, 'Met at the café on Main St.\r\nAsk about the photos.');
+    assert.deepEqual(zoe.properties.filter((p) => p.name === 'TEL').map((p) => p.params?.TYPE), [['HOME', 'VOICE'], ['CELL', 'PREF']]);
+    const jose = records[1]?.raw as { properties: Array<{ name: string; value: unknown }> };
+    assert.equal(jose.properties.find((p) => p.name === 'NOTE')?.value, 'Preis 5 € pro Stück', 'CHARSET=WINDOWS-1252 maps 0x80 to €');
+    assert.deepEqual(rejected, [
+      {
+        position: 'record 6 (line 42)',
+        reason: 'no_identity',
+        message: 'the card has no name, email, phone or organization',
+        excerpt: 'BEGIN:VCARD\nVERSION:2.1\nNOTE:Nothing but a note\nEND:VCARD',
+      },
+    ]);
+  });
+
+  it('drops unfolded base64 photo data up to its blank line', async () => {
+    const { records } = await walk(vcard, fixture('vcard-2.1.vcf'), 100);
+    assert.deepEqual((records[3]?.raw as { omitted: string[] }).omitted, ['PHOTO']);
+    assert.doesNotMatch(JSON.stringify(records), PHOTO_TRACES);
+  });
+
+  it('identifies cards without UID by content, the same on every read', async () => {
+    const first = await walk(vcard, fixture('vcard-2.1.vcf'), 100);
+    const again = await walk(vcard, fixture('vcard-2.1.vcf'), 2);
+    for (const record of first.records) assert.match(record.externalId, /^vcard:[0-9a-f]{32}$/);
+    assert.equal(new Set(first.records.map((r) => r.externalId)).size, 5);
+    assert.deepEqual(again.records.map((r) => [r.externalId, r.etag]), first.records.map((r) => [r.externalId, r.etag]));
+  });
+});
+
+describe('vCard 3.0', () => {
+  it('reads folded lines, item groups, escapes and UIDs, keeping the last card of a repeated UID', async () => {
+    const batch = await readVCardBatch(fixture('vcard-3.0.vcf'), START_CURSOR, 100, US);
+    assert.equal(batch.duplicates, 1);
+    assert.equal(batch.nextCursor, null);
+    assert.deepEqual(batch.records.map(shown), [
+      ['Zoë Ångström', 'zoe@ångström.example', '(202) 555-0143', '+12025550143', 'Ångström Design, Inc.'],
+      ['李小龙', null, '+852 2123 4567', '+85221234567', null],
+      ['José Müller', 'jose@newmail.example', '+44 20 7946 0958', '+442079460958', null],
+    ]);
+    assert.deepEqual(
+      batch.records.map((r) => r.externalId),
+      ['7C8E2F1A-1B2C-4D3E-9F00-0A1B2C3D4E5F', batch.records[1]?.externalId, 'jose-mueller-1'],
+    );
+    const zoe = batch.records[0]?.raw as { properties: Array<{ group?: string; name: string; value: unknown }>; omitted: string[] };
+    assert.equal(
+      zoe.properties.find((p) => p.name === 'NOTE')?.value,
+      "A long note that is folded over more than one line, with an escaped comma and a line break\nhere. Zoë's café.",
+      'a fold inside a UTF-8 character joins its bytes back together',
+    );
+    assert.deepEqual(zoe.properties.filter((p) => p.group === 'item1').map((p) => p.name), ['EMAIL', 'X-ABLABEL']);
+    assert.deepEqual(zoe.omitted, ['PHOTO']);
+    assert.doesNotMatch(JSON.stringify(batch), PHOTO_TRACES);
+    assert.deepEqual(batch.rejected, [
+      {
+        position: 'record 4 (line 33)',
+        reason: 'unparseable',
+        message: 'a line is not a property (NAME:value): "this line is not a property"',
+        excerpt: 'BEGIN:VCARD\nVERSION:3.0\nFN:Broken Card\nthis line is not a property\nEND:VCARD',
+      },
+    ]);
+  });
+});
+
+describe('vCard 4.0', () => {
+  it('reads PREF, tel: URIs, quoted parameters and data: photos', async () => {
+    const { records, rejected } = await walk(vcard, fixture('vcard-4.0.vcf'), 100);
+    assert.deepEqual(records.map(shown), [
+      ['Zoë Ångström', 'Zoe@home.example', '+1-202-555-0143', '+12025550143', 'Ångström Design'],
+      ['José Müller', 'jose@mueller.de', '+49 30 1234567', '+49301234567', null],
+      ['李小龙', null, '138 0013 8000', null, null],
+      ['Ångström Design', 'info@angstrom-design.example', null, null, 'Ångström Design'],
+      ['Ola Nordmann', null, '+47 22 12 34 56', '+4722123456', null],
+    ]);
+    assert.equal(records[0]?.externalId, 'urn:uuid:4fbe8971-0bc3-424c-9c26-36c3e1eff6b1');
+    const adr = (records[1]?.raw as { properties: Array<{ name: string; params?: Record<string, string[]>; value: unknown }> }).properties.find(
+      (p) => p.name === 'ADR',
+    );
+    assert.deepEqual(adr?.params?.LABEL, ['Hauptstraße 1: Hof\\n10115 Berlin'], 'a quoted parameter may hold a colon');
+    assert.deepEqual(adr?.value, ['', '', 'Hauptstraße 1', 'Berlin', '', '10115', 'Germany']);
+    assert.doesNotMatch(JSON.stringify(records), PHOTO_TRACES);
+    assert.deepEqual(
+      rejected.map(({ position, reason, message }) => ({ position, reason, message })),
+      [{ position: 'record 5 (line 36)', reason: 'unparseable', message: 'no END:VCARD before the next BEGIN:VCARD (line 40)' }],
+    );
+    assert.equal(rejected[0]?.excerpt, 'BEGIN:VCARD\nVERSION:4.0\nFN:Half A. Card\nEMAIL:half@example.com');
+  });
+
+  it('uses the default region it is given for national numbers', async () => {
+    const batch = await readVCardBatch(fixture('vcard-4.0.vcf'), START_CURSOR, 100, { defaultRegion: 'CN' });
+    assert.equal(batch.records[2]?.phoneE164, '+8613800138000');
+  });
+});
+
+describe('vCard files that are not well formed', () => {
+  const read = (text: string | Buffer) => walk(vcard, bufferByteSource(Buffer.from(text)), 10);
+
+  it('rejects text outside any card by line, and a card the file ends inside', async () => {
+    const { records, rejected } = await read('junk before\nmore junk\n\nBEGIN:VCARD\nFN:A\nEND:VCARD\nBEGIN:VCARD\nFN:B\n');
+    assert.deepEqual(records.map((r) => r.displayName), ['A']);
+    assert.deepEqual(
+      rejected.map(({ position, message }) => [position, message]),
+      [
+        ['line 1', '3 lines of text outside BEGIN:VCARD … END:VCARD'],
+        ['record 2 (line 7)', 'the file ends before END:VCARD'],
+      ],
+    );
+  });
+
+  it('reads an empty file as no records and no rejects', async () => {
+    assert.deepEqual(await read(''), { records: [], rejected: [], cursors: [START_CURSOR], returned: 0 });
+    assert.deepEqual((await read('\r\n\r\n')).returned, 0);
+  });
+
+  it('drops a 3 MB photo while reading and keeps no trace of it, even in a reject', async () => {
+    const photo = 'QUJD'.repeat(750_000);
+    const folded = photo.match(/.{1,74}/g)?.join('\r\n ') ?? '';
+    const good = `BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Big Photo\r\nPHOTO;ENCODING=b;TYPE=JPEG:${folded}\r\nEND:VCARD\r\n`;
+    const bad = `BEGIN:VCARD\r\nVERSION:3.0\r\nPHOTO;ENCODING=b;TYPE=JPEG:${folded}\r\nEND:VCARD\r\n`;
+    const { records, rejected } = await read(good + bad);
+    assert.deepEqual(records.map((r) => r.displayName), ['Big Photo']);
+    assert.equal(rejected[0]?.reason, 'no_identity');
+    assert.equal(rejected[0]?.excerpt, 'BEGIN:VCARD\nVERSION:3.0\nPHOTO;ENCODING=b;TYPE=JPEG:\nEND:VCARD');
+    assert.doesNotMatch(JSON.stringify({ records, rejected }), /QUJD/);
+  });
+
+  it('bounds every field, and refuses a card of over 1 MiB of text with a 2 KiB excerpt', async () => {
+    const { records, rejected } = await read(
+      `BEGIN:VCARD\nFN:${'Z'.repeat(5000)}\nNOTE:${'n'.repeat(200_000)}\nEND:VCARD\n` +
+        `BEGIN:VCARD\nFN:Too much\nNOTE:${'n'.repeat(MAX_CARD_BYTES)}\nEND:VCARD\n`,
+    );
+    assert.equal(records[0]?.displayName?.length, FIELD_MAX_CHARS);
+    assert.equal((records[0]?.raw as { properties: Array<{ value: string }> }).properties[1]?.value.length, RAW_STRING_MAX_CHARS);
+    assert.deepEqual(
+      rejected.map(({ position, reason, message }) => [position, reason, message]),
+      [['record 2 (line 5)', 'unparseable', `the card is larger than ${MAX_CARD_BYTES} bytes without its binary data`]],
+    );
+    assert.ok(Buffer.byteLength(rejected[0]?.excerpt ?? '') <= EXCERPT_MAX_BYTES);
+  });
+});
+
+describe('CSV exports', () => {
+  it('reads a Google Contacts export: ::: values, starred labels, quoted line breaks', async () => {
+    const { records, rejected } = await walk(csv, fixture('google.csv'), 100);
+    assert.deepEqual(records.map(shown), [
+      ['Zoë Ångström', 'Zoe@example.com', '+1 202-555-0143', '+12025550143', 'Ångström Design'],
+      ['Dr. José Müller', 'Jose.Privat@example.de', '+49 30 1234567', '+49301234567', 'Müller & Söhne GmbH'],
+      ['李小龙', null, '+86 138 0013 8000', '+8613800138000', null],
+      ['Ziggy', null, '12345', null, null],
+      [null, null, '(202) 555-0199', '+12025550199', 'Acme Corp'],
+    ]);
+    const zoe = records[0]?.raw as { format: string; layout: string; fields: Record<string, string> };
+    assert.equal(zoe.layout, 'google');
+    assert.equal(zoe.fields.Notes, 'Met at the café, twice.\nSays "hi".');
+    assert.equal(zoe.fields['E-mail 1 - Value'], 'Zoe@Example.COM ::: zoe.a@Example.COM');
+    assert.deepEqual(
+      rejected.map(({ position, reason }) => [position, reason]),
+      [
+        ['row 5 (line 9)', 'no_identity'],
+        ['row 6 (line 10)', 'unparseable'],
+      ],
+    );
+    assert.match(rejected[1]?.message ?? '', /Invalid Opening Quote/);
+    assert.equal(rejected[1]?.excerpt.slice(0, 10), 'Jo"hn,Doe,');
+  });
+
+  it('reads the older Google Contacts export', async () => {
+    const { records, rejected } = await walk(csv, fixture('google-legacy.csv'), 100);
+    assert.deepEqual(records.map(shown), [
+      ['Zoë Ångström', 'Zoe@home.example', '(202) 555-0143', '+12025550143', 'Ångström Design'],
+      ['José Müller, PhD', 'jose.primary@example.com', '+49 30 1234567', '+49301234567', null],
+      ['李小龙', null, '+86 138 0013 8000', '+8613800138000', null],
+    ]);
+    assert.equal((records[0]?.raw as { layout: string }).layout, 'google-legacy');
+    assert.deepEqual(rejected.map((r) => [r.position, r.reason]), [['row 4 (line 5)', 'no_identity']]);
+  });
+
+  it('reads an Outlook export and rejects a row with more fields than the header', async () => {
+    const { records, rejected } = await walk(csv, fixture('outlook.csv'), 100);
+    assert.deepEqual(records.map(shown), [
+      ['Zoë Ångström', 'Zoe.Angstrom@example.com', '(202) 555-0143', '+12025550143', 'Ångström Design'],
+      ['Dr. José Müller', 'jose@mueller.de', '+49 30 1234567', '+49301234567', 'Müller & Söhne GmbH'],
+      ['李小龙', null, '+86 138 0013 8000', '+8613800138000', null],
+    ]);
+    assert.deepEqual(
+      rejected.map((r) => [r.position, r.reason, r.message]),
+      [['row 3 (line 5)', 'unparseable', 'the row has 63 fields, the header 61']],
+    );
+  });
+
+  it('detects and decodes a Windows-1252 Outlook export', async () => {
+    assert.equal(await detectEncoding(fixture('outlook-windows-1252.csv')), 'windows-1252');
+    assert.equal(await detectEncoding(fixture('outlook.csv')), 'utf-8');
+    const { records, rejected, cursors } = await walk(csv, fixture('outlook-windows-1252.csv'), 1);
+    assert.deepEqual(records.map(shown), [
+      ['Renée Dupont', 'renee@dupont.fr', '+33 1 23 45 67 89', '+33123456789', 'Café Crème SARL'],
+      ['Dr. José Müller', 'jose@mueller.de', '+49 30 1234567', '+49301234567', 'Müller & Söhne GmbH'],
+      ['Zoë Ångström', 'Zoe.Angstrom@example.com', '(202) 555-0143', '+12025550143', null],
+    ]);
+    assert.equal((records[0]?.raw as { fields: Record<string, string> }).fields.Notes, 'Prix: 5 € – « très bien »');
+    assert.deepEqual(rejected, []);
+    assert.deepEqual(cursors.slice(1).map((c) => (c as { encoding?: string }).encoding), ['windows-1252', 'windows-1252']);
+  });
+
+  it('reads a file with a UTF-8 BOM', async () => {
+    const { records } = await walk(csv, fixture('google-bom.csv'), 100);
+    assert.deepEqual(records.map(shown), [
+      ['Zoë Ångström', 'Zoe@example.com', null, null, 'Ångström Design'],
+      ['李小龙', null, '+86 138 0013 8000', '+8613800138000', null],
+    ]);
+    assert.ok('First Name' in (records[0]?.raw as { fields: Record<string, string> }).fields, 'the BOM is not part of the first column name');
+  });
+
+  it('reads semicolon-separated files and rejects a row whose quote never closes', async () => {
+    const text = 'First Name;Last Name;E-mail Address;Company\r\nJosé;Müller;jose@X.DE;"Müller; Söhne"\r\nAnn;Lee;"ann@x.com\r\n';
+    const { records, rejected } = await walk(csv, bufferByteSource(Buffer.from(text)), 10);
+    assert.deepEqual(records.map(shown), [['José Müller', 'jose@x.de', null, null, 'Müller; Söhne']]);
+    assert.deepEqual(rejected.map((r) => [r.position, r.reason]), [['row 2 (line 3)', 'unparseable']]);
+    assert.match(rejected[0]?.message ?? '', /Quote Not Closed/);
+  });
+});
+
+describe('CSV layouts', () => {
+  it('names the columns it expected for a header it does not know', () => {
+    const result = detectCsvLayout('Full Name,Mail,Telephone\r\n');
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.equal(result.problem.code, 'unknown_csv_layout');
+    assert.deepEqual(result.problem.found, ['Full Name', 'Mail', 'Telephone']);
+    assert.deepEqual(result.problem.expected.map((e) => e.layout), ['google', 'google-legacy', 'outlook']);
+    assert.deepEqual(result.problem.expected[2], {
+      layout: 'outlook',
+      label: 'Outlook',
+      required: ['First Name', 'Last Name'],
+      oneOf: ['E-mail Address', 'Mobile Phone', 'Business Phone', 'Home Phone', 'Company'],
+    });
+    assert.match(result.problem.message, /^The CSV header matches no layout we import\. Expected Google Contacts \(First Name, Last Name and one of E-mail 1 - Value/);
+    assert.match(result.problem.message, /Outlook \(First Name, Last Name and one of E-mail Address, Mobile Phone/);
+  });
+
+  it('says an empty file has no header', () => {
+    const result = detectCsvLayout('');
+    assert.equal(result.ok ? null : result.problem.code, 'empty_csv');
+  });
+
+  it('recognises each export by its header, case and BOM aside', () => {
+    const header = (name: string) => fixtureBytes(name).toString('latin1').split(/\r?\n/)[0] ?? '';
+    assert.equal(detectCsvLayout(fixtureBytes('google-bom.csv').toString('utf8').split('\n')[0] ?? '').ok && 'google', 'google');
+    for (const [name, layout] of [['google.csv', 'google'], ['google-legacy.csv', 'google-legacy'], ['outlook.csv', 'outlook']] as const) {
+      const result = detectCsvLayout(header(name).toUpperCase());
+      assert.equal(result.ok ? result.layout.layout.id : result.problem.message, layout, name);
+    }
+  });
+
+  it('refuses to read a file whose header it does not know', async () => {
+    await assert.rejects(readCsvBatch(bufferByteSource(Buffer.from('a,b\n1,2\n')), START_CURSOR, 10, US), (error: unknown) => {
+      assert.ok(error instanceof CsvLayoutError);
+      assert.equal(error.problem.code, 'unknown_csv_layout');
+      return true;
+    });
+  });
+
+  it('takes the id from the id column of a layout that has one', async () => {
+    const custom: CsvLayout = { ...(CSV_LAYOUTS[2] as CsvLayout), id: 'crm', idColumn: 'Contact Id', oneOf: ['Contact Id'] };
+    const result = detectCsvLayout('Contact Id,First Name,Last Name', [custom]);
+    assert.equal(result.ok && result.layout.layout.id, 'crm');
+  });
+});
+
+describe('resuming', () => {
+  const files: Array<[string, BatchReader]> = [
+    ['vcard-2.1.vcf', vcard], ['vcard-3.0.vcf', vcard], ['vcard-4.0.vcf', vcard], ['google.csv', csv],
+    ['google-legacy.csv', csv], ['outlook.csv', csv], ['outlook-windows-1252.csv', csv], ['google-bom.csv', csv],
+  ];
+
+  for (const [name, read] of files) {
+    it(`reads ${name} the same from every cursor as in one pass, in any batch size`, async () => {
+      const source = fixture(name);
+      const whole = await walk(read, source, 1_000);
+      const oneByOne = await walk(read, source, 1);
+      assert.equal(oneByOne.cursors.length, oneByOne.returned + oneByOne.rejected.length, 'each batch of one reads one record');
+      for (const size of [1, 2, 3]) {
+        const { records, rejected } = await walk(read, source, size);
+        assert.deepEqual({ records, rejected }, { records: whole.records, rejected: whole.rejected }, `batches of ${size}`);
+      }
+      for (let i = 0; i < oneByOne.cursors.length; i++) {
+        const rest = await walk(read, source, 1_000, oneByOne.cursors[i]);
+        const expected = await walk(read, source, 1, oneByOne.cursors[i]);
+        assert.deepEqual(rest.records, expected.records, `records from cursor ${i}`);
+        assert.deepEqual(rest.rejected, expected.rejected, `rejects from cursor ${i}`);
+      }
+    });
+
+    it(`reads ${name} the same when the source hands out 5 bytes at a time`, async () => {
+      const bytes = fixtureBytes(name);
+      const trickled: ByteSource = tricklingSource(bytes, 5);
+      assert.deepEqual((await walk(read, trickled, 2)).records, (await walk(read, fixture(name), 2)).records);
+    });
+  }
+});
+
+describe('detectFileFormat', () => {
+  it('tells vCard from CSV by the first line', async () => {
+    assert.equal(await detectFileFormat(fixture('vcard-2.1.vcf')), 'vcard');
+    assert.equal(await detectFileFormat(bufferByteSource(Buffer.from('\uFEFF\r\nbegin:vcard\r\n'))), 'vcard');
+    assert.equal(await detectFileFormat(fixture('google-bom.csv')), 'csv');
+  });
+});

@@ -1,0 +1,172 @@
+/**
+ * Two tenants, one service: tenant B walks every `/v1` route of the OpenAPI document with tenant
+ * A's ids in the path, and sees nothing of A's. The routes come from `/openapi.json`, not from a
+ * list here, so a route added later is walked too; a route whose path parameters or body this test
+ * cannot fill fails the test with what to add, rather than being skipped.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Worker } from '@temporalio/worker';
+import { createApp } from '../api/app';
+import { createAuthenticator } from '../api/auth';
+import { createTemporalErasure, createTemporalImports, temporalPing } from '../api/imports';
+import type { Store } from '../db/types';
+import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
+import { expectContactPage, expectImport, type ImportView } from './support/api';
+import { startWorker, storeCases, temporal, testSealer, uniqueId, waitFor } from './support/harness';
+
+const CONTACTS = 250;
+const SOURCE = { provider: 'google-people', accessToken: 'demo-token' } as const;
+
+interface Operation {
+  method: string;
+  path: string;
+  requestBody?: { required?: boolean };
+}
+
+describe('tenant isolation, route by route from the OpenAPI document', () => {
+  let provider: DemoProvider;
+  let store: Store;
+  let worker: Worker;
+  let workerRun: Promise<void>;
+  let app: ReturnType<typeof createApp>;
+  const tenantA = uniqueId('tenant-a').toLowerCase();
+  const tenantB = uniqueId('tenant-b').toLowerCase();
+  const keys: Record<'a' | 'b', string> = { a: '', b: '' };
+  /** One user id both tenants use: isolation must not rest on user ids being different. */
+  const userId = uniqueId('shared-user');
+  let importOfA: ImportView;
+  /** Strings that identify A's data: none may appear in anything B is answered. */
+  let secretsOfA: string[] = [];
+
+  const call = (who: 'a' | 'b', method: string, path: string, body?: unknown) =>
+    app.request(path, {
+      method,
+      headers: {
+        authorization: `Bearer ${keys[who]}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  before(async () => {
+    provider = await startDemoProvider({ contacts: CONTACTS });
+    store = await storeCases()[0]!.open();
+    const taskQueue = uniqueId('tenants');
+    worker = await startWorker({ store, providerUrl: provider.url, taskQueue });
+    workerRun = worker.run();
+    const { client } = await temporal();
+    keys.a = (await store.apiKeys.create({ scope: 'tenant', tenant: tenantA, name: 'app a' })).key;
+    keys.b = (await store.apiKeys.create({ scope: 'tenant', tenant: tenantB, name: 'app b' })).key;
+    app = createApp({
+      imports: createTemporalImports({
+        client,
+        sealer: testSealer,
+        taskQueue,
+        tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100 },
+      }),
+      erasure: createTemporalErasure({ client, taskQueue }),
+      store,
+      auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: false }),
+      temporal: temporalPing(client),
+      rateLimit: { perSecond: 1000, burst: 1000 },
+    });
+
+    // Tenant A imports the user's contacts, to the end.
+    const started = await call('a', 'POST', '/v1/imports', { userId, source: SOURCE });
+    importOfA = expectImport({ status: started.status, headers: started.headers, json: await started.json() }, 202);
+    importOfA = await waitFor(async () => {
+      const res = await call('a', 'GET', `/v1/imports/${importOfA.importId}`);
+      const view = expectImport({ status: res.status, headers: res.headers, json: await res.json() }, 200);
+      return view.state === 'completed' && view;
+    }, "tenant A's import to complete");
+    assert.equal(importOfA.saved, CONTACTS);
+    const listed = await call('a', 'GET', `/v1/users/${userId}/contacts?limit=5`);
+    const page = expectContactPage({ status: listed.status, headers: listed.headers, json: await listed.json() });
+    assert.equal(page.items.length, 5, 'tenant A sees its own contacts');
+    // Not A's import id: B sent it, and a 404 may quote it back. Everything else B never had.
+    secretsOfA = [
+      tenantA,
+      importOfA.runId,
+      ...page.items.flatMap((c) => [c.externalId, c.displayName, c.email].filter((v): v is string => !!v)),
+    ];
+  });
+
+  after(async () => {
+    if (worker?.getState() === 'RUNNING') worker.shutdown();
+    await workerRun;
+    await provider?.close();
+    await store?.close();
+  });
+
+  /** Path parameters filled with tenant A's values. */
+  function fillPath(path: string): string {
+    return path.replace(/\{(\w+)\}/g, (_, name: string) => {
+      if (name === 'importId') return importOfA.importId;
+      if (name === 'userId') return userId;
+      throw new Error(`${path}: this test does not know how to fill {${name}} with tenant A's value; add it to fillPath`);
+    });
+  }
+
+  /** A valid body for the operations that need one; a new such route must add its own here. */
+  function bodyFor(op: Operation): unknown {
+    if (op.method === 'post' && op.path === '/v1/imports') return { userId, source: SOURCE };
+    if (op.requestBody?.required) {
+      throw new Error(`${op.method.toUpperCase()} ${op.path} needs a body: add one for it to bodyFor`);
+    }
+    return undefined;
+  }
+
+  it("answers tenant B on every /v1 route without any of tenant A's data, and leaves A's data as it was", async () => {
+    const doc = (await (await app.request('/openapi.json')).json()) as {
+      paths: Record<string, Record<string, { requestBody?: { required?: boolean } }>>;
+    };
+    const operations: Operation[] = Object.entries(doc.paths)
+      .filter(([path]) => path.startsWith('/v1/'))
+      .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ method, path, ...op })));
+    assert.ok(operations.length >= 7, `the document lists the /v1 routes (found ${operations.length})`);
+
+    const seen: string[] = [];
+    for (const op of operations) {
+      const path = fillPath(op.path);
+      const res = await call('b', op.method.toUpperCase(), path, bodyFor(op));
+      const text = await res.text();
+      const what = `${op.method.toUpperCase()} ${op.path} as tenant B → ${res.status} ${text.slice(0, 300)}`;
+      seen.push(`${op.method.toUpperCase()} ${op.path} ${res.status}`);
+      for (const secret of secretsOfA) assert.ok(!text.includes(secret), `${what}: leaks "${secret}" of tenant A`);
+      assert.ok(res.status !== 401 && res.status < 500, `${what}: tenant B's key works and nothing fails`);
+      if (op.path.includes('{importId}')) {
+        assert.equal(res.status, 404, `${what}: another tenant's import is as unknown as a made-up one`);
+      }
+      if (op.method === 'get' && op.path === '/v1/users/{userId}/contacts') {
+        assert.deepEqual(JSON.parse(text), { items: [], nextCursor: null }, `${what}: B has no contacts for this user`);
+      }
+      if (op.method === 'post' && op.path === '/v1/imports') {
+        assert.equal(res.status, 202, `${what}: B's import is a new one of its own, not A's`);
+        const own = JSON.parse(text) as ImportView;
+        assert.ok(own.workflowId.includes(`/${tenantB}/`), `${what}: B's import runs under B's tenant`);
+      }
+      if (op.method === 'delete' && op.path === '/v1/users/{userId}') {
+        const erasure = JSON.parse(text) as { workflowId: string };
+        // Let B's erasure run to the end: it must not touch A's rows.
+        await (await temporal()).client.workflow.getHandle(erasure.workflowId).result();
+      }
+    }
+
+    // A's import and contacts are exactly as they were.
+    const after = await call('a', 'GET', `/v1/imports/${importOfA.importId}`);
+    const view = expectImport({ status: after.status, headers: after.headers, json: await after.json() }, 200);
+    assert.equal(view.saved, CONTACTS);
+    assert.equal(view.state, 'completed');
+    assert.equal(await store.tenant(tenantA).countContacts(userId), CONTACTS, `tenant A keeps every contact (${seen.join('; ')})`);
+  });
+
+  it("answers tenant B's request for tenant A's import exactly as one for an id that never existed", async () => {
+    const madeUp = importOfA.importId.slice(0, -4) + (importOfA.importId.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    for (const importId of [importOfA.importId, madeUp]) {
+      const res = await call('b', 'GET', `/v1/imports/${importId}`);
+      assert.equal(res.status, 404);
+      assert.deepEqual(await res.json(), { error: { code: 'import_not_found', message: `No import with id "${importId}"` } });
+    }
+  });
+});

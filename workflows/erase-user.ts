@@ -1,0 +1,30 @@
+/**
+ * `EraseUser`: removes what we hold of one user of one tenant. It first cancels the user's running
+ * imports and waits until they have stopped, so no batch can save a page after the delete; then it
+ * deletes the user's contacts. Durable: a crash between the two steps resumes, not restarts, and
+ * running it again is harmless.
+ */
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import type { ImportActivities } from '../activities';
+import { EraseUserInput, FAILURE_TYPES, parseOrNull, type EraseUserResult } from './contract';
+
+const { cancelUserImports, deleteUserData } = proxyActivities<ImportActivities>({
+  // Waiting for a cancelled import to stop takes at most a page; the heartbeat notices a dead worker.
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+
+export async function EraseUser(rawInput: EraseUserInput): Promise<EraseUserResult> {
+  const input = parseOrNull(EraseUserInput, rawInput);
+  if (input.value === null) {
+    throw ApplicationFailure.create({
+      type: FAILURE_TYPES.invalidImportInput,
+      message: `The erasure input does not match the contract (${input.problem})`,
+      nonRetryable: true,
+    });
+  }
+  const cancelledImports = await cancelUserImports(input.value);
+  const deletedContacts = await deleteUserData(input.value);
+  return { cancelledImports, deletedContacts };
+}
