@@ -14,7 +14,7 @@
  * (min) metadata only checks a number's length, so it calls `+1 800 123 4567` valid; max checks the
  * real numbering plan. We promise E.164 "when the number is valid", so we pay the ~70 KB more.
  */
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import type { ContactRecord } from '../db/types';
 
@@ -75,8 +75,14 @@ export function isPhoneRegion(value: string): value is PhoneRegion {
 /** Hex SHA-256 of a value's JSON (or of the string itself), shortened to 32 digits (128 bits). */
 export function contentHash(value: unknown): string {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+  return sha256Hex(text).slice(0, 32);
 }
+
+/** One-shot `crypto.hash` (Node 20.12+) is several times faster for small inputs; older Nodes use a Hash. */
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 /** Cuts `text` to at most `maxChars` UTF-16 units without leaving half a surrogate pair. */
 function cutAt(text: string, maxChars: number): string {

@@ -45,17 +45,17 @@ export function createApp(deps: AppDeps) {
   });
   app.onError(onError);
   app.use('*', secureHeaders());
+  app.use('/v1/*', async (c, next) => {
+    await next();
+    // Answers name people and their contacts (and refusals say who may call): no cache keeps them.
+    c.header('Cache-Control', 'no-store');
+  });
   // Who is asking comes first: nothing of a request is read for a caller without a key.
   app.use('/v1/*', requireKey(deps.auth));
   app.use('/v1/*', rateLimit(new TokenBuckets(deps.rateLimit ?? RATE_LIMIT_DEFAULTS)));
   app.use('/v1/*', limitBody(API_BODY_LIMIT_BYTES));
   // Pause, resume and cancel take no body at all.
   app.use('/v1/imports/:importId/*', limitBody(ACTION_BODY_LIMIT_BYTES));
-  app.use('/v1/*', async (c, next) => {
-    await next();
-    // Answers name people and their contacts: no shared cache may keep them.
-    c.header('Cache-Control', 'no-store');
-  });
   app.notFound(notFoundOrNotAllowed(() => app.routes));
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http',
@@ -136,8 +136,9 @@ export function createApp(deps: AppDeps) {
     const status = temporal === 'ok' && database === 'ok' ? ('ok' as const) : ('unavailable' as const);
     const code = status === 'ok' ? 200 : 503;
     // Which part is down helps an attacker as much as an operator: only callers with a key learn it.
-    const caller = await deps.auth.authenticate(c.req.header('authorization'), 'tenant');
-    return caller.ok ? c.json({ status, temporal, database }, code) : c.json({ status }, code);
+    // Checking a key needs the database: when that is what is down, the caller just gets no details.
+    const caller = await deps.auth.authenticate(c.req.header('authorization'), 'tenant').catch(() => undefined);
+    return caller?.ok ? c.json({ status, temporal, database }, code) : c.json({ status }, code);
   });
 
   app.doc('/openapi.json', { openapi: '3.0.0', info: { title: 'Contacts import', version: '1.0.0' } });

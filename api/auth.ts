@@ -9,7 +9,7 @@
 import type { MiddlewareHandler } from 'hono';
 import type { ApiKeyRecord, ApiKeyScope, ApiKeyStore } from '../db/api-keys';
 import { DEFAULT_TENANT } from '../workflows/contract';
-import { errorBody } from './errors';
+import { ApiError, errorBody } from './errors';
 
 /** The tenant of requests made without a key in the loopback-only open mode. */
 export const OPEN_MODE_TENANT = DEFAULT_TENANT;
@@ -96,7 +96,13 @@ export function requireKey(
   scope: ApiKeyScope = 'tenant',
 ): MiddlewareHandler<{ Variables: CallerVariables }> {
   return async function requireKey(c, next) {
-    const result = await authenticator.authenticate(c.req.header('authorization'), scope);
+    let result: AuthResult;
+    try {
+      result = await authenticator.authenticate(c.req.header('authorization'), scope);
+    } catch {
+      // Keys live in the store: while it does not answer, nobody can be checked, and nobody served.
+      throw new ApiError(503, 'store_unavailable', 'The database does not answer, so the API key cannot be checked; try again shortly');
+    }
     if (!result.ok) return unauthorized(result.reason, scope);
     c.set('caller', result.caller);
     await next();

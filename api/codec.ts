@@ -41,7 +41,8 @@ export const CODEC_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
 // Proto3 JSON writes bytes in standard base64 and reads the URL-safe alphabet too.
 const Base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
 const JsonPayload = z.object({ metadata: z.record(z.string(), Base64).nullish(), data: Base64.nullish() });
-const CodecBody = z.object({ payloads: z.array(JsonPayload) });
+// The CLI sends `{"payloads": null}` when there is nothing to encode (a query without arguments).
+const CodecBody = z.object({ payloads: z.array(JsonPayload).nullish() });
 type JsonPayload = z.infer<typeof JsonPayload>;
 
 const fromJson = ({ metadata, data }: JsonPayload): Payload => ({
@@ -114,7 +115,7 @@ export function createCodecApp(options: CodecAppOptions): Hono {
         );
       }
       try {
-        const payloads = await options.codec[action](parsed.data.payloads.map(fromJson));
+        const payloads = await options.codec[action]((parsed.data.payloads ?? []).map(fromJson));
         return c.json({ payloads: payloads.map(toJson) }, 200);
       } catch (err) {
         if (err instanceof PayloadDecryptionError) return c.json(errorBody('undecodable_payload', err.message), 422);

@@ -27,7 +27,7 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   413: 'The request body is too large for this route',
   422: 'A field is missing, invalid or unknown',
   429: 'Too many requests for this API key (`Retry-After` says when to retry)',
-  503: 'Temporal does not answer (`temporal_unavailable`, with `Retry-After`)',
+  503: 'Temporal (`temporal_unavailable`, with `Retry-After`) or the database (`store_unavailable`) does not answer',
 };
 
 const SECONDS_HEADER = { schema: { type: 'integer' as const, minimum: 0 } };
@@ -46,9 +46,12 @@ function errorResponse(code: ErrorStatus) {
   };
 }
 
-/** The error answers of a `/v1` route: every one can answer 401 and 429, plus `codes`. */
+/**
+ * The error answers of a `/v1` route: every one can answer 401, 429 and 503 (its key cannot be
+ * checked while the database is down), plus `codes`.
+ */
 const v1Errors = (...codes: ErrorStatus[]) =>
-  Object.fromEntries([401, 429, ...codes].map((code) => [code, errorResponse(code as ErrorStatus)]));
+  Object.fromEntries([...new Set<ErrorStatus>([401, 429, 503, ...codes])].map((code) => [code, errorResponse(code)]));
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,

@@ -139,6 +139,14 @@ describe('the codec server protocol', () => {
     assert.deepEqual(payloads[1], jsonPayload('plain'));
   });
 
+  it('takes "payloads": null as no payloads, as the CLI sends it for a query without arguments', async () => {
+    for (const action of ['encode', 'decode']) {
+      const res = await post(app, action, { payloads: null });
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { payloads: [] });
+    }
+  });
+
   it('answers the Web UI’s CORS preflight without a key, allowing X-Namespace', async () => {
     for (const origin of [UI_ORIGIN, 'http://127.0.0.1:8233']) {
       const res = await app.request('/codec/decode', {
@@ -197,7 +205,8 @@ describe('the codec server protocol', () => {
 
   it('refuses bodies of another shape, bodies over the limit and other methods', async () => {
     await errorOf(await post(app, 'decode', '{not json'), 400, 'invalid_json');
-    await errorOf(await post(app, 'decode', { payload: [] }), 400, 'invalid_request');
+    await errorOf(await post(app, 'decode', { payloads: 'none' }), 400, 'invalid_request');
+    await errorOf(await post(app, 'decode', [jsonPayload('bare')]), 400, 'invalid_request');
     await errorOf(await post(app, 'decode', { payloads: [{ data: 'not base64!' }] }), 400, 'invalid_request');
     const big = JSON.stringify({ payloads: [{ metadata: {}, data: 'A'.repeat(5 * 1024 * 1024) }] });
     await errorOf(await post(app, 'decode', big), 413, 'payload_too_large');

@@ -211,7 +211,7 @@ void describe('fetchConnectionsPage against the demo provider', () => {
   void it('returns an empty last page when the user has no contacts', async () => {
     provider.configure({ contacts: 0 });
     const result = await page();
-    assert.deepEqual(result, { contacts: [], nextPageToken: null, totalPeople: 0 });
+    assert.deepEqual(result, { contacts: [], rejected: [], nextPageToken: null, totalPeople: 0 });
   });
 });
 
@@ -235,16 +235,31 @@ void describe('fetchConnectionsPage against responses the demo never sends', () 
     assert.match(failure.message, /not JSON: <html>gateway<\/html>/);
   });
 
-  void it('fails with ProviderBadResponse when a person has no resourceName', async () => {
-    const failure = await failureOf(fetchFrom(await serve(200, JSON.stringify({ connections: [{ etag: 'e1' }] }))));
-    assert.equal(failure.type, FAILURE_TYPES.providerBadResponse);
-    assert.match(failure.message, /connections\.0\.resourceName/);
+  void it('sets aside a person with no resourceName as having no identity, and keeps the rest of the page', async () => {
+    const good = { resourceName: 'people/c2', etag: 'e2', names: [{ displayName: 'Grace Hopper' }] };
+    const result = await fetchFrom(await serve(200, JSON.stringify({ connections: [{ etag: 'e1' }, good] })));
+    assert.deepEqual(result.contacts.map((c) => c.externalId), ['people/c2'], 'the readable person is kept');
+    assert.equal(result.rejected.length, 1);
+    assert.equal(result.rejected[0]?.reason, 'no_identity');
+    assert.equal(result.rejected[0]?.position, 'page first item 0', 'with no id, its place on the page says where it was');
+    assert.match(result.rejected[0]?.message ?? '', /resourceName/);
   });
 
-  void it('fails with ProviderBadResponse when a person has no etag', async () => {
-    const failure = await failureOf(fetchFrom(await serve(200, JSON.stringify({ connections: [{ resourceName: 'people/c1' }] }))));
+  void it('sets aside a person with no etag under its resourceName, as an invalid record', async () => {
+    const result = await fetchFrom(await serve(200, JSON.stringify({ connections: [{ resourceName: 'people/c1' }] })));
+    assert.deepEqual(result.contacts, []);
+    assert.deepEqual(
+      result.rejected.map(({ position, reason }) => ({ position, reason })),
+      [{ position: 'people/c1', reason: 'invalid_record' }],
+    );
+    assert.match(result.rejected[0]?.message ?? '', /etag/);
+    assert.equal(result.rejected[0]?.excerpt, '{"resourceName":"people/c1"}', 'the excerpt is the person as it came');
+  });
+
+  void it('still fails the page, retryably, when connections is not a list at all', async () => {
+    const failure = await failureOf(fetchFrom(await serve(200, JSON.stringify({ connections: { oops: true } }))));
     assert.equal(failure.type, FAILURE_TYPES.providerBadResponse);
-    assert.match(failure.message, /connections\.0\.etag/);
+    assert.notEqual(failure.nonRetryable, true);
   });
 
   void it('fails non-retryably with ProviderPermissionDenied on 403', async () => {

@@ -267,6 +267,9 @@ describe('operating an import from the command line', () => {
     await provider?.close();
     await store?.close();
   });
+  /** Workflow IDs of the imports the running test started. */
+  const startedThisTest: string[] = [];
+
   // Each test sets its own hold or revocation; none survives it, even when an assertion fails.
   beforeEach(() => provider.configure({ faults: {} }));
   // A test that fails half-way leaves its import running, held at the provider, where the next
@@ -279,9 +282,6 @@ describe('operating an import from the command line', () => {
     }
     provider.configure({ faults: {} });
   });
-
-  /** Workflow IDs of the imports the running test started. */
-  const startedThisTest: string[] = [];
 
   async function startImport(userId: string, accessToken = 'demo-token'): Promise<ImportView> {
     const { json: view } = await api.startImport({ userId, source: { provider: 'google-people', accessToken } });

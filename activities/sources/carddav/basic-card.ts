@@ -13,10 +13,12 @@ import type { RejectedRecord } from '../types';
 export type CardResult = { contact: ContactRecord } | { rejected: RejectedRecord };
 
 /**
- * Turns one card's text into a contact or a reject. The CardDAV source then sets the contact's
- * `externalId` to the card's href and its `etag` to the DAV etag, whatever the parser put there.
+ * Turns one card's text into a contact or a reject, at once or as a promise. The CardDAV source
+ * then sets the contact's `externalId` to the card's href and its `etag` to the DAV etag, and a
+ * reject's `position` to the href, whatever the parser put there. The text comes out of XML, so
+ * its line breaks are LF (XML parsers normalise CRLF).
  */
-export type ParseCard = (text: string, href: string) => CardResult;
+export type ParseCard = (text: string, href: string) => CardResult | Promise<CardResult>;
 
 interface CardLine {
   name: string;
@@ -60,7 +62,7 @@ function components(value: string): string[] {
 }
 
 /** The default {@link ParseCard}: see the module comment for what it reads. */
-export const parseBasicCard: ParseCard = (card, href) => {
+export const parseBasicCard = (card: string, href: string): CardResult => {
   const unfolded = card.replace(/\r\n?/g, '\n').replace(/\n[ \t]/g, '');
   const rawLines = unfolded.split('\n').filter((line) => line.trim() !== '');
   const begin = rawLines.findIndex((line) => line.trim().toUpperCase() === 'BEGIN:VCARD');

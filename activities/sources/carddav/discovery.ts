@@ -10,6 +10,7 @@
  */
 import { FAILURE_TYPES } from '../../../workflows/contract';
 import { type DavClient, davFailure, describeUrl, failureForStatus } from './http';
+import { compareHrefs } from './listing';
 import { type MultistatusEntry, absoluteUrl, hrefsIn, propKey, propfind, readMultistatus, selfEntry } from './multistatus';
 import { CARDDAV_NS, DAV_NS, childNamed, childrenNamed } from './xml';
 
@@ -22,6 +23,8 @@ export interface AddressBook {
 }
 
 const PROBE_PROPS = '<d:resourcetype/><d:current-user-principal/><c:addressbook-home-set/><d:supported-report-set/>';
+/** Properties that lead from a principal or a root to the address books. */
+const ADDRESSING_PROPS = [propKey(CARDDAV_NS, 'addressbook-home-set'), propKey(DAV_NS, 'current-user-principal')];
 const HOME_PROPS = '<d:resourcetype/><d:supported-report-set/><d:displayname/>';
 
 function isAddressBook(entry: MultistatusEntry): boolean {
@@ -86,8 +89,13 @@ async function homeOf(client: DavClient, entry: MultistatusEntry, base: string, 
  */
 export async function discoverAddressBook(client: DavClient, url: string, signal: AbortSignal): Promise<AddressBook> {
   const start = new URL(url);
-  let probe = start.pathname === '/' ? await probeWellKnown(client, start.origin, signal) : null;
-  probe ??= await propfind(client, { url: start.href, depth: '0', props: PROBE_PROPS, signal }, 'the CardDAV discovery request');
+  const wellKnown = start.pathname === '/' ? await probeWellKnown(client, start.origin, signal) : null;
+  const known = wellKnown && selfEntry(wellKnown.entries, wellKnown.url);
+  // A well-known answer that names nothing we can follow: ask the URL itself, as for any other URL.
+  const useful = known && (isAddressBook(known) || ADDRESSING_PROPS.some((key) => known.props.has(key)));
+  const probe = useful
+    ? wellKnown
+    : await propfind(client, { url: start.href, depth: '0', props: PROBE_PROPS, signal }, 'the CardDAV discovery request');
   const self = selfEntry(probe.entries, probe.url);
   if (self === undefined) throw notFound(`The CardDAV server said nothing about ${describeUrl(probe.url)}.`);
   if (isAddressBook(self)) return { url: withSlash(absoluteUrl(self.href, probe.url)), syncCollection: supportsSync(self) };
@@ -99,7 +107,7 @@ export async function discoverAddressBook(client: DavClient, url: string, signal
     );
   }
   const listing = await propfind(client, { url: home, depth: '1', props: HOME_PROPS, signal }, 'the address book listing');
-  const books = listing.entries.filter(isAddressBook).sort((a, b) => (a.href < b.href ? -1 : a.href > b.href ? 1 : 0));
+  const books = listing.entries.filter(isAddressBook).sort((a, b) => compareHrefs(a.href, b.href));
   const first = books[0];
   if (first === undefined) throw notFound(`The CardDAV account has no address book under ${describeUrl(home)}.`);
   return { url: withSlash(absoluteUrl(first.href, listing.url)), syncCollection: supportsSync(first) };

@@ -6,6 +6,7 @@
  * `Retry-After`. The password goes into the `Authorization` header and nowhere else.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { msOptionalToNumber } from '@temporalio/common/lib/time';
 import { FAILURE_TYPES } from '../../../workflows/contract';
 import { parseRetryAfter } from '../google-people';
 
@@ -27,6 +28,8 @@ export interface DavRequest {
   /** An XML request body. */
   body: string;
   signal: AbortSignal;
+  /** This request's deadline instead of the client's (a whole-book listing can take minutes). */
+  timeoutMs?: number;
 }
 
 /** A response whose status the caller still has to judge (see {@link failureForStatus}). */
@@ -167,12 +170,16 @@ export class DavClient {
     if (!(error instanceof ApplicationFailure)) return error;
     if (!this.#secrets.some((secret) => error.message.includes(secret))) return error;
     const message = this.#secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), error.message);
-    return davFailure(error.type ?? FAILURE_TYPES.providerBadResponse, message, { nonRetryable: error.nonRetryable ?? false });
+    return davFailure(error.type ?? FAILURE_TYPES.providerBadResponse, message, {
+      nonRetryable: error.nonRetryable ?? false,
+      nextRetryDelay: msOptionalToNumber(error.nextRetryDelay ?? undefined),
+    });
   }
 
   async #once(request: DavRequest, url: string, what: string): Promise<DavResponse & { location: string | null }> {
     request.signal.throwIfAborted();
-    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const timeoutMs = request.timeoutMs ?? this.#timeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([request.signal, timeout]);
     try {
       const response = await fetch(url, {
@@ -199,7 +206,7 @@ export class DavClient {
     } catch (error) {
       if (request.signal.aborted) throw request.signal.reason;
       if (timeout.aborted) {
-        throw davFailure(FAILURE_TYPES.providerUnavailable, `${SERVER} did not answer ${what} at ${describeUrl(url)} within ${this.#timeoutMs} ms.`);
+        throw davFailure(FAILURE_TYPES.providerUnavailable, `${SERVER} did not answer ${what} at ${describeUrl(url)} within ${timeoutMs} ms.`);
       }
       throw davFailure(FAILURE_TYPES.providerUnavailable, `Could not reach the CardDAV server for ${what} at ${describeUrl(url)}: ${describeNetworkError(error)}`, {
         cause: error instanceof Error ? error : undefined,

@@ -27,6 +27,12 @@ export interface Listing {
   syncToken: string | null;
 }
 
+/**
+ * Deadline of one listing request. A listing names every card (Radicale takes about 1.5 s per
+ * 2,000), so it gets far longer than a page; the batch heartbeats meanwhile.
+ */
+export const LISTING_TIMEOUT_MS = 600_000;
+
 /** How many truncated `sync-collection` answers (507, RFC 6578 §3.6) we continue before giving up. */
 const MAX_SYNC_ROUNDS = 1000;
 
@@ -74,7 +80,7 @@ export async function listBySync(client: DavClient, bookUrl: string, token: stri
       '<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:">' +
       `<d:sync-token>${escapeXml(current)}</d:sync-token><d:sync-level>1</d:sync-level>` +
       '<d:prop><d:getetag/></d:prop></d:sync-collection>';
-    const response = await client.send({ method: 'REPORT', url: bookUrl, depth: '0', body, signal }, what);
+    const response = await client.send({ method: 'REPORT', url: bookUrl, depth: '0', body, signal, timeoutMs: LISTING_TIMEOUT_MS }, what);
     if (response.status !== 207) {
       if ([400, 403, 405, 415, 422, 501].includes(response.status)) return null;
       throw failureForStatus(response, what);
@@ -104,7 +110,7 @@ export async function listByPropfind(client: DavClient, bookUrl: string, signal:
   const bookPath = hrefPath(bookUrl, bookUrl);
   const answer = await propfind(
     client,
-    { url: bookUrl, depth: '1', props: '<d:resourcetype/><d:getetag/>', signal },
+    { url: bookUrl, depth: '1', props: '<d:resourcetype/><d:getetag/>', signal, timeoutMs: LISTING_TIMEOUT_MS },
     'the address book listing (PROPFIND)',
   );
   const byKey = new Map<string, ListedCard>();

@@ -71,7 +71,13 @@ export function readMultistatus(response: DavResponse, what: string): { root: Xm
       if (statusCode(childNamed(propstat, DAV_NS, 'status')) !== 200) continue;
       for (const prop of childNamed(propstat, DAV_NS, 'prop')?.children ?? []) props.set(propKey(prop.ns, prop.name), prop);
     }
-    return { href: hrefPath(href, response.url), status: statusCode(childNamed(entry, DAV_NS, 'status')), props };
+    let path: string;
+    try {
+      path = hrefPath(href, response.url);
+    } catch {
+      throw badResponse(response, what, `an <href> that is not a URL: ${href.slice(0, 100)}`);
+    }
+    return { href: path, status: statusCode(childNamed(entry, DAV_NS, 'status')), props };
   });
   return { root, entries };
 }
@@ -79,13 +85,14 @@ export function readMultistatus(response: DavResponse, what: string): { root: Xm
 /** `PROPFIND` of the `<prop>` fragment `props` (namespace prefixes `d:` and `c:` are declared). */
 export async function propfind(
   client: DavClient,
-  request: { url: string; depth: '0' | '1'; props: string; signal: AbortSignal },
+  request: { url: string; depth: '0' | '1'; props: string; signal: AbortSignal; timeoutMs?: number },
   what: string,
 ): Promise<{ url: string; entries: MultistatusEntry[] }> {
   const body =
     '<?xml version="1.0" encoding="utf-8"?>' +
     `<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:prop>${request.props}</d:prop></d:propfind>`;
-  const response = await client.send({ method: 'PROPFIND', url: request.url, depth: request.depth, body, signal: request.signal }, what);
+  const { url, depth, signal, timeoutMs } = request;
+  const response = await client.send({ method: 'PROPFIND', url, depth, body, signal, timeoutMs }, what);
   if (response.status !== 207) throw failureForStatus(response, what);
   return { url: response.url, entries: readMultistatus(response, what).entries };
 }
@@ -98,8 +105,11 @@ export function selfEntry(entries: readonly MultistatusEntry[], url: string): Mu
 
 /** The hrefs inside a property such as `current-user-principal` or `addressbook-home-set`. */
 export function hrefsIn(prop: XmlElement | undefined, base: string): string[] {
-  return childrenNamed(prop, DAV_NS, 'href')
-    .map((href) => href.text.trim())
-    .filter((href) => href !== '')
-    .map((href) => absoluteUrl(hrefPath(href, base), base));
+  return childrenNamed(prop, DAV_NS, 'href').flatMap((element) => {
+    try {
+      return [new URL(element.text.trim(), base).href];
+    } catch {
+      return [];
+    }
+  });
 }

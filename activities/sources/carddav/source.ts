@@ -30,7 +30,7 @@ export interface CarddavSourceOptions {
   parseCard?: ParseCard;
   /** `auto` (default): `sync-collection` when the server has it, else PROPFIND. `propfind`: PROPFIND only. */
   listing?: 'auto' | 'propfind';
-  /** Deadline of one request, body included. Default 60000. */
+  /** Deadline of one request, body included. Default 60000; a whole-book listing gets 10 minutes. */
   timeoutMs?: number;
 }
 
@@ -197,9 +197,10 @@ class CarddavSource implements ContactSource {
         rejected.push(rejectRecord(card.href, 'unparseable', `The CardDAV server ${why} in addressbook-multiget.`, got.data ?? ''));
         continue;
       }
-      const result = parseCard(got.data, card.href);
+      const result = await parseCard(got.data, card.href);
       if ('rejected' in result) {
-        rejected.push(result.rejected);
+        // The href is the card's identity, whatever position a file-minded parser gave it.
+        rejected.push({ ...result.rejected, position: card.href });
         continue;
       }
       // A server without etags still needs a version tag, or every import would rewrite every row.

@@ -35,7 +35,8 @@ export interface FileCursor {
 /** The cursor of a file's first batch. */
 export const START_CURSOR: FileCursor = Object.freeze({ byteOffset: 0, recordIndex: 0, line: 1 });
 
-const fileCursorSchema = z.object({
+/** The schema of a {@link FileCursor}; a format whose cursor carries more extends it. */
+export const fileCursorSchema = z.object({
   byteOffset: z.number().int().nonnegative(),
   recordIndex: z.number().int().nonnegative(),
   line: z.number().int().positive(),

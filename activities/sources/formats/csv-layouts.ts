@@ -24,10 +24,8 @@ export interface CsvLayout {
   id: string;
   /** For people: `Google Contacts (current)`. */
   label: string;
-  /** Columns the header must all have. */
-  required: readonly string[];
-  /** Columns the header must have at least one of (what tells this layout from the others). */
-  oneOf: readonly string[];
+  /** How its header is known: it has every `required` column and at least one `oneOf` column (what tells layouts apart). */
+  header: { required: readonly string[]; oneOf: readonly string[] };
   /** A column holding a stable id, when the layout has one; else rows are identified by content. */
   idColumn?: string;
   displayName?: string;
@@ -41,8 +39,7 @@ export interface CsvLayout {
 const GOOGLE: CsvLayout = {
   id: 'google',
   label: 'Google Contacts',
-  required: ['First Name', 'Last Name'],
-  oneOf: ['E-mail 1 - Value', 'Phone 1 - Value', 'Organization Name', 'Labels', 'File As'],
+  header: { required: ['First Name', 'Last Name'], oneOf: ['E-mail 1 - Value', 'Phone 1 - Value', 'Organization Name', 'Labels', 'File As'] },
   name: { prefix: 'Name Prefix', given: 'First Name', middle: 'Middle Name', family: 'Last Name', suffix: 'Name Suffix', nickname: 'Nickname' },
   emails: { numbered: 'E-mail', value: 'Value', label: 'Label' },
   phones: { numbered: 'Phone', value: 'Value', label: 'Label' },
@@ -53,8 +50,7 @@ const GOOGLE: CsvLayout = {
 const GOOGLE_LEGACY: CsvLayout = {
   id: 'google-legacy',
   label: 'Google Contacts (older export)',
-  required: ['Given Name', 'Family Name'],
-  oneOf: ['Name', 'E-mail 1 - Value', 'Phone 1 - Value', 'Organization 1 - Name', 'Group Membership'],
+  header: { required: ['Given Name', 'Family Name'], oneOf: ['Name', 'E-mail 1 - Value', 'Phone 1 - Value', 'Organization 1 - Name', 'Group Membership'] },
   displayName: 'Name',
   name: { prefix: 'Name Prefix', given: 'Given Name', middle: 'Additional Name', family: 'Family Name', suffix: 'Name Suffix', nickname: 'Nickname' },
   emails: { numbered: 'E-mail', value: 'Value', label: 'Type' },
@@ -66,8 +62,7 @@ const GOOGLE_LEGACY: CsvLayout = {
 const OUTLOOK: CsvLayout = {
   id: 'outlook',
   label: 'Outlook',
-  required: ['First Name', 'Last Name'],
-  oneOf: ['E-mail Address', 'Mobile Phone', 'Business Phone', 'Home Phone', 'Company'],
+  header: { required: ['First Name', 'Last Name'], oneOf: ['E-mail Address', 'Mobile Phone', 'Business Phone', 'Home Phone', 'Company'] },
   name: { prefix: 'Title', given: 'First Name', middle: 'Middle Name', family: 'Last Name', suffix: 'Suffix', nickname: 'Nickname' },
   emails: ['E-mail Address', 'E-mail 2 Address', 'E-mail 3 Address'],
   phones: [
@@ -138,7 +133,7 @@ function resolve(layout: CsvLayout, header: readonly string[]): ResolvedLayout {
 }
 
 function describe(layout: CsvLayout): string {
-  return `${layout.label} (${layout.required.join(', ')} and one of ${layout.oneOf.join(', ')})`;
+  return `${layout.label} (${layout.header.required.join(', ')} and one of ${layout.header.oneOf.join(', ')})`;
 }
 
 /**
@@ -151,7 +146,7 @@ export function matchCsvLayout(
 ): { ok: true; layout: ResolvedLayout } | { ok: false; problem: CsvLayoutProblem } {
   const present = new Set(header.map(key));
   const match = layouts.find(
-    (layout) => layout.required.every((name) => present.has(key(name))) && layout.oneOf.some((name) => present.has(key(name))),
+    ({ header: { required, oneOf } }) => required.every((name) => present.has(key(name))) && oneOf.some((name) => present.has(key(name))),
   );
   if (match) return { ok: true, layout: resolve(match, header) };
   const empty = header.every((name) => key(name) === '');
@@ -162,7 +157,7 @@ export function matchCsvLayout(
       message: empty
         ? 'The file has no header row; expected the header of a Google Contacts or Outlook CSV export.'
         : `The CSV header matches no layout we import. Expected ${layouts.map(describe).join('; or ')}.`,
-      expected: layouts.map((layout) => ({ layout: layout.id, label: layout.label, required: [...layout.required], oneOf: [...layout.oneOf] })),
+      expected: layouts.map(({ id, label, header }) => ({ layout: id, label, required: [...header.required], oneOf: [...header.oneOf] })),
       found: header.slice(0, 50).map((name) => name.trim()),
     },
   };

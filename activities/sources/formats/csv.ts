@@ -11,7 +11,8 @@ import { parse } from 'csv-parse/sync';
 import { hasIdentity, normalizeContact } from '../../normalize';
 import { rejectRecord } from '../records';
 import type { RejectedRecord } from '../types';
-import { ByteReader, LineScanner, type ByteRecord, type ByteSource, type FileCursor } from './byte-source';
+import { z } from 'zod';
+import { ByteReader, LineScanner, fileCursorSchema, type ByteRecord, type ByteSource, type FileCursor } from './byte-source';
 import { matchCsvLayout, rowToInput, type CsvLayout, type CsvLayoutProblem, type ResolvedLayout } from './csv-layouts';
 import { CsvRowScanner, guessDelimiter } from './csv-rows';
 import { BatchCollector, checkMaxRecords, type FileBatch, type FileReadOptions } from './file-batch';
@@ -20,6 +21,13 @@ import { decodeAs, detectEncoding, type DetectedEncoding } from './text-decoding
 /** A CSV cursor also carries the file's encoding, detected once (it takes a read of the whole file). */
 export interface CsvCursor extends FileCursor {
   encoding?: DetectedEncoding;
+}
+
+const csvCursorSchema = fileCursorSchema.extend({ encoding: z.enum(['utf-8', 'windows-1252']).optional() });
+
+/** Parses a CSV cursor that came back from elsewhere (workflow history, a database column). Throws a `ZodError`. */
+export function parseCsvCursor(value: unknown): CsvCursor {
+  return csvCursorSchema.parse(value);
 }
 
 /** A row longer than this is refused (it is nearly always an unclosed quote swallowing the file). */
@@ -54,7 +62,8 @@ function stripTerminator(bytes: Uint8Array): Uint8Array {
 /** A row's fields, or csv-parse's reason for refusing it. */
 function parseRow(text: string, delimiter: string): { fields: string[] } | { error: string } {
   try {
-    const rows = parse(text, { delimiter, relax_column_count: true, bom: false }) as string[][];
+    // The row has no terminator left; naming one spares csv-parse guessing it on every row.
+    const rows = parse(text, { delimiter, record_delimiter: '\n', relax_column_count: true, bom: false }) as string[][];
     if (rows.length !== 1 || !rows[0]) return { error: `expected one row, found ${rows.length}` };
     return { fields: rows[0] };
   } catch (error) {

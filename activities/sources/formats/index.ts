@@ -6,12 +6,13 @@ export { START_CURSOR, bufferByteSource, openFileByteSource, parseFileCursor } f
 export type { ByteSource, FileByteSource, FileCursor } from './byte-source';
 export { CSV_LAYOUTS, MULTI_VALUE_SEPARATOR } from './csv-layouts';
 export type { CsvLayout, CsvLayoutProblem } from './csv-layouts';
-export { CsvLayoutError, detectCsvLayout, inspectCsv, readCsvBatch } from './csv';
+export { CsvLayoutError, detectCsvLayout, inspectCsv, parseCsvCursor, readCsvBatch } from './csv';
 export type { CsvCursor, CsvFile } from './csv';
 export type { FileBatch, FileReadOptions } from './file-batch';
 export { detectEncoding } from './text-decoding';
 export type { DetectedEncoding } from './text-decoding';
-export { readVCardBatch } from './vcard';
+export { createCardParser, readVCardBatch } from './vcard';
+export type { CardResult } from './vcard';
 
 import type { ByteSource } from './byte-source';
 
@@ -24,5 +25,6 @@ export type FileFormat = 'vcard' | 'csv';
  */
 export async function detectFileFormat(source: ByteSource): Promise<FileFormat> {
   const head = Buffer.from(await source.read(0, 4096)).toString('latin1');
-  return /^(\uFEFF|\u00EF\u00BB\u00BF)?\s*BEGIN:VCARD/i.test(head) ? 'vcard' : 'csv';
+  // Decoded as Latin-1, a UTF-8 BOM reads `ï»¿`.
+  return /^(\u00EF\u00BB\u00BF)?\s*BEGIN:VCARD/i.test(head) ? 'vcard' : 'csv';
 }

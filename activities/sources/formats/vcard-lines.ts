@@ -67,6 +67,29 @@ function binaryHeadLength(bytes: Uint8Array): number {
 
 const BASE64_LINE = /^[A-Za-z0-9+/=]+$/;
 
+function isSpace(byte: number | undefined): boolean {
+  return byte === 0x20 || byte === 0x09;
+}
+
+/** Length without trailing blanks. */
+export function trimmedLength(bytes: Uint8Array): number {
+  let end = bytes.length;
+  while (end > 0 && isSpace(bytes[end - 1])) end--;
+  return end;
+}
+
+/** True when the last non-blank byte is `=`: in a quoted-printable value, a soft line break. */
+export function endsWithSoftBreak(bytes: Uint8Array): boolean {
+  const end = trimmedLength(bytes);
+  return end > 0 && bytes[end - 1] === 0x3d;
+}
+
+/** True when the name-and-parameters part of a property line asks for quoted-printable. */
+export function isQuotedPrintableHead(bytes: Uint8Array): boolean {
+  const colon = valueColon(bytes);
+  return colon > 0 && /QUOTED-PRINTABLE/i.test(textOf(bytes.subarray(0, colon)));
+}
+
 /** Reads {@link VCardChunk}s from a cursor; {@link cursor} is always the start of the next one. */
 export class VCardScanner {
   private readonly reader: ByteReader;
@@ -126,6 +149,9 @@ export class VCardScanner {
     const lines: Uint8Array[] = [];
     let kept = 0;
     let binary: 'folded' | 'base64' | null = null;
+    // A line after a quoted-printable soft break goes on with the value, whatever it looks like.
+    let quotedPrintable = false;
+    let softBreak = false;
     const broken = (problem: string): VCardChunk => ({ kind: 'broken', recordNumber, line, lines, problem });
     for (;;) {
       const next = await this.readLine();
@@ -139,7 +165,9 @@ export class VCardScanner {
         this.pending = next;
         return broken(`no END:VCARD before the next BEGIN:VCARD (line ${next.line})`);
       }
-      const folded = bytes[0] === 0x20 || bytes[0] === 0x09;
+      const folded = softBreak || isSpace(bytes[0]);
+      if (!folded) quotedPrintable = isQuotedPrintableHead(bytes);
+      softBreak = quotedPrintable && endsWithSoftBreak(bytes);
       if (binary !== null) {
         if (folded || (binary === 'base64' && BASE64_LINE.test(textOf(bytes).trim()))) continue;
         binary = null;

@@ -5,7 +5,7 @@
  */
 import { decodeQuotedPrintable } from './quoted-printable';
 import { decodeText } from './text-decoding';
-import { valueColon } from './vcard-lines';
+import { endsWithSoftBreak, isQuotedPrintableHead, trimmedLength, valueColon } from './vcard-lines';
 
 /** One property of a card, its value decoded to text but not yet unescaped. */
 export interface VCardProperty {
@@ -27,26 +27,9 @@ export type ParsedCard = { properties: VCardProperty[]; problem: null } | { prop
 /** Bare 2.1 parameters that are encodings, not types. */
 const BARE_ENCODINGS = new Set(['QUOTED-PRINTABLE', 'BASE64', '8BIT', '7BIT', 'B']);
 
-const EQUALS = 0x3d;
-
 function isSpace(byte: number | undefined): boolean {
   return byte === 0x20 || byte === 0x09;
 }
-
-/** Length without trailing blanks. */
-function trimmedLength(bytes: Uint8Array): number {
-  let end = bytes.length;
-  while (end > 0 && isSpace(bytes[end - 1])) end--;
-  return end;
-}
-
-/** True when the last non-blank byte is `=`: a quoted-printable soft line break. */
-function endsWithSoftBreak(bytes: Uint8Array): boolean {
-  const end = trimmedLength(bytes);
-  return end > 0 && bytes[end - 1] === EQUALS;
-}
-
-const latin1 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
 
 /** Physical lines to logical lines, as bytes (a fold may split a UTF-8 character). */
 export function unfold(lines: readonly Uint8Array[]): Uint8Array[] {
@@ -63,8 +46,7 @@ export function unfold(lines: readonly Uint8Array[]): Uint8Array[] {
     } else if (line.some((byte) => !isSpace(byte))) {
       current = [line];
       logical.push(current);
-      const colon = valueColon(line);
-      quotedPrintable = colon > 0 && /QUOTED-PRINTABLE/i.test(latin1(line.subarray(0, colon)));
+      quotedPrintable = isQuotedPrintableHead(line);
     }
   }
   return logical.map((parts) => (parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts)));

@@ -10,10 +10,10 @@
  * - `PHOTO`, `LOGO`, `SOUND` and `KEY`, and any base64 or `data:` value, are dropped while reading;
  *   `raw.omitted` names them. `ENCODING` and `CHARSET` are not kept either: values are decoded.
  */
-import { contentHash, hasIdentity, normalizeContact, type ContactInput } from '../../normalize';
+import { contentHash, hasIdentity, normalizeContact, type ContactInput, type NormalizedContact } from '../../normalize';
 import { rejectRecord } from '../records';
 import type { RejectedRecord } from '../types';
-import { type ByteSource, type FileCursor } from './byte-source';
+import { START_CURSOR, bufferByteSource, type ByteSource, type FileCursor } from './byte-source';
 import { BatchCollector, checkMaxRecords, type FileBatch, type FileReadOptions } from './file-batch';
 import { decodeText } from './text-decoding';
 import { VCardScanner, type VCardChunk } from './vcard-lines';
@@ -22,10 +22,10 @@ import { components, parseCard, splitUnescaped, unescapeValue, type VCardPropert
 /** At most this many properties of a card are kept in `raw`. */
 export const MAX_RAW_PROPERTIES = 200;
 
-/** Properties dropped while reading: binary data we never keep. */
+/** Properties dropped while reading (with any other base64 one): binary data we never keep. */
 const OMITTED = new Set(['PHOTO', 'LOGO', 'SOUND', 'KEY']);
 /** Properties that say nothing about the person: left out of the content hash that stands in for a UID. */
-const VOLATILE = new Set(['REV', 'PRODID', 'VERSION']);
+const VOLATILE = new Set(['REV', 'PRODID']);
 /** Parameters that describe the transfer encoding, which decoding has undone. */
 const TRANSFER_PARAMS = new Set(['ENCODING', 'CHARSET']);
 /** Structured properties, kept in `raw` as their components. */
@@ -48,6 +48,22 @@ function rawProperty(property: VCardProperty, version: string | null): RawProper
     ...(Object.keys(params).length > 0 ? { params } : {}),
     value,
   };
+}
+
+/**
+ * What stands in for a missing UID: the card's properties without `REV`, `PRODID` and group names
+ * (Apple renumbers `item1.` groups between exports), in any order.
+ */
+function identityOf(properties: readonly RawProperty[]): string[] {
+  return properties
+    .filter((property) => !VOLATILE.has(property.name))
+    .map(({ group: _group, ...property }) => JSON.stringify(property))
+    .sort();
+}
+
+/** A property whose binary value the scanner dropped: only its name is worth keeping. */
+function isOmitted(property: VCardProperty): boolean {
+  return OMITTED.has(property.name) || /^(B|BASE64)$/i.test(property.params.ENCODING?.[0] ?? '');
 }
 
 /** Lower is preferred: 4.0 `PREF=1`, then a `pref` type (2.1, 3.0), then the rest in card order. */
@@ -74,17 +90,13 @@ export function cardToInput(properties: readonly VCardProperty[]): ContactInput 
   const nameProperty = first('N');
   const [family, given, middle, prefix, suffix] = nameProperty ? components(nameProperty, version, ' ') : [];
   const org = first('ORG');
-  const kept = properties.filter((property) => !OMITTED.has(property.name) && property.name !== 'VERSION');
-  const omitted = [...new Set(properties.filter((property) => OMITTED.has(property.name)).map((property) => property.name))];
-  const rawProperties = kept.slice(0, MAX_RAW_PROPERTIES).map((property) => rawProperty(property, version));
+  const kept = properties.filter((property) => !isOmitted(property) && property.name !== 'VERSION');
+  const omitted = [...new Set(properties.filter(isOmitted).map((property) => property.name))];
+  const rawProperties = kept.map((property) => rawProperty(property, version));
   const uidProperty = first('UID');
   const uid = uidProperty ? unescapeValue(uidProperty.value, version).trim() : '';
-  const identity = kept
-    .filter((property) => !VOLATILE.has(property.name))
-    .map((property) => JSON.stringify({ ...rawProperty(property, version), group: undefined }))
-    .sort();
   return {
-    externalId: uid || `vcard:${contentHash(identity)}`,
+    externalId: uid || `vcard:${contentHash(identityOf(rawProperties))}`,
     displayName: preferred(properties, 'FN', version),
     name: { family, given, middle, prefix, suffix, nickname: firstItem(first('NICKNAME'), version) },
     email: preferred(properties, 'EMAIL', version),
@@ -93,7 +105,7 @@ export function cardToInput(properties: readonly VCardProperty[]): ContactInput 
     raw: {
       format: 'vcard',
       version,
-      properties: rawProperties,
+      properties: rawProperties.slice(0, MAX_RAW_PROPERTIES),
       ...(omitted.length > 0 ? { omitted } : {}),
       ...(kept.length > MAX_RAW_PROPERTIES ? { truncatedProperties: kept.length - MAX_RAW_PROPERTIES } : {}),
     },
@@ -113,7 +125,7 @@ function chunkText(chunk: VCardChunk): string {
 }
 
 /** A scanned chunk to a contact or a reject. */
-function readChunk(chunk: VCardChunk, options: FileReadOptions): ReturnType<typeof normalizeContact> | RejectedRecord {
+function readChunk(chunk: VCardChunk, options: FileReadOptions): NormalizedContact | RejectedRecord {
   const position = chunk.kind === 'stray' ? `line ${chunk.line}` : `record ${chunk.recordNumber} (line ${chunk.line})`;
   if (chunk.kind !== 'card') return rejectRecord(position, 'unparseable', chunk.problem ?? 'unreadable', chunkText(chunk));
   const parsed = parseCard(chunk.lines);
@@ -152,4 +164,24 @@ export async function readVCardBatch(
     else batch.records.push(result);
   }
   return batch.finish(scanner.cursor, source.size, ended);
+}
+
+/** One card as a contact or a reject: what {@link createCardParser}'s parser returns. */
+export type CardResult = { contact: NormalizedContact } | { rejected: RejectedRecord };
+
+/**
+ * A parser for single cards that come one by one (a CardDAV `address-data`), the same reader as
+ * for files: `(text, position) => CardResult`, where `position` (the card's href) becomes a
+ * reject's position. The caller may replace the contact's `externalId` and `etag` with its own
+ * (href and DAV etag). A resource holding several cards gives its first.
+ */
+export function createCardParser(options: FileReadOptions): (text: string, position: string) => Promise<CardResult> {
+  return async (text, position) => {
+    const batch = await readVCardBatch(bufferByteSource(Buffer.from(text, 'utf8')), START_CURSOR, 1, options);
+    const [contact] = batch.records;
+    if (contact) return { contact };
+    const [rejected] = batch.rejected;
+    if (rejected) return { rejected: { ...rejected, position } };
+    return { rejected: rejectRecord(position, 'unparseable', 'there is no BEGIN:VCARD … END:VCARD', text) };
+  };
 }
