@@ -62,9 +62,11 @@ export function createErasureActivities(deps: ErasureDeps) {
     }
   }
 
-  /** Deletes the user's contacts; resolves to how many rows went. Idempotent. */
+  /** Deletes the user's contacts, rejects and uploaded files; resolves to how many contacts went. Idempotent. */
   async function deleteUserData(owner: EraseUserInput): Promise<number> {
-    return deps.store.tenant(owner.tenant).deleteUser(owner.userId);
+    const deleted = await deps.store.tenant(owner.tenant).deleteUser(owner.userId);
+    await deps.store.uploads.deleteUser(owner.tenant, owner.userId);
+    return deleted;
   }
 
   return { cancelUserImports, deleteUserData };

@@ -91,7 +91,7 @@ export function createImportBatch(deps: ImportBatchDeps) {
       deps.onMisconfigured?.(err.message);
       throw workerMisconfigured(err.message);
     }
-    const source = deps.openSource(input.provider, credentials, deps.sources);
+    const source = deps.openSource(input.provider, credentials, deps.sources, { tenant: input.tenant, userId: input.userId });
     const contacts = deps.store.tenant(input.tenant);
     // Batches scheduled before quarantine carry no key: file their rejects under the workflow ID.
     const rejectsKey = input.importKey ?? ctx.info.workflowExecution?.workflowId ?? 'unknown-import';
@@ -150,6 +150,7 @@ export function createImportBatch(deps: ImportBatchDeps) {
     } finally {
       clearInterval(keepAlive);
       batchDone.abort();
+      await source.close?.().catch((err: unknown) => ctx.log.warn('Could not close the source', { error: String(err) }));
     }
   };
 }

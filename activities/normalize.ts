@@ -14,6 +14,7 @@
  * (min) metadata only checks a number's length, so it calls `+1 800 123 4567` valid; max checks the
  * real numbering plan. We promise E.164 "when the number is valid", so we pay the ~70 KB more.
  */
+import { DEFAULT_PHONE_REGION as DEFAULT_REGION } from '../config/defaults';
 import crypto from 'node:crypto';
 import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import type { ContactRecord } from '../db/types';
@@ -25,7 +26,7 @@ export const RAW_STRING_MAX_CHARS = 4000;
 /** Longest `externalId` or `etag` kept as it is; a longer one becomes `sha256:` plus its hash. */
 export const ID_MAX_CHARS = 255;
 /** The service's default region for phone numbers written without a country code. */
-export const DEFAULT_PHONE_REGION = 'US' satisfies PhoneRegion;
+export const DEFAULT_PHONE_REGION = DEFAULT_REGION satisfies PhoneRegion;
 
 /** An ISO 3166-1 alpha-2 region libphonenumber-js knows (`US`, `GB`, `DE`, …). */
 export type PhoneRegion = CountryCode;

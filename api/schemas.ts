@@ -1,6 +1,6 @@
 /** The HTTP contract, as zod schemas: they validate input and document the API at /openapi.json. */
 import { z } from '@hono/zod-openapi';
-import { ImportStatus, Provider, PROVIDERS } from '../workflows/contract';
+import { ImportStatus, Provider } from '../workflows/contract';
 
 /** User ids end up in workflow IDs and search attributes: keep them to a safe, printable set. */
 export const UserId = z
@@ -10,22 +10,49 @@ export const UserId = z
   })
   .openapi({ example: 'user-42' });
 
+// Schemas of our own here: `.openapi()` exists only on schemas made after zod-openapi loaded.
+const GooglePeopleSource = z
+  .object({
+    provider: z.literal('google-people'),
+    accessToken: z
+      .string()
+      .min(1, { message: 'source.accessToken must not be empty' })
+      .max(4096)
+      // It goes into an HTTP header: printable ASCII only (RFC 6750's token characters and then some).
+      .regex(/^[\x21-\x7E]+$/, { message: 'source.accessToken must be printable ASCII without spaces' })
+      .openapi({ example: 'ya29.a0Af...' }),
+  })
+  .strict()
+  .openapi('GooglePeopleSource');
+
+const CarddavSource = z
+  .object({
+    provider: z.literal('carddav'),
+    url: z
+      .url({ protocol: /^https?$/, message: 'source.url must be an http:// or https:// URL' })
+      .max(2048)
+      .openapi({ description: 'The server (its address book is discovered) or the address book itself', example: 'https://dav.example.com/' }),
+    username: z.string().min(1).max(256),
+    password: z.string().min(1).max(1024).openapi({ description: 'Sealed before it leaves the API, like access tokens' }),
+  })
+  .strict()
+  .openapi('CarddavSource');
+
+const FileSource = z
+  .object({
+    provider: z.literal('file'),
+    uploadId: z
+      .string()
+      .regex(/^upl_[A-Za-z0-9_-]{1,64}$/, { message: 'source.uploadId must be an id POST /v1/uploads returned' })
+      .openapi({ example: 'upl_Zm9vYmFy' }),
+  })
+  .strict()
+  .openapi('FileSource');
+
 export const StartImportBody = z
   .object({
     userId: UserId,
-    source: z
-      .object({
-        // A schema of our own: `.openapi()` exists only on schemas made after zod-openapi loaded.
-        provider: z.enum(PROVIDERS).openapi({ example: 'google-people' }),
-        accessToken: z
-          .string()
-          .min(1, { message: 'source.accessToken must not be empty' })
-          .max(4096)
-          // It goes into an HTTP header: printable ASCII only (RFC 6750's token characters and then some).
-          .regex(/^[\x21-\x7E]+$/, { message: 'source.accessToken must be printable ASCII without spaces' })
-          .openapi({ example: 'ya29.a0Af...' }),
-      })
-      .strict(),
+    source: z.discriminatedUnion('provider', [GooglePeopleSource, CarddavSource, FileSource]),
   })
   .strict()
   .openapi('StartImport');

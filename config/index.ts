@@ -4,11 +4,14 @@
  * the same thing everywhere.
  */
 import path from 'node:path';
+import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { TASK_QUEUE, type ImportTuning } from '../workflows/contract';
 import {
   DEFAULT_GOOGLE_PEOPLE_BASE_URL,
   DEFAULT_HOST,
   DEFAULT_TUNING,
+  DEFAULT_PHONE_REGION,
+  DEFAULT_UPLOAD_MAX_BYTES,
   PORT_DEFAULTS,
   RATE_LIMIT_DEFAULTS,
   WORKER_DEFAULTS,
@@ -44,6 +47,10 @@ export interface AppConfig {
   payloadKeys: PayloadKeyring | undefined;
   /** Web UI origins the codec server answers (`CODEC_CORS_ORIGINS`; default: the dev server's UI). */
   codecCorsOrigins: string[];
+  /** Region for phone numbers written without a country code (`DEFAULT_PHONE_REGION`, ISO 3166 alpha-2). */
+  defaultPhoneRegion: CountryCode;
+  /** Largest upload `POST /v1/uploads` takes (`UPLOAD_MAX_BYTES`); larger ones get 413. */
+  uploadMaxBytes: number;
   /** Requests per second and burst per API key (`RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST`). */
   rateLimit: { perSecond: number; burst: number };
 }
@@ -61,6 +68,14 @@ function origins(name: string, raw: string): string[] {
       }
       return origin;
     });
+}
+
+function phoneRegion(raw: string): CountryCode {
+  const region = raw.trim().toUpperCase();
+  if (!isSupportedCountry(region)) {
+    throw new ConfigError(`DEFAULT_PHONE_REGION must be a two-letter region code such as US, GB or DE (got "${raw}")`);
+  }
+  return region;
 }
 
 function httpUrl(name: string, raw: string): string {
@@ -126,6 +141,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     payloadKeys: env.PAYLOAD_ENCRYPTION_KEYS ? parsePayloadKeys('PAYLOAD_ENCRYPTION_KEYS', env.PAYLOAD_ENCRYPTION_KEYS) : undefined,
     // The Web UI's origin is whichever host the operator typed, so both spellings of loopback.
+    defaultPhoneRegion: phoneRegion(env.DEFAULT_PHONE_REGION || DEFAULT_PHONE_REGION),
+    uploadMaxBytes: integer('UPLOAD_MAX_BYTES', DEFAULT_UPLOAD_MAX_BYTES, 1, 2 ** 40),
     rateLimit: {
       perSecond: integer('RATE_LIMIT_PER_SECOND', RATE_LIMIT_DEFAULTS.perSecond, 1, 1_000_000),
       burst: integer('RATE_LIMIT_BURST', RATE_LIMIT_DEFAULTS.burst, 1, 10_000_000),

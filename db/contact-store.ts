@@ -6,6 +6,7 @@ import type { CompiledQuery, Kysely } from 'kysely';
 import { createApiKeyStore } from './api-keys';
 import { deleteUserRejects, listRejects, recordRejects } from './rejects';
 import type { ContactsTable, StoreDatabase } from './schema';
+import { createUploadStore, type UploadStoreOptions } from './uploads';
 import {
   InvalidCursorError,
   type ContactPage,
@@ -59,12 +60,16 @@ interface CursorKey {
   externalId: string;
 }
 
-/** Builds the {@link Store} over an open, migrated Kysely instance; `close()` destroys it. */
-export function createStore(db: Kysely<StoreDatabase>, kind: Store['kind']): Store {
+/**
+ * Builds the {@link Store} over an open, migrated Kysely instance; `close()` destroys it.
+ * `options.filesDir` is where SQLite keeps uploaded files ({@link createUploadStore}).
+ */
+export function createStore(db: Kysely<StoreDatabase>, kind: Store['kind'], options: UploadStoreOptions = {}): Store {
   const statements = new StatementCache();
   return {
     kind,
     apiKeys: createApiKeyStore(db),
+    uploads: createUploadStore(db, kind, options),
     tenant: (tenant) => tenantContacts(db, statements, tenant),
 
     async ping(): Promise<void> {

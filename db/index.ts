@@ -68,7 +68,12 @@ export async function openStore(database: StoreLocation): Promise<Store> {
     // Kysely's PostgreSQL migrator holds a session advisory lock while it migrates.
     await migrate(db, database.kind, null);
   }
-  return createStore(db, database.kind);
+  // Uploaded files live beside the SQLite database (`DATA_DIR/uploads`); PostgreSQL keeps them in tables.
+  return createStore(
+    db,
+    database.kind,
+    database.kind === 'sqlite' ? { filesDir: path.join(path.dirname(path.resolve(database.file)), 'uploads') } : {},
+  );
 }
 
 /** The last migration started in this process, per SQLite file. */

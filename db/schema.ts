@@ -44,12 +44,12 @@ export interface UploadsTable {
   upload_id: string;
   /** The user whose contacts the file holds: only their imports may read it. */
   user_id: string;
-  /** `vcard`, or `csv-google` / `csv-outlook` … as detected at upload. */
+  /** `vcard` or `csv`, as detected at upload (a CSV's layout is found again when it is read). */
   format: string;
   /** Decimal text, like every number here that could pass 2^31 in principle. */
   bytes: string;
   sha256: string;
-  /** `database` (rows in `upload_chunks`) or `file:<path relative to DATA_DIR>`. */
+  /** `database` (rows in `upload_chunks`) or `file:<tenant>/<upload_id>`, under the uploads folder (`DATA_DIR/uploads`). */
   storage: string;
   created_at: string;
 }

@@ -85,8 +85,60 @@ export interface ContactStore {
   recordRejects(importKey: string, userId: string, rejects: readonly RejectedRecord[]): Promise<void>;
   /** An import's rejects in position order, a page at a time; `limit` 1..1000. */
   listRejects(importKey: string, options: { limit: number; cursor?: string | null }): Promise<RejectPage>;
-  /** Deletes every contact and reject of the user (erasure); resolves to how many contacts went. */
+  /**
+   * Deletes every contact and reject of the user (erasure); resolves to how many contacts went.
+   * Their uploads are not its business: erasure also calls {@link UploadStore.deleteUser}.
+   */
   deleteUser(userId: string): Promise<number>;
+}
+
+/** An uploaded file as the API describes it: never its bytes. */
+export interface UploadMeta {
+  uploadId: string;
+  tenant: string;
+  /** The user whose contacts it holds: only their imports may read it. */
+  userId: string;
+  /** `vcard` or `csv` (the CSV layout is found again when it is read). */
+  format: 'vcard' | 'csv';
+  bytes: number;
+  /** Hex SHA-256 of the bytes, so a web app can tell a file it already sent. */
+  sha256: string;
+  createdAt: string;
+}
+
+/** Random access to a stored upload's bytes (the file readers' `ByteSource`); `close()` when done. */
+export interface UploadBytes {
+  readonly size: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export class UploadTooLargeError extends Error {
+  override name = 'UploadTooLargeError';
+}
+
+/**
+ * Uploaded files: streamed into storage (files under the SQLite database's folder, or chunks in
+ * PostgreSQL), read back by byte range. Every method is bound to a tenant by its first argument.
+ */
+export interface UploadStore {
+  /**
+   * Streams `body` into storage, hashing as it goes; rejects with {@link UploadTooLargeError} past
+   * `maxBytes` and then keeps nothing. `detect` sees the stored bytes before the upload is recorded:
+   * it names the format, or throws to refuse the file (and then nothing is kept either).
+   */
+  save(
+    tenant: string,
+    userId: string,
+    body: AsyncIterable<Uint8Array>,
+    options: { maxBytes: number; detect: (bytes: UploadBytes) => Promise<UploadMeta['format']> },
+  ): Promise<UploadMeta>;
+  /** The upload's metadata, or `null` when this tenant has none with that id. */
+  get(tenant: string, uploadId: string): Promise<UploadMeta | null>;
+  /** Its bytes, for reading in batches; throws when there is no such upload. */
+  open(tenant: string, uploadId: string): Promise<UploadBytes>;
+  /** Erasure: every upload of the user, bytes included; resolves to how many. */
+  deleteUser(tenant: string, userId: string): Promise<number>;
 }
 
 /** The one typed store both SQLite and PostgreSQL implement through the same queries. */
@@ -96,6 +148,8 @@ export interface Store {
   readonly apiKeys: ApiKeyStore;
   /** The contacts of one tenant. */
   tenant(tenant: string): ContactStore;
+  /** Uploaded files of every tenant (each method takes the tenant). */
+  readonly uploads: UploadStore;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -30,7 +30,8 @@ function basicAuth({ username, password }: RadicaleServer): string {
 }
 
 function sourceFor(json: string, options?: CarddavSourceOptions): ContactSource {
-  return options ? createCarddavSource(options)(json, SETTINGS) : carddavSource(json, SETTINGS);
+  const owner = { tenant: 'default', userId: 'alice' };
+  return options ? createCarddavSource(options)(json, SETTINGS, owner) : carddavSource(json, SETTINGS, owner);
 }
 
 interface Read {

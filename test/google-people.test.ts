@@ -315,9 +315,26 @@ void describe('toContactRecord', () => {
       displayName: 'Primary Name',
       email: 'first@example.com',
       phone: '+15550100',
+      phoneE164: '+15550100',
       organization: null,
       raw: person,
     });
+  });
+
+  void it('normalises as every source does: email domain lower-cased, E.164 from the number when Google gives none', () => {
+    const record = toContactRecord(
+      {
+        resourceName: 'people/c3',
+        etag: 'e3',
+        emailAddresses: [{ value: '  Ada.Lovelace@Example.COM ' }],
+        phoneNumbers: [{ value: '(202) 555-0143' }],
+      },
+      'US',
+    );
+    assert.equal(record.email, 'Ada.Lovelace@example.com', 'the local part keeps its case');
+    assert.equal(record.phone, '(202) 555-0143', 'the phone keeps its raw value');
+    assert.equal(record.phoneE164, '+12025550143');
+    assert.equal(toContactRecord({ resourceName: 'people/c4', etag: 'e4', phoneNumbers: [{ value: '555' }] }).phoneE164, null);
   });
 
   void it('maps a person with no fields to nulls, and builds a name from its parts when displayName is missing', () => {
@@ -327,6 +344,7 @@ void describe('toContactRecord', () => {
       displayName: null,
       email: null,
       phone: null,
+      phoneE164: null,
       organization: null,
       raw: { resourceName: 'people/c1', etag: 'e1' },
     });

@@ -21,7 +21,7 @@ export const TASK_QUEUE = 'contacts-import';
 export const WORKFLOW_TYPE = 'ImportContacts';
 
 /** Where contacts come from. Each has one `ContactSource` in `activities/sources/`. */
-export const Provider = z.enum(['google-people']);
+export const Provider = z.enum(['google-people', 'carddav', 'file']);
 export type Provider = z.infer<typeof Provider>;
 export const PROVIDERS = Provider.options;
 

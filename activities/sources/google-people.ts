@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { cutUtf8 } from '../../db/rejects';
 import type { ContactRecord, RejectedRecord } from '../../db/types';
 import { FAILURE_TYPES } from '../../workflows/contract';
+import { buildDisplayName, DEFAULT_PHONE_REGION, normalizeEmail, normalizePhone, type PhoneRegion } from '../normalize';
 import type { ContactSource, SourceSettings } from './types';
 
 /** The fields we ask for: what {@link toContactRecord} maps, plus `metadata` for the raw record. */
@@ -48,6 +49,8 @@ export interface FetchPageOptions {
   signal?: AbortSignal;
   /** Whole request, body included. Default 60000. */
   timeoutMs?: number;
+  /** Region for phone numbers without a country code; `US` when absent. */
+  defaultRegion?: PhoneRegion;
 }
 
 export interface ConnectionsPage {
@@ -114,13 +117,17 @@ function text(value: string | undefined): string | null {
  * The people of one page: those that parse become contacts, the others rejects with where they
  * were (their `resourceName` when they have one, else their place on the page) and why.
  */
-export function readPeople(people: readonly unknown[], pageToken: string | null): Pick<ConnectionsPage, 'contacts' | 'rejected'> {
+export function readPeople(
+  people: readonly unknown[],
+  pageToken: string | null,
+  defaultRegion: PhoneRegion = DEFAULT_PHONE_REGION,
+): Pick<ConnectionsPage, 'contacts' | 'rejected'> {
   const contacts: ContactRecord[] = [];
   const rejected: RejectedRecord[] = [];
   people.forEach((person, index) => {
     const parsed = personSchema.safeParse(person);
     if (parsed.success) {
-      contacts.push(toContactRecord(parsed.data));
+      contacts.push(toContactRecord(parsed.data, defaultRegion));
       return;
     }
     const issue = parsed.error.issues[0];
@@ -140,16 +147,21 @@ export function readPeople(people: readonly unknown[], pageToken: string | null)
  * Maps a People API `Person` to the row we store. Each column takes the primary entry of its field
  * (`metadata.primary`, else the first); a missing field is `null`. `raw` is the person unchanged.
  */
-export function toContactRecord(person: Person): ContactRecord {
+export function toContactRecord(person: Person, defaultRegion: PhoneRegion = DEFAULT_PHONE_REGION): ContactRecord {
   const name = primary(person.names);
-  const joinedName = name ? [name.givenName, name.familyName].filter(Boolean).join(' ') : '';
   const phone = primary(person.phoneNumbers);
+  const raw = text(phone?.value) ?? text(phone?.canonicalForm);
+  // Google already gives E.164 as `canonicalForm` for numbers it understood; only the others need
+  // the (much slower) phone-number library.
+  const canonical = text(phone?.canonicalForm);
+  const phoneE164 = canonical?.startsWith('+') ? canonical : normalizePhone(raw, defaultRegion).phoneE164;
   return {
     externalId: person.resourceName,
     etag: person.etag,
-    displayName: text(name?.displayName) ?? text(joinedName),
-    email: text(primary(person.emailAddresses)?.value),
-    phone: text(phone?.value) ?? text(phone?.canonicalForm),
+    displayName: text(name?.displayName) ?? (name ? buildDisplayName({ given: name.givenName, family: name.familyName }) : null),
+    email: normalizeEmail(primary(person.emailAddresses)?.value),
+    phone: raw,
+    phoneE164,
     organization: text(primary(person.organizations)?.name),
     raw: person,
   };
@@ -329,7 +341,7 @@ export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<Conn
     }
     const page = parsed.data;
     return {
-      ...readPeople(page.connections ?? [], pageToken),
+      ...readPeople(page.connections ?? [], pageToken, opts.defaultRegion),
       // An empty string is how some proxies spell "no more pages"; treat it as the end, not a token.
       nextPageToken: page.nextPageToken ? page.nextPageToken : null,
       totalPeople: page.totalPeople ?? page.totalItems ?? null,
@@ -352,6 +364,7 @@ export function googlePeopleSource(accessToken: string, settings: SourceSettings
         pageSize,
         pageToken: cursor,
         signal,
+        defaultRegion: settings.defaultPhoneRegion,
       });
       return { contacts: page.contacts, rejected: page.rejected, nextCursor: page.nextPageToken, total: page.totalPeople };
     },

@@ -2,7 +2,9 @@
  * The seam between an import and where its contacts come from. The batch activity knows only this
  * interface; each provider is one module that implements it and one entry in `./index.ts`.
  */
-import type { ContactRecord, RejectedRecord } from '../../db/types';
+import type { ContactRecord, RejectedRecord, UploadStore } from '../../db/types';
+import type { ImportOwner } from '../../workflows/contract';
+import type { PhoneRegion } from '../normalize';
 
 export type { RejectedRecord, RejectReason } from '../../db/types';
 
@@ -32,13 +34,22 @@ export interface SourcePage {
  */
 export interface ContactSource {
   fetchPage(request: PageRequest): Promise<SourcePage>;
+  /** Releases what the source holds open (a file); called once the batch is done with it. */
+  close?(): Promise<void>;
 }
 
 /** The worker's configuration that sources read (base URLs and the like; never credentials). */
 export interface SourceSettings {
   /** Base URL of the Google People API, or of a server that speaks its protocol (the demo provider). */
   googlePeopleBaseUrl: string;
+  /** Region for phone numbers without a country code (`DEFAULT_PHONE_REGION`; `US` when absent). */
+  defaultPhoneRegion?: PhoneRegion;
+  /** Uploaded files, for the `file` source; a worker without a store to read them from cannot import files. */
+  uploads?: Pick<UploadStore, 'get' | 'open'>;
 }
 
-/** Builds a source from the opened (clear) credentials the API sealed, and the worker's settings. */
-export type SourceFactory = (credentials: string, settings: SourceSettings) => ContactSource;
+/**
+ * Builds a source from the opened (clear) credentials the API sealed, the worker's settings, and
+ * whose contacts they are (the `file` source checks the upload is that user's).
+ */
+export type SourceFactory = (credentials: string, settings: SourceSettings, owner: ImportOwner) => ContactSource;
