@@ -16,11 +16,13 @@ import {
   ImportBatchInput,
   isFinished,
   parseOrNull,
+  readInput,
   type BatchFailureDetails,
   type ImportBatchResult,
   type ImportCheckpoint,
 } from '../workflows/contract';
 import type { openSource as OpenSource, SourcePage, SourceSettings } from './sources';
+import { invalidInput } from './failures';
 
 export interface ImportBatchDeps {
   store: Store;
@@ -32,9 +34,6 @@ export interface ImportBatchDeps {
   onMisconfigured?: (problem: string) => void;
 }
 
-function invalidInput(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: FAILURE_TYPES.invalidImportInput, message, nonRetryable: true });
-}
 
 /**
  * This worker lacks the key the credentials were sealed with. Retryable: the fault is this worker's,
@@ -42,13 +41,6 @@ function invalidInput(message: string): ApplicationFailure {
  */
 function workerMisconfigured(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: FAILURE_TYPES.workerMisconfigured, message, nonRetryable: false });
-}
-
-/** The batch's input, checked against the contract: what a workflow on another version sent is not trusted. */
-function readInput(raw: ImportBatchInput): ImportBatchInput {
-  const parsed = parseOrNull(ImportBatchInput, raw);
-  if (parsed.value === null) throw invalidInput(`The batch input does not match the contract (${parsed.problem})`);
-  return parsed.value;
 }
 
 /** Where a retried attempt resumes: its last heartbeat when that is readable, else the batch start. */
@@ -75,7 +67,8 @@ function resumePoint(ctx: Context, input: ImportBatchInput): BatchHeartbeat {
 
 export function createImportBatch(deps: ImportBatchDeps) {
   return async function importBatch(rawInput: ImportBatchInput): Promise<ImportBatchResult> {
-    const input = readInput(rawInput);
+    // Checked against the contract: what a workflow on another version sent is not trusted.
+    const input = readInput(ImportBatchInput, rawInput, 'batch input');
     const ctx = Context.current();
     let { checkpoint, pagesThisBatch } = resumePoint(ctx, input);
     if (isFinished(checkpoint)) return { checkpoint, done: true };

@@ -16,6 +16,7 @@ import { importKey } from '../workflows/contract';
 import { withPartialStatus } from './partial-status';
 import { rateLimit, TokenBuckets, type RateLimitOptions } from './rate-limit';
 import { eraseUser, getImport, healthz, importAction, listContacts, listRejects, livez, startImport } from './routes';
+import { uploadRoutes, UPLOADS_PATH } from './uploads';
 
 /** What the HTTP layer stands on; all interfaces, so contract tests can hand it fakes. */
 export interface AppDeps {
@@ -28,6 +29,8 @@ export interface AppDeps {
   temporal: TemporalPing;
   /** Requests per second and burst, per API key. */
   rateLimit?: Pick<RateLimitOptions, 'perSecond' | 'burst'>;
+  /** The largest file `POST /v1/uploads` takes (`UPLOAD_MAX_BYTES`; default 50 MiB). */
+  uploadMaxBytes?: number;
 }
 
 export function createApp(deps: AppDeps) {
@@ -53,7 +56,9 @@ export function createApp(deps: AppDeps) {
   // Who is asking comes first: nothing of a request is read for a caller without a key.
   app.use('/v1/*', requireKey(deps.auth));
   app.use('/v1/*', rateLimit(new TokenBuckets(deps.rateLimit ?? RATE_LIMIT_DEFAULTS)));
-  app.use('/v1/*', limitBody(API_BODY_LIMIT_BYTES));
+  const apiBodyLimit = limitBody(API_BODY_LIMIT_BYTES);
+  // Uploads stream their body under a limit of their own (api/uploads.ts), far above this one.
+  app.use('/v1/*', (c, next) => (c.req.path === UPLOADS_PATH ? next() : apiBodyLimit(c, next)));
   // Pause, resume and cancel take no body at all.
   app.use('/v1/imports/:importId/*', limitBody(ACTION_BODY_LIMIT_BYTES));
   app.notFound(notFoundOrNotAllowed(() => app.routes));
@@ -124,6 +129,8 @@ export function createApp(deps: AppDeps) {
   app.openapi(eraseUser, async (c) =>
     c.json(await deps.erasure.erase(c.var.caller.tenant, c.req.valid('param').userId), 202),
   );
+
+  uploadRoutes(app, { store: deps.store, maxBytes: deps.uploadMaxBytes });
 
   app.openapi(livez, (c) => c.json({ status: 'ok' as const }, 200));
 

@@ -73,6 +73,7 @@ async function main(): Promise<void> {
     auth,
     temporal: temporalPing(client),
     rateLimit: config.rateLimit,
+    uploadMaxBytes: config.uploadMaxBytes,
   });
   // The codec server for the Web UI and the CLI: operator keys only (a tenant's key must not open
   // other tenants' histories); open on loopback while no operator key exists, for npm start's Web UI.

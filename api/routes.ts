@@ -14,10 +14,14 @@ import {
   RejectPage,
   StartImportBody,
   TemporalUnavailableBody,
+  Upload,
+  UploadIdParam,
+  UploadQuery,
+  UploadRefusedBody,
   UserIdParam,
 } from './schemas';
 
-type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 422 | 429 | 503;
+type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
 
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   400: 'Malformed request (JSON that does not parse, a cursor this API did not issue)',
@@ -25,6 +29,7 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   404: 'No such import for this API key',
   409: 'The import is no longer running',
   413: 'The request body is too large for this route',
+  415: 'The body is of a content type this route does not take',
   422: 'A field is missing, invalid or unknown',
   429: 'Too many requests for this API key (`Retry-After` says when to retry)',
   503: 'Temporal (`temporal_unavailable`, with `Retry-After`) or the database (`store_unavailable`) does not answer',
@@ -122,6 +127,61 @@ export const eraseUser = createRoute({
   security,
   request: { params: UserIdParam },
   responses: { 202: json(ErasureView, 'Erasure accepted; it completes in the background'), ...v1Errors(413, 422, 503) },
+});
+
+/** A file's bytes, documented only: the handler streams them itself (a zod schema here would buffer them). */
+const FILE_BYTES = { type: 'string' as const, format: 'binary' };
+
+export const createUpload = createRoute({
+  method: 'post',
+  path: '/v1/uploads',
+  summary: "Upload a user's contacts file (vCard or CSV export) to import with the `file` source",
+  description:
+    'The body is the file itself (`text/vcard`, `text/x-vcard`, `text/csv`) or a `multipart/form-data` form with exactly ' +
+    'one file field (any name) and no other field, up to `UPLOAD_MAX_BYTES` (50 MiB unless configured). The format is ' +
+    'found from the content, whatever the declared type: a vCard sent as `text/csv` is stored as `vcard`. A CSV must be ' +
+    "a Google Contacts or Outlook export: any other header answers 422 `unknown_csv_layout`, with each layout's columns " +
+    'in `error.expected`. A refused upload keeps nothing.',
+  security,
+  request: {
+    query: UploadQuery,
+    body: {
+      required: true,
+      content: {
+        'text/vcard': { schema: FILE_BYTES },
+        'text/x-vcard': { schema: FILE_BYTES },
+        'text/csv': { schema: FILE_BYTES },
+        'multipart/form-data': { schema: { type: 'object', properties: { file: FILE_BYTES }, required: ['file'] } },
+      },
+    },
+  },
+  responses: {
+    201: {
+      ...json(Upload, 'Stored; import it with `{"source": {"provider": "file", "uploadId"}}`'),
+      headers: { Location: { schema: { type: 'string' }, description: '`/v1/uploads/{uploadId}`' } },
+    },
+    ...v1Errors(413, 415, 503),
+    400: json(ErrorBody, 'A multipart/form-data body that does not parse (`invalid_multipart`)'),
+    422: json(
+      UploadRefusedBody,
+      'A bad `userId` (`validation_failed`); an empty file (`empty_upload`); a CSV whose header is no layout we import ' +
+        '(`unknown_csv_layout`, `empty_csv`); a `text/vcard` body that is neither vCard nor a known CSV (`invalid_vcard`); ' +
+        'a form with a field, no file or several files (`one_file_expected`)',
+    ),
+  },
+});
+
+export const getUpload = createRoute({
+  method: 'get',
+  path: '/v1/uploads/{uploadId}',
+  summary: 'An uploaded file: its user, format, size and SHA-256 (never its bytes)',
+  security,
+  request: { params: UploadIdParam },
+  responses: {
+    200: json(Upload, 'The upload'),
+    ...v1Errors(422, 503),
+    404: json(ErrorBody, 'No such upload for this API key'),
+  },
 });
 
 export const livez = createRoute({

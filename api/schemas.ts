@@ -170,3 +170,41 @@ export const ErasureView = z
   })
   .openapi('Erasure');
 export type ErasureView = z.infer<typeof ErasureView>;
+
+/** An uploaded file as `POST /v1/uploads` and `GET /v1/uploads/{uploadId}` answer it: never its bytes. */
+export const Upload = z
+  .object({
+    uploadId: z
+      .string()
+      .openapi({ description: 'Import it with `"source": {"provider": "file", "uploadId"}`', example: 'upl_Zm9vYmFy' }),
+    userId: z.string().describe('The user whose contacts it holds: only their imports may read it'),
+    format: z.enum(['vcard', 'csv']).describe('What the content is (found from the bytes, not from the declared content type)'),
+    bytes: z.number().int().nonnegative(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/).describe('Hex SHA-256 of the bytes as received'),
+    createdAt: z.string(),
+  })
+  .openapi('Upload');
+export type UploadView = z.infer<typeof Upload>;
+
+export const UploadIdParam = z.object({
+  uploadId: z.string().min(1).max(128).openapi({ param: { name: 'uploadId', in: 'path' } }),
+});
+
+export const UploadQuery = z
+  .object({ userId: UserId.openapi({ param: { name: 'userId', in: 'query' }, description: 'The user whose contacts the file holds' }) })
+  .strict();
+
+/** A refused upload: the usual error, plus, for a CSV of unknown layout, the columns each layout expects. */
+export const UploadRefusedBody = z
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      expected: z
+        .array(z.object({ layout: z.string(), label: z.string(), required: z.array(z.string()), oneOf: z.array(z.string()) }))
+        .optional()
+        .describe('unknown_csv_layout: each layout we import, with the columns it needs (all of `required`, one of `oneOf`)'),
+      found: z.array(z.string()).optional().describe("unknown_csv_layout: the file's header columns (the first 50)"),
+    }),
+  })
+  .openapi('UploadRefused');

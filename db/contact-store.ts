@@ -41,19 +41,8 @@ const MAX_PAGE_SIZE = 1000;
 // Distinct upsert sizes kept compiled: the full page size, the short last page, a few stragglers.
 const STATEMENT_CACHE_SIZE = 8;
 
-const LISTED_COLUMNS = [
-  'provider',
-  'external_id',
-  'etag',
-  'display_name',
-  'email',
-  'phone',
-  'phone_e164',
-  'organization',
-  'raw',
-  'created_at',
-  'updated_at',
-] as const;
+/** What a listing reads: a row's columns but its owner's (the query already names them). */
+const LISTED_COLUMNS = ROW_COLUMNS.filter((column) => column !== 'tenant_id' && column !== 'user_id');
 
 interface CursorKey {
   provider: string;

@@ -21,6 +21,15 @@ function contactColumns<T extends string, C extends string>(table: CreateTableBu
     .addColumn('updated_at', 'text', (col) => col.notNull());
 }
 
+/** Adds `names` as NOT NULL text columns: most of our columns (see db/schema.ts). */
+function requiredText<N extends string>(...names: N[]) {
+  return <T extends string, C extends string>(table: CreateTableBuilder<T, C>): CreateTableBuilder<T, C | N> =>
+    names.reduce<CreateTableBuilder<T, C | N>>(
+      (builder, name) => builder.addColumn(name, 'text', (col) => col.notNull()),
+      table as CreateTableBuilder<T, C | N>,
+    );
+}
+
 const migrations: Record<string, Migration> = {
   '0001_create_contacts': {
     async up(db) {
@@ -79,39 +88,23 @@ const migrations: Record<string, Migration> = {
       // file under DATA_DIR (SQLite), as `storage` says.
       await db.schema
         .createTable('uploads')
-        .addColumn('tenant_id', 'text', (col) => col.notNull())
-        .addColumn('upload_id', 'text', (col) => col.notNull())
-        .addColumn('user_id', 'text', (col) => col.notNull())
-        .addColumn('format', 'text', (col) => col.notNull())
-        .addColumn('bytes', 'text', (col) => col.notNull())
-        .addColumn('sha256', 'text', (col) => col.notNull())
-        .addColumn('storage', 'text', (col) => col.notNull())
-        .addColumn('created_at', 'text', (col) => col.notNull())
+        .$call(requiredText('tenant_id', 'upload_id', 'user_id', 'format', 'bytes', 'sha256', 'storage', 'created_at'))
         .addPrimaryKeyConstraint('uploads_pkey', ['tenant_id', 'upload_id'])
         .execute();
       // The bytes of an upload kept in the database, in order; `data` is base64 text, so both
       // dialects keep one text-only schema (see db/schema.ts).
       await db.schema
         .createTable('upload_chunks')
-        .addColumn('tenant_id', 'text', (col) => col.notNull())
-        .addColumn('upload_id', 'text', (col) => col.notNull())
+        .$call(requiredText('tenant_id', 'upload_id'))
         .addColumn('seq', 'integer', (col) => col.notNull())
-        .addColumn('byte_offset', 'text', (col) => col.notNull())
-        .addColumn('data', 'text', (col) => col.notNull())
+        .$call(requiredText('byte_offset', 'data'))
         .addPrimaryKeyConstraint('upload_chunks_pkey', ['tenant_id', 'upload_id', 'seq'])
         .execute();
 
       // Records an import set aside: one row per (import, position); a retried page rewrites its own.
       await db.schema
         .createTable('rejects')
-        .addColumn('tenant_id', 'text', (col) => col.notNull())
-        .addColumn('import_key', 'text', (col) => col.notNull())
-        .addColumn('user_id', 'text', (col) => col.notNull())
-        .addColumn('position', 'text', (col) => col.notNull())
-        .addColumn('reason', 'text', (col) => col.notNull())
-        .addColumn('message', 'text', (col) => col.notNull())
-        .addColumn('excerpt', 'text', (col) => col.notNull())
-        .addColumn('created_at', 'text', (col) => col.notNull())
+        .$call(requiredText('tenant_id', 'import_key', 'user_id', 'position', 'reason', 'message', 'excerpt', 'created_at'))
         .addPrimaryKeyConstraint('rejects_pkey', ['tenant_id', 'import_key', 'position'])
         .execute();
       await db.schema.createIndex('rejects_by_user').on('rejects').columns(['tenant_id', 'user_id']).execute();

@@ -174,6 +174,8 @@ const V1_REQUESTS: ReadonlyArray<{ method: string; path: () => string; body?: st
   { method: 'GET', path: () => `/v1/imports/${neverIssued()}/rejects` },
   { method: 'GET', path: () => '/v1/users/u1/contacts' },
   { method: 'DELETE', path: () => '/v1/users/u1' },
+  { method: 'POST', path: () => '/v1/uploads?userId=u1', body: 'BEGIN:VCARD' },
+  { method: 'GET', path: () => '/v1/uploads/upl_neverIssued00000000000' },
   { method: 'GET', path: () => '/v1/nothing-here' },
 ];
 
@@ -753,11 +755,13 @@ describe('HTTP contract', () => {
         'GET /livez 200',
         'GET /v1/imports/{importId} 200,401,404,422,429,503',
         'GET /v1/imports/{importId}/rejects 200,400,401,404,422,429,503',
+        'GET /v1/uploads/{uploadId} 200,401,404,422,429,503',
         'GET /v1/users/{userId}/contacts 200,400,401,422,429,503',
         'POST /v1/imports 200,202,400,401,413,422,429,503',
         'POST /v1/imports/{importId}/cancel 202,401,404,409,413,422,429,503',
         'POST /v1/imports/{importId}/pause 202,401,404,409,413,422,429,503',
         'POST /v1/imports/{importId}/resume 202,401,404,409,413,422,429,503',
+        'POST /v1/uploads 201,400,401,413,415,422,429,503',
       ]);
       const served = new Set(
         app.routes

@@ -8,7 +8,7 @@
  * Sandbox-safe: zod and Temporal's definitions only; no Node built-ins, no I/O.
  */
 import { z } from 'zod';
-import { defineSearchAttributeKey } from '@temporalio/common';
+import { ApplicationFailure, defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 
 /** The task queue every import worker polls. Several workers may share it. */
@@ -322,4 +322,19 @@ export function parseOrNull<T extends z.ZodType>(
   const issue = result.error.issues[0];
   const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
   return { value: null, problem: `${where}${issue?.message ?? 'does not match'}` };
+}
+
+/**
+ * A workflow's or activity's argument read with its contract schema. Input that does not match
+ * fails at once as non-retryable `InvalidImportInput`, saying `what` and where: no retry would
+ * make it valid.
+ */
+export function readInput<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.infer<T> {
+  const parsed = parseOrNull(schema, raw);
+  if (parsed.value !== null) return parsed.value;
+  throw ApplicationFailure.create({
+    type: FAILURE_TYPES.invalidImportInput,
+    message: `The ${what} does not match the contract (${parsed.problem})`,
+    nonRetryable: true,
+  });
 }

@@ -4,9 +4,9 @@
  * deletes the user's contacts. Durable: a crash between the two steps resumes, not restarts, and
  * running it again is harmless.
  */
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { ImportActivities } from '../activities';
-import { EraseUserInput, FAILURE_TYPES, parseOrNull, type EraseUserResult } from './contract';
+import { EraseUserInput, readInput, type EraseUserResult } from './contract';
 
 const { cancelUserImports, deleteUserData } = proxyActivities<ImportActivities>({
   // Waiting for a cancelled import to stop takes at most a page; the heartbeat notices a dead worker.
@@ -16,15 +16,8 @@ const { cancelUserImports, deleteUserData } = proxyActivities<ImportActivities>(
 });
 
 export async function EraseUser(rawInput: EraseUserInput): Promise<EraseUserResult> {
-  const input = parseOrNull(EraseUserInput, rawInput);
-  if (input.value === null) {
-    throw ApplicationFailure.create({
-      type: FAILURE_TYPES.invalidImportInput,
-      message: `The erasure input does not match the contract (${input.problem})`,
-      nonRetryable: true,
-    });
-  }
-  const cancelledImports = await cancelUserImports(input.value);
-  const deletedContacts = await deleteUserData(input.value);
+  const input = readInput(EraseUserInput, rawInput, 'erasure input');
+  const cancelledImports = await cancelUserImports(input);
+  const deletedContacts = await deleteUserData(input);
   return { cancelledImports, deletedContacts };
 }

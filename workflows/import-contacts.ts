@@ -34,6 +34,7 @@ import {
   MEMO_KEYS,
   NON_RETRYABLE_FAILURE_TYPES,
   parseOrNull,
+  readInput,
   pauseSignal,
   resumeSignal,
   searchAttributes,
@@ -67,26 +68,10 @@ const { importBatch } = proxyActivities<ImportActivities>(batchOptions);
 
 const numberFormat = (n: number) => n.toLocaleString('en-US');
 
-/**
- * Reads the workflow's argument with the contract's schema (which also accepts inputs from before
- * the credentials were generalised, so older histories replay). Input that does not match fails
- * the import at once with `InvalidImportInput`: no retry would make it valid.
- */
-function readInput(raw: ImportInput): ImportInput {
-  const parsed = parseOrNull(ImportInput, raw);
-  if (parsed.value === null) {
-    throw ApplicationFailure.create({
-      type: FAILURE_TYPES.invalidImportInput,
-      message: `The import input does not match the contract (${parsed.problem})`,
-      nonRetryable: true,
-    });
-  }
-  return parsed.value;
-}
-
 export async function ImportContacts(rawInput: ImportInput): Promise<ImportSummary> {
   const info = workflowInfo();
-  const input = readInput(rawInput);
+  // The schema also accepts inputs from before the credentials were generalised: old histories replay.
+  const input = readInput(ImportInput, rawInput, 'import input');
   let checkpoint: ImportCheckpoint = input.carried?.checkpoint ?? EMPTY_CHECKPOINT;
   let pauseRequested = input.carried?.paused ?? false;
   const status: ImportStatus = {

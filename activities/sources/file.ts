@@ -6,6 +6,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { FAILURE_TYPES } from '../../workflows/contract';
+import { invalidInput } from '../failures';
 import { DEFAULT_PHONE_REGION } from '../normalize';
 import {
   CsvLayoutError,
@@ -22,13 +23,9 @@ import type { ContactSource, SourceFactory } from './types';
 /** The sealed credentials of a file import: which upload. Not secret, sealed like every source's. */
 export const FileCredentials = z.object({ uploadId: z.string().min(1) });
 
-function invalid(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: FAILURE_TYPES.invalidImportInput, message, nonRetryable: true });
-}
-
 export const fileSource: SourceFactory = (credentials, settings, owner): ContactSource => {
   const parsed = FileCredentials.safeParse(JSON.parse(credentials));
-  if (!parsed.success) throw invalid('The file import does not name an upload');
+  if (!parsed.success) throw invalidInput('The file import does not name an upload');
   const { uploadId } = parsed.data;
   const uploads = settings.uploads;
   if (!uploads) {
@@ -43,7 +40,7 @@ export const fileSource: SourceFactory = (credentials, settings, owner): Contact
     (opened ??= (async () => {
       const meta = await uploads.get(owner.tenant, uploadId);
       // The API checked this at start; an upload erased since, or another user's, is gone for good.
-      if (!meta || meta.userId !== owner.userId) throw invalid(`Upload ${uploadId} does not exist (any more) for this user`);
+      if (!meta || meta.userId !== owner.userId) throw invalidInput(`Upload ${uploadId} does not exist (any more) for this user`);
       return { format: meta.format, bytes: await uploads.open(owner.tenant, uploadId) };
     })());
 
@@ -59,8 +56,8 @@ export const fileSource: SourceFactory = (credentials, settings, owner): Contact
             ? await readVCardBatch(bytes, parseFileCursor(at), pageSize, options)
             : await readCsvBatch(bytes, parseCsvCursor(at), pageSize, options);
       } catch (err) {
-        if (err instanceof CsvLayoutError) throw invalid(`The uploaded CSV file cannot be read: ${err.message}`);
-        if (err instanceof z.ZodError || err instanceof SyntaxError) throw invalid('The file cursor is not one this source made');
+        if (err instanceof CsvLayoutError) throw invalidInput(`The uploaded CSV file cannot be read: ${err.message}`);
+        if (err instanceof z.ZodError || err instanceof SyntaxError) throw invalidInput('The file cursor is not one this source made');
         throw err;
       }
       return {

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { cutUtf8 } from '../../db/rejects';
 import type { ContactRecord, RejectedRecord } from '../../db/types';
 import { FAILURE_TYPES } from '../../workflows/contract';
+import { describeNetworkError, failure } from '../failures';
 import { buildDisplayName, DEFAULT_PHONE_REGION, normalizeEmail, normalizePhone, type PhoneRegion } from '../normalize';
 import type { ContactSource, SourceSettings } from './types';
 
@@ -167,19 +168,6 @@ export function toContactRecord(person: Person, defaultRegion: PhoneRegion = DEF
   };
 }
 
-function failure(
-  type: ProviderFailureType,
-  message: string,
-  options: { nonRetryable?: boolean; nextRetryDelay?: number; cause?: Error } = {},
-): ApplicationFailure {
-  return ApplicationFailure.create({
-    type,
-    message,
-    nonRetryable: options.nonRetryable ?? false,
-    nextRetryDelay: options.nextRetryDelay,
-    cause: options.cause,
-  });
-}
 
 /**
  * `Retry-After` in milliseconds: delta-seconds or an HTTP-date. `undefined` when absent or
@@ -249,17 +237,6 @@ function classifyHttpError(httpStatus: number, body: string, retryAfter: string 
     );
   }
   return failure(PROVIDER_FAILURE.badResponse, `${API_NAME} answered with unexpected HTTP status ${what}.`);
-}
-
-/** "fetch failed: other side closed (UND_ERR_SOCKET)": undici hides the useful part in `cause`. */
-function describeNetworkError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause;
-  if (cause instanceof Error) {
-    const code = (cause as { code?: unknown }).code;
-    return `${error.message}: ${cause.message}${typeof code === 'string' ? ` (${code})` : ''}`;
-  }
-  return error.message;
 }
 
 /** Belt and braces: no message leaves this module with the token in it, whatever the server echoed. */

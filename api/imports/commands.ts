@@ -19,7 +19,7 @@ import {
 } from '../../workflows/contract';
 import { ApiError } from '../errors';
 import type { ImportView } from '../schemas';
-import { encodeImportId } from './import-id';
+import { encodeImportId, type ImportRef } from './import-id';
 import type { ReadStatus } from './status-reader';
 import type { StartedImport, StartImportRequest } from './types';
 
@@ -35,6 +35,25 @@ export interface ImportCommandsOptions {
 }
 
 type Action = 'pause' | 'resume' | 'cancel';
+
+/** An import just started: running, nothing fetched yet. */
+export function newImportView(ref: Omit<ImportRef, 'workflowId'>, runId: string, startedAt: string): ImportView {
+  return {
+    importId: encodeImportId(ref),
+    workflowId: importWorkflowId(ref, ref.provider),
+    runId,
+    userId: ref.userId,
+    provider: ref.provider,
+    state: 'running',
+    fetched: 0,
+    saved: 0,
+    rejected: 0,
+    pages: 0,
+    total: null,
+    startedAt,
+    updatedAt: startedAt,
+  };
+}
 
 const notRunning = (view: ImportView, action: Action) =>
   new ApiError(409, 'import_not_running', `Cannot ${action} import ${view.importId}: it is ${view.state}`);
@@ -103,22 +122,7 @@ export function createImportCommands(options: ImportCommandsOptions) {
     const firstRunId = description.raw.workflowExecutionInfo?.firstRunId || handle.firstExecutionRunId;
     const importId = encodeImportId({ tenant, provider, userId, firstRunId });
     if (!created) return { created, view: await readStatus(tenant, importId) };
-    const view: ImportView = {
-      importId,
-      workflowId,
-      runId: description.runId,
-      userId,
-      provider,
-      state: 'running',
-      fetched: 0,
-      saved: 0,
-      rejected: 0,
-      pages: 0,
-      total: null,
-      startedAt,
-      updatedAt: startedAt,
-    };
-    return { created, view };
+    return { created, view: newImportView({ tenant, provider, userId, firstRunId }, description.runId, startedAt) };
   }
 
   /**

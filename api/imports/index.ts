@@ -16,6 +16,7 @@ import type { Imports, TemporalPing } from './types';
 
 export type { Erasure, Imports, StartedImport, StartImportRequest, TemporalPing } from './types';
 export { createTemporalErasure } from './erasure';
+export { newImportView } from './commands';
 export { decodeImportId, encodeImportId, resolveImportId, type ImportRef } from './import-id';
 
 export interface TemporalImportsOptions {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { ServiceError } from '@temporalio/client';
 import { ApiError } from '../../api/errors';
 import {
-  encodeImportId,
+  newImportView,
   resolveImportId,
   type Erasure,
   type Imports,
@@ -18,7 +18,7 @@ import {
   type TemporalPing,
 } from '../../api/imports';
 import type { ErasureView, ImportView } from '../../api/schemas';
-import { eraseWorkflowId, importWorkflowId, type ImportStatus } from '../../workflows/contract';
+import { eraseWorkflowId, type ImportStatus } from '../../workflows/contract';
 
 /** gRPC status UNAVAILABLE (the gRPC spec's code 14): the server could not be reached. */
 const GRPC_UNAVAILABLE = 14;
@@ -71,21 +71,7 @@ export class FakeImports implements Imports {
     if (running) return { created: false, view: { ...running.view } };
     const runId = randomUUID();
     const now = this.tick();
-    const view: ImportView = {
-      importId: encodeImportId({ tenant, provider: source.provider, userId, firstRunId: runId }),
-      workflowId: importWorkflowId({ tenant, userId }, source.provider),
-      runId,
-      userId,
-      provider: source.provider,
-      state: 'running',
-      fetched: 0,
-      saved: 0,
-      rejected: 0,
-      pages: 0,
-      total: null,
-      startedAt: now,
-      updatedAt: now,
-    };
+    const view = newImportView({ tenant, provider: source.provider, userId, firstRunId: runId }, runId, now);
     this.imports.set(view.importId, { tenant, view });
     return { created: true, view: { ...view } };
   }

@@ -19,6 +19,7 @@
 import { z } from 'zod';
 import { FAILURE_TYPES } from '../../../workflows/contract';
 import { davFailure } from './http';
+import { jsonOrUndefined } from '../../failures';
 
 const MAX_FIELD = 2048;
 
@@ -45,13 +46,7 @@ export function encodeCursor(cursor: CarddavCursor): string {
  * else: a cursor from another provider, or one edited by hand.
  */
 export function decodeCursor(text: string): CarddavCursor {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  const parsed = cursorSchema.safeParse(json);
+  const parsed = cursorSchema.safeParse(jsonOrUndefined(text));
   if (!parsed.success) {
     throw davFailure(
       FAILURE_TYPES.invalidImportInput,

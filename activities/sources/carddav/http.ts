@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { msOptionalToNumber } from '@temporalio/common/lib/time';
 import { FAILURE_TYPES } from '../../../workflows/contract';
 import { parseRetryAfter } from '../google-people';
+import { describeNetworkError, failure } from '../../failures';
 
 const SERVER = 'The CardDAV server';
 const MAX_REDIRECTS = 5;
@@ -42,19 +43,7 @@ export interface DavResponse {
 }
 
 /** A retryable or non-retryable failure of `type`, with `message` cleared of the password. */
-export function davFailure(
-  type: string,
-  message: string,
-  options: { nonRetryable?: boolean; nextRetryDelay?: number; cause?: Error } = {},
-): ApplicationFailure {
-  return ApplicationFailure.create({
-    type,
-    message,
-    nonRetryable: options.nonRetryable ?? false,
-    nextRetryDelay: options.nextRetryDelay,
-    cause: options.cause,
-  });
-}
+export const davFailure = failure;
 
 /** `origin + path` of `url`: never its user-info or query. */
 export function describeUrl(url: string): string {
@@ -111,17 +100,6 @@ export function failureForStatus(response: DavResponse, what: string): Applicati
     );
   }
   return davFailure(FAILURE_TYPES.providerBadResponse, `${SERVER} answered ${where} with unexpected HTTP status ${detail}.`);
-}
-
-/** "fetch failed: connect ECONNREFUSED 127.0.0.1:5232": undici hides the useful part in `cause`. */
-function describeNetworkError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause;
-  if (cause instanceof Error) {
-    const code = (cause as { code?: unknown }).code;
-    return `${error.message}: ${cause.message}${typeof code === 'string' ? ` (${code})` : ''}`;
-  }
-  return error.message;
 }
 
 /** A client for one account at one server. */

@@ -23,6 +23,7 @@ import { discoverAddressBook } from './discovery';
 import { DavClient, davFailure } from './http';
 import { type ListedCard, type Listing, compareHrefs, hrefKey, listByPropfind, listBySync, multiget } from './listing';
 import { hrefPath } from './multistatus';
+import { jsonOrUndefined } from '../../failures';
 
 /** How a {@link createCarddavSource} source reads. */
 export interface CarddavSourceOptions {
@@ -46,13 +47,7 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** The credentials JSON, or a non-retryable `InvalidImportInput` that never quotes it. */
 export function parseCarddavCredentials(json: string): CarddavCredentials {
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch {
-    value = undefined;
-  }
-  const parsed = CarddavCredentials.safeParse(value);
+  const parsed = CarddavCredentials.safeParse(jsonOrUndefined(json));
   if (!parsed.success) {
     const field = parsed.error.issues[0]?.path.join('.') || '(root)';
     throw davFailure(
