@@ -131,6 +131,14 @@ export const eraseUser = createRoute({
 
 /** A file's bytes, documented only: the handler streams them itself (a zod schema here would buffer them). */
 const FILE_BYTES = { type: 'string' as const, format: 'binary' };
+/** A vCard file (2.1, 3.0 or 4.0), as it starts: a BOM or blank lines before `BEGIN:VCARD` are fine too. */
+const VCARD_FILE = {
+  type: 'string' as const,
+  pattern: '^BEGIN:VCARD\\r?\\n',
+  example: 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada Lovelace\r\nEMAIL:ada@example.com\r\nEND:VCARD\r\n',
+};
+/** A Google Contacts or Outlook CSV export: its header row decides (see the 422). */
+const CSV_FILE = { ...FILE_BYTES, example: 'First Name,Last Name,E-mail 1 - Value\r\nAda,Lovelace,ada@example.com\r\n' };
 
 export const createUpload = createRoute({
   method: 'post',
@@ -148,9 +156,9 @@ export const createUpload = createRoute({
     body: {
       required: true,
       content: {
-        'text/vcard': { schema: FILE_BYTES },
-        'text/x-vcard': { schema: FILE_BYTES },
-        'text/csv': { schema: FILE_BYTES },
+        'text/vcard': { schema: VCARD_FILE },
+        'text/x-vcard': { schema: VCARD_FILE },
+        'text/csv': { schema: CSV_FILE },
         'multipart/form-data': { schema: { type: 'object', properties: { file: FILE_BYTES }, required: ['file'] } },
       },
     },

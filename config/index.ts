@@ -16,7 +16,7 @@ import {
   RATE_LIMIT_DEFAULTS,
   WORKER_DEFAULTS,
 } from './defaults';
-import { ConfigError, parseInteger, PORT_RANGE } from './parse';
+import { ConfigError, parseBoolean, parseInteger, PORT_RANGE } from './parse';
 import { parsePayloadKeys, type PayloadKeyring } from './payload-keys';
 
 export { ConfigError } from './parse';
@@ -49,6 +49,11 @@ export interface AppConfig {
   codecCorsOrigins: string[];
   /** Region for phone numbers written without a country code (`DEFAULT_PHONE_REGION`, ISO 3166 alpha-2). */
   defaultPhoneRegion: CountryCode;
+  /**
+   * Whether user-supplied source URLs (CardDAV) may reach loopback and private addresses
+   * (`SOURCES_ALLOW_PRIVATE_ADDRESSES`, default false; `npm start` turns it on for its own worker).
+   */
+  sourcesAllowPrivateAddresses: boolean;
   /** Largest upload `POST /v1/uploads` takes (`UPLOAD_MAX_BYTES`); larger ones get 413. */
   uploadMaxBytes: number;
   /** Requests per second and burst per API key (`RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST`). */
@@ -141,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     payloadKeys: env.PAYLOAD_ENCRYPTION_KEYS ? parsePayloadKeys('PAYLOAD_ENCRYPTION_KEYS', env.PAYLOAD_ENCRYPTION_KEYS) : undefined,
     // The Web UI's origin is whichever host the operator typed, so both spellings of loopback.
+    sourcesAllowPrivateAddresses: parseBoolean('SOURCES_ALLOW_PRIVATE_ADDRESSES', env.SOURCES_ALLOW_PRIVATE_ADDRESSES, false),
     defaultPhoneRegion: phoneRegion(env.DEFAULT_PHONE_REGION || DEFAULT_PHONE_REGION),
     uploadMaxBytes: integer('UPLOAD_MAX_BYTES', DEFAULT_UPLOAD_MAX_BYTES, 1, 2 ** 40),
     rateLimit: {

@@ -51,6 +51,7 @@ function instructions(server: RadicaleServer, api: string): string {
     `  curl -s ${api}/v1/imports/imp_…`,
     `  curl -s '${api}/v1/users/${USER_ID}/contacts?limit=5'`,
     '',
+    'Once an API key exists, add -H "Authorization: Bearer <key>" to each command.',
     `"url" may also be the address book itself (${server.addressBookUrl}).`,
     'Ctrl-C stops Radicale and deletes its address book.',
   ].join('\n');

@@ -91,7 +91,14 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: config.dataDir, PORT: String(apiPort) };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATA_DIR: config.dataDir,
+    PORT: String(apiPort),
+    // One machine, its own servers (the demo provider, a local Radicale from npm run demo-carddav):
+    // let its worker reach loopback sources unless told otherwise.
+    SOURCES_ALLOW_PRIVATE_ADDRESSES: process.env.SOURCES_ALLOW_PRIVATE_ADDRESSES || 'true',
+  };
   let stopping: Promise<void> | undefined;
   const shutdown = (code: number) => {
     stopping ??= supervisor.stop().then(() => process.exit(code));

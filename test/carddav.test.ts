@@ -18,7 +18,7 @@ import type { ContactRecord } from '../db/types';
 import { FAILURE_TYPES } from '../workflows/contract';
 import { type RadicaleServer, radicaleMissing, seedCard, startRadicale } from './support/radicale';
 
-const SETTINGS = { googlePeopleBaseUrl: 'http://127.0.0.1:9' };
+const SETTINGS = { googlePeopleBaseUrl: 'http://127.0.0.1:9', allowPrivateAddresses: true };
 const skip = radicaleMissing() ?? false;
 
 function credentials(server: Pick<RadicaleServer, 'url' | 'username' | 'password'>, url = server.url): string {
@@ -89,7 +89,7 @@ void describe('CardDAV source against Radicale (2,000 cards)', { skip }, () => {
   });
 
   void it('discovers the address book from the server root, through /.well-known/carddav', async () => {
-    const client = new DavClient(server, 10_000);
+    const client = new DavClient(server, 10_000, true);
     const book = await discoverAddressBook(client, server.url, SIGNAL);
     assert.deepEqual(book, { url: server.addressBookUrl, syncCollection: true });
     const fromPrincipal = await discoverAddressBook(client, new URL(`/${server.username}/`, server.url).href, SIGNAL);
@@ -97,7 +97,7 @@ void describe('CardDAV source against Radicale (2,000 cards)', { skip }, () => {
   });
 
   void it('uses an address book URL as it is', async () => {
-    const book = await discoverAddressBook(new DavClient(server, 10_000), server.addressBookUrl, SIGNAL);
+    const book = await discoverAddressBook(new DavClient(server, 10_000, true), server.addressBookUrl, SIGNAL);
     assert.deepEqual(book, { url: server.addressBookUrl, syncCollection: true });
   });
 

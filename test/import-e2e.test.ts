@@ -190,6 +190,7 @@ for (const storeCase of storeCases()) {
       const failed = await finished(started.importId, 'failed');
       assert.ok(failed.error !== undefined, 'a failed import says why');
       assert.match(failed.error, /401/);
+      assert.equal(failed.errorType, 'ProviderUnauthenticated', 'a program can tell why without parsing the message');
       assert.match(failed.error, /reconnect|access token/i);
       assert.doesNotMatch(failed.error, /revoked\b(?! )/, 'the token is not echoed');
     });

@@ -8,8 +8,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { serve, type ServerType } from '@hono/node-server';
 import Sqlite from 'better-sqlite3';
 import pg from 'pg';
 import { createErasureActivities } from '../activities/erasure';
@@ -197,7 +199,7 @@ describe('POST /v1/uploads and GET /v1/uploads/{uploadId}', () => {
       const text = await res.text();
       return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as unknown) : undefined };
     };
-    return { tenant, key, request };
+    return { tenant, key, app, request };
   }
 
   type Answer = Awaited<ReturnType<Awaited<ReturnType<typeof setup>>['request']>>;
@@ -286,6 +288,37 @@ describe('POST /v1/uploads and GET /v1/uploads/{uploadId}', () => {
     const small = fixture('vcard-4.0.vcf');
     assert.ok(small.length <= 1100);
     uploaded(await request('POST', '/v1/uploads?userId=alice', { body: small, contentType: 'text/vcard' }), small, 'vcard');
+  });
+
+  it('answers 413 over a real socket without reading the rest of a chunked body', async () => {
+    const { tenant, key, app } = await setup({ uploadMaxBytes: 64 * 1024 });
+    const server = await new Promise<ServerType>((resolve) => {
+      const started: ServerType = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(started));
+    });
+    try {
+      const { port } = server.address() as AddressInfo;
+      let sent = 0;
+      // 64 MiB on offer, 64 KiB at a time: the answer must come long before it is all sent.
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent >= 64 * 1024 * 1024) controller.close();
+          else controller.enqueue(LARGE_VCARD.subarray(0, 64 * 1024));
+          sent += 64 * 1024;
+        },
+      });
+      const res = await fetch(`http://127.0.0.1:${port}/v1/uploads?userId=alice`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'text/vcard' },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+      refused({ status: res.status, headers: res.headers, body: await res.json() }, 413, 'payload_too_large');
+      assert.ok(sent < 16 * 1024 * 1024, `stopped reading early (${sent} bytes sent)`);
+    } finally {
+      if ('closeAllConnections' in server) server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+    await assertNothingStored(storeCase, tenant);
   });
 
   it('answers 422 unknown_csv_layout naming the columns it expected, and keeps nothing', async () => {

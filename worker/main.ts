@@ -56,7 +56,11 @@ async function main(): Promise<void> {
         // Erasure cancels imports and waits for them: a client on this worker's own connection.
         client: new Client({ connection, namespace: target.namespace, dataConverter: converter }),
         sealer: createTokenSealer(loadTokenKey(config)),
-        sources: { googlePeopleBaseUrl: config.googlePeopleBaseUrl, defaultPhoneRegion: config.defaultPhoneRegion },
+        sources: {
+          googlePeopleBaseUrl: config.googlePeopleBaseUrl,
+          defaultPhoneRegion: config.defaultPhoneRegion,
+          allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
+        },
         onMisconfigured: (problem) => guard.report(problem),
       },
       maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities,

@@ -233,6 +233,7 @@ export const ImportStatus = z.object({
   updatedAt: isoTime,
   completedAt: isoTime.optional(),
   error: z.string().optional().describe('Why the import failed, in words a person can act on'),
+  errorType: z.string().optional().describe('The failure type, for programs (e.g. ProviderUnauthenticated: ask the user to reconnect)'),
 });
 export type ImportStatus = z.infer<typeof ImportStatus>;
 

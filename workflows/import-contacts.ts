@@ -178,7 +178,7 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
     }
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
       const message = err.cause.message;
-      publish('failed', { error: message, completedAt: new Date().toISOString() });
+      publish('failed', { error: message, errorType: err.cause.type ?? FAILURE_TYPES.importFailed, completedAt: new Date().toISOString() });
       throw ApplicationFailure.create({ type: err.cause.type ?? FAILURE_TYPES.importFailed, message, nonRetryable: true });
     }
     throw err;

@@ -44,6 +44,11 @@ export interface SourceSettings {
   googlePeopleBaseUrl: string;
   /** Region for phone numbers without a country code (`DEFAULT_PHONE_REGION`; `US` when absent). */
   defaultPhoneRegion?: PhoneRegion;
+  /**
+   * Let user-supplied URLs (a CardDAV `url`) reach loopback and private-network addresses
+   * (`SOURCES_ALLOW_PRIVATE_ADDRESSES`). Off by default: see `destinations.ts`.
+   */
+  allowPrivateAddresses?: boolean;
   /** Uploaded files, for the `file` source; a worker without a store to read them from cannot import files. */
   uploads?: Pick<UploadStore, 'get' | 'open'>;
 }

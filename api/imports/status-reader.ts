@@ -92,6 +92,12 @@ export function statusFromDescription(
     case 'TIMED_OUT':
       return { ...status, state: 'failed', completedAt: closedAt, error: 'The import timed out' };
     default:
-      return { ...status, state: 'failed', completedAt: closedAt, error: progress?.error ?? 'The import failed' };
+      return {
+        ...status,
+        state: 'failed',
+        completedAt: closedAt,
+        error: progress?.error ?? 'The import failed',
+        ...(progress?.errorType ? { errorType: progress.errorType } : {}),
+      };
   }
 }

@@ -103,6 +103,8 @@ export const testDataConverter = dataConverter(parsePayloadKeys('TEST_PAYLOAD_KE
 export const TEST_KEYS_ENV: NodeJS.ProcessEnv = {
   TOKEN_ENCRYPTION_KEY: TEST_TOKEN_KEY,
   PAYLOAD_ENCRYPTION_KEYS: TEST_PAYLOAD_KEYS,
+  // Not a key, but what every spawned test worker needs too: its sources are on loopback.
+  SOURCES_ALLOW_PRIVATE_ADDRESSES: 'true',
 };
 
 export interface StoreCase {
@@ -154,7 +156,8 @@ export async function startWorker(setup: WorkerSetup): Promise<Worker> {
       store: setup.store,
       client,
       sealer: testSealer,
-      sources: { googlePeopleBaseUrl: setup.providerUrl },
+      // The test servers (demo provider, Radicale) are on loopback.
+      sources: { googlePeopleBaseUrl: setup.providerUrl, allowPrivateAddresses: true },
       keepAliveHeartbeatMs: 500,
     },
   });

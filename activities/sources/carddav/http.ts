@@ -10,6 +10,7 @@ import { msOptionalToNumber } from '@temporalio/common/lib/time';
 import { FAILURE_TYPES } from '../../../workflows/contract';
 import { parseRetryAfter } from '../google-people';
 import { describeNetworkError, failure } from '../../failures';
+import { checkDestination } from '../destinations';
 
 const SERVER = 'The CardDAV server';
 const MAX_REDIRECTS = 5;
@@ -55,11 +56,6 @@ export function describeUrl(url: string): string {
   }
 }
 
-function excerpt(body: string): string {
-  const flat = body.replace(/\s+/g, ' ').trim();
-  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
-}
-
 /**
  * The failure for a response with an unwanted HTTP status: 401 → `ProviderUnauthenticated`,
  * 403 → `ProviderPermissionDenied`, 429 → `ProviderThrottled`, 408 and 5xx →
@@ -69,8 +65,9 @@ function excerpt(body: string): string {
 export function failureForStatus(response: DavResponse, what: string): ApplicationFailure {
   const { status } = response;
   const where = `${what} at ${describeUrl(response.url)}`;
-  const body = excerpt(response.body);
-  const detail = `(HTTP ${status})${body ? `: ${body}` : ''}`;
+  // Never the body: a message goes back to whoever started the import, and a body could carry
+  // what the server should only have told us.
+  const detail = `(HTTP ${status})`;
   const nextRetryDelay = parseRetryAfter(response.retryAfter);
   const after = nextRetryDelay === undefined ? '' : ` Retrying after ${Math.ceil(nextRetryDelay / 1000)} s.`;
   if (status === 401) {
@@ -102,13 +99,22 @@ export function failureForStatus(response: DavResponse, what: string): Applicati
   return davFailure(FAILURE_TYPES.providerBadResponse, `${SERVER} answered ${where} with unexpected HTTP status ${detail}.`);
 }
 
+/** Same origin, or both HTTPS on the same registrable-looking domain (its last two labels). */
+function sameSite(from: URL, to: URL): boolean {
+  if (from.origin === to.origin) return true;
+  const domain = (host: string) => host.split('.').slice(-2).join('.');
+  return from.protocol === 'https:' && to.protocol === 'https:' && domain(from.hostname) === domain(to.hostname);
+}
+
 /** A client for one account at one server. */
 export class DavClient {
   readonly #authorization: string;
   readonly #secrets: string[];
   readonly #timeoutMs: number;
+  readonly #allowPrivateAddresses: boolean;
 
-  constructor(credentials: DavCredentials, timeoutMs: number) {
+  constructor(credentials: DavCredentials, timeoutMs: number, allowPrivateAddresses = false) {
+    this.#allowPrivateAddresses = allowPrivateAddresses;
     const token = Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8').toString('base64');
     this.#authorization = `Basic ${token}`;
     this.#secrets = [credentials.password, token].filter((secret) => secret.length >= 4);
@@ -122,8 +128,11 @@ export class DavClient {
    */
   async send(request: DavRequest, what: string): Promise<DavResponse> {
     let url = request.url;
+    /** `all`, or the last origin the credentials may still go to after a redirect left the site. */
+    let credentialsFor: 'all' | string = 'all';
     for (let hop = 0; ; hop++) {
-      const response = await this.#once(request, url, what);
+      const withCredentials = credentialsFor === 'all' || new URL(url).origin === credentialsFor;
+      const response = await this.#once(request, url, what, withCredentials);
       const location = response.status >= 300 && response.status < 400 ? response.location : null;
       if (location === null) return response;
       const next = new URL(location, url);
@@ -139,6 +148,9 @@ export class DavClient {
           { nonRetryable: true },
         );
       }
+      // The password goes only where the user pointed us: the same origin, or HTTPS on the same
+      // domain (iCloud and others redirect discovery to a sibling host). Elsewhere it is dropped.
+      if (!sameSite(new URL(url), next) && credentialsFor === 'all') credentialsFor = new URL(url).origin;
       url = next.href;
     }
   }
@@ -154,8 +166,14 @@ export class DavClient {
     });
   }
 
-  async #once(request: DavRequest, url: string, what: string): Promise<DavResponse & { location: string | null }> {
+  async #once(
+    request: DavRequest,
+    url: string,
+    what: string,
+    withCredentials: boolean,
+  ): Promise<DavResponse & { location: string | null }> {
     request.signal.throwIfAborted();
+    await checkDestination(new URL(url), this.#allowPrivateAddresses, `${SERVER} for ${what}`);
     const timeoutMs = request.timeoutMs ?? this.#timeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([request.signal, timeout]);
@@ -163,7 +181,7 @@ export class DavClient {
       const response = await fetch(url, {
         method: request.method,
         headers: {
-          Authorization: this.#authorization,
+          ...(withCredentials ? { Authorization: this.#authorization } : {}),
           ...(request.depth === undefined ? {} : { Depth: request.depth }),
           'Content-Type': 'application/xml; charset=utf-8',
           Accept: 'application/xml, text/xml',

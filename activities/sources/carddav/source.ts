@@ -33,6 +33,8 @@ export interface CarddavSourceOptions {
   listing?: 'auto' | 'propfind';
   /** Deadline of one request, body included. Default 60000; a whole-book listing gets 10 minutes. */
   timeoutMs?: number;
+  /** Let the user's URL reach loopback and private addresses (the worker's `allowPrivateAddresses`). */
+  allowPrivateAddresses?: boolean;
 }
 
 /** The sealed credentials of a CardDAV import, exactly as the API seals them. */
@@ -87,7 +89,7 @@ class CarddavSource implements ContactSource {
     this.#options = options;
     try {
       this.#credentials = parseCarddavCredentials(credentialsJson);
-      this.#client = new DavClient(this.#credentials, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      this.#client = new DavClient(this.#credentials, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.allowPrivateAddresses);
     } catch (error) {
       // Thrown from fetchPage, where the batch reports how far it got.
       this.#credentials = error instanceof Error ? error : new Error(String(error));
@@ -212,7 +214,8 @@ class CarddavSource implements ContactSource {
  * {@link carddavSource}.
  */
 export function createCarddavSource(options: CarddavSourceOptions = {}): SourceFactory {
-  return (credentialsJson) => new CarddavSource(credentialsJson, options);
+  return (credentialsJson, settings) =>
+    new CarddavSource(credentialsJson, { allowPrivateAddresses: settings.allowPrivateAddresses ?? false, ...options });
 }
 
 /**
