@@ -7,6 +7,8 @@ export interface StoreAdmin {
   count(userId: string): Promise<number>;
   /** Deletes the rows of every user whose id starts with `prefix`; returns how many went. */
   deleteUsers(prefix: string): Promise<number>;
+  /** Deletes the rejects and uploads (with their chunks) of every user whose id starts with `prefix`. */
+  deleteRejectsAndUploads(prefix: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -20,6 +22,14 @@ export function openStoreAdmin(database: AppConfig['database']): StoreAdmin {
         Number((open().prepare('SELECT count(*) AS n FROM contacts WHERE user_id = ?').get(userId) as { n: number }).n),
       deleteUsers: async (prefix) =>
         open().prepare("DELETE FROM contacts WHERE user_id >= ? AND user_id < ? || x'7f'").run(prefix, prefix).changes,
+      deleteRejectsAndUploads: async (prefix) => {
+        const db = open();
+        const users = "user_id >= ? AND user_id < ? || x'7f'";
+        db.prepare(`DELETE FROM rejects WHERE ${users}`).run(prefix, prefix);
+        db.prepare(`DELETE FROM upload_chunks WHERE upload_id IN (SELECT upload_id FROM uploads WHERE ${users})`).run(prefix, prefix);
+        // On SQLite the bytes are files under DATA_DIR/uploads, which the benchmark removes at the end.
+        db.prepare(`DELETE FROM uploads WHERE ${users}`).run(prefix, prefix);
+      },
       close: async () => {
         db?.close();
       },
@@ -34,6 +44,14 @@ export function openStoreAdmin(database: AppConfig['database']): StoreAdmin {
     deleteUsers: async (prefix) => {
       const result = await pool.query('DELETE FROM contacts WHERE starts_with(user_id, $1)', [prefix]);
       return result.rowCount ?? 0;
+    },
+    deleteRejectsAndUploads: async (prefix) => {
+      await pool.query('DELETE FROM rejects WHERE starts_with(user_id, $1)', [prefix]);
+      await pool.query(
+        'DELETE FROM upload_chunks c USING uploads u WHERE c.tenant_id = u.tenant_id AND c.upload_id = u.upload_id AND starts_with(u.user_id, $1)',
+        [prefix],
+      );
+      await pool.query('DELETE FROM uploads WHERE starts_with(user_id, $1)', [prefix]);
     },
     close: () => pool.end(),
   };

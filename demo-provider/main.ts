@@ -5,45 +5,35 @@
  * `DEMO_CONTACTS` (default 2500), and optionally `DEMO_SLOW_MS`, `DEMO_FAULT_EVERY` with
  * `DEMO_FAULT_KIND` (429, 500, 503 or drop). Point the worker at it with `GOOGLE_PEOPLE_BASE_URL`.
  */
+import { DEFAULT_DEMO_CONTACTS, DEFAULT_HOST, PORT_DEFAULTS } from '../config/defaults';
+import { ConfigError, parseInteger, PORT_RANGE } from '../config/parse';
 import { type DemoFaultKind, type DemoFaults, startDemoProvider } from './server';
 
 const FAULT_KINDS: readonly DemoFaultKind[] = ['429', '500', '503', 'drop'];
 
-class DemoConfigError extends Error {
-  override name = 'DemoConfigError';
-}
-
-function integer(name: string, fallback: number | undefined, min: number, max: number): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < min || value > max) {
-    throw new DemoConfigError(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
-  }
-  return value;
-}
+const optionalInteger = (name: string, min: number, max: number) => parseInteger(name, process.env[name], undefined, { min, max });
 
 function readConfig(): { port: number; host: string; contacts: number; faults: DemoFaults } {
-  const port = integer('DEMO_PROVIDER_PORT', 8090, 0, 65535) ?? 8090;
-  const host = process.env.DEMO_PROVIDER_HOST || '127.0.0.1';
-  const contacts = integer('DEMO_CONTACTS', 2500, 0, 100_000_000) ?? 2500;
+  const port = parseInteger('DEMO_PROVIDER_PORT', process.env.DEMO_PROVIDER_PORT, PORT_DEFAULTS.demoProvider, PORT_RANGE);
+  const host = process.env.DEMO_PROVIDER_HOST || DEFAULT_HOST;
+  const contacts = parseInteger('DEMO_CONTACTS', process.env.DEMO_CONTACTS, DEFAULT_DEMO_CONTACTS, { min: 0, max: 100_000_000 });
   const faults: DemoFaults = {};
 
-  const slowMs = integer('DEMO_SLOW_MS', undefined, 0, 600_000);
+  const slowMs = optionalInteger('DEMO_SLOW_MS', 0, 600_000);
   if (slowMs !== undefined) faults.slowMs = slowMs;
 
-  const every = integer('DEMO_FAULT_EVERY', undefined, 1, 1_000_000_000);
+  const every = optionalInteger('DEMO_FAULT_EVERY', 1, 1_000_000_000);
   const kind = process.env.DEMO_FAULT_KIND || undefined;
   if (every !== undefined) {
     if (kind === undefined) {
-      throw new DemoConfigError(`DEMO_FAULT_EVERY is set, so DEMO_FAULT_KIND must say which fault to inject: one of ${FAULT_KINDS.join(', ')}`);
+      throw new ConfigError(`DEMO_FAULT_EVERY is set, so DEMO_FAULT_KIND must say which fault to inject: one of ${FAULT_KINDS.join(', ')}`);
     }
     if (!FAULT_KINDS.includes(kind as DemoFaultKind)) {
-      throw new DemoConfigError(`DEMO_FAULT_KIND must be one of ${FAULT_KINDS.join(', ')} (got "${kind}")`);
+      throw new ConfigError(`DEMO_FAULT_KIND must be one of ${FAULT_KINDS.join(', ')} (got "${kind}")`);
     }
     faults.every = { every, kind: kind as DemoFaultKind };
   } else if (kind !== undefined) {
-    throw new DemoConfigError('DEMO_FAULT_KIND is set but DEMO_FAULT_EVERY is not: set DEMO_FAULT_EVERY=N to fail every Nth request');
+    throw new ConfigError('DEMO_FAULT_KIND is set but DEMO_FAULT_EVERY is not: set DEMO_FAULT_EVERY=N to fail every Nth request');
   }
   return { port, host, contacts, faults };
 }
@@ -53,7 +43,7 @@ async function main(): Promise<void> {
   try {
     config = readConfig();
   } catch (error) {
-    if (error instanceof DemoConfigError) {
+    if (error instanceof ConfigError) {
       console.error(`demo-provider: ${error.message}`);
       process.exit(1);
     }
