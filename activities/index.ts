@@ -31,7 +31,12 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps) {
   return {
-    importBatch: createImportBatch({ ...deps, openSource: deps.openSource ?? openSource }),
+    importBatch: createImportBatch({
+      ...deps,
+      // Uploaded files live in the worker's own store; sources read them through it.
+      sources: { uploads: deps.store.uploads, ...deps.sources },
+      openSource: deps.openSource ?? openSource,
+    }),
     ...createErasureActivities(deps),
   };
 }

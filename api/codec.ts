@@ -114,13 +114,30 @@ export function createCodecApp(options: CodecAppOptions): Hono {
           400,
         );
       }
-      try {
-        const payloads = await options.codec[action]((parsed.data.payloads ?? []).map(fromJson));
-        return c.json({ payloads: payloads.map(toJson) }, 200);
-      } catch (err) {
-        if (err instanceof PayloadDecryptionError) return c.json(errorBody('undecodable_payload', err.message), 422);
-        throw err;
+      const input = (parsed.data.payloads ?? []).map(fromJson);
+      if (action === 'encode') return c.json({ payloads: (await options.codec.encode(input)).map(toJson) }, 200);
+      // Decoded one by one: a payload whose key is gone (a shredded history, another deployment's
+      // key) comes back as it is, still encrypted, and the rest of the page still decodes. Failing
+      // the whole request would make the CLI's `workflow list` fail outright (it shows only a
+      // timeout) because of one old workflow among hundreds.
+      const problems: string[] = [];
+      const payloads = await Promise.all(
+        input.map(async (payload) => {
+          try {
+            const [decoded] = await options.codec.decode([payload]);
+            return decoded ?? payload;
+          } catch (err) {
+            if (!(err instanceof PayloadDecryptionError)) throw err;
+            problems.push(err.message);
+            return payload;
+          }
+        }),
+      );
+      if (problems.length > 0) {
+        c.header('X-Undecodable-Payloads', String(problems.length));
+        console.warn(`codec: ${problems.length} payload(s) left encrypted: ${[...new Set(problems)].join(' | ')}`);
       }
+      return c.json({ payloads: payloads.map(toJson) }, 200);
     });
     app.all(path, (c) => {
       c.header('Allow', 'OPTIONS, POST');

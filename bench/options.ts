@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, parseInteger } from '../config/parse';
 import { RESULTS_DIR } from './support';
 
-export const PHASES = ['throughput', 'history', 'status', 'start', 'recovery'] as const;
+export const PHASES = ['throughput', 'history', 'status', 'start', 'recovery', 'files'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export type Store = 'sqlite' | 'postgres';
@@ -31,12 +31,16 @@ export interface BenchOptions {
   readonly durationSeconds: number;
   /** `--kill-at`: the fraction of `contacts` saved when the recovery phase SIGKILLs the worker. */
   readonly killAt: number;
+  /** `--file-contacts`: cards in the vCard file the `files` phase imports. */
+  readonly fileContacts: number;
+  /** `--carddav-contacts`: cards in the Radicale address book the `files` phase imports. */
+  readonly carddavContacts: number;
   /** `--out NAME`: `bench/results/NAME.json`. */
   readonly resultsFile: string;
 }
 
 /** Defaults of the flags that take a number. */
-const DEFAULTS = { contacts: 100_000, large: 1_000_000, starts: 1000, duration: 10, killAt: 0.3 } as const;
+const DEFAULTS = { contacts: 100_000, large: 1_000_000, starts: 1000, duration: 10, killAt: 0.3, fileContacts: 50_000, carddavContacts: 5_000 } as const;
 const SIZE = { min: 1, max: 1_000_000_000 };
 
 /** `argv` (without node and the script) and `env` as {@link BenchOptions}; throws {@link ConfigError}. */
@@ -54,6 +58,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       starts: { type: 'string' },
       duration: { type: 'string' },
       'kill-at': { type: 'string' },
+      'file-contacts': { type: 'string' },
+      'carddav-contacts': { type: 'string' },
     },
   });
   const contacts = parseInteger('--contacts', args.contacts, DEFAULTS.contacts, SIZE);
@@ -69,6 +75,9 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     starts: parseInteger('--starts', args.starts, DEFAULTS.starts, { min: 1, max: 1_000_000 }),
     durationSeconds: parseInteger('--duration', args.duration, DEFAULTS.duration, { min: 1, max: 3600 }),
     killAt: fraction('--kill-at', args['kill-at'], DEFAULTS.killAt),
+    // A vCard file must fit one upload (UPLOAD_MAX_BYTES, 50 MB: about 200,000 generated cards).
+    fileContacts: parseInteger('--file-contacts', args['file-contacts'], DEFAULTS.fileContacts, { min: 1, max: 200_000 }),
+    carddavContacts: parseInteger('--carddav-contacts', args['carddav-contacts'], DEFAULTS.carddavContacts, { min: 1, max: 100_000 }),
     resultsFile: path.join(RESULTS_DIR, `${args.out.replace(/\.json$/, '')}.json`),
   });
 }

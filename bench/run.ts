@@ -4,6 +4,7 @@
  *   npm run bench                                  100k and 1M, SQLite (and PostgreSQL when DATABASE_URL is set)
  *   npm run bench -- --contacts 20000 --skip-million
  *   npm run bench -- --only throughput,history --skip-million --env IMPORT_PAGES_PER_BATCH=50 --out ppb50
+ *   npm run bench -- --only files --no-pg          vCard file and CardDAV imports against their plain loops
  *
  * The runner: options (`options.ts`) → a dev server, the demo provider and, per store, a worker and
  * the API (`service.ts`) → the phases (`measure-*.ts`) → the report (`report.ts`). It stops all it
@@ -15,6 +16,7 @@ import path from 'node:path';
 import { loadConfig } from '../config';
 import { DEFAULT_TUNING } from '../config/defaults';
 import { POLL_MS } from './http-client';
+import { measureFiles, prepareFileFixtures, type FileFixtures } from './measure-files';
 import { measureHistory } from './measure-history';
 import { measureRecovery } from './measure-recovery';
 import { measureStart } from './measure-start';
@@ -37,11 +39,14 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
   results.settings = settings(run);
   progress(`settings: ${JSON.stringify(results.settings)}`);
 
+  // The files phase's vCard file and Radicale: made once, imported on every store.
+  const fixtures = runs(options, 'files') ? await prepareFileFixtures(options, progress, teardown) : undefined;
+
   for (const store of options.stores) {
     progress(`${store}: starting worker and API`);
     const service = await startService(run, store, teardown);
     try {
-      await measureStore(run, service, results);
+      await measureStore(run, service, results, fixtures);
     } catch (err) {
       const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
       results.errors.push(`${store}: ${message}`);
@@ -61,7 +66,7 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
 }
 
 /** Every phase `--only` selects, on one store; status, recovery and start only on SQLite. */
-async function measureStore(run: BenchRun, service: Service, results: Results): Promise<void> {
+async function measureStore(run: BenchRun, service: Service, results: Results, fixtures: FileFixtures | undefined): Promise<void> {
   const { options, progress } = run;
   const { store } = service;
   if (runs(options, 'throughput') || runs(options, 'history')) {
@@ -75,6 +80,10 @@ async function measureStore(run: BenchRun, service: Service, results: Results): 
         progress(`  history: ${h.runs} runs, ${h.events} events, ${fmt(h.bytes)} bytes; per 10k: ${h.eventsPer10k} events, ${fmt(h.bytesPer10k)} bytes; contact data: ${h.contactDataFound.join(', ') || 'none'}`);
       }
     }
+  }
+  if (fixtures) {
+    progress(`${store}: vCard file (${fmt(options.fileContacts)}) and CardDAV (${fmt(options.carddavContacts)}) imports`);
+    await measureFiles(run, service, fixtures, (results.sourceThroughput ??= []));
   }
   if (store !== 'sqlite') return;
   if (runs(options, 'status')) {
@@ -99,6 +108,8 @@ function settings(run: BenchRun): Record<string, unknown> {
   const effective = loadConfig(run.baseEnv);
   return {
     sizes: options.sizes,
+    fileContacts: options.fileContacts,
+    carddavContacts: options.carddavContacts,
     phases: options.phases,
     overrides: options.envOverrides,
     importDefaults: effective.importDefaults,

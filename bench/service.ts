@@ -98,6 +98,8 @@ export async function startBenchRun(options: BenchOptions, progress: Progress, t
       // The status measurement sends thousands of requests a second on purpose: no per-key limit.
       RATE_LIMIT_PER_SECOND: '1000000',
       RATE_LIMIT_BURST: '1000000',
+      // The files phase imports from a Radicale on loopback, which sources refuse by default.
+      SOURCES_ALLOW_PRIVATE_ADDRESSES: 'true',
       ...options.envOverrides,
     }),
   });

@@ -194,13 +194,19 @@ describe('the codec server protocol', () => {
     await errorOf(notBearer, 401, 'unauthenticated');
   });
 
-  it('names the key when a payload was encrypted with a key it does not have', async () => {
+  it('leaves a payload encrypted with a key it does not have as it is, decodes the rest, and counts it', async (t) => {
+    const warnings = t.mock.method(console, 'warn', () => undefined);
     const other = createPayloadCodec(parsePayloadKeys('old', `k20200101:${Buffer.alloc(32, 99).toString('base64')}`));
     const [old] = await other.encode([defaultPayloadConverter.toPayload('shredded')]);
-    const res = await post(app, 'decode', {
-      payloads: [{ metadata: { encoding: b64(ENCRYPTED_ENCODING), 'encryption-key-id': b64('k20200101') }, data: Buffer.from(old!.data!).toString('base64') }],
-    });
-    assert.match(await errorOf(res, 422, 'undecodable_payload'), /key "k20200101", which is not in the keyring/);
+    const shredded = { metadata: { encoding: b64(ENCRYPTED_ENCODING), 'encryption-key-id': b64('k20200101') }, data: Buffer.from(old!.data!).toString('base64') };
+    const [ours] = await codec.encode([defaultPayloadConverter.toPayload('still readable')]);
+    const res = await post(app, 'decode', { payloads: [shredded, { metadata: { encoding: b64(ENCRYPTED_ENCODING), 'encryption-key-id': b64(String.fromCharCode(...ours!.metadata!['encryption-key-id']!)) }, data: Buffer.from(ours!.data!).toString('base64') }] });
+    assert.equal(res.status, 200, 'one undecodable payload does not fail the page');
+    assert.equal(res.headers.get('x-undecodable-payloads'), '1');
+    const body = (await res.json()) as { payloads: Array<{ metadata: Record<string, string>; data: string }> };
+    assert.deepEqual(body.payloads[0], shredded, 'the shredded payload comes back unchanged, still encrypted');
+    assert.equal(Buffer.from(body.payloads[1]!.data, 'base64').toString('utf8'), '"still readable"');
+    assert.match(String(warnings.mock.calls[0]?.arguments[0]), /key "k20200101", which is not in the keyring/);
   });
 
   it('refuses bodies of another shape, bodies over the limit and other methods', async () => {

@@ -5,6 +5,8 @@
  * cannot fill fails the test with what to add, rather than being skipped.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Worker } from '@temporalio/worker';
 import { createApp } from '../api/app';
@@ -39,15 +41,19 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
   /** Strings that identify A's data: none may appear in anything B is answered. */
   let secretsOfA: string[] = [];
 
-  const call = (who: 'a' | 'b', method: string, path: string, body?: unknown) =>
+  /** A request body: JSON, or raw bytes of a given type (an upload). */
+  type Body = { json: unknown } | { raw: string; type: string };
+  const call = (who: 'a' | 'b', method: string, path: string, body?: Body) =>
     app.request(path, {
       method,
       headers: {
         authorization: `Bearer ${keys[who]}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(body === undefined ? {} : { 'content-type': 'json' in body ? 'application/json' : body.type }),
       },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : 'json' in body ? JSON.stringify(body.json) : body.raw,
     });
+  const VCARD = fs.readFileSync(path.join(__dirname, '..', 'docs', 'examples', 'contacts.vcf'), 'utf8');
+  let uploadOfA = '';
 
   before(async () => {
     provider = await startDemoProvider({ contacts: CONTACTS });
@@ -73,7 +79,10 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
     });
 
     // Tenant A imports the user's contacts, to the end.
-    const started = await call('a', 'POST', '/v1/imports', { userId, source: SOURCE });
+    const upload = await call('a', 'POST', `/v1/uploads?userId=${userId}`, { raw: VCARD, type: 'text/vcard' });
+    assert.equal(upload.status, 201, await upload.clone().text());
+    uploadOfA = ((await upload.json()) as { uploadId: string }).uploadId;
+    const started = await call('a', 'POST', '/v1/imports', { json: { userId, source: SOURCE } });
     importOfA = expectImport({ status: started.status, headers: started.headers, json: await started.json() }, 202);
     importOfA = await waitFor(async () => {
       const res = await call('a', 'GET', `/v1/imports/${importOfA.importId}`);
@@ -104,13 +113,15 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
     return path.replace(/\{(\w+)\}/g, (_, name: string) => {
       if (name === 'importId') return importOfA.importId;
       if (name === 'userId') return userId;
+      if (name === 'uploadId') return uploadOfA;
       throw new Error(`${path}: this test does not know how to fill {${name}} with tenant A's value; add it to fillPath`);
     });
   }
 
   /** A valid body for the operations that need one; a new such route must add its own here. */
-  function bodyFor(op: Operation): unknown {
-    if (op.method === 'post' && op.path === '/v1/imports') return { userId, source: SOURCE };
+  function bodyFor(op: Operation): Body | undefined {
+    if (op.method === 'post' && op.path === '/v1/imports') return { json: { userId, source: SOURCE } };
+    if (op.method === 'post' && op.path === '/v1/uploads') return { raw: VCARD, type: 'text/vcard' };
     if (op.requestBody?.required) {
       throw new Error(`${op.method.toUpperCase()} ${op.path} needs a body: add one for it to bodyFor`);
     }
@@ -128,14 +139,15 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
 
     const seen: string[] = [];
     for (const op of operations) {
-      const path = fillPath(op.path);
-      const res = await call('b', op.method.toUpperCase(), path, bodyFor(op));
+      // Query parameters a route requires (the upload's user) get tenant A's value too.
+      const url = fillPath(op.path) + (op.path === '/v1/uploads' && op.method === 'post' ? `?userId=${userId}` : '');
+      const res = await call('b', op.method.toUpperCase(), url, bodyFor(op));
       const text = await res.text();
       const what = `${op.method.toUpperCase()} ${op.path} as tenant B → ${res.status} ${text.slice(0, 300)}`;
       seen.push(`${op.method.toUpperCase()} ${op.path} ${res.status}`);
       for (const secret of secretsOfA) assert.ok(!text.includes(secret), `${what}: leaks "${secret}" of tenant A`);
       assert.ok(res.status !== 401 && res.status < 500, `${what}: tenant B's key works and nothing fails`);
-      if (op.path.includes('{importId}')) {
+      if (op.path.includes('{importId}') || op.path.includes('{uploadId}')) {
         assert.equal(res.status, 404, `${what}: another tenant's import is as unknown as a made-up one`);
       }
       if (op.method === 'get' && op.path === '/v1/users/{userId}/contacts') {
