@@ -188,11 +188,21 @@ async function measureOne(
   const sampler = new RssSampler(service.worker.pid).start();
   const before = cpuSnapshot(run, service, how.radicalePid);
   const started = performance.now();
-  const view = await postImport(service, serviceUser, source);
-  const end = await service.imports.waitForEnd(view.importId, Math.max(180_000, row.records * 5));
+  let view: ImportView | undefined;
+  let end: ImportView;
+  try {
+    view = await postImport(service, serviceUser, source);
+    end = await service.imports.waitForEnd(view.importId, Math.max(180_000, row.records * 5));
+  } catch (err) {
+    // Not left retrying in the worker while the next measurement runs.
+    if (view) await service.imports.cancelImport(view.importId).catch(() => undefined);
+    throw err;
+  } finally {
+    // Its timer would keep the benchmark's process alive after an error.
+    sampler.stop();
+  }
   const seconds = (performance.now() - started) / 1000;
   const after = cpuSnapshot(run, service, how.radicalePid);
-  sampler.stop();
   if (end.state !== 'completed') throw new Error(`service import ended ${end.state}: ${end.errorType ?? ''} ${end.error ?? ''}`);
   if (end.saved !== row.saved || end.rejected !== row.rejected) {
     throw new Error(`service import says ${end.saved} saved and ${end.rejected} rejected, expected ${row.saved} and ${row.rejected}`);
