@@ -6,8 +6,8 @@
  * ({@link openFileByteSource}), a buffer ({@link bufferByteSource}), or a database blob read with
  * `substr` (the store implements the same two members).
  */
-import fs from 'node:fs/promises';
 import { z } from 'zod';
+import { openFileBytes } from '../../../db/upload-bytes';
 
 /** Random access to the bytes of one stored file. */
 export interface ByteSource {
@@ -55,30 +55,8 @@ export function bufferByteSource(bytes: Uint8Array): ByteSource {
   };
 }
 
-/** Opens `path` for reading by ranges. The caller closes it. */
-export async function openFileByteSource(path: string): Promise<FileByteSource> {
-  const handle = await fs.open(path, 'r');
-  try {
-    const { size } = await handle.stat();
-    return {
-      size,
-      async read(offset, length) {
-        const buffer = Buffer.allocUnsafe(Math.max(0, Math.min(length, size - offset)));
-        let filled = 0;
-        while (filled < buffer.length) {
-          const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, offset + filled);
-          if (bytesRead === 0) break;
-          filled += bytesRead;
-        }
-        return buffer.subarray(0, filled);
-      },
-      close: () => handle.close(),
-    };
-  } catch (error) {
-    await handle.close();
-    throw error;
-  }
-}
+/** Opens `path` for reading by ranges (the store's own file reader). The caller closes it. */
+export const openFileByteSource: (path: string) => Promise<FileByteSource> = openFileBytes;
 
 /**
  * Finds where one record ends. Stateful between {@link reset}s, because a record may be scanned
