@@ -54,6 +54,9 @@ async function takenPorts(uses: PortUse[]): Promise<string[]> {
   return taken;
 }
 
+/** Signals closer together than this are one Ctrl-C delivered twice, not a second press. */
+const DUPLICATE_SIGNAL_MS = 500;
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const runDevServer = !process.env.TEMPORAL_ADDRESS;
@@ -114,10 +117,15 @@ async function main(): Promise<void> {
   // Whatever ends this process, its parts do not outlive it.
   process.on('exit', () => supervisor.kill());
   let interrupts = 0;
+  let firstAt = 0;
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
+      // Under `npm start` one Ctrl-C arrives twice: from the terminal to the whole process group,
+      // and again relayed by tsx's wrapper. A second press is a person's, so it comes later.
+      if (interrupts === 1 && Date.now() - firstAt < DUPLICATE_SIGNAL_MS) return;
       interrupts += 1;
       if (interrupts === 1) {
+        firstAt = Date.now();
         console.log(`start: stopping (${signal}): API, worker, demo provider, dev server. Press Ctrl-C again to kill them at once.`);
         void shutdown(0);
       } else {
