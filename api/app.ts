@@ -69,7 +69,21 @@ export function createApp(deps: AppDeps) {
   });
 
   app.openapi(startImport, async (c) => {
-    const { created, view } = await deps.imports.start(c.var.caller.tenant, c.req.valid('json'));
+    const { tenant } = c.var.caller;
+    const body = c.req.valid('json');
+    if (body.source.provider === 'file') {
+      // Checked here, not only by the worker: an import of a file that is not this user's would
+      // otherwise be accepted and fail later. Another tenant's upload is as unknown as none.
+      const upload = await deps.store.uploads.get(tenant, body.source.uploadId);
+      if (!upload || upload.userId !== body.userId) {
+        throw new ApiError(
+          422,
+          'unknown_upload',
+          `source.uploadId: no upload ${body.source.uploadId} for user ${body.userId}; upload the file with POST /v1/uploads?userId=${body.userId} first`,
+        );
+      }
+    }
+    const { created, view } = await deps.imports.start(tenant, body);
     c.header('Location', `/v1/imports/${view.importId}`);
     return created ? c.json(view, 202) : c.json(view, 200);
   });

@@ -290,6 +290,26 @@ describe('HTTP contract', () => {
   });
 
   describe('imports', () => {
+    it("refuses a file import of an upload that is not this user's, this tenant's, or anyone's, before it starts", async () => {
+      const userId = uniqueId('filer');
+      const bytes = async function* () {
+        yield Buffer.from('BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada\r\nEND:VCARD\r\n');
+      };
+      const upload = await store.uploads.save(TENANT, userId, bytes(), { maxBytes: 1024, detect: async () => 'vcard' });
+      const fileBody = (who: string, uploadId: string) =>
+        JSON.stringify({ userId: who, source: { provider: 'file', uploadId } });
+      for (const [who, uploadId, as] of [
+        [uniqueId('someone-else'), upload.uploadId, key],
+        [userId, upload.uploadId, otherKey],
+        [userId, 'upl_neverissued', key],
+      ] as const) {
+        const res = await request('POST', '/v1/imports', fileBody(who, uploadId), as);
+        assertError(res, 422, 'unknown_upload', /POST \/v1\/uploads/);
+      }
+      assert.deepEqual(imports.calls, [], 'no refused file import reached imports');
+      importView(await request('POST', '/v1/imports', fileBody(userId, upload.uploadId)), 202);
+    });
+
     it('answers 202 with the new import and where to find it', async () => {
       const userId = uniqueId('alice');
       const res = await request('POST', '/v1/imports', startBody(userId));
