@@ -9,10 +9,8 @@
  * one JSON line: {@link BaselineResult}.
  */
 import { fetchConnectionsPage } from '../activities/sources/google-people';
-import { loadConfig } from '../config';
 import { DEFAULT_TUNING } from '../config/defaults';
-import { openStore } from '../db';
-import { DEFAULT_TENANT } from '../workflows/contract';
+import { openLoopProcess } from './loop-process';
 
 export interface BaselineResult {
   contacts: number;
@@ -24,12 +22,7 @@ export interface BaselineResult {
 }
 
 async function main(): Promise<void> {
-  const userId = process.env.BENCH_USER_ID;
-  if (!userId) throw new Error('BENCH_USER_ID must be set: the user the baseline imports for');
-  const config = loadConfig();
-  const store = await openStore(config.database);
-  // The service under the bench runs keyless on loopback: its rows belong to the default tenant.
-  const contactsOfTenant = store.tenant(DEFAULT_TENANT);
+  const { userId, config, store, contacts: contactsOfTenant } = await openLoopProcess('baseline');
   try {
     let peakRssBytes = process.memoryUsage.rss();
     let cursor: string | null = null;

@@ -16,12 +16,12 @@
  */
 import { openSource } from '../activities/sources';
 import { openFileByteSource, readVCardBatch, START_CURSOR, type FileCursor } from '../activities/sources/formats';
-import { loadConfig } from '../config';
+import type { AppConfig } from '../config';
 import { DEFAULT_TUNING } from '../config/defaults';
-import { openStore } from '../db';
 import type { ContactStore } from '../db/types';
 import type { PhoneRegion } from '../activities/normalize';
 import { DEFAULT_TENANT } from '../workflows/contract';
+import { openLoopProcess } from './loop-process';
 
 export interface FilesLoopResult {
   /** Records read: contacts saved (after in-batch dedupe) plus records rejected. */
@@ -52,7 +52,7 @@ function vcardLoop(file: string, userId: string, contacts: ContactStore, default
   };
 }
 
-function carddavLoop(credentials: string, userId: string, contacts: ContactStore, config: ReturnType<typeof loadConfig>): { step: Step; close: () => Promise<void> } {
+function carddavLoop(credentials: string, userId: string, contacts: ContactStore, config: AppConfig): { step: Step; close: () => Promise<void> } {
   const source = openSource(
     'carddav',
     credentials,
@@ -78,13 +78,8 @@ function carddavLoop(credentials: string, userId: string, contacts: ContactStore
 }
 
 async function main(): Promise<void> {
-  const userId = process.env.BENCH_USER_ID;
   const kind = process.env.BENCH_SOURCE;
-  if (!userId) throw new Error('BENCH_USER_ID must be set: the user the loop imports for');
-  const config = loadConfig();
-  const store = await openStore(config.database);
-  // The service under the bench runs keyless on loopback: its rows belong to the default tenant.
-  const contacts = store.tenant(DEFAULT_TENANT);
+  const { userId, config, store, contacts } = await openLoopProcess('loop');
   try {
     let loop: { step: Step; close: () => Promise<void> };
     if (kind === 'vcard') {

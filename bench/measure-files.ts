@@ -22,7 +22,7 @@ import { radicaleMissing, startRadicale, type RadicaleServer } from '../scripts/
 import { writeVCardFile, type ContactFileExpectation } from '../test/support/contact-files';
 import type { FilesLoopResult } from './files-loop';
 import type { BenchOptions, Store } from './options';
-import type { BenchRun, Service, Teardown } from './service';
+import { serviceCpu, serviceCpuSince, type BenchRun, type Service, type ServiceCpu, type Teardown } from './service';
 import { RssSampler, cpuSeconds, fmt, mb, round, spawnScript, type Progress } from './support';
 
 export type FileSourceKind = 'vcard' | 'carddav';
@@ -278,26 +278,14 @@ async function postImport(service: Service, userId: string, source: Record<strin
   return body;
 }
 
-type CpuSnapshot = Omit<SourceCpuSplit, 'loop'>;
+type CpuSnapshot = ServiceCpu & { radicale?: number };
 
 function cpuSnapshot(run: BenchRun, service: Service, radicalePid: number | undefined): CpuSnapshot {
-  const used = process.cpuUsage();
-  return {
-    worker: cpuSeconds(service.worker.pid),
-    api: cpuSeconds(service.api.pid),
-    temporal: run.devServer.process.pid ? cpuSeconds(run.devServer.process.pid) : 0,
-    bench: (used.user + used.system) / 1e6,
-    ...(radicalePid === undefined ? {} : { radicale: cpuSeconds(radicalePid) }),
-  };
+  return { ...serviceCpu(run, service), ...(radicalePid === undefined ? {} : { radicale: cpuSeconds(radicalePid) }) };
 }
 
 function cpuSince(before: CpuSnapshot, after: CpuSnapshot): SourceCpuSplit {
-  const split: SourceCpuSplit = {
-    worker: round(after.worker - before.worker),
-    api: round(after.api - before.api),
-    temporal: round(after.temporal - before.temporal),
-    bench: round(after.bench - before.bench),
-  };
+  const split: SourceCpuSplit = serviceCpuSince(before, after);
   if (before.radicale !== undefined && after.radicale !== undefined) split.radicale = round(after.radicale - before.radicale);
   return split;
 }

@@ -6,8 +6,8 @@ import os from 'node:os';
 import type { BaselineResult } from './baseline';
 import type { HistoryFigures } from './measure-history';
 import type { Store } from './options';
-import type { BenchRun, Service } from './service';
-import { RssSampler, cpuSeconds, fmt, mb, round, spawnScript } from './support';
+import { serviceCpu, serviceCpuSince, type BenchRun, type Service } from './service';
+import { RssSampler, fmt, mb, round, spawnScript } from './support';
 
 /** CPU seconds each process used during one import. */
 export interface CpuSplit {
@@ -90,30 +90,30 @@ export async function measureThroughput(run: BenchRun, service: Service, row: Th
 }
 
 async function runBaseline(run: BenchRun, service: Service, userId: string, n: number): Promise<BaselineFigures> {
-  const before = cpuSnapshot(run, service);
+  const before = serviceCpu(run, service);
   const child = spawnScript('baseline', 'bench/baseline.ts', { ...service.env, BENCH_USER_ID: userId });
   const line = await child.waitFor(/^(\{.*\})$/, Math.max(120_000, n * 2));
   await child.exited;
-  const after = cpuSnapshot(run, service);
+  const after = serviceCpu(run, service);
   const result = JSON.parse(line) as BaselineResult;
   if (result.contacts !== n) throw new Error(`baseline imported ${result.contacts} contacts, expected ${n}`);
   return {
     seconds: round(result.seconds, 2),
     contactsPerSecond: Math.round(result.contacts / result.seconds),
     peakRssMB: mb(result.peakRssBytes),
-    cpuSeconds: { ...cpuSince(before, after), baseline: round(result.cpuSeconds) },
+    cpuSeconds: { ...serviceCpuSince(before, after), baseline: round(result.cpuSeconds) },
   };
 }
 
 /** Timed from the POST to the poll that sees `completed`. */
 async function runService(run: BenchRun, service: Service, userId: string, n: number): Promise<{ figures: ServiceFigures; imported: ServiceImport }> {
   const sampler = new RssSampler(service.worker.pid).start();
-  const before = cpuSnapshot(run, service);
+  const before = serviceCpu(run, service);
   const started = performance.now();
   const { view } = await service.imports.postImport(userId);
   const end = await service.imports.waitForEnd(view.importId, Math.max(180_000, n * 2));
   const seconds = (performance.now() - started) / 1000;
-  const after = cpuSnapshot(run, service);
+  const after = serviceCpu(run, service);
   sampler.stop();
   if (end.state !== 'completed') throw new Error(`service import ended ${end.state}: ${end.error ?? ''}`);
   if (end.saved !== n) throw new Error(`service import says ${end.saved} saved, expected ${n}`);
@@ -124,7 +124,7 @@ async function runService(run: BenchRun, service: Service, userId: string, n: nu
       contactsPerSecond: Math.round(n / seconds),
       workerPeakRssMB: mb(sampler.peak),
       workerStartRssMB: mb(sampler.first ?? 0),
-      cpuSeconds: cpuSince(before, after),
+      cpuSeconds: serviceCpuSince(before, after),
     },
     imported: {
       workflowId: view.workflowId,
@@ -134,23 +134,4 @@ async function runService(run: BenchRun, service: Service, userId: string, n: nu
   };
 }
 
-type CpuSnapshot = Omit<CpuSplit, 'baseline'>;
 
-function cpuSnapshot(run: BenchRun, service: Service): CpuSnapshot {
-  const used = process.cpuUsage();
-  return {
-    worker: cpuSeconds(service.worker.pid),
-    api: cpuSeconds(service.api.pid),
-    temporal: run.devServer.process.pid ? cpuSeconds(run.devServer.process.pid) : 0,
-    bench: (used.user + used.system) / 1e6,
-  };
-}
-
-function cpuSince(before: CpuSnapshot, after: CpuSnapshot): CpuSplit {
-  return {
-    worker: round(after.worker - before.worker),
-    api: round(after.api - before.api),
-    temporal: round(after.temporal - before.temporal),
-    bench: round(after.bench - before.bench),
-  };
-}

@@ -18,7 +18,7 @@ import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
 import { importsApi, type ImportsApi } from './http-client';
 import type { BenchOptions, Store } from './options';
 import { openStoreAdmin, type StoreAdmin } from './store-admin';
-import { runningChildren, spawnBuilt, type Child, type Progress } from './support';
+import { cpuSeconds, round, runningChildren, spawnBuilt, type Child, type Progress } from './support';
 
 /**
  * What to undo at the end, on errors and on Ctrl-C: every child still running first, then the
@@ -146,4 +146,33 @@ export async function stopService(run: BenchRun, service: Service): Promise<void
   await service.api.stop();
   await service.worker.stop();
   await service.admin.deleteUsers(run.tag);
+}
+
+/** CPU seconds so far of the service's processes (worker, API, Temporal) and of this bench process. */
+export interface ServiceCpu {
+  worker: number;
+  api: number;
+  temporal: number;
+  /** This process: the client side (uploads, status polling). */
+  bench: number;
+}
+
+export function serviceCpu(run: BenchRun, service: Service): ServiceCpu {
+  const used = process.cpuUsage();
+  return {
+    worker: cpuSeconds(service.worker.pid),
+    api: cpuSeconds(service.api.pid),
+    temporal: run.devServer.process.pid ? cpuSeconds(run.devServer.process.pid) : 0,
+    bench: (used.user + used.system) / 1e6,
+  };
+}
+
+/** What each process used between two {@link serviceCpu} snapshots, rounded. */
+export function serviceCpuSince(before: ServiceCpu, after: ServiceCpu): ServiceCpu {
+  return {
+    worker: round(after.worker - before.worker),
+    api: round(after.api - before.api),
+    temporal: round(after.temporal - before.temporal),
+    bench: round(after.bench - before.bench),
+  };
 }

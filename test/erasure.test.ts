@@ -6,15 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Worker } from '@temporalio/worker';
-import { createApp } from '../api/app';
-import { createAuthenticator } from '../api/auth';
-import { createTemporalErasure, createTemporalImports, temporalPing } from '../api/imports';
+import type { createApp } from '../api/app';
 import { ErasureView } from '../api/schemas';
 import type { Store } from '../db/types';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { EraseUserResult } from '../workflows/contract';
-import { expectImport, expectJson, type ApiResponse, type ImportView } from './support/api';
-import { startWorker, storeCases, temporal, testSealer, uniqueId, waitFor } from './support/harness';
+import { expectImport, expectJson, type ApiResponse, type ImportView, createTestApp } from './support/api';
+import { startWorker, storeCases, temporal, uniqueId, waitFor } from './support/harness';
 
 const CONTACTS = 600;
 const SOURCE = { provider: 'google-people', accessToken: 'demo-token' } as const;
@@ -57,23 +55,8 @@ describe('erasing a user', () => {
     const taskQueue = uniqueId('erasure');
     worker = await startWorker({ store, providerUrl: provider.url, taskQueue });
     workerRun = worker.run();
-    const { client } = await temporal();
     key = (await store.apiKeys.create({ scope: 'tenant', tenant, name: 'erasure test' })).key;
-    app = createApp({
-      imports: createTemporalImports({
-        client,
-        sealer: testSealer,
-        taskQueue,
-        tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100 },
-        statusFreshMs: 0,
-        statusStaleMs: 0,
-      }),
-      erasure: createTemporalErasure({ client, taskQueue }),
-      store,
-      auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: false }),
-      temporal: temporalPing(client),
-      rateLimit: { perSecond: 1000, burst: 1000 },
-    });
+    ({ app } = await createTestApp({ store, taskQueue, imports: { statusFreshMs: 0, statusStaleMs: 0 } }));
   });
   afterEach(() => provider.configure({ faults: {} }));
   after(async () => {

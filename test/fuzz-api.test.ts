@@ -24,11 +24,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serve, type ServerType } from '@hono/node-server';
-import { createApp } from '../api/app';
-import { createAuthenticator } from '../api/auth';
-import { createTemporalErasure, createTemporalImports, temporalPing } from '../api/imports';
 import type { Store } from '../db/types';
-import { storeCases, temporal, testSealer, uniqueId } from './support/harness';
+import { storeCases, uniqueId } from './support/harness';
+import { createTestApp } from './support/api';
 
 const PROJECT_DIR = path.resolve(__dirname, '..');
 const SCHEMATHESIS = path.join(PROJECT_DIR, '.venv-fuzz', 'bin', 'schemathesis');
@@ -97,7 +95,6 @@ describe('fuzzing the API from its OpenAPI document (schemathesis)', { skip: SKI
   let workDir: string;
 
   before(async () => {
-    const { client } = await temporal();
     store = await storeCases()[0]!.open();
     // Tenants of their own: the fuzzer's imports and erasures touch nobody else's workflows.
     for (const who of ['a', 'b'] as const) {
@@ -105,22 +102,8 @@ describe('fuzzing the API from its OpenAPI document (schemathesis)', { skip: SKI
       keys[who] = (await store.apiKeys.create({ scope: 'tenant', tenant, name: `schemathesis ${who}` })).key;
     }
     const taskQueue = uniqueId('fuzz');
-    const app = createApp({
-      imports: createTemporalImports({
-        client,
-        sealer: testSealer,
-        taskQueue,
-        tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100 },
-        queryTimeoutMs: 200,
-      }),
-      erasure: createTemporalErasure({ client, taskQueue }),
-      store,
-      // Keys always required, as on any non-loopback address: the auth checks see real 401s.
-      auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: false }),
-      temporal: temporalPing(client),
-      // Far above what the run sends: a 429 would only hide what the fuzzer is looking for.
-      rateLimit: { perSecond: 10_000, burst: 10_000 },
-    });
+    // A short status query: with no worker on the queue, every status read answers from the memo.
+    const { app } = await createTestApp({ store, taskQueue, imports: { queryTimeoutMs: 200 } });
     const fetch = (request: Request) => {
       if (request.headers.get('authorization') === `Bearer ${keys.b}`) callsAsB++;
       return app.fetch(request);

@@ -7,14 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { Worker } from '@temporalio/worker';
-import { createApp } from '../api/app';
-import { createAuthenticator } from '../api/auth';
-import { createTemporalErasure, createTemporalImports, temporalPing, type Imports } from '../api/imports';
+import type { createApp } from '../api/app';
+import type { Imports } from '../api/imports';
 import type { ImportView } from '../api/schemas';
 import type { Store } from '../db/types';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
-import { expectImport } from './support/api';
-import { storeCases, startWorker, temporal, uniqueId, waitFor, testSealer } from './support/harness';
+import { expectImport, createTestApp } from './support/api';
+import { storeCases, startWorker, temporal, uniqueId, waitFor } from './support/harness';
 
 const A_CONTACTS = 500;
 const B_CONTACTS = 300;
@@ -36,26 +35,15 @@ describe('an import replaced by a newer one for the same user', () => {
     const taskQueue = uniqueId('import-chain');
     worker = await startWorker({ store, providerUrl: provider.url, taskQueue });
     workerRun = worker.run();
-    const { client } = await temporal();
-    imports = createTemporalImports({
-      client,
-      sealer: testSealer,
+    ({ key } = await store.apiKeys.create({ scope: 'tenant', tenant: TENANT, name: 'import-chain' }));
+    ({ app, imports } = await createTestApp({
+      store,
       taskQueue,
       // Pages of 100, two per batch, one batch per run: 500 contacts make a chain of 3 runs.
-      tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 1 },
+      tuning: { maxBatchesPerRun: 1 },
       // Every read asks Temporal: this is about what Temporal's records say, not a remembered answer.
-      statusFreshMs: 0,
-      statusStaleMs: 0,
-    });
-    ({ key } = await store.apiKeys.create({ scope: 'tenant', tenant: TENANT, name: 'import-chain' }));
-    app = createApp({
-      imports,
-      erasure: createTemporalErasure({ client, taskQueue }),
-      store,
-      auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: false }),
-      temporal: temporalPing(client),
-      rateLimit: { perSecond: 10_000, burst: 10_000 },
-    });
+      imports: { statusFreshMs: 0, statusStaleMs: 0 },
+    }));
   });
   after(async () => {
     provider?.configure({ faults: {} });

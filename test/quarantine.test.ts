@@ -6,14 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Worker } from '@temporalio/worker';
-import { createApp } from '../api/app';
-import { createAuthenticator } from '../api/auth';
-import { createTemporalErasure, createTemporalImports, temporalPing } from '../api/imports';
+import type { createApp } from '../api/app';
 import { ErasureView, RejectPage } from '../api/schemas';
 import type { Store } from '../db/types';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
-import { expectError, expectImport, expectJson, type ApiResponse } from './support/api';
-import { startWorker, storeCases, temporal, testSealer, uniqueId, waitFor } from './support/harness';
+import { expectError, expectImport, expectJson, type ApiResponse, createTestApp } from './support/api';
+import { startWorker, storeCases, temporal, uniqueId, waitFor } from './support/harness';
 
 const CONTACTS = 500;
 const MALFORMED = [3, 250, 499];
@@ -43,24 +41,9 @@ describe('quarantine of records a source cannot read', () => {
     const taskQueue = uniqueId('quarantine');
     worker = await startWorker({ store, providerUrl: provider.url, taskQueue });
     workerRun = worker.run();
-    const { client } = await temporal();
     keys.a = (await store.apiKeys.create({ scope: 'tenant', tenant: tenantA, name: 'a' })).key;
     keys.b = (await store.apiKeys.create({ scope: 'tenant', tenant: uniqueId('qb').toLowerCase(), name: 'b' })).key;
-    app = createApp({
-      imports: createTemporalImports({
-        client,
-        sealer: testSealer,
-        taskQueue,
-        tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100 },
-        statusFreshMs: 0,
-        statusStaleMs: 0,
-      }),
-      erasure: createTemporalErasure({ client, taskQueue }),
-      store,
-      auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: false }),
-      temporal: temporalPing(client),
-      rateLimit: { perSecond: 1000, burst: 1000 },
-    });
+    ({ app } = await createTestApp({ store, taskQueue, imports: { statusFreshMs: 0, statusStaleMs: 0 } }));
   });
   afterEach(() => provider.configure({ faults: {} }));
   after(async () => {

@@ -9,13 +9,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Worker } from '@temporalio/worker';
-import { createApp } from '../api/app';
-import { createAuthenticator } from '../api/auth';
-import { createTemporalErasure, createTemporalImports, temporalPing } from '../api/imports';
+import type { createApp } from '../api/app';
 import type { Store } from '../db/types';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
-import { expectContactPage, expectImport, type ImportView } from './support/api';
-import { startWorker, storeCases, temporal, testSealer, uniqueId, waitFor } from './support/harness';
+import { expectContactPage, expectImport, type ImportView, createTestApp } from './support/api';
+import { startWorker, storeCases, temporal, uniqueId, waitFor } from './support/harness';
 
 const CONTACTS = 250;
 const SOURCE = { provider: 'google-people', accessToken: 'demo-token' } as const;
@@ -61,22 +59,9 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
     const taskQueue = uniqueId('tenants');
     worker = await startWorker({ store, providerUrl: provider.url, taskQueue });
     workerRun = worker.run();
-    const { client } = await temporal();
     keys.a = (await store.apiKeys.create({ scope: 'tenant', tenant: tenantA, name: 'app a' })).key;
     keys.b = (await store.apiKeys.create({ scope: 'tenant', tenant: tenantB, name: 'app b' })).key;
-    app = createApp({
-      imports: createTemporalImports({
-        client,
-        sealer: testSealer,
-        taskQueue,
-        tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100 },
-      }),
-      erasure: createTemporalErasure({ client, taskQueue }),
-      store,
-      auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: false }),
-      temporal: temporalPing(client),
-      rateLimit: { perSecond: 1000, burst: 1000 },
-    });
+    ({ app } = await createTestApp({ store, taskQueue }));
 
     // Tenant A imports the user's contacts, to the end.
     const upload = await call('a', 'POST', `/v1/uploads?userId=${userId}`, { raw: VCARD, type: 'text/vcard' });

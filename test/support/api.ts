@@ -9,7 +9,13 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { z } from '@hono/zod-openapi';
 import { createApp } from '../../api/app';
 import { createAuthenticator } from '../../api/auth';
-import { createTemporalErasure, createTemporalImports, temporalPing } from '../../api/imports';
+import {
+  createTemporalErasure,
+  createTemporalImports,
+  temporalPing,
+  type Imports,
+  type TemporalImportsOptions,
+} from '../../api/imports';
 import { ContactPage, ErrorBody, ImportView } from '../../api/schemas';
 import type { Store } from '../../db/types';
 import { DEFAULT_TENANT, type ImportTuning, type TenantId } from '../../workflows/contract';
@@ -80,6 +86,40 @@ export function expectError(res: ApiResponse, status: number, code: string): Err
   return error;
 }
 
+export interface TestAppOptions {
+  store: Store;
+  taskQueue: string;
+  tuning?: Partial<ImportTuning>;
+  /** Anything else of `createTemporalImports`' options: a status cache of 0 ms, a short query timeout. */
+  imports?: Partial<Omit<TemporalImportsOptions, 'client' | 'sealer' | 'taskQueue' | 'tuning'>>;
+}
+
+/**
+ * The real app over the run's Temporal: imports and erasure on `taskQueue`, the store's API keys
+ * always required (another test creating or revoking keys in a shared database changes nothing
+ * here), and a rate limit far above what tests send.
+ */
+export async function createTestApp(options: TestAppOptions): Promise<{ app: ReturnType<typeof createApp>; imports: Imports }> {
+  const { client } = await temporal();
+  const { store, taskQueue } = options;
+  const imports = createTemporalImports({
+    client,
+    sealer: testSealer,
+    taskQueue,
+    tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100, ...options.tuning },
+    ...options.imports,
+  });
+  const app = createApp({
+    imports,
+    erasure: createTemporalErasure({ client, taskQueue }),
+    store,
+    auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: false }),
+    temporal: temporalPing(client),
+    rateLimit: TEST_RATE_LIMIT,
+  });
+  return { app, imports };
+}
+
 export async function startApi(options: {
   store: Store;
   taskQueue: string;
@@ -87,25 +127,10 @@ export async function startApi(options: {
   /** The tenant whose key the calls carry; `default` unless given. */
   tenant?: TenantId;
 }): Promise<TestApi> {
-  const { client } = await temporal();
   const { store, taskQueue } = options;
   const tenant = options.tenant ?? DEFAULT_TENANT;
   const { key } = await store.apiKeys.create({ scope: 'tenant', tenant, name: `test api on ${taskQueue}` });
-  const imports = createTemporalImports({
-    client,
-    sealer: testSealer,
-    taskQueue,
-    tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100, ...options.tuning },
-  });
-  const app = createApp({
-    imports,
-    erasure: createTemporalErasure({ client, taskQueue }),
-    store,
-    // Keys always required: another test creating or revoking keys in a shared database changes nothing here.
-    auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: false }),
-    temporal: temporalPing(client),
-    rateLimit: TEST_RATE_LIMIT,
-  });
+  const { app } = await createTestApp(options);
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
