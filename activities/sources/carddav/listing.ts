@@ -25,6 +25,8 @@ export interface Listing {
   cards: ListedCard[];
   /** The sync token of this state, when listed with `sync-collection`. */
   syncToken: string | null;
+  /** A delta's members removed since its token (hrefs as the server spelled them), sorted. */
+  removed?: string[];
 }
 
 /**
@@ -50,8 +52,10 @@ export function hrefKey(href: string): string {
   }
 }
 
-function sortedListing(byKey: ReadonlyMap<string, ListedCard>, syncToken: string | null): Listing {
-  return { cards: [...byKey.values()].sort((a, b) => compareHrefs(a.href, b.href)), syncToken };
+function sortedListing(byKey: ReadonlyMap<string, ListedCard>, syncToken: string | null, removed?: ReadonlyMap<string, string>): Listing {
+  const cards = [...byKey.values()].sort((a, b) => compareHrefs(a.href, b.href));
+  if (removed === undefined || removed.size === 0) return { cards, syncToken };
+  return { cards, syncToken, removed: [...removed.values()].sort(compareHrefs) };
 }
 
 function etagOf(entry: MultistatusEntry): string | null {
@@ -68,12 +72,14 @@ function isCard(entry: MultistatusEntry, bookPath: string): boolean {
  * Lists with `sync-collection` from `token` (`''`: everything). Resolves to `null` when the
  * server cannot answer that way: it rejects the token (403 `valid-sync-token`) or does not
  * implement the report (400, 403, 405, 415, 422, 501); the caller then lists with PROPFIND.
- * A delta (non-empty token) lists only members changed since; removed ones are left out.
+ * A delta (non-empty token) lists only members changed since; removed ones are listed apart
+ * (`removed`), for incremental imports to delete.
  */
 export async function listBySync(client: DavClient, bookUrl: string, token: string, signal: AbortSignal): Promise<Listing | null> {
   const what = 'the sync-collection report';
   const bookPath = hrefPath(bookUrl, bookUrl);
   const byKey = new Map<string, ListedCard>();
+  const removed = new Map<string, string>();
   let current = token;
   for (let round = 0; round < MAX_SYNC_ROUNDS; round++) {
     const body =
@@ -92,14 +98,19 @@ export async function listBySync(client: DavClient, bookUrl: string, token: stri
         truncated ||= entry.status === 507;
         continue;
       }
-      if (entry.status === 404) byKey.delete(hrefKey(entry.href));
-      else byKey.set(hrefKey(entry.href), { href: entry.href, etag: etagOf(entry) });
+      if (entry.status === 404) {
+        byKey.delete(hrefKey(entry.href));
+        if (token !== '') removed.set(hrefKey(entry.href), entry.href);
+      } else {
+        byKey.set(hrefKey(entry.href), { href: entry.href, etag: etagOf(entry) });
+        removed.delete(hrefKey(entry.href));
+      }
     }
     const next = childNamed(root, DAV_NS, 'sync-token')?.text.trim() ?? '';
     if (next === '') {
       throw davFailure(FAILURE_TYPES.providerBadResponse, `The CardDAV server answered ${what} at ${describeUrl(bookUrl)} without a sync-token.`);
     }
-    if (!truncated) return sortedListing(byKey, next);
+    if (!truncated) return sortedListing(byKey, next, removed);
     current = next;
   }
   throw davFailure(FAILURE_TYPES.providerBadResponse, `The CardDAV server kept truncating ${what} at ${describeUrl(bookUrl)}.`);

@@ -10,13 +10,18 @@
  * the full pass. A server that refuses the token (403 `valid-sync-token`), or lacks the report,
  * is listed with PROPFIND instead: from the same position in the full phase, from the start when
  * the delta cannot be known.
+ *
+ * Incremental imports (`sync: {since}`) start in the delta phase with the token the last import
+ * left: the cards changed since, and the removed ones as `deleted`. A token the server refuses is a
+ * {@link SyncTokenExpiredError}: the batch then reads everything. The last page of any read with
+ * `sync` hands back the newest token.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ContactRecord } from '../../../db/types';
 import { FAILURE_TYPES } from '../../../workflows/contract';
 import { rejectRecord } from '../records';
-import type { ContactSource, PageRequest, RejectedRecord, SourceFactory, SourcePage } from '../types';
+import { SyncTokenExpiredError, type ContactSource, type PageRequest, type RejectedRecord, type SourceFactory, type SourcePage, type SyncRequest } from '../types';
 import { type ParseCard, parseBasicCard } from './basic-card';
 import { type CarddavCursor, absoluteHref, decodeCursor, encodeCursor, relativeHref } from './cursor';
 import { discoverAddressBook } from './discovery';
@@ -97,19 +102,33 @@ class CarddavSource implements ContactSource {
     }
   }
 
-  async fetchPage({ cursor, pageSize, signal }: PageRequest): Promise<SourcePage> {
+  /** Tokens are valid for one address book of one account: a fingerprint of the URL and user, no secret. */
+  get syncParams(): string | undefined {
+    if (this.#credentials instanceof Error) return undefined;
+    const { url, username } = this.#credentials;
+    return `carddav;${createHash('sha256').update(JSON.stringify([url, username])).digest('base64url')}`;
+  }
+
+  async fetchPage({ cursor, pageSize, signal, sync }: PageRequest): Promise<SourcePage> {
     const client = this.#client;
     if (client === null || this.#credentials instanceof Error) throw this.#credentials;
     try {
-      const state = cursor === null ? await this.#start(client, this.#credentials.url, signal) : decodeCursor(cursor);
-      return await this.#page(client, state, pageSize, signal);
+      const since = sync !== undefined && 'since' in sync ? sync.since : undefined;
+      const state = cursor === null ? await this.#start(client, this.#credentials.url, signal, since) : decodeCursor(cursor);
+      return await this.#page(client, state, pageSize, signal, sync);
     } catch (error) {
       throw client.redact(error);
     }
   }
 
-  async #start(client: DavClient, url: string, signal: AbortSignal): Promise<CarddavCursor> {
+  async #start(client: DavClient, url: string, signal: AbortSignal, since?: string): Promise<CarddavCursor> {
     const book = await discoverAddressBook(client, url, signal);
+    if (since !== undefined) {
+      if (this.#options.listing === 'propfind' || book.syncCollection === false) {
+        throw new SyncTokenExpiredError('The CardDAV address book no longer offers sync-collection: reading everything instead.');
+      }
+      return { book: book.url, phase: 'delta', via: 'sync', after: '', token: since };
+    }
     const via = this.#options.listing === 'propfind' || book.syncCollection === false ? 'propfind' : 'sync';
     return { book: book.url, phase: 'full', via, after: '' };
   }
@@ -125,13 +144,20 @@ class CarddavSource implements ContactSource {
   }
 
   /** The listing `state` continues in, and `state` as it stands after any fallback to PROPFIND. */
-  async #list(client: DavClient, state: CarddavCursor, signal: AbortSignal): Promise<{ state: CarddavCursor; listing: Listing }> {
+  async #list(
+    client: DavClient,
+    state: CarddavCursor,
+    signal: AbortSignal,
+    incremental = false,
+  ): Promise<{ state: CarddavCursor; listing: Listing }> {
     const { book } = state;
     const byPropfind = () => this.#cached(`propfind ${book}`, () => listByPropfind(client, book, signal));
     if (state.phase === 'delta') {
       const { token } = state;
       const delta = token === undefined ? null : await this.#cached(`delta ${book} ${token}`, () => listBySync(client, book, token, signal));
       if (delta !== null) return { state, listing: delta };
+      // 403 `valid-sync-token` (or no report at all): an incremental import reads everything instead.
+      if (incremental) throw new SyncTokenExpiredError('The CardDAV server refused the sync token: reading everything instead.');
       // What changed since the token cannot be known: read everything again (unchanged etags rewrite nothing).
       return { state: { book, phase: 'full', via: 'propfind', after: '' }, listing: await byPropfind() };
     }
@@ -144,8 +170,8 @@ class CarddavSource implements ContactSource {
     return { state: { ...rest, via: 'propfind' }, listing: await byPropfind() };
   }
 
-  async #page(client: DavClient, cursor: CarddavCursor, pageSize: number, signal: AbortSignal): Promise<SourcePage> {
-    const { state, listing } = await this.#list(client, cursor, signal);
+  async #page(client: DavClient, cursor: CarddavCursor, pageSize: number, signal: AbortSignal, sync?: SyncRequest): Promise<SourcePage> {
+    const { state, listing } = await this.#list(client, cursor, signal, sync !== undefined && 'since' in sync);
     const bookPath = hrefPath(state.book, state.book);
     const start = firstAfter(listing.cards, absoluteHref(state.after, bookPath));
     const slice = listing.cards.slice(start, start + pageSize);
@@ -162,7 +188,34 @@ class CarddavSource implements ContactSource {
       rejected,
       nextCursor: next === null ? null : encodeCursor(next),
       total: state.phase === 'full' ? listing.cards.length : null,
+      ...(sync === undefined ? {} : await this.#syncFields(client, state, listing, start, next, signal)),
     };
+  }
+
+  /**
+   * For reads with `sync`: the delta's removed cards, on its first page (a retried page reports
+   * them again, which deleting twice shrugs off), and on the last page the newest token.
+   */
+  async #syncFields(
+    client: DavClient,
+    state: CarddavCursor,
+    listing: Listing,
+    start: number,
+    next: CarddavCursor | null,
+    signal: AbortSignal,
+  ): Promise<Pick<SourcePage, 'deleted' | 'syncToken'>> {
+    const fields: Pick<SourcePage, 'deleted' | 'syncToken'> = {};
+    if (state.phase === 'delta' && start === 0 && listing.removed?.length) fields.deleted = listing.removed;
+    if (next !== null) return fields;
+    let token = listing.syncToken ?? undefined;
+    if (state.phase === 'full' && state.token !== undefined) {
+      // The full pass ended with no changes since its token: the (cached) delta's token is the newest.
+      const { book } = state;
+      const since = state.token;
+      token = (await this.#cached(`delta ${book} ${since}`, () => listBySync(client, book, since, signal)))?.syncToken ?? since;
+    }
+    if (token !== undefined) fields.syncToken = token;
+    return fields;
   }
 
   /** After the full pass: the delta phase when cards changed since its token, else the end. */
