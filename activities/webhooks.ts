@@ -1,0 +1,89 @@
+/**
+ * `deliverWebhook`: one attempt at POSTing an import event to the web app, signed with its
+ * tenant's secret. A refusal (any answer but 2xx, a timeout, a dropped connection) fails the
+ * attempt retryably; `DeliverWebhook`'s retry policy spaces the attempts over up to 24 hours.
+ * The URL is the web app's, so the same guard as CardDAV URLs keeps it off private networks.
+ */
+import { encodeImportId } from '../api/imports/import-id';
+import { SealedTokenError, type TokenSealer } from '../config/token-seal';
+import type { Store } from '../db/types';
+import { FAILURE_TYPES } from '../workflows/contract';
+import type { DeliverWebhookInput, WebhookDelivery } from '../workflows/hooks-contract';
+import { failure } from './failures';
+import { checkDestination } from './sources/destinations';
+import { signWebhook, WEBHOOK_HEADERS } from './webhook-signature';
+
+export interface WebhookDeps {
+  store: Store;
+  sealer: TokenSealer;
+  /** `SOURCES_ALLOW_PRIVATE_ADDRESSES`: loopback receivers, for `npm start` and the tests. */
+  allowPrivateAddresses?: boolean;
+}
+
+/** Longest one attempt waits for the receiver's answer; the activity's own timeout is above it. */
+const ATTEMPT_TIMEOUT_MS = 10_000;
+
+/** The JSON the receiver gets: counts and ids, never contact data or error messages. */
+export function webhookBody({ event }: Pick<DeliverWebhookInput, 'event'>): string {
+  return JSON.stringify({
+    eventId: event.eventId,
+    type: event.type,
+    occurredAt: event.occurredAt,
+    importId: encodeImportId({ tenant: event.tenant, provider: event.provider, userId: event.userId, firstRunId: event.firstRunId }),
+    userId: event.userId,
+    provider: event.provider,
+    state: event.state,
+    fetched: event.fetched,
+    saved: event.saved,
+    rejected: event.rejected,
+    pages: event.pages,
+    total: event.total,
+    ...(event.errorType ? { errorType: event.errorType } : {}),
+  });
+}
+
+export function createWebhookActivities(deps: WebhookDeps) {
+  async function deliverWebhook(input: DeliverWebhookInput): Promise<WebhookDelivery> {
+    const { event } = input;
+    const settings = await deps.store.webhooks.get(event.tenant);
+    if (!settings) {
+      throw failure('WebhookNotConfigured', `Tenant ${event.tenant} has no webhook secret (PUT /v1/webhook creates one)`, { nonRetryable: true });
+    }
+    let secret: string;
+    try {
+      secret = deps.sealer.open(settings.sealedSecret);
+    } catch (err) {
+      // Another worker, with the right key, can deliver it.
+      if (err instanceof SealedTokenError) throw failure(FAILURE_TYPES.workerMisconfigured, err.message.replace('access token', 'webhook secret'));
+      throw err;
+    }
+    const url = new URL(input.url);
+    await checkDestination(url, deps.allowPrivateAddresses ?? false, 'notify.url');
+    const body = webhookBody(input);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'contacts-import-webhooks/1',
+          [WEBHOOK_HEADERS.eventId]: event.eventId,
+          [WEBHOOK_HEADERS.signature]: signWebhook(secret, Math.floor(Date.now() / 1000), body),
+        },
+        body,
+        // A redirect could lead anywhere, past the address check: it counts as a refusal.
+        redirect: 'manual',
+        signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw failure('WebhookUnreachable', `The webhook receiver at ${url.origin} did not answer (${err instanceof Error ? err.message : String(err)})`);
+    }
+    // The answer's body is not ours to keep; drain it so the connection can be reused.
+    await response.arrayBuffer().catch(() => undefined);
+    if (response.status < 200 || response.status > 299) {
+      throw failure('WebhookRefused', `The webhook receiver at ${url.origin} answered ${response.status}`);
+    }
+    return { eventId: event.eventId, status: response.status };
+  }
+  return { deliverWebhook };
+}
