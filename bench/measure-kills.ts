@@ -1,0 +1,35 @@
+/**
+ * The kill phase (issue 12's ★, full form): `test/kill-recovery.test.ts` with `--kill-contacts`
+ * (200,000) and `--kills` (30), on SQLite and, when the bench has a PostgreSQL URL, PostgreSQL.
+ * `npm test` runs the same test shorter. It runs its own dev server (scripts/run-tests.ts), so
+ * none of the bench's processes is disturbed.
+ */
+import { spawnScript } from './support';
+import type { BenchRun } from './service';
+
+export interface KillFigures {
+  contacts: number;
+  kills: number;
+  passed: boolean;
+  /** The test's own summary per store: kills, pages fetched twice (in all and per kill), timings. */
+  lines: string[];
+}
+
+export async function measureKills(run: BenchRun): Promise<KillFigures> {
+  const { killContacts: contacts, kills, postgresUrl } = run.options;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    KILL_RECOVERY_CONTACTS: String(contacts),
+    KILL_RECOVERY_KILLS: String(kills),
+    TEST_DATABASE_URL: postgresUrl ?? '',
+  };
+  delete env.TEMPORAL_ADDRESS;
+  const child = spawnScript('kill-recovery', 'scripts/run-tests.ts', env, ['test/kill-recovery.test.ts']);
+  const lines: string[] = [];
+  child.process.stdout?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (/kills; pages fetched twice/.test(line)) lines.push(line.trim().replace(/^ℹ\s*/, ''));
+  });
+  await child.exited;
+  for (const line of lines) run.progress(`  ${line}`);
+  return { contacts, kills, passed: child.process.exitCode === 0, lines };
+}

@@ -1,0 +1,36 @@
+/**
+ * Prepared statements kept across queries on SQLite (issue 12). Kysely's SQLite driver calls
+ * `prepare(sql)` for every query it runs, and preparing the 13,000-parameter upsert of a full page
+ * costs about as much as a tenth of running it. The SQL of a query depends only on its shape (the
+ * upsert's on its row count, db/contact-store.ts), so a few statements serve almost every call.
+ */
+import type { SqliteDatabase, SqliteStatement } from 'kysely';
+
+/** Distinct SQL texts kept prepared; the least recently used goes first. */
+const KEPT_STATEMENTS = 64;
+
+/**
+ * `sqlite` as Kysely's driver sees it, with `prepare` answered from a cache. Safe because the driver
+ * runs one query at a time on its one connection (a streamed query holds it until it ends).
+ */
+export function withStatementCache(sqlite: SqliteDatabase, size: number = KEPT_STATEMENTS): SqliteDatabase {
+  const statements = new Map<string, SqliteStatement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string): SqliteStatement {
+      let statement = statements.get(sql);
+      if (statement === undefined) {
+        statement = sqlite.prepare(sql);
+        if (statements.size >= size) {
+          const oldest = statements.keys().next();
+          if (!oldest.done) statements.delete(oldest.value);
+        }
+      } else {
+        // Re-inserted: a Map keeps insertion order, so the front is the least recently used.
+        statements.delete(sql);
+      }
+      statements.set(sql, statement);
+      return statement;
+    },
+  };
+}
