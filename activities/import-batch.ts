@@ -9,7 +9,7 @@ import { Context, CancelledFailure } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { WORKER_DEFAULTS } from '../config/defaults';
 import { SealedTokenError, type TokenSealer } from '../config/token-seal';
-import type { Store } from '../db/types';
+import type { ContactStore, Store } from '../db/types';
 import {
   BatchHeartbeat,
   FAILURE_TYPES,
@@ -23,6 +23,8 @@ import {
 } from '../workflows/contract';
 import type { openSource as OpenSource, SourcePage, SourceSettings } from './sources';
 import { invalidInput } from './failures';
+import { fetchSyncedPage, resolveSyncMode, settleSyncedPage, type FetchedPage } from './import-sync';
+import { pageMetrics } from './metrics';
 
 export interface ImportBatchDeps {
   store: Store;
@@ -65,12 +67,31 @@ function resumePoint(ctx: Context, input: ImportBatchInput): BatchHeartbeat {
   return parsed.value;
 }
 
+/**
+ * The import's checkpoint as its last committed page left it, when that is ahead of `from` (the
+ * heartbeat lags the database by up to a page, more when the kill lands between the commit and the
+ * heartbeat): resuming there re-fetches and re-writes nothing already saved (issue 12).
+ */
+async function resumeFromStore(ctx: Context, contacts: ContactStore, input: ImportBatchInput, from: BatchHeartbeat): Promise<BatchHeartbeat> {
+  if (input.importKey === undefined) return from;
+  const stored = await contacts.readCheckpoint(input.importKey);
+  if (stored === null || stored.pages <= from.checkpoint.pages) return from;
+  // Only a checkpoint inside this batch's own pages is its own: anything else is not trusted.
+  const pagesThisBatch = stored.pages - input.checkpoint.pages;
+  if (pagesThisBatch > input.maxPages) return from;
+  const { cursor, fetched, saved, rejected, pages, total } = stored;
+  ctx.log.info('Resuming batch from the checkpoint stored with its last saved page', { pages, attempt: ctx.info.attempt });
+  // The sync fields (mode, sweep, token) are the import's, not the page's: kept from `from`.
+  return { checkpoint: { ...from.checkpoint, cursor, fetched, saved, rejected, pages, total }, pagesThisBatch };
+}
+
 export function createImportBatch(deps: ImportBatchDeps) {
   return async function importBatch(rawInput: ImportBatchInput): Promise<ImportBatchResult> {
     // Checked against the contract: what a workflow on another version sent is not trusted.
     const input = readInput(ImportBatchInput, rawInput, 'batch input');
     const ctx = Context.current();
-    let { checkpoint, pagesThisBatch } = resumePoint(ctx, input);
+    const contacts = deps.store.tenant(input.tenant);
+    let { checkpoint, pagesThisBatch } = await resumeFromStore(ctx, contacts, input, resumePoint(ctx, input));
     if (isFinished(checkpoint)) return { checkpoint, done: true };
     if (pagesThisBatch >= input.maxPages) return { checkpoint, done: false };
 
@@ -85,46 +106,57 @@ export function createImportBatch(deps: ImportBatchDeps) {
       throw workerMisconfigured(err.message);
     }
     const source = deps.openSource(input.provider, credentials, deps.sources, { tenant: input.tenant, userId: input.userId });
-    const contacts = deps.store.tenant(input.tenant);
     // Batches scheduled before quarantine carry no key: file their rejects under the workflow ID.
     const rejectsKey = input.importKey ?? ctx.info.workflowExecution?.workflowId ?? 'unknown-import';
+    // The first batch decides full or incremental (import-sync.ts); later ones carry it on.
+    checkpoint = await resolveSyncMode(deps.store, input, checkpoint, source);
 
     const signal = ctx.cancellationSignal;
     // Also aborts the page fetched ahead when the batch ends early (a save failed): no provider
     // read, and no socket, is spent on a page nobody will save.
     const batchDone = new AbortController();
     const fetchSignal = AbortSignal.any([signal, batchDone.signal]);
-    const fetchPage = (cursor: string | null): Promise<SourcePage> =>
-      source.fetchPage({ cursor, pageSize: input.pageSize, signal: fetchSignal });
+    const fetchPage = (at: ImportCheckpoint, cursor: string | null): Promise<FetchedPage> =>
+      fetchSyncedPage(contacts, input, at, source, { cursor, pageSize: input.pageSize, signal: fetchSignal });
     const stoppedAt = (): [BatchFailureDetails] => [checkpoint];
     const cancelled = () => new CancelledFailure('Import cancelled between pages', stoppedAt());
     const heartbeat = () => ctx.heartbeat({ checkpoint, pagesThisBatch } satisfies BatchHeartbeat);
+    const metrics = pageMetrics(ctx.metricMeter, input.provider);
 
     // A page can be slow; heartbeat meanwhile so the server neither times the batch out nor
     // withholds a cancellation until the page arrives.
     const keepAlive = setInterval(heartbeat, deps.keepAliveHeartbeatMs ?? WORKER_DEFAULTS.keepAliveHeartbeatMs);
     try {
-      let next = fetchPage(checkpoint.cursor);
+      let next = fetchPage(checkpoint, checkpoint.cursor);
       for (;;) {
-        let page: SourcePage;
+        let fetched: FetchedPage;
         try {
-          page = await next;
+          fetched = await next;
         } catch (err) {
           if (signal.aborted) throw cancelled();
           throw err;
         }
+        const { page } = fetched;
+        // A refused sync token made this the first page of a full listing: so is the rest of the import.
+        const current = fetched.fellBack ? { ...withoutSyncToken(checkpoint), ...fetched.fellBack } : checkpoint;
         // Counted with the checkpoint, after the save, so every heartbeat pairs the two correctly.
         const more = page.nextCursor !== null && pagesThisBatch + 1 < input.maxPages;
         if (more) {
-          next = fetchPage(page.nextCursor);
+          next = fetchPage(current, page.nextCursor);
           // Rejections surface when awaited above; this keeps one during the save from being "unhandled".
           next.catch(() => undefined);
         }
-        await contacts.upsertContacts(input.userId, input.provider, page.contacts);
+        // Rejects first (idempotent), then the contacts with the checkpoint in one transaction.
         if (page.rejected?.length) await contacts.recordRejects(rejectsKey, input.userId, page.rejected);
+        // Tombstones, marks, the sweep and the next sync token, before the save commits the checkpoint.
+        const deleted = await settleSyncedPage(deps.store, input, current, page, source, rejectsKey);
+        const after = advance(current, page, deleted);
+        if (input.importKey === undefined) await contacts.upsertContacts(input.userId, input.provider, page.contacts);
+        else await contacts.savePage(input.userId, input.provider, page.contacts, { importKey: input.importKey, ...after });
         pagesThisBatch += 1;
-        checkpoint = advance(checkpoint, page);
+        checkpoint = after;
         heartbeat();
+        metrics.pageSaved(page.contacts.length, page.rejected?.length ?? 0);
         if (!more) return { checkpoint, done: page.nextCursor === null };
         if (signal.aborted) throw cancelled();
       }
@@ -148,11 +180,19 @@ export function createImportBatch(deps: ImportBatchDeps) {
   };
 }
 
-/** The checkpoint after `page` was saved. */
-function advance(checkpoint: ImportCheckpoint, page: SourcePage): ImportCheckpoint {
+/** The checkpoint without the sync token an incremental import read since (it was refused). */
+function withoutSyncToken({ syncToken: _refused, ...checkpoint }: ImportCheckpoint): ImportCheckpoint {
+  return checkpoint;
+}
+
+/** The checkpoint after `page` was saved, having tombstoned `deleted` contacts. */
+function advance(checkpoint: ImportCheckpoint, page: SourcePage, deleted = 0): ImportCheckpoint {
   const saved = page.contacts.length;
   const rejected = page.rejected?.length ?? 0;
   return {
+    // The import's sync fields (mode, sweep, token) carry on unchanged.
+    ...checkpoint,
+    ...(deleted > 0 ? { deleted: (checkpoint.deleted ?? 0) + deleted } : {}),
     cursor: page.nextCursor,
     fetched: checkpoint.fetched + saved + rejected,
     saved: checkpoint.saved + saved,

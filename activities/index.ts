@@ -8,6 +8,9 @@ import type { TokenSealer } from '../config/token-seal';
 import type { Store } from '../db/types';
 import { createErasureActivities } from './erasure';
 import { createImportBatch } from './import-batch';
+import { createScheduleActivities } from './sync-schedules';
+import { createWebhookActivities } from './webhooks';
+import { measureBatch } from './metrics';
 import { openSource, type SourceSettings } from './sources';
 
 export interface ActivityDeps {
@@ -31,13 +34,18 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps) {
   return {
-    importBatch: createImportBatch({
-      ...deps,
-      // Uploaded files live in the worker's own store; sources read them through it.
-      sources: { uploads: deps.store.uploads, ...deps.sources },
-      openSource: deps.openSource ?? openSource,
-    }),
+    importBatch: measureBatch(
+      createImportBatch({
+        ...deps,
+        // Uploaded files live in the worker's own store; sources read them through it.
+        // Stored refresh tokens too, sealed with the worker's key (activities/sources/google-auth.ts).
+        sources: { uploads: deps.store.uploads, credentials: { store: deps.store.credentials, sealer: deps.sealer }, ...deps.sources },
+        openSource: deps.openSource ?? openSource,
+      }),
+    ),
     ...createErasureActivities(deps),
+    ...createScheduleActivities(deps),
+    ...createWebhookActivities({ ...deps, allowPrivateAddresses: deps.sources.allowPrivateAddresses }),
   };
 }
 

@@ -12,11 +12,22 @@ import { ApiError, errorBody, onError } from './errors';
 import { limitBody, notFoundOrNotAllowed } from './http-hygiene';
 import { resolveImportId, type Erasure, type Imports, type TemporalPing } from './imports';
 import { importNotFound } from './imports/status-reader';
+import { checkSyncMode } from './imports/sync-mode';
 import { importKey } from '../workflows/contract';
 import { withPartialStatus } from './partial-status';
 import { rateLimit, TokenBuckets, type RateLimitOptions } from './rate-limit';
-import { eraseUser, getImport, healthz, importAction, listContacts, listRejects, livez, startImport } from './routes';
+import { eraseUser, getImport, healthz, importAction, importEvents, listContacts, listRejects, livez, startImport } from './routes';
+import { importEvents as streamImportEvents } from './events/stream';
+import { ImportWatchers } from './events/watchers';
 import { uploadRoutes, UPLOADS_PATH } from './uploads';
+import { CREDENTIALS_PATH_SUFFIX, reauthRoutes } from './reauth';
+import { resolveNotify, webhookRoutes } from './hooks/webhooks';
+import { syncRoutes } from './hooks/sync-routes';
+import type { SyncSchedules } from './hooks/schedules';
+import type { TokenSealer } from '../config/token-seal';
+import type { Logger } from '../config/logger';
+import type { HttpMetrics } from './metrics';
+import { requestLog } from './request-log';
 
 /** What the HTTP layer stands on; all interfaces, so contract tests can hand it fakes. */
 export interface AppDeps {
@@ -31,6 +42,19 @@ export interface AppDeps {
   rateLimit?: Pick<RateLimitOptions, 'perSecond' | 'burst'>;
   /** The largest file `POST /v1/uploads` takes (`UPLOAD_MAX_BYTES`; default 50 MiB). */
   uploadMaxBytes?: number;
+  /** Seals the tenants' webhook secrets (`PUT /v1/webhook`); without it that route answers 503. */
+  sealer?: TokenSealer;
+  /** Sync schedules (`/v1/users/{userId}/sync`); without them those routes answer 503. */
+  schedules?: SyncSchedules;
+  /**
+   * Live events (`/v1/imports/{importId}/events`): the process's watchers (pass them to close them
+   * at shutdown; one is made otherwise) and the stream timings (`api/events/stream.ts` defaults).
+   */
+  events?: { watchers?: ImportWatchers; keepaliveMs?: number; maxStreamMs?: number };
+  /** Request series, and `GET /metrics` for operator keys (api/metrics.ts). */
+  metrics?: HttpMetrics;
+  /** One line per request, with its `X-Request-Id` (api/request-log.ts). */
+  log?: Logger;
 }
 
 export function createApp(deps: AppDeps) {
@@ -47,6 +71,9 @@ export function createApp(deps: AppDeps) {
     },
   });
   app.onError(onError);
+  // First, so they see every answer: refusals, 404s and errors included.
+  app.use('*', requestLog(deps.log));
+  if (deps.metrics) app.use('*', deps.metrics.middleware);
   app.use('*', secureHeaders());
   app.use('/v1/*', async (c, next) => {
     await next();
@@ -60,7 +87,9 @@ export function createApp(deps: AppDeps) {
   // Uploads stream their body under a limit of their own (api/uploads.ts), far above this one.
   app.use('/v1/*', (c, next) => (c.req.path === UPLOADS_PATH ? next() : apiBodyLimit(c, next)));
   // Pause, resume and cancel take no body at all.
-  app.use('/v1/imports/:importId/*', limitBody(ACTION_BODY_LIMIT_BYTES));
+  // New credentials (a few KiB of tokens) stay under the general limit instead.
+  const actionBodyLimit = limitBody(ACTION_BODY_LIMIT_BYTES);
+  app.use('/v1/imports/:importId/*', (c, next) => (c.req.path.endsWith(CREDENTIALS_PATH_SUFFIX) ? next() : actionBodyLimit(c, next)));
   app.notFound(notFoundOrNotAllowed(() => app.routes));
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http',
@@ -83,7 +112,10 @@ export function createApp(deps: AppDeps) {
         );
       }
     }
-    const { created, view } = await deps.imports.start(tenant, body);
+    await checkSyncMode(deps.store, tenant, body);
+    // Events go to the request's `notify`, else the tenant's default URL (api/hooks/webhooks.ts).
+    const notify = await resolveNotify(deps.store, tenant, body.notify);
+    const { created, view } = await deps.imports.start(tenant, { ...body, ...(notify ? { notify } : {}) });
     c.header('Location', `/v1/imports/${view.importId}`);
     return created ? c.json(view, 202) : c.json(view, 200);
   });
@@ -100,6 +132,14 @@ export function createApp(deps: AppDeps) {
       );
     }
   });
+
+  const streamEvents = streamImportEvents({
+    imports: deps.imports,
+    watchers: deps.events?.watchers ?? new ImportWatchers((tenant, importId) => deps.imports.get(tenant, importId)),
+    keepaliveMs: deps.events?.keepaliveMs,
+    maxStreamMs: deps.events?.maxStreamMs,
+  });
+  app.openapi(importEvents, (c) => streamEvents(c, c.req.valid('param').importId));
 
   app.openapi(importAction('cancel', 'Cancel an import; contacts saved so far stay'), async (c) =>
     c.json(await deps.imports.cancel(c.var.caller.tenant, c.req.valid('param').importId), 202),
@@ -129,13 +169,19 @@ export function createApp(deps: AppDeps) {
 
   app.openapi(listContacts, async (c) => {
     const { userId } = c.req.valid('param');
-    const { limit, cursor } = c.req.valid('query');
+    const { limit, cursor, changedSince } = c.req.valid('query');
     try {
+      if (changedSince !== undefined) {
+        // The change feed (db/changes.ts): upserts and deletions in commit order, from the cursor on.
+        const changes = await deps.store.tenant(c.var.caller.tenant).listChanges(userId, { limit, since: changedSince });
+        const items = changes.items.map((item) => (item.change === 'upsert' ? (({ raw: _raw, ...rest }) => rest)(item) : item));
+        return c.json({ items, cursor: changes.cursor, hasMore: changes.hasMore }, 200);
+      }
       const page = await deps.store.tenant(c.var.caller.tenant).listContacts(userId, { limit, cursor });
       const items = page.items.map(({ raw: _raw, ...contact }) => contact);
       return c.json({ items, nextCursor: page.nextCursor }, 200);
     } catch (err) {
-      if (err instanceof InvalidCursorError) throw new ApiError(400, 'invalid_cursor', 'cursor is not one this API issued');
+      if (err instanceof InvalidCursorError) throw new ApiError(400, 'invalid_cursor', `${changedSince === undefined ? 'cursor' : 'changedSince'} is not one this API issued`);
       throw err;
     }
   });
@@ -145,8 +191,13 @@ export function createApp(deps: AppDeps) {
   );
 
   uploadRoutes(app, { store: deps.store, maxBytes: deps.uploadMaxBytes });
+  reauthRoutes(app, { imports: deps.imports });
+  webhookRoutes(app, { store: deps.store, sealer: deps.sealer });
+  syncRoutes(app, { store: deps.store, schedules: deps.schedules });
 
   app.openapi(livez, (c) => c.json({ status: 'ok' as const }, 200));
+  // Operator keys, like the codec server (open on loopback until one exists); not a /v1 route.
+  if (deps.metrics) app.get('/metrics', requireKey(deps.auth, 'operator'), deps.metrics.scrape);
 
   app.openapi(healthz, async (c) => {
     const deadline = Date.now() + 2_000;

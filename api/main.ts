@@ -16,8 +16,19 @@ import { createAuthenticator, OPEN_MODE_TENANT } from './auth';
 import { isLoopbackHost } from './loopback';
 import { createTemporalErasure, createTemporalImports, temporalPing } from './imports';
 import { missingSearchAttributes } from './search-attributes';
+import { createTemporalSchedules } from './hooks/schedules';
+import { docsPage } from './docs-page';
+import { ImportWatchers } from './events/watchers';
+import { progressPage } from './progress-page';
+import { createLogger, logSettings, routeConsole } from '../config/logger';
+import { createHttpMetrics } from './metrics';
+
+// Every line this process writes is one pino event (JSON, or readable under LOG_FORMAT=pretty).
+const logger = createLogger('api');
+routeConsole(logger);
 
 async function main(): Promise<void> {
+  logSettings();
   const config = loadConfig();
   const target = temporalTarget();
   const store = await openStore(config.database);
@@ -53,6 +64,8 @@ async function main(): Promise<void> {
     tuning: config.importDefaults,
     taskQueue: config.taskQueue,
     isTemporalUp: () => monitor.up,
+    // Google refresh tokens are kept here, sealed, for the workers (db/credentials.ts).
+    credentials: store.credentials,
   });
   const loopbackOnly = isLoopbackHost(config.host);
   const [tenantKeys, operatorKeys] = await Promise.all([
@@ -66,6 +79,8 @@ async function main(): Promise<void> {
     );
   }
   const auth = createAuthenticator({ keys: store.apiKeys, loopbackOnly });
+  // One watcher per watched import for the whole process; closed first at shutdown, ending streams.
+  const watchers = new ImportWatchers((tenant, importId) => imports.get(tenant, importId));
   const app = createApp({
     imports,
     erasure: createTemporalErasure({ client, taskQueue: config.taskQueue }),
@@ -74,6 +89,17 @@ async function main(): Promise<void> {
     temporal: temporalPing(client),
     rateLimit: config.rateLimit,
     uploadMaxBytes: config.uploadMaxBytes,
+    sealer: createTokenSealer(loadTokenKey(config)),
+    schedules: createTemporalSchedules({
+      client,
+      sealer: createTokenSealer(loadTokenKey(config)),
+      tuning: config.importDefaults,
+      taskQueue: config.taskQueue,
+      credentials: store.credentials,
+    }),
+    events: { watchers },
+    metrics: createHttpMetrics({ processMetrics: true }),
+    log: logger.child({ component: 'http' }),
   });
   // The codec server for the Web UI and the CLI: operator keys only (a tenant's key must not open
   // other tenants' histories); open on loopback while no operator key exists, for npm start's Web UI.
@@ -85,6 +111,9 @@ async function main(): Promise<void> {
       corsOrigins: config.codecCorsOrigins,
     }),
   );
+  // The progress page at / and Swagger UI at /docs: static, public; their calls need a key like any.
+  app.route('/', progressPage());
+  app.route('/', docsPage());
   if (tenantKeys === 0) {
     console.log(
       `api: no API keys yet: accepting requests without a key, as tenant "${OPEN_MODE_TENANT}", because HOST=${config.host} is loopback only. ` +
@@ -103,6 +132,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     monitor.stop();
+    // Open event streams would hold close() open: end them (EventSource reconnects elsewhere).
+    watchers.close();
     server.close(() => {
       void Promise.allSettled([connection.close(), store.close()]).then(() => process.exit(0));
     });

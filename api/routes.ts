@@ -2,8 +2,9 @@
  * The HTTP contract, route by route: method, path, input schemas and every answer a route can
  * give. `api/app.ts` attaches the handlers; `/openapi.json` is generated from these.
  */
-import { createRoute, type z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import {
+  ChangePage,
   ContactPage,
   ContactsQuery,
   ErasureView,
@@ -11,6 +12,7 @@ import {
   Health,
   ImportIdParam,
   ImportView,
+  ListContactsQuery,
   RejectPage,
   StartImportBody,
   TemporalUnavailableBody,
@@ -55,16 +57,16 @@ function errorResponse(code: ErrorStatus) {
  * The error answers of a `/v1` route: every one can answer 401, 429 and 503 (its key cannot be
  * checked while the database is down), plus `codes`.
  */
-const v1Errors = (...codes: ErrorStatus[]) =>
+export const v1Errors = (...codes: ErrorStatus[]) =>
   Object.fromEntries([...new Set<ErrorStatus>([401, 429, 503, ...codes])].map((code) => [code, errorResponse(code)]));
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { 'application/json': { schema } },
 });
 
 /** Every `/v1` route needs an API key (`Authorization: Bearer …`). */
-const security = [{ apiKey: [] }];
+export const security = [{ apiKey: [] }];
 
 export const startImport = createRoute({
   method: 'post',
@@ -76,6 +78,7 @@ export const startImport = createRoute({
     202: json(ImportView, 'Import started'),
     200: json(ImportView, 'An import for this user and provider is already running: this is it'),
     ...v1Errors(400, 413, 422, 503),
+    409: json(ErrorBody, '`notify` given, and the tenant has no webhook secret yet (`webhook_not_configured`): `PUT /v1/webhook` first'),
   },
 });
 
@@ -86,6 +89,41 @@ export const getImport = createRoute({
   security,
   request: { params: ImportIdParam },
   responses: { 200: json(ImportView, 'The import'), ...v1Errors(404, 422, 503) },
+});
+
+export const importEvents = createRoute({
+  method: 'get',
+  path: '/v1/imports/{importId}/events',
+  summary: "An import's status as Server-Sent Events, live",
+  description:
+    'An `status` event (data: the Import, as `GET /v1/imports/{importId}` answers it) whenever the status changes, ' +
+    'a `: keepalive` comment every 15 s, and an `end` event with the final status, after which the stream closes. ' +
+    "Each event's `id` names its status: reconnecting with `Last-Event-ID` sends only what changed since " +
+    '(`EventSource` does this by itself); 204 when that id is the final status already. One status read per second ' +
+    'per import, however many streams watch it.',
+  security,
+  request: { params: ImportIdParam },
+  responses: {
+    200: {
+      description: 'The event stream',
+      // Each event, as the SSE format has it: `data` is the Import (`GET /v1/imports/{importId}`) as JSON.
+      content: {
+        'text/event-stream': {
+          schema: {
+            type: 'object' as const,
+            properties: {
+              event: { type: 'string' as const, enum: ['status', 'end'] },
+              id: { type: 'string' as const, description: 'Names the status: send it back as `Last-Event-ID` to resume' },
+              data: { type: 'string' as const, description: 'The Import, as JSON' },
+            },
+            required: ['event', 'id', 'data'],
+          },
+        },
+      },
+    },
+    204: { description: '`Last-Event-ID` names the final status: nothing more will come' },
+    ...v1Errors(404, 422, 503),
+  },
 });
 
 export const importAction = (action: 'cancel' | 'pause' | 'resume', summary: string) =>
@@ -113,10 +151,17 @@ export const listRejects = createRoute({
 export const listContacts = createRoute({
   method: 'get',
   path: '/v1/users/{userId}/contacts',
-  summary: "A user's imported contacts, a page at a time",
+  summary: "A user's imported contacts, a page at a time; or, with `changedSince`, what changed",
+  description:
+    'Without `changedSince`: the contacts as they are (deleted ones left out), a ContactPage, paged with `cursor`. ' +
+    'With `changedSince` (`0`, then each answer\'s `cursor`): the change feed, a ChangePage of upserts and deletions in ' +
+    'commit order, to keep a copy current without reading everything again.',
   security,
-  request: { params: UserIdParam, query: ContactsQuery },
-  responses: { 200: json(ContactPage, 'A page of contacts'), ...v1Errors(400, 422) },
+  request: { params: UserIdParam, query: ListContactsQuery },
+  responses: {
+    200: json(z.union([ContactPage, ChangePage]), 'A ContactPage, or a ChangePage when `changedSince` was given'),
+    ...v1Errors(400, 422),
+  },
 });
 
 export const eraseUser = createRoute({

@@ -1,6 +1,6 @@
 /** The HTTP contract, as zod schemas: they validate input and document the API at /openapi.json. */
 import { z } from '@hono/zod-openapi';
-import { ImportStatus, Provider } from '../workflows/contract';
+import { ImportStatus, Provider, SyncMode } from '../workflows/contract';
 
 /** User ids end up in workflow IDs and search attributes: keep them to a safe, printable set. */
 export const UserId = z
@@ -11,7 +11,7 @@ export const UserId = z
   .openapi({ example: 'user-42' });
 
 // Schemas of our own here: `.openapi()` exists only on schemas made after zod-openapi loaded.
-const GooglePeopleSource = z
+export const GooglePeopleSource = z
   .object({
     provider: z.literal('google-people'),
     accessToken: z
@@ -20,12 +20,28 @@ const GooglePeopleSource = z
       .max(4096)
       // It goes into an HTTP header: printable ASCII only (RFC 6750's token characters and then some).
       .regex(/^[\x21-\x7E]+$/, { message: 'source.accessToken must be printable ASCII without spaces' })
+      .optional()
       .openapi({ example: 'ya29.a0Af...' }),
+    refreshToken: z
+      .string()
+      .min(1, { message: 'source.refreshToken must not be empty' })
+      .max(4096)
+      .regex(/^[\x21-\x7E]+$/, { message: 'source.refreshToken must be printable ASCII without spaces' })
+      .optional()
+      .openapi({
+        description:
+          'Lets the import refresh its access token (with GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET). Kept sealed in the store, never in workflow history',
+        example: '1//0gAbC...',
+      }),
   })
   .strict()
-  .openapi('GooglePeopleSource');
+  .refine((source) => source.accessToken !== undefined || source.refreshToken !== undefined, {
+    message: 'source needs an accessToken, a refreshToken, or both',
+  })
+  // The refinement in the document's terms: `provider` and at least one token (no other field is allowed).
+  .openapi('GooglePeopleSource', { minProperties: 2 });
 
-const CarddavSource = z
+export const CarddavSource = z
   .object({
     provider: z.literal('carddav'),
     url: z
@@ -49,14 +65,48 @@ const FileSource = z
   .strict()
   .openapi('FileSource');
 
+/** Where an import's webhook events go, over the tenant's default URL (`PUT /v1/webhook`). */
+export const NotifyBody = z
+  .object({
+    url: z
+      .url({ protocol: /^https?$/, message: 'notify.url must be an http:// or https:// URL' })
+      .max(2048)
+      .openapi({ description: 'Receives the import\'s events, signed with the tenant\'s webhook secret', example: 'https://app.example.com/hooks/contacts' }),
+  })
+  .strict()
+  .openapi('Notify');
+
 export const StartImportBody = z
   .object({
     userId: UserId,
     source: z.discriminatedUnion('provider', [GooglePeopleSource, CarddavSource, FileSource]),
+    notify: NotifyBody.optional(),
+    mode: SyncMode.optional().openapi({
+      description:
+        '`auto` (the default): only what changed since the last import when a sync token from it is stored, else everything. ' +
+        '`full`: everything; contacts the provider no longer has are then marked deleted. `incremental`: only the changes ' +
+        '(422 `no_sync_state` when no earlier import left a token; never for `file`). The status says which mode ran.',
+      example: 'auto',
+    }),
   })
   .strict()
   .openapi('StartImport');
 export type StartImportBody = z.infer<typeof StartImportBody>;
+
+/** Why an import is not making progress (`waiting.reason`). */
+export const WaitingReason = z.enum(['provider_throttled', 'provider_unavailable', 'needs_reauth', 'paused', 'worker_unavailable']);
+export type WaitingReason = z.infer<typeof WaitingReason>;
+
+export const Waiting = z
+  .object({
+    reason: WaitingReason,
+    since: z.string().describe('When the import last made progress (or was paused)'),
+    until: z.string().optional().describe("When the next attempt is due (Temporal's retry schedule), when one is scheduled"),
+    attempt: z.number().int().min(1).optional().describe('The number of the next (or current) attempt of the batch'),
+    message: z.string().describe('What is going on, in words to show a person'),
+  })
+  .openapi('Waiting');
+export type Waiting = z.infer<typeof Waiting>;
 
 /** An import as the API shows it: its status, plus the names that find it. */
 export const ImportView = ImportStatus.extend({
@@ -65,6 +115,14 @@ export const ImportView = ImportStatus.extend({
   runId: z.string(),
   userId: z.string(),
   provider: Provider,
+  rate: z.number().nonnegative().optional().describe('Contacts saved per second over the last minute, while the import runs'),
+  etaSeconds: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe('Seconds left at that rate, when the total is known and the import is moving'),
+  waiting: Waiting.optional().describe('Present whenever the import is not making progress, saying why'),
 }).openapi('Import');
 export type ImportView = z.infer<typeof ImportView>;
 
@@ -139,6 +197,43 @@ export const Contact = z
 export const ContactPage = z
   .object({ items: z.array(Contact), nextCursor: NextCursor })
   .openapi('ContactPage');
+
+/** `GET /v1/users/{userId}/contacts`' query: a page of the listing, or with `changedSince`, of the change feed. */
+export const ListContactsQuery = ContactsQuery.extend({
+  changedSince: z
+    .string()
+    .min(1)
+    .max(2048)
+    .regex(/^[A-Za-z0-9_-]+$/, { message: 'changedSince must be 0 or a cursor this API returned, unchanged' })
+    .optional()
+    .openapi({
+      param: { name: 'changedSince', in: 'query' },
+      description:
+        'Turns the listing into the change feed: `0` for every change from the beginning, then the `cursor` of the previous ' +
+        'answer, unchanged. Answers a ChangePage instead of a ContactPage; `cursor` is then ignored.',
+    }),
+}).strict();
+
+/** One change: the contact as it is now (`upsert`), or the ids of one deleted at its provider (`delete`). */
+export const ContactChange = z
+  .discriminatedUnion('change', [
+    Contact.extend({ change: z.literal('upsert') }).openapi('ContactUpsert'),
+    z
+      .object({ change: z.literal('delete'), provider: z.string(), externalId: z.string(), deletedAt: z.string() })
+      .openapi('ContactDeletion'),
+  ])
+  .openapi('ContactChange');
+
+export const ChangePage = z
+  .object({
+    items: z.array(ContactChange).describe('Upserts and deletions in commit order, oldest first'),
+    cursor: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .describe('Pass back as `changedSince` to get what changed after these; present also when `items` is empty'),
+    hasMore: z.boolean().describe('More changes are already waiting: ask again at once rather than on your usual schedule'),
+  })
+  .openapi('ChangePage');
 
 export const Health = z
   .object({

@@ -34,8 +34,8 @@ export async function measureRecovery(run: BenchRun, service: Service): Promise<
   const { contacts: n, killAt } = run.options;
   const { admin, imports } = service;
   const userId = `${run.tag}recovery`;
-  provider.configure({ contacts: n });
-  provider.resetStats();
+  await provider.configure({ contacts: n });
+  await provider.resetStats();
   const { view } = await imports.postImport(userId);
   const pageSize = loadConfig(service.env).importDefaults.pageSize;
   for (;;) {
@@ -48,7 +48,7 @@ export async function measureRecovery(run: BenchRun, service: Service): Promise<
   service.worker.kill('SIGKILL');
   await service.worker.exited;
   const killedAtSaved = await admin.count(userId);
-  const pagesAtKill = provider.stats.pagesServed;
+  const pagesAtKill = (await provider.stats()).pagesServed;
   const heartbeatSaved = await lastHeartbeatSaved(run, view.workflowId);
   const heartbeatLagPages = heartbeatSaved === null ? null : round((killedAtSaved - heartbeatSaved) / pageSize, 2);
   run.progress(`  SIGKILLed the worker at ${killedAtSaved.toLocaleString('en-US')} rows (heartbeat ${heartbeatLagPages ?? '?'} pages behind); starting another`);
@@ -65,14 +65,14 @@ export async function measureRecovery(run: BenchRun, service: Service): Promise<
   });
   const deadline = Date.now() + 120_000;
   while ((!firstFetchAt || !resumedAt) && Date.now() < deadline) {
-    if (!firstFetchAt && provider.stats.pagesServed > pagesAtKill) firstFetchAt = performance.now();
+    if (!firstFetchAt && (await provider.stats()).pagesServed > pagesAtKill) firstFetchAt = performance.now();
     if (!resumedAt && (await admin.count(userId)) > killedAtSaved) resumedAt = performance.now();
     await sleep(50);
   }
   service.worker = worker ?? (await workerPromise);
   if (!readyAt) readyAt = performance.now();
   const end = await imports.waitForEnd(view.importId, Math.max(180_000, n * 2));
-  const twice = [...provider.stats.pageTokensServed.values()].filter((count) => count > 1);
+  const twice = Object.values((await provider.stats()).pageTokensServed).filter((count) => count > 1);
   const extraServes = twice.reduce((sum, count) => sum + count - 1, 0);
   const finalRows = await admin.count(userId);
   await admin.deleteUsers(userId);

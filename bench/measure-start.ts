@@ -24,7 +24,7 @@ export async function measureStart(run: BenchRun, service: Service): Promise<Sta
   const { starts } = run.options;
   const prefix = `${run.tag}start-`;
   // Every page request waits, so the imports started here do not run and load the machine.
-  run.provider.configure({ faults: { holdFromOffset: 0 } });
+  await run.provider.configure({ faults: { holdFromOffset: 0 } });
   const latencies: number[] = [];
   let created = 0;
   const started = performance.now();
@@ -42,7 +42,7 @@ export async function measureStart(run: BenchRun, service: Service): Promise<Sta
       .terminate('benchmark clean-up')
       .catch(() => undefined);
   });
-  run.provider.configure({ faults: {} });
+  await run.provider.configure({ faults: {} });
   // Held activities learn of the termination at their next heartbeat (every 2 s) and stop.
   await sleep(3_000);
   await service.admin.deleteUsers(prefix);

@@ -41,7 +41,7 @@ export async function measureStatus(run: BenchRun, service: Service): Promise<St
   const { imports } = service;
   const userId = `${run.tag}status`;
   // Enough contacts that the import is still running when all four measurements are done.
-  run.provider.configure({ contacts: 100_000_000 });
+  await run.provider.configure({ contacts: 100_000_000 });
   const { view } = await imports.postImport(userId);
   for (let v = view; v.saved === 0; v = await imports.getImport(view.importId)) await sleep(200);
   const savedBefore = (await imports.getImport(view.importId)).saved;
@@ -70,7 +70,7 @@ export async function measureStatus(run: BenchRun, service: Service): Promise<St
   if (during.state !== 'running') throw new Error(`the status import was ${during.state} before the latency runs ended: measurements are not "while an import runs"`);
   await imports.cancelImport(view.importId);
   await imports.waitForEnd(view.importId, 60_000);
-  run.provider.configure({ contacts: run.options.contacts });
+  await run.provider.configure({ contacts: run.options.contacts });
   const status = results[0] as LatencyFigures;
   const p99Ratios: Record<string, number> = {};
   for (const r of results.slice(1)) p99Ratios[r.route] = round(status.p99ms / Math.max(r.p99ms, 1), 2);

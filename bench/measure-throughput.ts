@@ -3,11 +3,13 @@
  * of the same size, side by side, with the worker's RSS and every process's CPU seconds.
  */
 import os from 'node:os';
+import path from 'node:path';
 import type { BaselineResult } from './baseline';
 import type { HistoryFigures } from './measure-history';
+import type { PlainLoopResult } from './plain-loop';
 import type { Store } from './options';
 import { serviceCpu, serviceCpuSince, type BenchRun, type Service } from './service';
-import { RssSampler, fmt, mb, round, spawnScript } from './support';
+import { RssSampler, cpuSeconds, fmt, mb, round, spawnScript } from './support';
 
 /** CPU seconds each process used during one import. */
 export interface CpuSplit {
@@ -18,6 +20,17 @@ export interface CpuSplit {
   bench: number;
   /** The baseline's own process. */
   baseline?: number;
+  /** The demo provider's process. */
+  provider?: number;
+}
+
+/** The plain loop (`bench/plain-loop.ts`, issue 12): nothing of the project, its own process and table. */
+export interface PlainLoopFigures {
+  seconds: number;
+  contactsPerSecond: number;
+  peakRssMB: number;
+  /** Its own process, and the provider's. */
+  cpuSeconds: { loop: number; provider: number };
 }
 
 export interface BaselineFigures {
@@ -42,9 +55,17 @@ export interface ThroughputRow {
   contacts: number;
   /** 1-minute load average after each half: other work on the machine skews every figure. */
   loadAverage?: { baseline?: number; service?: number };
+  /** What the service is measured against (issue 12). */
+  plainLoop?: PlainLoopFigures;
+  /** The project's own code path in a loop: what orchestration costs ("orchestration cost" line). */
   baseline?: BaselineFigures;
   service?: ServiceFigures;
+  /** Service / plain loop. */
   ratio?: number;
+  /** Service / same-code-path baseline. */
+  orchestrationRatio?: number;
+  /** Worker CPU / plain-loop CPU for the same contacts (target ≤ 1.1). */
+  cpuRatio?: number;
   history?: HistoryFigures;
 }
 
@@ -64,8 +85,11 @@ export async function measureThroughput(run: BenchRun, service: Service, row: Th
   const { progress } = run;
   const { store, contacts: n } = row;
   const { admin } = service;
-  run.provider.configure({ contacts: n });
+  await run.provider.configure({ contacts: n });
   if (withBaseline) {
+    progress(`${store} ${fmt(n)}: plain loop`);
+    row.plainLoop = await runPlainLoop(run, service, n);
+    progress(`  plain loop ${fmt(row.plainLoop.contactsPerSecond)} contacts/s (${row.plainLoop.seconds} s), CPU s ${JSON.stringify(row.plainLoop.cpuSeconds)}`);
     const user = `${run.tag}${store}-baseline-${n}`;
     progress(`${store} ${fmt(n)}: baseline loop`);
     row.baseline = await runBaseline(run, service, user, n);
@@ -83,10 +107,33 @@ export async function measureThroughput(run: BenchRun, service: Service, row: Th
   if (rows !== n) throw new Error(`service import left ${rows} rows, expected ${n}`);
   row.service = figures;
   row.loadAverage = { ...row.loadAverage, service: round(os.loadavg()[0] ?? 0, 2) };
-  if (row.baseline) row.ratio = round(figures.contactsPerSecond / row.baseline.contactsPerSecond, 2);
-  progress(`  service ${fmt(figures.contactsPerSecond)} contacts/s (${figures.seconds} s), ratio ${row.ratio ?? '–'}, worker peak RSS ${figures.workerPeakRssMB} MB, CPU s ${JSON.stringify(figures.cpuSeconds)}`);
+  if (row.plainLoop) {
+    row.ratio = round(figures.contactsPerSecond / row.plainLoop.contactsPerSecond, 2);
+    row.cpuRatio = round(figures.cpuSeconds.worker / row.plainLoop.cpuSeconds.loop, 2);
+  }
+  if (row.baseline) row.orchestrationRatio = round(figures.contactsPerSecond / row.baseline.contactsPerSecond, 2);
+  progress(`  service ${fmt(figures.contactsPerSecond)} contacts/s (${figures.seconds} s), ratio ${row.ratio ?? '–'} (orchestration ${row.orchestrationRatio ?? '–'}), worker peak RSS ${figures.workerPeakRssMB} MB, CPU s ${JSON.stringify(figures.cpuSeconds)}`);
   await admin.deleteUsers(user);
   return imported;
+}
+
+/** The plain loop in a process of its own, on its own table in the service's store. */
+async function runPlainLoop(run: BenchRun, service: Service, n: number): Promise<PlainLoopFigures> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PLAIN_LOOP_PROVIDER_URL: run.provider.url };
+  if (service.store === 'postgres') env.PLAIN_LOOP_POSTGRES_URL = run.options.postgresUrl;
+  else env.PLAIN_LOOP_SQLITE_FILE = path.join(service.env.DATA_DIR ?? os.tmpdir(), 'plain-loop.db');
+  const providerBefore = cpuSeconds(run.provider.pid);
+  const child = spawnScript('plain-loop', 'bench/plain-loop.ts', env);
+  const line = await child.waitFor(/^(\{.*\})$/, Math.max(120_000, n * 2));
+  await child.exited;
+  const result = JSON.parse(line) as PlainLoopResult;
+  if (result.contacts !== n || result.rows !== n) throw new Error(`plain loop imported ${result.contacts} contacts into ${result.rows} rows, expected ${n}`);
+  return {
+    seconds: round(result.seconds, 2),
+    contactsPerSecond: Math.round(result.contacts / result.seconds),
+    peakRssMB: mb(result.peakRssBytes),
+    cpuSeconds: { loop: round(result.cpuSeconds), provider: round(cpuSeconds(run.provider.pid) - providerBefore) },
+  };
 }
 
 async function runBaseline(run: BenchRun, service: Service, userId: string, n: number): Promise<BaselineFigures> {

@@ -7,7 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { resolveTemporalCli } from '../scripts/temporal-cli';
 import type { SourceRow } from './measure-files';
+import type { EventsFigures } from './measure-events';
+import type { ConcurrencyFigures } from './measure-concurrency';
 import type { HistoryFigures } from './measure-history';
+import type { KillFigures } from './measure-kills';
 import type { RecoveryFigures } from './measure-recovery';
 import type { StartFigures } from './measure-start';
 import { STATUS_CONCURRENCY, type StatusFigures } from './measure-status';
@@ -28,10 +31,16 @@ export interface Results {
   settings: Record<string, unknown>;
   throughput: ThroughputRow[];
   status?: StatusFigures;
+  /** 100 event streams on one import: Temporal reads per second (issue 11). */
+  events?: EventsFigures;
   start?: StartFigures;
   recovery?: RecoveryFigures;
   /** The files phase: vCard-file and CardDAV imports against their plain loops, per store (issue 9). */
   sourceThroughput?: SourceRow[];
+  /** Many imports on one worker, and a small one beside large ones (issue 12). */
+  concurrency?: ConcurrencyFigures[];
+  /** The kill test's full form (issue 12). */
+  kills?: KillFigures;
   /** Worker RSS during each service import, MB at 1 s intervals, by `<store>-<contacts>`. */
   rssSeries?: Record<string, Array<[number, number]>>;
   targets?: Target[];
@@ -67,7 +76,12 @@ export function targets(results: Results): Target[] {
   const out: Target[] = [];
   for (const row of results.throughput) {
     if (row.ratio !== undefined) {
-      out.push({ target: `service/baseline ≥ 1.0 (${row.store}, ${fmt(row.contacts)})`, measured: row.ratio.toFixed(2), met: row.ratio >= 1 });
+      out.push({ target: `service/plain loop ≥ 1.0 (${row.store}, ${fmt(row.contacts)})`, measured: row.ratio.toFixed(2), met: row.ratio >= 1 });
+    }
+    if (row.cpuRatio !== undefined) {
+      const per100k = (cpu: number) => round((cpu * 100_000) / row.contacts, 2);
+      const measured = `${row.cpuRatio.toFixed(2)}× (${per100k(row.service?.cpuSeconds.worker ?? 0)} vs ${per100k(row.plainLoop?.cpuSeconds.loop ?? 0)} CPU s per 100k)`;
+      out.push({ target: `worker CPU ≤ 1.1× plain loop CPU (${row.store}, ${fmt(row.contacts)})`, measured, met: row.cpuRatio <= 1.1 });
     }
   }
   for (const row of results.sourceThroughput ?? []) {
@@ -81,6 +95,14 @@ export function targets(results: Results): Target[] {
       if (route === '/healthz') continue;
       out.push({ target: `status p99 ≤ 3× constant route p99 (vs ${route})`, measured: `${ratio}×`, met: ratio <= 3 });
     }
+  }
+  if (results.events) {
+    const e = results.events;
+    out.push({
+      target: `${e.streams} event streams on one import ≤ 1 status read/s (one watcher)`,
+      measured: `${e.statusQueriesPerSecond} queries/s, ${e.describesPerSecond} describes/s, ${e.watchers} watcher`,
+      met: e.watchers === 1 && e.statusQueriesPerSecond <= 1.2,
+    });
   }
   const withHistory = results.throughput.filter((r) => r.history);
   for (const row of withHistory) {
@@ -96,6 +118,16 @@ export function targets(results: Results): Target[] {
     const shape = rssRows.map((r) => `${fmt(r.contacts)} (${r.store}): ${r.service?.workerPeakRssMB} MB`).join('; ');
     out.push({ target: 'worker RSS ≤ 300 MB, flat in N', measured: shape, met: peak <= 300 });
   }
+  for (const c of results.concurrency ?? []) {
+    out.push({ target: `worker peak RSS ≤ 300 MB, ${c.imports} × ${fmt(c.contactsEach)} at once (${c.store})`, measured: `${c.workerPeakRssMB} MB`, met: c.workerPeakRssMB <= 300 });
+    if (c.small) {
+      out.push({ target: `${fmt(c.small.contacts)}-contact import beside ${c.small.largeImports} large ones ≤ 3× alone (${c.store})`, measured: `${c.small.ratio}× (${c.small.underLoadSeconds} s vs ${c.small.aloneSeconds} s)`, met: c.small.ratio <= 3 });
+    }
+  }
+  if (results.kills) {
+    const k = results.kills;
+    out.push({ target: `${k.kills} SIGKILLs in ${fmt(k.contacts)}: exactly N rows, no page written twice, ≤ 2 pages re-fetched per kill (test/kill-recovery.test.ts)`, measured: k.lines.join(' / ') || 'no summary', met: k.passed });
+  }
   if (results.recovery) {
     const r = results.recovery;
     out.push({ target: 'at most one page fetched twice after SIGKILL', measured: String(r.pagesFetchedTwice), met: r.pagesFetchedTwice <= 1 });
@@ -109,15 +141,25 @@ export function markdown(results: Results, options: BenchOptions): string {
   lines.push(`Machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, ${results.machine.os}, Node ${results.machine.node}, ${results.date}`);
   lines.push('');
   if (results.throughput.length > 0) {
-    lines.push('| Store | Contacts | Baseline c/s | Service c/s | Ratio | Worker peak RSS | Events/10k | Bytes/10k | Runs | Largest run |');
-    lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+    lines.push('| Store | Contacts | Plain loop c/s | Service c/s | Ratio | Orchestration cost: same-code loop c/s (service ÷ it) | CPU s plain loop (+ provider) | CPU s worker + Temporal + API (+ provider) | Worker peak RSS |');
+    lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
     for (const r of results.throughput) {
-      const h = r.history;
+      const p = r.plainLoop;
+      const c = r.service?.cpuSeconds;
       lines.push(
-        `| ${r.store} | ${fmt(r.contacts)} | ${fmt(r.baseline?.contactsPerSecond)} | ${fmt(r.service?.contactsPerSecond)} | ${r.ratio?.toFixed(2) ?? '–'} | ${r.service ? `${r.service.workerPeakRssMB} MB` : '–'} | ${h?.eventsPer10k ?? '–'} | ${h ? fmt(h.bytesPer10k) : '–'} | ${h?.runs ?? '–'} | ${h ? `${h.largestRunEvents} ev, ${fmt(h.largestRunBytes / 1024)} KB` : '–'} |`,
+        `| ${r.store} | ${fmt(r.contacts)} | ${fmt(p?.contactsPerSecond)} | ${fmt(r.service?.contactsPerSecond)} | ${r.ratio?.toFixed(2) ?? '–'} | ${fmt(r.baseline?.contactsPerSecond)} (${r.orchestrationRatio?.toFixed(2) ?? '–'}) | ${p ? `${p.cpuSeconds.loop} (+ ${p.cpuSeconds.provider})` : '–'} | ${c ? `${c.worker} + ${c.temporal} + ${c.api} (+ ${c.provider})` : '–'} | ${r.service ? `${r.service.workerPeakRssMB} MB` : '–'} |`,
       );
     }
     lines.push('');
+    if (results.throughput.some((r) => r.history)) {
+      lines.push('| Store | Contacts | Events/10k | Bytes/10k | Runs | Largest run |');
+      lines.push('|---|--:|--:|--:|--:|--:|');
+      for (const r of results.throughput) {
+        const h = r.history;
+        if (h) lines.push(`| ${r.store} | ${fmt(r.contacts)} | ${h.eventsPer10k} | ${fmt(h.bytesPer10k)} | ${h.runs} | ${h.largestRunEvents} ev, ${fmt(h.largestRunBytes / 1024)} KB |`);
+      }
+      lines.push('');
+    }
   }
   if (results.sourceThroughput && results.sourceThroughput.length > 0) {
     lines.push('| Source | Store | Cards | Plain loop c/s | Service c/s | Ratio | Upload | Worker peak RSS | CPU s loop (loop + Radicale) | CPU s service (worker + API + Temporal + Radicale) |');
@@ -158,6 +200,22 @@ export function markdown(results: Results, options: BenchOptions): string {
     lines.push(
       `Recovery (${fmt(r.contacts)} contacts, SIGKILL at ${fmt(r.killedAtSaved)} rows): ${r.pagesFetchedTwice} pages (${fmt(r.contactsFetchedTwice)} contacts) fetched twice; heartbeat was ${r.heartbeatLagPages ?? '?'} pages behind; new worker ready ${r.workerReadySeconds} s, first page ${r.firstFetchSeconds} s, first new row ${r.resumedSeconds} s after restart (${r.killToResumedSeconds} s after the kill); completed: ${r.completed}, rows ${fmt(r.finalRows)}.`,
     );
+    lines.push('');
+  }
+  if (results.concurrency && results.concurrency.length > 0) {
+    lines.push('| Store | Imports at once | Contacts each | Total c/s | Seconds | Worker peak RSS | CPU s worker + Temporal + API (+ provider) | 1,000 alone | 1,000 beside large ones | Ratio |');
+    lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+    for (const c of results.concurrency) {
+      const cpu = c.cpuSeconds;
+      const sm = c.small;
+      lines.push(
+        `| ${c.store} | ${c.imports} | ${fmt(c.contactsEach)} | ${fmt(c.contactsPerSecond)} | ${c.seconds} | ${c.workerPeakRssMB} MB | ${cpu.worker} + ${cpu.temporal} + ${cpu.api} (+ ${cpu.provider}) | ${sm ? `${sm.aloneSeconds} s` : '–'} | ${sm ? `${sm.underLoadSeconds} s (${sm.largeImports} large)` : '–'} | ${sm ? `${sm.ratio}×` : '–'} |`,
+      );
+    }
+    lines.push('');
+  }
+  if (results.kills) {
+    lines.push(`Kill test (${fmt(results.kills.contacts)} contacts, ${results.kills.kills} SIGKILLs): ${results.kills.passed ? 'passed' : '**failed**'}. ${results.kills.lines.join(' ')}`);
     lines.push('');
   }
   if (results.targets && results.targets.length > 0) {

@@ -16,7 +16,10 @@ import path from 'node:path';
 import { loadConfig } from '../config';
 import { DEFAULT_TUNING } from '../config/defaults';
 import { POLL_MS } from './http-client';
+import { measureConcurrency } from './measure-concurrency';
 import { measureFiles, prepareFileFixtures, type FileFixtures } from './measure-files';
+import { measureKills } from './measure-kills';
+import { measureEvents } from './measure-events';
 import { measureHistory } from './measure-history';
 import { measureRecovery } from './measure-recovery';
 import { measureStart } from './measure-start';
@@ -52,9 +55,24 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
       results.errors.push(`${store}: ${message}`);
       progress(`ERROR (${store}): ${message}`);
     } finally {
-      run.provider.configure({ contacts: options.contacts, faults: {} });
+      await run.provider.configure({ contacts: options.contacts, faults: {} });
       await stopService(run, service);
     }
+  }
+
+  // Issue 12: many imports on one worker (a worker and API of its own per store), then the kill test.
+  if (runs(options, 'concurrency')) {
+    for (const store of options.stores) {
+      try {
+        (results.concurrency ??= []).push(await measureConcurrency(run, store, teardown));
+      } catch (err) {
+        results.errors.push(`concurrency (${store}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      }
+    }
+  }
+  if (runs(options, 'kill')) {
+    progress(`kill: ${options.kills} SIGKILLs during a ${fmt(options.killContacts)}-contact import (test/kill-recovery.test.ts)`);
+    results.kills = await measureKills(run);
   }
 
   results.targets = targets(results);
@@ -89,6 +107,10 @@ async function measureStore(run: BenchRun, service: Service, results: Results, f
   if (runs(options, 'status')) {
     progress('status latency while an import runs');
     results.status = await measureStatus(run, service);
+  }
+  if (runs(options, 'events')) {
+    progress('live events: 100 streams on one running import');
+    results.events = await measureEvents(run, service);
   }
   if (runs(options, 'recovery')) {
     progress(`recovery: SIGKILL the worker at ${options.killAt * 100}% of ${fmt(options.contacts)}`);

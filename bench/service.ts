@@ -12,11 +12,11 @@ import { loadConfig } from '../config';
 import { dataConverter } from '../config/data-converter';
 import { loadPayloadKeyring } from '../config/payload-keys';
 import { WORKER_NODE_FLAGS } from '../config/defaults';
-import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { freePort, startDevServer, type DevServer } from '../scripts/temporal-cli';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
 import { importsApi, type ImportsApi } from './http-client';
 import type { BenchOptions, Store } from './options';
+import { startRemoteProvider, type RemoteProvider } from './remote-provider';
 import { openStoreAdmin, type StoreAdmin } from './store-admin';
 import { cpuSeconds, round, runningChildren, spawnBuilt, type Child, type Progress } from './support';
 
@@ -55,8 +55,8 @@ export interface BenchRun {
   /** The access token service imports are started with: it must never appear in history. */
   readonly accessToken: string;
   readonly devServer: DevServer;
-  /** The demo provider, in this process: phases reconfigure it and read its stats. */
-  readonly provider: DemoProvider;
+  /** The demo provider, in a process of its own (issue 12): phases reconfigure it and read its stats. */
+  readonly provider: RemoteProvider;
   readonly client: Client;
   /** The environment of the worker and API children: this server, provider, data dir and key, then `--env`. */
   readonly baseEnv: Readonly<NodeJS.ProcessEnv>;
@@ -70,7 +70,7 @@ export async function startBenchRun(options: BenchOptions, progress: Progress, t
   progress('starting a headless Temporal dev server');
   const devServer = await startDevServer({ headless: true, searchAttributes: SEARCH_ATTRIBUTE_DEFINITIONS, log: () => undefined });
   teardown.add(() => devServer.stop());
-  const provider = await startDemoProvider({ contacts: options.contacts });
+  const provider = await startRemoteProvider(options.contacts);
   teardown.add(() => provider.close());
   const connection = await Connection.connect({ address: devServer.address });
   teardown.add(() => connection.close());
@@ -119,8 +119,11 @@ export interface Service {
 
 /** Spawns a compiled worker with the service's node flags; resolves once it polls. */
 export async function startWorker(env: NodeJS.ProcessEnv, name = 'worker'): Promise<Child> {
-  const worker = spawnBuilt(name, 'worker/main.ts', env, WORKER_NODE_FLAGS);
-  await worker.waitFor(/^worker: polling/, 120_000);
+  // BENCH_WORKER_NODE_FLAGS (space-separated) replaces the deployed flags, to measure another heap cap.
+  const flags = process.env.BENCH_WORKER_NODE_FLAGS?.split(' ').filter(Boolean) ?? WORKER_NODE_FLAGS;
+  const worker = spawnBuilt(name, 'worker/main.ts', env, flags);
+  // Plain text or a JSON log line (pino): either says it.
+  await worker.waitFor(/worker: polling/, 120_000);
   return worker;
 }
 
@@ -132,7 +135,7 @@ export async function startService(run: BenchRun, store: Store, teardown: Teardo
   // The worker migrates the store first, so the API does not race it on a fresh SQLite file.
   const worker = await startWorker(env);
   const api = spawnBuilt('api', 'api/main.ts', env);
-  const apiUrl = await api.waitFor(/^api: listening on (http:\/\/\S+)/, 60_000);
+  const apiUrl = await api.waitFor(/api: listening on (http:\/\/[^\s"]+)/, 60_000);
   const admin = openStoreAdmin(loadConfig(env).database);
   teardown.add(async () => {
     await admin.deleteUsers(run.tag).catch(() => undefined);
@@ -155,6 +158,8 @@ export interface ServiceCpu {
   temporal: number;
   /** This process: the client side (uploads, status polling). */
   bench: number;
+  /** The demo provider's process. */
+  provider: number;
 }
 
 export function serviceCpu(run: BenchRun, service: Service): ServiceCpu {
@@ -164,6 +169,7 @@ export function serviceCpu(run: BenchRun, service: Service): ServiceCpu {
     api: cpuSeconds(service.api.pid),
     temporal: run.devServer.process.pid ? cpuSeconds(run.devServer.process.pid) : 0,
     bench: (used.user + used.system) / 1e6,
+    provider: cpuSeconds(run.provider.pid),
   };
 }
 
@@ -174,5 +180,6 @@ export function serviceCpuSince(before: ServiceCpu, after: ServiceCpu): ServiceC
     api: round(after.api - before.api),
     temporal: round(after.temporal - before.temporal),
     bench: round(after.bench - before.bench),
+    provider: round(after.provider - before.provider),
   };
 }

@@ -5,7 +5,10 @@
  */
 import type { ImportTuning } from '../workflows/contract';
 
-/** How new imports are cut (`IMPORT_PAGE_SIZE`, `IMPORT_PAGES_PER_BATCH`, `IMPORT_MAX_BATCHES_PER_RUN`). */
+/** How long an import waits in `needs_reauth` for new credentials (`REAUTH_TIMEOUT`): 7 days. */
+export const DEFAULT_REAUTH_TIMEOUT_SECONDS = 7 * 24 * 60 * 60;
+
+/** How new imports are cut (`IMPORT_PAGE_SIZE`, `IMPORT_PAGES_PER_BATCH`, `IMPORT_MAX_BATCHES_PER_RUN`, `REAUTH_TIMEOUT`). */
 export const DEFAULT_TUNING: ImportTuning = {
   // The People API's largest page: fewer round trips, and history grows per batch, not per contact.
   pageSize: 1000,
@@ -13,6 +16,7 @@ export const DEFAULT_TUNING: ImportTuning = {
   pagesPerBatch: 10,
   // Continue-as-new well before history gets large, even if the server does not suggest it.
   maxBatchesPerRun: 200,
+  reauthTimeoutSeconds: DEFAULT_REAUTH_TIMEOUT_SECONDS,
 };
 
 export const WORKER_DEFAULTS = {
@@ -60,6 +64,22 @@ export const TEMPORAL_OUTAGE_DEFAULTS = {
   retryAfterSeconds: 5,
 } as const;
 
+/**
+ * Webhook deliveries (`DeliverWebhook`): the first retry of a refused delivery. The delay doubles up
+ * to an hour between attempts, for 24 hours in all; tests shorten only the first delay.
+ */
+export const WEBHOOK_DEFAULTS = { retryInitialIntervalMs: 10_000 } as const;
+
+/** Sync schedules (`PUT /v1/users/{userId}/sync`). */
+export const SCHEDULE_DEFAULTS = {
+  /** The shortest `every` a tenant may ask for: a provider's quota is shared by all its users. */
+  minEveryMs: 5 * 60_000,
+  /** Runs start up to a tenth of the interval late, at most this much: users' syncs spread out. */
+  maxJitterMs: 10 * 60_000,
+  /** Next run times `GET` shows. */
+  nextRuns: 3,
+} as const;
+
 export const PORT_DEFAULTS = {
   api: 3000,
   temporal: 7233,
@@ -69,6 +89,10 @@ export const PORT_DEFAULTS = {
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_GOOGLE_PEOPLE_BASE_URL = 'https://people.googleapis.com';
+/** Google's OAuth token endpoint (`GOOGLE_TOKEN_URL`); `npm start` points it at the demo provider's `/token`. */
+export const DEFAULT_GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
+/** An access token this close to its expiry is refreshed before it is used. */
+export const ACCESS_TOKEN_REFRESH_MARGIN_MS = 60_000;
 /** Contacts the demo provider serves under `npm start` (`DEMO_CONTACTS`). */
 export const DEFAULT_DEMO_CONTACTS = 2500;
 /** A request body to `/v1` is a few hundred bytes; refuse to read megabytes before validating them. */

@@ -8,6 +8,8 @@ import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { TASK_QUEUE, type ImportTuning } from '../workflows/contract';
 import {
   DEFAULT_GOOGLE_PEOPLE_BASE_URL,
+  DEFAULT_GOOGLE_TOKEN_URL,
+  DEFAULT_REAUTH_TIMEOUT_SECONDS,
   DEFAULT_HOST,
   DEFAULT_TUNING,
   DEFAULT_PHONE_REGION,
@@ -16,7 +18,8 @@ import {
   RATE_LIMIT_DEFAULTS,
   WORKER_DEFAULTS,
 } from './defaults';
-import { ConfigError, parseBoolean, parseInteger, PORT_RANGE } from './parse';
+import type { GoogleOAuthClient } from './google-oauth';
+import { ConfigError, parseBoolean, parseDurationSeconds, parseInteger, PORT_RANGE } from './parse';
 import { parsePayloadKeys, type PayloadKeyring } from './payload-keys';
 
 export { ConfigError } from './parse';
@@ -33,6 +36,8 @@ export interface AppConfig {
   database: { kind: 'postgres'; url: string } | { kind: 'sqlite'; file: string };
   /** Base URL of the Google People API (or of the demo provider that speaks its protocol). */
   googlePeopleBaseUrl: string;
+  /** The OAuth client workers refresh Google access tokens with (`GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_TOKEN_URL`). */
+  googleOAuth: GoogleOAuthClient;
   /** Base64 AES-256 key that seals access tokens; `undefined` means "use the key file in dataDir". */
   tokenKey: string | undefined;
   /** Defaults for new imports. */
@@ -96,6 +101,18 @@ function httpUrl(name: string, raw: string): string {
   return raw.replace(/\/+$/, '');
 }
 
+/** `GOOGLE_CLIENT_ID` and `GOOGLE_CLIENT_SECRET` come as a pair: one without the other is a mistake. */
+function googleOAuth(env: NodeJS.ProcessEnv): GoogleOAuthClient {
+  const clientId = env.GOOGLE_CLIENT_ID?.trim() || undefined;
+  const clientSecret = env.GOOGLE_CLIENT_SECRET?.trim() || undefined;
+  if ((clientId === undefined) !== (clientSecret === undefined)) {
+    throw new ConfigError(
+      `GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go together (only ${clientId ? 'GOOGLE_CLIENT_ID' : 'GOOGLE_CLIENT_SECRET'} is set): set both to refresh Google access tokens, or neither`,
+    );
+  }
+  return { clientId, clientSecret, tokenUrl: httpUrl('GOOGLE_TOKEN_URL', env.GOOGLE_TOKEN_URL || DEFAULT_GOOGLE_TOKEN_URL) };
+}
+
 /** Reads and validates the environment. Throws {@link ConfigError} with a message that says what to fix. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const dataDir = path.resolve(env.DATA_DIR || '.data');
@@ -127,11 +144,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     host: env.HOST || DEFAULT_HOST,
     database,
     googlePeopleBaseUrl: httpUrl('GOOGLE_PEOPLE_BASE_URL', env.GOOGLE_PEOPLE_BASE_URL || DEFAULT_GOOGLE_PEOPLE_BASE_URL),
+    googleOAuth: googleOAuth(env),
     tokenKey,
     importDefaults: {
       pageSize: integer('IMPORT_PAGE_SIZE', DEFAULT_TUNING.pageSize, 1, 1000),
       pagesPerBatch: integer('IMPORT_PAGES_PER_BATCH', DEFAULT_TUNING.pagesPerBatch, 1, 1000),
       maxBatchesPerRun: integer('IMPORT_MAX_BATCHES_PER_RUN', DEFAULT_TUNING.maxBatchesPerRun, 1, 100_000),
+      // 0 turns re-auth off: an import whose credentials are rejected fails at once.
+      reauthTimeoutSeconds: parseDurationSeconds('REAUTH_TIMEOUT', env.REAUTH_TIMEOUT, DEFAULT_REAUTH_TIMEOUT_SECONDS, 365 * 86_400),
     },
     workerMaxConcurrentActivities: integer(
       'WORKER_MAX_CONCURRENT_ACTIVITIES',

@@ -57,3 +57,20 @@ export function parseBoolean(name: string, raw: string | undefined, fallback: bo
   if (['false', '0', 'no'].includes(text)) return false;
   throw new ConfigError(`${name} must be true or false (got "${raw}")`);
 }
+
+const DURATION_UNITS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;
+
+/**
+ * A duration in whole seconds: `90`, `90s`, `15m`, `12h` or `7d`; `fallback` when absent or empty.
+ * Throws {@link ConfigError} naming `name` otherwise, or past `maxSeconds`.
+ */
+export function parseDurationSeconds(name: string, raw: string | undefined, fallback: number, maxSeconds: number): number {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const match = /^(\d{1,9})\s*([smhd]?)$/i.exec(raw.trim());
+  const unit = (match?.[2] || 's').toLowerCase() as keyof typeof DURATION_UNITS;
+  const seconds = match ? Number(match[1]) * DURATION_UNITS[unit] : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds > maxSeconds) {
+    throw new ConfigError(`${name} must be a duration such as 7d, 12h, 30m or 90s, at most ${maxSeconds / 86_400} days (got "${raw}")`);
+  }
+  return seconds;
+}

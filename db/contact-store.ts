@@ -4,16 +4,32 @@
  */
 import type { CompiledQuery, Kysely } from 'kysely';
 import { createApiKeyStore } from './api-keys';
+import { createWebhookStore } from './webhooks';
+import { createCredentialStore } from './credentials';
+import {
+  currentChangeSeq,
+  deleteUserChanges,
+  listChanges,
+  markSeen,
+  nextChangeSeq,
+  oneSqliteWriterAtATime,
+  sweepUnseen,
+  tombstoneContacts,
+  writeTransaction,
+} from './changes';
+import { deleteUserCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoints';
 import { deleteUserRejects, listRejects, recordRejects } from './rejects';
 import type { ContactsTable, StoreDatabase } from './schema';
+import { createSyncStateStore } from './sync-state';
+import { storedContact } from './stored-contact';
 import { createUploadStore, type UploadStoreOptions } from './uploads';
 import {
   InvalidCursorError,
   type ContactPage,
   type ContactRecord,
   type ContactStore,
+  type PageCheckpoint,
   type Store,
-  type StoredContact,
   type UpsertResult,
 } from './types';
 
@@ -32,6 +48,8 @@ const ROW_COLUMNS: ReadonlyArray<keyof ContactsTable> = [
   'raw',
   'created_at',
   'updated_at',
+  'deleted_at',
+  'change_seq',
 ];
 
 // SQLite binds at most 32766 parameters per statement, PostgreSQL 65535: size chunks for the
@@ -58,7 +76,10 @@ export function createStore(db: Kysely<StoreDatabase>, kind: Store['kind'], opti
   return {
     kind,
     apiKeys: createApiKeyStore(db),
+    webhooks: createWebhookStore(db),
+    credentials: createCredentialStore(db),
     uploads: createUploadStore(db, kind, options),
+    syncState: createSyncStateStore(db),
     tenant: (tenant) => tenantContacts(db, statements, tenant),
 
     async ping(): Promise<void> {
@@ -78,38 +99,24 @@ function tenantContacts(db: Kysely<StoreDatabase>, statements: StatementCache, t
 
     async upsertContacts(userId: string, provider: string, contacts: readonly ContactRecord[]): Promise<UpsertResult> {
       if (contacts.length === 0) return { written: 0 };
-      const now = new Date().toISOString();
-      // PostgreSQL refuses to update one row twice in a statement ("ON CONFLICT DO UPDATE command
-      // cannot affect row a second time"), so keep one row per externalId; the last one wins.
-      const byExternalId = new Map<string, ContactsTable>();
-      for (const contact of contacts) {
-        byExternalId.set(contact.externalId, {
-          tenant_id: tenant,
-          user_id: userId,
-          provider,
-          external_id: contact.externalId,
-          etag: contact.etag,
-          display_name: contact.displayName,
-          email: contact.email,
-          phone: contact.phone,
-          organization: contact.organization,
-          phone_e164: contact.phoneE164 ?? null,
-          raw: JSON.stringify(contact.raw ?? null),
-          created_at: now,
-          updated_at: now,
-        });
-      }
-      const rows = [...byExternalId.values()];
-      // One statement is already atomic; only several chunks need an explicit transaction.
-      if (rows.length <= ROWS_PER_STATEMENT) return { written: await upsertRows(db, statements, rows) };
-      return db.transaction().execute(async (trx) => {
-        let written = 0;
-        for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
-          written += await upsertRows(trx, statements, rows.slice(start, start + ROWS_PER_STATEMENT));
-        }
-        return { written };
-      });
+      const rows = contactRows(tenant, userId, provider, contacts);
+      // A transaction even for one statement: it takes the user's next change number (db/changes.ts).
+      return writeTransaction(db, async (trx) => ({ written: await upsertChunks(trx, statements, rows) }));
     },
+
+    async savePage(userId: string, provider: string, contacts: readonly ContactRecord[], checkpoint: PageCheckpoint): Promise<UpsertResult> {
+      const rows = contactRows(tenant, userId, provider, contacts);
+      // One SQLite writer per process (db/changes.ts), or a second store on the file deadlocks it.
+      return oneSqliteWriterAtATime(db, () =>
+        db.transaction().execute(async (trx) => {
+          const written = await upsertChunks(trx, statements, rows);
+          await writeCheckpoint(trx, tenant, userId, checkpoint);
+          return { written };
+        }),
+      );
+    },
+
+    readCheckpoint: (importKey) => readCheckpoint(db, tenant, importKey),
 
     async listContacts(userId: string, options: { limit: number; cursor?: string | null }): Promise<ContactPage> {
       const { limit, cursor } = options;
@@ -121,7 +128,9 @@ function tenantContacts(db: Kysely<StoreDatabase>, statements: StatementCache, t
         .selectFrom('contacts')
         .select(LISTED_COLUMNS)
         .where('tenant_id', '=', tenant)
-        .where('user_id', '=', userId);
+        .where('user_id', '=', userId)
+        // Tombstones are for the change feed (db/changes.ts), not the listing.
+        .where('deleted_at', 'is', null);
       if (after) {
         // A row-value comparison is a range on the primary key (tenant_id, user_id, provider, external_id):
         // every page is an index seek, however deep into the list it is.
@@ -134,21 +143,7 @@ function tenantContacts(db: Kysely<StoreDatabase>, statements: StatementCache, t
       const pageRows = rows.length > limit ? rows.slice(0, limit) : rows;
       const last = pageRows.at(-1);
       return {
-        items: pageRows.map(
-          (row): StoredContact => ({
-            provider: row.provider,
-            externalId: row.external_id,
-            etag: row.etag,
-            displayName: row.display_name,
-            email: row.email,
-            phone: row.phone,
-            phoneE164: row.phone_e164,
-            organization: row.organization,
-            raw: JSON.parse(row.raw) as unknown,
-            createdAt: row.created_at,
-            updatedAt: row.updated_at,
-          }),
-        ),
+        items: pageRows.map(storedContact),
         nextCursor:
           rows.length > limit && last ? encodeCursor({ provider: last.provider, externalId: last.external_id }) : null,
       };
@@ -159,7 +154,8 @@ function tenantContacts(db: Kysely<StoreDatabase>, statements: StatementCache, t
         .selectFrom('contacts')
         .select((eb) => eb.fn.countAll().as('count'))
         .where('tenant_id', '=', tenant)
-        .where('user_id', '=', userId);
+        .where('user_id', '=', userId)
+        .where('deleted_at', 'is', null);
       if (provider !== undefined) query = query.where('provider', '=', provider);
       const { count } = await query.executeTakeFirstOrThrow();
       // PostgreSQL returns count(*) as a bigint string, SQLite as a number.
@@ -170,8 +166,22 @@ function tenantContacts(db: Kysely<StoreDatabase>, statements: StatementCache, t
 
     listRejects: (importKey, options) => listRejects(db, tenant, importKey, options),
 
+    tombstoneContacts: (userId, provider, externalIds) => tombstoneContacts(db, tenant, userId, provider, externalIds),
+
+    markSeen: (userId, provider, externalIds, mark) => markSeen(db, tenant, userId, provider, externalIds, mark),
+
+    sweepUnseen: (userId, provider, mark, upTo) => sweepUnseen(db, tenant, userId, provider, mark, upTo),
+
+    currentChangeSeq: (userId) => currentChangeSeq(db, tenant, userId),
+
+    listChanges: (userId, options) => listChanges(db, tenant, userId, options),
+
     async deleteUser(userId: string): Promise<number> {
       await deleteUserRejects(db, tenant, userId);
+      // Also the sync tokens: an incremental import after erasure would bring back only the changes.
+      await deleteUserChanges(db, tenant, userId);
+      await createSyncStateStore(db).deleteUser(tenant, userId);
+      await deleteUserCheckpoints(db, tenant, userId);
       const result = await db
         .deleteFrom('contacts')
         .where('tenant_id', '=', tenant)
@@ -199,10 +209,13 @@ function upsertQuery(db: Kysely<StoreDatabase>, rows: ContactsTable[]) {
           phone_e164: eb.ref('excluded.phone_e164'),
           raw: eb.ref('excluded.raw'),
           updated_at: eb.ref('excluded.updated_at'),
+          deleted_at: eb.ref('excluded.deleted_at'),
+          change_seq: eb.ref('excluded.change_seq'),
         }))
-        // An unchanged etag means an unchanged contact: skip the write, keep updated_at, and
-        // leave the row out of the count (SQLite's changes() and PostgreSQL's rowCount agree).
-        .whereRef('contacts.etag', '<>', 'excluded.etag'),
+        // An unchanged etag means an unchanged contact: skip the write, keep updated_at and its
+        // change number, and leave the row out of the count (SQLite's changes() and PostgreSQL's
+        // rowCount agree). A tombstone that comes back is written whatever its etag.
+        .where((eb) => eb.or([eb('contacts.etag', '<>', eb.ref('excluded.etag')), eb('contacts.deleted_at', 'is not', null)])),
     );
 }
 
@@ -223,6 +236,50 @@ async function upsertRows(db: Kysely<StoreDatabase>, statements: StatementCache,
   }
   const result = await db.executeQuery({ ...compiled, parameters });
   return Number(result.numAffectedRows ?? 0n);
+}
+
+/**
+ * The rows of `contacts`, one per externalId (the last one wins): PostgreSQL refuses to update one
+ * row twice in a statement ("ON CONFLICT DO UPDATE command cannot affect row a second time").
+ */
+function contactRows(tenant: string, userId: string, provider: string, contacts: readonly ContactRecord[]): ContactsTable[] {
+  const now = new Date().toISOString();
+  const byExternalId = new Map<string, ContactsTable>();
+  for (const contact of contacts) {
+    byExternalId.set(contact.externalId, {
+      tenant_id: tenant,
+      user_id: userId,
+      provider,
+      external_id: contact.externalId,
+      etag: contact.etag,
+      display_name: contact.displayName,
+      email: contact.email,
+      phone: contact.phone,
+      organization: contact.organization,
+      phone_e164: contact.phoneE164 ?? null,
+      raw: JSON.stringify(contact.raw ?? null),
+      created_at: now,
+      updated_at: now,
+      deleted_at: null,
+      // Stamped by upsertChunks, inside the write's transaction.
+      change_seq: 0,
+    });
+  }
+  return [...byExternalId.values()];
+}
+
+/** {@link upsertRows} in statements of at most ROWS_PER_STATEMENT rows, inside the caller's transaction. */
+async function upsertChunks(trx: Kysely<StoreDatabase>, statements: StatementCache, rows: ContactsTable[]): Promise<number> {
+  const first = rows[0];
+  if (first === undefined) return 0;
+  // The rows of one call are one user's; their change number orders them in the change feed.
+  const seq = await nextChangeSeq(trx, first.tenant_id, first.user_id);
+  for (const row of rows) row.change_seq = seq;
+  let written = 0;
+  for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
+    written += await upsertRows(trx, statements, rows.slice(start, start + ROWS_PER_STATEMENT));
+  }
+  return written;
 }
 
 /** The values of `rows` in the order the multi-row VALUES list binds them: row by row, columns as in the table. */

@@ -10,6 +10,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { createStore } from './contact-store';
 import { migrationProvider } from './migrations';
 import type { StoreDatabase } from './schema';
+import { withStatementCache } from './sqlite-statements';
 import type { Store } from './types';
 
 export type { ContactStore, Store } from './types';
@@ -45,7 +46,7 @@ export async function openStore(database: StoreLocation): Promise<Store> {
       sqlite.close();
       throw error;
     }
-    db = new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     // Kysely takes no migration lock on SQLite (it assumes one process). Holding SQLite's own write
     // lock on the very connection the migrator uses makes a second process wait (busy timeout),
     // then find the migrations already recorded. That wait blocks the thread, so stores opened at
@@ -64,6 +65,12 @@ export async function openStore(database: StoreLocation): Promise<Store> {
     // An idle client whose connection drops emits 'error' on the pool; unhandled, that would crash
     // the process. The next query checks out a fresh client, so logging is enough.
     pool.on('error', (error) => console.error('PostgreSQL idle client error:', error.message));
+    // A client checked out for a transaction emits 'error' on itself, not on the pool, when its
+    // server goes away (a PostgreSQL restart); unhandled, that killed the worker. Its query fails
+    // on its own (the batch retries), so a listener that logs is all it needs.
+    pool.on('connect', (client) => {
+      client.on('error', (error) => console.error('PostgreSQL connection error:', error.message));
+    });
     db = new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }) });
     // Kysely's PostgreSQL migrator holds a session advisory lock while it migrates.
     await migrate(db, database.kind, null);

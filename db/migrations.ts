@@ -115,6 +115,93 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('uploads').ifExists().execute();
     },
   },
+  '0004_sync_state_tombstones_changes': {
+    async up(db) {
+      // Tombstones, the change feed's order, and the mark a sweeping full listing leaves (db/changes.ts).
+      // Rows from before get change number 0: `changedSince=0` still lists them.
+      await db.schema.alterTable('contacts').addColumn('deleted_at', 'text').execute();
+      await db.schema.alterTable('contacts').addColumn('change_seq', 'integer', (col) => col.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('contacts').addColumn('sync_mark', 'text').execute();
+      // The change feed's order, whole: a page is a range of it, however many rows share one change.
+      await db.schema
+        .createIndex('contacts_by_change')
+        .on('contacts')
+        .columns(['tenant_id', 'user_id', 'change_seq', 'provider', 'external_id'])
+        .execute();
+      await db.schema
+        .createTable('change_counters')
+        .$call(requiredText('tenant_id', 'user_id'))
+        .addColumn('seq', 'integer', (col) => col.notNull())
+        .addPrimaryKeyConstraint('change_counters_pkey', ['tenant_id', 'user_id'])
+        .execute();
+      await db.schema
+        .createTable('sync_state')
+        .$call(requiredText('tenant_id', 'user_id', 'provider', 'token', 'params', 'updated_at'))
+        .addPrimaryKeyConstraint('sync_state_pkey', ['tenant_id', 'user_id', 'provider'])
+        .execute();
+    },
+    async down(db) {
+      await db.schema.dropTable('sync_state').ifExists().execute();
+      await db.schema.dropTable('change_counters').ifExists().execute();
+      await db.schema.dropIndex('contacts_by_change').ifExists().execute();
+    },
+  },
+  '0005_credentials': {
+    async up(db) {
+      // One row per (tenant, user, provider): the refresh token and the last access token, sealed (db/credentials.ts).
+      await db.schema
+        .createTable('credentials')
+        .$call(requiredText('tenant_id', 'user_id', 'provider'))
+        .addColumn('sealed_refresh_token', 'text')
+        .addColumn('sealed_access_token', 'text')
+        .addColumn('access_expires_at', 'text')
+        .addColumn('updated_at', 'text', (col) => col.notNull())
+        .addPrimaryKeyConstraint('credentials_pkey', ['tenant_id', 'user_id', 'provider'])
+        .execute();
+    },
+    async down(db) {
+      await db.schema.dropTable('credentials').ifExists().execute();
+    },
+  },
+  '0006_webhooks_schedules': {
+    async up(db) {
+      // One row per tenant: its default webhook URL and sealed signing secret. Sync schedules live
+      // in Temporal (Schedules), so they need no table.
+      await db.schema
+        .createTable('webhooks')
+        .addColumn('tenant_id', 'text', (col) => col.primaryKey())
+        .addColumn('url', 'text')
+        .$call(requiredText('sealed_secret', 'created_at', 'updated_at'))
+        .execute();
+    },
+    async down(db) {
+      await db.schema.dropTable('webhooks').ifExists().execute();
+    },
+  },
+  '0007_import_checkpoints': {
+    async up(db) {
+      // Written in the same transaction as each page's contacts (db/checkpoints.ts).
+      await db.schema
+        .createTable('import_checkpoints')
+        .addColumn('tenant_id', 'text', (col) => col.notNull())
+        .addColumn('import_key', 'text', (col) => col.notNull())
+        .addColumn('user_id', 'text', (col) => col.notNull())
+        .addColumn('cursor', 'text')
+        .addColumn('fetched', 'integer', (col) => col.notNull())
+        .addColumn('saved', 'integer', (col) => col.notNull())
+        .addColumn('rejected', 'integer', (col) => col.notNull())
+        .addColumn('pages', 'integer', (col) => col.notNull())
+        .addColumn('total', 'integer')
+        .addColumn('writes', 'integer', (col) => col.notNull())
+        .addColumn('updated_at', 'text', (col) => col.notNull())
+        .addPrimaryKeyConstraint('import_checkpoints_pkey', ['tenant_id', 'import_key'])
+        .execute();
+      await db.schema.createIndex('import_checkpoints_by_user').on('import_checkpoints').columns(['tenant_id', 'user_id']).execute();
+    },
+    async down(db) {
+      await db.schema.dropTable('import_checkpoints').ifExists().execute();
+    },
+  },
 };
 
 /** Hands Kysely's `Migrator` the migrations above. */

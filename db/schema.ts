@@ -21,6 +21,29 @@ export interface ContactsTable {
   raw: string;
   created_at: string;
   updated_at: string;
+  /** Set when the contact was deleted at its provider: a tombstone, hidden from the listing (db/changes.ts). */
+  deleted_at: string | null;
+  /** The user's change number of the last write that changed this row: the change feed's order (default 0). */
+  change_seq?: number;
+  /** The last full listing (import) that saw this row, written only by imports that sweep (never by upserts). */
+  sync_mark?: string | null;
+}
+
+/** One counter per user: each write transaction takes the next number (db/changes.ts). */
+export interface ChangeCountersTable {
+  tenant_id: string;
+  user_id: string;
+  seq: number;
+}
+
+/** The last sync token per (tenant, user, provider), with the request it is valid for (db/sync-state.ts). */
+export interface SyncStateTable {
+  tenant_id: string;
+  user_id: string;
+  provider: string;
+  token: string;
+  params: string;
+  updated_at: string;
 }
 
 export interface ApiKeysTable {
@@ -79,10 +102,58 @@ export interface RejectsTable {
   created_at: string;
 }
 
+/** A user's stored provider credentials, sealed with the token key (db/credentials.ts). Never in clear. */
+export interface CredentialsTable {
+  tenant_id: string;
+  user_id: string;
+  provider: string;
+  sealed_refresh_token: string | null;
+  /** The last access token a refresh gave, so the next batch need not refresh again. */
+  sealed_access_token: string | null;
+  /** ISO time that access token expires. */
+  access_expires_at: string | null;
+  updated_at: string;
+}
+
+/** A tenant's webhook settings (db/webhooks.ts). */
+export interface WebhooksTable {
+  tenant_id: string;
+  /** The default URL of the tenant's import events; `null`: only imports that name one notify. */
+  url: string | null;
+  /** The HMAC signing secret, sealed with the token key: never in clear. */
+  sealed_secret: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface StoreDatabase {
+  webhooks: WebhooksTable;
+  credentials: CredentialsTable;
   contacts: ContactsTable;
   api_keys: ApiKeysTable;
   uploads: UploadsTable;
   upload_chunks: UploadChunksTable;
   rejects: RejectsTable;
+  change_counters: ChangeCountersTable;
+  sync_state: SyncStateTable;
+  import_checkpoints: ImportCheckpointsTable;
+}
+
+/** One import's checkpoint, written in each page's transaction (db/checkpoints.ts). */
+export interface ImportCheckpointsTable {
+  tenant_id: string;
+  /** `workflowId/firstRunId`, as rejects are filed. */
+  import_key: string;
+  /** Whose import: erasure deletes the user's checkpoints with their contacts. */
+  user_id: string;
+  /** The provider's token for the next page; `null` after the last. */
+  cursor: string | null;
+  fetched: number;
+  saved: number;
+  rejected: number;
+  pages: number;
+  total: number | null;
+  /** Page transactions that committed: above `pages` means a page was written twice. */
+  writes: number;
+  updated_at: string;
 }

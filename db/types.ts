@@ -1,5 +1,12 @@
 /** Shapes the store works with. The provider client produces them; the API reads them back. */
 import type { ApiKeyStore } from './api-keys';
+import type { WebhookStore } from './webhooks';
+import type { CredentialStore } from './credentials';
+import type { ChangePage } from './changes';
+import type { SyncStateStore } from './sync-state';
+
+export type { ChangePage, ContactChange } from './changes';
+export type { SyncState, SyncStateStore } from './sync-state';
 
 /** One contact as we keep it: a few columns the web app shows, plus the provider's raw record. */
 export interface ContactRecord {
@@ -56,6 +63,26 @@ export interface UpsertResult {
   written: number;
 }
 
+/** Where an import stands after a page: written in that page's transaction ({@link ContactStore.savePage}). */
+export interface PageCheckpoint {
+  /** The import (continue-as-new chain): `workflowId/firstRunId`. */
+  importKey: string;
+  /** The provider's token for the next page; `null` after the last. */
+  cursor: string | null;
+  fetched: number;
+  saved: number;
+  rejected: number;
+  pages: number;
+  total: number | null;
+}
+
+/** A checkpoint as stored, with how many page transactions wrote it. */
+export interface StoredCheckpoint extends PageCheckpoint {
+  /** Committed page transactions: more than `pages` means a page was written twice. */
+  writes: number;
+  updatedAt: string;
+}
+
 /** A quarantined record as the API lists it. */
 export interface StoredReject extends RejectedRecord {
   createdAt: string;
@@ -75,6 +102,29 @@ export interface ContactStore {
   readonly tenant: string;
   /** Idempotent: keyed on (tenant, userId, provider, externalId), one transaction per call. */
   upsertContacts(userId: string, provider: string, contacts: readonly ContactRecord[]): Promise<UpsertResult>;
+  /**
+   * Upserts a page's contacts and files `checkpoint` in ONE transaction: after a crash, the stored
+   * checkpoint says exactly which pages are saved (issue 12). Idempotent like {@link upsertContacts}.
+   */
+  savePage(userId: string, provider: string, contacts: readonly ContactRecord[], checkpoint: PageCheckpoint): Promise<UpsertResult>;
+  /** The import's checkpoint as the last committed page left it, or `null`. */
+  readCheckpoint(importKey: string): Promise<StoredCheckpoint | null>;
+  /** Marks these contacts deleted (tombstones, db/changes.ts); resolves to how many were live. Idempotent. */
+  tombstoneContacts(userId: string, provider: string, externalIds: readonly string[]): Promise<number>;
+  /** Notes that the full listing `mark` saw these contacts, so {@link sweepUnseen} keeps them. */
+  markSeen(userId: string, provider: string, externalIds: readonly string[], mark: string): Promise<void>;
+  /**
+   * Tombstones the live contacts of `provider` that the listing `mark`, begun at change number
+   * `upTo`, neither wrote nor saw; resolves to how many. Idempotent.
+   */
+  sweepUnseen(userId: string, provider: string, mark: string, upTo: number): Promise<number>;
+  /** The user's change number now: what a sweeping listing begins at. */
+  currentChangeSeq(userId: string): Promise<number>;
+  /**
+   * Upserts and deletions after the cursor `since` (`'0'`: from the beginning), in commit order;
+   * `limit` 1..1000. Throws {@link InvalidCursorError} on a bad cursor.
+   */
+  listChanges(userId: string, options: { limit: number; since: string }): Promise<ChangePage>;
   /** Keyset pagination in a stable order; `limit` 1..1000. Throws {@link InvalidCursorError} on a bad cursor. */
   listContacts(userId: string, options: { limit: number; cursor?: string | null }): Promise<ContactPage>;
   countContacts(userId: string, provider?: string): Promise<number>;
@@ -143,6 +193,8 @@ export interface UploadStore {
 
 /** The one typed store both SQLite and PostgreSQL implement through the same queries. */
 export interface Store {
+  /** Users' provider credentials (refresh tokens), sealed. */
+  readonly credentials: CredentialStore;
   readonly kind: 'sqlite' | 'postgres';
   /** API keys, hashed, in the same database. */
   readonly apiKeys: ApiKeyStore;
@@ -150,6 +202,10 @@ export interface Store {
   tenant(tenant: string): ContactStore;
   /** Uploaded files of every tenant (each method takes the tenant). */
   readonly uploads: UploadStore;
+  /** Sync tokens for incremental imports (each method takes the tenant). */
+  readonly syncState: SyncStateStore;
+  /** Each tenant's webhook URL and sealed signing secret. */
+  readonly webhooks: WebhookStore;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -4,6 +4,7 @@
  * Environment: `DEMO_PROVIDER_PORT` (default 8090), `DEMO_PROVIDER_HOST` (default 127.0.0.1),
  * `DEMO_CONTACTS` (default 2500), and optionally `DEMO_SLOW_MS`, `DEMO_FAULT_EVERY` with
  * `DEMO_FAULT_KIND` (429, 500, 503 or drop). Point the worker at it with `GOOGLE_PEOPLE_BASE_URL`.
+ * `POST /demo/changes` edits, deletes and adds people between imports (demo-provider/sync.ts).
  */
 import { DEFAULT_DEMO_CONTACTS, DEFAULT_HOST, PORT_DEFAULTS } from '../config/defaults';
 import { ConfigError, parseInteger, PORT_RANGE } from '../config/parse';

@@ -8,7 +8,9 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decodePageToken, encodePageToken, personJson } from './people';
+import { createDemoOAuth, DEMO_TOKEN_PATH, type DemoOAuth, type DemoOAuthOptions } from './oauth';
+import { decodePageToken, encodePageToken } from './people';
+import { createDemoSync, DEMO_CHANGES_PATH, deletedPersonJson, EXPIRED_SYNC_TOKEN_BODY, type DemoSync } from './sync';
 
 export type DemoFaultKind = '429' | '500' | '503' | 'drop';
 
@@ -43,6 +45,8 @@ export interface DemoProviderOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /** The token endpoint (`POST /token`, demo-provider/oauth.ts): client, token lifetime, revoked refresh tokens. */
+  oauth?: DemoOAuthOptions;
 }
 
 export interface DemoProviderStats {
@@ -65,6 +69,10 @@ export interface DemoProvider {
   /** Base URL to use as `GOOGLE_PEOPLE_BASE_URL`, e.g. `http://127.0.0.1:12345`. */
   readonly url: string;
   readonly stats: DemoProviderStats;
+  /** The OAuth token endpoint: its `configure` and token counters (`GOOGLE_TOKEN_URL` is `${url}/token`). */
+  readonly oauth: DemoOAuth;
+  /** People edited, deleted, added between imports, and sync tokens (demo-provider/sync.ts). */
+  readonly sync: DemoSync;
   /** Changes the contact count or replaces the faults (a new `script` starts from its first entry). */
   configure(patch: { contacts?: number; faults?: DemoFaults }): void;
   /** Zeroes the counters, including the request count `every` is based on. */
@@ -149,6 +157,8 @@ function validateContacts(contacts: number): number {
 export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise<DemoProvider> {
   let contacts = validateContacts(opts.contacts ?? DEFAULT_CONTACTS);
   let faults = validateFaults(opts.faults ?? {});
+  const oauth = createDemoOAuth(opts.oauth);
+  const sync = createDemoSync({ get: () => contacts, set: (count) => (contacts = count) });
   const stats: DemoProviderStats = { requests: 0, pagesServed: 0, contactsServed: 0, faultsInjected: 0, pageTokensServed: new Map() };
 
   /** The injected fault for this request, if any; consumes one `script` entry. */
@@ -182,20 +192,40 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
   /** Requests waiting for `holdFromOffset` to be lifted. */
   let held: Array<() => void> = [];
 
-  function servePage(res: http.ServerResponse, offset: number, pageSize: number, fields: ReadonlySet<string>): void {
+  /**
+   * A page of people `offset…` of everyone (a full read, which hands out a sync token on its last
+   * page when `read.requestToken`), or of those changed since a token's generation (`read.since`).
+   */
+  function servePage(
+    res: http.ServerResponse,
+    offset: number,
+    pageSize: number,
+    fields: ReadonlySet<string>,
+    read: { requestToken?: boolean; since?: number } = {},
+  ): void {
     // A client that went away (a killed worker) was not served: do not count the page.
     if (res.destroyed || res.socket?.destroyed) return;
-    const end = Math.min(offset + pageSize, contacts);
+    const changed = read.since === undefined ? null : sync.changedSince(read.since);
+    const length = changed === null ? contacts : changed.length;
+    const end = Math.min(offset + pageSize, length);
     const people: string[] = [];
     const malformed = new Set(faults.malformedPeople ?? []);
-    for (let i = offset; i < end; i++) {
-      const person = personJson(i, fields);
+    for (let k = offset; k < end; k++) {
+      const i = changed === null ? k : (changed[k] as number);
+      const person = sync.person(i, fields);
+      // Deleted people are left out of full reads and reported as deleted to incremental ones.
+      if (person === null) {
+        if (changed !== null) people.push(deletedPersonJson(i));
+        continue;
+      }
       people.push(malformed.has(i) ? person.replace(/,"etag":"[^"]*"/, '') : person);
     }
     // Google leaves `connections` out of an empty page rather than sending [].
     let body = people.length > 0 ? `{"connections":[${people.join(',')}],` : '{';
-    if (end < contacts) body += `"nextPageToken":"${encodePageToken(end)}",`;
-    body += `"totalPeople":${contacts},"totalItems":${contacts}}`;
+    if (end < length) body += `"nextPageToken":"${encodePageToken(end)}",`;
+    else if (read.requestToken || changed !== null) body += `"nextSyncToken":"${sync.issueToken(fields)}",`;
+    const total = sync.liveCount();
+    body += `"totalPeople":${total},"totalItems":${total}}`;
     stats.pagesServed++;
     stats.contactsServed += people.length;
     const key = String(offset);
@@ -204,8 +234,11 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
   }
 
   function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    stats.requests++;
     const url = new URL(req.url ?? '/', 'http://demo.invalid');
+    // Token requests are counted apart (`oauth.stats`): faults `every` N requests stay on pages.
+    if (url.pathname === DEMO_TOKEN_PATH) return oauth.handle(req, res);
+    if (url.pathname === DEMO_CHANGES_PATH) return sync.handleAdmin(req, res);
+    stats.requests++;
     if (req.method !== 'GET' || url.pathname !== CONNECTIONS_PATH) {
       sendError(res, 404, `Method not found: ${req.method ?? '?'} ${url.pathname}`);
       return;
@@ -217,7 +250,7 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
       sendError(res, 401, 'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
       return;
     }
-    if (faults.revokedTokens?.includes(token)) {
+    if (faults.revokedTokens?.includes(token) || oauth.isExpired(token)) {
       sendError(res, 401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
       return;
     }
@@ -264,20 +297,37 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
       offset = decoded;
     }
 
+    // Sync tokens (demo-provider/sync.ts): changes since one, or a new one at the end of a full read.
+    const read: { requestToken?: boolean; since?: number } = { requestToken: url.searchParams.get('requestSyncToken') === 'true' };
+    const syncToken = url.searchParams.get('syncToken');
+    if (syncToken) {
+      const known = sync.readToken(syncToken, fields);
+      if ('problem' in known && known.problem === 'expired') {
+        if (sync.expiredStatus === 410) sendError(res, 410, 'Sync token is expired.');
+        else sendBody(res, 400, EXPIRED_SYNC_TOKEN_BODY);
+        return;
+      }
+      if ('problem' in known) {
+        sendError(res, 400, 'Request contains an invalid argument: the sync token is not valid for this request.');
+        return;
+      }
+      read.since = known.generation;
+    }
+
     const holding = () => faults.holdFromOffset !== undefined && offset >= faults.holdFromOffset;
-    const serveWhenReleased = () => (holding() ? held.push(serveWhenReleased) : servePage(res, offset, pageSize, fields));
+    const serveWhenReleased = () => (holding() ? held.push(serveWhenReleased) : servePage(res, offset, pageSize, fields, read));
     if (holding()) {
       held.push(serveWhenReleased);
       return;
     }
     const slowMs = faults.slowMs ?? 0;
     if (slowMs > 0) {
-      const timer = setTimeout(() => servePage(res, offset, pageSize, fields), slowMs);
+      const timer = setTimeout(() => servePage(res, offset, pageSize, fields, read), slowMs);
       // A client that gives up (timeout, abort) must not leave the timer holding the process open.
       res.on('close', () => clearTimeout(timer));
       return;
     }
-    servePage(res, offset, pageSize, fields);
+    servePage(res, offset, pageSize, fields, read);
   }
 
   const server = http.createServer((req, res) => {
@@ -303,6 +353,8 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
   return {
     url: `http://${host}:${address.port}`,
     stats,
+    oauth,
+    sync,
     configure(patch) {
       if (patch.contacts !== undefined) contacts = validateContacts(patch.contacts);
       if (patch.faults !== undefined) {

@@ -24,6 +24,8 @@ import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
 import { describePortHolder, portIsFree } from './port-owner';
 import { nodeScriptPart, Supervisor, type NodeScriptPartOptions, type PartSpec } from './supervisor';
 import { freePort, startDevServer } from './temporal-cli';
+import { DEFAULT_WORKER_METRICS_ADDRESS, splitHostPort, withPort, workerMetricsAddress } from '../worker/metrics';
+import { DEMO_OAUTH_CLIENT, DEMO_TOKEN_PATH } from '../demo-provider/oauth';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -70,6 +72,11 @@ async function main(): Promise<void> {
   const providerPort = await orFree(
     parseInteger('DEMO_PROVIDER_PORT', process.env.DEMO_PROVIDER_PORT, PORT_DEFAULTS.demoProvider, PORT_RANGE),
   );
+  // The worker's Prometheus endpoint: on by default here, `off` turns it off.
+  const metricsSetting = workerMetricsAddress({ WORKER_METRICS_ADDRESS: process.env.WORKER_METRICS_ADDRESS ?? DEFAULT_WORKER_METRICS_ADDRESS });
+  const metrics = metricsSetting ? splitHostPort(metricsSetting) : undefined;
+  if (metrics) metrics.port = await orFree(metrics.port);
+  const metricsAddress = metricsSetting && metrics ? withPort(metricsSetting, metrics.port) : undefined;
 
   const taken = await takenPorts([
     ...(runDevServer
@@ -80,6 +87,7 @@ async function main(): Promise<void> {
       : []),
     ...(runProvider ? [{ port: providerPort, host: providerHost, what: 'demo provider', variable: 'DEMO_PROVIDER_PORT' }] : []),
     { port: apiPort, host: config.host, what: 'API', variable: 'PORT' },
+    ...(metrics ? [{ ...metrics, what: 'worker metrics', variable: 'WORKER_METRICS_ADDRESS' }] : []),
   ]);
   if (taken.length > 0) {
     console.error(
@@ -87,7 +95,7 @@ async function main(): Promise<void> {
         'start: not starting: ports it needs are taken:',
         ...taken,
         'Is another `npm start` running? Stop it, or give this one other ports, e.g. ' +
-          `TEMPORAL_PORT=${temporalPort + 1} TEMPORAL_UI_PORT=${uiPort + 1} PORT=${apiPort + 1} DEMO_PROVIDER_PORT=${providerPort + 1} npm start ` +
+          `TEMPORAL_PORT=${temporalPort + 1} TEMPORAL_UI_PORT=${uiPort + 1} PORT=${apiPort + 1} DEMO_PROVIDER_PORT=${providerPort + 1}${metricsSetting && metrics ? ` WORKER_METRICS_ADDRESS=${withPort(metricsSetting, metrics.port + 1)}` : ''} npm start ` +
           '(0 picks a free port). To use a Temporal server that is already running, name it: TEMPORAL_ADDRESS=host:port.',
       ].join('\n'),
     );
@@ -101,6 +109,9 @@ async function main(): Promise<void> {
     // One machine, its own servers (the demo provider, a local Radicale from npm run demo-carddav):
     // let its worker reach loopback sources unless told otherwise.
     SOURCES_ALLOW_PRIVATE_ADDRESSES: process.env.SOURCES_ALLOW_PRIVATE_ADDRESSES || 'true',
+    // A person reads this terminal: one readable line per event (JSON elsewhere, for log shippers).
+    LOG_FORMAT: process.env.LOG_FORMAT || 'pretty',
+    WORKER_METRICS_ADDRESS: metricsAddress ?? 'off',
   };
   let stopping: Promise<void> | undefined;
   const shutdown = (code: number) => {
@@ -145,6 +156,8 @@ async function main(): Promise<void> {
       await supervisor.start({
         name: 'temporal',
         stopGraceMs: 10_000,
+        // Stopping, its internal workers warn about the server going away, a score of lines: its log has them.
+        quietWhileStopping: true,
         launch: async ({ spawned, output }) => {
           const server = await startDevServer({
             dbFile: path.join(config.dataDir, 'temporal.db'),
@@ -172,7 +185,13 @@ async function main(): Promise<void> {
           script: 'demo-provider/main.ts',
           env,
           ready: /(https?:\/\/\S+)/,
-          onReady: (url) => (env.GOOGLE_PEOPLE_BASE_URL ??= url),
+          onReady: (url) => {
+            env.GOOGLE_PEOPLE_BASE_URL ??= url;
+            // Refresh tokens work locally too: the demo provider serves the token endpoint, for its own client.
+            env.GOOGLE_TOKEN_URL ??= `${url}${DEMO_TOKEN_PATH}`;
+            env.GOOGLE_CLIENT_ID ??= DEMO_OAUTH_CLIENT.clientId;
+            env.GOOGLE_CLIENT_SECRET ??= DEMO_OAUTH_CLIENT.clientSecret;
+          },
           stopGraceMs: 5_000,
         }),
       );
@@ -186,7 +205,8 @@ async function main(): Promise<void> {
           script: 'worker/main.ts',
           env,
           nodeFlags: WORKER_NODE_FLAGS,
-          ready: /^worker: polling/,
+          // Anywhere in the line: it is a pretty or JSON log line, not a bare message.
+          ready: /worker: polling/,
           // It finishes the page in flight and heartbeats it: give it its whole grace and then some.
           stopGraceMs: WORKER_DEFAULTS.shutdownGraceMs + 5_000,
         }),
@@ -195,7 +215,7 @@ async function main(): Promise<void> {
         nodePart('api', {
           script: 'api/main.ts',
           env,
-          ready: /^api: listening on (http:\/\/\S+)/,
+          ready: /api: listening on (http:\/\/[^\s"]+)/,
           onReady: (url) => (apiUrl = url),
           stopGraceMs: 10_000,
         }),

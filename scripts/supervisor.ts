@@ -27,6 +27,11 @@ export interface PartSpec {
   launch(io: PartIO): Promise<void>;
   /** How long the part may take to stop after SIGTERM before it gets SIGKILL. */
   stopGraceMs: number;
+  /**
+   * Once asked to stop, its output goes to its log file only. For a part that complains about
+   * its own shutdown (the dev server warns, line after line, as its internal workers lose it).
+   */
+  quietWhileStopping?: boolean;
 }
 
 export interface PartIO {
@@ -75,6 +80,8 @@ interface Part {
   nextDelayMs: number;
   restartTimes: number[];
   restartTimer?: NodeJS.Timeout;
+  /** Sent SIGTERM by `stop()`. */
+  stopping?: boolean;
 }
 
 const isAlive = (child: ChildProcess | undefined): child is ChildProcess =>
@@ -165,7 +172,7 @@ export class Supervisor {
       },
       output: (line, stream) => {
         part.log.write(`${line}\n`);
-        this.echo(spec.name, line, stream);
+        if (!(part.stopping && spec.quietWhileStopping)) this.echo(spec.name, line, stream);
       },
     });
     part.ready = true;
@@ -237,6 +244,7 @@ export class Supervisor {
     const child = part.process;
     if (!isAlive(child)) return;
     this.say(`start: stopping ${part.spec.name}`);
+    part.stopping = true;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     signalGroup(child, 'SIGTERM');
     let timer: NodeJS.Timeout | undefined;

@@ -389,7 +389,13 @@ void describe('importBatch activity', () => {
     assert.deepEqual(await batch.result, { done: true, checkpoint: { cursor: null, fetched: 5, saved: 5, rejected: 0, pages: 3, total: 5 } });
     assert.deepEqual(
       opened,
-      [{ provider: 'google-people', credentials: user.token, settings: { uploads: deps.store.uploads, ...deps.sources } }],
+      [
+        {
+          provider: 'google-people',
+          credentials: user.token,
+          settings: { uploads: deps.store.uploads, credentials: { store: deps.store.credentials, sealer: deps.sealer }, ...deps.sources },
+        },
+      ],
       'the source is opened once, for the batch provider, with the credentials unsealed',
     );
     assert.deepEqual(requests, [

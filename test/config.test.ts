@@ -101,7 +101,7 @@ describe('loadConfig', () => {
       database: { kind: 'postgres', url: 'postgres://app:secret@db:5432/contacts' },
       googlePeopleBaseUrl: 'http://127.0.0.1:8090',
       tokenKey: key,
-      importDefaults: { pageSize: 500, pagesPerBatch: 4, maxBatchesPerRun: 1000 },
+      importDefaults: { pageSize: 500, pagesPerBatch: 4, maxBatchesPerRun: 1000, reauthTimeoutSeconds: DEFAULT_TUNING.reauthTimeoutSeconds },
       workerMaxConcurrentActivities: 3,
       heartbeatThrottleMs: 100,
       devServer: { port: 7300, uiPort: 8300 },

@@ -90,10 +90,10 @@ describe('an import replaced by a newer one for the same user', () => {
     assert.deepEqual(countsOf(aDone), expectedA);
 
     // B: the same user and provider, so the same workflow ID. It has fewer contacts, and waits on
-    // its first page until let go.
+    // its first page until let go. A full read: by default B would read only what changed since A.
     provider.configure({ contacts: B_CONTACTS, faults: { holdFromOffset: 0 } });
     provider.resetStats();
-    const b = await imports.start(TENANT, { userId, source: SOURCE });
+    const b = await imports.start(TENANT, { userId, source: SOURCE, mode: 'full' });
     assert.equal(b.created, true, 'a finished import may be followed by a new one');
     assert.equal(b.view.workflowId, a.view.workflowId);
     assert.notEqual(b.view.importId, a.view.importId, 'each import has its own id');

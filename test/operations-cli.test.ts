@@ -191,7 +191,8 @@ function resetPointBeforeLastBatch(history: Array<{ id: number; type: string }>)
 
 /**
  * Fenced shell lines of the doc that run a CLI. Those passing `--codec-endpoint` are
- * test/codec-server.test.ts's: it runs them against its own codec server.
+ * test/codec-server.test.ts's: it runs them against its own codec server; `temporal schedule` ones
+ * are test/schedules.test.ts's.
  */
 function documentedCommands(program: 'temporal' | 'tctl'): string[] {
   const doc = fs.readFileSync(OPERATIONS_DOC, 'utf8');
@@ -199,7 +200,7 @@ function documentedCommands(program: 'temporal' | 'tctl'): string[] {
   return blocks
     .flatMap((block) => block.split('\n'))
     .map((line) => line.trim())
-    .filter((line) => line.startsWith(`${program} `) && !line.includes('--codec-endpoint'));
+    .filter((line) => line.startsWith(`${program} `) && !line.includes('--codec-endpoint') && !line.startsWith('temporal schedule '));
 }
 
 describe('docs/operations.md', () => {

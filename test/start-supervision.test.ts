@@ -123,11 +123,11 @@ describe('npm start', { timeout: 600_000 }, () => {
         assert.ok(Number(res.headers.get('retry-after')) > 0, 'a Retry-After header says when to ask again');
         assert.ok(body.partial && body.partial.saved >= 200 && body.partial.saved <= N, `the store's count: ${JSON.stringify(body)}`);
       }
-      await service.waitForLine(/^\[api\] api: lost the connection to Temporal/, 'the API to say it lost Temporal');
+      await service.waitForLine(/^\[api\] .*\bapi: lost the connection to Temporal/, 'the API to say it lost Temporal');
     } finally {
       process.kill(server, 'SIGCONT');
     }
-    await service.waitForLine(/^\[api\] api: Temporal at .* answers again/, 'the API to say Temporal is back');
+    await service.waitForLine(/^\[api\] .*\bapi: Temporal at .* answers again/, 'the API to say Temporal is back');
     await expectExactlyN(importId, userId);
     assert.equal(service.lines.filter((line) => /api: lost the connection/.test(line)).length, 1, 'one line for the outage');
   });

@@ -17,6 +17,7 @@ import { startWorker, storeCases, temporal, uniqueId, waitFor } from './support/
 
 const CONTACTS = 250;
 const SOURCE = { provider: 'google-people', accessToken: 'demo-token' } as const;
+const WEBHOOK_OF_A = 'https://hooks.tenant-a.example/contacts';
 
 interface Operation {
   method: string;
@@ -78,8 +79,14 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
     const listed = await call('a', 'GET', `/v1/users/${userId}/contacts?limit=5`);
     const page = expectContactPage({ status: listed.status, headers: listed.headers, json: await listed.json() });
     assert.equal(page.items.length, 5, 'tenant A sees its own contacts');
+    // A's webhook URL and a sync schedule of the same user: B must see neither.
+    const hook = await call('a', 'PUT', '/v1/webhook', { json: { url: WEBHOOK_OF_A } });
+    assert.equal(hook.status, 201, await hook.clone().text());
+    const sync = await call('a', 'PUT', `/v1/users/${userId}/sync`, { json: { every: '6h', source: SOURCE } });
+    assert.equal(sync.status, 201, await sync.clone().text());
     // Not A's import id: B sent it, and a 404 may quote it back. Everything else B never had.
     secretsOfA = [
+      WEBHOOK_OF_A,
       tenantA,
       importOfA.runId,
       ...page.items.flatMap((c) => [c.externalId, c.displayName, c.email].filter((v): v is string => !!v)),
@@ -87,6 +94,8 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
   });
 
   after(async () => {
+    // Schedules outlive the test in Temporal: remove both tenants'.
+    for (const who of ['a', 'b'] as const) await Promise.resolve(call(who, 'DELETE', `/v1/users/${userId}/sync`)).catch(() => undefined);
     if (worker?.getState() === 'RUNNING') worker.shutdown();
     await workerRun;
     await provider?.close();
@@ -107,6 +116,11 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
   function bodyFor(op: Operation): Body | undefined {
     if (op.method === 'post' && op.path === '/v1/imports') return { json: { userId, source: SOURCE } };
     if (op.method === 'post' && op.path === '/v1/uploads') return { raw: VCARD, type: 'text/vcard' };
+    if (op.method === 'post' && op.path === '/v1/imports/{importId}/credentials') {
+      return { json: { source: { provider: 'google-people', accessToken: 'fresh-token', refreshToken: 'fresh-refresh' } } };
+    }
+    if (op.method === 'put' && op.path === '/v1/webhook') return { json: { url: 'https://hooks.tenant-b.example/contacts' } };
+    if (op.method === 'put' && op.path === '/v1/users/{userId}/sync') return { json: { every: '6h', source: SOURCE } };
     if (op.requestBody?.required) {
       throw new Error(`${op.method.toUpperCase()} ${op.path} needs a body: add one for it to bodyFor`);
     }
@@ -156,6 +170,9 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
     assert.equal(view.saved, CONTACTS);
     assert.equal(view.state, 'completed');
     assert.equal(await store.tenant(tenantA).countContacts(userId), CONTACTS, `tenant A keeps every contact (${seen.join('; ')})`);
+    const syncsOfA = (await (await call('a', 'GET', `/v1/users/${userId}/sync`)).json()) as { items: unknown[] };
+    assert.equal(syncsOfA.items.length, 1, "tenant A keeps its sync schedule (B's DELETE removed only B's)");
+    assert.equal((await store.webhooks.get(tenantA))?.url, WEBHOOK_OF_A, "tenant A keeps its webhook URL");
   });
 
   it("answers tenant B's request for tenant A's import exactly as one for an id that never existed", async () => {

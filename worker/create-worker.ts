@@ -7,6 +7,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, type ActivityDeps } from '../activities';
 import { WORKER_DEFAULTS } from '../config/defaults';
 import { TASK_QUEUE } from '../workflows/contract';
+import { importLogContext } from './log-context';
 
 export interface ImportWorkerOptions {
   connection: NativeConnection;
@@ -37,6 +38,8 @@ export async function createImportWorker(options: ImportWorkerOptions): Promise<
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     activities: createActivities(options.deps),
+    // Batch log lines name their import (`importId`), not only its workflow run.
+    interceptors: { activity: [importLogContext] },
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     maxConcurrentActivityTaskExecutions:
       options.maxConcurrentActivityTaskExecutions ?? WORKER_DEFAULTS.maxConcurrentActivities,

@@ -21,17 +21,27 @@ import { bundleWorkflowsInThread } from './bundle-workflows';
 import { createImportWorker } from './create-worker';
 import { createMisconfigurationGuard } from './misconfiguration-guard';
 import { checkNamespace } from './preflight';
-import { workerRuntimeLogging } from './runtime-logger';
+import { sdkLogLevel, workerRuntimeLogging } from './runtime-logger';
+import { workerMetricsAddress, workerMetricsTelemetry } from './metrics';
+import { createLogger, logSettings, routeConsole } from '../config/logger';
+
+// Every line this process writes is one pino event (JSON, or readable under LOG_FORMAT=pretty).
+const logger = createLogger('worker');
+routeConsole(logger);
 
 async function main(): Promise<void> {
+  const logs = logSettings();
   const config = loadConfig();
   const target = temporalTarget();
   const address = target.connectionOptions.address;
+  const metricsAddress = workerMetricsAddress();
   // Set once connected: until then a failed connection fails the start, and says so.
   let monitor: ConnectionMonitor | undefined;
+  const logging = workerRuntimeLogging({ onConnectionTrouble: () => monitor?.checkNow(), sink: logger, level: sdkLogLevel(logs.level) });
   Runtime.install({
     shutdownSignals: ['SIGINT', 'SIGTERM'],
-    ...workerRuntimeLogging({ onConnectionTrouble: () => monitor?.checkNow() }),
+    ...logging,
+    telemetryOptions: { ...logging.telemetryOptions, ...workerMetricsTelemetry(metricsAddress) },
   });
   const store = await openStore(config.database);
   const connection = await NativeConnection.connect(target.connectionOptions);
@@ -58,6 +68,8 @@ async function main(): Promise<void> {
         sealer: createTokenSealer(loadTokenKey(config)),
         sources: {
           googlePeopleBaseUrl: config.googlePeopleBaseUrl,
+          // Refreshes Google access tokens with users' stored refresh tokens.
+          googleOAuth: config.googleOAuth,
           defaultPhoneRegion: config.defaultPhoneRegion,
           allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
         },
@@ -68,7 +80,8 @@ async function main(): Promise<void> {
       dataConverter: converter,
     });
     console.log(
-      `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}`,
+      `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}` +
+        (metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''),
     );
     monitor = monitorConnection({
       ping: (deadline) => connection.withDeadline(deadline, () => connection.workflowService.getSystemInfo({})).then(() => undefined),

@@ -59,7 +59,8 @@ export function legacyImportWorkflowId(provider: Provider, userId: string): stri
   return `import-contacts/${provider}/${userId}`;
 }
 
-export const ImportState = z.enum(['running', 'paused', 'completed', 'failed', 'cancelled']);
+/** `needs_reauth`: credentials rejected for good; waiting, with no worker slot, for new ones (workflows/reauth.ts). */
+export const ImportState = z.enum(['running', 'paused', 'needs_reauth', 'completed', 'failed', 'cancelled']);
 export type ImportState = z.infer<typeof ImportState>;
 export const IMPORT_STATES = ImportState.options;
 
@@ -90,6 +91,8 @@ export const FAILURE_TYPES = {
   workerMisconfigured: 'WorkerMisconfigured',
   /** An activity failure that carried no type of its own. */
   importFailed: 'ImportFailed',
+  /** The import waited in `needs_reauth` for its whole re-auth window and got no new credentials. */
+  reauthTimedOut: 'ReauthTimedOut',
 } as const;
 export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];
 
@@ -104,6 +107,16 @@ export const NON_RETRYABLE_FAILURE_TYPES: readonly FailureType[] = [
 const count = z.number().int().nonnegative();
 const isoTime = z.string().min(1);
 
+/**
+ * How an import reads its source: `full` (everything), `incremental` (what changed since the last
+ * import's sync token), `auto` (incremental when a usable token is stored). The first batch
+ * resolves it into the checkpoint (activities/import-sync.ts).
+ */
+export const SyncMode = z.enum(['auto', 'full', 'incremental']);
+export type SyncMode = z.infer<typeof SyncMode>;
+export const ResolvedSyncMode = z.enum(['full', 'incremental']);
+export type ResolvedSyncMode = z.infer<typeof ResolvedSyncMode>;
+
 /** Where the import stands in the provider's list; carried across activities and continue-as-new. */
 export const ImportCheckpoint = z.object({
   /** Provider page token of the next page to fetch; `null` before the first page and after the last. */
@@ -115,6 +128,14 @@ export const ImportCheckpoint = z.object({
   pages: count,
   /** The provider's count of all contacts, as last reported, when it reports one. */
   total: count.nullable(),
+  /** The resolved mode; absent before the first batch and for inputs without one (read all, sweep nothing). */
+  mode: ResolvedSyncMode.optional(),
+  /** Contacts this import marked deleted (tombstones). */
+  deleted: count.optional(),
+  /** A full read that sweeps at its end (the user had contacts): the user's change number when it began. */
+  sweepAt: count.optional(),
+  /** Incremental: the token it reads changes since (the store's is replaced at the last page). Not a credential. */
+  syncToken: z.string().min(1).optional(),
 });
 export type ImportCheckpoint = z.infer<typeof ImportCheckpoint>;
 
@@ -133,14 +154,22 @@ export const ImportTuning = z.object({
   pagesPerBatch: z.number().int().min(1),
   /** Continue-as-new after this many batches even if the server does not suggest it yet. */
   maxBatchesPerRun: z.number().int().min(1),
+  /** `REAUTH_TIMEOUT`: how long `needs_reauth` waits. Absent or 0 (inputs from before it): fail at once. */
+  reauthTimeoutSeconds: z.number().int().min(0).optional(),
 });
 export type ImportTuning = z.infer<typeof ImportTuning>;
+
+/** `[epoch ms, saved]` at batch completions of the last minute, at most one a second: the API's rate and ETA. */
+export const ProgressSamples = z.array(z.tuple([z.number().int().nonnegative(), count])).max(128);
+export type ProgressSamples = z.infer<typeof ProgressSamples>;
 
 /** What one run hands to the next through continue-as-new: plain JSON, no contact data. */
 export const CarriedState = z.object({
   checkpoint: ImportCheckpoint,
   paused: z.boolean(),
   runs: z.number().int().min(1),
+  /** Absent in runs continued before rates existed. */
+  samples: ProgressSamples.optional(),
 });
 export type CarriedState = z.infer<typeof CarriedState>;
 
@@ -161,6 +190,10 @@ const ImportInputFields = z.object({
   startedAt: isoTime,
   /** Set only by continue-as-new. */
   carried: CarriedState.optional(),
+  /** Requested sync mode; inputs recorded without one behave as before: a full import, no sweep. */
+  mode: SyncMode.optional(),
+  /** Where webhook events go, and the first retry's delay (`./hooks-contract.ts`); absent: nobody is told. */
+  notify: z.object({ url: z.string().url().max(2048), retryInitialIntervalMs: z.number().int().min(1) }).optional(),
 });
 
 /**
@@ -192,6 +225,8 @@ export const ImportBatchInput = z.object({
    * firstRunId)`. Absent from batches scheduled before quarantine; those file under their workflow ID.
    */
   importKey: z.string().min(1).optional(),
+  /** The import's requested mode (its input's); the first batch resolves it into the checkpoint. */
+  mode: SyncMode.optional(),
 });
 export type ImportBatchInput = z.infer<typeof ImportBatchInput>;
 
@@ -234,6 +269,11 @@ export const ImportStatus = z.object({
   completedAt: isoTime.optional(),
   error: z.string().optional().describe('Why the import failed, in words a person can act on'),
   errorType: z.string().optional().describe('The failure type, for programs (e.g. ProviderUnauthenticated: ask the user to reconnect)'),
+  reauthBy: isoTime.optional().describe('needs_reauth: new credentials must reach POST /v1/imports/{importId}/credentials by then'),
+  mode: ResolvedSyncMode.optional().describe(
+    'How the import reads its source: `full` (everything) or `incremental` (only what changed since the last import). Absent until the first batch decides, and for imports started before sync modes (which read everything)',
+  ),
+  deleted: count.optional().describe('Contacts this import marked deleted (the provider reported them gone, or a full listing no longer had them)'),
 });
 export type ImportStatus = z.infer<typeof ImportStatus>;
 
@@ -245,6 +285,8 @@ export type ImportSummary = ImportStatus;
 export const RunStatus = ImportStatus.extend({
   runId: z.string().min(1),
   firstExecutionRunId: z.string().min(1),
+  /** Recent progress, for the API's `rate` and `etaSeconds`; absent from workflows older than rates. */
+  samples: ProgressSamples.optional(),
 });
 export type RunStatus = z.infer<typeof RunStatus>;
 

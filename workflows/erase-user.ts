@@ -4,11 +4,11 @@
  * deletes the user's contacts. Durable: a crash between the two steps resumes, not restarts, and
  * running it again is harmless.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { ImportActivities } from '../activities';
 import { EraseUserInput, readInput, type EraseUserResult } from './contract';
 
-const { cancelUserImports, deleteUserData } = proxyActivities<ImportActivities>({
+const { cancelUserImports, deleteUserData, deleteUserSchedules } = proxyActivities<ImportActivities>({
   // Waiting for a cancelled import to stop takes at most a page; the heartbeat notices a dead worker.
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '30 seconds',
@@ -17,6 +17,9 @@ const { cancelUserImports, deleteUserData } = proxyActivities<ImportActivities>(
 
 export async function EraseUser(rawInput: EraseUserInput): Promise<EraseUserResult> {
   const input = readInput(EraseUserInput, rawInput, 'erasure input');
+  // First, so no schedule starts an import of the user meanwhile. Erasures recorded before sync
+  // schedules replay without it.
+  if (patched('erase-sync-schedules')) await deleteUserSchedules(input);
   const cancelledImports = await cancelUserImports(input);
   const deletedContacts = await deleteUserData(input);
   return { cancelledImports, deletedContacts };

@@ -44,7 +44,11 @@ import {
   type ImportState,
   type ImportStatus,
   type ImportSummary,
+  type ProgressSamples,
 } from './contract';
+import { checkpointAfter, createReauthGate, credentialsRejection, reauthTimedOut } from './reauth';
+import { recordImportEnded } from './metrics';
+import { notifyImportEvent } from './notify';
 
 const batchOptions: ActivityOptions = {
   // A batch is a few pages; a slow provider makes it long, and the heartbeat (not this) is what
@@ -68,12 +72,30 @@ const { importBatch } = proxyActivities<ImportActivities>(batchOptions);
 
 const numberFormat = (n: number) => n.toLocaleString('en-US');
 
+/** The API's `rate` is over the last minute; samples closer than a second add nothing to it. */
+const RATE_WINDOW_MS = 60_000;
+const SAMPLE_SPACING_MS = 1_000;
+
+/**
+ * Adds `[now, saved]` to `samples` (in place) and drops those no rate needs any more: all but the
+ * newest one from before the window, which is where the window's count starts. Workflow time, so
+ * replay records the same samples; they are state, never commands.
+ */
+function recordSample(samples: ProgressSamples, saved: number): void {
+  const now = Date.now();
+  const last = samples[samples.length - 1];
+  if (!last || now - last[0] >= SAMPLE_SPACING_MS) samples.push([now, saved]);
+  while (samples.length > 1 && samples[1]![0] <= now - RATE_WINDOW_MS) samples.shift();
+}
+
 export async function ImportContacts(rawInput: ImportInput): Promise<ImportSummary> {
   const info = workflowInfo();
   // The schema also accepts inputs from before the credentials were generalised: old histories replay.
   const input = readInput(ImportInput, rawInput, 'import input');
   let checkpoint: ImportCheckpoint = input.carried?.checkpoint ?? EMPTY_CHECKPOINT;
   let pauseRequested = input.carried?.paused ?? false;
+  const samples: ProgressSamples = [...(input.carried?.samples ?? [])];
+  recordSample(samples, checkpoint.saved);
   const status: ImportStatus = {
     state: 'running',
     fetched: checkpoint.fetched,
@@ -83,12 +105,15 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
     total: checkpoint.total,
     startedAt: input.startedAt,
     updatedAt: new Date().toISOString(),
+    ...(checkpoint.mode ? { mode: checkpoint.mode } : {}),
+    ...(checkpoint.deleted ? { deleted: checkpoint.deleted } : {}),
   };
 
   setHandler(statusQuery, () => ({
     ...status,
     runId: info.runId,
     firstExecutionRunId: info.firstExecutionRunId,
+    samples,
   }));
   setHandler(pauseSignal, () => {
     pauseRequested = true;
@@ -96,6 +121,9 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
   setHandler(resumeSignal, () => {
     pauseRequested = false;
   });
+  // Replaced by the `credentials` update when the provider rejected the ones the import began with.
+  let sealedCredentials = input.sealedCredentials;
+  const reauth = createReauthGate(() => ({ ...status, runId: info.runId, firstExecutionRunId: info.firstExecutionRunId }));
 
   /** One place changes the status, and mirrors it where operators and the API look. */
   function publish(state: ImportState, extra: Partial<ImportStatus> = {}): void {
@@ -107,6 +135,9 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
       pages: checkpoint.pages,
       total: checkpoint.total,
       updatedAt: new Date().toISOString(),
+      // Present once the first batch resolved them; absent (not `undefined`) keeps old memos' shape.
+      ...(checkpoint.mode ? { mode: checkpoint.mode } : {}),
+      ...(checkpoint.deleted ? { deleted: checkpoint.deleted } : {}),
       ...extra,
     });
     upsertSearchAttributes([
@@ -116,6 +147,28 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
     upsertMemo({ [MEMO_KEYS.progress]: { ...status } });
     const of = checkpoint.total === null ? '' : ` of ${numberFormat(checkpoint.total)}`;
     setCurrentDetails(`**${state}** · ${numberFormat(checkpoint.saved)}${of} contacts saved · ${checkpoint.pages} pages`);
+    // A metric, not a command: old histories replay unchanged (and replay emits no metrics).
+    if (extra.completedAt) recordImportEnded(input.provider, state, status.startedAt, extra.completedAt);
+  }
+
+  /**
+   * `needs_reauth` until the `credentials` update brings new sealed credentials (returned) or the
+   * re-auth window ends (the import fails, saying why). A condition, not an activity: no worker slot.
+   */
+  async function waitForCredentials(rejection: ApplicationFailure): Promise<string> {
+    const seconds = input.tuning.reauthTimeoutSeconds ?? 0;
+    const reauthBy = new Date(Date.now() + seconds * 1000).toISOString();
+    publish('needs_reauth', { error: rejection.message, errorType: rejection.type ?? FAILURE_TYPES.providerUnauthenticated, reauthBy });
+    // The web app hears of it (a webhook), so it can ask its user to reconnect.
+    await notifyImportEvent(input, 'import.needs_reauth', status);
+    const renewed = await reauth.wait(seconds);
+    if (renewed === null) {
+      const failure = reauthTimedOut(rejection, seconds);
+      publish('failed', { error: failure.message, errorType: FAILURE_TYPES.reauthTimedOut, reauthBy: undefined, completedAt: new Date().toISOString() });
+      throw failure;
+    }
+    publish('running', { error: undefined, errorType: undefined, reauthBy: undefined });
+    return renewed;
   }
 
   if (!input.carried) publish(pauseRequested ? 'paused' : 'running');
@@ -133,10 +186,12 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
         importKey: importKey(info.workflowId, info.firstExecutionRunId),
         userId: input.userId,
         provider: input.provider,
-        sealedCredentials: input.sealedCredentials,
+        sealedCredentials,
         pageSize: input.tuning.pageSize,
         maxPages: input.tuning.pagesPerBatch,
         checkpoint,
+        // The first batch resolves it into the checkpoint; an input without one stays a plain full import.
+        ...(input.mode ? { mode: input.mode } : {}),
       };
       const first = checkpoint.pages + 1;
       const summary = `pages ${first}–${first + input.tuning.pagesPerBatch - 1} · ${numberFormat(
@@ -145,12 +200,22 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
       // Our own activity's answer, but still read with the schema: a mismatch (a worker on another
       // version of the contract) fails this workflow task, which retries once the fleet agrees,
       // rather than carrying a malformed checkpoint into history.
-      const result = ImportBatchResult.parse(
-        await importBatch.executeWithOptions({ ...batchOptions, summary }, [batch]),
-      );
+      let result: ImportBatchResult;
+      try {
+        result = ImportBatchResult.parse(await importBatch.executeWithOptions({ ...batchOptions, summary }, [batch]));
+      } catch (err) {
+        // Credentials rejected for good: wait for new ones (workflows/reauth.ts), then go on from here.
+        const rejection = credentialsRejection(err, input.tuning);
+        if (!rejection) throw err;
+        checkpoint = checkpointAfter(rejection, checkpoint);
+        sealedCredentials = await waitForCredentials(rejection);
+        continue;
+      }
       checkpoint = result.checkpoint;
+      recordSample(samples, checkpoint.saved);
       if (result.done) {
         publish('completed', { completedAt: new Date().toISOString() });
+        await notifyImportEvent(input, 'import.completed', status);
         return { ...status };
       }
       publish(pauseRequested ? 'paused' : 'running');
@@ -160,7 +225,8 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
         log.info('Continuing as new', { pages: checkpoint.pages, saved: checkpoint.saved });
         await continueAsNew<typeof ImportContacts>({
           ...input,
-          carried: { checkpoint, paused: pauseRequested, runs: (input.carried?.runs ?? 1) + 1 },
+          sealedCredentials,
+          carried: { checkpoint, paused: pauseRequested, runs: (input.carried?.runs ?? 1) + 1, samples },
         });
       }
     }
@@ -174,13 +240,17 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
     if (stoppedAt?.value && stoppedAt.value.pages >= checkpoint.pages) checkpoint = stoppedAt.value;
     if (isCancellation(err)) {
       publish('cancelled', { completedAt: new Date().toISOString() });
+      await notifyImportEvent(input, 'import.cancelled', status);
       throw err;
     }
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
       const message = err.cause.message;
       publish('failed', { error: message, errorType: err.cause.type ?? FAILURE_TYPES.importFailed, completedAt: new Date().toISOString() });
+      await notifyImportEvent(input, 'import.failed', status);
       throw ApplicationFailure.create({ type: err.cause.type ?? FAILURE_TYPES.importFailed, message, nonRetryable: true });
     }
+    // A failure published before it was thrown (the re-auth window ended) is told too.
+    if (status.state === 'failed') await notifyImportEvent(input, 'import.failed', status);
     throw err;
   }
 }

@@ -14,7 +14,10 @@ import type { ContactRecord, RejectedRecord } from '../../db/types';
 import { FAILURE_TYPES } from '../../workflows/contract';
 import { describeNetworkError, failure } from '../failures';
 import { buildDisplayName, DEFAULT_PHONE_REGION, normalizeEmail, normalizePhone, type PhoneRegion } from '../normalize';
-import type { ContactSource, SourceSettings } from './types';
+import type { ImportOwner } from '../../workflows/contract';
+import { createGoogleAuth } from './google-auth';
+import { googleSyncParams, isExpiredSyncToken, setSyncParams, splitDeleted } from './google-sync';
+import { SyncTokenExpiredError, type ContactSource, type SourceSettings, type SyncRequest } from './types';
 
 /** The fields we ask for: what {@link toContactRecord} maps, plus `metadata` for the raw record. */
 export const PERSON_FIELDS = 'names,emailAddresses,phoneNumbers,organizations,metadata';
@@ -52,6 +55,8 @@ export interface FetchPageOptions {
   timeoutMs?: number;
   /** Region for phone numbers without a country code; `US` when absent. */
   defaultRegion?: PhoneRegion;
+  /** Ask for a sync token, or for the changes since one (google-sync.ts). */
+  sync?: SyncRequest;
 }
 
 export interface ConnectionsPage {
@@ -62,6 +67,10 @@ export interface ConnectionsPage {
   nextPageToken: string | null;
   /** The provider's count of all connections, when it reports one. */
   totalPeople: number | null;
+  /** Incremental reads: resource names of people deleted since the sync token. */
+  deleted?: string[];
+  /** On the last page of a read with `sync`: the token for the next incremental read. */
+  nextSyncToken?: string;
 }
 
 const fieldMetadataSchema = z.looseObject({ primary: z.boolean().optional() });
@@ -89,6 +98,7 @@ const connectionsResponseSchema = z.looseObject({
   // Each person is read on its own (`readPeople`): one malformed person must not sink the page.
   connections: z.array(z.unknown()).optional(),
   nextPageToken: z.string().optional(),
+  nextSyncToken: z.string().optional(),
   totalPeople: z.number().int().nonnegative().optional(),
   totalItems: z.number().int().nonnegative().optional(),
 });
@@ -274,6 +284,7 @@ export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<Conn
 
   const params = new URLSearchParams({ personFields: PERSON_FIELDS, pageSize: String(pageSize) });
   if (pageToken !== null) params.set('pageToken', pageToken);
+  setSyncParams(params, opts.sync);
   // String concatenation, not `new URL(path, base)`, keeps a path prefix in baseUrl (a proxy, say).
   const url = `${opts.baseUrl.replace(/\/+$/, '')}/v1/people/me/connections?${params.toString()}`;
   const timeout = AbortSignal.timeout(timeoutMs);
@@ -301,6 +312,9 @@ export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<Conn
     }
 
     if (!response.ok) {
+      if (opts.sync !== undefined && 'since' in opts.sync && isExpiredSyncToken(response.status, body)) {
+        throw new SyncTokenExpiredError(`${API_NAME} no longer accepts the sync token (${response.status}): reading everything instead.`);
+      }
       throw classifyHttpError(response.status, body, response.headers.get('retry-after'));
     }
 
@@ -317,8 +331,12 @@ export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<Conn
       throw failure(PROVIDER_FAILURE.badResponse, `${API_NAME} answered with a page that is not the documented shape (${where}).`);
     }
     const page = parsed.data;
+    // Deleted people (incremental reads) carry no fields to read: only their resource names count.
+    const { live, deleted } = splitDeleted(page.connections ?? []);
     return {
-      ...readPeople(page.connections ?? [], pageToken, opts.defaultRegion),
+      ...readPeople(live, pageToken, opts.defaultRegion),
+      ...(deleted.length > 0 ? { deleted } : {}),
+      ...(page.nextSyncToken ? { nextSyncToken: page.nextSyncToken } : {}),
       // An empty string is how some proxies spell "no more pages"; treat it as the end, not a token.
       nextPageToken: page.nextPageToken ? page.nextPageToken : null,
       totalPeople: page.totalPeople ?? page.totalItems ?? null,
@@ -332,18 +350,33 @@ export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<Conn
  * The Google People source: the sealed credentials are the OAuth access token itself, and the
  * cursor is the API's `pageToken`.
  */
-export function googlePeopleSource(accessToken: string, settings: SourceSettings): ContactSource {
+export function googlePeopleSource(credentials: string, settings: SourceSettings, owner: ImportOwner): ContactSource {
+  // The access token, refreshed with the stored refresh token when there is one (google-auth.ts).
+  const auth = createGoogleAuth(credentials, settings, owner);
   return {
-    async fetchPage({ cursor, pageSize, signal }) {
-      const page = await fetchConnectionsPage({
-        baseUrl: settings.googlePeopleBaseUrl,
-        accessToken,
-        pageSize,
-        pageToken: cursor,
+    syncParams: googleSyncParams(PERSON_FIELDS),
+    async fetchPage({ cursor, pageSize, signal, sync }) {
+      const page = await auth.withAccessToken(
+        (accessToken) =>
+          fetchConnectionsPage({
+            baseUrl: settings.googlePeopleBaseUrl,
+            accessToken,
+            pageSize,
+            pageToken: cursor,
+            signal,
+            defaultRegion: settings.defaultPhoneRegion,
+            sync,
+          }),
         signal,
-        defaultRegion: settings.defaultPhoneRegion,
-      });
-      return { contacts: page.contacts, rejected: page.rejected, nextCursor: page.nextPageToken, total: page.totalPeople };
+      );
+      return {
+        contacts: page.contacts,
+        rejected: page.rejected,
+        nextCursor: page.nextPageToken,
+        total: page.totalPeople,
+        ...(page.deleted ? { deleted: page.deleted } : {}),
+        ...(page.nextSyncToken ? { syncToken: page.nextSyncToken } : {}),
+      };
     },
   };
 }

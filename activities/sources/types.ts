@@ -5,6 +5,7 @@
 import type { ContactRecord, RejectedRecord, UploadStore } from '../../db/types';
 import type { ImportOwner } from '../../workflows/contract';
 import type { PhoneRegion } from '../normalize';
+import type { GoogleAuthSettings } from './google-auth';
 
 export type { RejectedRecord, RejectReason } from '../../db/types';
 
@@ -15,6 +16,23 @@ export interface PageRequest {
   pageSize: number;
   /** Aborted when the import is cancelled or the batch ends early; rethrow its reason unchanged. */
   signal: AbortSignal;
+  /**
+   * Only for sources with {@link ContactSource.syncParams}, the same on every page of an import:
+   * `{ since }` lists what changed since that sync token (incremental); `{ requestToken: true }`
+   * lists everything and hands a new token back on the last page (full). Absent: as before.
+   */
+  sync?: SyncRequest;
+}
+
+/** How an import reads a source that keeps sync tokens (see {@link PageRequest.sync}). */
+export type SyncRequest = { since: string } | { requestToken: true };
+
+/**
+ * The provider no longer accepts the sync token (Google's `EXPIRED_SYNC_TOKEN`, HTTP 410, CardDAV's
+ * 403 `valid-sync-token`). The batch then reads everything instead, and sweeps what is gone.
+ */
+export class SyncTokenExpiredError extends Error {
+  override name = 'SyncTokenExpiredError';
 }
 
 export interface SourcePage {
@@ -25,6 +43,10 @@ export interface SourcePage {
   nextCursor: string | null;
   /** How many contacts the source holds in all, when it says. */
   total: number | null;
+  /** Incremental reads: external ids the provider reports deleted since the token. */
+  deleted?: string[];
+  /** On the last page of a read with {@link PageRequest.sync}: the token to read changes since next time. */
+  syncToken?: string;
 }
 
 /**
@@ -34,12 +56,20 @@ export interface SourcePage {
  */
 export interface ContactSource {
   fetchPage(request: PageRequest): Promise<SourcePage>;
+  /**
+   * Present when the source keeps sync tokens: a fingerprint of the request parameters its tokens
+   * are valid with (a token made with other ones means a full read).
+   */
+  readonly syncParams?: string;
   /** Releases what the source holds open (a file); called once the batch is done with it. */
   close?(): Promise<void>;
 }
 
-/** The worker's configuration that sources read (base URLs and the like; never credentials). */
-export interface SourceSettings {
+/**
+ * The worker's configuration that sources read (base URLs and the like; never users' credentials,
+ * which come sealed with each import; the Google source's stored refresh tokens: `GoogleAuthSettings`).
+ */
+export interface SourceSettings extends GoogleAuthSettings {
   /** Base URL of the Google People API, or of a server that speaks its protocol (the demo provider). */
   googlePeopleBaseUrl: string;
   /** Region for phone numbers without a country code (`DEFAULT_PHONE_REGION`; `US` when absent). */

@@ -17,7 +17,11 @@ import {
   type ImportInput,
   type ImportTuning,
 } from '../../workflows/contract';
+import { WEBHOOK_DEFAULTS } from '../../config/defaults';
+import { encodeGoogleCredentials } from '../../config/google-oauth';
+import type { CredentialStore } from '../../db/credentials';
 import { ApiError } from '../errors';
+import { keepRefreshToken } from './credentials';
 import type { ImportView } from '../schemas';
 import { encodeImportId, type ImportRef } from './import-id';
 import type { ReadStatus } from './status-reader';
@@ -32,6 +36,10 @@ export interface ImportCommandsOptions {
   readStatus: ReadStatus;
   /** Called after a command reached the import, so cached status is not served from before it. */
   onChanged: (tenant: string, importId: string) => void;
+  /** Where refresh tokens are kept, sealed (db/credentials.ts); without it, a source with one is refused. */
+  credentials?: CredentialStore;
+  /** First retry of a refused webhook delivery (`WEBHOOK_DEFAULTS`; tests shorten it). */
+  webhookRetryInitialMs?: number;
 }
 
 type Action = 'pause' | 'resume' | 'cancel';
@@ -59,10 +67,11 @@ const notRunning = (view: ImportView, action: Action) =>
   new ApiError(409, 'import_not_running', `Cannot ${action} import ${view.importId}: it is ${view.state}`);
 
 /** The source's credentials as the workers' source opens them (for Google People: the access token). */
-function credentialsOf(source: StartImportRequest['source']): string {
+export function credentialsOf(source: StartImportRequest['source']): string {
   switch (source.provider) {
     case 'google-people':
-      return source.accessToken;
+      // With a refresh token: a note that it is in the store (kept there by keepRefreshToken), never the token.
+      return encodeGoogleCredentials(source.accessToken, source.refreshToken !== undefined);
     case 'carddav':
       // Exactly what the CardDAV source parses (activities/sources/carddav); sealed whole.
       return JSON.stringify({ url: source.url, username: source.username, password: source.password });
@@ -79,7 +88,7 @@ export function createImportCommands(options: ImportCommandsOptions) {
    * ID plus the USE_EXISTING conflict policy make that atomic in Temporal: no app-side lock, and a
    * burst of refreshes still yields one import.
    */
-  async function start(tenant: string, { userId, source }: StartImportRequest): Promise<StartedImport> {
+  async function start(tenant: string, { userId, source, notify, mode }: StartImportRequest): Promise<StartedImport> {
     const { provider } = source;
     const workflowId = importWorkflowId({ tenant, userId }, provider);
     const startedAt = new Date().toISOString();
@@ -93,7 +102,13 @@ export function createImportCommands(options: ImportCommandsOptions) {
       sealedCredentials: sealer.seal(credentialsOf(source)),
       tuning,
       startedAt,
+      // Resolved by the first batch (activities/import-sync.ts); the status then says which ran.
+      mode: mode ?? 'auto',
+      // The URL the API resolved (the request's, or the tenant's default): events go there at the end.
+      ...(notify ? { notify: { url: notify.url, retryInitialIntervalMs: options.webhookRetryInitialMs ?? WEBHOOK_DEFAULTS.retryInitialIntervalMs } } : {}),
     };
+    // Before the start: the import's first batch may look for it at once.
+    await keepRefreshToken(options.credentials, sealer, { tenant, userId }, source);
     const memo: ImportMemo = { [MEMO_KEYS.startToken]: startToken };
     const handle = await client.workflow.start(ImportContacts, {
       taskQueue,
@@ -133,7 +148,8 @@ export function createImportCommands(options: ImportCommandsOptions) {
   async function act(tenant: string, importId: string, action: Action): Promise<ImportView> {
     for (let attempt = 1; ; attempt += 1) {
       const view = await readStatus(tenant, importId);
-      if (view.state !== 'running' && view.state !== 'paused') throw notRunning(view, action);
+      // An import waiting for new credentials is still open: it can be cancelled (or paused) too.
+      if (view.state !== 'running' && view.state !== 'paused' && view.state !== 'needs_reauth') throw notRunning(view, action);
       const handle = client.workflow.getHandle(view.workflowId, view.runId);
       try {
         if (action === 'cancel') await handle.cancel();

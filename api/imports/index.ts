@@ -9,7 +9,9 @@ import type { TokenSealer } from '../../config/token-seal';
 import { TASK_QUEUE, type ImportTuning } from '../../workflows/contract';
 import { TemporalUnavailableError } from '../errors';
 import type { ImportView } from '../schemas';
-import { createImportCommands } from './commands';
+import type { CredentialStore } from '../../db/credentials';
+import { createImportCommands, credentialsOf } from './commands';
+import { createCredentialRenewal } from './credentials';
 import { SharedReads } from './shared-reads';
 import { createStatusReader } from './status-reader';
 import type { Imports, TemporalPing } from './types';
@@ -40,6 +42,10 @@ export interface TemporalImportsOptions {
    * says no, every call fails at once with {@link TemporalUnavailableError} instead of waiting.
    */
   isTemporalUp?: () => boolean;
+  /** First retry of a refused webhook delivery (`WEBHOOK_DEFAULTS` unless given). */
+  webhookRetryInitialMs?: number;
+  /** Where Google refresh tokens are kept, sealed (`store.credentials`); without it, sources with one are refused (422). */
+  credentials?: CredentialStore;
 }
 
 export function createTemporalImports(options: TemporalImportsOptions): Imports {
@@ -59,6 +65,16 @@ export function createTemporalImports(options: TemporalImportsOptions): Imports 
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     readStatus,
     onChanged: (tenant, importId) => statuses.forget(cacheKey(tenant, importId)),
+    webhookRetryInitialMs: options.webhookRetryInitialMs,
+    credentials: options.credentials,
+  });
+  const renewCredentials = createCredentialRenewal({
+    client: options.client,
+    sealer: options.sealer,
+    credentials: options.credentials,
+    readStatus,
+    credentialsOf,
+    onChanged: (tenant, importId) => statuses.forget(cacheKey(tenant, importId)),
   });
   const budgetMs = options.callBudgetMs ?? TEMPORAL_OUTAGE_DEFAULTS.callBudgetMs;
   // One deadline for every request a call makes to Temporal (the client keeps it in async context):
@@ -74,6 +90,11 @@ export function createTemporalImports(options: TemporalImportsOptions): Imports 
     pause: bounded(commands.pause),
     resume: bounded(commands.resume),
     cancel: bounded(commands.cancel),
+    // Two status reads around an update a worker must run: more than one call's budget.
+    renewCredentials: (...args: Parameters<typeof renewCredentials>) => {
+      if (options.isTemporalUp?.() === false) return Promise.reject(new TemporalUnavailableError());
+      return options.client.withDeadline(Date.now() + 4 * budgetMs, () => renewCredentials(...args));
+    },
     get: bounded((tenant: string, importId: string) => statuses.get(cacheKey(tenant, importId))),
   };
 }

@@ -15,6 +15,7 @@ import { ApiError } from '../errors';
 import type { ImportView } from '../schemas';
 import { currentRunOfChain } from './chain';
 import { resolveImportId } from './import-id';
+import { etaOf, rateOf, waiting, waitingOf } from './progress';
 
 export const importNotFound = (importId: string) =>
   new ApiError(404, 'import_not_found', `No import with id "${importId}"`);
@@ -35,6 +36,13 @@ export function createStatusReader({ client, queryTimeoutMs, warn = console.warn
     if (!ref) throw importNotFound(importId);
     const { workflowId } = ref;
     const base = { importId, workflowId, userId: ref.userId, provider: ref.provider };
+    // Alongside the query: Temporal's record of the pending batch (attempt, last failure, next
+    // attempt time) says why a running import is not moving. Answered by the server alone.
+    const latest = client.workflow
+      .getHandle(workflowId)
+      .describe()
+      .then((d) => (d.raw.workflowExecutionInfo?.firstRunId === ref.firstRunId ? d : undefined))
+      .catch(() => undefined);
 
     // Fast path: the newest run under this workflow ID is usually our chain, still running.
     // NOT_OPEN (set on the client) makes the server reject the query at once for a closed run.
@@ -45,17 +53,33 @@ export function createStatusReader({ client, queryTimeoutMs, warn = console.warn
       const live = parseOrNull(RunStatus, answer);
       if (live.value === null) warn(`api: ignoring a status query answer for ${workflowId} that does not parse (${live.problem})`);
       else if (live.value.firstExecutionRunId === ref.firstRunId) {
-        const { runId, firstExecutionRunId: _first, ...status } = live.value;
-        return { ...base, runId, ...status };
+        const { runId, firstExecutionRunId: _first, samples, ...status } = live.value;
+        const rate = status.state === 'running' ? rateOf(samples, status.saved, Date.now()) : undefined;
+        const why = waitingOf(status, await latest);
+        const eta = etaOf(status, rate, why);
+        return {
+          ...base,
+          runId,
+          ...status,
+          ...(rate !== undefined ? { rate } : {}),
+          ...(eta !== undefined ? { etaSeconds: eta } : {}),
+          ...(why ? { waiting: why } : {}),
+        };
       }
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw importNotFound(importId);
       // Closed, a newer import, or no worker answering: Temporal's own records answer below.
     }
 
-    const description = await currentRunOfChain(client, workflowId, ref.firstRunId);
+    const description = (await latest) ?? (await currentRunOfChain(client, workflowId, ref.firstRunId));
     if (!description) throw importNotFound(importId);
-    return { ...base, runId: description.runId, ...statusFromDescription(description, warn) };
+    const status = statusFromDescription(description, warn);
+    // Running, yet no worker answered the query: nothing runs it (or nothing can, as deployed).
+    const why =
+      description.status.name === 'RUNNING' && status.state === 'running'
+        ? (waitingOf(status, description) ?? waiting('worker_unavailable', status))
+        : waitingOf(status, description);
+    return { ...base, runId: description.runId, ...status, ...(why ? { waiting: why } : {}) };
   };
 }
 
@@ -77,10 +101,16 @@ export function statusFromDescription(
     total: progress?.total ?? null,
     startedAt,
     updatedAt: progress?.updatedAt ?? startedAt,
+    ...(progress?.mode ? { mode: progress.mode } : {}),
+    ...(progress?.deleted ? { deleted: progress.deleted } : {}),
   };
   const closedAt = progress?.completedAt ?? description.closeTime?.toISOString();
   switch (description.status.name) {
     case 'RUNNING':
+      // Paused and needs_reauth are open states the memo knows; anything else open is running.
+      if (status.state === 'needs_reauth') {
+        return { ...status, error: progress?.error, errorType: progress?.errorType, reauthBy: progress?.reauthBy };
+      }
       if (status.state !== 'paused') status.state = 'running';
       return status;
     case 'COMPLETED':

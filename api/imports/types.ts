@@ -25,6 +25,11 @@ export interface Imports {
   pause(tenant: string, importId: string): Promise<ImportView>;
   resume(tenant: string, importId: string): Promise<ImportView>;
   cancel(tenant: string, importId: string): Promise<ImportView>;
+  /**
+   * New credentials for an import in `needs_reauth`: it resumes where it stopped. `ApiError` 404 for
+   * an unknown import, 409 when it is not waiting for credentials, 422 for another provider's source.
+   */
+  renewCredentials(tenant: string, importId: string, source: StartImportRequest['source']): Promise<ImportView>;
 }
 
 /** Whether Temporal answers, for `/healthz`. Rejects when it does not within `deadline` (epoch ms). */

@@ -18,6 +18,7 @@ import {
 } from '../../api/imports';
 import { ContactPage, ErrorBody, ImportView } from '../../api/schemas';
 import type { Store } from '../../db/types';
+import { createTemporalSchedules, type TemporalSchedulesOptions } from '../../api/hooks/schedules';
 import { DEFAULT_TENANT, type ImportTuning, type TenantId } from '../../workflows/contract';
 import { temporal, testSealer } from './harness';
 
@@ -92,6 +93,10 @@ export interface TestAppOptions {
   tuning?: Partial<ImportTuning>;
   /** Anything else of `createTemporalImports`' options: a status cache of 0 ms, a short query timeout. */
   imports?: Partial<Omit<TemporalImportsOptions, 'client' | 'sealer' | 'taskQueue' | 'tuning'>>;
+  /** Sync schedule options: a shorter minimum `every`, a short first webhook retry. */
+  schedules?: Partial<Omit<TemporalSchedulesOptions, 'client' | 'sealer' | 'taskQueue' | 'tuning'>>;
+  /** Live events' timings: a short `maxStreamMs` for clients that read a response to its end. */
+  events?: Parameters<typeof createApp>[0]['events'];
 }
 
 /**
@@ -107,6 +112,7 @@ export async function createTestApp(options: TestAppOptions): Promise<{ app: Ret
     sealer: testSealer,
     taskQueue,
     tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100, ...options.tuning },
+    credentials: store.credentials,
     ...options.imports,
   });
   const app = createApp({
@@ -116,6 +122,16 @@ export async function createTestApp(options: TestAppOptions): Promise<{ app: Ret
     auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: false }),
     temporal: temporalPing(client),
     rateLimit: TEST_RATE_LIMIT,
+    events: options.events,
+    sealer: testSealer,
+    schedules: createTemporalSchedules({
+      client,
+      sealer: testSealer,
+      taskQueue,
+      tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100, ...options.tuning },
+      credentials: store.credentials,
+      ...options.schedules,
+    }),
   });
   return { app, imports };
 }

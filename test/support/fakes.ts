@@ -93,6 +93,15 @@ export class FakeImports implements Imports {
     return this.act(tenant, importId, 'cancel');
   }
 
+  /** Resumes an import in `needs_reauth` (put there with {@link set}); 409 otherwise, as the workflow's validator does. */
+  async renewCredentials(tenant: string, importId: string, source: StartImportRequest['source']): Promise<ImportView> {
+    this.enter('renewCredentials', tenant, importId);
+    const view = this.find(tenant, importId);
+    if (view.state !== 'needs_reauth') throw new ApiError(409, 'import_not_waiting', `Import ${importId} is ${view.state}`);
+    if (source.provider !== view.provider) throw new ApiError(422, 'provider_mismatch', `source.provider: import ${importId} reads ${view.provider}`);
+    return { ...this.update(view, { state: 'running', error: undefined, errorType: undefined, reauthBy: undefined }) };
+  }
+
   /** Moves an import along, as its workflow would: `set(id, { state: 'completed', saved: 10 })`. */
   set(importId: string, patch: Partial<ImportStatus>): ImportView {
     const entry = this.imports.get(importId);
@@ -150,7 +159,7 @@ export class FakeErasure implements Erasure {
 }
 
 function isRunning(view: ImportView): boolean {
-  return view.state === 'running' || view.state === 'paused';
+  return view.state === 'running' || view.state === 'paused' || view.state === 'needs_reauth';
 }
 
 /** {@link TemporalPing} that answers (`'ok'`) or rejects as an unreachable server does (`'failing'`). */

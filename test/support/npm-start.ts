@@ -16,13 +16,15 @@ import { waitFor } from './harness';
 const ROOT = path.resolve(__dirname, '..', '..');
 
 /** Settings that would point `npm start` at the test run's shared server, store or key: not for it. */
-const NOT_INHERITED = /^(TEMPORAL_|GOOGLE_PEOPLE_BASE_URL$|DATABASE_URL$|TOKEN_ENCRYPTION_KEY$|PAYLOAD_ENCRYPTION_KEYS$|DEMO_|IMPORT_|PORT$|HOST$)/;
+const NOT_INHERITED = /^(TEMPORAL_|GOOGLE_PEOPLE_BASE_URL$|DATABASE_URL$|TOKEN_ENCRYPTION_KEY$|PAYLOAD_ENCRYPTION_KEYS$|DEMO_|IMPORT_|PORT$|HOST$|WORKER_METRICS_ADDRESS$|LOG_)/;
 
 export interface NpmStartPorts {
   api: number;
   temporal: number;
   temporalUi: number;
   demoProvider: number;
+  /** The worker's Prometheus endpoint (`WORKER_METRICS_ADDRESS`). */
+  workerMetrics: number;
 }
 
 export interface NpmStart {
@@ -69,14 +71,22 @@ function commandLine(pid: number): string {
 
 /** Starts `npm start` on a fresh DATA_DIR and free ports; resolves once it says it is ready (unless `ready: false`). */
 export async function startNpmStart(
-  options: { env?: NodeJS.ProcessEnv; ports?: Partial<NpmStartPorts>; ready?: boolean } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    ports?: Partial<NpmStartPorts>;
+    ready?: boolean;
+    /** Another instance's DATA_DIR (it stopped), to start again on its state; left for its owner to remove. */
+    dataDir?: string;
+  } = {},
 ): Promise<NpmStart> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'contacts-npm-start-'));
+  const ownsDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'contacts-npm-start-'));
   const ports: NpmStartPorts = {
     api: options.ports?.api ?? (await freePort()),
     temporal: options.ports?.temporal ?? (await freePort()),
     temporalUi: options.ports?.temporalUi ?? (await freePort()),
     demoProvider: options.ports?.demoProvider ?? (await freePort()),
+    workerMetrics: options.ports?.workerMetrics ?? (await freePort()),
   };
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!NOT_INHERITED.test(key)) env[key] = value;
@@ -86,6 +96,7 @@ export async function startNpmStart(
     TEMPORAL_PORT: String(ports.temporal),
     TEMPORAL_UI_PORT: String(ports.temporalUi),
     DEMO_PROVIDER_PORT: String(ports.demoProvider),
+    WORKER_METRICS_ADDRESS: `127.0.0.1:${ports.workerMetrics}`,
     ...options.env,
   });
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'start.ts')], {
@@ -130,7 +141,7 @@ export async function startNpmStart(
         }
       }
       await waitFor(() => processesOf(dataDir).length === 0, `every process of ${dataDir} to end`, 20_000);
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (ownsDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     })();
     return stopping;
   };
