@@ -23,7 +23,7 @@ import {
 } from '../workflows/contract';
 import type { openSource as OpenSource, SourcePage, SourceSettings } from './sources';
 import { invalidInput } from './failures';
-import { fetchSyncedPage, resolveSyncMode, settleSyncedPage, type FetchedPage } from './import-sync';
+import { fetchSyncedPage, resolveSyncMode, keepSyncToken, settleSyncedPage, type FetchedPage } from './import-sync';
 import { pageMetrics } from './metrics';
 
 export interface ImportBatchDeps {
@@ -79,10 +79,25 @@ async function resumeFromStore(ctx: Context, contacts: ContactStore, input: Impo
   // Only a checkpoint inside this batch's own pages is its own: anything else is not trusted.
   const pagesThisBatch = stored.pages - input.checkpoint.pages;
   if (pagesThisBatch > input.maxPages) return from;
-  const { cursor, fetched, saved, rejected, pages, total } = stored;
+  const { cursor, fetched, saved, rejected, pages, total, mode, deleted, sweepAt, syncToken } = stored;
   ctx.log.info('Resuming batch from the checkpoint stored with its last saved page', { pages, attempt: ctx.info.attempt });
-  // The sync fields (mode, sweep, token) are the import's, not the page's: kept from `from`.
-  return { checkpoint: { ...from.checkpoint, cursor, fetched, saved, rejected, pages, total }, pagesThisBatch };
+  // The sync fields as that page left them (a fall back to a full read may have changed them since
+  // the heartbeat); a checkpoint stored without them (no mode) keeps the heartbeat's.
+  const sync = mode === undefined ? {} : { mode, deleted, sweepAt, syncToken };
+  const checkpoint = { ...withoutSyncFields(from.checkpoint, mode !== undefined), cursor, fetched, saved, rejected, pages, total, ...sync };
+  return { checkpoint: dropUndefined(checkpoint), pagesThisBatch };
+}
+
+/** `checkpoint` without its sync fields when `drop` (they are about to be replaced as a whole). */
+function withoutSyncFields(checkpoint: ImportCheckpoint, drop: boolean): ImportCheckpoint {
+  if (!drop) return checkpoint;
+  const { mode: _mode, deleted: _deleted, sweepAt: _sweepAt, syncToken: _syncToken, ...rest } = checkpoint;
+  return rest;
+}
+
+/** Optional fields left out rather than `undefined`: checkpoints travel as JSON and are compared in tests. */
+function dropUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 export function createImportBatch(deps: ImportBatchDeps) {
@@ -148,11 +163,13 @@ export function createImportBatch(deps: ImportBatchDeps) {
         }
         // Rejects first (idempotent), then the contacts with the checkpoint in one transaction.
         if (page.rejected?.length) await contacts.recordRejects(rejectsKey, input.userId, page.rejected);
-        // Tombstones, marks, the sweep and the next sync token, before the save commits the checkpoint.
+        // Tombstones, marks and the sweep, before the save commits the checkpoint.
         const deleted = await settleSyncedPage(deps.store, input, current, page, source, rejectsKey);
         const after = advance(current, page, deleted);
         if (input.importKey === undefined) await contacts.upsertContacts(input.userId, input.provider, page.contacts);
         else await contacts.savePage(input.userId, input.provider, page.contacts, { importKey: input.importKey, ...after });
+        // The next sync token, only once the page it ends is committed.
+        await keepSyncToken(deps.store, input, current, page, source);
         pagesThisBatch += 1;
         checkpoint = after;
         heartbeat();

@@ -108,8 +108,18 @@ export async function settleSyncedPage(
   if (checkpoint.sweepAt !== undefined) {
     deleted += await contacts.sweepUnseen(input.userId, input.provider, mark, checkpoint.sweepAt);
   }
+  return deleted;
+}
+
+/**
+ * Keeps the sync token the last page of a listing brought, for the next import. Called only once
+ * that page is committed: a token stored first would, if the save then failed for good, claim
+ * changes that were never written, and every later incremental import would skip them. Stored
+ * after, a crash between the two loses only the token, and the next import reads again.
+ */
+export async function keepSyncToken(store: Store, input: ImportBatchInput, checkpoint: ImportCheckpoint, page: SourcePage, source: ContactSource): Promise<void> {
+  if (checkpoint.mode === undefined || page.nextCursor !== null) return;
   if (source.syncParams !== undefined && page.syncToken !== undefined) {
     await store.syncState.save(input.tenant, input.userId, input.provider, { token: page.syncToken, params: source.syncParams });
   }
-  return deleted;
 }

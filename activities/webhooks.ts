@@ -9,7 +9,7 @@ import { SealedTokenError, type TokenSealer } from '../config/token-seal';
 import type { Store } from '../db/types';
 import { FAILURE_TYPES } from '../workflows/contract';
 import type { DeliverWebhookInput, WebhookDelivery } from '../workflows/hooks-contract';
-import { failure } from './failures';
+import { describeNetworkError, failure } from './failures';
 import { checkDestination } from './sources/destinations';
 import { signWebhook, WEBHOOK_HEADERS } from './webhook-signature';
 
@@ -58,6 +58,10 @@ export function createWebhookActivities(deps: WebhookDeps) {
       throw err;
     }
     const url = new URL(input.url);
+    if (url.username || url.password) {
+      // fetch refuses such a URL, and its message would repeat the password into logs and history.
+      throw failure('WebhookRefused', `The webhook URL for ${url.host} carries a user name or password; give one without (the signature authenticates us)`, { nonRetryable: true });
+    }
     await checkDestination(url, deps.allowPrivateAddresses ?? false, 'notify.url');
     const body = webhookBody(input);
     let response: Response;
@@ -76,10 +80,11 @@ export function createWebhookActivities(deps: WebhookDeps) {
         signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
       });
     } catch (err) {
-      throw failure('WebhookUnreachable', `The webhook receiver at ${url.origin} did not answer (${err instanceof Error ? err.message : String(err)})`);
+      throw failure('WebhookUnreachable', `The webhook receiver at ${url.origin} did not answer (${describeNetworkError(err)})`);
     }
-    // The answer's body is not ours to keep; drain it so the connection can be reused.
-    await response.arrayBuffer().catch(() => undefined);
+    // The answer's body is not ours to read: a receiver could stream without end into a worker
+    // every tenant shares. Dropped unread; the status says all we need.
+    await response.body?.cancel().catch(() => undefined);
     if (response.status < 200 || response.status > 299) {
       throw failure('WebhookRefused', `The webhook receiver at ${url.origin} answered ${response.status}`);
     }

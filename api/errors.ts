@@ -4,6 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isGrpcServiceError, isGrpcDeadlineError } from '@temporalio/client';
 import { TEMPORAL_OUTAGE_DEFAULTS } from '../config/defaults';
+import { routeOf } from './metrics';
 
 export interface ErrorBody {
   error: { code: string; message: string };
@@ -72,6 +73,7 @@ export function onError(err: Error, c: Context): Response {
     const code = err.status === 400 ? 'invalid_request' : `http_${err.status}`;
     return c.json(errorBody(code, err.message || 'Bad request'), err.status as ContentfulStatusCode);
   }
-  console.error(`api: unexpected error on ${c.req.method} ${c.req.path}: ${err.name}: ${err.message}`);
+  // The route's pattern, not the path: paths carry user ids.
+  console.error(`api: unexpected error on ${c.req.method} ${routeOf(c)}: ${err.name}: ${err.message}`);
   return c.json(errorBody('internal', 'Something went wrong on our side; the error has been logged'), 500);
 }

@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     isTemporalUp: () => monitor.up,
     // Google refresh tokens are kept here, sealed, for the workers (db/credentials.ts).
     credentials: store.credentials,
+    storedProgress: (tenant, key) => store.tenant(tenant).readCheckpoint(key),
   });
   const loopbackOnly = isLoopbackHost(config.host);
   const [tenantKeys, operatorKeys] = await Promise.all([

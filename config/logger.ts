@@ -23,25 +23,24 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 export const LOG_DEFAULTS = { level: 'info', format: 'json' } as const satisfies { level: LogLevelName; format: LogFormat };
 
 /** Field names whose values never reach a log line, wherever a caller puts them. */
-const REDACTED = [
+const REDACTED_FIELDS = [
   'accessToken',
+  'refreshToken',
   'password',
   'token',
+  'syncToken',
+  'secret',
+  'sealedSecret',
+  'clientSecret',
   'authorization',
   'credentials',
   'sealedCredentials',
   'email',
+  'phone',
   'displayName',
-  'headers.authorization',
-  '*.accessToken',
-  '*.password',
-  '*.token',
-  '*.authorization',
-  '*.credentials',
-  '*.sealedCredentials',
-  '*.email',
-  '*.displayName',
 ] as const;
+/** Each field at the top level and one level down (pino's paths name their depth). */
+const REDACTED = ['headers.authorization', ...REDACTED_FIELDS, ...REDACTED_FIELDS.map((field) => `*.${field}`)];
 
 export interface LogSettings {
   level: LogLevelName;

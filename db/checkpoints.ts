@@ -8,7 +8,24 @@
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { StoreDatabase } from './schema';
-import type { PageCheckpoint, StoredCheckpoint } from './types';
+import type { CheckpointSync, PageCheckpoint, StoredCheckpoint } from './types';
+
+/** The sync fields of `checkpoint` as stored: JSON, or `null` when it has no mode. */
+function syncColumn({ mode, deleted, sweepAt, syncToken }: CheckpointSync): string | null {
+  return mode === undefined ? null : JSON.stringify({ mode, deleted, sweepAt, syncToken });
+}
+
+/** The stored sync fields, keeping only values of the right type (a row is read back, not trusted). */
+function readSyncColumn(text: string | null | undefined): CheckpointSync {
+  if (!text) return {};
+  const value = JSON.parse(text) as Record<string, unknown>;
+  const sync: CheckpointSync = {};
+  if (value.mode === 'full' || value.mode === 'incremental') sync.mode = value.mode;
+  if (typeof value.deleted === 'number') sync.deleted = value.deleted;
+  if (typeof value.sweepAt === 'number') sync.sweepAt = value.sweepAt;
+  if (typeof value.syncToken === 'string' && value.syncToken) sync.syncToken = value.syncToken;
+  return sync;
+}
 
 /** Files `checkpoint` in `trx`, the transaction that saved its page's contacts. */
 export async function writeCheckpoint(
@@ -24,6 +41,7 @@ export async function writeCheckpoint(
     rejected: checkpoint.rejected,
     pages: checkpoint.pages,
     total: checkpoint.total,
+    sync: syncColumn(checkpoint),
     updated_at: new Date().toISOString(),
   };
   await trx
@@ -58,6 +76,7 @@ export async function readCheckpoint(db: Kysely<StoreDatabase>, tenant: string, 
     total: row.total === null ? null : Number(row.total),
     writes: Number(row.writes),
     updatedAt: row.updated_at,
+    ...readSyncColumn(row.sync),
   };
 }
 

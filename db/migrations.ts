@@ -202,6 +202,16 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('import_checkpoints').ifExists().execute();
     },
   },
+  '0008_checkpoint_sync_fields': {
+    async up(db) {
+      // The import's sync fields (mode, sweep, token, deleted), JSON, with each page's checkpoint:
+      // a batch resumed from the store must not fall back on a heartbeat that predates them.
+      await db.schema.alterTable('import_checkpoints').addColumn('sync', 'text').execute();
+    },
+    async down(db) {
+      await db.schema.alterTable('import_checkpoints').dropColumn('sync').execute();
+    },
+  },
 };
 
 /** Hands Kysely's `Migrator` the migrations above. */

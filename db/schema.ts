@@ -155,5 +155,7 @@ export interface ImportCheckpointsTable {
   total: number | null;
   /** Page transactions that committed: above `pages` means a page was written twice. */
   writes: number;
+  /** JSON of the import's {@link CheckpointSync} fields, or `null` for an import without a sync mode. */
+  sync?: string | null;
   updated_at: string;
 }

@@ -64,7 +64,15 @@ export interface UpsertResult {
 }
 
 /** Where an import stands after a page: written in that page's transaction ({@link ContactStore.savePage}). */
-export interface PageCheckpoint {
+/** The import's sync fields, as the workflow contract's `ImportCheckpoint` names them. */
+export interface CheckpointSync {
+  mode?: 'full' | 'incremental';
+  deleted?: number;
+  sweepAt?: number;
+  syncToken?: string;
+}
+
+export interface PageCheckpoint extends CheckpointSync {
   /** The import (continue-as-new chain): `workflowId/firstRunId`. */
   importKey: string;
   /** The provider's token for the next page; `null` after the last. */

@@ -163,6 +163,15 @@ for (const storeCase of storeCases()) {
       const { client } = await temporal();
       await client.workflow.getHandle(eraseWorkflowId({ tenant: TENANT, userId })).result();
       await reached(started.importId, 'cancelled');
+      // What the workflow itself last said (its memo; the webhook event is built from the same status).
+      const { memo } = await client.workflow.getHandle(started.workflowId).describe();
+      const progress = (memo?.progress ?? {}) as Record<string, unknown>;
+      assert.equal(progress.state, 'cancelled');
+      assert.deepEqual(
+        [progress.error, progress.errorType, progress.reauthBy],
+        [undefined, undefined, undefined],
+        'a cancelled import no longer says it waits for credentials',
+      );
       assert.equal(await store.credentials.get(key), null, 'erasure deletes the stored credentials');
     });
   });

@@ -6,7 +6,9 @@
  * one exception to "one server per run"), with its own client and worker connected to it. They do
  * not encrypt payloads (no codec server here): this is about what the UI shows of an import, and
  * test/codec-web-ui.test.ts shows the same UI decoding encrypted ones. They do use the service's
- * failure converter, which the shared workflow bundle is built with.
+ * failure converter, which the shared workflow bundle is built with. A sync schedule made through the
+ * API (`PUT /v1/users/{userId}/sync`, the real app over this server's client) shows on the UI's
+ * Schedules page, as docs/operations.md says.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -15,6 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { SyncDeleted, SyncView } from '../api/hooks/schemas';
 import { createTemporalImports, type Imports } from '../api/imports';
 import { FAILURE_CONVERTER_PATH } from '../config/data-converter';
 import type { Store } from '../db/types';
@@ -22,12 +25,14 @@ import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { freePort, startDevServer, type DevServer } from '../scripts/temporal-cli';
 import { createImportWorker } from '../worker/create-worker';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
+import { createTestApp, expectJson } from './support/api';
 import { storeCases, testSealer, uniqueId, waitFor, workflowBundle } from './support/harness';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, 'artifacts');
 const SCREENSHOT = path.join(ARTIFACTS, 'web-ui-workflow.png');
 const SEARCH_ATTRIBUTES_SCREENSHOT = path.join(ARTIFACTS, 'web-ui-search-attributes.png');
+const SCHEDULES_SCREENSHOT = path.join(ARTIFACTS, 'web-ui-schedules.png');
 /** Selector waits: long enough for a cold UI on a busy CI machine, never a fixed sleep. */
 const UI_TIMEOUT_MS = 20_000;
 /** The tenant the imports are started for, as an API key of it would. */
@@ -65,6 +70,8 @@ describe('the Temporal Web UI', { skip }, () => {
   let worker: Worker;
   let workerRun: Promise<void>;
   let imports: Imports;
+  let client: Client;
+  let taskQueue: string;
   let browser: Browser;
   let page: Page;
 
@@ -72,7 +79,7 @@ describe('the Temporal Web UI', { skip }, () => {
     server = await startDevServer({ uiPort: await freePort(), searchAttributes: SEARCH_ATTRIBUTE_DEFINITIONS });
     connection = await Connection.connect({ address: server.address });
     nativeConnection = await NativeConnection.connect({ address: server.address });
-    const client = new Client({
+    client = new Client({
       connection,
       namespace: 'default',
       dataConverter: DATA_CONVERTER,
@@ -80,7 +87,7 @@ describe('the Temporal Web UI', { skip }, () => {
     });
     provider = await startDemoProvider({ contacts: 1_000 });
     store = await storeCases().find((c) => c.name === 'sqlite')!.open();
-    const taskQueue = uniqueId('web-ui');
+    taskQueue = uniqueId('web-ui');
     worker = await createImportWorker({
       connection: nativeConnection,
       namespace: 'default',
@@ -177,5 +184,48 @@ describe('the Temporal Web UI', { skip }, () => {
 
     await imports.cancel(TENANT, view.importId);
     await waitFor(async () => (await imports.get(TENANT, view.importId)).state === 'cancelled', 'the import to cancel', 30_000);
+  });
+
+  it('lists a sync schedule made through the API on the Schedules page', async () => {
+    assert.ok(server.uiUrl, 'the dev server runs its UI');
+    // The real API over this server's client, with a key of the tenant, as a web app calls it.
+    const { app } = await createTestApp({ store, taskQueue, client });
+    const { key } = await store.apiKeys.create({ scope: 'tenant', tenant: TENANT, name: 'web ui schedules test' });
+    const call = async (method: string, url: string, body?: unknown) => {
+      const res = await app.request(url, {
+        method,
+        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, json: text ? (JSON.parse(text) as unknown) : undefined };
+    };
+    const userId = uniqueId('ui-carol');
+    const source = { provider: 'google-people', accessToken: 'demo-token' };
+    const created = expectJson(await call('PUT', `/v1/users/${userId}/sync`, { every: '6h', source }), 201, SyncView);
+    let deleted: Awaited<ReturnType<typeof call>>;
+    try {
+      assert.equal(created.scheduleId, `sync/${TENANT}/google-people/${userId}`);
+      // The page lists what ListSchedules returns, which follows a new schedule by a moment: once it
+      // is there, the page shows it (loaded after, so it never needs a reload).
+      await waitFor(async () => {
+        for await (const schedule of client.schedule.list()) if (schedule.scheduleId === created.scheduleId) return true;
+        return false;
+      }, 'the schedule in ListSchedules', 30_000);
+
+      await page.goto(`${server.uiUrl}/namespaces/default/schedules`);
+      const link = page.getByRole('link', { name: created.scheduleId, exact: true });
+      await link.waitFor({ timeout: UI_TIMEOUT_MS });
+      // Its row: the ScheduledSync workflow each run starts, and the interval.
+      const row = page.getByRole('row').filter({ has: link });
+      await row.getByRole('link', { name: 'ScheduledSync', exact: true }).waitFor({ timeout: UI_TIMEOUT_MS });
+      await row.getByText('Every 6 hour(s)').waitFor({ timeout: UI_TIMEOUT_MS });
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: SCHEDULES_SCREENSHOT, fullPage: true });
+    } finally {
+      // Deleted whatever happened above, so no schedule outlives the test.
+      deleted = await call('DELETE', `/v1/users/${userId}/sync`);
+    }
+    assert.deepEqual(expectJson(deleted, 200, SyncDeleted).deleted, ['google-people']);
   });
 });

@@ -231,7 +231,7 @@ for (const storeCase of storeCases()) {
       }
     });
 
-    it('fails at once, without calling, for a private address or a tenant without a secret', async () => {
+    it('fails at once, without calling, for a private address, a tenant without a secret or a URL with a password', async () => {
       const event: WebhookEvent = {
         eventId: uniqueId('evt'),
         type: 'import.completed',
@@ -256,6 +256,14 @@ for (const storeCase of storeCases()) {
       const open = createWebhookActivities({ store, sealer: testSealer, allowPrivateAddresses: true });
       const stranger = { ...event, tenant: uniqueId('no-secret').toLowerCase() };
       await assert.rejects(open.deliverWebhook({ url: receiver.url, retryInitialIntervalMs: 1, event: stranger }), isFailure('WebhookNotConfigured'));
+      // A URL with a password in it: refused before any call, and the password is in no message.
+      const withPassword = new URL(receiver.url);
+      withPassword.username = 'hook';
+      withPassword.password = 'pa55-w0rd-in-url';
+      await assert.rejects(
+        open.deliverWebhook({ url: withPassword.toString(), retryInitialIntervalMs: 1, event }),
+        (err: unknown) => isFailure('WebhookRefused')(err) && !(err as Error).message.includes('pa55-w0rd-in-url'),
+      );
       assert.ok(!receiver.deliveries.some((d) => d.eventId === event.eventId), 'nothing reached the receiver');
     });
   });

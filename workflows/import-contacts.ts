@@ -239,7 +239,8 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
     if (stoppedAt?.problem !== undefined) log.warn('Ignoring unreadable batch failure details', { problem: stoppedAt.problem });
     if (stoppedAt?.value && stoppedAt.value.pages >= checkpoint.pages) checkpoint = stoppedAt.value;
     if (isCancellation(err)) {
-      publish('cancelled', { completedAt: new Date().toISOString() });
+      // Cancelled while waiting for credentials: the re-auth reason is no longer why it stopped.
+      publish('cancelled', { completedAt: new Date().toISOString(), error: undefined, errorType: undefined, reauthBy: undefined });
       await notifyImportEvent(input, 'import.cancelled', status);
       throw err;
     }

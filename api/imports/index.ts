@@ -13,7 +13,7 @@ import type { CredentialStore } from '../../db/credentials';
 import { createImportCommands, credentialsOf } from './commands';
 import { createCredentialRenewal } from './credentials';
 import { SharedReads } from './shared-reads';
-import { createStatusReader } from './status-reader';
+import { createStatusReader, type StatusReaderOptions } from './status-reader';
 import type { Imports, TemporalPing } from './types';
 
 export type { Erasure, Imports, StartedImport, StartImportRequest, TemporalPing } from './types';
@@ -46,12 +46,15 @@ export interface TemporalImportsOptions {
   webhookRetryInitialMs?: number;
   /** Where Google refresh tokens are kept, sealed (`store.credentials`); without it, sources with one are refused (422). */
   credentials?: CredentialStore;
+  /** The checkpoint stored with an import's last page, so a status answered from the memo is never behind it. */
+  storedProgress?: StatusReaderOptions['storedProgress'];
 }
 
 export function createTemporalImports(options: TemporalImportsOptions): Imports {
   const readStatus = createStatusReader({
     client: options.client,
     queryTimeoutMs: options.queryTimeoutMs ?? STATUS_DEFAULTS.queryTimeoutMs,
+    storedProgress: options.storedProgress,
   });
   // Keyed by import id, which names its tenant: readStatus refuses it for any other tenant.
   const statuses = new SharedReads<ImportView>((key) => readStatus(...splitKey(key)), {

@@ -5,6 +5,7 @@
  */
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import {
+  importKey,
   ImportMemo,
   parseOrNull,
   RunStatus,
@@ -26,11 +27,41 @@ export interface StatusReaderOptions {
   queryTimeoutMs: number;
   /** Where a value that does not parse is reported (counts and times only: never PII). */
   warn?: (message: string) => void;
+  /**
+   * The checkpoint committed with an import's last saved page (`store.tenant(t).readCheckpoint`),
+   * by its import key. The workflow's counts (query and memo) move when a batch ends, so they can
+   * be a batch behind what is stored, and the memo behind the query: without this, a status
+   * answered from the memo (no worker answering in time) stepped back after one from the query.
+   */
+  storedProgress?: (tenant: string, importKey: string) => Promise<StoredProgress | null>;
+}
+
+/** The counts of a stored checkpoint (db/checkpoints.ts) that a status takes when they are ahead. */
+export interface StoredProgress {
+  fetched: number;
+  saved: number;
+  rejected: number;
+  pages: number;
+  total: number | null;
 }
 
 export type ReadStatus = (tenant: string, importId: string) => Promise<ImportView>;
 
-export function createStatusReader({ client, queryTimeoutMs, warn = console.warn }: StatusReaderOptions): ReadStatus {
+export function createStatusReader({ client, queryTimeoutMs, warn = console.warn, storedProgress }: StatusReaderOptions): ReadStatus {
+  /**
+   * `status`'s counts, or the stored checkpoint's when it has more pages (an open import only). The
+   * workflow's own counts (query and memo alike) move a batch at a time; the store's move with
+   * every page. Taking whichever is further keeps a progress bar from stepping back, whichever
+   * API process or path answers.
+   */
+  async function aheadOf(tenant: string, key: string, status: ImportStatus): Promise<ImportStatus> {
+    if (!storedProgress || (status.state !== 'running' && status.state !== 'paused' && status.state !== 'needs_reauth')) return status;
+    const stored = await storedProgress(tenant, key).catch(() => null);
+    if (!stored || stored.pages <= status.pages) return status;
+    const { fetched, saved, rejected, pages, total } = stored;
+    return { ...status, fetched, saved, rejected, pages, total: total ?? status.total };
+  }
+
   return async function readStatus(tenant, importId) {
     const ref = resolveImportId(tenant, importId);
     if (!ref) throw importNotFound(importId);
@@ -53,7 +84,8 @@ export function createStatusReader({ client, queryTimeoutMs, warn = console.warn
       const live = parseOrNull(RunStatus, answer);
       if (live.value === null) warn(`api: ignoring a status query answer for ${workflowId} that does not parse (${live.problem})`);
       else if (live.value.firstExecutionRunId === ref.firstRunId) {
-        const { runId, firstExecutionRunId: _first, samples, ...status } = live.value;
+        const { runId, firstExecutionRunId: _first, samples, ...answered } = live.value;
+        const status = await aheadOf(tenant, importKey(workflowId, ref.firstRunId), answered);
         const rate = status.state === 'running' ? rateOf(samples, status.saved, Date.now()) : undefined;
         const why = waitingOf(status, await latest);
         const eta = etaOf(status, rate, why);
@@ -73,7 +105,7 @@ export function createStatusReader({ client, queryTimeoutMs, warn = console.warn
 
     const description = (await latest) ?? (await currentRunOfChain(client, workflowId, ref.firstRunId));
     if (!description) throw importNotFound(importId);
-    const status = statusFromDescription(description, warn);
+    const status = await aheadOf(tenant, importKey(workflowId, ref.firstRunId), statusFromDescription(description, warn));
     // Running, yet no worker answered the query: nothing runs it (or nothing can, as deployed).
     const why =
       description.status.name === 'RUNNING' && status.state === 'running'

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { z } from '@hono/zod-openapi';
+import type { Client } from '@temporalio/client';
 import { createApp } from '../../api/app';
 import { createAuthenticator } from '../../api/auth';
 import {
@@ -90,6 +91,8 @@ export function expectError(res: ApiResponse, status: number, code: string): Err
 export interface TestAppOptions {
   store: Store;
   taskQueue: string;
+  /** The Temporal client behind the API: the run's unless given (test/web-ui.test.ts brings its own server's). */
+  client?: Client;
   tuning?: Partial<ImportTuning>;
   /** Anything else of `createTemporalImports`' options: a status cache of 0 ms, a short query timeout. */
   imports?: Partial<Omit<TemporalImportsOptions, 'client' | 'sealer' | 'taskQueue' | 'tuning'>>;
@@ -105,7 +108,7 @@ export interface TestAppOptions {
  * here), and a rate limit far above what tests send.
  */
 export async function createTestApp(options: TestAppOptions): Promise<{ app: ReturnType<typeof createApp>; imports: Imports }> {
-  const { client } = await temporal();
+  const client = options.client ?? (await temporal()).client;
   const { store, taskQueue } = options;
   const imports = createTemporalImports({
     client,
@@ -113,6 +116,7 @@ export async function createTestApp(options: TestAppOptions): Promise<{ app: Ret
     taskQueue,
     tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100, ...options.tuning },
     credentials: store.credentials,
+    storedProgress: (tenant, key) => store.tenant(tenant).readCheckpoint(key),
     ...options.imports,
   });
   const app = createApp({

@@ -1,0 +1,83 @@
+/**
+ * A status never steps back: the workflow's counts (its query answer and its memo) move a batch at a
+ * time, the store's checkpoint with every committed page (db/checkpoints.ts). When no worker
+ * answers the query in time the API answers from the memo, which may be a batch behind the store;
+ * it then takes the stored checkpoint's counts. Found by the fault matrix, where such answers made a
+ * progress bar go back by a batch.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Store } from '../db/types';
+import { importKey } from '../workflows/contract';
+import { createTestApp, expectImport } from './support/api';
+import { storeCases, uniqueId } from './support/harness';
+import { plainContact } from './support/records';
+
+const TENANT = 'status-progress';
+
+for (const storeCase of storeCases()) {
+  describe(`a status answered without a worker, on ${storeCase.name}`, { skip: storeCase.skip }, () => {
+    let store: Store;
+    let key: string;
+    let app: Awaited<ReturnType<typeof createTestApp>>['app'];
+
+    before(async () => {
+      store = await storeCase.open();
+      ({ key } = await store.apiKeys.create({ scope: 'tenant', tenant: TENANT, name: 'status-progress' }));
+      // No worker polls this queue: every status read times out on the query and answers from Temporal's records.
+      ({ app } = await createTestApp({
+        store,
+        taskQueue: uniqueId('no-worker'),
+        imports: { queryTimeoutMs: 200, statusFreshMs: 0, statusStaleMs: 0 },
+      }));
+    });
+    after(() => store?.close());
+
+    const call = async (path: string, body?: unknown) => {
+      const res = await app.request(path, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, headers: res.headers, json: (await res.json()) as unknown };
+    };
+
+    it('takes the counts of the checkpoint stored with the last page when the memo is behind it', async () => {
+      const userId = uniqueId('user');
+      const started = expectImport(await call('/v1/imports', { userId, source: { provider: 'google-people', accessToken: 'token' } }), 202);
+      const before = expectImport(await call(`/v1/imports/${started.importId}`), 200);
+      assert.deepEqual(
+        { state: before.state, saved: before.saved, pages: before.pages },
+        { state: 'running', saved: 0, pages: 0 },
+        'nothing saved yet: the memo and the store agree',
+      );
+      assert.equal(before.waiting?.reason, 'worker_unavailable');
+
+      // A page committed by a batch the workflow has not heard the end of yet.
+      const contacts = [1, 2, 3].map(plainContact);
+      await store.tenant(TENANT).savePage(userId, 'google-people', contacts, {
+        importKey: importKey(started.workflowId, started.runId),
+        cursor: 'next',
+        fetched: 3,
+        saved: 3,
+        rejected: 0,
+        pages: 1,
+        total: 10,
+      });
+
+      const afterPage = expectImport(await call(`/v1/imports/${started.importId}`), 200);
+      assert.deepEqual(
+        { state: afterPage.state, fetched: afterPage.fetched, saved: afterPage.saved, pages: afterPage.pages, total: afterPage.total },
+        { state: 'running', fetched: 3, saved: 3, pages: 1, total: 10 },
+        'the stored checkpoint is a page ahead of the memo: its counts are the answer',
+      );
+
+      // Another import of another user is not this one: its checkpoint key differs.
+      const other = expectImport(
+        await call('/v1/imports', { userId: uniqueId('other'), source: { provider: 'google-people', accessToken: 'token' } }),
+        202,
+      );
+      assert.equal(expectImport(await call(`/v1/imports/${other.importId}`), 200).saved, 0, "another import's status is its own");
+    });
+  });
+}
