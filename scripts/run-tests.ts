@@ -106,7 +106,10 @@ async function main(): Promise<number> {
   try {
     child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${CONCURRENCY}`, ...nodeFlags, ...files],
+      // --test-force-exit: a file whose `before` failed (its store would not open, say) may leave a
+      // server its `after` never reached; without this the run waited on it forever, a failure
+      // turned into a hang until CI's timeout.
+      ['--import', 'tsx', '--test', '--test-force-exit', '--test-reporter=spec', `--test-concurrency=${CONCURRENCY}`, ...nodeFlags, ...files],
       { cwd: PROJECT_DIR, env: testEnv(server), stdio: 'inherit' },
     );
     const spawned = child;
