@@ -110,7 +110,7 @@ for (const storeCase of storeCases()) {
       assert.deepEqual(late.events.map((e) => e.event), ['end']);
     });
 
-    it('reads the status once per second for a hundred streams on one import (one watcher)', async () => {
+    it('reads the status once per second for a hundred streams on one import (one watcher)', async (t) => {
       provider.configure({ faults: { holdFromOffset: 200 } });
       const view = await start(uniqueId('events-many'));
       await waitFor(async () => (await status(view.importId)).saved === 200, 'the first two pages');
@@ -125,7 +125,7 @@ for (const storeCase of storeCases()) {
         const seconds = (Date.now() - t0) / 1000;
         const queries = api.counts.query - before.query;
         const describes = api.counts.describe - before.describe;
-        console.log(`100 streams on one import, ${seconds.toFixed(1)} s: ${api.watchers.size} watcher, ${(queries / seconds).toFixed(2)} status queries/s, ${(describes / seconds).toFixed(2)} describes/s`);
+        t.diagnostic(`100 streams on one import, ${seconds.toFixed(1)} s: ${api.watchers.size} watcher, ${(queries / seconds).toFixed(2)} status queries/s, ${(describes / seconds).toFixed(2)} describes/s`);
         assert.ok(queries <= Math.ceil(seconds) + 1, `${queries} status queries in ${seconds} s for 100 streams (one a second expected)`);
         assert.ok(describes <= Math.ceil(seconds) + 1, `${describes} describes in ${seconds} s`);
       } finally {
