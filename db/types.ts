@@ -22,6 +22,11 @@ export interface ContactRecord {
   phoneE164?: string | null;
   /** The provider's record as it came, JSON-serialisable. */
   raw: unknown;
+  /**
+   * `raw` already serialised as JSON, when the source did it (a decode thread, see
+   * `activities/sources/page-decoder.ts`): the store writes it as it is and does not read `raw`.
+   */
+  rawJson?: string;
 }
 
 /** Why a record was set aside instead of saved. */

@@ -106,7 +106,8 @@ function describeStoreBehaviour(harness: () => StoreHarness): void {
   });
 
   void it('writes a call larger than one statement in one go', async () => {
-    // Over 2,978 rows the store splits the insert to stay under SQLite's parameter limit.
+    // Larger than any page: the multi-row path would split it at 2,184 rows (SQLite's parameter
+    // limit), the others bind it whole; each must count and write all of it.
     const user = newUser();
     assert.equal((await store.upsertContacts(user, 'google', contacts(0, 6500))).written, 6500);
     assert.equal((await store.upsertContacts(user, 'google', contacts(0, 6501))).written, 1);

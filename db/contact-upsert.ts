@@ -1,0 +1,286 @@
+/**
+ * Writing a page of contacts (issue 12): the one job of the import's hot path.
+ *
+ * Three ways to run the same upsert; the store picks the cheapest its database allows
+ * (bench/measure-sqlite-write.ts measures them, bench/README.md has the figures):
+ * - **`prepared`, SQLite with the raw better-sqlite3 handle**: one prepared single-row statement,
+ *   run once per contact inside the caller's transaction. SQLite is in-process, so a statement
+ *   costs a function call, not a round trip; a 15,000-parameter VALUES list saves nothing and costs
+ *   a row object per contact, a parameter array per page, and Kysely's work on both.
+ * - **`unnest`, PostgreSQL**: one statement per page binding a text array per column, where each
+ *   statement is a round trip and 15,000 parameters cost the driver and the server per value.
+ * - **`multi-row`**: one VALUES list per page through Kysely, on either database: the portable
+ *   path, and what the other two are checked and measured against.
+ *
+ * All write exactly the same rows: one per externalId (the last one wins), stamped with the page's
+ * change number, rewritten only when the etag changed or the row was a tombstone.
+ */
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import type SqliteDatabase from 'better-sqlite3';
+import { nextChangeSeq } from './changes';
+import type { ContactsTable, StoreDatabase } from './schema';
+import type { ContactRecord } from './types';
+
+/** The better-sqlite3 connection Kysely's SQLite dialect runs on (db/index.ts). */
+export type SqliteHandle = SqliteDatabase.Database;
+
+/** Writes a page of one user's contacts in the caller's transaction; resolves to rows inserted or rewritten. */
+export type ContactWriter = (
+  trx: Kysely<StoreDatabase>,
+  tenant: string,
+  userId: string,
+  provider: string,
+  contacts: readonly ContactRecord[],
+) => Promise<number>;
+
+/** The columns of a contacts row, in the order both upserts bind them. */
+export const ROW_COLUMNS = [
+  'tenant_id',
+  'user_id',
+  'provider',
+  'external_id',
+  'etag',
+  'display_name',
+  'email',
+  'phone',
+  'organization',
+  'phone_e164',
+  'raw',
+  'created_at',
+  'updated_at',
+  'deleted_at',
+  'change_seq',
+] as const satisfies ReadonlyArray<keyof ContactsTable>;
+
+// SQLite binds at most 32766 parameters per statement, PostgreSQL 65535: size chunks for the
+// smaller so one statement shape works on both (2184 rows, so a 1000-contact page is one statement).
+const ROWS_PER_STATEMENT = Math.floor(32766 / ROW_COLUMNS.length);
+// Distinct upsert sizes kept compiled: the full page size, the short last page, a few stragglers.
+const STATEMENT_CACHE_SIZE = 8;
+
+// An unchanged etag means an unchanged contact: skip the write, keep updated_at and its change
+// number, and leave the row out of the count (SQLite's changes() and PostgreSQL's rowCount agree).
+// A tombstone that comes back is written whatever its etag. created_at is never rewritten.
+const ON_CONFLICT = `ON CONFLICT (tenant_id, user_id, provider, external_id) DO UPDATE SET etag = excluded.etag,
+  display_name = excluded.display_name, email = excluded.email, phone = excluded.phone,
+  organization = excluded.organization, phone_e164 = excluded.phone_e164, raw = excluded.raw,
+  updated_at = excluded.updated_at, deleted_at = excluded.deleted_at, change_seq = excluded.change_seq
+  WHERE contacts.etag <> excluded.etag OR contacts.deleted_at IS NOT NULL`;
+const SQLITE_UPSERT = `INSERT INTO contacts (${ROW_COLUMNS.join(', ')}) VALUES (${ROW_COLUMNS.map(() => '?').join(', ')}) ${ON_CONFLICT}`;
+
+/**
+ * How a page reaches the table: `prepared` (SQLite, a statement per row on the raw handle),
+ * `unnest` (PostgreSQL, one statement binding a column array each), `multi-row` (either, through
+ * Kysely: one VALUES list of 15 parameters a row).
+ */
+export type WritePath = 'prepared' | 'unnest' | 'multi-row';
+
+/** The writer that takes `path`; `prepared` needs `sqlite`, the handle under the store's Kysely dialect. */
+export function createContactWriter(path: WritePath, sqlite?: SqliteHandle): ContactWriter {
+  if (path === 'prepared') {
+    if (sqlite === undefined) throw new Error('the prepared write path needs the SQLite handle: pass `sqlite` to createStore');
+    return preparedWriter(sqlite);
+  }
+  return path === 'unnest' ? unnestWriter() : multiRowWriter();
+}
+
+function multiRowWriter(): ContactWriter {
+  const statements = new StatementCache();
+  return async (trx, tenant, userId, provider, contacts) => {
+    const rows = contactRows(tenant, userId, provider, contacts);
+    if (rows.length === 0) return 0;
+    // The rows of one call are one user's; their change number orders them in the change feed.
+    const seq = await nextChangeSeq(trx, tenant, userId);
+    for (const row of rows) row.change_seq = seq;
+    let written = 0;
+    for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
+      written += await upsertRows(trx, statements, rows.slice(start, start + ROWS_PER_STATEMENT));
+    }
+    return written;
+  };
+}
+
+function preparedWriter(sqlite: SqliteHandle): ContactWriter {
+  // Prepared on first use (the store is opened before anything writes), then kept for good.
+  let upsert: SqliteDatabase.Statement<unknown[]> | undefined;
+  return async (trx, tenant, userId, provider, contacts) => {
+    const latest = lastOfEach(contacts);
+    if (latest.length === 0) return 0;
+    const seq = await nextChangeSeq(trx, tenant, userId);
+    upsert ??= sqlite.prepare(SQLITE_UPSERT);
+    const now = new Date().toISOString();
+    // The values bound straight from the record: no row object, no page-wide parameter array (those
+    // cost 7 % more CPU, measured). One array refilled per contact, as better-sqlite3 copies values
+    // into SQLite when it binds them. The caller's transaction holds Kysely's one connection, and
+    // these statements run on that same connection, in that transaction.
+    const values: unknown[] = [tenant, userId, provider, '', '', null, null, null, null, null, '', now, now, null, seq];
+    let written = 0;
+    for (const contact of latest) {
+      values[3] = contact.externalId;
+      values[4] = contact.etag;
+      values[5] = contact.displayName ?? null;
+      values[6] = contact.email ?? null;
+      values[7] = contact.phone ?? null;
+      values[8] = contact.organization ?? null;
+      values[9] = contact.phoneE164 ?? null;
+      values[10] = contact.rawJson ?? JSON.stringify(contact.raw ?? null);
+      written += upsert.run(values).changes;
+    }
+    return written;
+  };
+}
+
+/**
+ * PostgreSQL: the page as eight column arrays, unnested into rows by the server. Ten parameters
+ * whatever the page size instead of 15,000, so neither pg nor the server handles a parameter per
+ * value, and the statement text is the same for every page.
+ */
+function unnestWriter(): ContactWriter {
+  return async (trx, tenant, userId, provider, contacts) => {
+    const latest = lastOfEach(contacts);
+    const count = latest.length;
+    if (count === 0) return 0;
+    const ids = new Array<string>(count);
+    const etags = new Array<string>(count);
+    const names = new Array<string | null>(count);
+    const emails = new Array<string | null>(count);
+    const phones = new Array<string | null>(count);
+    const organizations = new Array<string | null>(count);
+    const e164s = new Array<string | null>(count);
+    const raws = new Array<string>(count);
+    for (let i = 0; i < count; i++) {
+      const contact = latest[i] as ContactRecord;
+      ids[i] = contact.externalId;
+      etags[i] = contact.etag;
+      names[i] = contact.displayName ?? null;
+      emails[i] = contact.email ?? null;
+      phones[i] = contact.phone ?? null;
+      organizations[i] = contact.organization ?? null;
+      e164s[i] = contact.phoneE164 ?? null;
+      raws[i] = contact.rawJson ?? JSON.stringify(contact.raw ?? null);
+    }
+    // pg would write each raw into the array literal with two regular-expression passes, which cost
+    // more than the whole insert. JSON text (JSON.stringify's, here or in a decode thread) holds no
+    // control character or lone surrogate, so the JSON array of the raw texts escapes exactly as a
+    // PostgreSQL array literal does (a backslash before each quote and backslash): only the
+    // brackets differ, and the escaping runs natively.
+    const rawLiteral = `{${JSON.stringify(raws).slice(1, -1)}}`;
+    const seq = await nextChangeSeq(trx, tenant, userId);
+    const now = new Date().toISOString();
+    // Every unnest argument is typed: the server must not guess an array's element type.
+    const result = await sql`INSERT INTO contacts (${sql.raw(ROW_COLUMNS.join(', '))})
+      SELECT ${tenant}, ${userId}, ${provider}, u.external_id, u.etag, u.display_name, u.email, u.phone, u.organization,
+        u.phone_e164, u.raw, ${now}, ${now}, NULL, ${seq}::integer
+      FROM unnest(${ids}::text[], ${etags}::text[], ${names}::text[], ${emails}::text[], ${phones}::text[],
+        ${organizations}::text[], ${e164s}::text[], ${rawLiteral}::text[])
+        AS u(external_id, etag, display_name, email, phone, organization, phone_e164, raw)
+      ${sql.raw(ON_CONFLICT)}`.execute(trx);
+    return Number(result.numAffectedRows ?? 0n);
+  };
+}
+
+/**
+ * `contacts` with one entry per externalId, the last one: the multi-row statement must not name a
+ * row twice (PostgreSQL refuses, "ON CONFLICT DO UPDATE command cannot affect row a second time"),
+ * and the single-row path would count a repeated contact as written twice.
+ */
+function lastOfEach(contacts: readonly ContactRecord[]): readonly ContactRecord[] {
+  const byExternalId = new Map<string, ContactRecord>();
+  for (const contact of contacts) byExternalId.set(contact.externalId, contact);
+  // Pages almost never repeat an id: then the page itself is the answer, in its order.
+  return byExternalId.size === contacts.length ? contacts : [...byExternalId.values()];
+}
+
+/** The rows of `contacts` for the multi-row statement, change_seq to be stamped by the caller. */
+function contactRows(tenant: string, userId: string, provider: string, contacts: readonly ContactRecord[]): ContactsTable[] {
+  const now = new Date().toISOString();
+  return lastOfEach(contacts).map((contact) => ({
+    tenant_id: tenant,
+    user_id: userId,
+    provider,
+    external_id: contact.externalId,
+    etag: contact.etag,
+    display_name: contact.displayName,
+    email: contact.email,
+    phone: contact.phone,
+    organization: contact.organization,
+    phone_e164: contact.phoneE164 ?? null,
+    raw: contact.rawJson ?? JSON.stringify(contact.raw ?? null),
+    created_at: now,
+    updated_at: now,
+    deleted_at: null,
+    change_seq: 0,
+  }));
+}
+
+/** Inserts new rows and rewrites existing ones whose etag changed (the rule of {@link SQLITE_UPSERT}). */
+function upsertQuery(db: Kysely<StoreDatabase>, rows: ContactsTable[]) {
+  return db
+    .insertInto('contacts')
+    .values(rows)
+    .onConflict((oc) =>
+      oc
+        .columns(['tenant_id', 'user_id', 'provider', 'external_id'])
+        .doUpdateSet((eb) => ({
+          etag: eb.ref('excluded.etag'),
+          display_name: eb.ref('excluded.display_name'),
+          email: eb.ref('excluded.email'),
+          phone: eb.ref('excluded.phone'),
+          organization: eb.ref('excluded.organization'),
+          phone_e164: eb.ref('excluded.phone_e164'),
+          raw: eb.ref('excluded.raw'),
+          updated_at: eb.ref('excluded.updated_at'),
+          deleted_at: eb.ref('excluded.deleted_at'),
+          change_seq: eb.ref('excluded.change_seq'),
+        }))
+        .where((eb) => eb.or([eb('contacts.etag', '<>', eb.ref('excluded.etag')), eb('contacts.deleted_at', 'is not', null)])),
+    );
+}
+
+/** Runs {@link upsertQuery} for `rows`; returns how many rows it inserted or rewrote. */
+async function upsertRows(db: Kysely<StoreDatabase>, statements: StatementCache, rows: ContactsTable[]): Promise<number> {
+  const parameters = rowParameters(rows);
+  let compiled = statements.get(rows.length);
+  if (compiled === undefined) {
+    compiled = upsertQuery(db, rows).compile();
+    // The cached SQL is only reusable if its placeholders follow rowParameters' order.
+    if (
+      compiled.parameters.length !== parameters.length ||
+      compiled.parameters.some((value, i) => value !== parameters[i])
+    ) {
+      throw new Error('upsert statement binds its values in an unexpected order; rowParameters must match upsertQuery');
+    }
+    statements.set(rows.length, compiled);
+  }
+  const result = await db.executeQuery({ ...compiled, parameters });
+  return Number(result.numAffectedRows ?? 0n);
+}
+
+/** The values of `rows` in the order the multi-row VALUES list binds them: row by row, columns as in the table. */
+function rowParameters(rows: ContactsTable[]): unknown[] {
+  const parameters = new Array<unknown>(rows.length * ROW_COLUMNS.length);
+  let i = 0;
+  for (const row of rows) for (const column of ROW_COLUMNS) parameters[i++] = row[column];
+  return parameters;
+}
+
+/**
+ * Compiled upsert statements by row count. Kysely takes about 10 ms to compile an 11,000-value
+ * insert, as long as SQLite takes to run it, yet the SQL depends only on the row count: imports
+ * send full pages, so a few entries serve almost every call.
+ */
+class StatementCache {
+  readonly #byRowCount = new Map<number, CompiledQuery>();
+
+  get(rowCount: number): CompiledQuery | undefined {
+    return this.#byRowCount.get(rowCount);
+  }
+
+  set(rowCount: number, compiled: CompiledQuery): void {
+    if (this.#byRowCount.size >= STATEMENT_CACHE_SIZE) {
+      const oldest = this.#byRowCount.keys().next();
+      if (!oldest.done) this.#byRowCount.delete(oldest.value);
+    }
+    this.#byRowCount.set(rowCount, compiled);
+  }
+}
