@@ -10,8 +10,10 @@ import {
   type Person,
   fetchConnectionsPage,
   parseRetryAfter,
+  readPeople,
   toContactRecord,
 } from '../activities/sources/google-people';
+import { personProblem } from '../activities/sources/google-person';
 import { type DemoProvider, startDemoProvider } from '../demo-provider/server';
 // The contract's names, not the module's own: the workflow's retry policy reads these.
 import { FAILURE_TYPES } from '../workflows/contract';
@@ -362,5 +364,35 @@ void describe('parseRetryAfter', () => {
     assert.equal(parseRetryAfter(null, now), undefined);
     assert.equal(parseRetryAfter('soon', now), undefined);
     assert.equal(parseRetryAfter('-5', now), undefined);
+  });
+});
+
+void describe('reading a person without copying it', () => {
+  const good = { resourceName: 'people/c1', etag: 'e1', names: [{ displayName: 'Ada', metadata: { primary: true, source: { id: 'x' } } }], extra: { kept: [1, 2] } };
+
+  void it('keeps the person itself as raw, unknown fields and all', () => {
+    const { contacts, rejected } = readPeople([good], null);
+    assert.deepEqual(rejected, []);
+    assert.equal(contacts[0]?.raw, good, 'raw is the object JSON.parse made, not a copy');
+    assert.equal(personProblem(good), null);
+  });
+
+  void it('says where a person is not the documented shape, field by field', () => {
+    const cases: Array<[unknown, string]> = [
+      [null, '(person): expected an object, got null'],
+      [[good], '(person): expected an object, got array'],
+      [{ resourceName: 7, etag: 'e' }, 'resourceName: expected a string, got number'],
+      [{ resourceName: 'people/c2', etag: '' }, 'etag: expected a non-empty string'],
+      [{ ...good, names: null }, 'names: expected an array, got null'],
+      [{ ...good, emailAddresses: [{ value: 'a@b.c' }, 'x'] }, 'emailAddresses.1: expected an object, got string'],
+      [{ ...good, phoneNumbers: [{ canonicalForm: 15550100 }] }, 'phoneNumbers.0.canonicalForm: expected a string, got number'],
+      [{ ...good, organizations: [{ name: 'X', metadata: [] }] }, 'organizations.0.metadata: expected an object, got array'],
+      [{ ...good, names: [{ metadata: { primary: 'yes' } }] }, 'names.0.metadata.primary: expected a boolean, got string'],
+    ];
+    for (const [person, problem] of cases) assert.equal(personProblem(person), problem, JSON.stringify(person));
+  });
+
+  void it('accepts what the documented shape leaves open: absent fields, entries without strings, any other keys', () => {
+    assert.equal(personProblem({ resourceName: 'people/c3', etag: 'e3', names: [], phoneNumbers: [{ type: 'mobile' }], photos: 'anything' }), null);
   });
 });

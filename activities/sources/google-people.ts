@@ -9,17 +9,20 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { msOptionalToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
-import { cutUtf8 } from '../../db/rejects';
-import type { ContactRecord, RejectedRecord } from '../../db/types';
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { describeNetworkError, failure } from '../failures';
-import { buildDisplayName, DEFAULT_PHONE_REGION, normalizeEmail, normalizePhone, type PhoneRegion } from '../normalize';
+import { failure } from '../failures';
+import type { PhoneRegion } from '../normalize';
 import type { ImportOwner } from '../../workflows/contract';
 import { createGoogleAuth } from './google-auth';
-import { googleSyncParams, isExpiredSyncToken, setSyncParams, splitDeleted } from './google-sync';
+import { excerpt, type DecodedConnections } from './google-page';
+import { inlineDecoder, type PageDecoder } from './page-decoder';
+import { googleSyncParams, isExpiredSyncToken, setSyncParams } from './google-sync';
 import { SyncTokenExpiredError, type ContactSource, type SourceSettings, type SyncRequest } from './types';
 
-/** The fields we ask for: what {@link toContactRecord} maps, plus `metadata` for the raw record. */
+// Reading one person (validation and mapping) is its own module; these are its public names.
+export { readPeople, toContactRecord, type Person } from './google-person';
+
+/** The fields we ask for: what `toContactRecord` maps, plus `metadata` for the raw record. */
 export const PERSON_FIELDS = 'names,emailAddresses,phoneNumbers,organizations,metadata';
 
 /** The People API accepts page sizes from 1 to 1000. */
@@ -57,51 +60,12 @@ export interface FetchPageOptions {
   defaultRegion?: PhoneRegion;
   /** Ask for a sync token, or for the changes since one (google-sync.ts). */
   sync?: SyncRequest;
+  /** Where the body is decoded (page-decoder.ts); on this thread when absent. */
+  decoder?: PageDecoder;
 }
 
-export interface ConnectionsPage {
-  contacts: ContactRecord[];
-  /** People on the page that are not the documented shape: set aside, the rest of the page is fine. */
-  rejected: RejectedRecord[];
-  /** `null` on the last page. */
-  nextPageToken: string | null;
-  /** The provider's count of all connections, when it reports one. */
-  totalPeople: number | null;
-  /** Incremental reads: resource names of people deleted since the sync token. */
-  deleted?: string[];
-  /** On the last page of a read with `sync`: the token for the next incremental read. */
-  nextSyncToken?: string;
-}
-
-const fieldMetadataSchema = z.looseObject({ primary: z.boolean().optional() });
-
-/** A repeated People field (`names`, `emailAddresses`, …): entries of optional strings, each with its metadata. */
-function repeatedField<K extends string>(...keys: K[]) {
-  const entry = Object.fromEntries(keys.map((key) => [key, z.string().optional()])) as Record<K, z.ZodOptional<z.ZodString>>;
-  return z.array(z.looseObject({ ...entry, metadata: fieldMetadataSchema.optional() })).optional();
-}
-
-const personSchema = z.looseObject({
-  resourceName: z.string().min(1),
-  etag: z.string().min(1),
-  names: repeatedField('displayName', 'givenName', 'familyName'),
-  emailAddresses: repeatedField('value'),
-  phoneNumbers: repeatedField('value', 'canonicalForm'),
-  organizations: repeatedField('name'),
-});
-
-/** A People API `Person` as far as we read it; every other field is kept as received. */
-export type Person = z.infer<typeof personSchema>;
-
-const connectionsResponseSchema = z.looseObject({
-  // Google omits `connections` altogether when the list is empty.
-  // Each person is read on its own (`readPeople`): one malformed person must not sink the page.
-  connections: z.array(z.unknown()).optional(),
-  nextPageToken: z.string().optional(),
-  nextSyncToken: z.string().optional(),
-  totalPeople: z.number().int().nonnegative().optional(),
-  totalItems: z.number().int().nonnegative().optional(),
-});
+/** One page of connections, read (google-page.ts). */
+export type ConnectionsPage = DecodedConnections;
 
 const googleErrorSchema = z.object({
   error: z.object({
@@ -110,74 +74,6 @@ const googleErrorSchema = z.object({
     status: z.string().optional(),
   }),
 });
-
-/** The primary entry of a repeated People field: the one marked `primary`, else the first. */
-function primary<T extends { metadata?: { primary?: boolean } | undefined }>(items: readonly T[] | undefined): T | undefined {
-  if (!items) return undefined;
-  return items.find((item) => item.metadata?.primary === true) ?? items[0];
-}
-
-function text(value: string | undefined): string | null {
-  if (value === undefined) return null;
-  // PostgreSQL text cannot hold NUL; a provider that sends one must not stall the import.
-  const trimmed = value.replaceAll('\u0000', '').trim();
-  return trimmed === '' ? null : trimmed;
-}
-
-/**
- * The people of one page: those that parse become contacts, the others rejects with where they
- * were (their `resourceName` when they have one, else their place on the page) and why.
- */
-export function readPeople(
-  people: readonly unknown[],
-  pageToken: string | null,
-  defaultRegion: PhoneRegion = DEFAULT_PHONE_REGION,
-): Pick<ConnectionsPage, 'contacts' | 'rejected'> {
-  const contacts: ContactRecord[] = [];
-  const rejected: RejectedRecord[] = [];
-  people.forEach((person, index) => {
-    const parsed = personSchema.safeParse(person);
-    if (parsed.success) {
-      contacts.push(toContactRecord(parsed.data, defaultRegion));
-      return;
-    }
-    const issue = parsed.error.issues[0];
-    const field = issue?.path.join('.') || '(person)';
-    const name = (person as { resourceName?: unknown } | null)?.resourceName;
-    rejected.push({
-      position: typeof name === 'string' && name !== '' ? name : `page ${pageToken ?? 'first'} item ${index}`,
-      reason: typeof name === 'string' && name !== '' ? 'invalid_record' : 'no_identity',
-      message: `${API_NAME} sent a person that is not the documented shape (${field}: ${issue?.message ?? 'invalid'})`,
-      excerpt: cutUtf8(JSON.stringify(person) ?? String(person)),
-    });
-  });
-  return { contacts, rejected };
-}
-
-/**
- * Maps a People API `Person` to the row we store. Each column takes the primary entry of its field
- * (`metadata.primary`, else the first); a missing field is `null`. `raw` is the person unchanged.
- */
-export function toContactRecord(person: Person, defaultRegion: PhoneRegion = DEFAULT_PHONE_REGION): ContactRecord {
-  const name = primary(person.names);
-  const phone = primary(person.phoneNumbers);
-  const raw = text(phone?.value) ?? text(phone?.canonicalForm);
-  // Google already gives E.164 as `canonicalForm` for numbers it understood; only the others need
-  // the (much slower) phone-number library.
-  const canonical = text(phone?.canonicalForm);
-  const phoneE164 = canonical?.startsWith('+') ? canonical : normalizePhone(raw, defaultRegion).phoneE164;
-  return {
-    externalId: person.resourceName,
-    etag: person.etag,
-    displayName: text(name?.displayName) ?? (name ? buildDisplayName({ given: name.givenName, family: name.familyName }) : null),
-    email: normalizeEmail(primary(person.emailAddresses)?.value),
-    phone: raw,
-    phoneE164,
-    organization: text(primary(person.organizations)?.name),
-    raw: person,
-  };
-}
-
 
 /**
  * `Retry-After` in milliseconds: delta-seconds or an HTTP-date. `undefined` when absent or
@@ -207,11 +103,6 @@ function describeErrorBody(httpStatus: number, body: string): string {
   const code = parsed?.error.code ?? httpStatus;
   const detail = parsed?.error.message ?? excerpt(body);
   return `(${code}${status})${detail ? `: ${detail}` : ''}`;
-}
-
-function excerpt(body: string): string {
-  const flat = body.replace(/\s+/g, ' ').trim();
-  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
 }
 
 function classifyHttpError(httpStatus: number, body: string, retryAfter: string | null): ApplicationFailure {
@@ -287,60 +178,35 @@ export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<Conn
   setSyncParams(params, opts.sync);
   // String concatenation, not `new URL(path, base)`, keeps a path prefix in baseUrl (a proxy, say).
   const url = `${opts.baseUrl.replace(/\/+$/, '')}/v1/people/me/connections?${params.toString()}`;
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
 
   try {
-    let response: Response;
-    let body: string;
-    try {
-      response = await fetch(url, {
-        method: 'GET',
-        headers: { Authorization: `Bearer ${accessToken}`, Accept: 'application/json' },
-        signal: combined,
-      });
-      // Read the whole body under the same deadline: a server can stall halfway through a page.
-      body = await response.text();
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      if (timeout.aborted) {
+    const outcome = await (opts.decoder ?? inlineDecoder).request(
+      { url, accessToken, timeoutMs, pageToken, defaultRegion: opts.defaultRegion },
+      signal,
+    );
+    switch (outcome.kind) {
+      case 'aborted':
+        throw signal?.reason ?? new Error('the page request was aborted');
+      case 'timeout':
         throw failure(PROVIDER_FAILURE.unavailable, `${API_NAME} did not answer within ${timeoutMs} ms.`);
+      case 'network':
+        throw failure(PROVIDER_FAILURE.unavailable, `Could not reach ${API_NAME}: ${outcome.message}`);
+      case 'http':
+        if (opts.sync !== undefined && 'since' in opts.sync && isExpiredSyncToken(outcome.status, outcome.body)) {
+          throw new SyncTokenExpiredError(`${API_NAME} no longer accepts the sync token (${outcome.status}): reading everything instead.`);
+        }
+        throw classifyHttpError(outcome.status, outcome.body, outcome.retryAfter);
+      case 'page': {
+        const decoded = outcome.result;
+        if (!decoded.ok && decoded.problem === 'not_json') {
+          throw failure(PROVIDER_FAILURE.badResponse, `${API_NAME} answered ${outcome.status} with a body that is not JSON: ${decoded.excerpt}`);
+        }
+        if (!decoded.ok) {
+          throw failure(PROVIDER_FAILURE.badResponse, `${API_NAME} answered with a page that is not the documented shape (${decoded.where}).`);
+        }
+        return decoded.page;
       }
-      throw failure(PROVIDER_FAILURE.unavailable, `Could not reach ${API_NAME}: ${describeNetworkError(error)}`, {
-        cause: error instanceof Error ? error : undefined,
-      });
     }
-
-    if (!response.ok) {
-      if (opts.sync !== undefined && 'since' in opts.sync && isExpiredSyncToken(response.status, body)) {
-        throw new SyncTokenExpiredError(`${API_NAME} no longer accepts the sync token (${response.status}): reading everything instead.`);
-      }
-      throw classifyHttpError(response.status, body, response.headers.get('retry-after'));
-    }
-
-    let json: unknown;
-    try {
-      json = JSON.parse(body);
-    } catch {
-      throw failure(PROVIDER_FAILURE.badResponse, `${API_NAME} answered ${response.status} with a body that is not JSON: ${excerpt(body)}`);
-    }
-    const parsed = connectionsResponseSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown issue';
-      throw failure(PROVIDER_FAILURE.badResponse, `${API_NAME} answered with a page that is not the documented shape (${where}).`);
-    }
-    const page = parsed.data;
-    // Deleted people (incremental reads) carry no fields to read: only their resource names count.
-    const { live, deleted } = splitDeleted(page.connections ?? []);
-    return {
-      ...readPeople(live, pageToken, opts.defaultRegion),
-      ...(deleted.length > 0 ? { deleted } : {}),
-      ...(page.nextSyncToken ? { nextSyncToken: page.nextSyncToken } : {}),
-      // An empty string is how some proxies spell "no more pages"; treat it as the end, not a token.
-      nextPageToken: page.nextPageToken ? page.nextPageToken : null,
-      totalPeople: page.totalPeople ?? page.totalItems ?? null,
-    };
   } catch (error) {
     throw redact(error, accessToken);
   }
@@ -366,6 +232,7 @@ export function googlePeopleSource(credentials: string, settings: SourceSettings
             signal,
             defaultRegion: settings.defaultPhoneRegion,
             sync,
+            decoder: settings.pageDecoder,
           }),
         signal,
       );

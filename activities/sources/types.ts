@@ -6,6 +6,7 @@ import type { ContactRecord, RejectedRecord, UploadStore } from '../../db/types'
 import type { ImportOwner } from '../../workflows/contract';
 import type { PhoneRegion } from '../normalize';
 import type { GoogleAuthSettings } from './google-auth';
+import type { PageDecoder } from './page-decoder';
 
 export type { RejectedRecord, RejectReason } from '../../db/types';
 
@@ -81,6 +82,8 @@ export interface SourceSettings extends GoogleAuthSettings {
   allowPrivateAddresses?: boolean;
   /** Uploaded files, for the `file` source; a worker without a store to read them from cannot import files. */
   uploads?: Pick<UploadStore, 'get' | 'open'>;
+  /** Where Google pages are decoded (`WORKER_DECODE_THREADS`, page-decoder.ts); on the calling thread when absent. */
+  pageDecoder?: PageDecoder;
 }
 
 /**
