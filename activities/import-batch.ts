@@ -1,6 +1,9 @@
 /**
  * `importBatch`: fetches up to `maxPages` pages from the import's source and saves each in one
- * transaction, fetching page k+1 while page k is being saved. It heartbeats the checkpoint after
+ * transaction, asking for page k+1 once page k is committed (or while it is being saved, with
+ * `fetchAhead`: faster where the provider is slow, but a crash then re-fetches two pages). Every page
+ * holds a permit of the worker's page gate (`page-gate.ts`) from before its fetch until its save, so
+ * many imports on one worker take turns fairly and in bounded memory. It heartbeats the checkpoint after
  * every saved page, so a retry (after a worker crash or a provider error) resumes after the last
  * saved page instead of at the batch start. Returns cursors and counts only: contact data never
  * enters workflow history.
@@ -25,6 +28,7 @@ import type { openSource as OpenSource, SourcePage, SourceSettings } from './sou
 import { invalidInput } from './failures';
 import { fetchSyncedPage, resolveSyncMode, keepSyncToken, settleSyncedPage, type FetchedPage } from './import-sync';
 import { pageMetrics } from './metrics';
+import { permitScope, type PageGate, type PagePermit } from './page-gate';
 
 export interface ImportBatchDeps {
   store: Store;
@@ -32,6 +36,13 @@ export interface ImportBatchDeps {
   sources: SourceSettings;
   openSource: typeof OpenSource;
   keepAliveHeartbeatMs?: number;
+  /** The worker's one page gate: how many pages are in flight in this process, and whose go next. */
+  pageGate: PageGate;
+  /**
+   * Fetch page k+1 while page k is saved (`IMPORT_FETCH_AHEAD=1`, the default), or only once k is
+   * committed (0): slower where the store writes off the thread, but a kill re-fetches one page, not two.
+   */
+  fetchAhead?: boolean;
   /** Told when this worker cannot do a batch for want of its own configuration (see `ActivityDeps`). */
   onMisconfigured?: (problem: string) => void;
 }
@@ -131,20 +142,32 @@ export function createImportBatch(deps: ImportBatchDeps) {
     // read, and no socket, is spent on a page nobody will save.
     const batchDone = new AbortController();
     const fetchSignal = AbortSignal.any([signal, batchDone.signal]);
-    const fetchPage = (at: ImportCheckpoint, cursor: string | null): Promise<FetchedPage> =>
-      fetchSyncedPage(contacts, input, at, source, { cursor, pageSize: input.pageSize, signal: fetchSignal });
+    // Its waits end with the batch too; whatever it still holds when the batch ends goes back.
+    const permits = permitScope(deps.pageGate, fetchSignal);
+    const fetchAhead = deps.fetchAhead ?? WORKER_DEFAULTS.fetchAhead === 1;
+    /** The page at `cursor`, with the gate's permit it holds until it is saved (released here if the fetch fails). */
+    const fetchPage = async (at: ImportCheckpoint, cursor: string | null): Promise<FetchedPage & { permit: PagePermit }> => {
+      // Least attained service: the fewer pages this import has saved, the sooner it goes.
+      const permit = await permits.acquire(at.pages);
+      try {
+        return { ...(await fetchSyncedPage(contacts, input, at, source, { cursor, pageSize: input.pageSize, signal: fetchSignal })), permit };
+      } catch (err) {
+        permit.release();
+        throw err;
+      }
+    };
     const stoppedAt = (): [BatchFailureDetails] => [checkpoint];
     const cancelled = () => new CancelledFailure('Import cancelled between pages', stoppedAt());
     const heartbeat = () => ctx.heartbeat({ checkpoint, pagesThisBatch } satisfies BatchHeartbeat);
     const metrics = pageMetrics(ctx.metricMeter, input.provider);
 
-    // A page can be slow; heartbeat meanwhile so the server neither times the batch out nor
-    // withholds a cancellation until the page arrives.
+    // A page can be slow, and so can the gate's queue; heartbeat meanwhile so the server neither
+    // times the batch out nor withholds a cancellation until the page arrives.
     const keepAlive = setInterval(heartbeat, deps.keepAliveHeartbeatMs ?? WORKER_DEFAULTS.keepAliveHeartbeatMs);
     try {
       let next = fetchPage(checkpoint, checkpoint.cursor);
       for (;;) {
-        let fetched: FetchedPage;
+        let fetched: Awaited<typeof next>;
         try {
           fetched = await next;
         } catch (err) {
@@ -156,26 +179,34 @@ export function createImportBatch(deps: ImportBatchDeps) {
         const current = fetched.fellBack ? { ...withoutSyncToken(checkpoint), ...fetched.fellBack } : checkpoint;
         // Counted with the checkpoint, after the save, so every heartbeat pairs the two correctly.
         const more = page.nextCursor !== null && pagesThisBatch + 1 < input.maxPages;
-        if (more) {
+        // The fetch-ahead waits for its permit without blocking this save, which releases ours: no deadlock.
+        if (more && fetchAhead) {
           next = fetchPage(current, page.nextCursor);
           // Rejections surface when awaited above; this keeps one during the save from being "unhandled".
           next.catch(() => undefined);
         }
-        // Rejects first (idempotent), then the contacts with the checkpoint in one transaction.
-        if (page.rejected?.length) await contacts.recordRejects(rejectsKey, input.userId, page.rejected);
-        // Tombstones, marks and the sweep, before the save commits the checkpoint.
-        const deleted = await settleSyncedPage(deps.store, input, current, page, source, rejectsKey);
-        const after = advance(current, page, deleted);
-        if (input.importKey === undefined) await contacts.upsertContacts(input.userId, input.provider, page.contacts);
-        else await contacts.savePage(input.userId, input.provider, page.contacts, { importKey: input.importKey, ...after });
-        // The next sync token, only once the page it ends is committed.
-        await keepSyncToken(deps.store, input, current, page, source);
+        let after: ImportCheckpoint;
+        try {
+          // Rejects first (idempotent), then the contacts with the checkpoint in one transaction.
+          if (page.rejected?.length) await contacts.recordRejects(rejectsKey, input.userId, page.rejected);
+          // Tombstones, marks and the sweep, before the save commits the checkpoint.
+          const deleted = await settleSyncedPage(deps.store, input, current, page, source, rejectsKey);
+          after = advance(current, page, deleted);
+          if (input.importKey === undefined) await contacts.upsertContacts(input.userId, input.provider, page.contacts);
+          else await contacts.savePage(input.userId, input.provider, page.contacts, { importKey: input.importKey, ...after });
+          // The next sync token, only once the page it ends is committed.
+          await keepSyncToken(deps.store, input, current, page, source);
+        } finally {
+          fetched.permit.release();
+        }
         pagesThisBatch += 1;
         checkpoint = after;
         heartbeat();
         metrics.pageSaved(page.contacts.length, page.rejected?.length ?? 0);
         if (!more) return { checkpoint, done: page.nextCursor === null };
         if (signal.aborted) throw cancelled();
+        // Without fetch-ahead the next page is asked for only now, its predecessor committed.
+        if (!fetchAhead) next = fetchPage(checkpoint, page.nextCursor);
       }
     } catch (err) {
       if (err instanceof ApplicationFailure && err.nonRetryable) {
@@ -192,6 +223,7 @@ export function createImportBatch(deps: ImportBatchDeps) {
     } finally {
       clearInterval(keepAlive);
       batchDone.abort();
+      permits.close();
       await source.close?.().catch((err: unknown) => ctx.log.warn('Could not close the source', { error: String(err) }));
     }
   };

@@ -4,6 +4,7 @@
  * see them only as the type {@link ImportActivities}.
  */
 import type { Client } from '@temporalio/client';
+import { WORKER_DEFAULTS } from '../config/defaults';
 import type { TokenSealer } from '../config/token-seal';
 import type { Store } from '../db/types';
 import { createErasureActivities } from './erasure';
@@ -11,6 +12,7 @@ import { createImportBatch } from './import-batch';
 import { createScheduleActivities } from './sync-schedules';
 import { createWebhookActivities } from './webhooks';
 import { measureBatch } from './metrics';
+import { createPageGate, type PageGate } from './page-gate';
 import { openSource, type SourceSettings } from './sources';
 
 export interface ActivityDeps {
@@ -24,6 +26,13 @@ export interface ActivityDeps {
   openSource?: typeof openSource;
   /** How often a batch heartbeats while it waits on a slow page; below the heartbeat timeout. */
   keepAliveHeartbeatMs?: number;
+  /**
+   * The worker process's page gate (`page-gate.ts`), made once by whoever builds the worker and
+   * shared by all its batches; left out, these activities get one of their own, sized for the store.
+   */
+  pageGate?: PageGate;
+  /** Whether a batch fetches its next page while it saves the current one (`IMPORT_FETCH_AHEAD`). */
+  fetchAhead?: boolean;
   /**
    * Called when a batch fails because this worker lacks part of its configuration (the token key
    * the import's credentials were sealed with). The batch fails retryably as `WorkerMisconfigured`;
@@ -41,6 +50,7 @@ export function createActivities(deps: ActivityDeps) {
         // Stored refresh tokens too, sealed with the worker's key (activities/sources/google-auth.ts).
         sources: { uploads: deps.store.uploads, credentials: { store: deps.store.credentials, sealer: deps.sealer }, ...deps.sources },
         openSource: deps.openSource ?? openSource,
+        pageGate: deps.pageGate ?? createPageGate(WORKER_DEFAULTS.pagesInFlight[deps.store.kind]),
       }),
     ),
     ...createErasureActivities(deps),

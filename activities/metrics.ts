@@ -8,6 +8,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, type MetricMeter } from '@temporalio/common';
+import type { PageGateState } from './page-gate';
 
 export const IMPORT_METRICS = {
   contactsSaved: 'contacts_import_contacts_saved',
@@ -15,6 +16,8 @@ export const IMPORT_METRICS = {
   pagesFetched: 'contacts_import_pages_fetched',
   providerFailures: 'contacts_import_provider_failures',
   batchDuration: 'contacts_import_batch_duration_seconds',
+  pagesInFlight: 'contacts_import_pages_in_flight',
+  pagesWaiting: 'contacts_import_pages_waiting',
 } as const;
 
 /** Counts one import's saved pages; built once per batch from the activity's meter. */
@@ -34,6 +37,19 @@ export function pageMetrics(meter: MetricMeter, provider: string): PageMetrics {
       if (rejects > 0) rejected.add(rejects, tags);
       pages.add(1, tags);
     },
+  };
+}
+
+/**
+ * The page gate's state as two gauges of the worker (`page-gate.ts`): pages in flight, and batches
+ * waiting for a permit. Pass the result as the gate's `onChange`.
+ */
+export function pageGateGauges(meter: MetricMeter): (state: PageGateState) => void {
+  const inFlight = meter.createGauge(IMPORT_METRICS.pagesInFlight, 'int', 'pages', 'Pages fetched or being fetched and not yet saved, in this worker');
+  const waiting = meter.createGauge(IMPORT_METRICS.pagesWaiting, 'int', 'pages', 'Pages waiting for a permit of the worker page gate');
+  return (state) => {
+    inFlight.set(state.inFlight);
+    waiting.set(state.waiting);
   };
 }
 

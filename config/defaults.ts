@@ -20,8 +20,36 @@ export const DEFAULT_TUNING: ImportTuning = {
 };
 
 export const WORKER_DEFAULTS = {
-  /** Batches one worker runs at once (`WORKER_MAX_CONCURRENT_ACTIVITIES`); sized with the heap cap. */
-  maxConcurrentActivities: 10,
+  /**
+   * Batches one worker runs at once (`WORKER_MAX_CONCURRENT_ACTIVITIES`). Generous, so a new import's
+   * batch gets a slot at once however many large ones run: the page gate, not the slots, bounds the
+   * work and memory, and a batch waiting at the gate costs a promise.
+   */
+  maxConcurrentActivities: 50,
+  /**
+   * Pages in flight in one worker process, across all its batches (`WORKER_PAGES_IN_FLIGHT`): being
+   * fetched, or fetched and not yet saved. Every page in flight is work queued on the worker's one
+   * thread, which a small import's every step waits behind. SQLite writes synchronously on that
+   * thread: two pages (one saved, one fetched) keep it busy. PostgreSQL writes in the server's own
+   * processes, so a little more overlap pays. Measured in bench/README.md (issue 12).
+   */
+  pagesInFlight: { sqlite: 2, postgres: 4 },
+  /**
+   * Fetch page k+1 while page k is saved (`IMPORT_FETCH_AHEAD=1`), or only once k is committed (0,
+   * the default). Off, a killed worker re-fetches at most the one page it was saving (issue 12); on,
+   * up to two. Measured side by side, fetching ahead gained nothing beyond noise on SQLite (the write
+   * holds the thread the next request would leave from) and about 8 % on PostgreSQL, where the
+   * service is already twice the plain loop (bench/README.md). A provider much slower than the
+   * demo one is where 1 pays.
+   */
+  fetchAhead: 0 as 0 | 1,
+  /**
+   * Threads that fetch and decode Google pages beside the worker's own (`WORKER_DECODE_THREADS`,
+   * activities/sources/page-decoder.ts). Off: on two cores a thread made one import 15–20 % slower
+   * (the provider, Temporal and the API already want the second core) and added about 45 MB of RSS;
+   * ten imports at once went 6 % faster (bench/README.md). Worth measuring on larger machines.
+   */
+  decodeThreads: 0,
   /**
    * Longest a heartbeat (the resume checkpoint) waits before it reaches the server
    * (`WORKER_HEARTBEAT_THROTTLE_MS`): short, so a crash re-fetches at most a page or two.
@@ -36,10 +64,21 @@ export const WORKER_DEFAULTS = {
 /**
  * V8 flags for worker processes (`npm run worker`, `npm start`, the benchmark). Left alone, V8 on a
  * large machine lets the heap grow to several hundred MB of page garbage before a full collection;
- * 256 MB holds the live data of {@link WORKER_DEFAULTS.maxConcurrentActivities} batches with room to
- * spare (two 1,000-contact pages in flight per batch, a few MB each). Raise both together.
+ * 256 MB holds {@link WORKER_DEFAULTS.pagesInFlight} pages (1,000 contacts, a few MB each) with room
+ * to spare, however many batches run: the page gate bounds the pages, and a batch waiting at it holds
+ * none. Raise the cap with `WORKER_PAGES_IN_FLIGHT` (or with larger pages), not with the slots.
  */
 export const WORKER_NODE_FLAGS = ['--max-old-space-size=256'] as const;
+
+/**
+ * Environment for worker processes, beside {@link WORKER_NODE_FLAGS} (`npm run worker`, `npm start`,
+ * `npm run cluster`, the benchmark). glibc gives every thread that allocates its own malloc arena,
+ * up to eight per core, and keeps what each arena once held: with the Temporal core's threads,
+ * the workflow thread and better-sqlite3 that was about 50 MB of RSS under load. Two arenas gave
+ * the same throughput (issue 12, bench/README.md). Set it in the environment of a worker you run
+ * another way; it must be there when the process starts.
+ */
+export const WORKER_PROCESS_ENV = { MALLOC_ARENA_MAX: '2' } as const;
 
 export const STATUS_DEFAULTS = {
   /** How long the API waits for a worker to answer the status query before answering from the memo. */

@@ -44,6 +44,12 @@ export interface AppConfig {
   importDefaults: ImportTuning;
   /** Worker concurrency: how many import batches one worker runs at once. */
   workerMaxConcurrentActivities: number;
+  /** Pages in flight in one worker, across its batches (`WORKER_PAGES_IN_FLIGHT`; default by store kind). */
+  workerPagesInFlight: number;
+  /** Whether a batch fetches its next page while it saves the current one (`IMPORT_FETCH_AHEAD`, 1 or 0). */
+  importFetchAhead: boolean;
+  /** Threads that decode fetched Google pages beside the worker's own (`WORKER_DECODE_THREADS`; 0 decodes on it). */
+  workerDecodeThreads: number;
   /** Longest a worker waits before sending a heartbeat (the resume checkpoint) to the server. */
   heartbeatThrottleMs: number;
   /** Ports of the dev server `npm start` runs when `TEMPORAL_ADDRESS` is unset (`TEMPORAL_PORT`, `TEMPORAL_UI_PORT`). */
@@ -159,6 +165,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       1,
       1000,
     ),
+    workerPagesInFlight: integer('WORKER_PAGES_IN_FLIGHT', WORKER_DEFAULTS.pagesInFlight[database.kind], 1, 10_000),
+    importFetchAhead: integer('IMPORT_FETCH_AHEAD', WORKER_DEFAULTS.fetchAhead, 0, 1) === 1,
+    workerDecodeThreads: integer('WORKER_DECODE_THREADS', WORKER_DEFAULTS.decodeThreads, 0, 64),
     heartbeatThrottleMs: integer('WORKER_HEARTBEAT_THROTTLE_MS', WORKER_DEFAULTS.heartbeatThrottleMs, 1, 60_000),
     devServer: {
       port: parseInteger('TEMPORAL_PORT', env.TEMPORAL_PORT, PORT_DEFAULTS.temporal, PORT_RANGE),

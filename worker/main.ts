@@ -16,8 +16,11 @@ import { loadPayloadKeyring } from '../config/payload-keys';
 import { temporalTarget } from '../config/temporal';
 import { createTokenSealer, loadTokenKey } from '../config/token-seal';
 import { CONFIG_EXIT_CODE } from '../config/parse';
+import { pageGateGauges } from '../activities/metrics';
+import { createPageGate } from '../activities/page-gate';
+import { createPageDecoder } from '../activities/sources/page-decoder';
 import { openStore } from '../db';
-import { bundleWorkflowsInThread } from './bundle-workflows';
+import { workerWorkflowBundle } from './bundle-workflows';
 import { createImportWorker } from './create-worker';
 import { createMisconfigurationGuard } from './misconfiguration-guard';
 import { checkNamespace } from './preflight';
@@ -44,6 +47,7 @@ async function main(): Promise<void> {
     telemetryOptions: { ...logging.telemetryOptions, ...workerMetricsTelemetry(metricsAddress) },
   });
   const store = await openStore(config.database);
+  const pageDecoder = createPageDecoder(config.workerDecodeThreads);
   const connection = await NativeConnection.connect(target.connectionOptions);
   let misconfigured: string | undefined;
   try {
@@ -58,7 +62,7 @@ async function main(): Promise<void> {
     const converter = dataConverter(loadPayloadKeyring(config));
     const worker = await createImportWorker({
       connection,
-      workflowBundle: await bundleWorkflowsInThread(),
+      workflowBundle: await workerWorkflowBundle(),
       namespace: target.namespace,
       taskQueue: config.taskQueue,
       deps: {
@@ -72,15 +76,22 @@ async function main(): Promise<void> {
           googleOAuth: config.googleOAuth,
           defaultPhoneRegion: config.defaultPhoneRegion,
           allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
+          // Google pages are decoded beside this thread while it writes the page before (issue 12).
+          pageDecoder,
         },
         onMisconfigured: (problem) => guard.report(problem),
+        // One gate for the whole process: every batch's pages take turns through it.
+        pageGate: createPageGate(config.workerPagesInFlight, metricsAddress ? pageGateGauges(Runtime.instance().metricMeter) : undefined),
+        fetchAhead: config.importFetchAhead,
       },
       maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities,
       heartbeatThrottleMs: config.heartbeatThrottleMs,
       dataConverter: converter,
     });
     console.log(
-      `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}` +
+      `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}, ` +
+        `${config.workerMaxConcurrentActivities} batches and ${config.workerPagesInFlight} pages in flight at most, fetch-ahead ${config.importFetchAhead ? 'on' : 'off'}, ` +
+        `${config.workerDecodeThreads} decode thread(s)` +
         (metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''),
     );
     monitor = monitorConnection({
@@ -97,6 +108,7 @@ async function main(): Promise<void> {
   } finally {
     monitor?.stop();
     await connection.close();
+    await pageDecoder.close();
     await store.close();
   }
   if (misconfigured) process.exitCode = CONFIG_EXIT_CODE;

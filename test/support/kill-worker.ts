@@ -6,11 +6,15 @@
  *
  * Environment: `TEMPORAL_ADDRESS`, `KILL_WORKER_QUEUE`, `KILL_WORKER_BUNDLE`, `KILL_WORKER_PROVIDER`,
  * and `DATABASE_URL` (PostgreSQL) or `KILL_WORKER_SQLITE` (a file); `KILL_WORKER_STANDBY=1` waits
- * for a line on stdin before it polls. Prints `kill-worker: polling`.
+ * for a line on stdin before it polls; `IMPORT_FETCH_AHEAD` (1 or 0, default the worker's) and
+ * `WORKER_PAGES_IN_FLIGHT` as for `npm run worker`. Prints `kill-worker: polling`.
  */
 import { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createPageGate } from '../../activities/page-gate';
 import { dataConverter } from '../../config/data-converter';
+import { WORKER_DEFAULTS } from '../../config/defaults';
+import { parseInteger } from '../../config/parse';
 import { parsePayloadKeys } from '../../config/payload-keys';
 import { createTokenSealer } from '../../config/token-seal';
 import { openStore } from '../../db';
@@ -45,6 +49,8 @@ async function main(): Promise<void> {
       sealer: createTokenSealer(TEST_TOKEN_KEY),
       sources: { googlePeopleBaseUrl: required('KILL_WORKER_PROVIDER'), allowPrivateAddresses: true },
       keepAliveHeartbeatMs: 500,
+      pageGate: createPageGate(parseInteger('WORKER_PAGES_IN_FLIGHT', process.env.WORKER_PAGES_IN_FLIGHT, WORKER_DEFAULTS.pagesInFlight[store.kind], { min: 1, max: 10_000 })),
+      fetchAhead: parseInteger('IMPORT_FETCH_AHEAD', process.env.IMPORT_FETCH_AHEAD, WORKER_DEFAULTS.fetchAhead, { min: 0, max: 1 }) === 1,
     },
   });
   // A standby (KILL_WORKER_STANDBY=1) is ready but does not poll until it reads a line: the test
