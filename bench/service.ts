@@ -11,7 +11,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { dataConverter } from '../config/data-converter';
 import { loadPayloadKeyring } from '../config/payload-keys';
-import { WORKER_NODE_FLAGS } from '../config/defaults';
+import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../config/defaults';
 import { freePort, startDevServer, type DevServer } from '../scripts/temporal-cli';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
 import { importsApi, type ImportsApi } from './http-client';
@@ -121,7 +121,8 @@ export interface Service {
 export async function startWorker(env: NodeJS.ProcessEnv, name = 'worker'): Promise<Child> {
   // BENCH_WORKER_NODE_FLAGS (space-separated) replaces the deployed flags, to measure another heap cap.
   const flags = process.env.BENCH_WORKER_NODE_FLAGS?.split(' ').filter(Boolean) ?? WORKER_NODE_FLAGS;
-  const worker = spawnBuilt(name, 'worker/main.ts', env, flags);
+  // The deployed environment first: a bench --env may override it, to measure without.
+  const worker = spawnBuilt(name, 'worker/main.ts', { ...WORKER_PROCESS_ENV, ...env }, flags);
   // Plain text or a JSON log line (pino): either says it.
   await worker.waitFor(/worker: polling/, 120_000);
   return worker;

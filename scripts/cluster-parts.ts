@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '../config';
-import { WORKER_DEFAULTS, WORKER_NODE_FLAGS } from '../config/defaults';
+import { WORKER_DEFAULTS, WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../config/defaults';
 import { loadPayloadKeyring } from '../config/payload-keys';
 import { loadTokenKey } from '../config/token-seal';
 import { openStore } from '../db';
@@ -283,7 +283,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const workerGrace = WORKER_DEFAULTS.shutdownGraceMs + 5_000;
     await Promise.all([
       ...Array.from({ length: options.workers }, (_, i) =>
-        start(nodePart(`worker-${i + 1}`, 'worker/main.ts', workerEnv(env, i), /worker: polling/, workerGrace, WORKER_NODE_FLAGS)),
+        start(nodePart(`worker-${i + 1}`, 'worker/main.ts', { ...WORKER_PROCESS_ENV, ...workerEnv(env, i) }, /worker: polling/, workerGrace, WORKER_NODE_FLAGS)),
       ),
       ...ports.apis.map((port, i) =>
         start(nodePart(`api-${i + 1}`, 'api/main.ts', { ...env, PORT: String(port) }, /api: listening on/, 10_000)),

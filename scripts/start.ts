@@ -18,7 +18,7 @@
  */
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../config';
-import { PORT_DEFAULTS, WORKER_DEFAULTS, WORKER_NODE_FLAGS } from '../config/defaults';
+import { PORT_DEFAULTS, WORKER_DEFAULTS, WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../config/defaults';
 import { CONFIG_EXIT_CODE, parseInteger, PORT_RANGE } from '../config/parse';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
 import { describePortHolder, portIsFree } from './port-owner';
@@ -203,7 +203,7 @@ async function main(): Promise<void> {
       supervisor.start(
         nodePart('worker', {
           script: 'worker/main.ts',
-          env,
+          env: { ...WORKER_PROCESS_ENV, ...env },
           nodeFlags: WORKER_NODE_FLAGS,
           // Anywhere in the line: it is a pretty or JSON log line, not a bare message.
           ready: /worker: polling/,
