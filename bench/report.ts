@@ -126,7 +126,7 @@ export function targets(results: Results): Target[] {
   }
   if (results.kills) {
     const k = results.kills;
-    out.push({ target: `${k.kills} SIGKILLs in ${fmt(k.contacts)}: exactly N rows, no page written twice, ≤ 2 pages re-fetched per kill (test/kill-recovery.test.ts)`, measured: k.lines.join(' / ') || 'no summary', met: k.passed });
+    out.push({ target: `${k.kills} SIGKILLs in ${fmt(k.contacts)}: exactly N rows, no page written twice, ≤ ${k.fetchAhead === 1 ? 2 : 1} page(s) re-fetched per kill, fetch-ahead ${k.fetchAhead} (test/kill-recovery.test.ts)`, measured: k.lines.join(' / ') || 'no summary', met: k.passed });
   }
   if (results.recovery) {
     const r = results.recovery;
