@@ -36,11 +36,10 @@ export const WORKER_DEFAULTS = {
   pagesInFlight: { sqlite: 2, postgres: 4 },
   /**
    * Fetch page k+1 while page k is saved (`IMPORT_FETCH_AHEAD=1`), or only once k is committed (0,
-   * the default). Off, a killed worker re-fetches at most the one page it was saving (issue 12); on,
-   * up to two. Measured side by side, fetching ahead gained nothing beyond noise on SQLite (the write
-   * holds the thread the next request would leave from) and about 8 % on PostgreSQL, where the
-   * service is already twice the plain loop (bench/README.md). A provider much slower than the
-   * demo one is where 1 pays.
+   * the default). Off, a killed worker re-fetches at most the one page it was saving (issue 12's
+   * bound); on, up to two. On, imports against the demo provider ran 7–11 % faster on SQLite and
+   * 13–28 % on PostgreSQL (bench/README.md), where the service is twice the plain loop either way.
+   * A provider much slower than the demo one is where 1 pays.
    */
   fetchAhead: 0 as 0 | 1,
   /**

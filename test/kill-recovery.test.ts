@@ -3,8 +3,8 @@
  * again and again at random points of one import leaves exactly N rows, never writes a page twice
  * (the stored checkpoint counts every committed page transaction) and re-fetches at most one page
  * per kill without fetch-ahead, two with it (the demo provider counts every page it serves): the
- * one being written and the one fetched ahead. The issue asks for one; bench/README.md has the
- * measured figures.
+ * one being written and the one fetched ahead. The issue asks for one, which the default (no
+ * fetch-ahead) keeps; bench/README.md has the measured figures.
  *
  * The worker is `test/support/kill-worker.ts`, a process of its own built from the same worker code
  * as `worker/main.ts`. After each kill the test fails the dead attempt through the client
