@@ -48,7 +48,7 @@ export interface AppConfig {
   workerPagesInFlight: number;
   /** Whether a batch fetches its next page while it saves the current one (`IMPORT_FETCH_AHEAD`, 1 or 0). */
   importFetchAhead: boolean;
-  /** Threads that decode fetched Google pages beside the worker's own (`WORKER_DECODE_THREADS`; 0 decodes on it). */
+  /** Threads that fetch and decode Google pages beside the worker's own (`WORKER_DECODE_THREADS`; 0: on it). */
   workerDecodeThreads: number;
   /** Longest a worker waits before sending a heartbeat (the resume checkpoint) to the server. */
   heartbeatThrottleMs: number;

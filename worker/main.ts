@@ -76,7 +76,7 @@ async function main(): Promise<void> {
           googleOAuth: config.googleOAuth,
           defaultPhoneRegion: config.defaultPhoneRegion,
           allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
-          // Google pages are decoded beside this thread while it writes the page before (issue 12).
+          // Where Google pages are fetched and decoded: on this thread unless WORKER_DECODE_THREADS says otherwise.
           pageDecoder,
         },
         onMisconfigured: (problem) => guard.report(problem),

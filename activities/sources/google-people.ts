@@ -60,7 +60,7 @@ export interface FetchPageOptions {
   defaultRegion?: PhoneRegion;
   /** Ask for a sync token, or for the changes since one (google-sync.ts). */
   sync?: SyncRequest;
-  /** Where the body is decoded (page-decoder.ts); on this thread when absent. */
+  /** Where the request is made and its body decoded (page-decoder.ts); on this thread when absent. */
   decoder?: PageDecoder;
 }
 

@@ -10,6 +10,10 @@
  * decoded while the current one is written: the two overlap on two cores instead of taking turns
  * on one. The contacts come back as plain strings, `raw` included (`rawJson`). The access token
  * goes to the thread with its request, and only into that request's header.
+ *
+ * Measured on two cores, it lost: one import ran 15–20 % slower, because the provider, Temporal and
+ * the API already want the second core and each import's thread waits on one page at a time
+ * (bench/README.md, issue 12). So the default is none; it is a setting for larger machines.
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';

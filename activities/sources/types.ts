@@ -82,7 +82,7 @@ export interface SourceSettings extends GoogleAuthSettings {
   allowPrivateAddresses?: boolean;
   /** Uploaded files, for the `file` source; a worker without a store to read them from cannot import files. */
   uploads?: Pick<UploadStore, 'get' | 'open'>;
-  /** Where Google pages are decoded (`WORKER_DECODE_THREADS`, page-decoder.ts); on the calling thread when absent. */
+  /** Where Google pages are fetched and decoded (`WORKER_DECODE_THREADS`, page-decoder.ts); on the calling thread when absent. */
   pageDecoder?: PageDecoder;
 }
 
