@@ -80,6 +80,8 @@ describe('supervisor', () => {
     await waitFor(() => said.includes('start: flaky is running again'), `flaky to be restarted (said: ${said.join(' | ')})`, 20_000);
     assert.match(said[0] ?? '', /^start: flaky exited unexpectedly \(code 3\) after [\d.]+ s; restarting it in 0\.1 s \(log: .*flaky\.log\)$/);
     assert.match(said[1] ?? '', /^start: restarting flaky \(restart 1 within 60 s\)$/);
+    // Its log reaches the file through a stream, a little after the restart is announced.
+    await waitFor(() => pidLines('flaky').length >= 2, 'the restarted part to log its pid', 20_000);
     const [steady] = pidLines('steady');
     assert.ok(steady && isAlive(steady), 'the other part kept running');
     assert.equal(pidLines('steady').length, 1, 'and was not restarted');
@@ -121,6 +123,9 @@ describe('supervisor', () => {
   it('stops parts last started first, and kills one that outlives its grace period', async () => {
     await supervisor.start(scriptPart('first', withPid(STAY_UP)));
     await supervisor.start(scriptPart('stubborn', withPid(`process.on('SIGTERM', () => {}); ${STAY_UP}`), 300));
+    // The supervisor writes a part's log through a stream: its lines reach the file a little after
+    // the part is ready (a CI run read the file before the pid line was there).
+    await waitFor(() => pidLines('first').length === 1 && pidLines('stubborn').length === 1, 'both parts to log their pids', 20_000);
     const pids = [...pidLines('first'), ...pidLines('stubborn')];
     await supervisor.stop();
     assert.deepEqual(said, ['start: stopping stubborn', 'start: stubborn did not stop within 0.3 s; killing it', 'start: stopping first']);
