@@ -33,14 +33,15 @@ for (const storeCase of storeCases()) {
     });
     after(() => store?.close());
 
-    const call = async (path: string, body?: unknown) => {
-      const res = await app.request(path, {
+    const callOn = async (target: typeof app, path: string, body?: unknown) => {
+      const res = await target.request(path, {
         method: body === undefined ? 'GET' : 'POST',
         headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       return { status: res.status, headers: res.headers, json: (await res.json()) as unknown };
     };
+    const call = (path: string, body?: unknown) => callOn(app, path, body);
 
     it('takes the counts of the checkpoint stored with the last page when the memo is behind it', async () => {
       const userId = uniqueId('user');
@@ -78,6 +79,34 @@ for (const storeCase of storeCases()) {
         202,
       );
       assert.equal(expectImport(await call(`/v1/imports/${other.importId}`), 200).saved, 0, "another import's status is its own");
+    });
+
+    it('brings a cached answer up to the stored checkpoint, so API processes with their own caches never answer behind each other', async () => {
+      // One process's cache holds an answer for a minute: what a second process said since must not be undone by it.
+      const { app: cachingApp } = await createTestApp({
+        store,
+        taskQueue: uniqueId('no-worker'),
+        imports: { queryTimeoutMs: 200, statusFreshMs: 60_000, statusStaleMs: 60_000 },
+      });
+      const read = async (importId: string) => expectImport(await callOn(cachingApp, `/v1/imports/${importId}`), 200);
+      const userId = uniqueId('user');
+      const started = expectImport(await callOn(cachingApp, '/v1/imports', { userId, source: { provider: 'google-people', accessToken: 'token' } }), 202);
+      assert.equal((await read(started.importId)).saved, 0, 'read once: now cached');
+      await store.tenant(TENANT).savePage(userId, 'google-people', [1, 2].map(plainContact), {
+        importKey: importKey(started.workflowId, started.runId),
+        cursor: 'next',
+        fetched: 2,
+        saved: 2,
+        rejected: 0,
+        pages: 1,
+        total: 10,
+      });
+      const cached = await read(started.importId);
+      assert.deepEqual(
+        { saved: cached.saved, pages: cached.pages, total: cached.total },
+        { saved: 2, pages: 1, total: 10 },
+        'the cached answer took the counts stored since',
+      );
     });
   });
 }

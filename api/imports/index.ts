@@ -13,7 +13,7 @@ import type { CredentialStore } from '../../db/credentials';
 import { createImportCommands, credentialsOf } from './commands';
 import { createCredentialRenewal } from './credentials';
 import { SharedReads } from './shared-reads';
-import { createStatusReader, type StatusReaderOptions } from './status-reader';
+import { createStatusReader, withStoredProgress, type StatusReaderOptions } from './status-reader';
 import type { Imports, TemporalPing } from './types';
 
 export type { Erasure, Imports, StartedImport, StartImportRequest, TemporalPing } from './types';
@@ -98,7 +98,11 @@ export function createTemporalImports(options: TemporalImportsOptions): Imports 
       if (options.isTemporalUp?.() === false) return Promise.reject(new TemporalUnavailableError());
       return options.client.withDeadline(Date.now() + 4 * budgetMs, () => renewCredentials(...args));
     },
-    get: bounded((tenant: string, importId: string) => statuses.get(cacheKey(tenant, importId))),
+    // The Temporal part of a status is shared and cached; the store's checkpoint is read fresh
+    // (one primary-key read), so no process answers behind what another already said.
+    get: bounded(async (tenant: string, importId: string) =>
+      withStoredProgress(options.storedProgress, tenant, importId, await statuses.get(cacheKey(tenant, importId))),
+    ),
   };
 }
 

@@ -47,20 +47,48 @@ export interface StoredProgress {
 
 export type ReadStatus = (tenant: string, importId: string) => Promise<ImportView>;
 
+/** The counts a status carries, and its state: what {@link aheadOfStored} reads and replaces. */
+type Counted = Pick<ImportStatus, 'state' | 'fetched' | 'saved' | 'rejected' | 'pages' | 'total'>;
+
+/**
+ * `status` with the stored checkpoint's counts when that has more pages (an open import only). The
+ * workflow's own counts (query and memo alike) move a batch at a time; the store's move with every
+ * page. Taking whichever is further keeps a progress bar from stepping back, whichever API process
+ * or path answers. A store that does not answer leaves `status` as it is.
+ */
+export async function aheadOfStored<S extends Counted>(
+  storedProgress: StatusReaderOptions['storedProgress'],
+  tenant: string,
+  key: string,
+  status: S,
+): Promise<S> {
+  if (!storedProgress || (status.state !== 'running' && status.state !== 'paused' && status.state !== 'needs_reauth')) return status;
+  const stored = await storedProgress(tenant, key).catch(() => null);
+  if (!stored || stored.pages <= status.pages) return status;
+  const { fetched, saved, rejected, pages, total } = stored;
+  return { ...status, fetched, saved, rejected, pages, total: total ?? status.total };
+}
+
+/**
+ * A status read earlier (a shared, cached answer: `shared-reads.ts`) brought up to the checkpoint
+ * stored now. Several API processes each cache their own answers; without this, a client whose
+ * requests alternate between them saw the count go back by the pages one process's answer was
+ * behind the other's (the fault matrix's "went back").
+ */
+export function withStoredProgress(
+  storedProgress: StatusReaderOptions['storedProgress'],
+  tenant: string,
+  importId: string,
+  view: ImportView,
+): Promise<ImportView> {
+  const ref = resolveImportId(tenant, importId);
+  if (!ref) return Promise.resolve(view);
+  return aheadOfStored(storedProgress, tenant, importKey(ref.workflowId, ref.firstRunId), view);
+}
+
 export function createStatusReader({ client, queryTimeoutMs, warn = console.warn, storedProgress }: StatusReaderOptions): ReadStatus {
-  /**
-   * `status`'s counts, or the stored checkpoint's when it has more pages (an open import only). The
-   * workflow's own counts (query and memo alike) move a batch at a time; the store's move with
-   * every page. Taking whichever is further keeps a progress bar from stepping back, whichever
-   * API process or path answers.
-   */
-  async function aheadOf(tenant: string, key: string, status: ImportStatus): Promise<ImportStatus> {
-    if (!storedProgress || (status.state !== 'running' && status.state !== 'paused' && status.state !== 'needs_reauth')) return status;
-    const stored = await storedProgress(tenant, key).catch(() => null);
-    if (!stored || stored.pages <= status.pages) return status;
-    const { fetched, saved, rejected, pages, total } = stored;
-    return { ...status, fetched, saved, rejected, pages, total: total ?? status.total };
-  }
+  const aheadOf = (tenant: string, key: string, status: ImportStatus): Promise<ImportStatus> =>
+    aheadOfStored(storedProgress, tenant, key, status);
 
   return async function readStatus(tenant, importId) {
     const ref = resolveImportId(tenant, importId);
