@@ -24,8 +24,8 @@ import {
   type ImportBatchResult,
   type ImportCheckpoint,
 } from '../workflows/contract';
-import type { openSource as OpenSource, SourcePage, SourceSettings } from './sources';
-import { invalidInput } from './failures';
+import type { openSource as OpenSource, SourcePage, SourceSettings } from '../providers';
+import { invalidInput } from '../providers/kit/failures';
 import { fetchSyncedPage, resolveSyncMode, keepSyncToken, settleSyncedPage, type FetchedPage } from './import-sync';
 import { pageMetrics } from './metrics';
 import { permitScope, type PageGate, type PagePermit } from './page-gate';

@@ -15,7 +15,7 @@
  */
 import type { ContactStore, Store } from '../db/types';
 import type { ImportBatchInput, ImportCheckpoint } from '../workflows/contract';
-import { SyncTokenExpiredError, type ContactSource, type PageRequest, type SourcePage, type SyncRequest } from './sources/types';
+import { SyncTokenExpiredError, type ContactSource, type PageRequest, type SourcePage, type SyncRequest } from '../providers/types';
 
 /** A fetched page, and whether fetching it turned the import from incremental into full. */
 export interface FetchedPage {

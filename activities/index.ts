@@ -13,7 +13,7 @@ import { createScheduleActivities } from './sync-schedules';
 import { createWebhookActivities } from './webhooks';
 import { measureBatch } from './metrics';
 import { createPageGate, type PageGate } from './page-gate';
-import { openSource, type SourceSettings } from './sources';
+import { openSource, type SourceSettings } from '../providers';
 
 export interface ActivityDeps {
   store: Store;

@@ -5,7 +5,7 @@
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { FAILURE_TYPES, PROVIDERS, type EraseUserInput } from '../workflows/contract';
 import { syncScheduleId } from '../workflows/hooks-contract';
-import { failure } from './failures';
+import { failure } from '../providers/kit/failures';
 
 export function createScheduleActivities(deps: { client?: Client }) {
   /** Deletes every sync schedule of the user; resolves to how many there were. Idempotent. */

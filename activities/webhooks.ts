@@ -9,8 +9,8 @@ import { SealedTokenError, type TokenSealer } from '../config/token-seal';
 import type { Store } from '../db/types';
 import { FAILURE_TYPES } from '../workflows/contract';
 import type { DeliverWebhookInput, WebhookDelivery } from '../workflows/hooks-contract';
-import { describeNetworkError, failure } from './failures';
-import { checkDestination } from './sources/destinations';
+import { describeNetworkError, failure } from '../providers/kit/failures';
+import { checkDestination } from '../providers/kit/destinations';
 import { signWebhook, WEBHOOK_HEADERS } from './webhook-signature';
 
 export interface WebhookDeps {

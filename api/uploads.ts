@@ -6,7 +6,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 // The format readers are pure functions over bytes (no Temporal, no I/O of their own): the API uses
 // them to refuse at upload what the import would refuse later.
-import { detectFileFormat, inspectCsv, type CsvLayoutProblem } from '../activities/sources/formats';
+import { detectFileFormat, inspectCsv, type CsvLayoutProblem } from '../providers/formats';
 import { DEFAULT_UPLOAD_MAX_BYTES } from '../config/defaults';
 import { UploadTooLargeError, type Store, type UploadBytes, type UploadMeta } from '../db/types';
 import type { CallerVariables } from './auth';

@@ -8,7 +8,7 @@
  * worker (`DATA_DIR`, `DATABASE_URL`, `GOOGLE_PEOPLE_BASE_URL`) plus `BENCH_USER_ID`, and prints
  * one JSON line: {@link BaselineResult}.
  */
-import { fetchConnectionsPage } from '../activities/sources/google-people';
+import { fetchConnectionsPage } from '../providers/google-people/client';
 import { DEFAULT_TUNING } from '../config/defaults';
 import { openLoopProcess } from './loop-process';
 

@@ -14,12 +14,12 @@
  * `DEFAULT_PHONE_REGION`, `SOURCES_ALLOW_PRIVATE_ADDRESSES`) plus `BENCH_USER_ID`, and prints one
  * JSON line: {@link FilesLoopResult}. Timed from the first read to the last save.
  */
-import { openSource } from '../activities/sources';
-import { openFileByteSource, readVCardBatch, START_CURSOR, type FileCursor } from '../activities/sources/formats';
+import { openSource } from '../providers';
+import { openFileByteSource, readVCardBatch, START_CURSOR, type FileCursor } from '../providers/formats';
 import type { AppConfig } from '../config';
 import { DEFAULT_TUNING } from '../config/defaults';
 import type { ContactStore } from '../db/types';
-import type { PhoneRegion } from '../activities/normalize';
+import type { PhoneRegion } from '../providers/kit/normalize';
 import { DEFAULT_TENANT } from '../workflows/contract';
 import { openLoopProcess } from './loop-process';
 

@@ -18,7 +18,7 @@ import {
   RATE_LIMIT_DEFAULTS,
   WORKER_DEFAULTS,
 } from './defaults';
-import type { GoogleOAuthClient } from './google-oauth';
+import type { GoogleOAuthClient } from '../providers/google-people/credentials';
 import { ConfigError, parseBoolean, parseDurationSeconds, parseInteger, PORT_RANGE } from './parse';
 import { parsePayloadKeys, type PayloadKeyring } from './payload-keys';
 

@@ -14,7 +14,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index';
-import type { ContactSource, PageRequest, SourcePage } from '../activities/sources';
+import type { ContactSource, PageRequest, SourcePage } from '../providers';
 import { createTokenSealer } from '../config/token-seal';
 import type { ContactRecord, ContactStore, Store } from '../db/types';
 import { type DemoProvider, startDemoProvider } from '../demo-provider/server';

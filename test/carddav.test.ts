@@ -12,8 +12,8 @@ import {
   discoverAddressBook,
   encodeCursor,
   parseBasicCard,
-} from '../activities/sources/carddav';
-import type { ContactSource, SourcePage } from '../activities/sources/types';
+} from '../providers/carddav';
+import type { ContactSource, SourcePage } from '../providers/types';
 import type { ContactRecord } from '../db/types';
 import { FAILURE_TYPES } from '../workflows/contract';
 import { type RadicaleServer, radicaleMissing, seedCard, startRadicale } from './support/radicale';

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { carddavSource } from '../activities/sources/carddav';
-import { checkDestination, isPrivateAddress } from '../activities/sources/destinations';
+import { carddavSource } from '../providers/carddav';
+import { checkDestination, isPrivateAddress } from '../providers/kit/destinations';
 import { FAILURE_TYPES } from '../workflows/contract';
 
 async function refusal(promise: Promise<unknown>): Promise<ApplicationFailure> {

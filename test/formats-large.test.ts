@@ -20,8 +20,8 @@ import {
   type FileBatch,
   type FileByteSource,
   type FileCursor,
-} from '../activities/sources/formats';
-import { EXCERPT_MAX_BYTES } from '../activities/sources/records';
+} from '../providers/formats';
+import { EXCERPT_MAX_BYTES } from '../providers/kit/records';
 import { GENERATED_PHOTO_MARKER, writeCsvFile, writeVCardFile, type ContactFileExpectation } from './support/contact-files';
 import { measuredSource, walk, type BatchReader, type Walk } from './support/format-readers';
 

@@ -22,11 +22,11 @@ import {
   readVCardBatch,
   type ByteSource,
   type CsvLayout,
-} from '../activities/sources/formats';
-import { FIELD_MAX_CHARS, RAW_STRING_MAX_CHARS } from '../activities/normalize';
-import { rowToInput } from '../activities/sources/formats/csv-layouts';
-import { MAX_CARD_BYTES } from '../activities/sources/formats/vcard-lines';
-import { EXCERPT_MAX_BYTES } from '../activities/sources/records';
+} from '../providers/formats';
+import { FIELD_MAX_CHARS, RAW_STRING_MAX_CHARS } from '../providers/kit/normalize';
+import { rowToInput } from '../providers/formats/csv-layouts';
+import { MAX_CARD_BYTES } from '../providers/formats/vcard-lines';
+import { EXCERPT_MAX_BYTES } from '../providers/kit/records';
 import { fixture, fixtureBytes, shown, tricklingSource, walk, type BatchReader } from './support/format-readers';
 
 const US = { defaultRegion: 'US' } as const;

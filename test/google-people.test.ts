@@ -12,8 +12,8 @@ import {
   parseRetryAfter,
   readPeople,
   toContactRecord,
-} from '../activities/sources/google-people';
-import { personProblem } from '../activities/sources/google-person';
+} from '../providers/google-people/client';
+import { personProblem } from '../providers/google-people/person';
 import { type DemoProvider, startDemoProvider } from '../demo-provider/server';
 // The contract's names, not the module's own: the workflow's retry policy reads these.
 import { FAILURE_TYPES } from '../workflows/contract';

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { fetchConnectionsPage, type FetchPageOptions } from '../activities/sources/google-people';
-import { SyncTokenExpiredError } from '../activities/sources/types';
+import { fetchConnectionsPage, type FetchPageOptions } from '../providers/google-people/client';
+import { SyncTokenExpiredError } from '../providers/types';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { FAILURE_TYPES } from '../workflows/contract';
 

@@ -19,8 +19,8 @@ import {
   normalizeEmail,
   normalizePhone,
   type PhoneRegion,
-} from '../activities/normalize';
-import { EXCERPT_MAX_BYTES, dedupeKeepLast, excerptOf, rejectRecord } from '../activities/sources/records';
+} from '../providers/kit/normalize';
+import { EXCERPT_MAX_BYTES, dedupeKeepLast, excerptOf, rejectRecord } from '../providers/kit/records';
 
 const US = { defaultRegion: 'US' } as const;
 

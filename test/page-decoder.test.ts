@@ -3,8 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { fetchConnectionsPage, type FetchPageOptions } from '../activities/sources/google-people';
-import { createPageDecoder, type PageDecoder } from '../activities/sources/page-decoder';
+import { fetchConnectionsPage, type FetchPageOptions } from '../providers/google-people/client';
+import { createPageDecoder, type PageDecoder } from '../providers/google-people/page-decoder';
 import { type DemoProvider, startDemoProvider } from '../demo-provider/server';
 
 const TOKEN = 'ya29.decode-thread-token';

@@ -17,7 +17,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../activities/index';
 import { createPageGate, permitScope, type PageGate, type PagePermit } from '../activities/page-gate';
-import type { ContactSource, SourcePage } from '../activities/sources';
+import type { ContactSource, SourcePage } from '../providers';
 import type { ContactRecord, ContactStore, Store } from '../db/types';
 import { EMPTY_CHECKPOINT, type ImportBatchInput, type ImportBatchResult } from '../workflows/contract';
 import { storeCases, testSealer, uniqueId, waitFor } from './support/harness';

@@ -18,7 +18,7 @@ import { createTokenSealer, loadTokenKey } from '../config/token-seal';
 import { CONFIG_EXIT_CODE } from '../config/parse';
 import { pageGateGauges } from '../activities/metrics';
 import { createPageGate } from '../activities/page-gate';
-import { createPageDecoder } from '../activities/sources/page-decoder';
+import { createPageDecoder } from '../providers/google-people/page-decoder';
 import { openStore } from '../db';
 import { workerWorkflowBundle } from './bundle-workflows';
 import { createImportWorker } from './create-worker';

@@ -18,7 +18,7 @@ import {
   type ImportTuning,
 } from '../../workflows/contract';
 import { WEBHOOK_DEFAULTS } from '../../config/defaults';
-import { encodeGoogleCredentials } from '../../config/google-oauth';
+import { encodeGoogleCredentials } from '../../providers/google-people/credentials';
 import type { CredentialStore } from '../../db/credentials';
 import { ApiError } from '../errors';
 import { keepRefreshToken } from './credentials';

@@ -4,10 +4,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { NormalizedContact } from '../../activities/normalize';
-import { START_CURSOR, bufferByteSource, type ByteSource, type FileBatch, type FileCursor } from '../../activities/sources/formats';
-import { dedupeKeepLast } from '../../activities/sources/records';
-import type { RejectedRecord } from '../../activities/sources/types';
+import type { NormalizedContact } from '../../providers/kit/normalize';
+import { START_CURSOR, bufferByteSource, type ByteSource, type FileBatch, type FileCursor } from '../../providers/formats';
+import { dedupeKeepLast } from '../../providers/kit/records';
+import type { RejectedRecord } from '../../providers/types';
 
 /** Reads one batch of some format with fixed options. */
 export type BatchReader = (source: ByteSource, cursor: FileCursor, maxRecords: number) => Promise<FileBatch>;

@@ -7,7 +7,7 @@
  * href" instead of holding the listing. Cards: `addressbook-multiget` (RFC 6352 §8.7) for a
  * bounded list of hrefs.
  */
-import { FAILURE_TYPES } from '../../../workflows/contract';
+import { FAILURE_TYPES } from '../../workflows/contract';
 import { type DavClient, davFailure, describeUrl, failureForStatus } from './http';
 import { type MultistatusEntry, hrefPath, propKey, propfind, readMultistatus } from './multistatus';
 import { CARDDAV_NS, DAV_NS, childNamed, escapeXml } from './xml';

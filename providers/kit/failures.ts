@@ -3,7 +3,7 @@
  * is one of the contract's `FAILURE_TYPES`, retryable unless said otherwise.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { FAILURE_TYPES } from '../workflows/contract';
+import { FAILURE_TYPES } from '../../workflows/contract';
 
 export interface FailureOptions {
   nonRetryable?: boolean;

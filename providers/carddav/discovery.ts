@@ -8,7 +8,7 @@
  * href order** (sorted, so every attempt and every worker picks the same one). A user with several
  * address books who wants another one gives that address book's URL.
  */
-import { FAILURE_TYPES } from '../../../workflows/contract';
+import { FAILURE_TYPES } from '../../workflows/contract';
 import { type DavClient, davFailure, describeUrl, failureForStatus } from './http';
 import { compareHrefs } from './listing';
 import { type MultistatusEntry, absoluteUrl, hrefsIn, propKey, propfind, readMultistatus, selfEntry } from './multistatus';

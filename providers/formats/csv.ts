@@ -8,8 +8,8 @@
  * of the row's non-empty cells by column name, so the same export imported again upserts.
  */
 import { parse } from 'csv-parse/sync';
-import { hasIdentity, normalizeContact } from '../../normalize';
-import { rejectRecord } from '../records';
+import { hasIdentity, normalizeContact } from '../kit/normalize';
+import { rejectRecord } from '../kit/records';
 import type { RejectedRecord } from '../types';
 import { z } from 'zod';
 import { ByteReader, LineScanner, fileCursorSchema, type ByteRecord, type ByteSource, type FileCursor } from './byte-source';

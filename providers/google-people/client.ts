@@ -10,17 +10,17 @@ import { ApplicationFailure } from '@temporalio/common';
 import { msOptionalToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { failure } from '../failures';
-import type { PhoneRegion } from '../normalize';
+import { failure } from '../kit/failures';
+import type { PhoneRegion } from '../kit/normalize';
 import type { ImportOwner } from '../../workflows/contract';
-import { createGoogleAuth } from './google-auth';
-import { excerpt, type DecodedConnections } from './google-page';
+import { createGoogleAuth } from '../kit/oauth';
+import { excerpt, type DecodedConnections } from './page';
 import { inlineDecoder, type PageDecoder } from './page-decoder';
-import { googleSyncParams, isExpiredSyncToken, setSyncParams } from './google-sync';
-import { SyncTokenExpiredError, type ContactSource, type SourceSettings, type SyncRequest } from './types';
+import { googleSyncParams, isExpiredSyncToken, setSyncParams } from './sync';
+import { SyncTokenExpiredError, type ContactSource, type SourceSettings, type SyncRequest } from '../types';
 
 // Reading one person (validation and mapping) is its own module; these are its public names.
-export { readPeople, toContactRecord, type Person } from './google-person';
+export { readPeople, toContactRecord, type Person } from './person';
 
 /** The fields we ask for: what `toContactRecord` maps, plus `metadata` for the raw record. */
 export const PERSON_FIELDS = 'names,emailAddresses,phoneNumbers,organizations,metadata';

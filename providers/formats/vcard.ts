@@ -10,8 +10,8 @@
  * - `PHOTO`, `LOGO`, `SOUND` and `KEY`, and any base64 or `data:` value, are dropped while reading;
  *   `raw.omitted` names them. `ENCODING` and `CHARSET` are not kept either: values are decoded.
  */
-import { contentHash, hasIdentity, normalizeContact, type ContactInput, type NormalizedContact } from '../../normalize';
-import { rejectRecord } from '../records';
+import { contentHash, hasIdentity, normalizeContact, type ContactInput, type NormalizedContact } from '../kit/normalize';
+import { rejectRecord } from '../kit/records';
 import type { RejectedRecord } from '../types';
 import { START_CURSOR, bufferByteSource, type ByteSource, type FileCursor } from './byte-source';
 import { BatchCollector, checkMaxRecords, type FileBatch, type FileReadOptions } from './file-batch';

@@ -4,7 +4,7 @@
  * `ProviderBadResponse` (usually a proxy or a cut-off body); any other status is classified by
  * {@link failureForStatus}.
  */
-import { FAILURE_TYPES } from '../../../workflows/contract';
+import { FAILURE_TYPES } from '../../workflows/contract';
 import { type DavClient, type DavResponse, davFailure, describeUrl, failureForStatus } from './http';
 import { DAV_NS, type XmlElement, XmlSyntaxError, childNamed, childrenNamed, parseXml } from './xml';
 

@@ -8,7 +8,7 @@
  */
 import { cutUtf8 } from '../../db/rejects';
 import type { ContactRecord, RejectedRecord } from '../../db/types';
-import { buildDisplayName, DEFAULT_PHONE_REGION, normalizeEmail, normalizePhone, type PhoneRegion } from '../normalize';
+import { buildDisplayName, DEFAULT_PHONE_REGION, normalizeEmail, normalizePhone, type PhoneRegion } from '../kit/normalize';
 
 const API_NAME = 'Google People API';
 

@@ -8,7 +8,7 @@
  * - an expired token is `400 FAILED_PRECONDITION` with reason `EXPIRED_SYNC_TOKEN` (some proxies
  *   and older answers say `410 Gone`): the import then reads everything.
  */
-import type { SyncRequest } from './types';
+import type { SyncRequest } from '../types';
 
 /** The fingerprint of the request a token is valid with: the fields asked for (we send no `sources`). */
 export function googleSyncParams(personFields: string): string {

@@ -2,13 +2,13 @@
  * The seam between an import and where its contacts come from. The batch activity knows only this
  * interface; each provider is one module that implements it and one entry in `./index.ts`.
  */
-import type { ContactRecord, RejectedRecord, UploadStore } from '../../db/types';
-import type { ImportOwner } from '../../workflows/contract';
-import type { PhoneRegion } from '../normalize';
-import type { GoogleAuthSettings } from './google-auth';
-import type { PageDecoder } from './page-decoder';
+import type { ContactRecord, RejectedRecord, UploadStore } from '../db/types';
+import type { ImportOwner } from '../workflows/contract';
+import type { PhoneRegion } from './kit/normalize';
+import type { GoogleAuthSettings } from './kit/oauth';
+import type { PageDecoder } from './google-people/page-decoder';
 
-export type { RejectedRecord, RejectReason } from '../../db/types';
+export type { RejectedRecord, RejectReason } from '../db/types';
 
 export interface PageRequest {
   /** Where to continue: `null` for the first page, else the `nextCursor` of the page before. */

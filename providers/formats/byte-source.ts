@@ -7,7 +7,7 @@
  * `substr` (the store implements the same two members).
  */
 import { z } from 'zod';
-import { openFileBytes } from '../../../db/upload-bytes';
+import { openFileBytes } from '../../db/upload-bytes';
 
 /** Random access to the bytes of one stored file. */
 export interface ByteSource {

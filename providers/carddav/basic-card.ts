@@ -5,8 +5,8 @@
  * 4.0 in UTF-8: unfolds lines, takes FN (else N), the preferred-or-first EMAIL and TEL, ORG and
  * UID, and unescapes `\n \, \; \\`.
  */
-import type { ContactRecord } from '../../../db/types';
-import { rejectRecord } from '../records';
+import type { ContactRecord } from '../../db/types';
+import { rejectRecord } from '../kit/records';
 import type { RejectedRecord } from '../types';
 
 /** What a card parser makes of one card: a contact, or a record set aside with why. */

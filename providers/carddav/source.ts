@@ -18,9 +18,9 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { ContactRecord } from '../../../db/types';
-import { FAILURE_TYPES } from '../../../workflows/contract';
-import { rejectRecord } from '../records';
+import type { ContactRecord } from '../../db/types';
+import { FAILURE_TYPES } from '../../workflows/contract';
+import { rejectRecord } from '../kit/records';
 import { SyncTokenExpiredError, type ContactSource, type PageRequest, type RejectedRecord, type SourceFactory, type SourcePage, type SyncRequest } from '../types';
 import { type ParseCard, parseBasicCard } from './basic-card';
 import { type CarddavCursor, absoluteHref, decodeCursor, encodeCursor, relativeHref } from './cursor';
@@ -28,7 +28,7 @@ import { discoverAddressBook } from './discovery';
 import { DavClient, davFailure } from './http';
 import { type ListedCard, type Listing, compareHrefs, hrefKey, listByPropfind, listBySync, multiget } from './listing';
 import { hrefPath } from './multistatus';
-import { jsonOrUndefined } from '../../failures';
+import { jsonOrUndefined } from '../kit/failures';
 
 /** How a {@link createCarddavSource} source reads. */
 export interface CarddavSourceOptions {

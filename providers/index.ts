@@ -2,12 +2,12 @@
  * Every provider's {@link ContactSource}, by the contract's `Provider`. The mapped type makes a
  * provider added to the contract without a source here a compile error.
  */
-import type { ImportOwner, Provider } from '../../workflows/contract';
-import { DEFAULT_PHONE_REGION } from '../normalize';
+import type { ImportOwner, Provider } from '../workflows/contract';
+import { DEFAULT_PHONE_REGION } from './kit/normalize';
 import { createCarddavSource } from './carddav';
-import { fileSource } from './file';
+import { fileSource } from './file/source';
 import { createCardParser } from './formats';
-import { googlePeopleSource } from './google-people';
+import { googlePeopleSource } from './google-people/client';
 import type { ContactSource, SourceFactory, SourceSettings } from './types';
 
 export type { ContactSource, PageRequest, SourcePage, SourceSettings } from './types';

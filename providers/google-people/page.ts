@@ -8,11 +8,11 @@
  * in one copy, while an object would be rebuilt field by field on the other side.
  */
 import { z } from 'zod';
-import { describeNetworkError } from '../failures';
+import { describeNetworkError } from '../kit/failures';
 import type { ContactRecord, RejectedRecord } from '../../db/types';
-import type { PhoneRegion } from '../normalize';
-import { readPeople } from './google-person';
-import { splitDeleted } from './google-sync';
+import type { PhoneRegion } from '../kit/normalize';
+import { readPeople } from './person';
+import { splitDeleted } from './sync';
 
 /** A page's contents, with no failure in it: the caller (`google-people.ts`) turns problems into failures. */
 export interface DecodedConnections {

@@ -17,7 +17,7 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { requestConnections, type PageOutcome, type PageRequestSpec } from './google-page';
+import { requestConnections, type PageOutcome, type PageRequestSpec } from './page';
 
 export interface PageDecoder {
   /** Fetches and decodes one page; never rejects for what the provider did (see {@link PageOutcome}), only when a thread dies. */

@@ -15,12 +15,12 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { ACCESS_TOKEN_REFRESH_MARGIN_MS } from '../../config/defaults';
-import { decodeGoogleCredentials, type GoogleOAuthClient } from '../../config/google-oauth';
+import { decodeGoogleCredentials, type GoogleOAuthClient } from '../google-people/credentials';
 import { SealedTokenError, type TokenSealer } from '../../config/token-seal';
 import type { CredentialKey, CredentialStore } from '../../db/credentials';
 import { FAILURE_TYPES, type ImportOwner } from '../../workflows/contract';
-import { describeNetworkError, failure } from '../failures';
-import { parseRetryAfter } from './google-people';
+import { describeNetworkError, failure } from './failures';
+import { parseRetryAfter } from '../google-people/client';
 
 const TOKEN_ENDPOINT = 'Google OAuth token endpoint';
 const TOKEN_TIMEOUT_MS = 30_000;

@@ -14,10 +14,10 @@
  * (min) metadata only checks a number's length, so it calls `+1 800 123 4567` valid; max checks the
  * real numbering plan. We promise E.164 "when the number is valid", so we pay the ~70 KB more.
  */
-import { DEFAULT_PHONE_REGION as DEFAULT_REGION } from '../config/defaults';
+import { DEFAULT_PHONE_REGION as DEFAULT_REGION } from '../../config/defaults';
 import crypto from 'node:crypto';
 import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
-import type { ContactRecord } from '../db/types';
+import type { ContactRecord } from '../../db/types';
 
 /** Longest display name, email, phone or organization we keep. */
 export const FIELD_MAX_CHARS = 1000;

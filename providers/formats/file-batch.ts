@@ -2,8 +2,8 @@
  * What a file reader hands back for one batch, and the bookkeeping every reader shares: counting
  * records against the batch's limit, deduplicating ids, and saying where the next batch starts.
  */
-import type { NormalizedContact, NormalizeOptions } from '../../normalize';
-import { dedupeKeepLast } from '../records';
+import type { NormalizedContact, NormalizeOptions } from '../kit/normalize';
+import { dedupeKeepLast } from '../kit/records';
 import type { RejectedRecord } from '../types';
 import type { FileCursor } from './byte-source';
 

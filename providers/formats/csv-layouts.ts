@@ -4,7 +4,7 @@
  * Headers are matched case-insensitively, ignoring surrounding blanks. In Google exports one cell
  * may hold several values separated by ` ::: `, and a label starting with `*` marks the primary one.
  */
-import { contentHash, type ContactInput } from '../../normalize';
+import { contentHash, type ContactInput } from '../kit/normalize';
 
 /** Google's separator between several values in one cell. */
 export const MULTI_VALUE_SEPARATOR = ' ::: ';

@@ -4,7 +4,7 @@
  * cancellation can abort one.
  */
 import { parentPort } from 'node:worker_threads';
-import { requestConnections, type PageRequestSpec } from './google-page';
+import { requestConnections, type PageRequestSpec } from './page';
 
 if (parentPort === null) throw new Error('page-decoder-thread runs as a worker thread (see page-decoder.ts)');
 const port = parentPort;

@@ -7,10 +7,10 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { msOptionalToNumber } from '@temporalio/common/lib/time';
-import { FAILURE_TYPES } from '../../../workflows/contract';
-import { parseRetryAfter } from '../google-people';
-import { describeNetworkError, failure } from '../../failures';
-import { checkDestination } from '../destinations';
+import { FAILURE_TYPES } from '../../workflows/contract';
+import { parseRetryAfter } from '../google-people/client';
+import { describeNetworkError, failure } from '../kit/failures';
+import { checkDestination } from '../kit/destinations';
 
 const SERVER = 'The CardDAV server';
 const MAX_REDIRECTS = 5;

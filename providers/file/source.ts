@@ -6,8 +6,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { invalidInput } from '../failures';
-import { DEFAULT_PHONE_REGION } from '../normalize';
+import { invalidInput } from '../kit/failures';
+import { DEFAULT_PHONE_REGION } from '../kit/normalize';
 import {
   CsvLayoutError,
   parseCsvCursor,
@@ -17,8 +17,8 @@ import {
   START_CURSOR,
   type FileBatch,
   type FileCursor,
-} from './formats';
-import type { ContactSource, SourceFactory } from './types';
+} from '../formats';
+import type { ContactSource, SourceFactory } from '../types';
 
 /** The sealed credentials of a file import: which upload. Not secret, sealed like every source's. */
 export const FileCredentials = z.object({ uploadId: z.string().min(1) });

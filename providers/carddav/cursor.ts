@@ -17,9 +17,9 @@
  * - `token`: the sync token of the import's first listing; the delta phase asks what changed since.
  */
 import { z } from 'zod';
-import { FAILURE_TYPES } from '../../../workflows/contract';
+import { FAILURE_TYPES } from '../../workflows/contract';
 import { davFailure } from './http';
-import { jsonOrUndefined } from '../../failures';
+import { jsonOrUndefined } from '../kit/failures';
 
 const MAX_FIELD = 2048;
 

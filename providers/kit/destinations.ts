@@ -8,7 +8,7 @@
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { failure } from '../failures';
+import { failure } from './failures';
 
 /** Ranges no user-supplied URL may reach: loopback, private, link-local, CGNAT, multicast, reserved. */
 const BLOCKED = new net.BlockList();
