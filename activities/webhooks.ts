@@ -11,6 +11,7 @@ import { FAILURE_TYPES } from '../workflows/contract';
 import type { DeliverWebhookInput, WebhookDelivery } from '../workflows/hooks-contract';
 import { describeNetworkError, failure } from '../providers/kit/failures';
 import { checkDestination } from '../providers/kit/destinations';
+import { httpRequest } from '../providers/kit/http';
 import { signWebhook, WEBHOOK_HEADERS } from './webhook-signature';
 
 export interface WebhookDeps {
@@ -64,10 +65,10 @@ export function createWebhookActivities(deps: WebhookDeps) {
     }
     await checkDestination(url, deps.allowPrivateAddresses ?? false, 'notify.url');
     const body = webhookBody(input);
-    let response: Response;
-    try {
-      response = await fetch(url, {
+    const outcome = await httpRequest(
+      {
         method: 'POST',
+        url,
         headers: {
           'content-type': 'application/json',
           'user-agent': 'contacts-import-webhooks/1',
@@ -77,18 +78,20 @@ export function createWebhookActivities(deps: WebhookDeps) {
         body,
         // A redirect could lead anywhere, past the address check: it counts as a refusal.
         redirect: 'manual',
-        signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
-      });
-    } catch (err) {
-      throw failure('WebhookUnreachable', `The webhook receiver at ${url.origin} did not answer (${describeNetworkError(err)})`);
+        timeoutMs: ATTEMPT_TIMEOUT_MS,
+      },
+      // The answer's body is not ours to read: a receiver could stream without end into a worker
+      // every tenant shares. Dropped unread; the status says all we need.
+      'none',
+    );
+    if (outcome.kind !== 'answer') {
+      const why = outcome.kind === 'network' ? describeNetworkError(outcome.error) : outcome.kind === 'timeout' ? `nothing within ${ATTEMPT_TIMEOUT_MS} ms` : 'aborted';
+      throw failure('WebhookUnreachable', `The webhook receiver at ${url.origin} did not answer (${why})`);
     }
-    // The answer's body is not ours to read: a receiver could stream without end into a worker
-    // every tenant shares. Dropped unread; the status says all we need.
-    await response.body?.cancel().catch(() => undefined);
-    if (response.status < 200 || response.status > 299) {
-      throw failure('WebhookRefused', `The webhook receiver at ${url.origin} answered ${response.status}`);
+    if (outcome.status < 200 || outcome.status > 299) {
+      throw failure('WebhookRefused', `The webhook receiver at ${url.origin} answered ${outcome.status}`);
     }
-    return { eventId: event.eventId, status: response.status };
+    return { eventId: event.eventId, status: outcome.status };
   }
   return { deliverWebhook };
 }

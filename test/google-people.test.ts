@@ -4,16 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
-import {
-  type ConnectionsPage,
-  type FetchPageOptions,
-  type Person,
-  fetchConnectionsPage,
-  parseRetryAfter,
-  readPeople,
-  toContactRecord,
-} from '../providers/google-people/client';
-import { personProblem } from '../providers/google-people/person';
+import { type ConnectionsPage, type FetchPageOptions, fetchConnectionsPage } from '../providers/google-people/client';
+import { type Person, personProblem, readPeople, toContactRecord } from '../providers/google-people/person';
+import { parseRetryAfter } from '../providers/kit/retry-after';
 import { type DemoProvider, startDemoProvider } from '../demo-provider/server';
 // The contract's names, not the module's own: the workflow's retry policy reads these.
 import { FAILURE_TYPES } from '../workflows/contract';

@@ -18,8 +18,7 @@
  */
 import { z } from 'zod';
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { davFailure } from './http';
-import { jsonOrUndefined } from '../kit/failures';
+import { failure, jsonOrUndefined } from '../kit/failures';
 
 const MAX_FIELD = 2048;
 
@@ -48,7 +47,7 @@ export function encodeCursor(cursor: CarddavCursor): string {
 export function decodeCursor(text: string): CarddavCursor {
   const parsed = cursorSchema.safeParse(jsonOrUndefined(text));
   if (!parsed.success) {
-    throw davFailure(
+    throw failure(
       FAILURE_TYPES.invalidImportInput,
       `The import's cursor is not one the CardDAV source issued (${parsed.error.issues[0]?.message ?? 'not JSON'}); start a new import.`,
       { nonRetryable: true },

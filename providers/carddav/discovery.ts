@@ -9,7 +9,8 @@
  * address books who wants another one gives that address book's URL.
  */
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { type DavClient, davFailure, describeUrl, failureForStatus } from './http';
+import { failure } from '../kit/failures';
+import { type DavClient, describeUrl, failureForStatus } from './http';
 import { compareHrefs } from './listing';
 import { type MultistatusEntry, absoluteUrl, hrefsIn, propKey, propfind, readMultistatus, selfEntry } from './multistatus';
 import { CARDDAV_NS, DAV_NS, childNamed, childrenNamed } from './xml';
@@ -44,7 +45,7 @@ function withSlash(url: string): string {
 }
 
 function notFound(message: string) {
-  return davFailure(FAILURE_TYPES.providerInvalidRequest, message, { nonRetryable: true });
+  return failure(FAILURE_TYPES.providerInvalidRequest, message, { nonRetryable: true });
 }
 
 /**

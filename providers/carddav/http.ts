@@ -1,16 +1,15 @@
 /**
  * HTTP for a CardDAV server: Basic authentication, a deadline per request, redirects followed by
  * hand (so a PROPFIND stays a PROPFIND and credentials are never sent over a downgrade to plain
- * HTTP), and every failure classified where it happens, as the Google People client does:
- * non-retryable for what no retry can fix, retryable for outages, `nextRetryDelay` from
- * `Retry-After`. The password goes into the `Authorization` header and nowhere else.
+ * HTTP), and every failure classified where it happens (`kit/failures.ts`): non-retryable for what
+ * no retry can fix, retryable for outages, `nextRetryDelay` from `Retry-After`. The password goes
+ * into the `Authorization` header and nowhere else.
  */
-import { ApplicationFailure } from '@temporalio/common';
-import { msOptionalToNumber } from '@temporalio/common/lib/time';
+import type { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { parseRetryAfter } from '../google-people/client';
-import { describeNetworkError, failure } from '../kit/failures';
 import { checkDestination } from '../kit/destinations';
+import { describeNetworkError, failure, httpStatusFailure, redactSecrets } from '../kit/failures';
+import { httpRequest } from '../kit/http';
 
 const SERVER = 'The CardDAV server';
 const MAX_REDIRECTS = 5;
@@ -43,9 +42,6 @@ export interface DavResponse {
   retryAfter: string | null;
 }
 
-/** A retryable or non-retryable failure of `type`, with `message` cleared of the password. */
-export const davFailure = failure;
-
 /** `origin + path` of `url`: never its user-info or query. */
 export function describeUrl(url: string): string {
   try {
@@ -63,40 +59,18 @@ export function describeUrl(url: string): string {
  * `ProviderInvalidRequest`; the 4xx other than 429 are not retryable.
  */
 export function failureForStatus(response: DavResponse, what: string): ApplicationFailure {
-  const { status } = response;
   const where = `${what} at ${describeUrl(response.url)}`;
   // Never the body: a message goes back to whoever started the import, and a body could carry
   // what the server should only have told us.
-  const detail = `(HTTP ${status})`;
-  const nextRetryDelay = parseRetryAfter(response.retryAfter);
-  const after = nextRetryDelay === undefined ? '' : ` Retrying after ${Math.ceil(nextRetryDelay / 1000)} s.`;
-  if (status === 401) {
-    return davFailure(
-      FAILURE_TYPES.providerUnauthenticated,
-      `${SERVER} rejected the username or password for ${where} (HTTP 401). Ask the user to check them (some servers want an app-specific password).`,
-      { nonRetryable: true },
-    );
-  }
-  if (status === 403) {
-    return davFailure(FAILURE_TYPES.providerPermissionDenied, `${SERVER} refused ${where} to this account ${detail}.`, {
-      nonRetryable: true,
-    });
-  }
-  if (status === 429) {
-    return davFailure(FAILURE_TYPES.providerThrottled, `${SERVER} is throttling ${where} ${detail}.${after}`, { nextRetryDelay });
-  }
-  // 408 is the server giving up on a slow request: as transient as a 5xx.
-  if (status >= 500 || status === 408) {
-    return davFailure(FAILURE_TYPES.providerUnavailable, `${SERVER} failed ${where} ${detail}.${after}`, { nextRetryDelay });
-  }
-  if (status >= 400) {
-    return davFailure(
-      FAILURE_TYPES.providerInvalidRequest,
-      `${SERVER} refused ${where} as invalid ${detail}. Check the CardDAV URL; retrying the same request will not help.`,
-      { nonRetryable: true },
-    );
-  }
-  return davFailure(FAILURE_TYPES.providerBadResponse, `${SERVER} answered ${where} with unexpected HTTP status ${detail}.`);
+  const detail = `(HTTP ${response.status})`;
+  return httpStatusFailure(response.status, response.retryAfter, {
+    unauthenticated: `${SERVER} rejected the username or password for ${where} (HTTP 401). Ask the user to check them (some servers want an app-specific password).`,
+    permissionDenied: `${SERVER} refused ${where} to this account ${detail}.`,
+    throttled: (after) => `${SERVER} is throttling ${where} ${detail}.${after}`,
+    unavailable: (after) => `${SERVER} failed ${where} ${detail}.${after}`,
+    invalidRequest: `${SERVER} refused ${where} as invalid ${detail}. Check the CardDAV URL; retrying the same request will not help.`,
+    unexpected: `${SERVER} answered ${where} with unexpected HTTP status ${detail}.`,
+  });
 }
 
 /** Same origin, or both HTTPS on the same registrable-looking domain (its last two labels). */
@@ -137,12 +111,12 @@ export class DavClient {
       if (location === null) return response;
       const next = new URL(location, url);
       if (hop >= MAX_REDIRECTS) {
-        throw davFailure(FAILURE_TYPES.providerInvalidRequest, `${SERVER} redirected ${what} more than ${MAX_REDIRECTS} times (last to ${describeUrl(next.href)}).`, {
+        throw failure(FAILURE_TYPES.providerInvalidRequest, `${SERVER} redirected ${what} more than ${MAX_REDIRECTS} times (last to ${describeUrl(next.href)}).`, {
           nonRetryable: true,
         });
       }
       if (new URL(url).protocol === 'https:' && next.protocol !== 'https:') {
-        throw davFailure(
+        throw failure(
           FAILURE_TYPES.providerInvalidRequest,
           `${SERVER} redirected ${what} from HTTPS to ${describeUrl(next.href)}; the password is not sent over plain HTTP.`,
           { nonRetryable: true },
@@ -157,13 +131,7 @@ export class DavClient {
 
   /** Clears the password (and the header carrying it) from any message, whatever a server echoed. */
   redact(error: unknown): unknown {
-    if (!(error instanceof ApplicationFailure)) return error;
-    if (!this.#secrets.some((secret) => error.message.includes(secret))) return error;
-    const message = this.#secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), error.message);
-    return davFailure(error.type ?? FAILURE_TYPES.providerBadResponse, message, {
-      nonRetryable: error.nonRetryable ?? false,
-      nextRetryDelay: msOptionalToNumber(error.nextRetryDelay ?? undefined),
-    });
+    return redactSecrets(error, this.#secrets);
   }
 
   async #once(
@@ -174,12 +142,10 @@ export class DavClient {
   ): Promise<DavResponse & { location: string | null }> {
     request.signal.throwIfAborted();
     await checkDestination(new URL(url), this.#allowPrivateAddresses, `${SERVER} for ${what}`);
-    const timeoutMs = request.timeoutMs ?? this.#timeoutMs;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = AbortSignal.any([request.signal, timeout]);
-    try {
-      const response = await fetch(url, {
+    const outcome = await httpRequest(
+      {
         method: request.method,
+        url,
         headers: {
           ...(withCredentials ? { Authorization: this.#authorization } : {}),
           ...(request.depth === undefined ? {} : { Depth: request.depth }),
@@ -188,25 +154,26 @@ export class DavClient {
         },
         body: request.body,
         redirect: 'manual',
-        signal,
-      });
-      // Read the whole body under the same deadline: a server can stall halfway through a page.
-      const body = await response.text();
-      return {
-        status: response.status,
-        url,
-        body,
-        retryAfter: response.headers.get('retry-after'),
-        location: response.headers.get('location'),
-      };
-    } catch (error) {
-      if (request.signal.aborted) throw request.signal.reason;
-      if (timeout.aborted) {
-        throw davFailure(FAILURE_TYPES.providerUnavailable, `${SERVER} did not answer ${what} at ${describeUrl(url)} within ${timeoutMs} ms.`);
+        timeoutMs: request.timeoutMs ?? this.#timeoutMs,
+        signal: request.signal,
+      },
+      'text',
+    );
+    switch (outcome.kind) {
+      case 'answer': {
+        const { status, headers, body } = outcome;
+        return { status, url, body, retryAfter: headers.get('retry-after'), location: headers.get('location') };
       }
-      throw davFailure(FAILURE_TYPES.providerUnavailable, `Could not reach the CardDAV server for ${what} at ${describeUrl(url)}: ${describeNetworkError(error)}`, {
-        cause: error instanceof Error ? error : undefined,
-      });
+      case 'aborted':
+        throw request.signal.reason;
+      case 'timeout':
+        throw failure(FAILURE_TYPES.providerUnavailable, `${SERVER} did not answer ${what} at ${describeUrl(url)} within ${outcome.timeoutMs} ms.`);
+      case 'network': {
+        const { error } = outcome;
+        throw failure(FAILURE_TYPES.providerUnavailable, `Could not reach the CardDAV server for ${what} at ${describeUrl(url)}: ${describeNetworkError(error)}`, {
+          cause: error instanceof Error ? error : undefined,
+        });
+      }
     }
   }
 }

@@ -8,7 +8,8 @@
  * bounded list of hrefs.
  */
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { type DavClient, davFailure, describeUrl, failureForStatus } from './http';
+import { failure } from '../kit/failures';
+import { type DavClient, describeUrl, failureForStatus } from './http';
 import { type MultistatusEntry, hrefPath, propKey, propfind, readMultistatus } from './multistatus';
 import { CARDDAV_NS, DAV_NS, childNamed, escapeXml } from './xml';
 
@@ -108,12 +109,12 @@ export async function listBySync(client: DavClient, bookUrl: string, token: stri
     }
     const next = childNamed(root, DAV_NS, 'sync-token')?.text.trim() ?? '';
     if (next === '') {
-      throw davFailure(FAILURE_TYPES.providerBadResponse, `The CardDAV server answered ${what} at ${describeUrl(bookUrl)} without a sync-token.`);
+      throw failure(FAILURE_TYPES.providerBadResponse, `The CardDAV server answered ${what} at ${describeUrl(bookUrl)} without a sync-token.`);
     }
     if (!truncated) return sortedListing(byKey, next, removed);
     current = next;
   }
-  throw davFailure(FAILURE_TYPES.providerBadResponse, `The CardDAV server kept truncating ${what} at ${describeUrl(bookUrl)}.`);
+  throw failure(FAILURE_TYPES.providerBadResponse, `The CardDAV server kept truncating ${what} at ${describeUrl(bookUrl)}.`);
 }
 
 /** Lists every card with `PROPFIND Depth: 1` (hrefs and etags). */

@@ -5,7 +5,8 @@
  * {@link failureForStatus}.
  */
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { type DavClient, type DavResponse, davFailure, describeUrl, failureForStatus } from './http';
+import { failure } from '../kit/failures';
+import { type DavClient, type DavResponse, describeUrl, failureForStatus } from './http';
 import { DAV_NS, type XmlElement, XmlSyntaxError, childNamed, childrenNamed, parseXml } from './xml';
 
 /** One `<response>`: its href and, per status, the properties the server returned. */
@@ -41,7 +42,7 @@ function statusCode(element: XmlElement | undefined): number | null {
 }
 
 function badResponse(response: DavResponse, what: string, why: string) {
-  return davFailure(
+  return failure(
     FAILURE_TYPES.providerBadResponse,
     `The CardDAV server answered ${what} at ${describeUrl(response.url)} with a body that is not a WebDAV multistatus (${why}).`,
   );

@@ -25,10 +25,10 @@ import { SyncTokenExpiredError, type ContactSource, type PageRequest, type Rejec
 import { type ParseCard, parseBasicCard } from './basic-card';
 import { type CarddavCursor, absoluteHref, decodeCursor, encodeCursor, relativeHref } from './cursor';
 import { discoverAddressBook } from './discovery';
-import { DavClient, davFailure } from './http';
+import { DavClient } from './http';
 import { type ListedCard, type Listing, compareHrefs, hrefKey, listByPropfind, listBySync, multiget } from './listing';
 import { hrefPath } from './multistatus';
-import { jsonOrUndefined } from '../kit/failures';
+import { failure, jsonOrUndefined } from '../kit/failures';
 
 /** How a {@link createCarddavSource} source reads. */
 export interface CarddavSourceOptions {
@@ -57,7 +57,7 @@ export function parseCarddavCredentials(json: string): CarddavCredentials {
   const parsed = CarddavCredentials.safeParse(jsonOrUndefined(json));
   if (!parsed.success) {
     const field = parsed.error.issues[0]?.path.join('.') || '(root)';
-    throw davFailure(
+    throw failure(
       FAILURE_TYPES.invalidImportInput,
       `The CardDAV credentials are not {"url", "username", "password"} with an http(s) URL (problem at ${field}).`,
       { nonRetryable: true },

@@ -6,39 +6,23 @@
  * carries the server's `Retry-After` as `nextRetryDelay`, and everything transient is retryable.
  * The access token goes into the `Authorization` header and nowhere else: no message, no log.
  */
-import { ApplicationFailure } from '@temporalio/common';
-import { msOptionalToNumber } from '@temporalio/common/lib/time';
+import type { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { failure } from '../kit/failures';
+import { failure, httpStatusFailure, redactSecrets } from '../kit/failures';
 import type { PhoneRegion } from '../kit/normalize';
-import type { ImportOwner } from '../../workflows/contract';
 import { createGoogleAuth } from '../kit/oauth';
+import type { ImportOwner } from '../../workflows/contract';
+import { SyncTokenExpiredError, type ContactSource, type SourceSettings, type SyncRequest } from '../types';
 import { excerpt, type DecodedConnections } from './page';
 import { inlineDecoder, type PageDecoder } from './page-decoder';
 import { googleSyncParams, isExpiredSyncToken, setSyncParams } from './sync';
-import { SyncTokenExpiredError, type ContactSource, type SourceSettings, type SyncRequest } from '../types';
-
-// Reading one person (validation and mapping) is its own module; these are its public names.
-export { readPeople, toContactRecord, type Person } from './person';
 
 /** The fields we ask for: what `toContactRecord` maps, plus `metadata` for the raw record. */
 export const PERSON_FIELDS = 'names,emailAddresses,phoneNumbers,organizations,metadata';
 
 /** The People API accepts page sizes from 1 to 1000. */
 export const MAX_PAGE_SIZE = 1000;
-
-/** The failure types this module throws, by meaning (the contract defines them all). */
-export const PROVIDER_FAILURE = {
-  unauthenticated: FAILURE_TYPES.providerUnauthenticated,
-  permissionDenied: FAILURE_TYPES.providerPermissionDenied,
-  invalidRequest: FAILURE_TYPES.providerInvalidRequest,
-  throttled: FAILURE_TYPES.providerThrottled,
-  unavailable: FAILURE_TYPES.providerUnavailable,
-  badResponse: FAILURE_TYPES.providerBadResponse,
-} as const;
-
-export type ProviderFailureType = (typeof PROVIDER_FAILURE)[keyof typeof PROVIDER_FAILURE];
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 const API_NAME = 'Google People API';
@@ -58,13 +42,13 @@ export interface FetchPageOptions {
   timeoutMs?: number;
   /** Region for phone numbers without a country code; `US` when absent. */
   defaultRegion?: PhoneRegion;
-  /** Ask for a sync token, or for the changes since one (google-sync.ts). */
+  /** Ask for a sync token, or for the changes since one (sync.ts). */
   sync?: SyncRequest;
   /** Where the request is made and its body decoded (page-decoder.ts); on this thread when absent. */
   decoder?: PageDecoder;
 }
 
-/** One page of connections, read (google-page.ts). */
+/** One page of connections, read (page.ts). */
 export type ConnectionsPage = DecodedConnections;
 
 const googleErrorSchema = z.object({
@@ -74,21 +58,6 @@ const googleErrorSchema = z.object({
     status: z.string().optional(),
   }),
 });
-
-/**
- * `Retry-After` in milliseconds: delta-seconds or an HTTP-date. `undefined` when absent or
- * unreadable, so the retry policy's own backoff applies.
- */
-export function parseRetryAfter(header: string | null, now: number = Date.now()): number | undefined {
-  if (header === null) return undefined;
-  const value = header.trim();
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  // Date.parse is lenient ("-5" parses as a year), so insist on the shape of an HTTP-date.
-  if (!/^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(value)) return undefined;
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
-}
 
 /** "(429 RESOURCE_EXHAUSTED): Quota exceeded…" from Google's error body, or a short excerpt of whatever came. */
 function describeErrorBody(httpStatus: number, body: string): string {
@@ -107,54 +76,20 @@ function describeErrorBody(httpStatus: number, body: string): string {
 
 function classifyHttpError(httpStatus: number, body: string, retryAfter: string | null): ApplicationFailure {
   const what = describeErrorBody(httpStatus, body);
-  const nextRetryDelay = parseRetryAfter(retryAfter);
-  const after = nextRetryDelay === undefined ? '' : ` Retrying after ${Math.ceil(nextRetryDelay / 1000)} s.`;
-  if (httpStatus === 401) {
-    return failure(
-      PROVIDER_FAILURE.unauthenticated,
-      `${API_NAME} rejected the access token ${what}. Ask the user to reconnect their account.`,
-      { nonRetryable: true },
-    );
-  }
-  if (httpStatus === 403) {
-    return failure(
-      PROVIDER_FAILURE.permissionDenied,
-      `${API_NAME} refused access ${what}. Ask the user to reconnect and allow access to their contacts, or enable the People API for this project.`,
-      { nonRetryable: true },
-    );
-  }
-  if (httpStatus === 429) {
-    return failure(PROVIDER_FAILURE.throttled, `${API_NAME} is throttling requests ${what}.${after}`, { nextRetryDelay });
-  }
-  // 408 is the server giving up on a slow request: as transient as a 5xx.
-  if (httpStatus >= 500 || httpStatus === 408) {
-    return failure(PROVIDER_FAILURE.unavailable, `${API_NAME} is unavailable ${what}.${after}`, { nextRetryDelay });
-  }
-  if (httpStatus >= 400) {
-    return failure(
-      PROVIDER_FAILURE.invalidRequest,
-      `${API_NAME} refused the request as invalid ${what}. Retrying the same request will not help.`,
-      { nonRetryable: true },
-    );
-  }
-  return failure(PROVIDER_FAILURE.badResponse, `${API_NAME} answered with unexpected HTTP status ${what}.`);
-}
-
-/** Belt and braces: no message leaves this module with the token in it, whatever the server echoed. */
-function redact(error: unknown, accessToken: string): unknown {
-  if (accessToken !== '' && error instanceof ApplicationFailure && error.message.includes(accessToken)) {
-    return failure(error.type as ProviderFailureType, error.message.split(accessToken).join('[redacted]'), {
-      nonRetryable: error.nonRetryable ?? false,
-      nextRetryDelay: msOptionalToNumber(error.nextRetryDelay ?? undefined),
-    });
-  }
-  return error;
+  return httpStatusFailure(httpStatus, retryAfter, {
+    unauthenticated: `${API_NAME} rejected the access token ${what}. Ask the user to reconnect their account.`,
+    permissionDenied: `${API_NAME} refused access ${what}. Ask the user to reconnect and allow access to their contacts, or enable the People API for this project.`,
+    throttled: (after) => `${API_NAME} is throttling requests ${what}.${after}`,
+    unavailable: (after) => `${API_NAME} is unavailable ${what}.${after}`,
+    invalidRequest: `${API_NAME} refused the request as invalid ${what}. Retrying the same request will not help.`,
+    unexpected: `${API_NAME} answered with unexpected HTTP status ${what}.`,
+  });
 }
 
 /**
  * Fetches one page of the signed-in user's connections (`GET /v1/people/me/connections`).
  *
- * Throws an {@link ApplicationFailure} whose `type` is one of {@link PROVIDER_FAILURE}, except when
+ * Throws an {@link ApplicationFailure} typed with the contract's `Provider…` failure types, except when
  * `signal` aborts: then it throws `signal.reason` unchanged, so callers can tell cancellation from
  * a provider failure.
  */
@@ -162,12 +97,12 @@ export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<Conn
   const { accessToken, pageSize, pageToken, signal } = opts;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
-    throw failure(PROVIDER_FAILURE.invalidRequest, `pageSize must be an integer from 1 to ${MAX_PAGE_SIZE} (got ${pageSize})`, {
+    throw failure(FAILURE_TYPES.providerInvalidRequest, `pageSize must be an integer from 1 to ${MAX_PAGE_SIZE} (got ${pageSize})`, {
       nonRetryable: true,
     });
   }
   if (accessToken === '') {
-    throw failure(PROVIDER_FAILURE.unauthenticated, 'No access token was given. Ask the user to connect their account.', {
+    throw failure(FAILURE_TYPES.providerUnauthenticated, 'No access token was given. Ask the user to connect their account.', {
       nonRetryable: true,
     });
   }
@@ -188,9 +123,9 @@ export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<Conn
       case 'aborted':
         throw signal?.reason ?? new Error('the page request was aborted');
       case 'timeout':
-        throw failure(PROVIDER_FAILURE.unavailable, `${API_NAME} did not answer within ${timeoutMs} ms.`);
+        throw failure(FAILURE_TYPES.providerUnavailable, `${API_NAME} did not answer within ${timeoutMs} ms.`);
       case 'network':
-        throw failure(PROVIDER_FAILURE.unavailable, `Could not reach ${API_NAME}: ${outcome.message}`);
+        throw failure(FAILURE_TYPES.providerUnavailable, `Could not reach ${API_NAME}: ${outcome.message}`);
       case 'http':
         if (opts.sync !== undefined && 'since' in opts.sync && isExpiredSyncToken(outcome.status, outcome.body)) {
           throw new SyncTokenExpiredError(`${API_NAME} no longer accepts the sync token (${outcome.status}): reading everything instead.`);
@@ -199,16 +134,17 @@ export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<Conn
       case 'page': {
         const decoded = outcome.result;
         if (!decoded.ok && decoded.problem === 'not_json') {
-          throw failure(PROVIDER_FAILURE.badResponse, `${API_NAME} answered ${outcome.status} with a body that is not JSON: ${decoded.excerpt}`);
+          throw failure(FAILURE_TYPES.providerBadResponse, `${API_NAME} answered ${outcome.status} with a body that is not JSON: ${decoded.excerpt}`);
         }
         if (!decoded.ok) {
-          throw failure(PROVIDER_FAILURE.badResponse, `${API_NAME} answered with a page that is not the documented shape (${decoded.where}).`);
+          throw failure(FAILURE_TYPES.providerBadResponse, `${API_NAME} answered with a page that is not the documented shape (${decoded.where}).`);
         }
         return decoded.page;
       }
     }
   } catch (error) {
-    throw redact(error, accessToken);
+    // Belt and braces: no message leaves this module with the token in it, whatever the server echoed.
+    throw redactSecrets(error, [accessToken]);
   }
 }
 

@@ -2,19 +2,20 @@
  * One `connections.list` request, and its answer read into contacts: JSON, the page's envelope,
  * each person.
  *
- * Plain data in and out (what went wrong is a value, not a failure: `google-people.ts` turns it into
+ * Plain data in and out (what went wrong is a value, not a failure: `client.ts` turns it into
  * one), so it runs as well on a decode thread (`page-decoder.ts`) as on the worker's own thread. On a
  * thread each contact's `raw` comes back already serialised (`rawJson`): a string crosses threads
  * in one copy, while an object would be rebuilt field by field on the other side.
  */
 import { z } from 'zod';
 import { describeNetworkError } from '../kit/failures';
+import { httpRequest } from '../kit/http';
 import type { ContactRecord, RejectedRecord } from '../../db/types';
 import type { PhoneRegion } from '../kit/normalize';
 import { readPeople } from './person';
 import { splitDeleted } from './sync';
 
-/** A page's contents, with no failure in it: the caller (`google-people.ts`) turns problems into failures. */
+/** A page's contents, with no failure in it: the caller (`client.ts`) turns problems into failures. */
 export interface DecodedConnections {
   contacts: ContactRecord[];
   rejected: RejectedRecord[];
@@ -40,6 +41,8 @@ export interface DecodeRequest {
   /** Serialise each contact's `raw` into `rawJson` (a decode thread does; the worker's own thread need not). */
   serializeRaw: boolean;
 }
+
+const utf8 = new TextDecoder();
 
 const connectionsResponseSchema = z.looseObject({
   // Google omits `connections` altogether when the list is empty.
@@ -74,32 +77,30 @@ export type PageOutcome =
 
 /** Asks for one page and reads it; never rejects. `serializeRaw` as in {@link DecodeRequest}. */
 export async function requestConnections(spec: PageRequestSpec, serializeRaw: boolean, signal?: AbortSignal): Promise<PageOutcome> {
-  if (signal?.aborted) return { kind: 'aborted' };
-  const timeout = AbortSignal.timeout(spec.timeoutMs);
-  const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-  let response: Response;
-  let bytes: Uint8Array;
-  try {
-    response = await fetch(spec.url, {
+  const outcome = await httpRequest(
+    {
       method: 'GET',
+      url: spec.url,
       headers: { Authorization: `Bearer ${spec.accessToken}`, Accept: 'application/json' },
-      signal: combined,
-    });
-    // Read the whole body under the same deadline: a server can stall halfway through a page.
-    if (!response.ok) {
-      return { kind: 'http', status: response.status, body: await response.text(), retryAfter: response.headers.get('retry-after') };
+      timeoutMs: spec.timeoutMs,
+      signal,
+    },
+    'bytes',
+  );
+  switch (outcome.kind) {
+    case 'aborted':
+    case 'timeout':
+      return { kind: outcome.kind };
+    case 'network':
+      return { kind: 'network', message: describeNetworkError(outcome.error) };
+    case 'answer': {
+      const { status, headers, body } = outcome;
+      if (status < 200 || status > 299) return { kind: 'http', status, body: utf8.decode(body), retryAfter: headers.get('retry-after') };
+      const { pageToken, defaultRegion } = spec;
+      return { kind: 'page', status, result: decodeConnections({ body, pageToken, defaultRegion, serializeRaw }) };
     }
-    bytes = new Uint8Array(await response.arrayBuffer());
-  } catch (error) {
-    if (signal?.aborted) return { kind: 'aborted' };
-    if (timeout.aborted) return { kind: 'timeout' };
-    return { kind: 'network', message: describeNetworkError(error) };
   }
-  const { pageToken, defaultRegion } = spec;
-  return { kind: 'page', status: response.status, result: decodeConnections({ body: bytes, pageToken, defaultRegion, serializeRaw }) };
 }
-
-const utf8 = new TextDecoder();
 
 /** The first 200 characters of `body`, whitespace folded: enough to recognise a proxy's error page. */
 export function excerpt(body: string): string {

@@ -1,9 +1,12 @@
 /**
  * The failures activities and sources throw, built one way: an `ApplicationFailure` whose `type`
- * is one of the contract's `FAILURE_TYPES`, retryable unless said otherwise.
+ * is one of the contract's `FAILURE_TYPES`, retryable unless said otherwise. Providers classify an
+ * HTTP answer with {@link httpStatusFailure}, in their own words.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { msOptionalToNumber } from '@temporalio/common/lib/time';
 import { FAILURE_TYPES } from '../../workflows/contract';
+import { parseRetryAfter } from './retry-after';
 
 export interface FailureOptions {
   nonRetryable?: boolean;
@@ -27,6 +30,14 @@ export function invalidInput(message: string): ApplicationFailure {
   return failure(FAILURE_TYPES.invalidImportInput, message, { nonRetryable: true });
 }
 
+/**
+ * This worker lacks part of its own configuration (an OAuth client, a key, a store): retryable,
+ * because another worker, or this one fixed, can do the batch.
+ */
+export function workerMisconfigured(message: string): ApplicationFailure {
+  return failure(FAILURE_TYPES.workerMisconfigured, message);
+}
+
 /** `text` parsed as JSON, or `undefined` when it is not JSON (for a schema to refuse with its own words). */
 export function jsonOrUndefined(text: string): unknown {
   try {
@@ -48,4 +59,53 @@ export function describeNetworkError(error: unknown): string {
     return `${error.message}: ${cause.message}${typeof code === 'string' ? ` (${code})` : ''}`;
   }
   return error.message;
+}
+
+/** What a provider's unwanted HTTP status means, in the words of {@link httpStatusFailure}'s caller. */
+export interface HttpStatusMessages {
+  /** 401. */
+  unauthenticated: string;
+  /** 403. */
+  permissionDenied: string;
+  /** 429; `after` is " Retrying after N s." when the server said when, else empty. */
+  throttled(after: string): string;
+  /** 408 and 5xx, with `after` as for `throttled`. */
+  unavailable(after: string): string;
+  /** Any other 4xx. */
+  invalidRequest: string;
+  /** Anything else (a 1xx or 3xx where none belongs). */
+  unexpected: string;
+}
+
+/**
+ * The failure for a provider's answer with an unwanted HTTP status: 401 → `ProviderUnauthenticated`,
+ * 403 → `ProviderPermissionDenied`, 429 → `ProviderThrottled`, 408 and 5xx → `ProviderUnavailable`
+ * (both retryable, after `Retry-After` when sent), other 4xx → `ProviderInvalidRequest`; the 4xx
+ * other than 429 are not retryable. Anything else is a retryable `ProviderBadResponse`.
+ */
+export function httpStatusFailure(status: number, retryAfter: string | null, say: HttpStatusMessages): ApplicationFailure {
+  const nextRetryDelay = parseRetryAfter(retryAfter);
+  const after = nextRetryDelay === undefined ? '' : ` Retrying after ${Math.ceil(nextRetryDelay / 1000)} s.`;
+  if (status === 401) return failure(FAILURE_TYPES.providerUnauthenticated, say.unauthenticated, { nonRetryable: true });
+  if (status === 403) return failure(FAILURE_TYPES.providerPermissionDenied, say.permissionDenied, { nonRetryable: true });
+  if (status === 429) return failure(FAILURE_TYPES.providerThrottled, say.throttled(after), { nextRetryDelay });
+  // 408 is the server giving up on a slow request: as transient as a 5xx.
+  if (status >= 500 || status === 408) return failure(FAILURE_TYPES.providerUnavailable, say.unavailable(after), { nextRetryDelay });
+  if (status >= 400) return failure(FAILURE_TYPES.providerInvalidRequest, say.invalidRequest, { nonRetryable: true });
+  return failure(FAILURE_TYPES.providerBadResponse, say.unexpected);
+}
+
+/**
+ * `error` with every one of `secrets` cut out of its message, whatever a server echoed: no message
+ * leaves a source with a credential in it. Anything but an `ApplicationFailure` is returned as it is.
+ */
+export function redactSecrets(error: unknown, secrets: readonly string[]): unknown {
+  if (!(error instanceof ApplicationFailure)) return error;
+  const present = secrets.filter((secret) => secret !== '' && error.message.includes(secret));
+  if (present.length === 0) return error;
+  const message = present.reduce((text, secret) => text.split(secret).join('[redacted]'), error.message);
+  return failure(error.type ?? FAILURE_TYPES.providerBadResponse, message, {
+    nonRetryable: error.nonRetryable ?? false,
+    nextRetryDelay: msOptionalToNumber(error.nextRetryDelay ?? undefined),
+  });
 }

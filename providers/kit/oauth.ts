@@ -19,8 +19,9 @@ import { decodeGoogleCredentials, type GoogleOAuthClient } from '../google-peopl
 import { SealedTokenError, type TokenSealer } from '../../config/token-seal';
 import type { CredentialKey, CredentialStore } from '../../db/credentials';
 import { FAILURE_TYPES, type ImportOwner } from '../../workflows/contract';
-import { describeNetworkError, failure } from './failures';
-import { parseRetryAfter } from '../google-people/client';
+import { describeNetworkError, failure, jsonOrUndefined } from './failures';
+import { httpRequest } from './http';
+import { parseRetryAfter } from './retry-after';
 
 const TOKEN_ENDPOINT = 'Google OAuth token endpoint';
 const TOKEN_TIMEOUT_MS = 30_000;
@@ -66,13 +67,10 @@ export async function refreshAccessToken(
   refreshToken: string,
   signal?: AbortSignal,
 ): Promise<{ accessToken: string; expiresInSeconds: number | null; refreshToken: string | null }> {
-  const timeout = AbortSignal.timeout(TOKEN_TIMEOUT_MS);
-  const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-  let response: Response;
-  let body: string;
-  try {
-    response = await fetch(client.tokenUrl, {
+  const outcome = await httpRequest(
+    {
       method: 'POST',
+      url: client.tokenUrl,
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
       body: new URLSearchParams({
         grant_type: 'refresh_token',
@@ -80,23 +78,19 @@ export async function refreshAccessToken(
         client_id: client.clientId,
         client_secret: client.clientSecret,
       }).toString(),
-      signal: combined,
-    });
-    body = await response.text();
-  } catch (error) {
-    if (signal?.aborted) throw signal.reason;
-    if (timeout.aborted) throw failure(FAILURE_TYPES.providerUnavailable, `The ${TOKEN_ENDPOINT} did not answer within ${TOKEN_TIMEOUT_MS} ms.`);
-    throw failure(FAILURE_TYPES.providerUnavailable, `Could not reach the ${TOKEN_ENDPOINT}: ${describeNetworkError(error)}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    json = undefined;
-  }
-  if (response.ok) {
+      timeoutMs: TOKEN_TIMEOUT_MS,
+      signal,
+    },
+    'text',
+  );
+  if (outcome.kind === 'aborted') throw signal?.reason;
+  if (outcome.kind === 'timeout') throw failure(FAILURE_TYPES.providerUnavailable, `The ${TOKEN_ENDPOINT} did not answer within ${TOKEN_TIMEOUT_MS} ms.`);
+  if (outcome.kind === 'network') throw failure(FAILURE_TYPES.providerUnavailable, `Could not reach the ${TOKEN_ENDPOINT}: ${describeNetworkError(outcome.error)}`);
+  const { status, headers, body } = outcome;
+  const json = jsonOrUndefined(body);
+  if (status >= 200 && status <= 299) {
     const parsed = tokenResponseSchema.safeParse(json);
-    if (!parsed.success) throw failure(FAILURE_TYPES.providerBadResponse, `The ${TOKEN_ENDPOINT} answered ${response.status} without an access token.`);
+    if (!parsed.success) throw failure(FAILURE_TYPES.providerBadResponse, `The ${TOKEN_ENDPOINT} answered ${status} without an access token.`);
     return {
       accessToken: parsed.data.access_token,
       expiresInSeconds: parsed.data.expires_in ?? null,
@@ -105,7 +99,7 @@ export async function refreshAccessToken(
   }
   const error = tokenErrorSchema.safeParse(json);
   // Google's own words (`Token has been expired or revoked.`) never include the token.
-  const what = error.success ? `${error.data.error}${error.data.error_description ? `: ${error.data.error_description}` : ''}` : `HTTP ${response.status}`;
+  const what = error.success ? `${error.data.error}${error.data.error_description ? `: ${error.data.error_description}` : ''}` : `HTTP ${status}`;
   if (error.success && error.data.error === 'invalid_grant') {
     throw failure(
       FAILURE_TYPES.providerUnauthenticated,
@@ -116,9 +110,9 @@ export async function refreshAccessToken(
   if (error.success && (error.data.error === 'invalid_client' || error.data.error === 'unauthorized_client')) {
     throw workerMisconfigured(`The ${TOKEN_ENDPOINT} refused this service's OAuth client (${what}): check GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET.`);
   }
-  const nextRetryDelay = parseRetryAfter(response.headers.get('retry-after'));
-  if (response.status === 429) throw failure(FAILURE_TYPES.providerThrottled, `The ${TOKEN_ENDPOINT} is throttling requests (${what}).`, { nextRetryDelay });
-  if (response.status >= 500 || response.status === 408) {
+  const nextRetryDelay = parseRetryAfter(headers.get('retry-after'));
+  if (status === 429) throw failure(FAILURE_TYPES.providerThrottled, `The ${TOKEN_ENDPOINT} is throttling requests (${what}).`, { nextRetryDelay });
+  if (status >= 500 || status === 408) {
     throw failure(FAILURE_TYPES.providerUnavailable, `The ${TOKEN_ENDPOINT} is unavailable (${what}).`, { nextRetryDelay });
   }
   throw failure(FAILURE_TYPES.providerInvalidRequest, `The ${TOKEN_ENDPOINT} refused the refresh request (${what}).`, { nonRetryable: true });
