@@ -15,6 +15,7 @@
  */
 import type { ContactStore, Store } from '../db/types';
 import type { ImportBatchInput, ImportCheckpoint } from '../workflows/contract';
+import { providerById } from '../providers';
 import { SyncTokenExpiredError, type ContactSource, type PageRequest, type SourcePage, type SyncRequest } from '../providers/types';
 
 /** A fetched page, and whether fetching it turned the import from incremental into full. */
@@ -45,8 +46,8 @@ export async function resolveSyncMode(
     // A token is valid only with the request it was made with: anything else reads everything.
     if (state !== null && state.params === source.syncParams) return { ...checkpoint, mode: 'incremental', syncToken: state.token };
   }
-  // A file is a full listing of itself only when asked to be: `auto` adds it to earlier uploads.
-  const sweeps = input.provider !== 'file' || requested === 'full';
+  // Some sources (a file) are a full listing of themselves only when asked to be: `auto` adds to earlier imports.
+  const sweeps = providerById(input.provider).capabilities.fullReadSweeps === 'always' || requested === 'full';
   if (!sweeps || (await contacts.countContacts(input.userId, input.provider)) === 0) return { ...checkpoint, mode: 'full' };
   return { ...checkpoint, mode: 'full', sweepAt: await contacts.currentChangeSeq(input.userId) };
 }

@@ -13,6 +13,7 @@ import { createScheduleActivities } from './sync-schedules';
 import { createWebhookActivities } from './webhooks';
 import { measureBatch } from './metrics';
 import { createPageGate, type PageGate } from './page-gate';
+import { SealedTokenVault } from './token-vault';
 import { openSource, type SourceSettings } from '../providers';
 
 export interface ActivityDeps {
@@ -20,9 +21,9 @@ export interface ActivityDeps {
   /** A client on the worker's connection, for erasure (it cancels imports and waits for them). */
   client?: Client;
   sealer: TokenSealer;
-  /** What sources read from the worker's configuration (base URLs; never credentials). */
+  /** What sources read from the worker's configuration (each provider's settings; never credentials). */
   sources: SourceSettings;
-  /** Which source serves a provider; the registry in `./sources` unless a test swaps it. */
+  /** Which source serves a provider; the registry's (`providers/index.ts`) unless a test swaps it. */
   openSource?: typeof openSource;
   /** How often a batch heartbeats while it waits on a slow page; below the heartbeat timeout. */
   keepAliveHeartbeatMs?: number;
@@ -46,9 +47,9 @@ export function createActivities(deps: ActivityDeps) {
     importBatch: measureBatch(
       createImportBatch({
         ...deps,
-        // Uploaded files live in the worker's own store; sources read them through it.
-        // Stored refresh tokens too, sealed with the worker's key (activities/sources/google-auth.ts).
-        sources: { uploads: deps.store.uploads, credentials: { store: deps.store.credentials, sealer: deps.sealer }, ...deps.sources },
+        // Uploaded files live in the worker's own store; sources read them through it. Kept refresh
+        // tokens too, sealed with the worker's key.
+        sources: { uploads: deps.store.uploads, tokens: new SealedTokenVault(deps.store.credentials, deps.sealer), ...deps.sources },
         openSource: deps.openSource ?? openSource,
         pageGate: deps.pageGate ?? createPageGate(WORKER_DEFAULTS.pagesInFlight[deps.store.kind]),
       }),

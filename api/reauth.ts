@@ -7,15 +7,16 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { CallerVariables } from './auth';
 import type { Imports } from './imports';
 import { json, security, v1Errors } from './routes';
-import { CarddavSource, GooglePeopleSource, ImportIdParam, ImportView } from './schemas';
+import { SOURCE_REQUESTS } from '../providers';
+import { ImportIdParam, ImportView } from './schemas';
 
 /** The path suffix the 1 KiB limit of pause/resume/cancel skips: credentials are a few KiB. */
 export const CREDENTIALS_PATH_SUFFIX = '/credentials';
 
 export const RenewCredentialsBody = z
   .object({
-    // A file import has nothing to re-authenticate.
-    source: z.discriminatedUnion('provider', [GooglePeopleSource, CarddavSource]),
+    // Only providers with credentials to renew (a file import has none).
+    source: SOURCE_REQUESTS.reauth,
   })
   .strict()
   .openapi('RenewCredentials');

@@ -1,6 +1,7 @@
 /** The HTTP contract, as zod schemas: they validate input and document the API at /openapi.json. */
 import { z } from '@hono/zod-openapi';
-import { ImportStatus, Provider, SyncMode } from '../workflows/contract';
+import { PROVIDER_IDS, SOURCE_REQUESTS } from '../providers';
+import { ImportStatus, SyncMode } from '../workflows/contract';
 
 /** User ids end up in workflow IDs and search attributes: keep them to a safe, printable set. */
 export const UserId = z
@@ -9,61 +10,6 @@ export const UserId = z
     message: 'userId must be 1–128 characters of letters, digits and . _ : @ + - (starting with a letter or digit)',
   })
   .openapi({ example: 'user-42' });
-
-// Schemas of our own here: `.openapi()` exists only on schemas made after zod-openapi loaded.
-export const GooglePeopleSource = z
-  .object({
-    provider: z.literal('google-people'),
-    accessToken: z
-      .string()
-      .min(1, { message: 'source.accessToken must not be empty' })
-      .max(4096)
-      // It goes into an HTTP header: printable ASCII only (RFC 6750's token characters and then some).
-      .regex(/^[\x21-\x7E]+$/, { message: 'source.accessToken must be printable ASCII without spaces' })
-      .optional()
-      .openapi({ example: 'ya29.a0Af...' }),
-    refreshToken: z
-      .string()
-      .min(1, { message: 'source.refreshToken must not be empty' })
-      .max(4096)
-      .regex(/^[\x21-\x7E]+$/, { message: 'source.refreshToken must be printable ASCII without spaces' })
-      .optional()
-      .openapi({
-        description:
-          'Lets the import refresh its access token (with GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET). Kept sealed in the store, never in workflow history',
-        example: '1//0gAbC...',
-      }),
-  })
-  .strict()
-  .refine((source) => source.accessToken !== undefined || source.refreshToken !== undefined, {
-    message: 'source needs an accessToken, a refreshToken, or both',
-  })
-  // The refinement in the document's terms: `provider` and at least one token (no other field is allowed).
-  .openapi('GooglePeopleSource', { minProperties: 2 });
-
-export const CarddavSource = z
-  .object({
-    provider: z.literal('carddav'),
-    url: z
-      .url({ protocol: /^https?$/, message: 'source.url must be an http:// or https:// URL' })
-      .max(2048)
-      .openapi({ description: 'The server (its address book is discovered) or the address book itself', example: 'https://dav.example.com/' }),
-    username: z.string().min(1).max(256),
-    password: z.string().min(1).max(1024).openapi({ description: 'Sealed before it leaves the API, like access tokens' }),
-  })
-  .strict()
-  .openapi('CarddavSource');
-
-const FileSource = z
-  .object({
-    provider: z.literal('file'),
-    uploadId: z
-      .string()
-      .regex(/^upl_[A-Za-z0-9_-]{1,64}$/, { message: 'source.uploadId must be an id POST /v1/uploads returned' })
-      .openapi({ example: 'upl_Zm9vYmFy' }),
-  })
-  .strict()
-  .openapi('FileSource');
 
 /** Where an import's webhook events go, over the tenant's default URL (`PUT /v1/webhook`). */
 export const NotifyBody = z
@@ -79,7 +25,7 @@ export const NotifyBody = z
 export const StartImportBody = z
   .object({
     userId: UserId,
-    source: z.discriminatedUnion('provider', [GooglePeopleSource, CarddavSource, FileSource]),
+    source: SOURCE_REQUESTS.start,
     notify: NotifyBody.optional(),
     mode: SyncMode.optional().openapi({
       description:
@@ -114,7 +60,7 @@ export const ImportView = ImportStatus.extend({
   workflowId: z.string(),
   runId: z.string(),
   userId: z.string(),
-  provider: Provider,
+  provider: z.enum(PROVIDER_IDS),
   rate: z.number().nonnegative().optional().describe('Contacts saved per second over the last minute, while the import runs'),
   etaSeconds: z
     .number()

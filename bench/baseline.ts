@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     const started = performance.now();
     do {
       const page = await fetchConnectionsPage({
-        baseUrl: config.googlePeopleBaseUrl,
+        baseUrl: config.providers['google-people'].baseUrl,
         accessToken: 'bench-baseline-token',
         pageSize: DEFAULT_TUNING.pageSize,
         pageToken: cursor,

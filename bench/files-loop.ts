@@ -57,7 +57,7 @@ function carddavLoop(credentials: string, userId: string, contacts: ContactStore
     'carddav',
     credentials,
     {
-      googlePeopleBaseUrl: config.googlePeopleBaseUrl,
+      providers: config.providers,
       defaultPhoneRegion: config.defaultPhoneRegion,
       allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
     },

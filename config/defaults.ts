@@ -1,7 +1,7 @@
 /**
- * Every default the service runs with, in one place. The environment overrides them through
- * {@link loadConfig} (`config/index.ts`); tests and the benchmark import them from here rather than
- * restating numbers.
+ * Every default the service runs with, in one place; a provider's own (its URLs, its OAuth client)
+ * are in its folder's `settings.ts`. The environment overrides them through {@link loadConfig}
+ * (`config/index.ts`); tests and the benchmark import them from here rather than restating numbers.
  */
 import type { ImportTuning } from '../workflows/contract';
 
@@ -31,24 +31,16 @@ export const WORKER_DEFAULTS = {
    * fetched, or fetched and not yet saved. Every page in flight is work queued on the worker's one
    * thread, which a small import's every step waits behind. SQLite writes synchronously on that
    * thread: two pages (one saved, one fetched) keep it busy. PostgreSQL writes in the server's own
-   * processes, so a little more overlap pays. Measured in bench/README.md (issue 12).
+   * processes, so a little more overlap pays. The measurements are in bench/README.md.
    */
   pagesInFlight: { sqlite: 2, postgres: 4 },
   /**
    * Fetch page k+1 while page k is saved (`IMPORT_FETCH_AHEAD=1`), or only once k is committed (0,
-   * the default). Off, a killed worker re-fetches at most the one page it was saving (issue 12's
-   * bound); on, up to two. On, imports against the demo provider ran 7–11 % faster on SQLite and
-   * 13–28 % on PostgreSQL (bench/README.md), where the service is twice the plain loop either way.
-   * A provider much slower than the demo one is where 1 pays.
+   * the default). Off, a killed worker re-fetches at most the one page it was saving; on, up to
+   * two. On is faster against the demo provider, on SQLite and more on PostgreSQL (bench/README.md);
+   * a provider much slower than the demo one is where 1 pays.
    */
   fetchAhead: 0 as 0 | 1,
-  /**
-   * Threads that fetch and decode Google pages beside the worker's own (`WORKER_DECODE_THREADS`,
-   * activities/sources/page-decoder.ts). Off: on two cores a thread made one import 15–20 % slower
-   * (the provider, Temporal and the API already want the second core) and added about 45 MB of RSS;
-   * ten imports at once went 6 % faster (bench/README.md). Worth measuring on larger machines.
-   */
-  decodeThreads: 0,
   /**
    * Longest a heartbeat (the resume checkpoint) waits before it reaches the server
    * (`WORKER_HEARTBEAT_THROTTLE_MS`): short, so a crash re-fetches at most a page or two.
@@ -73,9 +65,9 @@ export const WORKER_NODE_FLAGS = ['--max-old-space-size=256'] as const;
  * Environment for worker processes, beside {@link WORKER_NODE_FLAGS} (`npm run worker`, `npm start`,
  * `npm run cluster`, the benchmark). glibc gives every thread that allocates its own malloc arena,
  * up to eight per core, and keeps what each arena once held: with the Temporal core's threads,
- * the workflow thread and better-sqlite3 that was about 50 MB of RSS under load. Two arenas gave
- * the same throughput (issue 12, bench/README.md). Set it in the environment of a worker you run
- * another way; it must be there when the process starts.
+ * the workflow thread and better-sqlite3 that adds up under load. Two arenas give the same
+ * throughput with less RSS (bench/README.md). Set it in the environment of a worker you run another
+ * way; it must be there when the process starts.
  */
 export const WORKER_PROCESS_ENV = { MALLOC_ARENA_MAX: '2' } as const;
 
@@ -126,11 +118,6 @@ export const PORT_DEFAULTS = {
 } as const;
 
 export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_GOOGLE_PEOPLE_BASE_URL = 'https://people.googleapis.com';
-/** Google's OAuth token endpoint (`GOOGLE_TOKEN_URL`); `npm start` points it at the demo provider's `/token`. */
-export const DEFAULT_GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
-/** An access token this close to its expiry is refreshed before it is used. */
-export const ACCESS_TOKEN_REFRESH_MARGIN_MS = 60_000;
 /** Contacts the demo provider serves under `npm start` (`DEMO_CONTACTS`). */
 export const DEFAULT_DEMO_CONTACTS = 2500;
 /** A request body to `/v1` is a few hundred bytes; refuse to read megabytes before validating them. */

@@ -6,9 +6,8 @@
 import path from 'node:path';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { TASK_QUEUE, type ImportTuning } from '../workflows/contract';
+import { readProviderSettings, type ProviderSettings } from '../providers';
 import {
-  DEFAULT_GOOGLE_PEOPLE_BASE_URL,
-  DEFAULT_GOOGLE_TOKEN_URL,
   DEFAULT_REAUTH_TIMEOUT_SECONDS,
   DEFAULT_HOST,
   DEFAULT_TUNING,
@@ -18,7 +17,6 @@ import {
   RATE_LIMIT_DEFAULTS,
   WORKER_DEFAULTS,
 } from './defaults';
-import type { GoogleOAuthClient } from '../providers/google-people/credentials';
 import { ConfigError, parseBoolean, parseDurationSeconds, parseInteger, PORT_RANGE } from './parse';
 import { parsePayloadKeys, type PayloadKeyring } from './payload-keys';
 
@@ -34,10 +32,8 @@ export interface AppConfig {
   host: string;
   /** Store: PostgreSQL when `DATABASE_URL` is set, else the SQLite file. */
   database: { kind: 'postgres'; url: string } | { kind: 'sqlite'; file: string };
-  /** Base URL of the Google People API (or of the demo provider that speaks its protocol). */
-  googlePeopleBaseUrl: string;
-  /** The OAuth client workers refresh Google access tokens with (`GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_TOKEN_URL`). */
-  googleOAuth: GoogleOAuthClient;
+  /** Each provider's own settings (its folder's `readSettings`: `GOOGLE_PEOPLE_BASE_URL`, `GOOGLE_CLIENT_ID`, …). */
+  providers: ProviderSettings;
   /** Base64 AES-256 key that seals access tokens; `undefined` means "use the key file in dataDir". */
   tokenKey: string | undefined;
   /** Defaults for new imports. */
@@ -48,8 +44,6 @@ export interface AppConfig {
   workerPagesInFlight: number;
   /** Whether a batch fetches its next page while it saves the current one (`IMPORT_FETCH_AHEAD`, 1 or 0). */
   importFetchAhead: boolean;
-  /** Threads that fetch and decode Google pages beside the worker's own (`WORKER_DECODE_THREADS`; 0: on it). */
-  workerDecodeThreads: number;
   /** Longest a worker waits before sending a heartbeat (the resume checkpoint) to the server. */
   heartbeatThrottleMs: number;
   /** Ports of the dev server `npm start` runs when `TEMPORAL_ADDRESS` is unset (`TEMPORAL_PORT`, `TEMPORAL_UI_PORT`). */
@@ -94,31 +88,6 @@ function phoneRegion(raw: string): CountryCode {
   return region;
 }
 
-function httpUrl(name: string, raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(`${name} is not a URL (got "${raw}")`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`${name} must be an http:// or https:// URL (got "${raw}")`);
-  }
-  return raw.replace(/\/+$/, '');
-}
-
-/** `GOOGLE_CLIENT_ID` and `GOOGLE_CLIENT_SECRET` come as a pair: one without the other is a mistake. */
-function googleOAuth(env: NodeJS.ProcessEnv): GoogleOAuthClient {
-  const clientId = env.GOOGLE_CLIENT_ID?.trim() || undefined;
-  const clientSecret = env.GOOGLE_CLIENT_SECRET?.trim() || undefined;
-  if ((clientId === undefined) !== (clientSecret === undefined)) {
-    throw new ConfigError(
-      `GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go together (only ${clientId ? 'GOOGLE_CLIENT_ID' : 'GOOGLE_CLIENT_SECRET'} is set): set both to refresh Google access tokens, or neither`,
-    );
-  }
-  return { clientId, clientSecret, tokenUrl: httpUrl('GOOGLE_TOKEN_URL', env.GOOGLE_TOKEN_URL || DEFAULT_GOOGLE_TOKEN_URL) };
-}
-
 /** Reads and validates the environment. Throws {@link ConfigError} with a message that says what to fix. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const dataDir = path.resolve(env.DATA_DIR || '.data');
@@ -149,8 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: parseInteger('PORT', env.PORT, PORT_DEFAULTS.api, PORT_RANGE),
     host: env.HOST || DEFAULT_HOST,
     database,
-    googlePeopleBaseUrl: httpUrl('GOOGLE_PEOPLE_BASE_URL', env.GOOGLE_PEOPLE_BASE_URL || DEFAULT_GOOGLE_PEOPLE_BASE_URL),
-    googleOAuth: googleOAuth(env),
+    providers: readProviderSettings(env),
     tokenKey,
     importDefaults: {
       pageSize: integer('IMPORT_PAGE_SIZE', DEFAULT_TUNING.pageSize, 1, 1000),
@@ -167,7 +135,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     ),
     workerPagesInFlight: integer('WORKER_PAGES_IN_FLIGHT', WORKER_DEFAULTS.pagesInFlight[database.kind], 1, 10_000),
     importFetchAhead: integer('IMPORT_FETCH_AHEAD', WORKER_DEFAULTS.fetchAhead, 0, 1) === 1,
-    workerDecodeThreads: integer('WORKER_DECODE_THREADS', WORKER_DEFAULTS.decodeThreads, 0, 64),
     heartbeatThrottleMs: integer('WORKER_HEARTBEAT_THROTTLE_MS', WORKER_DEFAULTS.heartbeatThrottleMs, 1, 60_000),
     devServer: {
       port: parseInteger('TEMPORAL_PORT', env.TEMPORAL_PORT, PORT_DEFAULTS.temporal, PORT_RANGE),

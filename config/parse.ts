@@ -74,3 +74,21 @@ export function parseDurationSeconds(name: string, raw: string | undefined, fall
   }
   return seconds;
 }
+
+/**
+ * An `http://` or `https://` URL without its trailing slashes; `fallback` when `raw` is absent or
+ * empty. Throws {@link ConfigError} naming `name` otherwise.
+ */
+export function parseHttpUrl(name: string, raw: string | undefined, fallback: string): string {
+  const text = raw || fallback;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`${name} is not a URL (got "${text}")`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${name} must be an http:// or https:// URL (got "${text}")`);
+  }
+  return text.replace(/\/+$/, '');
+}

@@ -1,35 +1,124 @@
 /**
- * Every provider's {@link ContactSource}, by the contract's `Provider`. The mapped type makes a
- * provider added to the contract without a source here a compile error.
+ * The registry: every provider, one line each. Whatever names providers derives from this list:
+ * the API's `source` unions and provider enums (and so the OpenAPI document), the schedulable
+ * providers, the sync rules, the progress page, the configuration and the worker's sources. A name
+ * not in it is refused at the API's edge, in import ids and when a source is opened.
  */
-import type { ImportOwner, Provider } from '../workflows/contract';
-import { DEFAULT_PHONE_REGION } from './kit/normalize';
-import { createCarddavSource } from './carddav';
-import { fileSource } from './file/source';
-import { createCardParser } from './formats';
-import { googlePeopleSource } from './google-people/client';
-import type { ContactSource, SourceFactory, SourceSettings } from './types';
+import { z } from '@hono/zod-openapi';
+import type { ImportOwner } from '../workflows/contract';
+import { carddav } from './carddav';
+import { file } from './file';
+import { googlePeople } from './google-people';
+import { invalidInput, jsonOrUndefined } from './kit/failures';
+import { DEFAULT_PHONE_REGION, type PhoneRegion } from './kit/normalize';
+import type { ContactSource, CredentialVault, ProviderCapabilities, ProviderDefinition, SourceContext, TokenVault } from './types';
 
-export type { ContactSource, PageRequest, SourcePage, SourceSettings } from './types';
+export type { ContactSource, CredentialVault, PageRequest, SourcePage, SyncRequest, TokenVault } from './types';
 
-const SOURCES: { readonly [P in Provider]: SourceFactory } = {
-  'google-people': googlePeopleSource,
-  // Cards are read with the same vCard reader as uploaded files, and normalised the same way.
-  carddav: (credentials, settings, owner) =>
-    createCarddavSource({ parseCard: createCardParser({ defaultRegion: settings.defaultPhoneRegion ?? DEFAULT_PHONE_REGION }) })(
-      credentials,
-      settings,
-      owner,
-    ),
-  file: fileSource,
+/** The providers, in the order the API documents them. */
+export const PROVIDERS = [
+  googlePeople,
+  carddav,
+  file,
+] as const;
+
+type Provider = (typeof PROVIDERS)[number];
+/** A provider's definition as the registry drives it, whatever its own types. */
+type AnyProvider = ProviderDefinition<string, Provider['request'], unknown, unknown>;
+type Capability = { [C in keyof ProviderCapabilities]: ProviderCapabilities[C] extends boolean ? C : never }[keyof ProviderCapabilities];
+type With<C extends Capability> = Extract<Provider, { capabilities: Record<C, true> }>;
+
+export type ProviderId = Provider['id'];
+/** Providers `PUT /v1/users/{userId}/sync` takes. */
+export type ScheduleProviderId = With<'schedule'>['id'];
+
+function having<C extends Capability>(capability: C): With<C>[] {
+  return PROVIDERS.filter((provider): provider is With<C> => provider.capabilities[capability]);
+}
+
+function idsOf<P extends Provider>(providers: readonly P[]): [P['id'], ...P['id'][]] {
+  return providers.map((provider) => provider.id) as [P['id'], ...P['id'][]];
+}
+
+export const PROVIDER_IDS = idsOf(PROVIDERS);
+export const SCHEDULE_PROVIDER_IDS = idsOf(having('schedule'));
+
+/** The `source` the API takes for each of `providers`, told apart by `provider`. */
+function requestUnion<P extends Provider>(providers: readonly P[]) {
+  return z.discriminatedUnion('provider', providers.map((provider) => provider.request) as [P['request'], ...P['request'][]]);
+}
+
+/** What the API accepts as `source`: to start an import, to schedule syncs, to renew an import's credentials. */
+export const SOURCE_REQUESTS = {
+  start: requestUnion(PROVIDERS),
+  schedule: requestUnion(having('schedule')),
+  reauth: requestUnion(having('reauth')),
 };
+export type SourceRequest = z.output<typeof SOURCE_REQUESTS.start>;
+export type ScheduleSourceRequest = z.output<typeof SOURCE_REQUESTS.schedule>;
 
-/** The source for `provider`, reading with the given (opened) credentials for `owner`. */
-export function openSource(
-  provider: Provider,
-  credentials: string,
-  settings: SourceSettings,
-  owner: ImportOwner,
-): ContactSource {
-  return SOURCES[provider](credentials, settings, owner);
+export function isProviderId(name: unknown): name is ProviderId {
+  return PROVIDERS.some((provider) => provider.id === name);
+}
+
+/** The definition of provider `name`; a non-retryable `InvalidImportInput` for a name not in the registry. */
+export function providerById(name: string): Provider {
+  const provider = PROVIDERS.find((candidate) => candidate.id === name);
+  if (provider === undefined) throw invalidInput(`There is no provider "${name}"; providers are ${PROVIDER_IDS.join(', ')}`);
+  return provider;
+}
+
+/**
+ * API side: the credentials to seal for `request`, as JSON the worker's {@link openSource} parses.
+ * What must outlive workflow history (a refresh token) goes to `vault` first.
+ */
+export async function encodeCredentials(request: SourceRequest, vault: CredentialVault): Promise<string> {
+  const provider: AnyProvider = providerById(request.provider);
+  return JSON.stringify(await provider.toCredentials(request, vault));
+}
+
+/** Every provider's settings, by provider. */
+export type ProviderSettings = { [P in Provider as P['id']]: ReturnType<P['readSettings']> };
+
+/** Reads every provider's environment variables (`loadConfig`); throws `ConfigError` for a bad value. */
+export function readProviderSettings(env: NodeJS.ProcessEnv): ProviderSettings {
+  return Object.fromEntries(PROVIDERS.map((provider) => [provider.id, provider.readSettings(env)])) as ProviderSettings;
+}
+
+/** What a worker gives the sources it opens: each provider's settings, and what every source shares. */
+export interface SourceSettings {
+  providers: ProviderSettings;
+  /** `DEFAULT_PHONE_REGION`; `US` when absent. */
+  defaultPhoneRegion?: PhoneRegion;
+  /** `SOURCES_ALLOW_PRIVATE_ADDRESSES`; off when absent. */
+  allowPrivateAddresses?: boolean;
+  uploads?: SourceContext['uploads'];
+  tokens?: TokenVault;
+}
+
+/**
+ * Worker side: the source of provider `name` for `owner`, reading with the opened credentials the
+ * API sealed. Throws a non-retryable `InvalidImportInput`, which never quotes them, for a provider
+ * not in the registry or credentials its schema refuses.
+ */
+export function openSource(name: string, credentials: string, sources: SourceSettings, owner: ImportOwner): ContactSource {
+  const provider: AnyProvider = providerById(name);
+  const parsed = provider.credentials.safeParse(jsonOrUndefined(credentials));
+  if (!parsed.success) {
+    const field = parsed.error.issues[0]?.path.join('.') || '(root)';
+    throw invalidInput(`The ${name} import's credentials are not what its provider reads (problem at ${field}); start a new import.`);
+  }
+  const context: SourceContext = {
+    owner,
+    defaultPhoneRegion: sources.defaultPhoneRegion ?? DEFAULT_PHONE_REGION,
+    allowPrivateAddresses: sources.allowPrivateAddresses ?? false,
+    uploads: sources.uploads,
+    tokens: sources.tokens,
+  };
+  return provider.openSource(parsed.data, sources.providers[provider.id as ProviderId], context);
+}
+
+/** Releases what providers keep across sources (decode threads), at worker shutdown. */
+export async function closeProviders(settings: ProviderSettings): Promise<void> {
+  await Promise.all(PROVIDERS.map((provider: AnyProvider) => provider.close?.(settings[provider.id as ProviderId])));
 }

@@ -1,12 +1,13 @@
 /**
- * The seam between an import and where its contacts come from. The batch activity knows only this
- * interface; each provider is one module that implements it and one entry in `./index.ts`.
+ * The seam between an import and where its contacts come from. Everything specific to a provider
+ * sits behind {@link ProviderDefinition}, one folder per provider, listed once in `./index.ts`; the
+ * API, the batch activity and the configuration know only this shape.
  */
+import type { z } from 'zod';
+import type { CredentialKey } from '../db/credentials';
 import type { ContactRecord, RejectedRecord, UploadStore } from '../db/types';
 import type { ImportOwner } from '../workflows/contract';
 import type { PhoneRegion } from './kit/normalize';
-import type { GoogleAuthSettings } from './kit/oauth';
-import type { PageDecoder } from './google-people/page-decoder';
 
 export type { RejectedRecord, RejectReason } from '../db/types';
 
@@ -20,7 +21,8 @@ export interface PageRequest {
   /**
    * Only for sources with {@link ContactSource.syncParams}, the same on every page of an import:
    * `{ since }` lists what changed since that sync token (incremental); `{ requestToken: true }`
-   * lists everything and hands a new token back on the last page (full). Absent: as before.
+   * lists everything and hands a new token back on the last page (full). Absent: everything, and
+   * no token.
    */
   sync?: SyncRequest;
 }
@@ -67,27 +69,99 @@ export interface ContactSource {
 }
 
 /**
- * The worker's configuration that sources read (base URLs and the like; never users' credentials,
- * which come sealed with each import; the Google source's stored refresh tokens: `GoogleAuthSettings`).
+ * API side: where a provider keeps what must never enter workflow history (a refresh token), for
+ * the one tenant, user and provider the API bound it to. It seals what it keeps.
  */
-export interface SourceSettings extends GoogleAuthSettings {
-  /** Base URL of the Google People API, or of a server that speaks its protocol (the demo provider). */
-  googlePeopleBaseUrl: string;
-  /** Region for phone numbers without a country code (`DEFAULT_PHONE_REGION`; `US` when absent). */
-  defaultPhoneRegion?: PhoneRegion;
-  /**
-   * Let user-supplied URLs (a CardDAV `url`) reach loopback and private-network addresses
-   * (`SOURCES_ALLOW_PRIVATE_ADDRESSES`). Off by default: see `destinations.ts`.
-   */
-  allowPrivateAddresses?: boolean;
-  /** Uploaded files, for the `file` source; a worker without a store to read them from cannot import files. */
-  uploads?: Pick<UploadStore, 'get' | 'open'>;
-  /** Where Google pages are fetched and decoded (`WORKER_DECODE_THREADS`, page-decoder.ts); on the calling thread when absent. */
-  pageDecoder?: PageDecoder;
+export interface CredentialVault {
+  /** Keeps `token`, replacing any kept before and the access token that one gave. */
+  keepRefreshToken(token: string): Promise<void>;
+}
+
+/** A refresh token kept in the store, and the access token its last refresh gave, opened. */
+export interface KeptTokens {
+  refreshToken: string;
+  /** `expiresAt` in epoch ms, `null` when the provider did not say. */
+  accessToken: { token: string; expiresAt: number | null } | null;
 }
 
 /**
- * Builds a source from the opened (clear) credentials the API sealed, the worker's settings, and
- * whose contacts they are (the `file` source checks the upload is that user's).
+ * Worker side: the tokens the API kept ({@link CredentialVault}), by tenant, user and provider. The
+ * worker opens and seals them with its key; one that does not open fails retryably as
+ * `WorkerMisconfigured`.
  */
-export type SourceFactory = (credentials: string, settings: SourceSettings, owner: ImportOwner) => ContactSource;
+export interface TokenVault {
+  /** What is kept for `key`; `null` when no refresh token is. */
+  load(key: CredentialKey): Promise<KeptTokens | null>;
+  /** What a refresh gave: the access token, and the refresh token when the provider rotated it. */
+  saveRefreshed(key: CredentialKey, refreshed: { accessToken: string; expiresAt: number | null; refreshToken: string | null }): Promise<void>;
+}
+
+/** What the worker gives every source it opens, besides the provider's own settings. */
+export interface SourceContext {
+  /** Whose contacts: tokens and uploads are looked up under this tenant and user only. */
+  owner: ImportOwner;
+  /** Region for phone numbers without a country code (`DEFAULT_PHONE_REGION`). */
+  defaultPhoneRegion: PhoneRegion;
+  /**
+   * Whether user-supplied URLs (a CardDAV `url`) may reach loopback and private-network addresses
+   * (`SOURCES_ALLOW_PRIVATE_ADDRESSES`; `kit/destinations.ts`).
+   */
+  allowPrivateAddresses: boolean;
+  /** Uploaded files; a worker without a store to read them from cannot import files. */
+  uploads?: Pick<UploadStore, 'get' | 'open'>;
+  /** The kept refresh and access tokens; a worker without them cannot refresh. */
+  tokens?: TokenVault;
+}
+
+/** What POST /v1/imports accepts as `source` for one provider: a zod object with a literal `provider`. */
+export type RequestSchema<Id extends string = string> = z.ZodType<{ provider: Id }> & z.core.$ZodTypeDiscriminable;
+
+/** What a provider can do beyond a one-off import. */
+export interface ProviderCapabilities {
+  /** `PUT /v1/users/{userId}/sync` takes it. */
+  schedule: boolean;
+  /** An import in `needs_reauth` takes new credentials for it (`POST /v1/imports/{id}/credentials`). */
+  reauth: boolean;
+  /** It keeps sync tokens: `mode: incremental` is allowed. */
+  incremental: boolean;
+  /**
+   * When a full read sweeps (tombstones what it did not see): `always`, or `when-full-requested`
+   * only (`mode: full`), where an `auto` import adds to what earlier imports saved (a file).
+   */
+  fullReadSweeps: 'always' | 'when-full-requested';
+}
+
+/** One input of the progress page's form: its value becomes the request's field `name`. */
+export interface FormField {
+  name: string;
+  label: string;
+  type?: 'text' | 'url' | 'password';
+  value?: string;
+  placeholder?: string;
+}
+
+/**
+ * Everything specific to one provider, behind one shape: a folder exports one, and the registry
+ * (`./index.ts`) lists it.
+ */
+export interface ProviderDefinition<Id extends string = string, Request extends RequestSchema<Id> = RequestSchema<Id>, Credentials = unknown, Settings = unknown> {
+  /** In requests, workflow ids, import ids and metrics: `google-people`. */
+  readonly id: Id;
+  /** How the progress page names it when it says what the provider did: `Google`. */
+  readonly label: string;
+  /** What POST /v1/imports (and, with the capabilities, the schedule and re-auth routes) accept as `source`. */
+  readonly request: Request;
+  readonly capabilities: ProviderCapabilities;
+  /** How the progress page's form asks for a source; without it the form does not offer the provider. */
+  readonly form?: { option: string; fields: readonly FormField[] };
+  /** The credentials the API seals as JSON and the worker opens and parses with this schema. */
+  readonly credentials: z.ZodType<Credentials>;
+  /** API side: the credentials to seal for `request`; long-lived secrets go to the vault, never into history. */
+  toCredentials(request: z.output<Request>, vault: CredentialVault): Promise<Credentials>;
+  /** Its environment variables, read once at start by `loadConfig`; throws `ConfigError` for bad values. */
+  readSettings(env: NodeJS.ProcessEnv): Settings;
+  /** Worker side: the source that reads the contacts these (opened, parsed) credentials reach. */
+  openSource(credentials: Credentials, settings: Settings, context: SourceContext): ContactSource;
+  /** Releases what the provider keeps for `settings` across sources (decode threads); at worker shutdown. */
+  close?(settings: Settings): Promise<void>;
+}

@@ -27,7 +27,9 @@ import {
   type ImportBatchInput,
   type ImportBatchResult,
 } from '../workflows/contract';
-import { storeCases, testSealer, uniqueId, waitFor } from './support/harness';
+import { googleCredentials, storeCases, testSealer, uniqueId, waitFor } from './support/harness';
+import { SealedTokenVault } from '../activities/token-vault';
+import { readProviderSettings } from '../providers';
 
 const CONTACTS = 2345;
 /** Every batch here imports for this tenant (not the default one), so the store's tenant scoping is on the path. */
@@ -82,7 +84,7 @@ void describe('importBatch activity', () => {
     deps = {
       store,
       sealer: testSealer,
-      sources: { googlePeopleBaseUrl: provider.url },
+      sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: provider.url }) },
       // Far above any test's length: the only heartbeats are the per-page ones, so they can be counted exactly.
       keepAliveHeartbeatMs: 600_000,
     };
@@ -108,7 +110,7 @@ void describe('importBatch activity', () => {
   function newUser() {
     const userId = uniqueId('activity-user');
     const token = `ya29.${userId}`;
-    return { userId, token, sealedCredentials: testSealer.seal(token) };
+    return { userId, token, sealedCredentials: testSealer.seal(googleCredentials(token)) };
   }
 
   /**
@@ -230,7 +232,7 @@ void describe('importBatch activity', () => {
       const problems: string[] = [];
       const { importBatch: reporting } = createActivities({ ...deps, onMisconfigured: (problem) => problems.push(problem) });
       const failure = await applicationFailureOf(
-        runBatch({ ...user, sealedCredentials: otherSealer.seal(user.token) }, {}, reporting).result,
+        runBatch({ ...user, sealedCredentials: otherSealer.seal(googleCredentials(user.token)) }, {}, reporting).result,
       );
       assert.equal(failure.type, FAILURE_TYPES.workerMisconfigured);
       assert.notEqual(failure.nonRetryable, true, 'the fault is this worker\'s: a worker with the key can do the batch');
@@ -392,8 +394,8 @@ void describe('importBatch activity', () => {
       [
         {
           provider: 'google-people',
-          credentials: user.token,
-          settings: { uploads: deps.store.uploads, credentials: { store: deps.store.credentials, sealer: deps.sealer }, ...deps.sources },
+          credentials: googleCredentials(user.token),
+          settings: { uploads: deps.store.uploads, tokens: new SealedTokenVault(deps.store.credentials, deps.sealer), ...deps.sources },
         },
       ],
       'the source is opened once, for the batch provider, with the credentials unsealed',

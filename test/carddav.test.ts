@@ -3,10 +3,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
+import { openSource, readProviderSettings } from '../providers';
 import {
+  CarddavCredentials,
   type CarddavSourceOptions,
   DavClient,
-  carddavSource,
   createCarddavSource,
   decodeCursor,
   discoverAddressBook,
@@ -18,7 +19,8 @@ import type { ContactRecord } from '../db/types';
 import { FAILURE_TYPES } from '../workflows/contract';
 import { type RadicaleServer, radicaleMissing, seedCard, startRadicale } from './support/radicale';
 
-const SETTINGS = { googlePeopleBaseUrl: 'http://127.0.0.1:9', allowPrivateAddresses: true };
+const SOURCES = { providers: readProviderSettings({}), allowPrivateAddresses: true };
+const OWNER = { tenant: 'default', userId: 'alice' };
 const skip = radicaleMissing() ?? false;
 
 function credentials(server: Pick<RadicaleServer, 'url' | 'username' | 'password'>, url = server.url): string {
@@ -29,9 +31,9 @@ function basicAuth({ username, password }: RadicaleServer): string {
   return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
 }
 
+/** A source reading cards with the basic parser, or with `options` of the test's own. */
 function sourceFor(json: string, options?: CarddavSourceOptions): ContactSource {
-  const owner = { tenant: 'default', userId: 'alice' };
-  return options ? createCarddavSource(options)(json, SETTINGS, owner) : carddavSource(json, SETTINGS, owner);
+  return createCarddavSource(CarddavCredentials.parse(JSON.parse(json)), { allowPrivateAddresses: true, ...options });
 }
 
 interface Read {
@@ -294,7 +296,8 @@ void describe('CardDAV source failures a canned server provokes', () => {
   }
 
   void it('refuses credentials that are not {url, username, password} without quoting them', async () => {
-    const failure = await failureOf(sourceFor('{"url":"ftp://x","password":"hunter2"}').fetchPage({ cursor: null, pageSize: 1, signal: SIGNAL }));
+    // Refused where a worker opens the source, before any request.
+    const failure = await failureOf((async () => openSource('carddav', '{"url":"ftp://x","password":"hunter2"}', SOURCES, OWNER))());
     assert.equal(failure.type, FAILURE_TYPES.invalidImportInput);
     assert.ok(!failure.message.includes('hunter2'));
   });

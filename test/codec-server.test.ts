@@ -27,6 +27,7 @@ import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { resolveTemporalCli } from '../scripts/temporal-cli';
 import { createImportWorker } from '../worker/create-worker';
 import { NAMESPACE, temporal, temporalAddress, testSealer, uniqueId, waitFor, workflowBundle } from './support/harness';
+import { readProviderSettings } from '../providers';
 
 const ROOT = path.resolve(__dirname, '..');
 const OPERATIONS_DOC = path.join(ROOT, 'docs', 'operations.md');
@@ -297,7 +298,7 @@ describe('the temporal CLI through the codec server, as docs/operations.md shows
       taskQueue,
       workflowBundle: await workflowBundle(),
       dataConverter: converter,
-      deps: { store: contacts, sealer: testSealer, sources: { googlePeopleBaseUrl: provider.url } },
+      deps: { store: contacts, sealer: testSealer, sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: provider.url }) } },
     });
     workerRun = worker.run();
     imports = createTemporalImports({

@@ -30,6 +30,7 @@ import { freePort, startDevServer, type DevServer } from '../scripts/temporal-cl
 import { createImportWorker } from '../worker/create-worker';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
 import { testSealer, uniqueId, waitFor, workflowBundle } from './support/harness';
+import { readProviderSettings } from '../providers';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, 'artifacts');
@@ -107,7 +108,7 @@ describe('the Temporal Web UI with the codec server', { skip }, () => {
       taskQueue,
       workflowBundle: await workflowBundle(),
       dataConverter: converter,
-      deps: { store, sealer: testSealer, sources: { googlePeopleBaseUrl: provider.url } },
+      deps: { store, sealer: testSealer, sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: provider.url }) } },
     });
     workerRun = worker.run();
     imports = createTemporalImports({

@@ -10,13 +10,13 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ConfigError, loadConfig, type AppConfig } from '../config';
 import {
-  DEFAULT_GOOGLE_PEOPLE_BASE_URL,
   DEFAULT_HOST,
   DEFAULT_TUNING,
   PORT_DEFAULTS,
   WORKER_DEFAULTS,
 } from '../config/defaults';
 import { parseInteger, PORT_RANGE } from '../config/parse';
+import { DEFAULT_GOOGLE_PEOPLE_BASE_URL } from '../providers/google-people/settings';
 import { createTokenSealer, loadTokenKey, SealedTokenError } from '../config/token-seal';
 import { TASK_QUEUE } from '../workflows/contract';
 
@@ -47,7 +47,7 @@ describe('loadConfig', () => {
     port: config.port,
     host: config.host,
     database: config.database,
-    googlePeopleBaseUrl: config.googlePeopleBaseUrl,
+    googlePeopleBaseUrl: config.providers['google-people'].baseUrl,
     tokenKey: config.tokenKey,
     importDefaults: config.importDefaults,
     workerMaxConcurrentActivities: config.workerMaxConcurrentActivities,

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Worker } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../config';
-import { DEFAULT_GOOGLE_TOKEN_URL, DEFAULT_REAUTH_TIMEOUT_SECONDS } from '../config/defaults';
+import { DEFAULT_REAUTH_TIMEOUT_SECONDS } from '../config/defaults';
+import { DEFAULT_GOOGLE_TOKEN_URL } from '../providers/google-people/settings';
 import type { Store } from '../db/types';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { startApi, type ImportView, type TestApi } from './support/api';
@@ -22,11 +23,11 @@ const TENANT = 'creds';
 describe('credentials configuration', () => {
   it('reads the OAuth client and the re-auth window, with Google and 7 days as defaults', () => {
     const defaults = loadConfig({});
-    assert.deepEqual(defaults.googleOAuth, { clientId: undefined, clientSecret: undefined, tokenUrl: DEFAULT_GOOGLE_TOKEN_URL });
+    assert.deepEqual(defaults.providers['google-people'].oauth, { clientId: undefined, clientSecret: undefined, tokenUrl: DEFAULT_GOOGLE_TOKEN_URL });
     assert.equal(defaults.importDefaults.reauthTimeoutSeconds, DEFAULT_REAUTH_TIMEOUT_SECONDS);
     assert.equal(DEFAULT_REAUTH_TIMEOUT_SECONDS, 7 * 86_400);
     const set = loadConfig({ GOOGLE_CLIENT_ID: 'id', GOOGLE_CLIENT_SECRET: 'secret', GOOGLE_TOKEN_URL: 'http://127.0.0.1:8090/token', REAUTH_TIMEOUT: '12h' });
-    assert.deepEqual(set.googleOAuth, { clientId: 'id', clientSecret: 'secret', tokenUrl: 'http://127.0.0.1:8090/token' });
+    assert.deepEqual(set.providers['google-people'].oauth, { clientId: 'id', clientSecret: 'secret', tokenUrl: 'http://127.0.0.1:8090/token' });
     assert.equal(set.importDefaults.reauthTimeoutSeconds, 12 * 3600);
     assert.equal(loadConfig({ REAUTH_TIMEOUT: '90' }).importDefaults.reauthTimeoutSeconds, 90);
     assert.equal(loadConfig({ REAUTH_TIMEOUT: '0' }).importDefaults.reauthTimeoutSeconds, 0);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { carddavSource } from '../providers/carddav';
+import { openSource, readProviderSettings } from '../providers';
 import { checkDestination, isPrivateAddress } from '../providers/kit/destinations';
 import { FAILURE_TYPES } from '../workflows/contract';
 
@@ -41,9 +41,10 @@ describe('destinations of user-supplied URLs', () => {
   });
 
   it('makes a CardDAV import of a loopback URL fail at once on a worker that does not allow them', async () => {
-    const source = carddavSource(
+    const source = openSource(
+      'carddav',
       JSON.stringify({ url: 'http://127.0.0.1:9/', username: 'alice', password: 'secret-pw' }),
-      { googlePeopleBaseUrl: 'http://127.0.0.1:9' },
+      { providers: readProviderSettings({}) },
       { tenant: 'default', userId: 'alice' },
     );
     const failure = await refusal(source.fetchPage({ cursor: null, pageSize: 10, signal: new AbortController().signal }));

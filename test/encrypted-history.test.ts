@@ -20,6 +20,7 @@ import { openStore, type Store } from '../db';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { createImportWorker } from '../worker/create-worker';
 import { NAMESPACE, temporal, testSealer, uniqueId, waitFor, workflowBundle } from './support/harness';
+import { readProviderSettings } from '../providers';
 
 const N = 1_000;
 const TENANT = 'default';
@@ -115,7 +116,7 @@ describe('history as stored, read without the codec', () => {
       workflowBundle: await workflowBundle(),
       heartbeatThrottleMs: 20,
       dataConverter: converter,
-      deps: { store, sealer: testSealer, sources: { googlePeopleBaseUrl: provider.url }, keepAliveHeartbeatMs: 500 },
+      deps: { store, sealer: testSealer, sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: provider.url }) }, keepAliveHeartbeatMs: 500 },
     });
     workerRun = worker.run();
     imports = createTemporalImports({

@@ -24,6 +24,7 @@ import {
   waitFor,
   workflowBundle,
 } from './support/harness';
+import { readProviderSettings } from '../providers';
 
 const IMPORTS = 20;
 const N = 300;
@@ -69,7 +70,7 @@ describe('a worker with the wrong token key beside one with the right key', () =
         store,
         client,
         sealer: wrongSealer,
-        sources: { googlePeopleBaseUrl: provider.url },
+        sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: provider.url }) },
         keepAliveHeartbeatMs: 500,
         onMisconfigured: (problem) => {
           problems.push(problem);

@@ -21,6 +21,7 @@ import type { ContactSource, SourcePage } from '../providers';
 import type { ContactRecord, ContactStore, Store } from '../db/types';
 import { EMPTY_CHECKPOINT, type ImportBatchInput, type ImportBatchResult } from '../workflows/contract';
 import { storeCases, testSealer, uniqueId, waitFor } from './support/harness';
+import { readProviderSettings } from '../providers';
 
 /** Lets every callback already queued run (promise reactions included): what can happen now, has. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -268,7 +269,7 @@ void describe('importBatch at the page gate', () => {
     const { importBatch } = createActivities({
       store: options.store ?? store,
       sealer: testSealer,
-      sources: { googlePeopleBaseUrl: 'http://127.0.0.1:9' },
+      sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: 'http://127.0.0.1:9' }) },
       openSource: () => options.source,
       pageGate: options.gate,
       ...(options.fetchAhead === undefined ? {} : { fetchAhead: options.fetchAhead }),

@@ -27,6 +27,7 @@ import { createImportWorker } from '../worker/create-worker';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
 import { createTestApp, expectJson } from './support/api';
 import { storeCases, testSealer, uniqueId, waitFor, workflowBundle } from './support/harness';
+import { readProviderSettings } from '../providers';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, 'artifacts');
@@ -94,7 +95,7 @@ describe('the Temporal Web UI', { skip }, () => {
       taskQueue,
       workflowBundle: await workflowBundle(),
       dataConverter: DATA_CONVERTER,
-      deps: { store, client, sealer: testSealer, sources: { googlePeopleBaseUrl: provider.url }, keepAliveHeartbeatMs: 500 },
+      deps: { store, client, sealer: testSealer, sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: provider.url }) }, keepAliveHeartbeatMs: 500 },
     });
     workerRun = worker.run();
     // The API's own service, so the workflow starts with exactly the summary and attributes it gives.

@@ -29,6 +29,7 @@ import {
   type ImportTuning,
 } from '../workflows/contract';
 import {
+  googleCredentials,
   storeCases,
   startWorker,
   temporal,
@@ -55,7 +56,7 @@ function input(userId: string, tuning: Partial<ImportTuning> = {}, token = 'toke
     tenant: TENANT,
     userId,
     provider: 'google-people',
-    sealedCredentials: testSealer.seal(token),
+    sealedCredentials: testSealer.seal(googleCredentials(token)),
     tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100, ...tuning },
     startedAt: new Date().toISOString(),
   };

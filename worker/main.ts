@@ -18,8 +18,8 @@ import { createTokenSealer, loadTokenKey } from '../config/token-seal';
 import { CONFIG_EXIT_CODE } from '../config/parse';
 import { pageGateGauges } from '../activities/metrics';
 import { createPageGate } from '../activities/page-gate';
-import { createPageDecoder } from '../providers/google-people/page-decoder';
 import { openStore } from '../db';
+import { closeProviders } from '../providers';
 import { workerWorkflowBundle } from './bundle-workflows';
 import { createImportWorker } from './create-worker';
 import { createMisconfigurationGuard } from './misconfiguration-guard';
@@ -47,7 +47,6 @@ async function main(): Promise<void> {
     telemetryOptions: { ...logging.telemetryOptions, ...workerMetricsTelemetry(metricsAddress) },
   });
   const store = await openStore(config.database);
-  const pageDecoder = createPageDecoder(config.workerDecodeThreads);
   const connection = await NativeConnection.connect(target.connectionOptions);
   let misconfigured: string | undefined;
   try {
@@ -71,13 +70,9 @@ async function main(): Promise<void> {
         client: new Client({ connection, namespace: target.namespace, dataConverter: converter }),
         sealer: createTokenSealer(loadTokenKey(config)),
         sources: {
-          googlePeopleBaseUrl: config.googlePeopleBaseUrl,
-          // Refreshes Google access tokens with users' stored refresh tokens.
-          googleOAuth: config.googleOAuth,
+          providers: config.providers,
           defaultPhoneRegion: config.defaultPhoneRegion,
           allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
-          // Where Google pages are fetched and decoded: on this thread unless WORKER_DECODE_THREADS says otherwise.
-          pageDecoder,
         },
         onMisconfigured: (problem) => guard.report(problem),
         // One gate for the whole process: every batch's pages take turns through it.
@@ -91,7 +86,7 @@ async function main(): Promise<void> {
     console.log(
       `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}, ` +
         `${config.workerMaxConcurrentActivities} batches and ${config.workerPagesInFlight} pages in flight at most, fetch-ahead ${config.importFetchAhead ? 'on' : 'off'}, ` +
-        `${config.workerDecodeThreads} decode thread(s)` +
+        `${config.providers['google-people'].decodeThreads} decode thread(s)` +
         (metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''),
     );
     monitor = monitorConnection({
@@ -108,7 +103,8 @@ async function main(): Promise<void> {
   } finally {
     monitor?.stop();
     await connection.close();
-    await pageDecoder.close();
+    // Decode threads, when WORKER_DECODE_THREADS asked for them.
+    await closeProviders(config.providers);
     await store.close();
   }
   if (misconfigured) process.exitCode = CONFIG_EXIT_CODE;

@@ -11,14 +11,13 @@ import { ScheduledSync } from '../../workflows';
 import { parseOrNull, searchAttributes, type ImportTuning } from '../../workflows/contract';
 import { ScheduledSyncResult, scheduledSyncWorkflowId, syncScheduleId, type ScheduledSyncInput } from '../../workflows/hooks-contract';
 import { ApiError } from '../errors';
-import { credentialsOf } from '../imports/commands';
-import { keepRefreshToken } from '../imports/credentials';
+import { sealCredentials } from '../imports/credentials';
 import type { CredentialStore } from '../../db/credentials';
+import { SCHEDULE_PROVIDER_IDS } from '../../providers';
 import { encodeImportId } from '../imports/import-id';
 import type { PutSyncBody, SyncView } from './schemas';
 
-export type SyncProvider = SyncView['provider'];
-export const SYNC_PROVIDERS: readonly SyncProvider[] = ['google-people', 'carddav'];
+type SyncProvider = SyncView['provider'];
 
 /** What the HTTP layer needs of sync schedules (an interface, so contract tests can fake it). */
 export interface SyncSchedules {
@@ -39,7 +38,7 @@ export interface TemporalSchedulesOptions {
   minEveryMs?: number;
   /** First retry of a refused webhook delivery, for the imports the schedule starts. */
   webhookRetryInitialMs?: number;
-  /** Where a Google refresh token is kept, sealed (as for `POST /v1/imports`); without it one is refused. */
+  /** Where a refresh token is kept, sealed (as for `POST /v1/imports`); without it one is refused. */
   credentials?: CredentialStore;
 }
 
@@ -110,14 +109,14 @@ export function createTemporalSchedules(options: TemporalSchedulesOptions): Sync
     }
     const { provider } = source;
     const owner = { tenant, userId };
-    // A refresh token goes to the store, as for one import; the schedule's input only notes it is there.
-    await keepRefreshToken(options.credentials, sealer, owner, source);
+    // Sealed like an import's (a refresh token goes to the store, and the input only notes it is
+    // there); the payload codec encrypts the schedule's action on top.
+    const sealedCredentials = await sealCredentials(options.credentials, sealer, owner, source);
     const input: ScheduledSyncInput = {
       tenant,
       userId,
       provider,
-      // Sealed like an import's; the payload codec encrypts the schedule's action on top.
-      sealedCredentials: sealer.seal(credentialsOf(source)),
+      sealedCredentials,
       tuning,
       mode: 'incremental',
       ...(notify ? { notify: { url: notify.url, retryInitialIntervalMs: options.webhookRetryInitialMs ?? WEBHOOK_DEFAULTS.retryInitialIntervalMs } } : {}),
@@ -168,13 +167,13 @@ export function createTemporalSchedules(options: TemporalSchedulesOptions): Sync
     put: (tenant, userId, request) => bounded(() => put(tenant, userId, request)),
     list: (tenant, userId, provider) =>
       bounded(async () => {
-        const views = await Promise.all((provider ? [provider] : SYNC_PROVIDERS).map((p) => describe(tenant, userId, p)));
+        const views = await Promise.all((provider ? [provider] : SCHEDULE_PROVIDER_IDS).map((p) => describe(tenant, userId, p)));
         return views.filter((view): view is SyncView => view !== null);
       }),
     remove: (tenant, userId, provider) =>
       bounded(async () => {
         const removed: SyncProvider[] = [];
-        for (const p of provider ? [provider] : SYNC_PROVIDERS) {
+        for (const p of provider ? [provider] : SCHEDULE_PROVIDER_IDS) {
           try {
             await client.schedule.getHandle(syncScheduleId({ tenant, userId }, p)).delete();
             removed.push(p);

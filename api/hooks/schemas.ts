@@ -1,6 +1,7 @@
 /** The HTTP contract of webhooks and sync schedules, as zod schemas (see `../schemas.ts` for the rest). */
 import { z } from '@hono/zod-openapi';
-import { CarddavSource, GooglePeopleSource, NotifyBody } from '../schemas';
+import { SCHEDULE_PROVIDER_IDS, SOURCE_REQUESTS } from '../../providers';
+import { NotifyBody } from '../schemas';
 
 /** `PUT /v1/webhook`. */
 export const PutWebhookBody = z
@@ -35,11 +36,14 @@ export const Every = z
   .regex(/^[1-9]\d{0,3}(s|m|h|d)$/, { message: 'every must be a whole number (at most 4 digits) and a unit, s, m, h or d (e.g. "6h")' })
   .openapi({ example: '6h' });
 
+/** The providers sync schedules are for. */
+const SyncProvider = z.enum(SCHEDULE_PROVIDER_IDS);
+
 /** `PUT /v1/users/{userId}/sync`. */
 export const PutSyncBody = z
   .object({
     every: Every,
-    source: z.discriminatedUnion('provider', [GooglePeopleSource, CarddavSource]),
+    source: SOURCE_REQUESTS.schedule,
     notify: NotifyBody.optional(),
   })
   .strict()
@@ -49,7 +53,7 @@ export type PutSyncBody = z.infer<typeof PutSyncBody>;
 export const SyncView = z
   .object({
     userId: z.string(),
-    provider: z.enum(['google-people', 'carddav']),
+    provider: SyncProvider,
     scheduleId: z.string().describe('The Temporal Schedule, for operators (`temporal schedule describe --schedule-id …`)'),
     every: z.string(),
     jitterSeconds: z.number().int().nonnegative().describe('Each run starts up to this much later than its time'),
@@ -65,13 +69,13 @@ export const SyncList = z.object({ items: z.array(SyncView) }).openapi('SyncList
 
 export const SyncQuery = z
   .object({
-    provider: z
-      .enum(['google-people', 'carddav'])
-      .optional()
-      .openapi({ param: { name: 'provider', in: 'query' }, description: 'Only this provider\'s schedule (all of the user\'s when absent)' }),
+    provider: SyncProvider.optional().openapi({
+      param: { name: 'provider', in: 'query' },
+      description: 'Only this provider\'s schedule (all of the user\'s when absent)',
+    }),
   })
   .strict();
 
 export const SyncDeleted = z
-  .object({ userId: z.string(), deleted: z.array(z.enum(['google-people', 'carddav'])).describe('The schedules removed (none: there were none)') })
+  .object({ userId: z.string(), deleted: z.array(SyncProvider).describe('The schedules removed (none: there were none)') })
   .openapi('SyncDeleted');

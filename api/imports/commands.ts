@@ -18,10 +18,9 @@ import {
   type ImportTuning,
 } from '../../workflows/contract';
 import { WEBHOOK_DEFAULTS } from '../../config/defaults';
-import { encodeGoogleCredentials } from '../../providers/google-people/credentials';
 import type { CredentialStore } from '../../db/credentials';
 import { ApiError } from '../errors';
-import { keepRefreshToken } from './credentials';
+import { sealCredentials } from './credentials';
 import type { ImportView } from '../schemas';
 import { encodeImportId, type ImportRef } from './import-id';
 import type { ReadStatus } from './status-reader';
@@ -66,20 +65,6 @@ export function newImportView(ref: Omit<ImportRef, 'workflowId'>, runId: string,
 const notRunning = (view: ImportView, action: Action) =>
   new ApiError(409, 'import_not_running', `Cannot ${action} import ${view.importId}: it is ${view.state}`);
 
-/** The source's credentials as the workers' source opens them (for Google People: the access token). */
-export function credentialsOf(source: StartImportRequest['source']): string {
-  switch (source.provider) {
-    case 'google-people':
-      // With a refresh token: a note that it is in the store (kept there by keepRefreshToken), never the token.
-      return encodeGoogleCredentials(source.accessToken, source.refreshToken !== undefined);
-    case 'carddav':
-      // Exactly what the CardDAV source parses (activities/sources/carddav); sealed whole.
-      return JSON.stringify({ url: source.url, username: source.username, password: source.password });
-    case 'file':
-      return JSON.stringify({ uploadId: source.uploadId });
-  }
-}
-
 export function createImportCommands(options: ImportCommandsOptions) {
   const { client, sealer, tuning, taskQueue, readStatus } = options;
 
@@ -95,11 +80,13 @@ export function createImportCommands(options: ImportCommandsOptions) {
     // Tells our start apart from an existing run returned by USE_EXISTING (the SDK does not expose
     // the server's `started` flag). Random, not secret.
     const startToken = randomBytes(12).toString('base64url');
+    // Before the start: a refresh token goes to the store first, where the import's first batch looks for it.
+    const sealedCredentials = await sealCredentials(options.credentials, sealer, { tenant, userId }, source);
     const input: ImportInput = {
       tenant,
       userId,
       provider,
-      sealedCredentials: sealer.seal(credentialsOf(source)),
+      sealedCredentials,
       tuning,
       startedAt,
       // Resolved by the first batch (activities/import-sync.ts); the status then says which ran.
@@ -107,8 +94,6 @@ export function createImportCommands(options: ImportCommandsOptions) {
       // The URL the API resolved (the request's, or the tenant's default): events go there at the end.
       ...(notify ? { notify: { url: notify.url, retryInitialIntervalMs: options.webhookRetryInitialMs ?? WEBHOOK_DEFAULTS.retryInitialIntervalMs } } : {}),
     };
-    // Before the start: the import's first batch may look for it at once.
-    await keepRefreshToken(options.credentials, sealer, { tenant, userId }, source);
     const memo: ImportMemo = { [MEMO_KEYS.startToken]: startToken };
     const handle = await client.workflow.start(ImportContacts, {
       taskQueue,

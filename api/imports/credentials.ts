@@ -1,11 +1,13 @@
 /**
- * Credentials that last, on the API's side: a Google refresh token is sealed and kept in the store
- * (never in workflow input, which only notes that it is stored), and an import waiting in
- * `needs_reauth` gets new credentials through the workflow's `credentials` update, sealed too.
+ * Credentials on the API's side: a source's credentials are sealed as its provider encodes them
+ * (`providers/index.ts`); what must outlast them (a refresh token) is sealed and kept in the store
+ * through the {@link CredentialVault}, never in workflow input, which only notes that it is kept. An
+ * import waiting in `needs_reauth` gets new credentials through the workflow's `credentials` update.
  */
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { TokenSealer } from '../../config/token-seal';
-import type { CredentialStore } from '../../db/credentials';
+import type { CredentialKey, CredentialStore } from '../../db/credentials';
+import { encodeCredentials, type CredentialVault } from '../../providers';
 import { credentialsUpdate } from '../../workflows/reauth';
 import { ApiError } from '../errors';
 import type { ImportView } from '../schemas';
@@ -15,20 +17,32 @@ import type { StartImportRequest } from './types';
 type Source = StartImportRequest['source'];
 
 /**
- * Keeps a Google source's refresh token, sealed, where the workers look for it (replacing the one
- * kept before, and the access token it gave). Nothing to do for a source without one.
+ * The vault of one tenant, user and provider: a refresh token is sealed and replaces the one kept
+ * before (and the access token it gave). Without a store, a source with one is refused (422).
  */
-export async function keepRefreshToken(
+function credentialVault(store: CredentialStore | undefined, sealer: TokenSealer, key: CredentialKey): CredentialVault {
+  return {
+    async keepRefreshToken(token) {
+      if (!store) {
+        throw new ApiError(422, 'refresh_tokens_unsupported', 'source.refreshToken: this API has no credential store to keep it in; send an accessToken only');
+      }
+      await store.replace(key, sealer.seal(token));
+    },
+  };
+}
+
+/**
+ * `source`'s credentials as the worker opens them, sealed. What must outlive them goes to the store
+ * first, under `owner` and the source's provider: call it before the workflow that reads them starts.
+ */
+export async function sealCredentials(
   store: CredentialStore | undefined,
   sealer: TokenSealer,
   owner: { tenant: string; userId: string },
   source: Source,
-): Promise<void> {
-  if (source.provider !== 'google-people' || source.refreshToken === undefined) return;
-  if (!store) {
-    throw new ApiError(422, 'refresh_tokens_unsupported', 'source.refreshToken: this API has no credential store to keep it in; send an accessToken only');
-  }
-  await store.replace({ tenant: owner.tenant, userId: owner.userId, provider: source.provider }, sealer.seal(source.refreshToken));
+): Promise<string> {
+  const vault = credentialVault(store, sealer, { ...owner, provider: source.provider });
+  return sealer.seal(await encodeCredentials(source, vault));
 }
 
 export interface CredentialRenewalOptions {
@@ -36,8 +50,6 @@ export interface CredentialRenewalOptions {
   sealer: TokenSealer;
   credentials?: CredentialStore;
   readStatus: ReadStatus;
-  /** Seals a source's credentials exactly as a new import's are (`credentialsOf`). */
-  credentialsOf: (source: Source) => string;
   onChanged: (tenant: string, importId: string) => void;
 }
 
@@ -61,10 +73,10 @@ export function createCredentialRenewal(options: CredentialRenewalOptions) {
     if (source.provider !== view.provider) {
       throw new ApiError(422, 'provider_mismatch', `source.provider: import ${importId} reads ${view.provider}, not ${source.provider}`);
     }
-    await keepRefreshToken(options.credentials, sealer, { tenant, userId: view.userId }, source);
+    const sealedCredentials = await sealCredentials(options.credentials, sealer, { tenant, userId: view.userId }, source);
     const handle = client.workflow.getHandle(view.workflowId, view.runId);
     try {
-      await handle.executeUpdate(credentialsUpdate, { args: [{ sealedCredentials: sealer.seal(options.credentialsOf(source)) }] });
+      await handle.executeUpdate(credentialsUpdate, { args: [{ sealedCredentials }] });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) throw notWaiting(await readStatus(tenant, importId));
       throw err;

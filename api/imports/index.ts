@@ -10,7 +10,7 @@ import { TASK_QUEUE, type ImportTuning } from '../../workflows/contract';
 import { TemporalUnavailableError } from '../errors';
 import type { ImportView } from '../schemas';
 import type { CredentialStore } from '../../db/credentials';
-import { createImportCommands, credentialsOf } from './commands';
+import { createImportCommands } from './commands';
 import { createCredentialRenewal } from './credentials';
 import { SharedReads } from './shared-reads';
 import { createStatusReader, withStoredProgress, type StatusReaderOptions } from './status-reader';
@@ -44,7 +44,7 @@ export interface TemporalImportsOptions {
   isTemporalUp?: () => boolean;
   /** First retry of a refused webhook delivery (`WEBHOOK_DEFAULTS` unless given). */
   webhookRetryInitialMs?: number;
-  /** Where Google refresh tokens are kept, sealed (`store.credentials`); without it, sources with one are refused (422). */
+  /** Where refresh tokens are kept, sealed (`store.credentials`); without it, sources with one are refused (422). */
   credentials?: CredentialStore;
   /** The checkpoint stored with an import's last page, so a status answered from the memo is never behind it. */
   storedProgress?: StatusReaderOptions['storedProgress'];
@@ -76,7 +76,6 @@ export function createTemporalImports(options: TemporalImportsOptions): Imports 
     sealer: options.sealer,
     credentials: options.credentials,
     readStatus,
-    credentialsOf,
     onChanged: (tenant, importId) => statuses.forget(cacheKey(tenant, importId)),
   });
   const budgetMs = options.callBudgetMs ?? TEMPORAL_OUTAGE_DEFAULTS.callBudgetMs;

@@ -1,6 +1,6 @@
 /**
  * A deliberately small vCard reader, the CardDAV source's default until the full vCard module
- * (`activities/sources/formats/vcard.ts`: 2.1 quoted-printable and charsets, groups, photos,
+ * (`providers/formats/vcard.ts`: 2.1 quoted-printable and charsets, groups, photos,
  * normalisation) is passed in as `parseCard`. It reads what CardDAV servers store, vCard 3.0 and
  * 4.0 in UTF-8: unfolds lines, takes FN (else N), the preferred-or-first EMAIL and TEL, ORG and
  * UID, and unescapes `\n \, \; \\`.

@@ -1,16 +1,41 @@
 /**
- * The CardDAV source (RFC 6352): discovery, `sync-collection` or PROPFIND listings,
- * `addressbook-multiget` pages and a resumable cursor. The registry entry is {@link carddavSource}
- * (or `createCarddavSource({ parseCard })` with the full vCard reader).
+ * The CardDAV provider (RFC 6352): discovery, `sync-collection` or PROPFIND listings,
+ * `addressbook-multiget` pages and a resumable cursor (source.ts). Cards are read with the same
+ * vCard reader as uploaded files (`providers/formats`), and normalised the same way.
  */
+import { createCardParser } from '../formats';
+import type { ProviderDefinition } from '../types';
+import { CarddavCredentials, toCarddavCredentials } from './credentials';
+import { CarddavSource } from './request';
+import { createCarddavSource } from './source';
+
 export { type CardResult, type ParseCard, parseBasicCard } from './basic-card';
+export { CarddavCredentials } from './credentials';
 export { type CarddavCursor, decodeCursor, encodeCursor } from './cursor';
 export { type AddressBook, discoverAddressBook } from './discovery';
 export { DavClient, type DavCredentials } from './http';
-export {
-  CarddavCredentials,
-  type CarddavSourceOptions,
-  carddavSource,
-  createCarddavSource,
-  parseCarddavCredentials,
-} from './source';
+export { type CarddavSourceOptions, createCarddavSource } from './source';
+
+export const carddav = {
+  id: 'carddav',
+  label: 'The CardDAV server',
+  request: CarddavSource,
+  capabilities: { schedule: true, reauth: true, incremental: true, fullReadSweeps: 'always' },
+  form: {
+    option: 'CardDAV server',
+    fields: [
+      { name: 'url', label: 'Server URL', type: 'url', placeholder: 'https://dav.example.com/' },
+      { name: 'username', label: 'Username' },
+      { name: 'password', label: 'Password', type: 'password' },
+    ],
+  },
+  credentials: CarddavCredentials,
+  toCredentials: toCarddavCredentials,
+  // The server is the user's (the URL comes with each import): nothing to configure.
+  readSettings: () => ({}),
+  openSource: (credentials, _settings, context) =>
+    createCarddavSource(credentials, {
+      parseCard: createCardParser({ defaultRegion: context.defaultPhoneRegion }),
+      allowPrivateAddresses: context.allowPrivateAddresses,
+    }),
+} as const satisfies ProviderDefinition<'carddav', typeof CarddavSource, CarddavCredentials, Record<string, never>>;

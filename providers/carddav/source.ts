@@ -17,18 +17,16 @@
  * `sync` hands back the newest token.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
 import type { ContactRecord } from '../../db/types';
-import { FAILURE_TYPES } from '../../workflows/contract';
 import { rejectRecord } from '../kit/records';
-import { SyncTokenExpiredError, type ContactSource, type PageRequest, type RejectedRecord, type SourceFactory, type SourcePage, type SyncRequest } from '../types';
+import { SyncTokenExpiredError, type ContactSource, type PageRequest, type RejectedRecord, type SourcePage, type SyncRequest } from '../types';
 import { type ParseCard, parseBasicCard } from './basic-card';
+import type { CarddavCredentials } from './credentials';
 import { type CarddavCursor, absoluteHref, decodeCursor, encodeCursor, relativeHref } from './cursor';
 import { discoverAddressBook } from './discovery';
 import { DavClient } from './http';
 import { type ListedCard, type Listing, compareHrefs, hrefKey, listByPropfind, listBySync, multiget } from './listing';
 import { hrefPath } from './multistatus';
-import { failure, jsonOrUndefined } from '../kit/failures';
 
 /** How a {@link createCarddavSource} source reads. */
 export interface CarddavSourceOptions {
@@ -42,32 +40,14 @@ export interface CarddavSourceOptions {
   allowPrivateAddresses?: boolean;
 }
 
-/** The sealed credentials of a CardDAV import, exactly as the API seals them. */
-export const CarddavCredentials = z.object({
-  url: z.url({ protocol: /^https?$/ }),
-  username: z.string().min(1),
-  password: z.string(),
-});
-export type CarddavCredentials = z.infer<typeof CarddavCredentials>;
-
 const DEFAULT_TIMEOUT_MS = 60_000;
 
-/** The credentials JSON, or a non-retryable `InvalidImportInput` that never quotes it. */
-export function parseCarddavCredentials(json: string): CarddavCredentials {
-  const parsed = CarddavCredentials.safeParse(jsonOrUndefined(json));
-  if (!parsed.success) {
-    const field = parsed.error.issues[0]?.path.join('.') || '(root)';
-    throw failure(
-      FAILURE_TYPES.invalidImportInput,
-      `The CardDAV credentials are not {"url", "username", "password"} with an http(s) URL (problem at ${field}).`,
-      { nonRetryable: true },
-    );
-  }
-  // User-info in the URL would be a second, unmanaged copy of the credentials: never use it.
-  const url = new URL(parsed.data.url);
-  url.username = '';
-  url.password = '';
-  return { ...parsed.data, url: url.href };
+/** `url` without user-info, which would be a second, unmanaged copy of the credentials: never used. */
+function withoutUserInfo(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.href;
 }
 
 /** Index of the first card whose href sorts after `href` (`0` for `''`). */
@@ -84,34 +64,26 @@ function firstAfter(cards: readonly ListedCard[], href: string): number {
 }
 
 class CarddavSource implements ContactSource {
-  readonly #credentials: CarddavCredentials | Error;
-  readonly #client: DavClient | null;
+  readonly #credentials: CarddavCredentials;
+  readonly #client: DavClient;
   readonly #options: CarddavSourceOptions;
   /** Listings of this batch, by what was listed: the pages of one batch list once. */
   readonly #listings = new Map<string, Promise<Listing | null>>();
 
-  constructor(credentialsJson: string, options: CarddavSourceOptions) {
+  constructor(credentials: CarddavCredentials, options: CarddavSourceOptions) {
     this.#options = options;
-    try {
-      this.#credentials = parseCarddavCredentials(credentialsJson);
-      this.#client = new DavClient(this.#credentials, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.allowPrivateAddresses);
-    } catch (error) {
-      // Thrown from fetchPage, where the batch reports how far it got.
-      this.#credentials = error instanceof Error ? error : new Error(String(error));
-      this.#client = null;
-    }
+    this.#credentials = { ...credentials, url: withoutUserInfo(credentials.url) };
+    this.#client = new DavClient(this.#credentials, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.allowPrivateAddresses);
   }
 
   /** Tokens are valid for one address book of one account: a fingerprint of the URL and user, no secret. */
-  get syncParams(): string | undefined {
-    if (this.#credentials instanceof Error) return undefined;
+  get syncParams(): string {
     const { url, username } = this.#credentials;
     return `carddav;${createHash('sha256').update(JSON.stringify([url, username])).digest('base64url')}`;
   }
 
   async fetchPage({ cursor, pageSize, signal, sync }: PageRequest): Promise<SourcePage> {
     const client = this.#client;
-    if (client === null || this.#credentials instanceof Error) throw this.#credentials;
     try {
       const since = sync !== undefined && 'since' in sync ? sync.since : undefined;
       const state = cursor === null ? await this.#start(client, this.#credentials.url, signal, since) : decodeCursor(cursor);
@@ -262,18 +234,9 @@ class CarddavSource implements ContactSource {
 }
 
 /**
- * A CardDAV source factory reading with `options` (a card parser, a forced PROPFIND listing, a
- * request deadline). The registry entry is `createCarddavSource({ parseCard })` or
- * {@link carddavSource}.
+ * The CardDAV source for `credentials` (a server root or an address book `url`, and the account),
+ * reading with `options`: cards with {@link parseBasicCard} unless another parser is given.
  */
-export function createCarddavSource(options: CarddavSourceOptions = {}): SourceFactory {
-  return (credentialsJson, settings) =>
-    new CarddavSource(credentialsJson, { allowPrivateAddresses: settings.allowPrivateAddresses ?? false, ...options });
+export function createCarddavSource(credentials: CarddavCredentials, options: CarddavSourceOptions = {}): ContactSource {
+  return new CarddavSource(credentials, options);
 }
-
-/**
- * The CardDAV source: `credentialsJson` is the opened `{"url", "username", "password"}` the API
- * sealed; `url` is a server root or an address book. Settings are not needed (the URL is the
- * user's). Cards are read with {@link parseBasicCard}.
- */
-export const carddavSource: SourceFactory = createCarddavSource();

@@ -3,11 +3,8 @@
  * straight from storage. The cursor is the byte offset and record index of the next record, so a
  * retried batch starts exactly where the last saved page ended and never reads the file whole.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { FAILURE_TYPES } from '../../workflows/contract';
-import { invalidInput } from '../kit/failures';
-import { DEFAULT_PHONE_REGION } from '../kit/normalize';
+import { invalidInput, workerMisconfigured } from '../kit/failures';
 import {
   CsvLayoutError,
   parseCsvCursor,
@@ -18,23 +15,13 @@ import {
   type FileBatch,
   type FileCursor,
 } from '../formats';
-import type { ContactSource, SourceFactory } from '../types';
+import type { ContactSource, SourceContext } from '../types';
 
-/** The sealed credentials of a file import: which upload. Not secret, sealed like every source's. */
-export const FileCredentials = z.object({ uploadId: z.string().min(1) });
-
-export const fileSource: SourceFactory = (credentials, settings, owner): ContactSource => {
-  const parsed = FileCredentials.safeParse(JSON.parse(credentials));
-  if (!parsed.success) throw invalidInput('The file import does not name an upload');
-  const { uploadId } = parsed.data;
-  const uploads = settings.uploads;
-  if (!uploads) {
-    throw ApplicationFailure.create({
-      type: FAILURE_TYPES.workerMisconfigured,
-      message: 'This worker has no upload storage to read files from; another worker should take the batch',
-    });
-  }
-  const options = { defaultRegion: settings.defaultPhoneRegion ?? DEFAULT_PHONE_REGION };
+/** The source reading upload `uploadId` of the context's owner. */
+export function openFileSource(uploadId: string, context: SourceContext): ContactSource {
+  const { uploads, owner } = context;
+  if (!uploads) throw workerMisconfigured('This worker has no upload storage to read files from; another worker should take the batch');
+  const options = { defaultRegion: context.defaultPhoneRegion };
   let opened: Promise<{ format: 'vcard' | 'csv'; bytes: Awaited<ReturnType<typeof uploads.open>> }> | undefined;
   const open = () =>
     (opened ??= (async () => {
@@ -71,4 +58,4 @@ export const fileSource: SourceFactory = (credentials, settings, owner): Contact
       if (opened) await (await opened.catch(() => undefined))?.bytes.close();
     },
   };
-};
+}

@@ -11,12 +11,10 @@ import { z } from 'zod';
 import { FAILURE_TYPES } from '../../workflows/contract';
 import { failure, httpStatusFailure, redactSecrets } from '../kit/failures';
 import type { PhoneRegion } from '../kit/normalize';
-import { createGoogleAuth } from '../kit/oauth';
-import type { ImportOwner } from '../../workflows/contract';
-import { SyncTokenExpiredError, type ContactSource, type SourceSettings, type SyncRequest } from '../types';
+import { SyncTokenExpiredError, type SyncRequest } from '../types';
 import { excerpt, type DecodedConnections } from './page';
 import { inlineDecoder, type PageDecoder } from './page-decoder';
-import { googleSyncParams, isExpiredSyncToken, setSyncParams } from './sync';
+import { isExpiredSyncToken, setSyncParams } from './sync';
 
 /** The fields we ask for: what `toContactRecord` maps, plus `metadata` for the raw record. */
 export const PERSON_FIELDS = 'names,emailAddresses,phoneNumbers,organizations,metadata';
@@ -148,38 +146,3 @@ export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<Conn
   }
 }
 
-/**
- * The Google People source: the sealed credentials are the OAuth access token itself, and the
- * cursor is the API's `pageToken`.
- */
-export function googlePeopleSource(credentials: string, settings: SourceSettings, owner: ImportOwner): ContactSource {
-  // The access token, refreshed with the stored refresh token when there is one (google-auth.ts).
-  const auth = createGoogleAuth(credentials, settings, owner);
-  return {
-    syncParams: googleSyncParams(PERSON_FIELDS),
-    async fetchPage({ cursor, pageSize, signal, sync }) {
-      const page = await auth.withAccessToken(
-        (accessToken) =>
-          fetchConnectionsPage({
-            baseUrl: settings.googlePeopleBaseUrl,
-            accessToken,
-            pageSize,
-            pageToken: cursor,
-            signal,
-            defaultRegion: settings.defaultPhoneRegion,
-            sync,
-            decoder: settings.pageDecoder,
-          }),
-        signal,
-      );
-      return {
-        contacts: page.contacts,
-        rejected: page.rejected,
-        nextCursor: page.nextPageToken,
-        total: page.totalPeople,
-        ...(page.deleted ? { deleted: page.deleted } : {}),
-        ...(page.nextSyncToken ? { syncToken: page.nextSyncToken } : {}),
-      };
-    },
-  };
-}

@@ -1,6 +1,6 @@
 /**
  * Where Google pages are fetched and decoded: on the worker's own thread, or on decode threads
- * beside it (`WORKER_DECODE_THREADS`, issue 12).
+ * beside it (`WORKER_DECODE_THREADS`, settings.ts).
  *
  * Decoding a page of 1,000 people (UTF-8, `JSON.parse`, checking and mapping each person,
  * serialising each `raw`) costs about as much CPU as writing it to SQLite, and better-sqlite3
@@ -11,9 +11,9 @@
  * on one. The contacts come back as plain strings, `raw` included (`rawJson`). The access token
  * goes to the thread with its request, and only into that request's header.
  *
- * Measured on two cores, it lost: one import ran 15–20 % slower, because the provider, Temporal and
- * the API already want the second core and each import's thread waits on one page at a time
- * (bench/README.md, issue 12). So the default is none; it is a setting for larger machines.
+ * On two cores it loses: the provider, Temporal and the API already want the second core, and each
+ * import's thread waits on one page at a time (bench/README.md has the measurements). So the
+ * default is none; it is a setting for larger machines.
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';

@@ -3,8 +3,8 @@
  *
  * A page brings up to 1,000 people, and every import reads each of them once, so this is the
  * worker's hottest code after the database. The check walks the person as `JSON.parse` left it and
- * allocates nothing when it passes (a schema library that returns a parsed copy cost about as much
- * as parsing the page's JSON, issue 12); the contact's `raw` is the person itself, unchanged.
+ * allocates nothing when it passes (a schema library returns a parsed copy, which costs about as
+ * much as parsing the page's JSON); the contact's `raw` is the person itself, unchanged.
  */
 import { cutUtf8 } from '../../db/rejects';
 import type { ContactRecord, RejectedRecord } from '../../db/types';

@@ -1,12 +1,13 @@
 /**
- * Access tokens for the Google People source: the one the import began with, or one obtained with
- * the user's refresh token (`grant_type=refresh_token` at `GOOGLE_TOKEN_URL`, with the OAuth client
- * from the configuration). A token near its expiry is refreshed before it is used, and a request
- * answered 401 is refreshed and sent once more.
+ * OAuth 2.0 access tokens for a source, whatever its provider: the one the import began with, or
+ * one obtained with the user's refresh token (the refresh-token grant at the provider's token
+ * endpoint, with the service's OAuth client from the configuration: `{PREFIX}_CLIENT_ID`,
+ * `{PREFIX}_CLIENT_SECRET`, `{PREFIX}_TOKEN_URL`). A token near its expiry is refreshed before it
+ * is used, and a request answered 401 is refreshed and sent once more.
  *
- * The refresh token lives sealed in the store (`db/credentials.ts`); the access token a refresh
- * gives is stored there too, sealed, so the next batch (or a retry) reuses it instead of refreshing
- * again. Tokens go into request bodies and headers only: no message, no log, no history.
+ * The refresh token is kept sealed in the store (the {@link TokenVault}); so is the access token a
+ * refresh gives, which the next batch (or a retry) reuses instead of refreshing again. Tokens go
+ * into request bodies and headers only: no message, no log, no history.
  *
  * When the credentials are rejected for good (the token endpoint answers `invalid_grant`, or a 401
  * with no refresh token to try) this throws the non-retryable `ProviderUnauthenticated`, which the
@@ -14,35 +15,64 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { ACCESS_TOKEN_REFRESH_MARGIN_MS } from '../../config/defaults';
-import { decodeGoogleCredentials, type GoogleOAuthClient } from '../google-people/credentials';
-import { SealedTokenError, type TokenSealer } from '../../config/token-seal';
-import type { CredentialKey, CredentialStore } from '../../db/credentials';
-import { FAILURE_TYPES, type ImportOwner } from '../../workflows/contract';
-import { describeNetworkError, failure, jsonOrUndefined } from './failures';
+import { ConfigError, parseHttpUrl } from '../../config/parse';
+import type { CredentialKey } from '../../db/credentials';
+import { FAILURE_TYPES } from '../../workflows/contract';
+import type { TokenVault } from '../types';
+import { describeNetworkError, failure, jsonOrUndefined, workerMisconfigured } from './failures';
 import { httpRequest } from './http';
 import { parseRetryAfter } from './retry-after';
 
-const TOKEN_ENDPOINT = 'Google OAuth token endpoint';
+/** A token this close to its expiry is refreshed before it is used. */
+export const ACCESS_TOKEN_REFRESH_MARGIN_MS = 60_000;
 const TOKEN_TIMEOUT_MS = 30_000;
 
-/** What the Google source needs to refresh: the OAuth client and where the sealed tokens are kept. */
-export interface GoogleAuthSettings {
-  /** Absent: this worker cannot refresh (a source with a refresh token fails its batch retryably). */
-  googleOAuth?: GoogleOAuthClient & {
-    /** Refresh a token this close to its expiry before using it (default 60 s). */
-    refreshMarginMs?: number;
-  };
-  /** The store's credentials and the key they are sealed with; the worker wires both. */
-  credentials?: { store: CredentialStore; sealer: TokenSealer };
+/** Who the service's OAuth client is registered with: its name in messages, and its variables' prefix. */
+export interface OAuthProvider {
+  /** `Google`: "Google refused the refresh token". */
+  name: string;
+  /** `GOOGLE`: the client is `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET` and `GOOGLE_TOKEN_URL`. */
+  envPrefix: string;
 }
 
-export interface GoogleAuth {
+/** The service's OAuth client at one provider; `undefined` id and secret: this service has none. */
+export interface OAuthClient {
+  clientId: string | undefined;
+  clientSecret: string | undefined;
+  /** The provider's token endpoint, or the demo provider's `/token`. */
+  tokenUrl: string;
+  /** Refresh a token this close to its expiry before using it ({@link ACCESS_TOKEN_REFRESH_MARGIN_MS} when absent). */
+  refreshMarginMs?: number;
+}
+
+/** Access tokens for one source's requests. */
+export interface AccessTokens {
   /**
    * Calls `request` with a usable access token. When it fails with `ProviderUnauthenticated` and a
-   * refresh token is stored, refreshes and calls it once more; a second 401 is final.
+   * refresh token is kept, refreshes and calls it once more; a second 401 is final.
    */
   withAccessToken<T>(request: (accessToken: string) => Promise<T>, signal?: AbortSignal): Promise<T>;
+}
+
+function clientVariables({ envPrefix }: OAuthProvider): string {
+  return `${envPrefix}_CLIENT_ID and ${envPrefix}_CLIENT_SECRET`;
+}
+
+/**
+ * The OAuth client from `{PREFIX}_CLIENT_ID`, `{PREFIX}_CLIENT_SECRET` and `{PREFIX}_TOKEN_URL`.
+ * The id and the secret come as a pair: one without the other is a mistake ({@link ConfigError}).
+ */
+export function readOAuthClient(env: NodeJS.ProcessEnv, provider: OAuthProvider, defaultTokenUrl: string): OAuthClient {
+  const [idName, secretName] = [`${provider.envPrefix}_CLIENT_ID`, `${provider.envPrefix}_CLIENT_SECRET`];
+  const clientId = env[idName]?.trim() || undefined;
+  const clientSecret = env[secretName]?.trim() || undefined;
+  if ((clientId === undefined) !== (clientSecret === undefined)) {
+    throw new ConfigError(
+      `${clientVariables(provider)} go together (only ${clientId ? idName : secretName} is set): set both to refresh ${provider.name} access tokens, or neither`,
+    );
+  }
+  const tokenVariable = `${provider.envPrefix}_TOKEN_URL`;
+  return { clientId, clientSecret, tokenUrl: parseHttpUrl(tokenVariable, env[tokenVariable], defaultTokenUrl) };
 }
 
 const tokenResponseSchema = z.looseObject({
@@ -52,21 +82,18 @@ const tokenResponseSchema = z.looseObject({
 });
 const tokenErrorSchema = z.looseObject({ error: z.string(), error_description: z.string().optional() });
 
-/** The worker lacks what a refresh needs (its OAuth client, the key): retryable, another worker may have it. */
-function workerMisconfigured(message: string): ApplicationFailure {
-  return failure(FAILURE_TYPES.workerMisconfigured, message);
-}
-
 /**
  * Trades a refresh token for an access token. Throws `ProviderUnauthenticated` (non-retryable) on
  * `invalid_grant`, `WorkerMisconfigured` when the client is refused, and the usual retryable types
  * for throttling, outages and bodies of the wrong shape.
  */
 export async function refreshAccessToken(
-  client: GoogleOAuthClient & { clientId: string; clientSecret: string },
+  provider: OAuthProvider,
+  client: OAuthClient & { clientId: string; clientSecret: string },
   refreshToken: string,
   signal?: AbortSignal,
 ): Promise<{ accessToken: string; expiresInSeconds: number | null; refreshToken: string | null }> {
+  const endpoint = `${provider.name} OAuth token endpoint`;
   const outcome = await httpRequest(
     {
       method: 'POST',
@@ -84,13 +111,13 @@ export async function refreshAccessToken(
     'text',
   );
   if (outcome.kind === 'aborted') throw signal?.reason;
-  if (outcome.kind === 'timeout') throw failure(FAILURE_TYPES.providerUnavailable, `The ${TOKEN_ENDPOINT} did not answer within ${TOKEN_TIMEOUT_MS} ms.`);
-  if (outcome.kind === 'network') throw failure(FAILURE_TYPES.providerUnavailable, `Could not reach the ${TOKEN_ENDPOINT}: ${describeNetworkError(outcome.error)}`);
+  if (outcome.kind === 'timeout') throw failure(FAILURE_TYPES.providerUnavailable, `The ${endpoint} did not answer within ${TOKEN_TIMEOUT_MS} ms.`);
+  if (outcome.kind === 'network') throw failure(FAILURE_TYPES.providerUnavailable, `Could not reach the ${endpoint}: ${describeNetworkError(outcome.error)}`);
   const { status, headers, body } = outcome;
   const json = jsonOrUndefined(body);
   if (status >= 200 && status <= 299) {
     const parsed = tokenResponseSchema.safeParse(json);
-    if (!parsed.success) throw failure(FAILURE_TYPES.providerBadResponse, `The ${TOKEN_ENDPOINT} answered ${status} without an access token.`);
+    if (!parsed.success) throw failure(FAILURE_TYPES.providerBadResponse, `The ${endpoint} answered ${status} without an access token.`);
     return {
       accessToken: parsed.data.access_token,
       expiresInSeconds: parsed.data.expires_in ?? null,
@@ -98,84 +125,81 @@ export async function refreshAccessToken(
     };
   }
   const error = tokenErrorSchema.safeParse(json);
-  // Google's own words (`Token has been expired or revoked.`) never include the token.
+  // The provider's own words (Google's `Token has been expired or revoked.`) never include the token.
   const what = error.success ? `${error.data.error}${error.data.error_description ? `: ${error.data.error_description}` : ''}` : `HTTP ${status}`;
   if (error.success && error.data.error === 'invalid_grant') {
     throw failure(
       FAILURE_TYPES.providerUnauthenticated,
-      `Google refused the refresh token (${what}). Ask the user to reconnect their account.`,
+      `${provider.name} refused the refresh token (${what}). Ask the user to reconnect their account.`,
       { nonRetryable: true },
     );
   }
   if (error.success && (error.data.error === 'invalid_client' || error.data.error === 'unauthorized_client')) {
-    throw workerMisconfigured(`The ${TOKEN_ENDPOINT} refused this service's OAuth client (${what}): check GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET.`);
+    throw workerMisconfigured(`The ${endpoint} refused this service's OAuth client (${what}): check ${clientVariables(provider)}.`);
   }
   const nextRetryDelay = parseRetryAfter(headers.get('retry-after'));
-  if (status === 429) throw failure(FAILURE_TYPES.providerThrottled, `The ${TOKEN_ENDPOINT} is throttling requests (${what}).`, { nextRetryDelay });
+  if (status === 429) throw failure(FAILURE_TYPES.providerThrottled, `The ${endpoint} is throttling requests (${what}).`, { nextRetryDelay });
   if (status >= 500 || status === 408) {
-    throw failure(FAILURE_TYPES.providerUnavailable, `The ${TOKEN_ENDPOINT} is unavailable (${what}).`, { nextRetryDelay });
+    throw failure(FAILURE_TYPES.providerUnavailable, `The ${endpoint} is unavailable (${what}).`, { nextRetryDelay });
   }
-  throw failure(FAILURE_TYPES.providerInvalidRequest, `The ${TOKEN_ENDPOINT} refused the refresh request (${what}).`, { nonRetryable: true });
+  throw failure(FAILURE_TYPES.providerInvalidRequest, `The ${endpoint} refused the refresh request (${what}).`, { nonRetryable: true });
 }
 
-/** Access tokens for one import's Google source, built from its opened credentials. */
-export function createGoogleAuth(credentials: string, settings: GoogleAuthSettings, owner: ImportOwner): GoogleAuth {
-  const decoded = decodeGoogleCredentials(credentials);
-  // A bare access token (no refresh token given): used as it is; a 401 is final, as it always was.
-  if (decoded.kind === 'access-token') return { withAccessToken: (request) => request(decoded.accessToken) };
+/** The access token as it came, for a source without a refresh token: a 401 is final. */
+export function fixedAccessToken(accessToken: string): AccessTokens {
+  return { withAccessToken: (request) => request(accessToken) };
+}
 
-  const key: CredentialKey = { tenant: owner.tenant, userId: owner.userId, provider: 'google-people' };
-  const margin = settings.googleOAuth?.refreshMarginMs ?? ACCESS_TOKEN_REFRESH_MARGIN_MS;
-  let sealedRefreshToken: string | null = null;
+export interface RefreshingOptions {
+  provider: OAuthProvider;
+  client: OAuthClient;
+  /** Whose refresh token, under which provider: the vault's key. */
+  key: CredentialKey;
+  /** Where the refresh token is kept; absent: this worker cannot refresh (it fails the batch retryably). */
+  tokens: TokenVault | undefined;
+  /** The access token the import began with, when one came; a token from a later refresh wins. */
+  accessToken: string | null;
+}
+
+/** Access tokens refreshed with the refresh token kept in the vault for `key`. */
+export function refreshingAccessToken(options: RefreshingOptions): AccessTokens {
+  const { provider, client, key } = options;
+  const margin = client.refreshMarginMs ?? ACCESS_TOKEN_REFRESH_MARGIN_MS;
+  let refreshToken = '';
   let current: { token: string; expiresAt: number | null } | null = null;
   let loaded: Promise<void> | null = null;
   let refreshing: Promise<string> | null = null;
 
-  const vault = () => {
-    if (!settings.credentials) throw workerMisconfigured('This worker has no credential store to read refresh tokens from');
-    return settings.credentials;
-  };
-  const open = (sealed: string) => {
-    try {
-      return vault().sealer.open(sealed);
-    } catch (err) {
-      if (err instanceof SealedTokenError) throw workerMisconfigured(`The stored refresh token does not open: ${err.message}`);
-      throw err;
-    }
+  const vault = (): TokenVault => {
+    if (!options.tokens) throw workerMisconfigured('This worker has no credential store to read refresh tokens from');
+    return options.tokens;
   };
 
-  /** The stored tokens, read once per source (one batch). */
+  /** The kept tokens, read once per source (one batch). */
   async function load(): Promise<void> {
-    const row = await vault().store.get(key);
-    if (!row?.sealedRefreshToken) {
+    const kept = await vault().load(key);
+    if (kept === null) {
       throw failure(
         FAILURE_TYPES.providerUnauthenticated,
         'No refresh token is stored for this user and provider any more. Ask the user to reconnect their account.',
         { nonRetryable: true },
       );
     }
-    sealedRefreshToken = row.sealedRefreshToken;
+    refreshToken = kept.refreshToken;
     // A token from an earlier refresh is newer than the one the import began with.
-    if (row.sealedAccessToken) current = { token: open(row.sealedAccessToken), expiresAt: row.accessExpiresAt ? Date.parse(row.accessExpiresAt) : null };
-    else if (decoded.accessToken !== null) current = { token: decoded.accessToken, expiresAt: null };
+    current = kept.accessToken ?? (options.accessToken === null ? null : { token: options.accessToken, expiresAt: null });
   }
 
   async function refresh(signal?: AbortSignal): Promise<string> {
-    const client = settings.googleOAuth;
-    if (!client?.clientId || !client.clientSecret) {
-      throw workerMisconfigured('This worker cannot refresh Google access tokens: set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET');
+    const { clientId, clientSecret } = client;
+    if (!clientId || !clientSecret) {
+      throw workerMisconfigured(`This worker cannot refresh ${provider.name} access tokens: set ${clientVariables(provider)}`);
     }
-    const sealer = vault().sealer;
-    const result = await refreshAccessToken({ ...client, clientId: client.clientId, clientSecret: client.clientSecret }, open(sealedRefreshToken ?? ''), signal);
+    const result = await refreshAccessToken(provider, { ...client, clientId, clientSecret }, refreshToken, signal);
     const expiresAt = result.expiresInSeconds === null ? null : Date.now() + result.expiresInSeconds * 1000;
     current = { token: result.accessToken, expiresAt };
-    const rotated = result.refreshToken === null ? undefined : sealer.seal(result.refreshToken);
-    if (rotated) sealedRefreshToken = rotated;
-    await vault().store.saveRefreshed(key, {
-      sealedAccessToken: sealer.seal(result.accessToken),
-      accessExpiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
-      sealedRefreshToken: rotated,
-    });
+    if (result.refreshToken !== null) refreshToken = result.refreshToken;
+    await vault().saveRefreshed(key, { accessToken: result.accessToken, expiresAt, refreshToken: result.refreshToken });
     return result.accessToken;
   }
 

@@ -19,6 +19,8 @@ import { bundleWorkflowsInThread } from '../../worker/bundle-workflows';
 import { createImportWorker } from '../../worker/create-worker';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../workflows/contract';
 import { startDevServer, type DevServer } from '../../scripts/temporal-cli';
+import { readProviderSettings } from '../../providers';
+import type { GoogleCredentials } from '../../providers/google-people/credentials';
 
 export const NAMESPACE = process.env.TEMPORAL_NAMESPACE || 'default';
 
@@ -93,6 +95,11 @@ export function workflowBundle(): Promise<{ code: string } | { codePath: string 
 
 
 export const testSealer: TokenSealer = createTokenSealer(Buffer.alloc(32, 7));
+
+/** The credentials the API seals for a Google source with this access token and no refresh token. */
+export function googleCredentials(accessToken: string): string {
+  return JSON.stringify({ accessToken, refreshToken: null } satisfies GoogleCredentials);
+}
 export const TEST_TOKEN_KEY = Buffer.alloc(32, 7).toString('base64');
 
 /** The payload keyring of every test client and worker (`PAYLOAD_ENCRYPTION_KEYS` for child processes). */
@@ -157,7 +164,7 @@ export async function startWorker(setup: WorkerSetup): Promise<Worker> {
       client,
       sealer: testSealer,
       // The test servers (demo provider, Radicale) are on loopback.
-      sources: { googlePeopleBaseUrl: setup.providerUrl, allowPrivateAddresses: true },
+      sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: setup.providerUrl }), allowPrivateAddresses: true },
       keepAliveHeartbeatMs: 500,
     },
   });

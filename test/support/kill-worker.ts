@@ -19,6 +19,7 @@ import { parsePayloadKeys } from '../../config/payload-keys';
 import { createTokenSealer } from '../../config/token-seal';
 import { openStore } from '../../db';
 import { createImportWorker } from '../../worker/create-worker';
+import { readProviderSettings } from '../../providers';
 
 /** The tests' keys (test/support/harness.ts), not imported from there: that module registers test hooks. */
 const TEST_TOKEN_KEY = Buffer.alloc(32, 7);
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
       store,
       client: new Client({ connection, namespace: 'default', dataConverter: converter }),
       sealer: createTokenSealer(TEST_TOKEN_KEY),
-      sources: { googlePeopleBaseUrl: required('KILL_WORKER_PROVIDER'), allowPrivateAddresses: true },
+      sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: required('KILL_WORKER_PROVIDER') }), allowPrivateAddresses: true },
       keepAliveHeartbeatMs: 500,
       pageGate: createPageGate(parseInteger('WORKER_PAGES_IN_FLIGHT', process.env.WORKER_PAGES_IN_FLIGHT, WORKER_DEFAULTS.pagesInFlight[store.kind], { min: 1, max: 10_000 })),
       fetchAhead: parseInteger('IMPORT_FETCH_AHEAD', process.env.IMPORT_FETCH_AHEAD, WORKER_DEFAULTS.fetchAhead, { min: 0, max: 1 }) === 1,

@@ -10,6 +10,7 @@ import type { Worker } from '@temporalio/worker';
 import type { Store } from '../../db/types';
 import { DEMO_OAUTH_CLIENT, DEMO_TOKEN_PATH } from '../../demo-provider/oauth';
 import type { DemoProvider } from '../../demo-provider/server';
+import { readProviderSettings, type ProviderSettings } from '../../providers';
 import { createImportWorker } from '../../worker/create-worker';
 import { NAMESPACE, temporal, testDataConverter, testSealer, workflowBundle } from './harness';
 
@@ -18,9 +19,22 @@ type IPayload = proto.api.common.v1.IPayload;
 const HistoryEvent = proto.api.history.v1.HistoryEvent;
 
 /**
- * A fresh worker whose Google source refreshes at `provider`'s token endpoint with the demo client.
- * `refreshMarginMs` 0: a token is refreshed ahead only once it has expired, so tests can count.
+ * Provider settings whose Google source refreshes at the demo provider's token endpoint with the
+ * demo client. `refreshMarginMs` 0: a token is refreshed ahead only once it has expired, so tests
+ * can count.
  */
+function oauthProviderSettings(providerUrl: string): ProviderSettings {
+  const settings = readProviderSettings({
+    GOOGLE_PEOPLE_BASE_URL: providerUrl,
+    GOOGLE_TOKEN_URL: `${providerUrl}${DEMO_TOKEN_PATH}`,
+    GOOGLE_CLIENT_ID: DEMO_OAUTH_CLIENT.clientId,
+    GOOGLE_CLIENT_SECRET: DEMO_OAUTH_CLIENT.clientSecret,
+  });
+  const google = settings['google-people'];
+  return { ...settings, 'google-people': { ...google, oauth: { ...google.oauth, refreshMarginMs: 0 } } };
+}
+
+/** A fresh worker whose Google source refreshes at `provider`'s token endpoint with the demo client. */
 export async function startOAuthWorker(setup: { store: Store; provider: DemoProvider; taskQueue: string }): Promise<Worker> {
   const { nativeConnection, client } = await temporal();
   return createImportWorker({
@@ -34,11 +48,7 @@ export async function startOAuthWorker(setup: { store: Store; provider: DemoProv
       store: setup.store,
       client,
       sealer: testSealer,
-      sources: {
-        googlePeopleBaseUrl: setup.provider.url,
-        allowPrivateAddresses: true,
-        googleOAuth: { ...DEMO_OAUTH_CLIENT, tokenUrl: `${setup.provider.url}${DEMO_TOKEN_PATH}`, refreshMarginMs: 0 },
-      },
+      sources: { providers: oauthProviderSettings(setup.provider.url), allowPrivateAddresses: true },
       keepAliveHeartbeatMs: 500,
     },
   });

@@ -1,0 +1,88 @@
+/**
+ * The Google People provider: a user's Google contacts through `people.connections.list`
+ * (client.ts), a page per request, with sync tokens for incremental imports (sync.ts) and OAuth
+ * access tokens refreshed with a kept refresh token (`kit/oauth.ts`). The cursor is the API's
+ * `pageToken`.
+ */
+import { fixedAccessToken, refreshingAccessToken, type AccessTokens } from '../kit/oauth';
+import type { ContactSource, ProviderDefinition, SourceContext } from '../types';
+import { fetchConnectionsPage, PERSON_FIELDS } from './client';
+import { GoogleCredentials, toGoogleCredentials } from './credentials';
+import { createPageDecoder, type PageDecoder } from './page-decoder';
+import { GooglePeopleSource } from './request';
+import { GOOGLE_OAUTH, readGooglePeopleSettings, type GooglePeopleSettings } from './settings';
+import { googleSyncParams } from './sync';
+
+/**
+ * The decode threads of each worker's settings, made with its first source: a process that opens
+ * no Google source (the API, a worker importing files) starts none.
+ */
+const decoders = new WeakMap<GooglePeopleSettings, PageDecoder>();
+
+function decoderFor(settings: GooglePeopleSettings): PageDecoder {
+  let decoder = decoders.get(settings);
+  if (decoder === undefined) {
+    decoder = createPageDecoder(settings.decodeThreads);
+    decoders.set(settings, decoder);
+  }
+  return decoder;
+}
+
+/** The import's access token as it came, or refreshed with the refresh token kept for its user. */
+function accessTokens(credentials: GoogleCredentials, settings: GooglePeopleSettings, context: SourceContext): AccessTokens {
+  if (credentials.refreshToken === null) return fixedAccessToken(credentials.accessToken ?? '');
+  return refreshingAccessToken({
+    provider: GOOGLE_OAUTH,
+    client: settings.oauth,
+    key: { ...context.owner, provider: googlePeople.id },
+    tokens: context.tokens,
+    accessToken: credentials.accessToken,
+  });
+}
+
+function openGooglePeopleSource(credentials: GoogleCredentials, settings: GooglePeopleSettings, context: SourceContext): ContactSource {
+  const auth = accessTokens(credentials, settings, context);
+  return {
+    syncParams: googleSyncParams(PERSON_FIELDS),
+    async fetchPage({ cursor, pageSize, signal, sync }) {
+      const page = await auth.withAccessToken(
+        (accessToken) =>
+          fetchConnectionsPage({
+            baseUrl: settings.baseUrl,
+            accessToken,
+            pageSize,
+            pageToken: cursor,
+            signal,
+            defaultRegion: context.defaultPhoneRegion,
+            sync,
+            decoder: decoderFor(settings),
+          }),
+        signal,
+      );
+      return {
+        contacts: page.contacts,
+        rejected: page.rejected,
+        nextCursor: page.nextPageToken,
+        total: page.totalPeople,
+        ...(page.deleted ? { deleted: page.deleted } : {}),
+        ...(page.nextSyncToken ? { syncToken: page.nextSyncToken } : {}),
+      };
+    },
+  };
+}
+
+export const googlePeople = {
+  id: 'google-people',
+  label: 'Google',
+  request: GooglePeopleSource,
+  capabilities: { schedule: true, reauth: true, incremental: true, fullReadSweeps: 'always' },
+  form: { option: 'Demo provider (Google People protocol)', fields: [{ name: 'accessToken', label: 'Access token', value: 'demo-token' }] },
+  credentials: GoogleCredentials,
+  toCredentials: toGoogleCredentials,
+  readSettings: readGooglePeopleSettings,
+  openSource: openGooglePeopleSource,
+  async close(settings) {
+    await decoders.get(settings)?.close();
+    decoders.delete(settings);
+  },
+} as const satisfies ProviderDefinition<'google-people', typeof GooglePeopleSource, GoogleCredentials, GooglePeopleSettings>;

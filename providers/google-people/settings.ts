@@ -1,0 +1,33 @@
+/** The Google People provider's configuration, read once at start (`loadConfig`). */
+import { parseHttpUrl, parseInteger } from '../../config/parse';
+import { readOAuthClient, type OAuthClient, type OAuthProvider } from '../kit/oauth';
+
+/** `GOOGLE_PEOPLE_BASE_URL` when unset: Google's own API. */
+export const DEFAULT_GOOGLE_PEOPLE_BASE_URL = 'https://people.googleapis.com';
+/** `GOOGLE_TOKEN_URL` when unset; `npm start` points it at the demo provider's `/token`. */
+export const DEFAULT_GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
+/**
+ * `WORKER_DECODE_THREADS` when unset: none, pages are fetched and decoded on the worker's own
+ * thread. Threads pay on larger machines only; bench/README.md has the measurements.
+ */
+export const DEFAULT_DECODE_THREADS = 0;
+
+/** Google's OAuth client, in messages and variable names. */
+export const GOOGLE_OAUTH: OAuthProvider = { name: 'Google', envPrefix: 'GOOGLE' };
+
+export interface GooglePeopleSettings {
+  /** Base URL of the People API, or of a server that speaks its protocol (`GOOGLE_PEOPLE_BASE_URL`). */
+  baseUrl: string;
+  /** The client workers refresh access tokens with (`GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_TOKEN_URL`). */
+  oauth: OAuthClient;
+  /** Threads that fetch and decode pages beside the worker's own (`WORKER_DECODE_THREADS`; 0: on it; page-decoder.ts). */
+  decodeThreads: number;
+}
+
+export function readGooglePeopleSettings(env: NodeJS.ProcessEnv): GooglePeopleSettings {
+  return {
+    baseUrl: parseHttpUrl('GOOGLE_PEOPLE_BASE_URL', env.GOOGLE_PEOPLE_BASE_URL, DEFAULT_GOOGLE_PEOPLE_BASE_URL),
+    oauth: readOAuthClient(env, GOOGLE_OAUTH, DEFAULT_GOOGLE_TOKEN_URL),
+    decodeThreads: parseInteger('WORKER_DECODE_THREADS', env.WORKER_DECODE_THREADS, DEFAULT_DECODE_THREADS, { min: 0, max: 64 }),
+  };
+}
