@@ -12,9 +12,9 @@ import {
   FAILURE_TYPES,
   importWorkflowId,
   legacyImportWorkflowId,
-  PROVIDERS,
   type EraseUserInput,
 } from '../workflows/contract';
+import { PROVIDER_IDS } from '../providers';
 
 export interface ErasureDeps {
   store: Store;
@@ -24,8 +24,8 @@ export interface ErasureDeps {
 
 /** Every workflow ID an import of this user may run under, including those from before tenants. */
 function importWorkflowIds(owner: EraseUserInput): string[] {
-  const ids = PROVIDERS.map((provider) => importWorkflowId(owner, provider));
-  if (owner.tenant === DEFAULT_TENANT) ids.push(...PROVIDERS.map((provider) => legacyImportWorkflowId(provider, owner.userId)));
+  const ids = PROVIDER_IDS.map((provider) => importWorkflowId(owner, provider));
+  if (owner.tenant === DEFAULT_TENANT) ids.push(...PROVIDER_IDS.map((provider) => legacyImportWorkflowId(provider, owner.userId)));
   return ids;
 }
 

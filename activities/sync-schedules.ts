@@ -3,8 +3,9 @@
  * while, or after, their data is deleted. Through Temporal, with the worker's own client.
  */
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
-import { FAILURE_TYPES, PROVIDERS, type EraseUserInput } from '../workflows/contract';
+import { FAILURE_TYPES, type EraseUserInput } from '../workflows/contract';
 import { syncScheduleId } from '../workflows/hooks-contract';
+import { SCHEDULE_PROVIDER_IDS } from '../providers';
 import { failure } from '../providers/kit/failures';
 
 export function createScheduleActivities(deps: { client?: Client }) {
@@ -15,7 +16,7 @@ export function createScheduleActivities(deps: { client?: Client }) {
       throw failure(FAILURE_TYPES.workerMisconfigured, 'This worker has no Temporal client for erasure activities; another worker should take them');
     }
     let deleted = 0;
-    for (const provider of PROVIDERS) {
+    for (const provider of SCHEDULE_PROVIDER_IDS) {
       try {
         await client.schedule.getHandle(syncScheduleId(owner, provider)).delete();
         deleted += 1;

@@ -95,9 +95,9 @@ describe('ImportInput', () => {
     }
   });
 
-  it('refuses an input without credentials, or for an unknown provider', () => {
+  it('refuses an input without credentials, or whose provider is not a provider name', () => {
     assert.match(parseOrNull(ImportInput, input).problem ?? '', /sealedCredentials/);
-    assert.match(parseOrNull(ImportInput, { ...input, sealedCredentials: 'x', provider: 'myspace' }).problem ?? '', /provider/);
+    assert.match(parseOrNull(ImportInput, { ...input, sealedCredentials: 'x', provider: 'My Space' }).problem ?? '', /provider/);
     assert.match(
       parseOrNull(ImportInput, { ...input, sealedCredentials: 'x', tuning: { ...input.tuning, pageSize: 5000 } }).problem ?? '',
       /tuning\.pageSize/,

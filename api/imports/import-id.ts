@@ -4,17 +4,11 @@
  * run id. It is a name, not a credential: the caller's tenant must match the one inside, or the
  * import does not exist for them.
  */
-import {
-  DEFAULT_TENANT,
-  importWorkflowId,
-  legacyImportWorkflowId,
-  Provider,
-  TenantId,
-  type ImportOwner,
-} from '../../workflows/contract';
+import { isProviderId, type ProviderId } from '../../providers';
+import { DEFAULT_TENANT, importWorkflowId, legacyImportWorkflowId, TenantId, type ImportOwner } from '../../workflows/contract';
 
 export interface ImportRef extends ImportOwner {
-  provider: Provider;
+  provider: ProviderId;
   firstRunId: string;
   /** The chain's workflow ID (ids issued before tenants name the workflow ID of their time). */
   workflowId: string;
@@ -26,7 +20,7 @@ const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /** The longest id we issue is far shorter; the API refuses longer ones before decoding. */
 export const MAX_IMPORT_ID_LENGTH = 1024;
 
-export function encodeImportId(ref: Omit<ImportRef, 'workflowId'>): string {
+export function encodeImportId(ref: ImportOwner & { provider: string; firstRunId: string }): string {
   const parts = [ref.tenant, ref.provider, ref.userId, ref.firstRunId];
   return PREFIX + Buffer.from(JSON.stringify(parts)).toString('base64url');
 }
@@ -46,15 +40,15 @@ export function decodeImportId(importId: string): ImportRef | null {
   if (!legacy && parts.length !== 4) return null;
   const [rawTenant, rawProvider, userId, firstRunId] = legacy ? [DEFAULT_TENANT, ...parts] : (parts as unknown[]);
   const tenant = TenantId.safeParse(rawTenant);
-  const provider = Provider.safeParse(rawProvider);
-  if (!tenant.success || !provider.success) return null;
+  // A provider the registry does not list names no import.
+  if (!tenant.success || !isProviderId(rawProvider)) return null;
   if (typeof userId !== 'string' || !userId || typeof firstRunId !== 'string' || !RUN_ID.test(firstRunId)) return null;
   const owner = { tenant: tenant.data, userId };
   return {
     ...owner,
-    provider: provider.data,
+    provider: rawProvider,
     firstRunId,
-    workflowId: legacy ? legacyImportWorkflowId(provider.data, userId) : importWorkflowId(owner, provider.data),
+    workflowId: legacy ? legacyImportWorkflowId(rawProvider, userId) : importWorkflowId(owner, rawProvider),
   };
 }
 
