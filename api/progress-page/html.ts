@@ -1,4 +1,41 @@
 /** The progress page's markup: a form to start (or rejoin) an import, and the import as it goes. */
+import { PROVIDERS } from '../../providers';
+import type { FormField, ProviderDefinition } from '../../providers/types';
+
+/** The providers the form offers: those whose definition says how to ask for a source. */
+const offered = PROVIDERS.flatMap(({ id, form }: Pick<ProviderDefinition, 'id' | 'form'>) => (form ? [{ id, form }] : []));
+
+/** `text` for an attribute value or element content. */
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function providerOptions(): string {
+  return offered.map(({ id, form }) => `        <option value="${escapeHtml(id)}">${escapeHtml(form.option)}</option>`).join('\n');
+}
+
+/** One input: `data-field` names the request field its value becomes. */
+function fieldInput(id: string, field: FormField): string {
+  const attributes = [
+    `id="${escapeHtml(`${id}-${field.name}`)}"`,
+    `data-field="${escapeHtml(field.name)}"`,
+    ...(field.type && field.type !== 'text' ? [`type="${field.type}"`] : []),
+    'autocomplete="off"',
+    ...(field.value === undefined ? [] : [`value="${escapeHtml(field.value)}"`]),
+    ...(field.placeholder === undefined ? [] : [`placeholder="${escapeHtml(field.placeholder)}"`]),
+  ];
+  return `      <label>${escapeHtml(field.label)} <input ${attributes.join(' ')}></label>`;
+}
+
+/** Each offered provider's inputs; only the first provider's show until another is chosen. */
+function providerFields(): string {
+  return offered
+    .map(({ id, form }, index) =>
+      [`    <div data-source="${escapeHtml(id)}"${index === 0 ? '' : ' hidden'}>`, ...form.fields.map((field) => fieldInput(id, field)), '    </div>'].join('\n'),
+    )
+    .join('\n');
+}
+
 export const PAGE_HTML = String.raw`<!doctype html>
 <html lang="en">
 <head>
@@ -14,18 +51,10 @@ export const PAGE_HTML = String.raw`<!doctype html>
     <label>User id <input id="userId" name="userId" required autocomplete="off" value="user-1"></label>
     <label>Source
       <select id="provider">
-        <option value="google-people">Demo provider (Google People protocol)</option>
-        <option value="carddav">CardDAV server</option>
+${providerOptions()}
       </select>
     </label>
-    <div data-source="google-people">
-      <label>Access token <input id="accessToken" autocomplete="off" value="demo-token"></label>
-    </div>
-    <div data-source="carddav" hidden>
-      <label>Server URL <input id="davUrl" type="url" placeholder="https://dav.example.com/"></label>
-      <label>Username <input id="davUser" autocomplete="off"></label>
-      <label>Password <input id="davPassword" type="password" autocomplete="off"></label>
-    </div>
+${providerFields()}
     <details id="keyBox">
       <summary>API key</summary>
       <label>Key <input id="apiKey" type="password" autocomplete="off" placeholder="cik_…"></label>

@@ -7,13 +7,17 @@
  * exists) the page uses `EventSource`; with a key (typed into the page, kept in sessionStorage: this
  * tab only) it reads the same stream with fetch(), sending `Authorization` and `Last-Event-ID`
  * itself. A key never goes into a URL, where logs and history would keep it.
+ *
+ * The providers' names come from the registry (`providers/index.ts`), and so does the form.
  */
+import { PROVIDERS } from '../../providers';
+
 export const PAGE_JS = String.raw`'use strict';
 (function () {
   var $ = function (id) { return document.getElementById(id); };
   var STORED_IMPORT = 'contacts-import:importId';
   var STORED_KEY = 'contacts-import:apiKey';
-  var PROVIDER_NAMES = { 'google-people': 'Google', carddav: 'The CardDAV server', file: 'The file' };
+  var PROVIDER_NAMES = ${JSON.stringify(Object.fromEntries(PROVIDERS.map((provider) => [provider.id, provider.label])))};
   var REASONS = {
     provider_throttled: ' is limiting requests',
     provider_unavailable: ' is not answering',
@@ -202,10 +206,12 @@ export const PAGE_JS = String.raw`'use strict';
     show($('start'), true);
   }
 
+  /** The chosen provider's source: each of its inputs' value under the field it names. */
   function source() {
     var provider = $('provider').value;
-    if (provider === 'carddav') return { provider: provider, url: $('davUrl').value, username: $('davUser').value, password: $('davPassword').value };
-    return { provider: provider, accessToken: $('accessToken').value };
+    var body = { provider: provider };
+    document.querySelectorAll('[data-source="' + provider + '"] [data-field]').forEach(function (el) { body[el.dataset.field] = el.value; });
+    return body;
   }
 
   $('provider').addEventListener('change', function () {
