@@ -43,9 +43,9 @@ export default tseslint.config(
           })),
           patterns: [
             {
-              group: ['../activities', '../activities/*', '../api/*', '../worker/*', '../db/*', '../config/*'],
+              group: ['../activities', '../activities/*', '../providers', '../providers/**', '../api/*', '../worker/*', '../db/*', '../config/*'],
               allowTypeImports: true,
-              message: 'Workflows import activities, api, worker, db and config only as types.',
+              message: 'Workflows import activities, providers, api, worker, db and config only as types.',
             },
           ],
         },
