@@ -1,6 +1,6 @@
 /**
- * The plain loops the file and CardDAV imports are measured against (issue 9): the same parsing
- * and the same inserts as the service, in one process, with no Temporal, no API and no pipelining.
+ * The plain loops the file and CardDAV imports are measured against: the same parsing and the
+ * same inserts as the service, in one process, with no Temporal, no API and no pipelining.
  *
  * - `BENCH_SOURCE=vcard`: `readVCardBatch` over `BENCH_VCARD_FILE` (opened with
  *   `openFileByteSource`) in batches of 1,000 records → `upsertContacts` each batch (and

@@ -1,5 +1,5 @@
 /**
- * Google People sync tokens, the parts `google-people.ts` needs for incremental imports:
+ * Google People sync tokens, the parts the client (`client.ts`) needs for incremental imports:
  *
  * - a full listing asks for a token (`requestSyncToken=true`, on every page: Google wants every
  *   page's parameters to match the first's) and gets it as `nextSyncToken` on the last page;

@@ -31,7 +31,7 @@ export const DEFAULT_PHONE_REGION = DEFAULT_REGION satisfies PhoneRegion;
 /** An ISO 3166-1 alpha-2 region libphonenumber-js knows (`US`, `GB`, `DE`, …). */
 export type PhoneRegion = CountryCode;
 
-/** A contact as every source saves it: the store's record plus the phone in E.164 (the lead adds the column). */
+/** A contact as every source saves it: the store's record, with the phone in E.164. */
 export type NormalizedContact = ContactRecord & {
   /** `phone` as E.164 (`+12025550123`) when it is a valid number, else `null`. */
   phoneE164: string | null;
