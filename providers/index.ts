@@ -29,8 +29,6 @@ type Capability = { [C in keyof ProviderCapabilities]: ProviderCapabilities[C] e
 type With<C extends Capability> = Extract<Provider, { capabilities: Record<C, true> }>;
 
 export type ProviderId = Provider['id'];
-/** Providers `PUT /v1/users/{userId}/sync` takes. */
-export type ScheduleProviderId = With<'schedule'>['id'];
 
 function having<C extends Capability>(capability: C): With<C>[] {
   return PROVIDERS.filter((provider): provider is With<C> => provider.capabilities[capability]);
@@ -41,6 +39,7 @@ function idsOf<P extends Provider>(providers: readonly P[]): [P['id'], ...P['id'
 }
 
 export const PROVIDER_IDS = idsOf(PROVIDERS);
+/** The providers `PUT /v1/users/{userId}/sync` takes. */
 export const SCHEDULE_PROVIDER_IDS = idsOf(having('schedule'));
 
 /** The `source` the API takes for each of `providers`, told apart by `provider`. */
@@ -55,7 +54,6 @@ export const SOURCE_REQUESTS = {
   reauth: requestUnion(having('reauth')),
 };
 export type SourceRequest = z.output<typeof SOURCE_REQUESTS.start>;
-export type ScheduleSourceRequest = z.output<typeof SOURCE_REQUESTS.schedule>;
 
 export function isProviderId(name: unknown): name is ProviderId {
   return PROVIDERS.some((provider) => provider.id === name);

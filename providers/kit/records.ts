@@ -4,7 +4,7 @@
  * ({@link dedupeKeepLast}), which one upsert statement needs (PostgreSQL refuses to update the same
  * row twice in one `INSERT … ON CONFLICT`).
  */
-import type { RejectReason, RejectedRecord } from '../types';
+import type { RejectReason, RejectedRecord } from '../../db/types';
 
 /** An excerpt of a rejected record is at most this many bytes of UTF-8. */
 export const EXCERPT_MAX_BYTES = 2048;
