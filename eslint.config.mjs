@@ -43,9 +43,18 @@ export default tseslint.config(
           })),
           patterns: [
             {
-              group: ['../activities', '../activities/*', '../api/*', '../worker/*', '../db/*', '../config/*'],
+              group: [
+                '../activities',
+                '../activities/*',
+                '../api/*',
+                '../worker/*',
+                '../db/*',
+                '../config/*',
+                '../encryption/*',
+                '../observability/*',
+              ],
               allowTypeImports: true,
-              message: 'Workflows import activities, api, worker, db and config only as types.',
+              message: 'Workflows import activities, api, worker, db, config, encryption and observability only as types.',
             },
           ],
         },

@@ -5,7 +5,7 @@
  * The URL is the web app's, so the same guard as CardDAV URLs keeps it off private networks.
  */
 import { encodeImportId } from '../api/imports/import-id';
-import { SealedTokenError, type TokenSealer } from '../config/token-seal';
+import { SealedTokenError, type TokenSealer } from '../encryption/token-seal';
 import type { Store } from '../db/types';
 import { FAILURE_TYPES } from '../workflows/contract';
 import type { DeliverWebhookInput, WebhookDelivery } from '../workflows/hooks-contract';

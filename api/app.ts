@@ -24,8 +24,8 @@ import { CREDENTIALS_PATH_SUFFIX, reauthRoutes } from './reauth';
 import { resolveNotify, webhookRoutes } from './hooks/webhooks';
 import { syncRoutes } from './hooks/sync-routes';
 import type { SyncSchedules } from './hooks/schedules';
-import type { TokenSealer } from '../config/token-seal';
-import type { Logger } from '../config/logger';
+import type { TokenSealer } from '../encryption/token-seal';
+import type { Logger } from '../observability/logger';
 import type { HttpMetrics } from './metrics';
 import { requestLog } from './request-log';
 

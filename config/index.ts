@@ -20,7 +20,7 @@ import {
 } from './defaults';
 import type { GoogleOAuthClient } from './google-oauth';
 import { ConfigError, parseBoolean, parseDurationSeconds, parseInteger, PORT_RANGE } from './parse';
-import { parsePayloadKeys, type PayloadKeyring } from './payload-keys';
+import { parsePayloadKeys, type PayloadKeyring } from '../encryption/payload-keys';
 
 export { ConfigError } from './parse';
 

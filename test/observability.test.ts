@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImportView } from '../api/schemas';
 import { ConfigError } from '../config';
-import { logSettings } from '../config/logger';
+import { logSettings } from '../observability/logger';
 import { workerMetricsAddress } from '../worker/metrics';
 import { personJson } from '../demo-provider/people';
 import { uniqueId, waitFor } from './support/harness';

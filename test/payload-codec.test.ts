@@ -10,8 +10,8 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { ConfigError, loadConfig } from '../config';
-import { ENCRYPTED_ENCODING, KEY_ID_METADATA, PayloadDecryptionError, createPayloadCodec } from '../config/payload-codec';
-import { PAYLOAD_KEY_FILE, datedKeyId, loadPayloadKeyring, parsePayloadKeys, type PayloadKeyring } from '../config/payload-keys';
+import { ENCRYPTED_ENCODING, KEY_ID_METADATA, PayloadDecryptionError, createPayloadCodec } from '../encryption/payload-codec';
+import { PAYLOAD_KEY_FILE, datedKeyId, loadPayloadKeyring, parsePayloadKeys, type PayloadKeyring } from '../encryption/payload-keys';
 
 const ROOT = path.resolve(__dirname, '..');
 const base64Key = (fill: number) => Buffer.alloc(32, fill).toString('base64');
@@ -160,7 +160,7 @@ describe('the payload keyring', () => {
 
   it('gives processes that start together the same key', async () => {
     const dataDir = freshDir();
-    const script = `const { loadPayloadKeyring } = require(${JSON.stringify(path.join(ROOT, 'config', 'payload-keys.ts'))});
+    const script = `const { loadPayloadKeyring } = require(${JSON.stringify(path.join(ROOT, 'encryption', 'payload-keys.ts'))});
       const [key] = loadPayloadKeyring({ dataDir: process.argv[1], payloadKeys: undefined });
       process.stdout.write(key.id + ':' + key.key.toString('base64'));`;
     const outputs = await Promise.all(

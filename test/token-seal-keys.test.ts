@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { createTokenSealer, SealedTokenError, tokenKeyId } from '../config/token-seal';
+import { createTokenSealer, SealedTokenError, tokenKeyId } from '../encryption/token-seal';
 
 const KEY = Buffer.alloc(32, 1);
 const OTHER_KEY = Buffer.alloc(32, 2);

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
-import { FAILURE_CONVERTER_PATH } from '../config/data-converter';
+import { FAILURE_CONVERTER_PATH } from '../encryption/data-converter';
 import { WORKFLOWS_PATH } from './create-worker';
 
 const THREAD_SOURCE = `

@@ -16,7 +16,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { ACCESS_TOKEN_REFRESH_MARGIN_MS } from '../../config/defaults';
 import { decodeGoogleCredentials, type GoogleOAuthClient } from '../../config/google-oauth';
-import { SealedTokenError, type TokenSealer } from '../../config/token-seal';
+import { SealedTokenError, type TokenSealer } from '../../encryption/token-seal';
 import type { CredentialKey, CredentialStore } from '../../db/credentials';
 import { FAILURE_TYPES, type ImportOwner } from '../../workflows/contract';
 import { describeNetworkError, failure } from '../failures';

@@ -6,7 +6,7 @@
  */
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
 import { SCHEDULE_DEFAULTS, TEMPORAL_OUTAGE_DEFAULTS, WEBHOOK_DEFAULTS } from '../../config/defaults';
-import type { TokenSealer } from '../../config/token-seal';
+import type { TokenSealer } from '../../encryption/token-seal';
 import { ScheduledSync } from '../../workflows';
 import { parseOrNull, searchAttributes, type ImportTuning } from '../../workflows/contract';
 import { ScheduledSyncResult, scheduledSyncWorkflowId, syncScheduleId, type ScheduledSyncInput } from '../../workflows/hooks-contract';

@@ -5,7 +5,7 @@
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { newWebhookSecret } from '../../activities/webhook-signature';
-import type { TokenSealer } from '../../config/token-seal';
+import type { TokenSealer } from '../../encryption/token-seal';
 import type { Store } from '../../db/types';
 import type { WebhookSettings } from '../../db/webhooks';
 import type { CallerVariables } from '../auth';

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { TokenSealer } from '../../config/token-seal';
+import type { TokenSealer } from '../../encryption/token-seal';
 import { ImportContacts } from '../../workflows';
 import {
   ImportMemo,

@@ -4,7 +4,7 @@
  * `needs_reauth` gets new credentials through the workflow's `credentials` update, sealed too.
  */
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import type { TokenSealer } from '../../config/token-seal';
+import type { TokenSealer } from '../../encryption/token-seal';
 import type { CredentialStore } from '../../db/credentials';
 import { credentialsUpdate } from '../../workflows/reauth';
 import { ApiError } from '../errors';

@@ -5,7 +5,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { STATUS_DEFAULTS, TEMPORAL_OUTAGE_DEFAULTS } from '../../config/defaults';
-import type { TokenSealer } from '../../config/token-seal';
+import type { TokenSealer } from '../../encryption/token-seal';
 import { TASK_QUEUE, type ImportTuning } from '../../workflows/contract';
 import { TemporalUnavailableError } from '../errors';
 import type { ImportView } from '../schemas';
@@ -38,8 +38,8 @@ export interface TemporalImportsOptions {
    */
   callBudgetMs?: number;
   /**
-   * Whether Temporal answers, from a connection monitor (`config/connection-monitor.ts`). While it
-   * says no, every call fails at once with {@link TemporalUnavailableError} instead of waiting.
+   * Whether Temporal answers, from a connection monitor (`observability/connection-monitor.ts`).
+   * While it says no, every call fails at once with {@link TemporalUnavailableError} instead of waiting.
    */
   isTemporalUp?: () => boolean;
   /** First retry of a refused webhook delivery (`WEBHOOK_DEFAULTS` unless given). */

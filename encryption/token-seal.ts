@@ -6,7 +6,8 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, type AppConfig } from './index';
+import type { AppConfig } from '../config';
+import { ConfigError } from '../config/parse';
 
 /** `v2.<keyId>.<iv>.<ciphertext>.<tag>`: what {@link TokenSealer.seal} writes. */
 const VERSION = 'v2';

@@ -1,5 +1,5 @@
 /**
- * The keyring that encrypts every payload Temporal stores for us (see `config/payload-codec.ts`).
+ * The keyring that encrypts every payload Temporal stores for us (see `encryption/payload-codec.ts`).
  *
  * Keys are named, newest first: new payloads are encrypted with the first key, and a payload names
  * the key it was encrypted with, so histories written before a rotation still decode as long as
@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from './parse';
+import { ConfigError } from '../config/parse';
 
 /** One named AES-256 key. */
 export interface PayloadKey {
