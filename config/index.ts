@@ -19,8 +19,15 @@ import {
   WORKER_DEFAULTS,
 } from './defaults';
 import type { GoogleOAuthClient } from './google-oauth';
-import { ConfigError, parseBoolean, parseDurationSeconds, parseInteger, PORT_RANGE } from './parse';
-import { parsePayloadKeys, type PayloadKeyring } from '../encryption/payload-keys';
+import {
+  ConfigError,
+  parseBoolean,
+  parseDurationSeconds,
+  parseInteger,
+  parsePayloadKeys,
+  PORT_RANGE,
+  type PayloadKeyring,
+} from './parse';
 
 export { ConfigError } from './parse';
 

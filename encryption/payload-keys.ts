@@ -1,5 +1,7 @@
 /**
- * The keyring that encrypts every payload Temporal stores for us (see `encryption/payload-codec.ts`).
+ * The keyring that encrypts every payload Temporal stores for us (see `encryption/payload-codec.ts`),
+ * from `PAYLOAD_ENCRYPTION_KEYS` or the key file under `DATA_DIR` (both in the format
+ * `parsePayloadKeys` of `config/parse.ts` reads).
  *
  * Keys are named, newest first: new payloads are encrypted with the first key, and a payload names
  * the key it was encrypted with, so histories written before a rotation still decode as long as
@@ -9,59 +11,10 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../config/parse';
-
-/** One named AES-256 key. */
-export interface PayloadKey {
-  /** Written next to every payload it encrypts (`encryption-key-id`); never reused for another key. */
-  readonly id: string;
-  /** 32 bytes. */
-  readonly key: Buffer;
-}
-
-/** Keys newest first: never empty; the first one encrypts. */
-export type PayloadKeyring = readonly [PayloadKey, ...PayloadKey[]];
+import { parsePayloadKeys, type PayloadKeyring } from '../config/parse';
 
 /** The file the embedded default keeps its keyring in, under `DATA_DIR`. */
 export const PAYLOAD_KEY_FILE = 'payload.keys';
-
-const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const HOW_TO_MAKE_ONE = 'make a key with `openssl rand -base64 32`';
-
-/**
- * Parses `id:base64key` entries, newest first, separated by commas or new lines (blank lines and
- * `#` comments are skipped, for the key file). `source` names where they came from in errors.
- * Throws {@link ConfigError} saying what to fix; the message never shows a key.
- */
-export function parsePayloadKeys(source: string, raw: string): PayloadKeyring {
-  const entries = raw
-    .split(/[,\n]/)
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '' && !entry.startsWith('#'));
-  const keys: PayloadKey[] = [];
-  for (const [index, entry] of entries.entries()) {
-    const where = `${source}, entry ${index + 1}`;
-    const colon = entry.indexOf(':');
-    if (colon < 0) throw new ConfigError(`${where} is not "id:base64key" (${HOW_TO_MAKE_ONE}, and name it, e.g. k20250101:…)`);
-    const id = entry.slice(0, colon).trim();
-    const encoded = entry.slice(colon + 1).trim();
-    if (!KEY_ID.test(id)) {
-      throw new ConfigError(`${where}: the key id "${id.slice(0, 40)}" must be 1 to 32 letters, digits, "_" or "-"`);
-    }
-    const key = Buffer.from(encoded, 'base64');
-    if (!BASE64.test(encoded) || key.length !== 32) {
-      throw new ConfigError(`${where}: key "${id}" must be 32 random bytes in base64 (${HOW_TO_MAKE_ONE})`);
-    }
-    if (keys.some((other) => other.id === id)) {
-      throw new ConfigError(`${where}: the key id "${id}" appears twice; every key needs its own id`);
-    }
-    keys.push({ id, key });
-  }
-  const [newest, ...older] = keys;
-  if (!newest) throw new ConfigError(`${source} holds no key: give at least one "id:base64key" (${HOW_TO_MAKE_ONE})`);
-  return [newest, ...older];
-}
 
 /** `k<yyyymmdd>` (UTC): a key id that says when the key was made. */
 export function datedKeyId(now: Date = new Date()): string {

@@ -21,7 +21,7 @@ import { createTemporalImports, type Imports } from '../api/imports';
 import { isLoopbackHost } from '../api/loopback';
 import { dataConverter } from '../encryption/data-converter';
 import { ENCRYPTED_ENCODING, createPayloadCodec } from '../encryption/payload-codec';
-import { parsePayloadKeys } from '../encryption/payload-keys';
+import { parsePayloadKeys } from '../config/parse';
 import { openStore, type Store } from '../db';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { resolveTemporalCli } from '../scripts/temporal-cli';

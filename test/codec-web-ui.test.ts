@@ -23,7 +23,7 @@ import { createCodecApp } from '../api/codec';
 import { createTemporalImports, type Imports } from '../api/imports';
 import { dataConverter } from '../encryption/data-converter';
 import { createPayloadCodec } from '../encryption/payload-codec';
-import { parsePayloadKeys } from '../encryption/payload-keys';
+import { parsePayloadKeys } from '../config/parse';
 import { openStore, type Store } from '../db';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { freePort, startDevServer, type DevServer } from '../scripts/temporal-cli';

@@ -15,7 +15,7 @@ import type { Worker } from '@temporalio/worker';
 import { createTemporalImports, type Imports } from '../api/imports';
 import { dataConverter } from '../encryption/data-converter';
 import { ENCRYPTED_ENCODING, KEY_ID_METADATA } from '../encryption/payload-codec';
-import { parsePayloadKeys } from '../encryption/payload-keys';
+import { parsePayloadKeys } from '../config/parse';
 import { openStore, type Store } from '../db';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { createImportWorker } from '../worker/create-worker';

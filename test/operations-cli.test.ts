@@ -20,7 +20,7 @@ import type { Worker } from '@temporalio/worker';
 import { createAuthenticator } from '../api/auth';
 import { createCodecApp } from '../api/codec';
 import { createPayloadCodec } from '../encryption/payload-codec';
-import { parsePayloadKeys } from '../encryption/payload-keys';
+import { parsePayloadKeys } from '../config/parse';
 import type { ContactStore, Store } from '../db/types';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { resolveTemporalCli } from '../scripts/temporal-cli';

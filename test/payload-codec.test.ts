@@ -10,8 +10,9 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { ConfigError, loadConfig } from '../config';
+import { parsePayloadKeys, type PayloadKeyring } from '../config/parse';
 import { ENCRYPTED_ENCODING, KEY_ID_METADATA, PayloadDecryptionError, createPayloadCodec } from '../encryption/payload-codec';
-import { PAYLOAD_KEY_FILE, datedKeyId, loadPayloadKeyring, parsePayloadKeys, type PayloadKeyring } from '../encryption/payload-keys';
+import { PAYLOAD_KEY_FILE, datedKeyId, loadPayloadKeyring } from '../encryption/payload-keys';
 
 const ROOT = path.resolve(__dirname, '..');
 const base64Key = (fill: number) => Buffer.alloc(32, fill).toString('base64');

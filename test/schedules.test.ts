@@ -16,7 +16,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Worker } from '@temporalio/worker';
 import { createCodecApp } from '../api/codec';
 import { createPayloadCodec } from '../encryption/payload-codec';
-import { parsePayloadKeys } from '../encryption/payload-keys';
+import { parsePayloadKeys } from '../config/parse';
 import type { createApp } from '../api/app';
 import { SyncDeleted, SyncList, SyncView } from '../api/hooks/schemas';
 import { ErasureView } from '../api/schemas';

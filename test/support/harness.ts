@@ -11,7 +11,7 @@ import { after } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { dataConverter } from '../../encryption/data-converter';
-import { parsePayloadKeys } from '../../encryption/payload-keys';
+import { parsePayloadKeys } from '../../config/parse';
 import { createTokenSealer, type TokenSealer } from '../../encryption/token-seal';
 import { openStore } from '../../db';
 import type { Store } from '../../db/types';

@@ -15,7 +15,7 @@ import { createPageGate } from '../../activities/page-gate';
 import { dataConverter } from '../../encryption/data-converter';
 import { WORKER_DEFAULTS } from '../../config/defaults';
 import { parseInteger } from '../../config/parse';
-import { parsePayloadKeys } from '../../encryption/payload-keys';
+import { parsePayloadKeys } from '../../config/parse';
 import { createTokenSealer } from '../../encryption/token-seal';
 import { openStore } from '../../db';
 import { createImportWorker } from '../../worker/create-worker';
