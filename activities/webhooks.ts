@@ -4,11 +4,11 @@
  * attempt retryably; `DeliverWebhook`'s retry policy spaces the attempts over up to 24 hours.
  * The URL is the web app's, so the same guard as CardDAV URLs keeps it off private networks.
  */
-import { encodeImportId } from '../api/imports/import-id';
 import { SealedTokenError, type TokenSealer } from '../encryption/token-seal';
 import type { Store } from '../db/types';
 import { FAILURE_TYPES } from '../workflows/contract';
 import type { DeliverWebhookInput, WebhookDelivery } from '../workflows/hooks-contract';
+import { encodeImportId } from '../workflows/import-id';
 import { describeNetworkError, failure } from './failures';
 import { checkDestination } from './sources/destinations';
 import { signWebhook, WEBHOOK_HEADERS } from './webhook-signature';

@@ -4,7 +4,7 @@
  */
 import { TEMPORAL_OUTAGE_DEFAULTS } from '../config/defaults';
 import { isTemporalUnavailable, TemporalUnavailableError } from './errors';
-import { decodeImportId, type ImportRef } from './imports/import-id';
+import { decodeImportId, type ImportRef } from '../workflows/import-id';
 
 /**
  * The error to answer a status request with: `err` as it is, unless it means Temporal did not

@@ -18,11 +18,12 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { createApp } from '../api/app';
 import { createAuthenticator, type AuthenticatorOptions } from '../api/auth';
-import { createTemporalErasure, createTemporalImports, decodeImportId, encodeImportId, temporalPing } from '../api/imports';
+import { createTemporalErasure, createTemporalImports, temporalPing } from '../api/imports';
 import { ErasureView, ErrorBody, ImportView } from '../api/schemas';
 import { openStore } from '../db';
 import type { Store } from '../db/types';
 import { DEFAULT_TENANT, eraseWorkflowId, IMPORT_STATES, ImportStatus } from '../workflows/contract';
+import { decodeImportId, encodeImportId } from '../workflows/import-id';
 import { FakeErasure, FakeImports, fakeTemporalPing, temporalUnavailableError } from './support/fakes';
 import { testSealer, uniqueId } from './support/harness';
 

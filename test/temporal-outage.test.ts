@@ -11,11 +11,12 @@ import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { Hono } from 'hono';
 import { isTemporalUnavailable, onError, TemporalUnavailableError } from '../api/errors';
-import { createTemporalImports, encodeImportId } from '../api/imports';
+import { createTemporalImports } from '../api/imports';
 import { withPartialStatus } from '../api/partial-status';
 import { TemporalUnavailableBody } from '../api/schemas';
 import { TEMPORAL_OUTAGE_DEFAULTS } from '../config/defaults';
 import { DEFAULT_TENANT } from '../workflows/contract';
+import { encodeImportId } from '../workflows/import-id';
 import { testSealer, uniqueId } from './support/harness';
 
 const TUNING = { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100 };

@@ -14,7 +14,7 @@ import { ApiError } from '../errors';
 import { credentialsOf } from '../imports/commands';
 import { keepRefreshToken } from '../imports/credentials';
 import type { CredentialStore } from '../../db/credentials';
-import { encodeImportId } from '../imports/import-id';
+import { encodeImportId } from '../../workflows/import-id';
 import type { PutSyncBody, SyncView } from './schemas';
 
 export type SyncProvider = SyncView['provider'];

@@ -23,7 +23,7 @@ import type { CredentialStore } from '../../db/credentials';
 import { ApiError } from '../errors';
 import { keepRefreshToken } from './credentials';
 import type { ImportView } from '../schemas';
-import { encodeImportId, type ImportRef } from './import-id';
+import { encodeImportId, type ImportRef } from '../../workflows/import-id';
 import type { ReadStatus } from './status-reader';
 import type { StartedImport, StartImportRequest } from './types';
 

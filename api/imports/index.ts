@@ -1,7 +1,7 @@
 /**
  * Imports backed by Temporal: the {@link Imports} the API serves in production. An import is one
- * continue-as-new chain of the `ImportContacts` workflow; its `importId` names the chain (provider,
- * user, first run id), so it keeps answering after the same user starts a newer import.
+ * continue-as-new chain of the `ImportContacts` workflow; its `importId` names the chain (tenant,
+ * provider, user, first run id; `workflows/import-id.ts`), so it keeps answering after the same user starts a newer import.
  */
 import type { Client } from '@temporalio/client';
 import { STATUS_DEFAULTS, TEMPORAL_OUTAGE_DEFAULTS } from '../../config/defaults';
@@ -19,7 +19,6 @@ import type { Imports, TemporalPing } from './types';
 export type { Erasure, Imports, StartedImport, StartImportRequest, TemporalPing } from './types';
 export { createTemporalErasure } from './erasure';
 export { newImportView } from './commands';
-export { decodeImportId, encodeImportId, resolveImportId, type ImportRef } from './import-id';
 
 export interface TemporalImportsOptions {
   client: Client;

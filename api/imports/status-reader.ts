@@ -15,7 +15,7 @@ import {
 import { ApiError } from '../errors';
 import type { ImportView } from '../schemas';
 import { currentRunOfChain } from './chain';
-import { resolveImportId } from './import-id';
+import { resolveImportId } from '../../workflows/import-id';
 import { etaOf, rateOf, waiting, waitingOf } from './progress';
 
 export const importNotFound = (importId: string) =>

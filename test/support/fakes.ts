@@ -10,7 +10,6 @@ import { ServiceError } from '@temporalio/client';
 import { ApiError } from '../../api/errors';
 import {
   newImportView,
-  resolveImportId,
   type Erasure,
   type Imports,
   type StartedImport,
@@ -19,6 +18,7 @@ import {
 } from '../../api/imports';
 import type { ErasureView, ImportView } from '../../api/schemas';
 import { eraseWorkflowId, type ImportStatus } from '../../workflows/contract';
+import { resolveImportId } from '../../workflows/import-id';
 
 /** gRPC status UNAVAILABLE (the gRPC spec's code 14): the server could not be reached. */
 const GRPC_UNAVAILABLE = 14;

@@ -3,6 +3,10 @@
  * is needed to find the chain in Temporal without a lookup table: tenant, provider, user, first
  * run id. It is a name, not a credential: the caller's tenant must match the one inside, or the
  * import does not exist for them.
+ *
+ * The API issues and reads it; the webhook activity and the worker's log lines name imports by it.
+ * It sits beside the contract it is made of, and is sandbox-safe like it (no `Buffer`, no Node
+ * built-ins): workflow code may use it too.
  */
 import {
   DEFAULT_TENANT,
@@ -11,7 +15,7 @@ import {
   Provider,
   TenantId,
   type ImportOwner,
-} from '../../workflows/contract';
+} from './contract';
 
 export interface ImportRef extends ImportOwner {
   provider: Provider;
@@ -26,17 +30,20 @@ const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /** The longest id we issue is far shorter; the API refuses longer ones before decoding. */
 export const MAX_IMPORT_ID_LENGTH = 1024;
 
+/** `imp_` and the base64url of `[tenant, provider, userId, firstRunId]` as JSON. */
 export function encodeImportId(ref: Omit<ImportRef, 'workflowId'>): string {
   const parts = [ref.tenant, ref.provider, ref.userId, ref.firstRunId];
-  return PREFIX + Buffer.from(JSON.stringify(parts)).toString('base64url');
+  return PREFIX + toBase64Url(new TextEncoder().encode(JSON.stringify(parts)));
 }
 
 /** `null` for anything that is not an import id we issued. */
 export function decodeImportId(importId: string): ImportRef | null {
   if (!importId.startsWith(PREFIX) || importId.length > MAX_IMPORT_ID_LENGTH) return null;
+  const bytes = fromBase64Url(importId.slice(PREFIX.length));
+  if (!bytes) return null;
   let parts: unknown;
   try {
-    parts = JSON.parse(Buffer.from(importId.slice(PREFIX.length), 'base64url').toString('utf8'));
+    parts = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     return null;
   }
@@ -62,4 +69,40 @@ export function decodeImportId(importId: string): ImportRef | null {
 export function resolveImportId(tenant: string, importId: string): ImportRef | null {
   const ref = decodeImportId(importId);
   return ref && ref.tenant === tenant ? ref : null;
+}
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** RFC 4648 base64url without padding: what `Buffer`'s `base64url` writes, which the sandbox lacks. */
+function toBase64Url(bytes: Uint8Array): string {
+  let text = '';
+  for (let at = 0; at < bytes.length; at += 3) {
+    const [a = 0, b = 0, c = 0] = bytes.subarray(at, at + 3);
+    const group = (a << 16) | (b << 8) | c;
+    // Three bytes make four characters; a last one or two bytes make two or three.
+    const characters = Math.min(bytes.length - at, 3) + 1;
+    for (let k = 0; k < characters; k++) text += BASE64URL.charAt((group >> (18 - 6 * k)) & 63);
+  }
+  return text;
+}
+
+/** The bytes of unpadded base64url text, or `null` when `text` is not such text. */
+function fromBase64Url(text: string): Uint8Array | null {
+  if (text.length % 4 === 1) return null;
+  const bytes = new Uint8Array(Math.floor((text.length * 3) / 4));
+  let bits = 0;
+  let pending = 0;
+  let at = 0;
+  for (const character of text) {
+    const digit = BASE64URL.indexOf(character);
+    if (digit < 0) return null;
+    // At most 14 bits are pending after a digit: 16 bits hold them.
+    pending = ((pending << 6) | digit) & 0xffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes[at++] = (pending >> bits) & 0xff;
+    }
+  }
+  return bytes;
 }
