@@ -7,14 +7,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Store } from '../db/types';
-import {
-  DEFAULT_TENANT,
-  FAILURE_TYPES,
-  importWorkflowId,
-  legacyImportWorkflowId,
-  PROVIDERS,
-  type EraseUserInput,
-} from '../workflows/contract';
+import { FAILURE_TYPES, importWorkflowId, PROVIDERS, type EraseUserInput } from '../workflows/contract';
 
 export interface ErasureDeps {
   store: Store;
@@ -22,11 +15,9 @@ export interface ErasureDeps {
   client?: Client;
 }
 
-/** Every workflow ID an import of this user may run under, including those from before tenants. */
+/** Every workflow ID an import of this user may run under: one per provider. */
 function importWorkflowIds(owner: EraseUserInput): string[] {
-  const ids = PROVIDERS.map((provider) => importWorkflowId(owner, provider));
-  if (owner.tenant === DEFAULT_TENANT) ids.push(...PROVIDERS.map((provider) => legacyImportWorkflowId(provider, owner.userId)));
-  return ids;
+  return PROVIDERS.map((provider) => importWorkflowId(owner, provider));
 }
 
 export function createErasureActivities(deps: ErasureDeps) {

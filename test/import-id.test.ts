@@ -39,6 +39,11 @@ describe('import ids', () => {
     }
   });
 
+  it('refuse a three-part id (provider, user, run: no tenant)', () => {
+    assert.equal(decodeImportId(idOf(['google-people', 'alice', RUN_ID])), null);
+    assert.equal(resolveImportId('default', idOf(['google-people', 'alice', RUN_ID])), null);
+  });
+
   it('refuse what this API never issued', () => {
     const good = encodeImportId(ref);
     for (const importId of [

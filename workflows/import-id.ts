@@ -8,19 +8,12 @@
  * It sits beside the contract it is made of, and is sandbox-safe like it (no `Buffer`, no Node
  * built-ins): workflow code may use it too.
  */
-import {
-  DEFAULT_TENANT,
-  importWorkflowId,
-  legacyImportWorkflowId,
-  Provider,
-  TenantId,
-  type ImportOwner,
-} from './contract';
+import { importWorkflowId, Provider, TenantId, type ImportOwner } from './contract';
 
 export interface ImportRef extends ImportOwner {
   provider: Provider;
   firstRunId: string;
-  /** The chain's workflow ID (ids issued before tenants name the workflow ID of their time). */
+  /** The chain's workflow ID, {@link importWorkflowId} of its owner and provider. */
   workflowId: string;
 }
 
@@ -47,22 +40,14 @@ export function decodeImportId(importId: string): ImportRef | null {
   } catch {
     return null;
   }
-  if (!Array.isArray(parts)) return null;
-  // Ids issued before tenants: [provider, userId, firstRunId], all of the default tenant.
-  const legacy = parts.length === 3;
-  if (!legacy && parts.length !== 4) return null;
-  const [rawTenant, rawProvider, userId, firstRunId] = legacy ? [DEFAULT_TENANT, ...parts] : (parts as unknown[]);
+  if (!Array.isArray(parts) || parts.length !== 4) return null;
+  const [rawTenant, rawProvider, userId, firstRunId] = parts as unknown[];
   const tenant = TenantId.safeParse(rawTenant);
   const provider = Provider.safeParse(rawProvider);
   if (!tenant.success || !provider.success) return null;
   if (typeof userId !== 'string' || !userId || typeof firstRunId !== 'string' || !RUN_ID.test(firstRunId)) return null;
   const owner = { tenant: tenant.data, userId };
-  return {
-    ...owner,
-    provider: provider.data,
-    firstRunId,
-    workflowId: legacy ? legacyImportWorkflowId(provider.data, userId) : importWorkflowId(owner, provider.data),
-  };
+  return { ...owner, provider: provider.data, firstRunId, workflowId: importWorkflowId(owner, provider.data) };
 }
 
 /** The import `importId` names, if it is one of `tenant`'s: another tenant's id is as unknown as a made-up one. */
