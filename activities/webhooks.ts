@@ -5,13 +5,13 @@
  * The URL is the web app's, so the same guard as CardDAV URLs keeps it off private networks.
  */
 import { SealedTokenError, type TokenSealer } from '../encryption/token-seal';
+import { signWebhook, WEBHOOK_HEADERS } from '../encryption/webhook-signature';
 import type { Store } from '../db/types';
 import { FAILURE_TYPES } from '../workflows/contract';
 import type { DeliverWebhookInput, WebhookDelivery } from '../workflows/hooks-contract';
 import { encodeImportId } from '../workflows/import-id';
 import { describeNetworkError, failure } from './failures';
 import { checkDestination } from './sources/destinations';
-import { signWebhook, WEBHOOK_HEADERS } from './webhook-signature';
 
 export interface WebhookDeps {
   store: Store;
