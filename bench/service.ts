@@ -55,7 +55,7 @@ export interface BenchRun {
   /** The access token service imports are started with: it must never appear in history. */
   readonly accessToken: string;
   readonly devServer: DevServer;
-  /** The demo provider, in a process of its own (issue 12): phases reconfigure it and read its stats. */
+  /** The demo provider, in a process of its own: phases reconfigure it and read its stats. */
   readonly provider: RemoteProvider;
   readonly client: Client;
   /** The environment of the worker and API children: this server, provider, data dir and key, then `--env`. */

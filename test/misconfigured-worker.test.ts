@@ -1,5 +1,5 @@
 /**
- * A configuration fault is not an import failure (issue 14). A worker whose token key is not the
+ * A configuration fault is not an import failure. A worker whose token key is not the
  * API's takes imports from the shared task queue and cannot open their credentials: it fails each
  * attempt retryably as `WorkerMisconfigured`, naming both keys, and stops polling after a few. A
  * worker with the right key then completes every import, with exact counts.

@@ -70,7 +70,7 @@ describe('the payload codec', () => {
     assert.notDeepEqual(Buffer.from(a!.data!), Buffer.from(b!.data!));
   });
 
-  it('passes through payloads that are not encrypted (histories written before encryption)', async () => {
+  it('passes through payloads it did not encrypt', async () => {
     const plain = json({ legacy: true });
     const [decoded] = await codec.decode([plain]);
     assert.deepEqual(defaultPayloadConverter.fromPayload(decoded!), { legacy: true });

@@ -1,5 +1,5 @@
 /**
- * Status while Temporal is down (issue 14): the Temporal-backed imports never wait longer than
+ * Status while Temporal is down: the Temporal-backed imports never wait longer than
  * their budget, even on a server that accepts connections and then says nothing, and fail at once
  * while the connection monitor says Temporal is down. The HTTP answer is `503
  * temporal_unavailable` with `Retry-After`, and what the store could say in `partial`.
