@@ -43,9 +43,20 @@ export default tseslint.config(
           })),
           patterns: [
             {
-              group: ['../activities', '../activities/*', '../providers', '../providers/**', '../api/*', '../worker/*', '../db/*', '../config/*'],
+              group: [
+                '../activities',
+                '../activities/*',
+                '../providers',
+                '../providers/**',
+                '../api/*',
+                '../worker/*',
+                '../db/*',
+                '../config/*',
+                '../encryption/*',
+                '../observability/*',
+              ],
               allowTypeImports: true,
-              message: 'Workflows import activities, providers, api, worker, db and config only as types.',
+              message: 'Workflows import activities, providers, api, worker, db, config, encryption and observability only as types.',
             },
           ],
         },

@@ -7,13 +7,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Store } from '../db/types';
-import {
-  DEFAULT_TENANT,
-  FAILURE_TYPES,
-  importWorkflowId,
-  legacyImportWorkflowId,
-  type EraseUserInput,
-} from '../workflows/contract';
+import { FAILURE_TYPES, importWorkflowId, type EraseUserInput } from '../workflows/contract';
 import { PROVIDER_IDS } from '../providers';
 
 export interface ErasureDeps {
@@ -22,11 +16,9 @@ export interface ErasureDeps {
   client?: Client;
 }
 
-/** Every workflow ID an import of this user may run under, including those from before tenants. */
+/** Every workflow ID an import of this user may run under: one per provider. */
 function importWorkflowIds(owner: EraseUserInput): string[] {
-  const ids = PROVIDER_IDS.map((provider) => importWorkflowId(owner, provider));
-  if (owner.tenant === DEFAULT_TENANT) ids.push(...PROVIDER_IDS.map((provider) => legacyImportWorkflowId(provider, owner.userId)));
-  return ids;
+  return PROVIDER_IDS.map((provider) => importWorkflowId(owner, provider));
 }
 
 export function createErasureActivities(deps: ErasureDeps) {

@@ -11,7 +11,7 @@
 import { Context, CancelledFailure } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { WORKER_DEFAULTS } from '../config/defaults';
-import { SealedTokenError, type TokenSealer } from '../config/token-seal';
+import { SealedTokenError, type TokenSealer } from '../encryption/token-seal';
 import type { ContactStore, Store } from '../db/types';
 import {
   BatchHeartbeat,

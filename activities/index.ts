@@ -5,7 +5,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { WORKER_DEFAULTS } from '../config/defaults';
-import type { TokenSealer } from '../config/token-seal';
+import type { TokenSealer } from '../encryption/token-seal';
 import type { Store } from '../db/types';
 import { createErasureActivities } from './erasure';
 import { createImportBatch } from './import-batch';

@@ -2,7 +2,7 @@
  * The worker's side of kept tokens: the store's sealed credentials (`db/credentials.ts`), opened and
  * sealed with the worker's key, as the sources' {@link TokenVault}.
  */
-import { SealedTokenError, type TokenSealer } from '../config/token-seal';
+import { SealedTokenError, type TokenSealer } from '../encryption/token-seal';
 import type { CredentialKey, CredentialStore } from '../db/credentials';
 import { workerMisconfigured } from '../providers/kit/failures';
 import type { KeptTokens, TokenVault } from '../providers/types';

@@ -4,15 +4,15 @@
  * attempt retryably; `DeliverWebhook`'s retry policy spaces the attempts over up to 24 hours.
  * The URL is the web app's, so the same guard as CardDAV URLs keeps it off private networks.
  */
-import { encodeImportId } from '../api/imports/import-id';
-import { SealedTokenError, type TokenSealer } from '../config/token-seal';
+import { SealedTokenError, type TokenSealer } from '../encryption/token-seal';
+import { signWebhook, WEBHOOK_HEADERS } from '../encryption/webhook-signature';
 import type { Store } from '../db/types';
 import { FAILURE_TYPES } from '../workflows/contract';
 import type { DeliverWebhookInput, WebhookDelivery } from '../workflows/hooks-contract';
+import { encodeImportId } from '../workflows/import-id';
 import { describeNetworkError, failure } from '../providers/kit/failures';
 import { checkDestination } from '../providers/kit/destinations';
 import { httpRequest } from '../providers/kit/http';
-import { signWebhook, WEBHOOK_HEADERS } from './webhook-signature';
 
 export interface WebhookDeps {
   store: Store;

@@ -10,10 +10,12 @@ import { InvalidCursorError, type Store } from '../db/types';
 import { requireKey, type Authenticator, type CallerVariables } from './auth';
 import { ApiError, errorBody, onError } from './errors';
 import { limitBody, notFoundOrNotAllowed } from './http-hygiene';
-import { resolveImportId, type Erasure, type Imports, type TemporalPing } from './imports';
+import type { Erasure, Imports, TemporalPing } from './imports';
 import { importNotFound } from './imports/status-reader';
 import { checkSyncMode } from './imports/sync-mode';
 import { importKey } from '../workflows/contract';
+import { isProviderId } from '../providers';
+import { resolveImportId } from '../workflows/import-id';
 import { withPartialStatus } from './partial-status';
 import { rateLimit, TokenBuckets, type RateLimitOptions } from './rate-limit';
 import { eraseUser, getImport, healthz, importAction, importEvents, listContacts, listRejects, livez, startImport } from './routes';
@@ -24,8 +26,8 @@ import { CREDENTIALS_PATH_SUFFIX, reauthRoutes } from './reauth';
 import { resolveNotify, webhookRoutes } from './hooks/webhooks';
 import { syncRoutes } from './hooks/sync-routes';
 import type { SyncSchedules } from './hooks/schedules';
-import type { TokenSealer } from '../config/token-seal';
-import type { Logger } from '../config/logger';
+import type { TokenSealer } from '../encryption/token-seal';
+import type { Logger } from '../observability/logger';
 import type { HttpMetrics } from './metrics';
 import { requestLog } from './request-log';
 
@@ -156,7 +158,7 @@ export function createApp(deps: AppDeps) {
     const { importId } = c.req.valid('param');
     const { limit, cursor } = c.req.valid('query');
     // Answered from the store alone: the import id names the chain, Temporal need not be up.
-    const ref = resolveImportId(tenant, importId);
+    const ref = resolveImportId(tenant, importId, isProviderId);
     if (!ref) throw importNotFound(importId);
     try {
       const page = await deps.store.tenant(tenant).listRejects(importKey(ref.workflowId, ref.firstRunId), { limit, cursor });

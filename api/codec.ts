@@ -1,6 +1,6 @@
 /**
  * The codec server: lets the Temporal Web UI and the `temporal` CLI show what our payload codec
- * encrypted (`config/payload-codec.ts`). It speaks Temporal's remote codec protocol:
+ * encrypted (`encryption/payload-codec.ts`). It speaks Temporal's remote codec protocol:
  *
  *   POST /codec/decode   (and /codec/encode)
  *   Content-Type: application/json, X-Namespace: <namespace>, Authorization: Bearer <operator key>
@@ -15,7 +15,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { z } from 'zod';
-import { PayloadDecryptionError } from '../config/payload-codec';
+import { PayloadDecryptionError } from '../encryption/payload-codec';
 import { errorBody, onError } from './errors';
 
 /**

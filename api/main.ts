@@ -2,13 +2,13 @@
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError, loadConfig } from '../config';
-import { monitorConnection } from '../config/connection-monitor';
-import { dataConverter } from '../config/data-converter';
-import { createPayloadCodec } from '../config/payload-codec';
-import { loadPayloadKeyring } from '../config/payload-keys';
+import { monitorConnection } from '../observability/connection-monitor';
+import { dataConverter } from '../encryption/data-converter';
+import { createPayloadCodec } from '../encryption/payload-codec';
+import { loadPayloadKeyring } from '../encryption/payload-keys';
 import { CONFIG_EXIT_CODE } from '../config/parse';
 import { temporalTarget } from '../config/temporal';
-import { createTokenSealer, loadTokenKey } from '../config/token-seal';
+import { createTokenSealer, loadTokenKey } from '../encryption/token-seal';
 import { openStore } from '../db';
 import { createApp } from './app';
 import { createCodecApp } from './codec';
@@ -20,7 +20,7 @@ import { createTemporalSchedules } from './hooks/schedules';
 import { docsPage } from './docs-page';
 import { ImportWatchers } from './events/watchers';
 import { progressPage } from './progress-page';
-import { createLogger, logSettings, routeConsole } from '../config/logger';
+import { createLogger, logSettings, routeConsole } from '../observability/logger';
 import { createHttpMetrics } from './metrics';
 
 // Every line this process writes is one pino event (JSON, or readable under LOG_FORMAT=pretty).

@@ -4,7 +4,8 @@
  */
 import { TEMPORAL_OUTAGE_DEFAULTS } from '../config/defaults';
 import { isTemporalUnavailable, TemporalUnavailableError } from './errors';
-import { decodeImportId, type ImportRef } from './imports/import-id';
+import { isProviderId } from '../providers';
+import { decodeImportId, type ImportRef } from '../workflows/import-id';
 
 /**
  * The error to answer a status request with: `err` as it is, unless it means Temporal did not
@@ -19,7 +20,7 @@ export async function withPartialStatus(
   withinMs: number = TEMPORAL_OUTAGE_DEFAULTS.partialStatusMs,
 ): Promise<unknown> {
   if (!isTemporalUnavailable(err)) return err;
-  const ref = decodeImportId(importId);
+  const ref = decodeImportId(importId, isProviderId);
   if (!ref) return err;
   let timer: NodeJS.Timeout | undefined;
   const saved = await Promise.race([

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import type { Logger } from '../config/logger';
+import type { Logger } from '../observability/logger';
 import { routeOf } from './metrics';
 
 export const REQUEST_ID_HEADER = 'X-Request-Id' as const;

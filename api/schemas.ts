@@ -2,6 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import { PROVIDER_IDS, SOURCE_REQUESTS } from '../providers';
 import { ImportStatus, SyncMode } from '../workflows/contract';
+import { MAX_IMPORT_ID_LENGTH } from '../workflows/import-id';
 
 /** User ids end up in workflow IDs and search attributes: keep them to a safe, printable set. */
 export const UserId = z
@@ -91,7 +92,7 @@ export const TemporalUnavailableBody = ErrorBody.extend({
 }).openapi('TemporalUnavailable');
 
 export const ImportIdParam = z.object({
-  importId: z.string().min(1).max(1024).openapi({ param: { name: 'importId', in: 'path' } }),
+  importId: z.string().min(1).max(MAX_IMPORT_ID_LENGTH).openapi({ param: { name: 'importId', in: 'path' } }),
 });
 
 export const UserIdParam = z.object({ userId: UserId.openapi({ param: { name: 'userId', in: 'path' } }) });

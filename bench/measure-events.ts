@@ -15,7 +15,7 @@ import { createAuthenticator } from '../api/auth';
 import { ImportWatchers } from '../api/events/watchers';
 import { createTemporalErasure, createTemporalImports, temporalPing } from '../api/imports';
 import { loadConfig } from '../config';
-import { createTokenSealer } from '../config/token-seal';
+import { createTokenSealer } from '../encryption/token-seal';
 import { openStore } from '../db';
 import type { BenchRun, Service } from './service';
 import { round, sleep } from './support';

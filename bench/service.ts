@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config';
-import { dataConverter } from '../config/data-converter';
-import { loadPayloadKeyring } from '../config/payload-keys';
+import { dataConverter } from '../encryption/data-converter';
+import { loadPayloadKeyring } from '../encryption/payload-keys';
 import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../config/defaults';
 import { freePort, startDevServer, type DevServer } from '../scripts/temporal-cli';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
@@ -55,7 +55,7 @@ export interface BenchRun {
   /** The access token service imports are started with: it must never appear in history. */
   readonly accessToken: string;
   readonly devServer: DevServer;
-  /** The demo provider, in a process of its own (issue 12): phases reconfigure it and read its stats. */
+  /** The demo provider, in a process of its own: phases reconfigure it and read its stats. */
   readonly provider: RemoteProvider;
   readonly client: Client;
   /** The environment of the worker and API children: this server, provider, data dir and key, then `--env`. */

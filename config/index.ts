@@ -17,8 +17,15 @@ import {
   RATE_LIMIT_DEFAULTS,
   WORKER_DEFAULTS,
 } from './defaults';
-import { ConfigError, parseBoolean, parseDurationSeconds, parseInteger, PORT_RANGE } from './parse';
-import { parsePayloadKeys, type PayloadKeyring } from './payload-keys';
+import {
+  ConfigError,
+  parseBoolean,
+  parseDurationSeconds,
+  parseInteger,
+  parsePayloadKeys,
+  PORT_RANGE,
+  type PayloadKeyring,
+} from './parse';
 
 export { ConfigError } from './parse';
 

@@ -1,7 +1,9 @@
 /**
  * The one home of the small parsers every process uses on its environment and flags, so
  * `PORT=abc`, `--contacts 1e3` and `DEMO_CONTACTS=-1` are refused the same way, with a message
- * that names the variable and says what it takes.
+ * that names the variable and says what it takes. It also reads the payload keyring's
+ * `id:base64key` entries, the one format of `PAYLOAD_ENCRYPTION_KEYS` and of the key file
+ * (`encryption/payload-keys.ts`).
  */
 
 /** A value from the environment or the command line that does not parse. */
@@ -91,4 +93,53 @@ export function parseHttpUrl(name: string, raw: string | undefined, fallback: st
     throw new ConfigError(`${name} must be an http:// or https:// URL (got "${text}")`);
   }
   return text.replace(/\/+$/, '');
+}
+
+/** One named AES-256 key. */
+export interface PayloadKey {
+  /** Written next to every payload it encrypts (`encryption-key-id`); never reused for another key. */
+  readonly id: string;
+  /** 32 bytes. */
+  readonly key: Buffer;
+}
+
+/** Keys newest first: never empty; the first one encrypts, the others only decrypt (`encryption/payload-codec.ts`). */
+export type PayloadKeyring = readonly [PayloadKey, ...PayloadKey[]];
+
+const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const HOW_TO_MAKE_ONE = 'make a key with `openssl rand -base64 32`';
+
+/**
+ * Parses `id:base64key` entries, newest first, separated by commas or new lines (blank lines and
+ * `#` comments are skipped, for the key file). `source` names where they came from in errors.
+ * Throws {@link ConfigError} saying what to fix; the message never shows a key.
+ */
+export function parsePayloadKeys(source: string, raw: string): PayloadKeyring {
+  const entries = raw
+    .split(/[,\n]/)
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '' && !entry.startsWith('#'));
+  const keys: PayloadKey[] = [];
+  for (const [index, entry] of entries.entries()) {
+    const where = `${source}, entry ${index + 1}`;
+    const colon = entry.indexOf(':');
+    if (colon < 0) throw new ConfigError(`${where} is not "id:base64key" (${HOW_TO_MAKE_ONE}, and name it, e.g. k20250101:…)`);
+    const id = entry.slice(0, colon).trim();
+    const encoded = entry.slice(colon + 1).trim();
+    if (!KEY_ID.test(id)) {
+      throw new ConfigError(`${where}: the key id "${id.slice(0, 40)}" must be 1 to 32 letters, digits, "_" or "-"`);
+    }
+    const key = Buffer.from(encoded, 'base64');
+    if (!BASE64.test(encoded) || key.length !== 32) {
+      throw new ConfigError(`${where}: key "${id}" must be 32 random bytes in base64 (${HOW_TO_MAKE_ONE})`);
+    }
+    if (keys.some((other) => other.id === id)) {
+      throw new ConfigError(`${where}: the key id "${id}" appears twice; every key needs its own id`);
+    }
+    keys.push({ id, key });
+  }
+  const [newest, ...older] = keys;
+  if (!newest) throw new ConfigError(`${source} holds no key: give at least one "id:base64key" (${HOW_TO_MAKE_ONE})`);
+  return [newest, ...older];
 }

@@ -14,21 +14,7 @@
 import { sql, SqliteAdapter, type Kysely } from 'kysely';
 import type { StoreDatabase } from './schema';
 import { storedContact } from './stored-contact';
-import { InvalidCursorError, type StoredContact } from './types';
-
-/** One entry of the change feed: a contact as it is now, or the ids of one that went. */
-export type ContactChange =
-  | ({ change: 'upsert' } & StoredContact)
-  | { change: 'delete'; provider: string; externalId: string; deletedAt: string };
-
-export interface ChangePage {
-  /** Changes in commit order (oldest first). */
-  items: ContactChange[];
-  /** Where to resume: pass it back as `changedSince`. Always present, also when nothing changed. */
-  cursor: string;
-  /** More changes are already waiting after `cursor`. */
-  hasMore: boolean;
-}
+import { InvalidCursorError, type ChangePage, type ContactChange } from './contact-shapes';
 
 /** How many ids one `IN (…)` lists: far below both dialects' parameter limits. */
 const IDS_PER_STATEMENT = 500;
@@ -276,7 +262,7 @@ function encodeChangeCursor(position: ChangePosition): string {
   return Buffer.from(JSON.stringify(['c', position.seq, position.provider, position.externalId])).toString('base64url');
 }
 
-/** The position a cursor names; {@link CHANGES_START} is before everything (rows from before the feed have number 0). */
+/** The position a cursor names; {@link CHANGES_START} is before every row, those of number 0 (the column's default) too. */
 function decodeChangeCursor(cursor: string): ChangePosition {
   if (cursor === CHANGES_START) return { seq: -1, provider: '', externalId: '' };
   if (/^[A-Za-z0-9_-]+$/.test(cursor)) {

@@ -1,7 +1,7 @@
 /**
  * Users' provider credentials that outlive one request: a Google refresh token, and the last access
  * token a refresh gave. One row per (tenant, user, provider). The store only ever sees them sealed
- * (`config/token-seal.ts`, by the API and the workers): a copy of the database leaks no token, and
+ * (`encryption/token-seal.ts`, by the API and the workers): a copy of the database leaks no token, and
  * none of it ever enters workflow history, which carries only a note that the token is stored here.
  */
 import type { Kysely } from 'kysely';

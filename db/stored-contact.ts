@@ -3,7 +3,7 @@
  * upserts (`db/changes.ts`) both answer with this shape, so it is built in one place.
  */
 import type { ContactsTable } from './schema';
-import type { StoredContact } from './types';
+import type { StoredContact } from './contact-shapes';
 
 /** The columns {@link storedContact} reads. */
 export type StoredContactRow = Pick<

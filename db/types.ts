@@ -2,32 +2,12 @@
 import type { ApiKeyStore } from './api-keys';
 import type { WebhookStore } from './webhooks';
 import type { CredentialStore } from './credentials';
-import type { ChangePage } from './changes';
+import type { ChangePage, ContactPage, ContactRecord } from './contact-shapes';
 import type { SyncStateStore } from './sync-state';
 
-export type { ChangePage, ContactChange } from './changes';
+export type { ChangePage, ContactChange, ContactPage, ContactRecord, StoredContact } from './contact-shapes';
+export { InvalidCursorError } from './contact-shapes';
 export type { SyncState, SyncStateStore } from './sync-state';
-
-/** One contact as we keep it: a few columns the web app shows, plus the provider's raw record. */
-export interface ContactRecord {
-  /** The provider's stable id (`resourceName` for the People API, e.g. `people/c123`). */
-  externalId: string;
-  /** The provider's version tag; a row is rewritten only when it changes. */
-  etag: string;
-  displayName: string | null;
-  email: string | null;
-  phone: string | null;
-  organization: string | null;
-  /** `phone` in E.164 when it is a valid number (`activities/normalize.ts`); absent or `null` otherwise. */
-  phoneE164?: string | null;
-  /** The provider's record as it came, JSON-serialisable. */
-  raw: unknown;
-  /**
-   * `raw` already serialised as JSON, when the source did it (a decode thread, see
-   * `activities/sources/page-decoder.ts`): the store writes it as it is and does not read `raw`.
-   */
-  rawJson?: string;
-}
 
 /** Why a record was set aside instead of saved. */
 export type RejectReason =
@@ -47,20 +27,6 @@ export interface RejectedRecord {
   message: string;
   /** At most 2 KiB of the record as it came (cut at a character boundary). */
   excerpt: string;
-}
-
-/** A contact as the API lists it: the record, whose provider it came from, and when we saved it. */
-export interface StoredContact extends ContactRecord {
-  provider: string;
-  phoneE164: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface ContactPage {
-  items: StoredContact[];
-  /** Opaque; pass back as `cursor` for the next page, `null` on the last page. */
-  nextCursor: string | null;
 }
 
 export interface UpsertResult {
@@ -117,7 +83,7 @@ export interface ContactStore {
   upsertContacts(userId: string, provider: string, contacts: readonly ContactRecord[]): Promise<UpsertResult>;
   /**
    * Upserts a page's contacts and files `checkpoint` in ONE transaction: after a crash, the stored
-   * checkpoint says exactly which pages are saved (issue 12). Idempotent like {@link upsertContacts}.
+   * checkpoint says exactly which pages are saved. Idempotent like {@link upsertContacts}.
    */
   savePage(userId: string, provider: string, contacts: readonly ContactRecord[], checkpoint: PageCheckpoint): Promise<UpsertResult>;
   /** The import's checkpoint as the last committed page left it, or `null`. */
@@ -222,8 +188,4 @@ export interface Store {
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
-}
-
-export class InvalidCursorError extends Error {
-  override name = 'InvalidCursorError';
 }

@@ -11,7 +11,7 @@ export interface WebhookSettings {
   tenant: string;
   /** Where events of imports started without `notify` go; `null`: only imports that name a URL notify. */
   url: string | null;
-  /** The signing secret, sealed (`config/token-seal.ts`). */
+  /** The signing secret, sealed (`encryption/token-seal.ts`). */
   sealedSecret: string;
   createdAt: string;
   updatedAt: string;

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '../config';
 import { WORKER_DEFAULTS, WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../config/defaults';
-import { loadPayloadKeyring } from '../config/payload-keys';
-import { loadTokenKey } from '../config/token-seal';
+import { loadPayloadKeyring } from '../encryption/payload-keys';
+import { loadTokenKey } from '../encryption/token-seal';
 import { openStore } from '../db';
 import {
   binaryPart,

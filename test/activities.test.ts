@@ -15,7 +15,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index';
 import type { ContactSource, PageRequest, SourcePage } from '../providers';
-import { createTokenSealer } from '../config/token-seal';
+import { createTokenSealer } from '../encryption/token-seal';
 import type { ContactRecord, ContactStore, Store } from '../db/types';
 import { type DemoProvider, startDemoProvider } from '../demo-provider/server';
 import {

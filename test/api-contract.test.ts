@@ -3,8 +3,8 @@
  * of `Imports`, `Erasure` and `TemporalPing` (test/support/fakes.ts) and a real SQLite store, in a
  * fresh directory per group of tests, so the API keys one group creates are invisible to the
  * others. What the Temporal-backed `Imports` itself does is covered end to end in
- * import-e2e.test.ts; one test here builds it on a client whose server is gone, for the 503 it must
- * then answer.
+ * import-e2e.test.ts; two tests here build it on a client whose server is gone, for the 503 it must
+ * then answer and the 404 it answers without asking.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -18,11 +18,13 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { createApp } from '../api/app';
 import { createAuthenticator, type AuthenticatorOptions } from '../api/auth';
-import { createTemporalErasure, createTemporalImports, decodeImportId, encodeImportId, temporalPing } from '../api/imports';
+import { createTemporalErasure, createTemporalImports, temporalPing } from '../api/imports';
 import { ErasureView, ErrorBody, ImportView } from '../api/schemas';
 import { openStore } from '../db';
 import type { Store } from '../db/types';
 import { DEFAULT_TENANT, eraseWorkflowId, IMPORT_STATES, ImportStatus } from '../workflows/contract';
+import { isProviderId } from '../providers';
+import { decodeImportId, encodeImportId } from '../workflows/import-id';
 import { FakeErasure, FakeImports, fakeTemporalPing, temporalUnavailableError } from './support/fakes';
 import { testSealer, uniqueId } from './support/harness';
 
@@ -442,8 +444,8 @@ describe('HTTP contract', () => {
       const theirs = await startImport(userId, otherKey);
       assert.notEqual(theirs.importId, ours.importId, 'a new import, not the other tenant\'s running one');
       assert.notEqual(theirs.workflowId, ours.workflowId);
-      assert.equal(decodeImportId(ours.importId)?.tenant, TENANT);
-      assert.equal(decodeImportId(theirs.importId)?.tenant, OTHER_TENANT);
+      assert.equal(decodeImportId(ours.importId, isProviderId)?.tenant, TENANT);
+      assert.equal(decodeImportId(theirs.importId, isProviderId)?.tenant, OTHER_TENANT);
       assert.deepEqual(
         imports.calls.map(({ method, tenant }) => `${method} ${tenant}`),
         [`start ${TENANT}`, `start ${OTHER_TENANT}`],
@@ -475,7 +477,7 @@ describe('HTTP contract', () => {
         body: startBody(userId),
         authorization: `Bearer ${key}`,
       });
-      assert.equal(decodeImportId(importView(res, 202).importId)?.tenant, TENANT);
+      assert.equal(decodeImportId(importView(res, 202).importId, isProviderId)?.tenant, TENANT);
     });
 
     it("gives no partial count for another tenant's import while Temporal does not answer", async () => {
@@ -852,7 +854,7 @@ describe('HTTP contract: the keyless loopback mode', () => {
     const userId = uniqueId('open');
     const res = await send(app, 'POST', '/v1/imports', { body: startBody(userId), key: null });
     const view = importView(res, 202);
-    assert.equal(decodeImportId(view.importId)?.tenant, DEFAULT_TENANT);
+    assert.equal(decodeImportId(view.importId, isProviderId)?.tenant, DEFAULT_TENANT);
     assert.deepEqual(
       imports.calls.map(({ method, tenant }) => `${method} ${tenant}`),
       [`start ${DEFAULT_TENANT}`],
@@ -878,7 +880,7 @@ describe('HTTP contract: the keyless loopback mode', () => {
     }
     assert.deepEqual(imports.calls, [], 'no keyless request reached imports');
     const view = importView(await send(app, 'POST', '/v1/imports', { body: startBody(uniqueId('keyed')), key }), 202);
-    assert.equal(decodeImportId(view.importId)?.tenant, TENANT, "the key's tenant, not default");
+    assert.equal(decodeImportId(view.importId, isProviderId)?.tenant, TENANT, "the key's tenant, not default");
     assert.deepEqual((await send(app, 'GET', '/healthz', { key: null })).body, { status: 'ok' }, 'no details without a key now');
 
     await store.apiKeys.revoke(record.id);
@@ -940,7 +942,8 @@ describe('HTTP contract: rate limits', () => {
 });
 
 describe('HTTP contract on a real Temporal client whose server is gone', () => {
-  it('answers 503 temporal_unavailable to a status request and an erasure', { timeout: 60_000 }, async () => {
+  /** The app on the Temporal-backed `Imports` and `Erasure`, over a client whose server does not answer. */
+  async function withServerGone(loopbackOnly: boolean, test: (app: App, store: Store) => Promise<void>): Promise<void> {
     const connection = Connection.lazy({
       address: `127.0.0.1:${await closedPort()}`,
       // The SDK's own retries, cut short: the default ten attempts take about 20 s to give up.
@@ -948,7 +951,6 @@ describe('HTTP contract on a real Temporal client whose server is gone', () => {
     });
     const store = await freshStore();
     try {
-      const key = await tenantKey(store);
       const client = new Client({ connection, workflow: { queryRejectCondition: 'NOT_OPEN' } });
       const imports = createTemporalImports({
         client,
@@ -960,14 +962,32 @@ describe('HTTP contract on a real Temporal client whose server is gone', () => {
         imports,
         erasure: createTemporalErasure({ client }),
         store,
-        auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: false }),
+        auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly, keyCountCacheMs: 0 }),
         temporal: temporalPing(client),
       });
-      assertError(await send(app, 'GET', `/v1/imports/${neverIssued()}`, { key }), 503, 'temporal_unavailable');
-      assertError(await send(app, 'DELETE', '/v1/users/u1', { key }), 503, 'temporal_unavailable');
+      await test(app, store);
     } finally {
       await store.close();
       await connection.close();
     }
+  }
+
+  it('answers 503 temporal_unavailable to a status request and an erasure', { timeout: 60_000 }, async () => {
+    await withServerGone(false, async (app, store) => {
+      const key = await tenantKey(store);
+      assertError(await send(app, 'GET', `/v1/imports/${neverIssued()}`, { key }), 503, 'temporal_unavailable');
+      assertError(await send(app, 'DELETE', '/v1/users/u1', { key }), 503, 'temporal_unavailable');
+    });
+  });
+
+  it('answers 404 to a three-part import id (provider, user, run: no tenant) without asking Temporal', { timeout: 60_000 }, async () => {
+    // The keyless loopback mode: its tenant, `default`, is the one such an id would have named.
+    await withServerGone(true, async (app) => {
+      const parts = ['google-people', uniqueId('old'), '01a2236e-fd33-7b63-bc70-63ad57a65ce5'];
+      const threePart = `imp_${Buffer.from(JSON.stringify(parts)).toString('base64url')}`;
+      assertError(await send(app, 'GET', `/v1/imports/${threePart}`, { key: null }), 404, 'import_not_found');
+      assertError(await send(app, 'GET', `/v1/imports/${threePart}/rejects`, { key: null }), 404, 'import_not_found');
+      assertError(await send(app, 'GET', `/v1/imports/${neverIssued(DEFAULT_TENANT)}`, { key: null }), 503, 'temporal_unavailable');
+    });
   });
 });

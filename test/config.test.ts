@@ -17,7 +17,7 @@ import {
 } from '../config/defaults';
 import { parseInteger, PORT_RANGE } from '../config/parse';
 import { DEFAULT_GOOGLE_PEOPLE_BASE_URL } from '../providers/google-people/settings';
-import { createTokenSealer, loadTokenKey, SealedTokenError } from '../config/token-seal';
+import { createTokenSealer, loadTokenKey, SealedTokenError } from '../encryption/token-seal';
 import { TASK_QUEUE } from '../workflows/contract';
 
 /** Asserts that `fn` throws a {@link ConfigError} whose message matches every pattern. */

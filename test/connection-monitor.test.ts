@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { monitorConnection } from '../config/connection-monitor';
+import { monitorConnection } from '../observability/connection-monitor';
 import { waitFor } from './support/harness';
 
 describe('connection monitor', () => {

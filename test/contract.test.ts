@@ -16,7 +16,6 @@ import {
   ImportMemo,
   importWorkflowId,
   isFinished,
-  legacyImportWorkflowId,
   parseOrNull,
   RunStatus,
   SEARCH_ATTRIBUTE_DEFINITIONS,
@@ -167,9 +166,8 @@ describe('checkpoints', () => {
 });
 
 describe('names operators use', () => {
-  it('names one workflow per tenant, provider and user, and keeps the name imports had before tenants', () => {
+  it('names one workflow per tenant, provider and user', () => {
     assert.equal(importWorkflowId({ tenant: 'acme', userId: 'alice' }, 'google-people'), 'import-contacts/acme/google-people/alice');
-    assert.equal(legacyImportWorkflowId('google-people', 'alice'), 'import-contacts/google-people/alice');
     assert.equal(eraseWorkflowId({ tenant: 'acme', userId: 'alice' }), 'erase-user/acme/alice');
     assert.equal(TenantId.safeParse(DEFAULT_TENANT).success, true, 'the default tenant is a tenant id');
   });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Worker } from '@temporalio/worker';
-import { createTokenSealer } from '../config/token-seal';
+import { createTokenSealer } from '../encryption/token-seal';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { createImportWorker } from '../worker/create-worker';
 import { createMisconfigurationGuard, MISCONFIGURED_FAILURES_BEFORE_STOP } from '../worker/misconfiguration-guard';

@@ -1,5 +1,5 @@
 /**
- * Metrics and logs of a whole `npm start` run (issue 11): the real script on its own dev server and
+ * Metrics and logs of a whole `npm start` run: the real script on its own dev server and
  * free ports, JSON logs at debug level, a demo provider failing every fifth request with a 500. The
  * worker's Prometheus endpoint (Temporal's series and the import's) and the API's `/metrics` are
  * scraped before, during and after an import, and the counts have to move. Then a CardDAV import of
@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImportView } from '../api/schemas';
 import { ConfigError } from '../config';
-import { logSettings } from '../config/logger';
+import { logSettings } from '../observability/logger';
 import { workerMetricsAddress } from '../worker/metrics';
 import { personJson } from '../demo-provider/people';
 import { uniqueId, waitFor } from './support/harness';

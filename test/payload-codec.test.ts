@@ -10,8 +10,9 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { ConfigError, loadConfig } from '../config';
-import { ENCRYPTED_ENCODING, KEY_ID_METADATA, PayloadDecryptionError, createPayloadCodec } from '../config/payload-codec';
-import { PAYLOAD_KEY_FILE, datedKeyId, loadPayloadKeyring, parsePayloadKeys, type PayloadKeyring } from '../config/payload-keys';
+import { parsePayloadKeys, type PayloadKeyring } from '../config/parse';
+import { ENCRYPTED_ENCODING, KEY_ID_METADATA, PayloadDecryptionError, createPayloadCodec } from '../encryption/payload-codec';
+import { PAYLOAD_KEY_FILE, datedKeyId, loadPayloadKeyring } from '../encryption/payload-keys';
 
 const ROOT = path.resolve(__dirname, '..');
 const base64Key = (fill: number) => Buffer.alloc(32, fill).toString('base64');
@@ -69,7 +70,7 @@ describe('the payload codec', () => {
     assert.notDeepEqual(Buffer.from(a!.data!), Buffer.from(b!.data!));
   });
 
-  it('passes through payloads that are not encrypted (histories written before encryption)', async () => {
+  it('passes through payloads it did not encrypt', async () => {
     const plain = json({ legacy: true });
     const [decoded] = await codec.decode([plain]);
     assert.deepEqual(defaultPayloadConverter.fromPayload(decoded!), { legacy: true });
@@ -160,7 +161,7 @@ describe('the payload keyring', () => {
 
   it('gives processes that start together the same key', async () => {
     const dataDir = freshDir();
-    const script = `const { loadPayloadKeyring } = require(${JSON.stringify(path.join(ROOT, 'config', 'payload-keys.ts'))});
+    const script = `const { loadPayloadKeyring } = require(${JSON.stringify(path.join(ROOT, 'encryption', 'payload-keys.ts'))});
       const [key] = loadPayloadKeyring({ dataDir: process.argv[1], payloadKeys: undefined });
       process.stdout.write(key.id + ':' + key.key.toString('base64'));`;
     const outputs = await Promise.all(

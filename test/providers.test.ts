@@ -1,17 +1,16 @@
 /**
  * The provider registry (`providers/index.ts`): the one list of providers, what derives from it, and
- * where it refuses a name it does not list. No server: definitions and pure functions only.
+ * how it refuses a name it does not list when a source is opened (import ids: import-id.test.ts). No
+ * server: definitions and pure functions only.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { decodeImportId, encodeImportId } from '../api/imports';
 import { PROVIDER_IDS, SCHEDULE_PROVIDER_IDS, isProviderId, openSource, readProviderSettings } from '../providers';
 import { FAILURE_TYPES, Provider } from '../workflows/contract';
 
 const SOURCES = { providers: readProviderSettings({}) };
 const OWNER = { tenant: 'default', userId: 'alice' };
-const RUN_ID = '0b6a1c9e-3f7d-4a52-9c1e-2d8f5b7a6c43';
 
 /** Asserts `open` throws a non-retryable `InvalidImportInput`, then `check`s it further. */
 function assertRefused(open: () => unknown, check: (failure: ApplicationFailure) => void = () => undefined): void {
@@ -51,11 +50,5 @@ void describe('the provider registry', () => {
         (failure) => assert.ok(!failure.message.includes('hunter2') && !failure.message.includes('ya29'), failure.message),
       );
     }
-  });
-
-  void it('decodes no import id of a provider it does not list', () => {
-    const ref = { tenant: 'acme', userId: 'u1', firstRunId: RUN_ID };
-    assert.equal(decodeImportId(encodeImportId({ ...ref, provider: 'carddav' }))?.provider, 'carddav');
-    assert.equal(decodeImportId(encodeImportId({ ...ref, provider: 'myspace' })), null);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Status while Temporal is down (issue 14): the Temporal-backed imports never wait longer than
+ * Status while Temporal is down: the Temporal-backed imports never wait longer than
  * their budget, even on a server that accepts connections and then says nothing, and fail at once
  * while the connection monitor says Temporal is down. The HTTP answer is `503
  * temporal_unavailable` with `Retry-After`, and what the store could say in `partial`.
@@ -11,11 +11,12 @@ import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { Hono } from 'hono';
 import { isTemporalUnavailable, onError, TemporalUnavailableError } from '../api/errors';
-import { createTemporalImports, encodeImportId } from '../api/imports';
+import { createTemporalImports } from '../api/imports';
 import { withPartialStatus } from '../api/partial-status';
 import { TemporalUnavailableBody } from '../api/schemas';
 import { TEMPORAL_OUTAGE_DEFAULTS } from '../config/defaults';
 import { DEFAULT_TENANT } from '../workflows/contract';
+import { encodeImportId } from '../workflows/import-id';
 import { testSealer, uniqueId } from './support/harness';
 
 const TUNING = { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100 };

@@ -1,23 +1,13 @@
 /**
  * Sealed tokens name their key, so a worker that lacks it can say which key it lacks and which it
- * has (issue 14), and tell "not my key" (a fault of its configuration) from "altered" (a fault of
- * the value). Values sealed before key ids keep opening.
+ * has, and tell "not my key" (a fault of its configuration) from "altered" (a fault of the value).
  */
 import assert from 'node:assert/strict';
-import { createCipheriv, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { createTokenSealer, SealedTokenError, tokenKeyId } from '../config/token-seal';
+import { createTokenSealer, SealedTokenError, tokenKeyId } from '../encryption/token-seal';
 
 const KEY = Buffer.alloc(32, 1);
 const OTHER_KEY = Buffer.alloc(32, 2);
-
-/** A value in the format written before key ids: `v1.<iv>.<ciphertext>.<tag>`. */
-function legacySeal(key: Buffer, token: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  const ciphertext = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
-  return ['v1', iv, ciphertext, cipher.getAuthTag()].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
-}
 
 function refusal(open: () => unknown): SealedTokenError {
   try {
@@ -45,13 +35,6 @@ describe('token key ids', () => {
     assert.equal(err.reason, 'other-key');
     assert.match(err.message, new RegExp(`sealed with another key \\(key ${other.keyId}\\); this process has key ${sealer.keyId}`));
     assert.match(err.message, /TOKEN_ENCRYPTION_KEY/);
-  });
-
-  it('opens values sealed before key ids, and calls one it cannot open another key', () => {
-    assert.equal(sealer.open(legacySeal(KEY, 'old-token')), 'old-token');
-    const err = refusal(() => sealer.open(legacySeal(OTHER_KEY, 'old-token')));
-    assert.equal(err.reason, 'other-key');
-    assert.match(err.message, new RegExp(`this process has key ${sealer.keyId}`));
   });
 
   it('calls a value with its key id that does not open altered, not another key', () => {

@@ -19,7 +19,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { SyncDeleted, SyncView } from '../api/hooks/schemas';
 import { createTemporalImports, type Imports } from '../api/imports';
-import { FAILURE_CONVERTER_PATH } from '../config/data-converter';
+import { FAILURE_CONVERTER_PATH } from '../encryption/data-converter';
 import type { Store } from '../db/types';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { freePort, startDevServer, type DevServer } from '../scripts/temporal-cli';

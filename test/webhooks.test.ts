@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
 import { createWebhookActivities } from '../activities/webhooks';
-import { signWebhook, verifyWebhook, WEBHOOK_HEADERS } from '../activities/webhook-signature';
+import { signWebhook, verifyWebhook, WEBHOOK_HEADERS } from '../encryption/webhook-signature';
 import type { createApp } from '../api/app';
 import { WebhookView } from '../api/hooks/schemas';
 import type { Store } from '../db/types';

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
-import { FAILURE_CONVERTER_PATH } from '../config/data-converter';
+import { FAILURE_CONVERTER_PATH } from '../encryption/data-converter';
 import { WORKFLOWS_PATH } from './create-worker';
 
 const THREAD_SOURCE = `
@@ -52,8 +52,8 @@ export const BUILT_BUNDLE_PATH = path.join(__dirname, '..', 'workflow-bundle.js'
 /**
  * The workflow code for the worker: the bundle built with it when this is the compiled worker and
  * the build wrote one, else bundled now. A worker that does not bundle never loads webpack, and
- * keeps about 70 MB less resident for its whole life (the allocator holds on to what the bundling
- * thread used, issue 12); it also starts sooner.
+ * keeps less resident for its whole life, because the allocator holds on to what the bundling
+ * thread used (measured in bench/README.md, "Worker memory"); it also starts sooner.
  */
 export function workerWorkflowBundle(): Promise<{ code: string } | { codePath: string }> {
   if (path.extname(__filename) === '.js' && fs.existsSync(BUILT_BUNDLE_PATH)) return Promise.resolve({ codePath: BUILT_BUNDLE_PATH });

@@ -21,7 +21,7 @@ export interface ImportWorkerOptions {
   heartbeatThrottleMs?: number;
   identity?: string;
   /**
-   * The service's payload encryption (`config/data-converter.ts`). Every worker in production has
+   * The service's payload encryption (`encryption/data-converter.ts`). Every worker in production has
    * it; its `failureConverterPath` must match the one the workflow bundle was built with.
    */
   dataConverter?: DataConverter;

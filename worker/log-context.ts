@@ -4,8 +4,8 @@
  * An activity interceptor: the batch input names the chain (tenant, provider, user, first run).
  */
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { encodeImportId } from '../api/imports/import-id';
 import { ImportBatchInput, parseOrNull } from '../workflows/contract';
+import { encodeImportId } from '../workflows/import-id';
 
 /** The `importId` of a batch input, or `undefined` for other activities and inputs without a key. */
 export function importIdOfBatch(input: unknown): string | undefined {

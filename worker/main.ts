@@ -10,11 +10,11 @@
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../config';
-import { monitorConnection, type ConnectionMonitor } from '../config/connection-monitor';
-import { dataConverter } from '../config/data-converter';
-import { loadPayloadKeyring } from '../config/payload-keys';
+import { monitorConnection, type ConnectionMonitor } from '../observability/connection-monitor';
+import { dataConverter } from '../encryption/data-converter';
+import { loadPayloadKeyring } from '../encryption/payload-keys';
 import { temporalTarget } from '../config/temporal';
-import { createTokenSealer, loadTokenKey } from '../config/token-seal';
+import { createTokenSealer, loadTokenKey } from '../encryption/token-seal';
 import { CONFIG_EXIT_CODE } from '../config/parse';
 import { pageGateGauges } from '../activities/metrics';
 import { createPageGate } from '../activities/page-gate';
@@ -26,7 +26,7 @@ import { createMisconfigurationGuard } from './misconfiguration-guard';
 import { checkNamespace } from './preflight';
 import { sdkLogLevel, workerRuntimeLogging } from './runtime-logger';
 import { workerMetricsAddress, workerMetricsTelemetry } from './metrics';
-import { createLogger, logSettings, routeConsole } from '../config/logger';
+import { createLogger, logSettings, routeConsole } from '../observability/logger';
 
 // Every line this process writes is one pino event (JSON, or readable under LOG_FORMAT=pretty).
 const logger = createLogger('worker');

@@ -7,7 +7,7 @@
  * `workflowRunId`, `attempt` for activities; `sdkComponent` for which part of the SDK spoke.
  */
 import { DefaultLogger, type LogEntry, type LogLevel, type RuntimeOptions } from '@temporalio/worker';
-import type { Logger } from '../config/logger';
+import type { Logger } from '../observability/logger';
 
 /** Core's log targets and messages that mean "the server did not answer that call". */
 const CONNECTION_TROUBLE = /tcp connect error|Connection refused|transport error|Unavailable|connection reset|broken pipe|h2 protocol error/i;

@@ -40,8 +40,8 @@ export const TenantId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
 export type TenantId = z.infer<typeof TenantId>;
 
 /**
- * The tenant of the keyless loopback mode, and of everything from before tenants existed (the
- * store's migration moves old rows here; inputs recorded without a tenant read as this one).
+ * The tenant of the keyless loopback mode: requests without a key, while the API listens on
+ * loopback only and no tenant key exists (`api/auth.ts`), act as this tenant.
  */
 export const DEFAULT_TENANT = 'default';
 
@@ -57,11 +57,6 @@ export interface ImportOwner {
  */
 export function importWorkflowId({ tenant, userId }: ImportOwner, provider: Provider): string {
   return `import-contacts/${tenant}/${provider}/${userId}`;
-}
-
-/** The workflow ID imports had before tenants; import ids issued then still name them. */
-export function legacyImportWorkflowId(provider: Provider, userId: string): string {
-  return `import-contacts/${provider}/${userId}`;
 }
 
 /** `needs_reauth`: credentials rejected for good; waiting, with no worker slot, for new ones (workflows/reauth.ts). */

@@ -1,5 +1,5 @@
 /**
- * The failure converter of every client and worker (`config/data-converter.ts`), and of the
+ * The failure converter of every client and worker (`encryption/data-converter.ts`), and of the
  * workflow sandbox (`worker/bundle-workflows.ts` bundles it): failure messages and stack traces go
  * into an encoded payload, which the payload codec then encrypts. A failure's message can quote
  * what failed (a provider's answer, a contact's field), so it is as private as any payload.

@@ -6,7 +6,7 @@
  */
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
 import { SCHEDULE_DEFAULTS, TEMPORAL_OUTAGE_DEFAULTS, WEBHOOK_DEFAULTS } from '../../config/defaults';
-import type { TokenSealer } from '../../config/token-seal';
+import type { TokenSealer } from '../../encryption/token-seal';
 import { ScheduledSync } from '../../workflows';
 import { parseOrNull, searchAttributes, type ImportTuning } from '../../workflows/contract';
 import { ScheduledSyncResult, scheduledSyncWorkflowId, syncScheduleId, type ScheduledSyncInput } from '../../workflows/hooks-contract';
@@ -14,7 +14,7 @@ import { ApiError } from '../errors';
 import { sealCredentials } from '../imports/credentials';
 import type { CredentialStore } from '../../db/credentials';
 import { SCHEDULE_PROVIDER_IDS } from '../../providers';
-import { encodeImportId } from '../imports/import-id';
+import { encodeImportId } from '../../workflows/import-id';
 import type { PutSyncBody, SyncView } from './schemas';
 
 type SyncProvider = SyncView['provider'];

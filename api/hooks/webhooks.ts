@@ -4,8 +4,8 @@
  * import's events go.
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { newWebhookSecret } from '../../activities/webhook-signature';
-import type { TokenSealer } from '../../config/token-seal';
+import { newWebhookSecret } from '../../encryption/webhook-signature';
+import type { TokenSealer } from '../../encryption/token-seal';
 import type { Store } from '../../db/types';
 import type { WebhookSettings } from '../../db/webhooks';
 import type { CallerVariables } from '../auth';

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { TokenSealer } from '../../config/token-seal';
+import type { TokenSealer } from '../../encryption/token-seal';
 import { ImportContacts } from '../../workflows';
 import {
   ImportMemo,
@@ -22,7 +22,8 @@ import type { CredentialStore } from '../../db/credentials';
 import { ApiError } from '../errors';
 import { sealCredentials } from './credentials';
 import type { ImportView } from '../schemas';
-import { encodeImportId, type ImportRef } from './import-id';
+import type { ProviderId } from '../../providers';
+import { encodeImportId, type ImportRef } from '../../workflows/import-id';
 import type { ReadStatus } from './status-reader';
 import type { StartedImport, StartImportRequest } from './types';
 
@@ -44,7 +45,7 @@ export interface ImportCommandsOptions {
 type Action = 'pause' | 'resume' | 'cancel';
 
 /** An import just started: running, nothing fetched yet. */
-export function newImportView(ref: Omit<ImportRef, 'workflowId'>, runId: string, startedAt: string): ImportView {
+export function newImportView(ref: Omit<ImportRef<ProviderId>, 'workflowId'>, runId: string, startedAt: string): ImportView {
   return {
     importId: encodeImportId(ref),
     workflowId: importWorkflowId(ref, ref.provider),

@@ -5,7 +5,7 @@
  * import waiting in `needs_reauth` gets new credentials through the workflow's `credentials` update.
  */
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import type { TokenSealer } from '../../config/token-seal';
+import type { TokenSealer } from '../../encryption/token-seal';
 import type { CredentialKey, CredentialStore } from '../../db/credentials';
 import { encodeCredentials, type CredentialVault } from '../../providers';
 import { credentialsUpdate } from '../../workflows/reauth';

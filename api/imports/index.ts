@@ -1,11 +1,11 @@
 /**
  * Imports backed by Temporal: the {@link Imports} the API serves in production. An import is one
- * continue-as-new chain of the `ImportContacts` workflow; its `importId` names the chain (provider,
- * user, first run id), so it keeps answering after the same user starts a newer import.
+ * continue-as-new chain of the `ImportContacts` workflow; its `importId` names the chain (tenant,
+ * provider, user, first run id; `workflows/import-id.ts`), so it keeps answering after the same user starts a newer import.
  */
 import type { Client } from '@temporalio/client';
 import { STATUS_DEFAULTS, TEMPORAL_OUTAGE_DEFAULTS } from '../../config/defaults';
-import type { TokenSealer } from '../../config/token-seal';
+import type { TokenSealer } from '../../encryption/token-seal';
 import { TASK_QUEUE, type ImportTuning } from '../../workflows/contract';
 import { TemporalUnavailableError } from '../errors';
 import type { ImportView } from '../schemas';
@@ -19,7 +19,6 @@ import type { Imports, TemporalPing } from './types';
 export type { Erasure, Imports, StartedImport, StartImportRequest, TemporalPing } from './types';
 export { createTemporalErasure } from './erasure';
 export { newImportView } from './commands';
-export { decodeImportId, encodeImportId, resolveImportId, type ImportRef } from './import-id';
 
 export interface TemporalImportsOptions {
   client: Client;
@@ -38,8 +37,8 @@ export interface TemporalImportsOptions {
    */
   callBudgetMs?: number;
   /**
-   * Whether Temporal answers, from a connection monitor (`config/connection-monitor.ts`). While it
-   * says no, every call fails at once with {@link TemporalUnavailableError} instead of waiting.
+   * Whether Temporal answers, from a connection monitor (`observability/connection-monitor.ts`).
+   * While it says no, every call fails at once with {@link TemporalUnavailableError} instead of waiting.
    */
   isTemporalUp?: () => boolean;
   /** First retry of a refused webhook delivery (`WEBHOOK_DEFAULTS` unless given). */

@@ -15,7 +15,8 @@ import {
 import { ApiError } from '../errors';
 import type { ImportView } from '../schemas';
 import { currentRunOfChain } from './chain';
-import { resolveImportId } from './import-id';
+import { isProviderId } from '../../providers';
+import { resolveImportId } from '../../workflows/import-id';
 import { etaOf, rateOf, waiting, waitingOf } from './progress';
 
 export const importNotFound = (importId: string) =>
@@ -81,7 +82,7 @@ export function withStoredProgress(
   importId: string,
   view: ImportView,
 ): Promise<ImportView> {
-  const ref = resolveImportId(tenant, importId);
+  const ref = resolveImportId(tenant, importId, isProviderId);
   if (!ref) return Promise.resolve(view);
   return aheadOfStored(storedProgress, tenant, importKey(ref.workflowId, ref.firstRunId), view);
 }
@@ -91,7 +92,7 @@ export function createStatusReader({ client, queryTimeoutMs, warn = console.warn
     aheadOfStored(storedProgress, tenant, key, status);
 
   return async function readStatus(tenant, importId) {
-    const ref = resolveImportId(tenant, importId);
+    const ref = resolveImportId(tenant, importId, isProviderId);
     if (!ref) throw importNotFound(importId);
     const { workflowId } = ref;
     const base = { importId, workflowId, userId: ref.userId, provider: ref.provider };

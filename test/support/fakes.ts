@@ -10,7 +10,6 @@ import { ServiceError } from '@temporalio/client';
 import { ApiError } from '../../api/errors';
 import {
   newImportView,
-  resolveImportId,
   type Erasure,
   type Imports,
   type StartedImport,
@@ -19,6 +18,8 @@ import {
 } from '../../api/imports';
 import type { ErasureView, ImportView } from '../../api/schemas';
 import { eraseWorkflowId, type ImportStatus } from '../../workflows/contract';
+import { isProviderId } from '../../providers';
+import { resolveImportId } from '../../workflows/import-id';
 
 /** gRPC status UNAVAILABLE (the gRPC spec's code 14): the server could not be reached. */
 const GRPC_UNAVAILABLE = 14;
@@ -133,7 +134,7 @@ export class FakeImports implements Imports {
 
   /** The tenant's import, or the same 404 for an id never issued and for another tenant's. */
   private find(tenant: string, importId: string): ImportView {
-    const entry = resolveImportId(tenant, importId) ? this.imports.get(importId) : undefined;
+    const entry = resolveImportId(tenant, importId, isProviderId) ? this.imports.get(importId) : undefined;
     if (!entry || entry.tenant !== tenant) throw new ApiError(404, 'import_not_found', `No import with id "${importId}"`);
     return entry.view;
   }

@@ -12,11 +12,11 @@
 import { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createPageGate } from '../../activities/page-gate';
-import { dataConverter } from '../../config/data-converter';
+import { dataConverter } from '../../encryption/data-converter';
 import { WORKER_DEFAULTS } from '../../config/defaults';
 import { parseInteger } from '../../config/parse';
-import { parsePayloadKeys } from '../../config/payload-keys';
-import { createTokenSealer } from '../../config/token-seal';
+import { parsePayloadKeys } from '../../config/parse';
+import { createTokenSealer } from '../../encryption/token-seal';
 import { openStore } from '../../db';
 import { createImportWorker } from '../../worker/create-worker';
 import { readProviderSettings } from '../../providers';

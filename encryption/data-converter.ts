@@ -9,7 +9,7 @@
  */
 import type { DataConverter } from '@temporalio/common';
 import { createPayloadCodec } from './payload-codec';
-import type { PayloadKeyring } from './payload-keys';
+import type { PayloadKeyring } from '../config/parse';
 
 /**
  * The module with the `failureConverter` export: loaded by path because the workflow bundle

@@ -11,7 +11,7 @@
 import { format } from 'node:util';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import { ConfigError } from './parse';
+import { ConfigError } from '../config/parse';
 
 export type { Logger } from 'pino';
 

@@ -6,12 +6,11 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, type AppConfig } from './index';
+import type { AppConfig } from '../config';
+import { ConfigError } from '../config/parse';
 
-/** `v2.<keyId>.<iv>.<ciphertext>.<tag>`: what {@link TokenSealer.seal} writes. */
+/** `v2.<keyId>.<iv>.<ciphertext>.<tag>`: what {@link TokenSealer.seal} writes and {@link TokenSealer.open} reads. */
 const VERSION = 'v2';
-/** `v1.<iv>.<ciphertext>.<tag>`, without a key id: still opened, for imports already in history. */
-const LEGACY_VERSION = 'v1';
 
 export interface TokenSealer {
   /** Names this sealer's key without revealing it (see {@link tokenKeyId}). */
@@ -41,18 +40,11 @@ export function tokenKeyId(key: Buffer): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 8);
 }
 
-/** The parts of a sealed value, in either format; all absent when it is neither. */
-function fieldsOf(sealed: string): { sealedWith?: string; iv?: string; ciphertext?: string; tag?: string } {
-  const parts = sealed.split('.');
-  if (parts[0] === VERSION && parts.length === 5 && parts[1]) {
-    const [, sealedWith, iv, ciphertext, tag] = parts;
-    return { sealedWith, iv, ciphertext, tag };
-  }
-  if (parts[0] === LEGACY_VERSION && parts.length === 4) {
-    const [, iv, ciphertext, tag] = parts;
-    return { iv, ciphertext, tag };
-  }
-  return {};
+/** The parts of a sealed value, or `undefined` when it is not one. */
+function fieldsOf(sealed: string): { sealedWith: string; iv: string; ciphertext: string; tag: string } | undefined {
+  const [version, sealedWith, iv, ciphertext, tag, ...rest] = sealed.split('.');
+  if (version !== VERSION || rest.length > 0 || !sealedWith || !iv || !ciphertext || !tag) return undefined;
+  return { sealedWith, iv, ciphertext, tag };
 }
 
 export function createTokenSealer(key: Buffer): TokenSealer {
@@ -60,7 +52,7 @@ export function createTokenSealer(key: Buffer): TokenSealer {
   const keyId = tokenKeyId(key);
   const otherKey = (sealedWith: string) =>
     new SealedTokenError(
-      `The access token was sealed with another key (${sealedWith}); this process has key ${keyId}: ` +
+      `The access token was sealed with another key (key ${sealedWith}); this process has key ${keyId}: ` +
         'every API and worker process must share TOKEN_ENCRYPTION_KEY (or, on one machine, DATA_DIR/token.key)',
       'other-key',
     );
@@ -75,18 +67,17 @@ export function createTokenSealer(key: Buffer): TokenSealer {
         .join('.');
     },
     open(sealed) {
-      const { sealedWith, iv, ciphertext, tag } = fieldsOf(sealed);
-      if (!iv || !ciphertext || !tag) throw new SealedTokenError('The sealed access token is malformed');
-      if (sealedWith !== undefined && sealedWith !== keyId) throw otherKey(`key ${sealedWith}`);
+      const fields = fieldsOf(sealed);
+      if (!fields) throw new SealedTokenError('The sealed access token is malformed');
+      const { sealedWith, iv, ciphertext, tag } = fields;
+      if (sealedWith !== keyId) throw otherKey(sealedWith);
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
         decipher.setAuthTag(Buffer.from(tag, 'base64url'));
         return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
       } catch {
         // Sealed with our key id yet it does not open: altered, not a key we lack.
-        if (sealedWith !== undefined) throw new SealedTokenError('The sealed access token does not open: it was altered');
-        // A value from before key ids: most likely another key, which a retry elsewhere can fix.
-        throw otherKey('it names none: it was sealed before sealed values named their key');
+        throw new SealedTokenError('The sealed access token does not open: it was altered');
       }
     },
   };
