@@ -15,13 +15,13 @@ export interface ContactRecord {
   email: string | null;
   phone: string | null;
   organization: string | null;
-  /** `phone` in E.164 when it is a valid number (`activities/normalize.ts`); absent or `null` otherwise. */
+  /** `phone` in E.164 when it is a valid number (`providers/kit/normalize.ts`); absent or `null` otherwise. */
   phoneE164?: string | null;
   /** The provider's record as it came, JSON-serialisable. */
   raw: unknown;
   /**
    * `raw` already serialised as JSON, when the source did it (a decode thread, see
-   * `activities/sources/page-decoder.ts`): the store writes it as it is and does not read `raw`.
+   * `providers/google-people/page-decoder.ts`): the store writes it as it is and does not read `raw`.
    */
   rawJson?: string;
 }
