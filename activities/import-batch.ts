@@ -84,7 +84,6 @@ function resumePoint(ctx: Context, input: ImportBatchInput): BatchHeartbeat {
  * heartbeat): resuming there re-fetches and re-writes nothing already saved (issue 12).
  */
 async function resumeFromStore(ctx: Context, contacts: ContactStore, input: ImportBatchInput, from: BatchHeartbeat): Promise<BatchHeartbeat> {
-  if (input.importKey === undefined) return from;
   const stored = await contacts.readCheckpoint(input.importKey);
   if (stored === null || stored.pages <= from.checkpoint.pages) return from;
   // Only a checkpoint inside this batch's own pages is its own: anything else is not trusted.
@@ -93,7 +92,7 @@ async function resumeFromStore(ctx: Context, contacts: ContactStore, input: Impo
   const { cursor, fetched, saved, rejected, pages, total, mode, deleted, sweepAt, syncToken } = stored;
   ctx.log.info('Resuming batch from the checkpoint stored with its last saved page', { pages, attempt: ctx.info.attempt });
   // The sync fields as that page left them (a fall back to a full read may have changed them since
-  // the heartbeat); a checkpoint stored without them (no mode) keeps the heartbeat's.
+  // the heartbeat); a checkpoint stored without them (no mode yet) keeps the heartbeat's.
   const sync = mode === undefined ? {} : { mode, deleted, sweepAt, syncToken };
   const checkpoint = { ...withoutSyncFields(from.checkpoint, mode !== undefined), cursor, fetched, saved, rejected, pages, total, ...sync };
   return { checkpoint: dropUndefined(checkpoint), pagesThisBatch };
@@ -132,8 +131,6 @@ export function createImportBatch(deps: ImportBatchDeps) {
       throw workerMisconfigured(err.message);
     }
     const source = deps.openSource(input.provider, credentials, deps.sources, { tenant: input.tenant, userId: input.userId });
-    // Batches scheduled before quarantine carry no key: file their rejects under the workflow ID.
-    const rejectsKey = input.importKey ?? ctx.info.workflowExecution?.workflowId ?? 'unknown-import';
     // The first batch decides full or incremental (import-sync.ts); later ones carry it on.
     checkpoint = await resolveSyncMode(deps.store, input, checkpoint, source);
 
@@ -188,14 +185,13 @@ export function createImportBatch(deps: ImportBatchDeps) {
         let after: ImportCheckpoint;
         try {
           // Rejects first (idempotent), then the contacts with the checkpoint in one transaction.
-          if (page.rejected?.length) await contacts.recordRejects(rejectsKey, input.userId, page.rejected);
+          if (page.rejected?.length) await contacts.recordRejects(input.importKey, input.userId, page.rejected);
           // Tombstones, marks and the sweep, before the save commits the checkpoint.
-          const deleted = await settleSyncedPage(deps.store, input, current, page, source, rejectsKey);
+          const deleted = await settleSyncedPage(deps.store, input, current, page, source, input.importKey);
           after = advance(current, page, deleted);
-          if (input.importKey === undefined) await contacts.upsertContacts(input.userId, input.provider, page.contacts);
-          else await contacts.savePage(input.userId, input.provider, page.contacts, { importKey: input.importKey, ...after });
+          await contacts.savePage(input.userId, input.provider, page.contacts, { importKey: input.importKey, ...after });
           // The next sync token, only once the page it ends is committed.
-          await keepSyncToken(deps.store, input, current, page, source);
+          await keepSyncToken(deps.store, input, page, source);
         } finally {
           fetched.permit.release();
         }

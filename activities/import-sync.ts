@@ -24,20 +24,14 @@ export interface FetchedPage {
   fellBack?: Pick<ImportCheckpoint, 'mode' | 'sweepAt'>;
 }
 
-/**
- * The checkpoint with its mode resolved, at the first batch of an import. Checkpoints that already
- * have a mode, those of imports begun before sync modes (pages read but no mode), and those of
- * inputs recorded without a mode are returned as they are: they read everything and sweep nothing.
- */
+/** The checkpoint with its mode resolved, at the first batch of an import; later ones carry it on. */
 export async function resolveSyncMode(
   store: Store,
   input: ImportBatchInput,
   checkpoint: ImportCheckpoint,
   source: ContactSource,
 ): Promise<ImportCheckpoint> {
-  // Inputs recorded without a mode behave as before: a full listing that sweeps nothing and asks
-  // for no token, its checkpoint unchanged.
-  if (checkpoint.mode !== undefined || checkpoint.pages > 0 || input.mode === undefined) return checkpoint;
+  if (checkpoint.mode !== undefined) return checkpoint;
   const contacts = store.tenant(input.tenant);
   const requested = input.mode;
   if ((requested === 'auto' || requested === 'incremental') && source.syncParams !== undefined) {
@@ -53,7 +47,7 @@ export async function resolveSyncMode(
 
 /** What to ask the source for on every page of this import (nothing for sources without tokens). */
 export function syncRequest(checkpoint: ImportCheckpoint, source: ContactSource): SyncRequest | undefined {
-  if (source.syncParams === undefined || checkpoint.mode === undefined) return undefined;
+  if (source.syncParams === undefined) return undefined;
   if (checkpoint.mode === 'incremental' && checkpoint.syncToken !== undefined) return { since: checkpoint.syncToken };
   return { requestToken: true };
 }
@@ -95,7 +89,6 @@ export async function settleSyncedPage(
   source: ContactSource,
   mark: string,
 ): Promise<number> {
-  if (checkpoint.mode === undefined) return 0;
   const contacts = store.tenant(input.tenant);
   let deleted = 0;
   if (page.deleted?.length) deleted += await contacts.tombstoneContacts(input.userId, input.provider, page.deleted);
@@ -117,9 +110,7 @@ export async function settleSyncedPage(
  * changes that were never written, and every later incremental import would skip them. Stored
  * after, a crash between the two loses only the token, and the next import reads again.
  */
-export async function keepSyncToken(store: Store, input: ImportBatchInput, checkpoint: ImportCheckpoint, page: SourcePage, source: ContactSource): Promise<void> {
-  if (checkpoint.mode === undefined || page.nextCursor !== null) return;
-  if (source.syncParams !== undefined && page.syncToken !== undefined) {
-    await store.syncState.save(input.tenant, input.userId, input.provider, { token: page.syncToken, params: source.syncParams });
-  }
+export async function keepSyncToken(store: Store, input: ImportBatchInput, page: SourcePage, source: ContactSource): Promise<void> {
+  if (page.nextCursor !== null || source.syncParams === undefined || page.syncToken === undefined) return;
+  await store.syncState.save(input.tenant, input.userId, input.provider, { token: page.syncToken, params: source.syncParams });
 }

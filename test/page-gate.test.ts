@@ -235,7 +235,7 @@ function slowSaves(store: Store, hold: { until?: Promise<void>; reached?: () => 
       get(target, prop, receiver) {
         const value: unknown = Reflect.get(target, prop, receiver);
         if (typeof value !== 'function') return value;
-        if (prop !== 'upsertContacts' && prop !== 'savePage') return value.bind(target) as unknown;
+        if (prop !== 'savePage') return value.bind(target) as unknown;
         return async (...args: unknown[]) => {
           hold.reached?.();
           await hold.until;
@@ -286,6 +286,8 @@ void describe('importBatch at the page gate', () => {
       pageSize: 2,
       maxPages: 10,
       checkpoint: EMPTY_CHECKPOINT,
+      importKey: uniqueId('gate-import'),
+      mode: 'full',
     };
     const result: Promise<ImportBatchResult> = env.run(importBatch, input);
     return { env, result, heartbeats, userId };

@@ -118,12 +118,12 @@ export const ImportCheckpoint = z.object({
   cursor: z.string().nullable(),
   fetched: count,
   saved: count,
-  /** Records set aside (quarantined) instead of saved; absent in checkpoints from before quarantine. */
-  rejected: count.default(0),
+  /** Records set aside (quarantined) instead of saved. */
+  rejected: count,
   pages: count,
   /** The provider's count of all contacts, as last reported, when it reports one. */
   total: count.nullable(),
-  /** The resolved mode; absent before the first batch and for inputs without one (read all, sweep nothing). */
+  /** The resolved mode; absent only until the import's first batch resolves it. */
   mode: ResolvedSyncMode.optional(),
   /** Contacts this import marked deleted (tombstones). */
   deleted: count.optional(),
@@ -149,8 +149,8 @@ export const ImportTuning = z.object({
   pagesPerBatch: z.number().int().min(1),
   /** Continue-as-new after this many batches even if the server does not suggest it yet. */
   maxBatchesPerRun: z.number().int().min(1),
-  /** `REAUTH_TIMEOUT`: how long `needs_reauth` waits. Absent or 0 (inputs from before it): fail at once. */
-  reauthTimeoutSeconds: z.number().int().min(0).optional(),
+  /** `REAUTH_TIMEOUT`: how long `needs_reauth` waits for new credentials; 0 fails the import at once. */
+  reauthTimeoutSeconds: z.number().int().min(0),
 });
 export type ImportTuning = z.infer<typeof ImportTuning>;
 
@@ -163,16 +163,13 @@ export const CarriedState = z.object({
   checkpoint: ImportCheckpoint,
   paused: z.boolean(),
   runs: z.number().int().min(1),
-  /** Absent in runs continued before rates existed. */
-  samples: ProgressSamples.optional(),
+  samples: ProgressSamples,
 });
 export type CarriedState = z.infer<typeof CarriedState>;
 
-/** Inputs recorded before tenants carry none: they belong to the default tenant. */
-const tenantField = TenantId.default(DEFAULT_TENANT);
-
-const ImportInputFields = z.object({
-  tenant: tenantField,
+/** `ImportContacts`' one argument. */
+export const ImportInput = z.object({
+  tenant: TenantId,
   userId: z.string().min(1),
   provider: Provider,
   /**
@@ -185,29 +182,16 @@ const ImportInputFields = z.object({
   startedAt: isoTime,
   /** Set only by continue-as-new. */
   carried: CarriedState.optional(),
-  /** Requested sync mode; inputs recorded without one behave as before: a full import, no sweep. */
-  mode: SyncMode.optional(),
+  /** How to read the source; the first batch resolves it into the checkpoint. */
+  mode: SyncMode,
   /** Where webhook events go, and the first retry's delay (`./hooks-contract.ts`); absent: nobody is told. */
   notify: z.object({ url: z.string().url().max(2048), retryInitialIntervalMs: z.number().int().min(1) }).optional(),
 });
-
-/**
- * Imports started before the credentials were generalised carried `sealedAccessToken`; their
- * histories (and runs still open) must keep replaying, so that name is read as the new one.
- */
-function fromLegacyInput(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null || !('sealedAccessToken' in value)) return value;
-  const { sealedAccessToken, ...rest } = value as Record<string, unknown>;
-  return 'sealedCredentials' in rest ? rest : { ...rest, sealedCredentials: sealedAccessToken };
-}
-
-/** `ImportContacts`' one argument. */
-export const ImportInput = z.preprocess(fromLegacyInput, ImportInputFields);
-export type ImportInput = z.infer<typeof ImportInputFields>;
+export type ImportInput = z.infer<typeof ImportInput>;
 
 /** One `importBatch` activity: up to `maxPages` pages from `checkpoint` on. */
 export const ImportBatchInput = z.object({
-  tenant: tenantField,
+  tenant: TenantId,
   userId: z.string().min(1),
   provider: Provider,
   sealedCredentials: z.string().min(1),
@@ -216,16 +200,16 @@ export const ImportBatchInput = z.object({
   maxPages: z.number().int().min(1),
   checkpoint: ImportCheckpoint,
   /**
-   * Names the import (continue-as-new chain) its rejects are filed under: `importKey(workflowId,
-   * firstRunId)`. Absent from batches scheduled before quarantine; those file under their workflow ID.
+   * Names the import (continue-as-new chain) its checkpoint is stored and its rejects are filed
+   * under: `importKey(workflowId, firstRunId)`.
    */
-  importKey: z.string().min(1).optional(),
+  importKey: z.string().min(1),
   /** The import's requested mode (its input's); the first batch resolves it into the checkpoint. */
-  mode: SyncMode.optional(),
+  mode: SyncMode,
 });
 export type ImportBatchInput = z.infer<typeof ImportBatchInput>;
 
-/** The key rejects are filed under: one import is one chain, named by its workflow ID and first run. */
+/** The key an import's checkpoint and rejects are filed under: one import is one chain, named by its workflow ID and first run. */
 export function importKey(workflowId: string, firstRunId: string): string {
   return `${workflowId}/${firstRunId}`;
 }
@@ -256,7 +240,7 @@ export const ImportStatus = z.object({
   state: ImportState,
   fetched: count,
   saved: count,
-  rejected: count.default(0).describe('Records set aside instead of saved: GET /v1/imports/{importId}/rejects lists them'),
+  rejected: count.describe('Records set aside instead of saved: GET /v1/imports/{importId}/rejects lists them'),
   pages: count,
   total: count.nullable().describe('Contacts the provider reports in all, once known: saved / total is the progress'),
   startedAt: isoTime,
@@ -266,7 +250,7 @@ export const ImportStatus = z.object({
   errorType: z.string().optional().describe('The failure type, for programs (e.g. ProviderUnauthenticated: ask the user to reconnect)'),
   reauthBy: isoTime.optional().describe('needs_reauth: new credentials must reach POST /v1/imports/{importId}/credentials by then'),
   mode: ResolvedSyncMode.optional().describe(
-    'How the import reads its source: `full` (everything) or `incremental` (only what changed since the last import). Absent until the first batch decides, and for imports started before sync modes (which read everything)',
+    'How the import reads its source: `full` (everything) or `incremental` (only what changed since the last import). Absent until the first batch decides',
   ),
   deleted: count.optional().describe('Contacts this import marked deleted (the provider reported them gone, or a full listing no longer had them)'),
 });
@@ -280,8 +264,8 @@ export type ImportSummary = ImportStatus;
 export const RunStatus = ImportStatus.extend({
   runId: z.string().min(1),
   firstExecutionRunId: z.string().min(1),
-  /** Recent progress, for the API's `rate` and `etaSeconds`; absent from workflows older than rates. */
-  samples: ProgressSamples.optional(),
+  /** Recent progress, for the API's `rate` and `etaSeconds`. */
+  samples: ProgressSamples,
 });
 export type RunStatus = z.infer<typeof RunStatus>;
 

@@ -45,6 +45,7 @@ import {
   type ImportStatus,
   type ImportSummary,
   type ProgressSamples,
+  type RunStatus,
 } from './contract';
 import { checkpointAfter, createReauthGate, credentialsRejection, reauthTimedOut } from './reauth';
 import { recordImportEnded } from './metrics';
@@ -90,7 +91,6 @@ function recordSample(samples: ProgressSamples, saved: number): void {
 
 export async function ImportContacts(rawInput: ImportInput): Promise<ImportSummary> {
   const info = workflowInfo();
-  // The schema also accepts inputs from before the credentials were generalised: old histories replay.
   const input = readInput(ImportInput, rawInput, 'import input');
   let checkpoint: ImportCheckpoint = input.carried?.checkpoint ?? EMPTY_CHECKPOINT;
   let pauseRequested = input.carried?.paused ?? false;
@@ -109,12 +109,10 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
     ...(checkpoint.deleted ? { deleted: checkpoint.deleted } : {}),
   };
 
-  setHandler(statusQuery, () => ({
-    ...status,
-    runId: info.runId,
-    firstExecutionRunId: info.firstExecutionRunId,
-    samples,
-  }));
+  /** What the `status` query and the `credentials` update answer. */
+  const runStatus = (): RunStatus => ({ ...status, runId: info.runId, firstExecutionRunId: info.firstExecutionRunId, samples });
+
+  setHandler(statusQuery, runStatus);
   setHandler(pauseSignal, () => {
     pauseRequested = true;
   });
@@ -123,7 +121,7 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
   });
   // Replaced by the `credentials` update when the provider rejected the ones the import began with.
   let sealedCredentials = input.sealedCredentials;
-  const reauth = createReauthGate(() => ({ ...status, runId: info.runId, firstExecutionRunId: info.firstExecutionRunId }));
+  const reauth = createReauthGate(runStatus);
 
   /** One place changes the status, and mirrors it where operators and the API look. */
   function publish(state: ImportState, extra: Partial<ImportStatus> = {}): void {
@@ -135,7 +133,7 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
       pages: checkpoint.pages,
       total: checkpoint.total,
       updatedAt: new Date().toISOString(),
-      // Present once the first batch resolved them; absent (not `undefined`) keeps old memos' shape.
+      // Present once the first batch resolved them, and once something was deleted: absent, not `undefined`.
       ...(checkpoint.mode ? { mode: checkpoint.mode } : {}),
       ...(checkpoint.deleted ? { deleted: checkpoint.deleted } : {}),
       ...extra,
@@ -147,7 +145,7 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
     upsertMemo({ [MEMO_KEYS.progress]: { ...status } });
     const of = checkpoint.total === null ? '' : ` of ${numberFormat(checkpoint.total)}`;
     setCurrentDetails(`**${state}** · ${numberFormat(checkpoint.saved)}${of} contacts saved · ${checkpoint.pages} pages`);
-    // A metric, not a command: old histories replay unchanged (and replay emits no metrics).
+    // A metric, not a command: replay emits none, and history gains no event for it.
     if (extra.completedAt) recordImportEnded(input.provider, state, status.startedAt, extra.completedAt);
   }
 
@@ -156,7 +154,7 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
    * re-auth window ends (the import fails, saying why). A condition, not an activity: no worker slot.
    */
   async function waitForCredentials(rejection: ApplicationFailure): Promise<string> {
-    const seconds = input.tuning.reauthTimeoutSeconds ?? 0;
+    const seconds = input.tuning.reauthTimeoutSeconds;
     const reauthBy = new Date(Date.now() + seconds * 1000).toISOString();
     publish('needs_reauth', { error: rejection.message, errorType: rejection.type ?? FAILURE_TYPES.providerUnauthenticated, reauthBy });
     // The web app hears of it (a webhook), so it can ask its user to reconnect.
@@ -190,8 +188,7 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
         pageSize: input.tuning.pageSize,
         maxPages: input.tuning.pagesPerBatch,
         checkpoint,
-        // The first batch resolves it into the checkpoint; an input without one stays a plain full import.
-        ...(input.mode ? { mode: input.mode } : {}),
+        mode: input.mode,
       };
       const first = checkpoint.pages + 1;
       const summary = `pages ${first}–${first + input.tuning.pagesPerBatch - 1} · ${numberFormat(

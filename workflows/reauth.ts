@@ -24,7 +24,7 @@ export const credentialsUpdate = defineUpdate<RunStatus, [CredentialsUpdateInput
 
 /** Why an import waits: the provider's failure, when it is one that new credentials can fix. */
 export function credentialsRejection(err: unknown, tuning: ImportTuning): ApplicationFailure | undefined {
-  // Imports started before re-auth existed (or with REAUTH_TIMEOUT=0) fail at once, as they did.
+  // REAUTH_TIMEOUT=0: no window to wait in, the import fails at once.
   if (!tuning.reauthTimeoutSeconds) return undefined;
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
   return cause instanceof ApplicationFailure && cause.type === FAILURE_TYPES.providerUnauthenticated ? cause : undefined;
