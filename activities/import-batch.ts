@@ -14,17 +14,16 @@ import { WORKER_DEFAULTS } from '../config/defaults';
 import { SealedTokenError, type TokenSealer } from '../encryption/token-seal';
 import type { ContactStore, Store } from '../db/types';
 import {
-  BatchHeartbeat,
-  FAILURE_TYPES,
-  ImportBatchInput,
+  advance,
+  fallBackToFullRead,
   isFinished,
-  parseOrNull,
-  readInput,
+  resumeFrom,
   type BatchFailureDetails,
-  type ImportBatchResult,
+  type BatchHeartbeat,
   type ImportCheckpoint,
-} from '../workflows/contract';
-import type { openSource as OpenSource, SourcePage, SourceSettings } from './sources';
+} from '../workflows/checkpoint';
+import { FAILURE_TYPES, ImportBatchInput, readInput, type ImportBatchResult } from '../workflows/contract';
+import type { openSource as OpenSource, SourceSettings } from './sources';
 import { invalidInput } from './failures';
 import { fetchSyncedPage, resolveSyncMode, keepSyncToken, settleSyncedPage, type FetchedPage } from './import-sync';
 import { pageMetrics } from './metrics';
@@ -56,58 +55,15 @@ function workerMisconfigured(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: FAILURE_TYPES.workerMisconfigured, message, nonRetryable: false });
 }
 
-/** Where a retried attempt resumes: its last heartbeat when that is readable, else the batch start. */
-function resumePoint(ctx: Context, input: ImportBatchInput): BatchHeartbeat {
-  const start = { checkpoint: input.checkpoint, pagesThisBatch: 0 };
-  const details: unknown = ctx.info.heartbeatDetails;
-  if (details === undefined) return start;
-  const parsed = parseOrNull(BatchHeartbeat, details);
-  if (parsed.value === null) {
-    ctx.log.warn('Ignoring an unreadable heartbeat; restarting the batch from its input', {
-      problem: parsed.problem,
-      attempt: ctx.info.attempt,
-    });
-    return start;
-  }
-  // A checkpoint behind the batch's own start (it cannot be, but a stranger wrote it) is ignored.
-  if (parsed.value.checkpoint.pages < input.checkpoint.pages) return start;
-  ctx.log.info('Resuming batch from its last heartbeat', {
-    pages: parsed.value.checkpoint.pages,
-    attempt: ctx.info.attempt,
-  });
-  return parsed.value;
-}
-
-/**
- * The import's checkpoint as its last committed page left it, when that is ahead of `from` (the
- * heartbeat lags the database by up to a page, more when the kill lands between the commit and the
- * heartbeat): resuming there re-fetches and re-writes nothing already saved (issue 12).
- */
-async function resumeFromStore(ctx: Context, contacts: ContactStore, input: ImportBatchInput, from: BatchHeartbeat): Promise<BatchHeartbeat> {
+/** Where this attempt continues: the batch start, its last heartbeat or the stored checkpoint (`resumeFrom`). */
+async function resume(ctx: Context, contacts: ContactStore, input: ImportBatchInput): Promise<BatchHeartbeat> {
   const stored = await contacts.readCheckpoint(input.importKey);
-  if (stored === null || stored.pages <= from.checkpoint.pages) return from;
-  // Only a checkpoint inside this batch's own pages is its own: anything else is not trusted.
-  const pagesThisBatch = stored.pages - input.checkpoint.pages;
-  if (pagesThisBatch > input.maxPages) return from;
-  const { cursor, fetched, saved, rejected, pages, total, mode, deleted, sweepAt, syncToken } = stored;
-  ctx.log.info('Resuming batch from the checkpoint stored with its last saved page', { pages, attempt: ctx.info.attempt });
-  // The sync fields as that page left them (a fall back to a full read may have changed them since
-  // the heartbeat); a checkpoint stored without them (no mode yet) keeps the heartbeat's.
-  const sync = mode === undefined ? {} : { mode, deleted, sweepAt, syncToken };
-  const checkpoint = { ...withoutSyncFields(from.checkpoint, mode !== undefined), cursor, fetched, saved, rejected, pages, total, ...sync };
-  return { checkpoint: dropUndefined(checkpoint), pagesThisBatch };
-}
-
-/** `checkpoint` without its sync fields when `drop` (they are about to be replaced as a whole). */
-function withoutSyncFields(checkpoint: ImportCheckpoint, drop: boolean): ImportCheckpoint {
-  if (!drop) return checkpoint;
-  const { mode: _mode, deleted: _deleted, sweepAt: _sweepAt, syncToken: _syncToken, ...rest } = checkpoint;
-  return rest;
-}
-
-/** Optional fields left out rather than `undefined`: checkpoints travel as JSON and are compared in tests. */
-function dropUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+  const resumption = resumeFrom(input.checkpoint, input.maxPages, ctx.info.heartbeatDetails, stored?.checkpoint ?? null);
+  const { point, from, why, unreadableHeartbeat } = resumption;
+  const fields = { from, why, pages: point.checkpoint.pages, attempt: ctx.info.attempt };
+  if (unreadableHeartbeat !== undefined) ctx.log.warn('Ignoring an unreadable heartbeat', { ...fields, problem: unreadableHeartbeat });
+  else if (from !== 'batch start') ctx.log.info(`Resuming batch from the ${from}`, fields);
+  return point;
 }
 
 export function createImportBatch(deps: ImportBatchDeps) {
@@ -116,7 +72,7 @@ export function createImportBatch(deps: ImportBatchDeps) {
     const input = readInput(ImportBatchInput, rawInput, 'batch input');
     const ctx = Context.current();
     const contacts = deps.store.tenant(input.tenant);
-    let { checkpoint, pagesThisBatch } = await resumeFromStore(ctx, contacts, input, resumePoint(ctx, input));
+    let { checkpoint, pagesThisBatch } = await resume(ctx, contacts, input);
     if (isFinished(checkpoint)) return { checkpoint, done: true };
     if (pagesThisBatch >= input.maxPages) return { checkpoint, done: false };
 
@@ -173,7 +129,7 @@ export function createImportBatch(deps: ImportBatchDeps) {
         }
         const { page } = fetched;
         // A refused sync token made this the first page of a full listing: so is the rest of the import.
-        const current = fetched.fellBack ? { ...withoutSyncToken(checkpoint), ...fetched.fellBack } : checkpoint;
+        const current = fetched.fellBack ? fallBackToFullRead(checkpoint, fetched.fellBack.sweepAt) : checkpoint;
         // Counted with the checkpoint, after the save, so every heartbeat pairs the two correctly.
         const more = page.nextCursor !== null && pagesThisBatch + 1 < input.maxPages;
         // The fetch-ahead waits for its permit without blocking this save, which releases ours: no deadlock.
@@ -188,8 +144,9 @@ export function createImportBatch(deps: ImportBatchDeps) {
           if (page.rejected?.length) await contacts.recordRejects(input.importKey, input.userId, page.rejected);
           // Tombstones, marks and the sweep, before the save commits the checkpoint.
           const deleted = await settleSyncedPage(deps.store, input, current, page, source, input.importKey);
-          after = advance(current, page, deleted);
-          await contacts.savePage(input.userId, input.provider, page.contacts, { importKey: input.importKey, ...after });
+          const rejected = page.rejected?.length ?? 0;
+          after = advance(current, { saved: page.contacts.length, rejected, nextCursor: page.nextCursor, total: page.total, deleted });
+          await contacts.savePage(input.userId, input.provider, page.contacts, { importKey: input.importKey, checkpoint: after });
           // The next sync token, only once the page it ends is committed.
           await keepSyncToken(deps.store, input, page, source);
         } finally {
@@ -222,27 +179,5 @@ export function createImportBatch(deps: ImportBatchDeps) {
       permits.close();
       await source.close?.().catch((err: unknown) => ctx.log.warn('Could not close the source', { error: String(err) }));
     }
-  };
-}
-
-/** The checkpoint without the sync token an incremental import read since (it was refused). */
-function withoutSyncToken({ syncToken: _refused, ...checkpoint }: ImportCheckpoint): ImportCheckpoint {
-  return checkpoint;
-}
-
-/** The checkpoint after `page` was saved, having tombstoned `deleted` contacts. */
-function advance(checkpoint: ImportCheckpoint, page: SourcePage, deleted = 0): ImportCheckpoint {
-  const saved = page.contacts.length;
-  const rejected = page.rejected?.length ?? 0;
-  return {
-    // The import's sync fields (mode, sweep, token) carry on unchanged.
-    ...checkpoint,
-    ...(deleted > 0 ? { deleted: (checkpoint.deleted ?? 0) + deleted } : {}),
-    cursor: page.nextCursor,
-    fetched: checkpoint.fetched + saved + rejected,
-    saved: checkpoint.saved + saved,
-    rejected: checkpoint.rejected + rejected,
-    pages: checkpoint.pages + 1,
-    total: page.total ?? checkpoint.total,
   };
 }

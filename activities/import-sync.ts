@@ -14,14 +14,15 @@
  *   page that failed on: that page is replaced by the first page of the full listing.
  */
 import type { ContactStore, Store } from '../db/types';
-import type { ImportBatchInput, ImportCheckpoint } from '../workflows/contract';
+import type { ImportCheckpoint } from '../workflows/checkpoint';
+import type { ImportBatchInput } from '../workflows/contract';
 import { SyncTokenExpiredError, type ContactSource, type PageRequest, type SourcePage, type SyncRequest } from './sources/types';
 
 /** A fetched page, and whether fetching it turned the import from incremental into full. */
 export interface FetchedPage {
   page: SourcePage;
-  /** Set when the token was refused: the checkpoint to continue with (mode full, sweeping). */
-  fellBack?: Pick<ImportCheckpoint, 'mode' | 'sweepAt'>;
+  /** Set when the token was refused: the import goes on as a full read sweeping from `sweepAt` (`fallBackToFullRead`). */
+  fellBack?: { sweepAt: number };
 }
 
 /** The checkpoint with its mode resolved, at the first batch of an import; later ones carry it on. */
@@ -72,7 +73,7 @@ export async function fetchSyncedPage(
     // token was stored), so the sweep is worth its marks.
     const sweepAt = await contacts.currentChangeSeq(input.userId);
     const page = await source.fetchPage({ ...request, cursor: null, sync: { requestToken: true } });
-    return { page, fellBack: { mode: 'full', sweepAt } };
+    return { page, fellBack: { sweepAt } };
   }
 }
 

@@ -114,17 +114,9 @@ const migrations: Record<string, Migration> = {
       // One row per import, written in the same transaction as each page's contacts (db/checkpoints.ts).
       await db.schema
         .createTable('import_checkpoints')
-        .$call(requiredText('tenant_id', 'import_key', 'user_id'))
-        .addColumn('cursor', 'text')
-        .addColumn('fetched', 'integer', (col) => col.notNull())
-        .addColumn('saved', 'integer', (col) => col.notNull())
-        .addColumn('rejected', 'integer', (col) => col.notNull())
-        .addColumn('pages', 'integer', (col) => col.notNull())
-        .addColumn('total', 'integer')
+        .$call(requiredText('tenant_id', 'import_key', 'user_id', 'checkpoint'))
         .addColumn('writes', 'integer', (col) => col.notNull())
         .addColumn('updated_at', 'text', (col) => col.notNull())
-        // The import's sync fields (mode, sweep, token, deleted), JSON (db/checkpoints.ts).
-        .addColumn('sync', 'text')
         .addPrimaryKeyConstraint('import_checkpoints_pkey', ['tenant_id', 'import_key'])
         .execute();
       await db.schema.createIndex('import_checkpoints_by_user').on('import_checkpoints').columns(['tenant_id', 'user_id']).execute();

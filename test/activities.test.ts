@@ -18,23 +18,16 @@ import type { ContactSource, PageRequest, SourcePage } from '../activities/sourc
 import { createTokenSealer } from '../encryption/token-seal';
 import type { ContactRecord, ContactStore, Store } from '../db/types';
 import { type DemoProvider, startDemoProvider } from '../demo-provider/server';
-import {
-  BatchFailureDetails,
-  BatchHeartbeat,
-  DEFAULT_TENANT,
-  EMPTY_CHECKPOINT,
-  FAILURE_TYPES,
-  type ImportBatchInput,
-  type ImportBatchResult,
-} from '../workflows/contract';
+import { BatchFailureDetails, BatchHeartbeat, EMPTY_CHECKPOINT } from '../workflows/checkpoint';
+import { DEFAULT_TENANT, FAILURE_TYPES, type ImportBatchInput, type ImportBatchResult } from '../workflows/contract';
 import { storeCases, testSealer, uniqueId, waitFor } from './support/harness';
 
 const CONTACTS = 2345;
 /** Every batch here imports for this tenant (not the default one), so the store's tenant scoping is on the path. */
 const TENANT = 'activities';
 const PAGE_SIZE = 1000;
-/** What every batch here reads with: a full read (an empty store has nothing to sweep). */
-const FULL_READ = { mode: 'full' } as const;
+/** What every batch here reads with: a full read (an empty store has nothing to sweep), nothing deleted. */
+const FULL_READ = { mode: 'full', deleted: 0 } as const;
 const DONE = { done: true, checkpoint: { cursor: null, fetched: 2345, saved: 2345, rejected: 0, pages: 3, total: 2345, ...FULL_READ } };
 
 type ImportBatch = ReturnType<typeof createActivities>['importBatch'];

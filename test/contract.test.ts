@@ -5,16 +5,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ImportContacts } from '../workflows';
+import { BatchHeartbeat, EMPTY_CHECKPOINT, ImportCheckpoint, isFinished } from '../workflows/checkpoint';
 import {
-  BatchHeartbeat,
   DEFAULT_TENANT,
-  EMPTY_CHECKPOINT,
   eraseWorkflowId,
-  ImportCheckpoint,
   ImportInput,
   ImportMemo,
   importWorkflowId,
-  isFinished,
   parseOrNull,
   RunStatus,
   SEARCH_ATTRIBUTE_DEFINITIONS,
@@ -24,7 +21,7 @@ import {
   type ImportStatus,
 } from '../workflows/contract';
 
-const checkpoint: ImportCheckpoint = { cursor: 'page-3', fetched: 300, saved: 300, rejected: 0, pages: 3, total: 1_500 };
+const checkpoint: ImportCheckpoint = { cursor: 'page-3', fetched: 300, saved: 300, rejected: 0, pages: 3, total: 1_500, deleted: 0 };
 
 const status: ImportStatus = {
   state: 'running',

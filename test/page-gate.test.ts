@@ -19,7 +19,8 @@ import { createActivities } from '../activities/index';
 import { createPageGate, permitScope, type PageGate, type PagePermit } from '../activities/page-gate';
 import type { ContactSource, SourcePage } from '../activities/sources';
 import type { ContactRecord, ContactStore, Store } from '../db/types';
-import { EMPTY_CHECKPOINT, type ImportBatchInput, type ImportBatchResult } from '../workflows/contract';
+import { EMPTY_CHECKPOINT } from '../workflows/checkpoint';
+import type { ImportBatchInput, ImportBatchResult } from '../workflows/contract';
 import { storeCases, testSealer, uniqueId, waitFor } from './support/harness';
 
 /** Lets every callback already queued run (promise reactions included): what can happen now, has. */

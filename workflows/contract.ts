@@ -1,15 +1,20 @@
 /**
  * The contract between the API, the worker and the workflow. Every value that crosses the workflow
- * boundary is defined here, once, as a zod schema with its TypeScript type derived from it:
- * workflow input and carried state, batch input/result, heartbeat and failure details, status,
- * memo, search attributes, messages and failure types. Whoever reads such a value back from
- * Temporal parses it with its schema ({@link parseOrNull}) instead of casting it.
+ * boundary is defined here, once, as a zod schema with its TypeScript type derived from it: workflow
+ * input and carried state, batch input/result, status, memo, search attributes, messages and
+ * failure types. The checkpoint they carry, and what a batch heartbeats and fails with, are in
+ * `./checkpoint.ts`. Whoever reads such a value back from Temporal parses it with its schema
+ * ({@link parseOrNull}) instead of casting it.
  *
  * Sandbox-safe: zod and Temporal's definitions only; no Node built-ins, no I/O.
  */
 import { z } from 'zod';
 import { ApplicationFailure, defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { ImportCheckpoint, ResolvedSyncMode } from './checkpoint';
+import { parseOrNull } from './parse';
+
+export { parseOrNull };
 
 /** The task queue every import worker polls. Several workers may share it. */
 export const TASK_QUEUE = 'contacts-import';
@@ -103,43 +108,12 @@ const count = z.number().int().nonnegative();
 const isoTime = z.string().min(1);
 
 /**
- * How an import reads its source: `full` (everything), `incremental` (what changed since the last
- * import's sync token), `auto` (incremental when a usable token is stored). The first batch
- * resolves it into the checkpoint (activities/import-sync.ts).
+ * How an import is asked to read its source: `full` (everything), `incremental` (what changed since
+ * the last import's sync token), `auto` (incremental when a usable token is stored). The first batch
+ * resolves it into the checkpoint's mode (activities/import-sync.ts).
  */
-export const SyncMode = z.enum(['auto', 'full', 'incremental']);
+export const SyncMode = z.enum(['auto', ...ResolvedSyncMode.options]);
 export type SyncMode = z.infer<typeof SyncMode>;
-export const ResolvedSyncMode = z.enum(['full', 'incremental']);
-export type ResolvedSyncMode = z.infer<typeof ResolvedSyncMode>;
-
-/** Where the import stands in the provider's list; carried across activities and continue-as-new. */
-export const ImportCheckpoint = z.object({
-  /** Provider page token of the next page to fetch; `null` before the first page and after the last. */
-  cursor: z.string().nullable(),
-  fetched: count,
-  saved: count,
-  /** Records set aside (quarantined) instead of saved. */
-  rejected: count,
-  pages: count,
-  /** The provider's count of all contacts, as last reported, when it reports one. */
-  total: count.nullable(),
-  /** The resolved mode; absent only until the import's first batch resolves it. */
-  mode: ResolvedSyncMode.optional(),
-  /** Contacts this import marked deleted (tombstones). */
-  deleted: count.optional(),
-  /** A full read that sweeps at its end (the user had contacts): the user's change number when it began. */
-  sweepAt: count.optional(),
-  /** Incremental: the token it reads changes since (the store's is replaced at the last page). Not a credential. */
-  syncToken: z.string().min(1).optional(),
-});
-export type ImportCheckpoint = z.infer<typeof ImportCheckpoint>;
-
-export const EMPTY_CHECKPOINT: ImportCheckpoint = { cursor: null, fetched: 0, saved: 0, rejected: 0, pages: 0, total: null };
-
-/** The provider has no more pages: at least one page was read and it named no next one. */
-export function isFinished(checkpoint: ImportCheckpoint): boolean {
-  return checkpoint.pages > 0 && checkpoint.cursor === null;
-}
 
 /** How an import is cut; fixed for the whole import (defaults: `config/defaults.ts`). */
 export const ImportTuning = z.object({
@@ -221,38 +195,28 @@ export const ImportBatchResult = z.object({
 });
 export type ImportBatchResult = z.infer<typeof ImportBatchResult>;
 
-/** What a batch heartbeats after every saved page, and resumes from when retried. */
-export const BatchHeartbeat = z.object({
-  checkpoint: ImportCheckpoint,
-  pagesThisBatch: count,
-});
-export type BatchHeartbeat = z.infer<typeof BatchHeartbeat>;
+const checkpointField = ImportCheckpoint.shape;
 
-/**
- * `details[0]` of a batch that stopped early (cancelled, or failed for good): how far it got, so
- * the import's final counts are exact.
- */
-export const BatchFailureDetails = ImportCheckpoint;
-export type BatchFailureDetails = z.infer<typeof BatchFailureDetails>;
-
-/** The answer to "how far along is it?". */
+/** The answer to "how far along is it?": the state, and the counts of the import's checkpoint (`statusCounts`). */
 export const ImportStatus = z.object({
   state: ImportState,
-  fetched: count,
-  saved: count,
-  rejected: count.describe('Records set aside instead of saved: GET /v1/imports/{importId}/rejects lists them'),
-  pages: count,
-  total: count.nullable().describe('Contacts the provider reports in all, once known: saved / total is the progress'),
+  fetched: checkpointField.fetched,
+  saved: checkpointField.saved,
+  rejected: checkpointField.rejected.describe('Records set aside instead of saved: GET /v1/imports/{importId}/rejects lists them'),
+  pages: checkpointField.pages,
+  total: checkpointField.total.describe('Contacts the provider reports in all, once known: saved / total is the progress'),
   startedAt: isoTime,
   updatedAt: isoTime,
   completedAt: isoTime.optional(),
   error: z.string().optional().describe('Why the import failed, in words a person can act on'),
   errorType: z.string().optional().describe('The failure type, for programs (e.g. ProviderUnauthenticated: ask the user to reconnect)'),
   reauthBy: isoTime.optional().describe('needs_reauth: new credentials must reach POST /v1/imports/{importId}/credentials by then'),
-  mode: ResolvedSyncMode.optional().describe(
+  mode: checkpointField.mode.describe(
     'How the import reads its source: `full` (everything) or `incremental` (only what changed since the last import). Absent until the first batch decides',
   ),
-  deleted: count.optional().describe('Contacts this import marked deleted (the provider reported them gone, or a full listing no longer had them)'),
+  deleted: checkpointField.deleted
+    .optional()
+    .describe('Contacts this import marked deleted (the provider reported them gone, or a full listing no longer had them)'),
 });
 export type ImportStatus = z.infer<typeof ImportStatus>;
 
@@ -329,22 +293,6 @@ export type SearchAttributeCliType = (typeof CLI_TYPE_NAMES)[keyof typeof CLI_TY
 export const SEARCH_ATTRIBUTE_DEFINITIONS: ReadonlyArray<{ name: string; type: SearchAttributeCliType }> = Object.values(
   searchAttributes,
 ).map((key) => ({ name: key.name, type: CLI_TYPE_NAMES[key.type] }));
-
-/**
- * `value` parsed with `schema`, or `null` when it does not match (with the first problem, for a
- * log line). For values read back from Temporal: a heartbeat from an older worker, a memo written
- * by an older workflow, failure details from anywhere.
- */
-export function parseOrNull<T extends z.ZodType>(
-  schema: T,
-  value: unknown,
-): { value: z.infer<T>; problem?: undefined } | { value: null; problem: string } {
-  const result = schema.safeParse(value);
-  if (result.success) return { value: result.data };
-  const issue = result.error.issues[0];
-  const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-  return { value: null, problem: `${where}${issue?.message ?? 'does not match'}` };
-}
 
 /**
  * A workflow's or activity's argument read with its contract schema. Input that does not match
