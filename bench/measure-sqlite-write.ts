@@ -1,5 +1,5 @@
 /**
- * The SQLite write path alone (issue 12): CPU seconds per 100,000 contacts to save pages through
+ * The SQLite write path alone: CPU seconds per 100,000 contacts to save pages through
  * the store, for each variant, against today's multi-row Kysely statement.
  *
  *   npx tsx bench/measure-sqlite-write.ts [--contacts 50000] [--rounds 3] [--only service,kysely] [--decode]

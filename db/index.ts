@@ -28,9 +28,8 @@ const SQLITE_BUSY_TIMEOUT_MS = 10_000;
  * - 16 KiB pages, before WAL (a database in WAL mode keeps the page size it was created with, so
  *   this only shapes new files; an existing one keeps its 4 KiB). A contact row is about 1 KiB of
  *   raw JSON: with 4 KiB pages a page holds three or four, and every commit writes, checksums and
- *   later checkpoints about four times as many WAL frames. Measured (bench/measure-sqlite-write.ts,
- *   bench/README.md): a quarter less CPU inside SQLite, 15 % less for the whole page write, and a
- *   13 % smaller file.
+ *   later checkpoints about four times as many WAL frames (bench/measure-sqlite-write.ts measures
+ *   both page sizes; bench/README.md has the figures).
  * - WAL lets the API read while the worker writes; NORMAL sync is durable across process crashes
  *   (only an OS crash can lose the last commits) and much faster than FULL in WAL.
  */

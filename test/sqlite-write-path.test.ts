@@ -1,5 +1,5 @@
 /**
- * The write path of a page of contacts (issue 12, db/contact-upsert.ts). On SQLite the store writes
+ * The write path of a page of contacts (db/contact-upsert.ts). On SQLite the store writes
  * a page with one prepared statement per row on the raw better-sqlite3 handle; without the handle
  * (and on PostgreSQL) with one multi-row statement through Kysely. Both must write the same rows,
  * count the same `written`, stamp the same change numbers, and commit or roll back with the page's

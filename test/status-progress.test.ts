@@ -2,8 +2,7 @@
  * A status never steps back: the workflow's counts (its query answer and its memo) move a batch at a
  * time, the store's checkpoint with every committed page (db/checkpoints.ts). When no worker
  * answers the query in time the API answers from the memo, which may be a batch behind the store;
- * it then takes the stored checkpoint's counts. Found by the fault matrix, where such answers made a
- * progress bar go back by a batch.
+ * it then takes the stored checkpoint's counts, so a progress bar does not go back by a batch.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

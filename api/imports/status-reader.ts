@@ -62,9 +62,9 @@ export async function aheadOfStored<S extends StatusCounts & Pick<ImportStatus, 
 
 /**
  * A status read earlier (a shared, cached answer: `shared-reads.ts`) brought up to the checkpoint
- * stored now. Several API processes each cache their own answers; without this, a client whose
- * requests alternate between them saw the count go back by the pages one process's answer was
- * behind the other's (the fault matrix's "went back").
+ * stored now. Several API processes each cache their own answers: with this, a client whose
+ * requests alternate between them never sees the count go back by the pages one process's answer
+ * is behind the other's.
  */
 export function withStoredProgress(
   storedProgress: StatusReaderOptions['storedProgress'],
