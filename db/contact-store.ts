@@ -20,6 +20,7 @@ import {
 import { createContactWriter, ROW_COLUMNS, type ContactWriter, type SqliteHandle, type WritePath } from './contact-upsert';
 import { deleteUserCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoints';
 import { deleteUserRejects, listRejects, recordRejects } from './rejects';
+import { createBudgetStore, deleteUserBudgetKeys } from './rate-budgets';
 import type { StoreDatabase } from './schema';
 import { createSyncStateStore } from './sync-state';
 import { storedContact } from './stored-contact';
@@ -72,6 +73,7 @@ export function createStore(db: Kysely<StoreDatabase>, kind: Store['kind'], opti
     credentials: createCredentialStore(db),
     uploads: createUploadStore(db, kind, options),
     syncState: createSyncStateStore(db),
+    budgets: createBudgetStore(db, kind),
     tenant: (tenant) => tenantContacts(db, writeContacts, tenant),
 
     async ping(): Promise<void> {
@@ -172,6 +174,7 @@ function tenantContacts(db: Kysely<StoreDatabase>, writeContacts: ContactWriter,
       await deleteUserChanges(db, tenant, userId);
       await createSyncStateStore(db).deleteUser(tenant, userId);
       await deleteUserCheckpoints(db, tenant, userId);
+      await deleteUserBudgetKeys(db, tenant, userId);
       const result = await db
         .deleteFrom('contacts')
         .where('tenant_id', '=', tenant)

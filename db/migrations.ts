@@ -1,8 +1,9 @@
 /**
  * Schema migrations, in code so they ship with the build and need no migrations folder at run time.
  * Kysely runs them in name order and records each in `kysely_migration`. `0001_schema` creates the
- * whole schema of db/schema.ts; once a release has shipped, a change to it is the next migration
- * (`0002_…`), never an edit of one that shipped.
+ * schema of the contacts and everything around them, `0002_rate_budgets` the rate governor's shared
+ * state; once a release has shipped, a change to either is the next migration, never an edit of one
+ * that shipped.
  */
 import { DEFAULT_MIGRATION_TABLE, sql, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
@@ -120,6 +121,43 @@ const migrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('import_checkpoints_pkey', ['tenant_id', 'import_key'])
         .execute();
       await db.schema.createIndex('import_checkpoints_by_user').on('import_checkpoints').columns(['tenant_id', 'user_id']).execute();
+    },
+  },
+  '0002_rate_budgets': {
+    async up(db) {
+      // The rate governor's shared state (db/rate-budgets.ts). Times in ms since the epoch: double
+      // precision holds them exactly in both dialects, and integer would overflow in PostgreSQL.
+      const ms = 'double precision';
+      await db.schema
+        .createTable('rate_keys')
+        .addColumn('key', 'text', (col) => col.primaryKey())
+        .addColumn('tat', ms, (col) => col.notNull())
+        .addColumn('closed_until', ms, (col) => col.notNull())
+        .addColumn('closed_by', 'text')
+        .addColumn('learned_interval', ms)
+        .addColumn('decreased_at', ms)
+        .addColumn('increase', ms)
+        .addColumn('win_at', ms, (col) => col.notNull())
+        .addColumn('win_count', 'integer', (col) => col.notNull())
+        .addColumn('prev_count', 'integer', (col) => col.notNull())
+        .addColumn('grant_id', 'text', (col) => col.notNull())
+        .addColumn('granted_at', ms, (col) => col.notNull())
+        .addColumn('seen_at', ms, (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createTable('rate_slots')
+        .addColumn('key', 'text', (col) => col.notNull())
+        .addColumn('slot', 'integer', (col) => col.notNull())
+        .addColumn('holder', 'text', (col) => col.notNull())
+        .addColumn('expires_at', ms, (col) => col.notNull())
+        .addPrimaryKeyConstraint('rate_slots_pkey', ['key', 'slot'])
+        .execute();
+      await db.schema
+        .createTable('import_budget_keys')
+        .$call(requiredText('tenant_id', 'import_key', 'user_id', 'budget_key'))
+        .addPrimaryKeyConstraint('import_budget_keys_pkey', ['tenant_id', 'import_key', 'budget_key'])
+        .execute();
+      await db.schema.createIndex('import_budget_keys_by_user').on('import_budget_keys').columns(['tenant_id', 'user_id']).execute();
     },
   },
 };

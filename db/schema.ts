@@ -137,6 +137,9 @@ export interface StoreDatabase {
   change_counters: ChangeCountersTable;
   sync_state: SyncStateTable;
   import_checkpoints: ImportCheckpointsTable;
+  rate_keys: RateKeysTable;
+  rate_slots: RateSlotsTable;
+  import_budget_keys: ImportBudgetKeysTable;
 }
 
 /** One import's checkpoint, written in each page's transaction (db/checkpoints.ts). */
@@ -151,4 +154,53 @@ export interface ImportCheckpointsTable {
   /** Page transactions that committed: above the checkpoint's `pages` means a page was written twice. */
   writes: number;
   updated_at: string;
+}
+
+/**
+ * One row per budget key (a user's token, an app, a CardDAV host…), shared by every worker: its
+ * rate, its closure and what it learned (db/rate-budgets.ts). Times are milliseconds since the
+ * epoch by the database's clock, so every worker agrees on them; `double precision` in both dialects.
+ */
+export interface RateKeysTable {
+  /** `google-people:app:<digest>` (providers/kit/budgets.ts): no user, account or host in clear. */
+  key: string;
+  /** When the next request may start: each grant moves it one interval on. */
+  tat: number;
+  /** No request starts before this: a provider's `Retry-After`. */
+  closed_until: number;
+  /** What closed it: `429` (throttled) or `503` (unavailable). */
+  closed_by: string | null;
+  /** The learned interval between requests, ms; `null` until the provider first refuses one. */
+  learned_interval: number | null;
+  /** When the learned rate was last lowered: refusals of requests granted before then do not lower it again. */
+  decreased_at: number | null;
+  /** How much the learned rate rises per second of busy use, requests/s. */
+  increase: number | null;
+  /** Grants in the current one-second window and the one before: the rate the first 429 halves. */
+  win_at: number;
+  win_count: number;
+  prev_count: number;
+  /** The last grant: its id (so its taker knows it was granted) and the slot it was given. */
+  grant_id: string;
+  granted_at: number;
+  seen_at: number;
+}
+
+/** The concurrency slots of a key: a slot is held while `expires_at` is ahead, renewed while its request runs. */
+export interface RateSlotsTable {
+  key: string;
+  slot: number;
+  /** Who holds it (`host:pid:n`); `''` when free. */
+  holder: string;
+  expires_at: number;
+}
+
+/** The budget keys an import's requests count against, written by each batch: how the status learns a key is closed. */
+export interface ImportBudgetKeysTable {
+  tenant_id: string;
+  /** `workflowId/firstRunId`, as checkpoints are filed. */
+  import_key: string;
+  /** Whose import: erasure deletes these with the user's checkpoints. */
+  user_id: string;
+  budget_key: string;
 }

@@ -5,10 +5,12 @@ import type { WebhookStore } from './webhooks';
 import type { CredentialStore } from './credentials';
 import type { ChangePage, ContactPage, ContactRecord } from './contact-shapes';
 import type { SyncStateStore } from './sync-state';
+import type { BudgetStore } from './rate-budgets';
 
 export type { ChangePage, ContactChange, ContactPage, ContactRecord, StoredContact } from './contact-shapes';
 export { InvalidCursorError } from './contact-shapes';
 export type { SyncState, SyncStateStore } from './sync-state';
+export type { BudgetStore, BudgetWait, Reservation, ReserveSpec } from './rate-budgets';
 
 /** Why a record was set aside instead of saved. */
 export type RejectReason =
@@ -103,7 +105,8 @@ export interface ContactStore {
   /** An import's rejects in position order, a page at a time; `limit` 1..1000. */
   listRejects(importKey: string, options: { limit: number; cursor?: string | null }): Promise<RejectPage>;
   /**
-   * Deletes every contact and reject of the user (erasure); resolves to how many contacts went.
+   * Deletes every contact and reject of the user, and what their imports left (checkpoints, sync
+   * tokens, budget registrations) (erasure); resolves to how many contacts went.
    * Their uploads are not its business: erasure also calls {@link UploadStore.deleteUser}.
    */
   deleteUser(userId: string): Promise<number>;
@@ -173,6 +176,8 @@ export interface Store {
   readonly syncState: SyncStateStore;
   /** Each tenant's webhook URL and sealed signing secret. */
   readonly webhooks: WebhookStore;
+  /** The rate governor's shared budgets: every worker's grants, leases and closures, and which imports use which keys. */
+  readonly budgets: BudgetStore;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
