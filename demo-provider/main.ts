@@ -3,14 +3,16 @@
  *
  * Environment: `DEMO_PROVIDER_PORT` (default 8090), `DEMO_PROVIDER_HOST` (default 127.0.0.1),
  * `DEMO_CONTACTS` (default 2500), and optionally `DEMO_SLOW_MS`, `DEMO_FAULT_EVERY` with
- * `DEMO_FAULT_KIND` (429, 500, 503 or drop). Point the worker at it with `GOOGLE_PEOPLE_BASE_URL`.
+ * `DEMO_FAULT_KIND` (429, quota, 500, 503 or drop), and `DEMO_APP_QUOTA` (an app-wide quota such as
+ * `20/s`, answered with 429 and `Retry-After` beyond it). Point the worker at it with `GOOGLE_PEOPLE_BASE_URL`.
  * `POST /demo/changes` edits, deletes and adds people between imports (demo-provider/sync.ts).
  */
 import { DEFAULT_DEMO_CONTACTS, DEFAULT_HOST, PORT_DEFAULTS } from '../config/defaults';
 import { ConfigError, parseInteger, PORT_RANGE } from '../config/parse';
+import { parseBudget } from '../providers/kit/budgets';
 import { type DemoFaultKind, type DemoFaults, startDemoProvider } from './server';
 
-const FAULT_KINDS: readonly DemoFaultKind[] = ['429', '500', '503', 'drop'];
+const FAULT_KINDS: readonly DemoFaultKind[] = ['429', 'quota', '500', '503', 'drop'];
 
 const optionalInteger = (name: string, min: number, max: number) => parseInteger(name, process.env[name], undefined, { min, max });
 
@@ -36,6 +38,12 @@ function readConfig(): { port: number; host: string; contacts: number; faults: D
   } else if (kind !== undefined) {
     throw new ConfigError('DEMO_FAULT_KIND is set but DEMO_FAULT_EVERY is not: set DEMO_FAULT_EVERY=N to fail every Nth request');
   }
+  const quota = process.env.DEMO_APP_QUOTA?.trim();
+  if (quota) {
+    const { rate } = parseBudget('DEMO_APP_QUOTA', quota);
+    if (rate === null || rate === 'learn') throw new ConfigError(`DEMO_APP_QUOTA must be a rate such as 20/s or 600/min (got "${quota}")`);
+    faults.appQuota = quota;
+  }
   return { port, host, contacts, faults };
 }
 
@@ -55,6 +63,7 @@ async function main(): Promise<void> {
   const faults = [
     config.faults.slowMs ? `slow ${config.faults.slowMs} ms` : '',
     config.faults.every ? `${config.faults.every.kind} every ${config.faults.every.every} requests` : '',
+    config.faults.appQuota ? `an app-wide quota of ${config.faults.appQuota}` : '',
   ].filter(Boolean);
   console.log(
     `demo-provider: serving ${config.contacts} contacts at ${provider.url} (GOOGLE_PEOPLE_BASE_URL=${provider.url})${faults.length ? `, faults: ${faults.join(', ')}` : ''}`,

@@ -8,11 +8,13 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parseBudget, type RateLimit } from '../providers/kit/budgets';
 import { createDemoOAuth, DEMO_TOKEN_PATH, type DemoOAuth, type DemoOAuthOptions } from './oauth';
 import { decodePageToken, encodePageToken } from './people';
 import { createDemoSync, DEMO_CHANGES_PATH, deletedPersonJson, EXPIRED_SYNC_TOKEN_BODY, type DemoSync } from './sync';
 
-export type DemoFaultKind = '429' | '500' | '503' | 'drop';
+/** `429` names the per-user quota, as Google's most common 429 does; `quota` the project's (app-wide) one. */
+export type DemoFaultKind = '429' | 'quota' | '500' | '503' | 'drop';
 
 export interface DemoFaults {
   /** Successive requests get these responses before normal service resumes, consumed in order, e.g. ['429','500','drop','429'] */
@@ -21,6 +23,12 @@ export interface DemoFaults {
   every?: { every: number; kind: DemoFaultKind };
   /** Retry-After seconds sent with 429/503 (default 1). */
   retryAfterSeconds?: number;
+  /**
+   * An app-wide quota on people requests, in the budget syntax's rate (`20/s`, `600/min`): a token
+   * bucket holding one second's worth. Beyond it, a 429 naming the project's quota, with
+   * `Retry-After` the whole seconds until the next request would pass (at least 1).
+   */
+  appQuota?: string;
   /** Delay every page by this many ms (slow pages). */
   slowMs?: number;
   /** Tokens that are revoked: 401 UNAUTHENTICATED. */
@@ -58,6 +66,12 @@ export interface DemoProviderStats {
   contactsServed: number;
   /** Responses replaced by a `script` or `every` fault (429, 500, 503, drop). Revoked tokens are not counted. */
   faultsInjected: number;
+  /** Requests refused by `appQuota`. */
+  quotaRefusals: number;
+  /** When each people request arrived (ms since the epoch), the first {@link MAX_LOGGED} of them. */
+  arrivals: number[];
+  /** When each 429 was sent (quota or fault), the first {@link MAX_LOGGED}. */
+  refusedAt: number[];
   /**
    * How many times each page was served successfully, keyed by its starting offset in decimal
    * (`"0"`, `"1000"`, …): a count above 1 means a client fetched the same page twice.
@@ -88,6 +102,9 @@ const KNOWN_PERSON_FIELDS = new Set([
   'memberships', 'metadata', 'miscKeywords', 'names', 'nicknames', 'occupations', 'organizations',
   'phoneNumbers', 'photos', 'relations', 'sipAddresses', 'skills', 'urls', 'userDefined',
 ]);
+
+/** Arrival and refusal times kept (`stats.arrivals`, `stats.refusedAt`) before the logs stop growing. */
+export const MAX_LOGGED = 10_000;
 
 const DEFAULT_CONTACTS = 1000;
 const DEFAULT_PAGE_SIZE = 100;
@@ -136,8 +153,41 @@ function validateFaults(faults: DemoFaults): DemoFaults {
   if (faults.malformedPeople?.some((i) => !Number.isInteger(i) || i < 0)) {
     throw new RangeError('faults.malformedPeople must list whole numbers, 0 or more (indices of people)');
   }
+  if (faults.appQuota !== undefined) quotaRate(faults.appQuota);
   // A copy, so consuming the script does not change the caller's array.
   return { ...faults, script: faults.script ? [...faults.script] : undefined };
+}
+
+/** `appQuota` as a rate; throws a RangeError for anything but a rate. */
+function quotaRate(quota: string): RateLimit {
+  let rate: ReturnType<typeof parseBudget>['rate'];
+  try {
+    rate = parseBudget('faults.appQuota', quota).rate;
+  } catch (error) {
+    throw new RangeError(error instanceof Error ? error.message : String(error));
+  }
+  if (rate === null || rate === 'learn') throw new RangeError(`faults.appQuota must be a rate such as 20/s (got "${quota}")`);
+  return rate;
+}
+
+/** A token bucket of one second's worth of `rate`, full at first: `take` says whether a request passes, else the seconds until one would. */
+function quotaBucket(rate: RateLimit) {
+  const perMs = rate.count / rate.perMs;
+  const capacity = Math.max(1, Math.floor(perMs * 1000));
+  let tokens = capacity;
+  let at = Date.now();
+  return {
+    take(): { passed: true } | { passed: false; retryAfterSeconds: number } {
+      const now = Date.now();
+      tokens = Math.min(capacity, tokens + (now - at) * perMs);
+      at = now;
+      if (tokens >= 1) {
+        tokens -= 1;
+        return { passed: true };
+      }
+      return { passed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / perMs / 1000)) };
+    },
+  };
 }
 
 function validateContacts(contacts: number): number {
@@ -159,7 +209,23 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
   let faults = validateFaults(opts.faults ?? {});
   const oauth = createDemoOAuth(opts.oauth);
   const sync = createDemoSync({ get: () => contacts, set: (count) => (contacts = count) });
-  const stats: DemoProviderStats = { requests: 0, pagesServed: 0, contactsServed: 0, faultsInjected: 0, pageTokensServed: new Map() };
+  const stats: DemoProviderStats = {
+    requests: 0,
+    pagesServed: 0,
+    contactsServed: 0,
+    faultsInjected: 0,
+    quotaRefusals: 0,
+    arrivals: [],
+    refusedAt: [],
+    pageTokensServed: new Map(),
+  };
+  let quota = faults.appQuota === undefined ? null : quotaBucket(quotaRate(faults.appQuota));
+  let quotaSpec = faults.appQuota;
+  const log = (times: number[], at: number) => {
+    if (times.length < MAX_LOGGED) times.push(at);
+  };
+  const projectQuotaMessage =
+    "Quota exceeded for quota metric 'Critical read requests (Contact and Profile Reads)' and limit 'Critical read requests (Contact and Profile Reads) per minute' of service 'people.googleapis.com'.";
 
   /** The injected fault for this request, if any; consumes one `script` entry. */
   function nextFault(): DemoFaultKind | undefined {
@@ -172,6 +238,7 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
   function injectFault(kind: DemoFaultKind, req: http.IncomingMessage, res: http.ServerResponse): void {
     stats.faultsInjected++;
     const retryAfter = { 'Retry-After': String(faults.retryAfterSeconds ?? 1) };
+    if (kind === '429' || kind === 'quota') log(stats.refusedAt, Date.now());
     switch (kind) {
       case 'drop':
         // No response at all: the client sees the connection close mid-request.
@@ -179,6 +246,9 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
         return;
       case '429':
         sendError(res, 429, "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute per user' of service 'people.googleapis.com'.", retryAfter);
+        return;
+      case 'quota':
+        sendError(res, 429, projectQuotaMessage, retryAfter);
         return;
       case '500':
         sendError(res, 500, 'Internal error encountered.');
@@ -239,6 +309,7 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
     if (url.pathname === DEMO_TOKEN_PATH) return oauth.handle(req, res);
     if (url.pathname === DEMO_CHANGES_PATH) return sync.handleAdmin(req, res);
     stats.requests++;
+    log(stats.arrivals, Date.now());
     if (req.method !== 'GET' || url.pathname !== CONNECTIONS_PATH) {
       sendError(res, 404, `Method not found: ${req.method ?? '?'} ${url.pathname}`);
       return;
@@ -252,6 +323,14 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
     }
     if (faults.revokedTokens?.includes(token) || oauth.isExpired(token)) {
       sendError(res, 401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
+      return;
+    }
+
+    const admitted = quota?.take();
+    if (admitted && !admitted.passed) {
+      stats.quotaRefusals++;
+      log(stats.refusedAt, Date.now());
+      sendError(res, 429, projectQuotaMessage, { 'Retry-After': String(admitted.retryAfterSeconds) });
       return;
     }
 
@@ -359,6 +438,11 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
       if (patch.contacts !== undefined) contacts = validateContacts(patch.contacts);
       if (patch.faults !== undefined) {
         faults = validateFaults(patch.faults);
+        // A new quota starts with a full bucket; the same quota keeps its state.
+        const next = faults.appQuota === undefined ? null : quotaRate(faults.appQuota);
+        if (next === null) quota = null;
+        else if (quotaSpec !== faults.appQuota) quota = quotaBucket(next);
+        quotaSpec = faults.appQuota;
         const waiting = held;
         held = [];
         for (const resume of waiting) resume();
@@ -369,6 +453,9 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
       stats.pagesServed = 0;
       stats.contactsServed = 0;
       stats.faultsInjected = 0;
+      stats.quotaRefusals = 0;
+      stats.arrivals = [];
+      stats.refusedAt = [];
       stats.pageTokensServed.clear();
     },
     close() {

@@ -163,6 +163,29 @@ void describe('demo provider', () => {
     assert.equal(provider.stats.pagesServed, 1);
   });
 
+  void it('enforces an app-wide quota when asked: a 429 naming the project’s quota, with Retry-After, counted', async () => {
+    provider.configure({ faults: { appQuota: '5/s' } });
+    const answers = await Promise.all(Array.from({ length: 8 }, () => list({ pageSize: '1' })));
+    assert.deepEqual(answers.map((answer) => answer.status).sort(), [200, 200, 200, 200, 200, 429, 429, 429], 'one second’s worth passes at once');
+    const refused = answers.find((answer) => answer.status === 429) as Response;
+    const body = await expectError(refused, 429, 'RESOURCE_EXHAUSTED');
+    assert.match(body.error.message, /per minute'/, 'it names the project’s per-minute quota');
+    assert.doesNotMatch(body.error.message, /per user/, 'not a user’s');
+    assert.equal(refused.headers.get('retry-after'), '1', 'the next request would pass within a second');
+    assert.equal(provider.stats.quotaRefusals, 3);
+    assert.equal(provider.stats.refusedAt.length, 3);
+    assert.equal(provider.stats.arrivals.length, 8);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    assert.equal((await list({ pageSize: '1' })).status, 200, 'the bucket refills at 5 a second');
+    provider.configure({ faults: {} });
+    assert.equal((await Promise.all(Array.from({ length: 8 }, () => list({ pageSize: '1' })))).filter((answer) => answer.status !== 200).length, 0);
+  });
+
+  void it('refuses a quota that is not a rate', () => {
+    assert.throws(() => provider.configure({ faults: { appQuota: '4' } }), /appQuota must be a rate such as 20\/s/);
+    assert.throws(() => provider.configure({ faults: { appQuota: 'lots' } }), /faults\.appQuota must be a rate/);
+  });
+
   void it('fails every Nth request', async () => {
     provider.configure({ faults: { every: { every: 3, kind: '500' } } });
     const statuses: number[] = [];
@@ -181,7 +204,16 @@ void describe('demo provider', () => {
     await (await list({ pageSize: '1000', pageToken: first.nextPageToken ?? '' })).arrayBuffer();
     assert.deepEqual(Object.fromEntries(provider.stats.pageTokensServed), { '0': 1, '1000': 2 });
     provider.resetStats();
-    assert.deepEqual(provider.stats, { requests: 0, pagesServed: 0, contactsServed: 0, faultsInjected: 0, pageTokensServed: new Map() });
+    assert.deepEqual(provider.stats, {
+      requests: 0,
+      pagesServed: 0,
+      contactsServed: 0,
+      faultsInjected: 0,
+      quotaRefusals: 0,
+      arrivals: [],
+      refusedAt: [],
+      pageTokensServed: new Map(),
+    });
   });
 
   void it('delays pages by slowMs', async () => {
