@@ -101,6 +101,8 @@ async function open(ctx: Context, deps: ImportBatchDeps, input: ImportBatchInput
   const source = deps.openSource(input.provider, unseal(ctx, deps, input.sealedCredentials), deps.sources, owner);
   let checkpoint: ImportCheckpoint;
   try {
+    // The budgets its requests count against, filed under the import: its status says when one is closed.
+    if (source.budgetKeys?.length) await deps.store.budgets.registerImport(input.tenant, input.userId, input.importKey, source.budgetKeys);
     // The first batch decides full or incremental (import-sync.ts); later ones carry it on.
     checkpoint = await resolveSyncMode(deps.store, input, from.checkpoint, source);
   } catch (err) {

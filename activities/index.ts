@@ -4,7 +4,7 @@
  * see them only as the type {@link ImportActivities}.
  */
 import type { Client } from '@temporalio/client';
-import { WORKER_DEFAULTS } from '../config/defaults';
+import { GOVERNOR_DEFAULTS, WORKER_DEFAULTS } from '../config/defaults';
 import type { TokenSealer } from '../encryption/token-seal';
 import type { Store } from '../db/types';
 import { createErasureActivities } from './erasure';
@@ -15,6 +15,7 @@ import { measureBatch } from './metrics';
 import { createPageGate, type PageGate } from './page-gate';
 import { SealedTokenVault } from './token-vault';
 import { openSource, type SourceSettings } from '../providers';
+import { createRequestGovernor, type RequestGovernor } from '../providers/kit/governor';
 
 export interface ActivityDeps {
   store: Store;
@@ -35,6 +36,11 @@ export interface ActivityDeps {
   /** Whether a batch fetches its next page while it saves the current one (`IMPORT_FETCH_AHEAD`). */
   fetchAhead?: boolean;
   /**
+   * The process's rate governor (`providers/kit/governor.ts`), made once by whoever builds the
+   * worker; left out, these activities get one of their own over the store, with the defaults.
+   */
+  governor?: RequestGovernor;
+  /**
    * Called when a batch fails because this worker lacks part of its configuration (the token key
    * the import's credentials were sealed with). The batch fails retryably as `WorkerMisconfigured`;
    * the worker decides when to stop polling (`worker/misconfiguration-guard.ts`).
@@ -48,8 +54,13 @@ export function createActivities(deps: ActivityDeps) {
       createImportBatch({
         ...deps,
         // Uploaded files live in the worker's own store; sources read them through it. Kept refresh
-        // tokens too, sealed with the worker's key.
-        sources: { uploads: deps.store.uploads, tokens: new SealedTokenVault(deps.store.credentials, deps.sealer), ...deps.sources },
+        // tokens too, sealed with the worker's key, and the budgets every worker shares.
+        sources: {
+          uploads: deps.store.uploads,
+          tokens: new SealedTokenVault(deps.store.credentials, deps.sealer),
+          governor: deps.governor ?? createRequestGovernor({ state: deps.store.budgets, ...GOVERNOR_DEFAULTS }),
+          ...deps.sources,
+        },
         openSource: deps.openSource ?? openSource,
         pageGate: deps.pageGate ?? createPageGate(WORKER_DEFAULTS.pagesInFlight[deps.store.kind]),
       }),

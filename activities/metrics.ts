@@ -8,6 +8,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, type MetricMeter } from '@temporalio/common';
+import type { GovernorObserver } from '../providers/kit/governor';
 import type { PageGateState } from './page-gate';
 
 export const IMPORT_METRICS = {
@@ -18,6 +19,10 @@ export const IMPORT_METRICS = {
   batchDuration: 'contacts_import_batch_duration_seconds',
   pagesInFlight: 'contacts_import_pages_in_flight',
   pagesWaiting: 'contacts_import_pages_waiting',
+  budgetGrants: 'contacts_import_provider_requests_granted',
+  budgetWaiting: 'contacts_import_provider_requests_waiting',
+  budgetWait: 'contacts_import_provider_wait_seconds',
+  budgetThrottled: 'contacts_import_provider_throttled',
 } as const;
 
 /** Counts one import's saved pages; built once per batch from the activity's meter. */
@@ -50,6 +55,34 @@ export function pageGateGauges(meter: MetricMeter): (state: PageGateState) => vo
   return (state) => {
     inFlight.set(state.inFlight);
     waiting.set(state.waiting);
+  };
+}
+
+/**
+ * The rate governor's series (`providers/kit/governor.ts`), tagged `provider` and `budget` (the key's
+ * kind: `user`, `app`, `account`, `host`), never the key: requests granted, requests waiting now,
+ * seconds waited, and 429s received.
+ */
+export function governorMetrics(meter: MetricMeter): GovernorObserver {
+  const granted = meter.createCounter(IMPORT_METRICS.budgetGrants, 'requests', 'Provider requests let through by a budget');
+  const waitingGauge = meter.createGauge(IMPORT_METRICS.budgetWaiting, 'int', 'requests', 'Provider requests waiting for a budget in this worker');
+  const waited = meter.createHistogram(IMPORT_METRICS.budgetWait, 'float', 's', 'Time a provider request waited for a budget');
+  const throttled = meter.createCounter(IMPORT_METRICS.budgetThrottled, 'responses', 'Provider 429 answers, by the budget they closed');
+  const waiting = new Map<string, number>();
+  return {
+    granted(provider, budget, waitedMs) {
+      granted.add(1, { provider, budget });
+      waited.record(waitedMs / 1000, { provider, budget });
+    },
+    waiting(provider, budget, delta) {
+      const key = `${provider} ${budget}`;
+      const now = (waiting.get(key) ?? 0) + delta;
+      waiting.set(key, now);
+      waitingGauge.set(now, { provider, budget });
+    },
+    throttled(provider, budget) {
+      throttled.add(1, { provider, budget });
+    },
   };
 }
 

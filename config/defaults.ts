@@ -71,6 +71,26 @@ export const WORKER_NODE_FLAGS = ['--max-old-space-size=256'] as const;
  */
 export const WORKER_PROCESS_ENV = { MALLOC_ARENA_MAX: '2' } as const;
 
+/**
+ * The rate governor (`providers/kit/governor.ts`; `PROVIDER_GOVERNOR=off` turns it off). A
+ * provider's budgets and their defaults are the provider's own (`providers/<id>/budgets.ts`).
+ */
+export const GOVERNOR_DEFAULTS = {
+  /**
+   * The longest a request waits for its budgets inside a batch. Past it, the batch fails as
+   * `ProviderThrottled` with that wait as its `nextRetryDelay`, and gives its worker slot back.
+   */
+  maxWaitMs: 10_000,
+  /** A concurrency lease lives this long unless renewed: a crashed worker's comes back within it. */
+  leaseTtlMs: 5_000,
+  /** How long a 429 that names no `Retry-After` closes its key (Google's usually name none). */
+  refusalPauseMs: 1_000,
+  /** Refusals of one request the governor sends again after, before the batch sees the last one. */
+  maxRefusals: 5,
+  /** After a 429 lowers a learned rate, it climbs by this share of the lowered rate per second of busy use. */
+  increaseFraction: 0.1,
+} as const;
+
 export const STATUS_DEFAULTS = {
   /** How long the API waits for a worker to answer the status query before answering from the memo. */
   queryTimeoutMs: 2_000,

@@ -67,6 +67,12 @@ export interface AppConfig {
   uploadMaxBytes: number;
   /** Requests per second and burst per API key (`RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST`). */
   rateLimit: { perSecond: number; burst: number };
+  /**
+   * Whether workers spend providers' budgets through the rate governor, shared by every worker
+   * (`PROVIDER_GOVERNOR`, on by default; off: each request is sent as it comes, and a 429 fails its
+   * batch until Temporal retries it).
+   */
+  providerGovernor: boolean;
 }
 
 /** `CODEC_CORS_ORIGINS`: comma-separated origins such as `https://temporal.example.com`. */
@@ -152,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       perSecond: integer('RATE_LIMIT_PER_SECOND', RATE_LIMIT_DEFAULTS.perSecond, 1, 1_000_000),
       burst: integer('RATE_LIMIT_BURST', RATE_LIMIT_DEFAULTS.burst, 1, 10_000_000),
     },
+    providerGovernor: parseBoolean('PROVIDER_GOVERNOR', env.PROVIDER_GOVERNOR, true),
     codecCorsOrigins: origins('CODEC_CORS_ORIGINS', env.CODEC_CORS_ORIGINS || `http://localhost:${uiPort},http://127.0.0.1:${uiPort}`),
   };
 }

@@ -51,12 +51,12 @@ export function parseInteger(
 /** A TCP port: 0 (let the OS choose) to 65535. */
 export const PORT_RANGE: IntegerRange = { min: 0, max: 65_535 };
 
-/** `true`/`false` (also `1`/`0`, `yes`/`no`); `fallback` when absent or empty. */
+/** `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`); `fallback` when absent or empty. */
 export function parseBoolean(name: string, raw: string | undefined, fallback: boolean): boolean {
   if (raw === undefined || raw.trim() === '') return fallback;
   const text = raw.trim().toLowerCase();
-  if (['true', '1', 'yes'].includes(text)) return true;
-  if (['false', '0', 'no'].includes(text)) return false;
+  if (['true', '1', 'yes', 'on'].includes(text)) return true;
+  if (['false', '0', 'no', 'off'].includes(text)) return false;
   throw new ConfigError(`${name} must be true or false (got "${raw}")`);
 }
 

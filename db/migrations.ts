@@ -135,7 +135,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('closed_until', ms, (col) => col.notNull())
         .addColumn('closed_by', 'text')
         .addColumn('learned_interval', ms)
-        .addColumn('decreased_at', ms)
+        .addColumn('learn_epoch', 'integer', (col) => col.notNull().defaultTo(0))
         .addColumn('increase', ms)
         .addColumn('win_at', ms, (col) => col.notNull())
         .addColumn('win_count', 'integer', (col) => col.notNull())
@@ -151,6 +151,14 @@ const migrations: Record<string, Migration> = {
         .addColumn('holder', 'text', (col) => col.notNull())
         .addColumn('expires_at', ms, (col) => col.notNull())
         .addPrimaryKeyConstraint('rate_slots_pkey', ['key', 'slot'])
+        .execute();
+      await db.schema
+        .createTable('rate_slot_waiters')
+        .addColumn('key', 'text', (col) => col.notNull())
+        .addColumn('waiter', 'text', (col) => col.notNull())
+        .addColumn('since', ms, (col) => col.notNull())
+        .addColumn('seen_at', ms, (col) => col.notNull())
+        .addPrimaryKeyConstraint('rate_slot_waiters_pkey', ['key', 'waiter'])
         .execute();
       await db.schema
         .createTable('import_budget_keys')

@@ -10,11 +10,14 @@
  * - **Closure**: a `Retry-After` sets `closed_until`; grants start after it.
  * - **Learning**: with no rate configured, nothing is held back until the first 429; that sets the
  *   interval to twice the last second's spacing (half the rate that was refused); each later 429 of
- *   a request granted since the last decrease doubles it again; each grant while the key is busy
- *   raises the rate by `increase / rate`, so it climbs by `increase` requests/s every second.
+ *   a request granted since the last decrease (`learn_epoch`) doubles it again; each grant while the
+ *   key is busy raises the rate by `increase / rate`, so it climbs by `increase` requests/s every
+ *   second.
  * - **Concurrency**: `limit` slot rows per key; taking one is an `UPDATE` of a free (expired) slot,
  *   held for a short TTL that its holder renews while the request runs. A crashed worker's slot
- *   frees itself when its TTL passes.
+ *   frees itself when its TTL passes. Callers that found none free queue by the time they first
+ *   asked (`rate_slot_waiters`); one that has waited past a short grace goes before later callers,
+ *   so a worker that releases and asks again at once cannot starve another.
  *
  * Times are the database's (`now`), so workers on machines whose clocks differ still agree.
  */
@@ -38,8 +41,10 @@ export interface Reservation {
   granted: boolean;
   /** From now until the slot starts (granted), or until the next free slot (not granted); 0 or more. */
   waitMs: number;
-  /** The database's time of the reservation: a 429 of this request lowers a learned rate only if no decrease came since. */
+  /** The database's time of the reservation, ms. */
   reservedAt: number;
+  /** The key's learning epoch when reserved: a 429 of this request lowers a learned rate only if no decrease came since. */
+  epoch: number;
 }
 
 /** Why a key is closed, for an import's status. */
@@ -56,14 +61,20 @@ export interface BudgetStore {
   reserve(key: string, spec: ReserveSpec, maxWaitMs: number): Promise<Reservation>;
   /**
    * Closes `key` for `forMs` from now (a `Retry-After`), by a 429 or a 503. With `learn`, a 429
-   * also lowers the key's learned rate, unless it was lowered after `reservedAt`. Resolves to how
-   * long the key stays closed, ms.
+   * also lowers the key's learned rate, unless it was lowered since the request was granted (in
+   * `epoch`). Resolves to how long the key stays closed, ms.
    */
-  close(key: string, closure: { forMs: number; by: 429 | 503; learn: boolean; reservedAt: number; increaseFraction: number }): Promise<number>;
-  /** How long the most distant closure of `keys` still runs, ms (0 when none is closed). */
-  closedFor(keys: readonly string[]): Promise<number>;
-  /** Takes a free slot of `key`'s `limit` for `holder`, for `ttlMs`; `null` when all are held. */
+  close(key: string, closure: { forMs: number; by: 429 | 503; learn: boolean; epoch: number; increaseFraction: number }): Promise<number>;
+  /** The most distant closure among `keys` (0 when none was ever closed) and the database's time now, both ms. */
+  closedUntil(keys: readonly string[]): Promise<{ until: number; now: number }>;
+  /**
+   * Takes a free slot of `key`'s `limit` for `holder`, for `ttlMs`, unless a caller still polling
+   * has waited longer and past a short grace; `null` when none is free or it is another's turn:
+   * `holder` then waits in line, and must poll again within {@link WAITER_STALE_MS} to keep its place.
+   */
   acquireSlot(key: string, limit: number, holder: string, ttlMs: number): Promise<number | null>;
+  /** `holder` stops waiting for a slot of `key` (its request was cancelled). */
+  leaveQueue(key: string, holder: string): Promise<void>;
   /** Extends `holder`'s slot; `false` when it no longer holds it (it expired and was taken). */
   renewSlot(key: string, slot: number, holder: string, ttlMs: number): Promise<boolean>;
   releaseSlot(key: string, slot: number, holder: string): Promise<void>;
@@ -74,6 +85,14 @@ export interface BudgetStore {
   /** Erasure: the user's import registrations. */
   deleteUser(tenant: string, userId: string): Promise<void>;
 }
+
+/** A slot waiter that has not polled for this long is gone: it no longer holds the line. */
+export const WAITER_STALE_MS = 1_000;
+/**
+ * A slot waiter that has waited this long goes before every later caller. Until then, whoever
+ * asks when a slot is free takes it: slots do not sit idle for a waiter's next poll.
+ */
+const WAITER_PRIORITY_MS = 250;
 
 /** The learned interval never grows past this: a key refused again and again still gets a request every 10 s. */
 const MAX_LEARNED_INTERVAL_MS = 10_000;
@@ -91,6 +110,8 @@ export function createBudgetStore(db: Kysely<StoreDatabase>, kind: 'sqlite' | 'p
   const { now, greatest, least } = dialect(kind);
   /** Keys whose slot rows exist up to this limit, in this process. */
   const slotsMade = new Map<string, number>();
+  /** `key\nholder` of this process's callers waiting in line: only they have a waiter row to delete. */
+  const queued = new Set<string>();
   const write = <T>(run: () => Promise<T>): Promise<T> => oneSqliteWriterAtATime(db, run);
 
   return {
@@ -112,7 +133,7 @@ export function createBudgetStore(db: Kysely<StoreDatabase>, kind: 'sqlite' | 'p
           : sql`rate_keys.learned_interval`;
       const firstInterval = spec.mode === 'fixed' ? spec.intervalMs : 0;
       const { rows } = await write(() =>
-        sql<{ grant_id: string; granted_at: number; tat: number; closed_until: number; now_ms: number }>`
+        sql<{ grant_id: string; granted_at: number; tat: number; closed_until: number; learn_epoch: number; now_ms: number }>`
           INSERT INTO rate_keys (key, tat, closed_until, closed_by, win_at, win_count, prev_count, grant_id, granted_at, seen_at)
           VALUES (${key}, ${now} + ${firstInterval}, 0, NULL, ${now}, 1, 0, ${grantId}, ${now}, ${now})
           ON CONFLICT (key) DO UPDATE SET
@@ -124,17 +145,18 @@ export function createBudgetStore(db: Kysely<StoreDatabase>, kind: 'sqlite' | 'p
             win_count = ${when(sql`CASE WHEN ${newWindow} THEN 1 ELSE rate_keys.win_count + 1 END`, sql`rate_keys.win_count`)},
             win_at = ${when(sql`CASE WHEN ${newWindow} THEN ${now} ELSE rate_keys.win_at END`, sql`rate_keys.win_at`)},
             seen_at = ${now}
-          RETURNING grant_id, granted_at, tat, closed_until, ${now} AS now_ms`.execute(db),
+          RETURNING grant_id, granted_at, tat, closed_until, learn_epoch, ${now} AS now_ms`.execute(db),
       );
       const row = rows[0];
       if (!row) throw new Error(`the rate budget ${key} was not written`);
       const at = Number(row.now_ms);
-      if (row.grant_id === grantId) return { granted: true, waitMs: Math.max(0, Number(row.granted_at) - at), reservedAt: at };
-      return { granted: false, waitMs: Math.max(0, Math.max(Number(row.tat), Number(row.closed_until)) - at), reservedAt: at };
+      const epoch = Number(row.learn_epoch);
+      if (row.grant_id === grantId) return { granted: true, waitMs: Math.max(0, Number(row.granted_at) - at), reservedAt: at, epoch };
+      return { granted: false, waitMs: Math.max(0, Math.max(Number(row.tat), Number(row.closed_until)) - at), reservedAt: at, epoch };
     },
 
-    async close(key, { forMs, by, learn, reservedAt, increaseFraction }) {
-      const decrease = sql`(${learn && by === 429 ? 1 : 0} = 1 AND (rate_keys.decreased_at IS NULL OR rate_keys.decreased_at < ${reservedAt}))`;
+    async close(key, { forMs, by, learn, epoch, increaseFraction }) {
+      const decrease = sql`(${learn && by === 429 ? 1 : 0} = 1 AND rate_keys.learn_epoch = ${epoch})`;
       // Requests granted in the last second, the current window's and the share of the one before
       // still inside it: the rate the provider just refused.
       const lastSecond = sql`(rate_keys.win_count + rate_keys.prev_count * ${greatest(sql`0`, sql`1 - (${now} - rate_keys.win_at) / 1000.0`)})`;
@@ -151,17 +173,16 @@ export function createBudgetStore(db: Kysely<StoreDatabase>, kind: 'sqlite' | 'p
             closed_by = ${String(by)},
             learned_interval = CASE WHEN ${decrease} THEN ${lowered} ELSE rate_keys.learned_interval END,
             increase = CASE WHEN ${decrease} THEN (1000.0 / ${lowered}) * ${increaseFraction} ELSE rate_keys.increase END,
-            decreased_at = CASE WHEN ${decrease} THEN ${now} ELSE rate_keys.decreased_at END
+            learn_epoch = CASE WHEN ${decrease} THEN rate_keys.learn_epoch + 1 ELSE rate_keys.learn_epoch END
           RETURNING closed_until - ${now} AS remaining`.execute(db),
       );
       return Math.max(0, Number(rows[0]?.remaining ?? forMs));
     },
 
-    async closedFor(keys) {
-      if (keys.length === 0) return 0;
-      const { rows } = await sql<{ remaining: number | null }>`
-        SELECT max(closed_until) - ${now} AS remaining FROM rate_keys WHERE key IN (${sql.join([...keys])})`.execute(db);
-      return Math.max(0, Number(rows[0]?.remaining ?? 0));
+    async closedUntil(keys) {
+      const { rows } = await sql<{ until: number | null; now_ms: number }>`
+        SELECT max(closed_until) AS until, ${now} AS now_ms FROM rate_keys WHERE key IN (${sql.join(keys.length > 0 ? [...keys] : [''])})`.execute(db);
+      return { until: Number(rows[0]?.until ?? 0), now: Number(rows[0]?.now_ms ?? 0) };
     },
 
     async acquireSlot(key, limit, holder, ttlMs) {
@@ -170,16 +191,39 @@ export function createBudgetStore(db: Kysely<StoreDatabase>, kind: 'sqlite' | 'p
         await write(() => db.insertInto('rate_slots').values(values).onConflict((oc) => oc.columns(['key', 'slot']).doNothing()).execute());
         slotsMade.set(key, limit);
       }
-      // The first free slot, taken only if still free when written: under contention in PostgreSQL a
-      // loser updates nothing (the row changed under it) and tries again, never sharing a slot.
+      // A free slot, taken only if still free when written (under contention in PostgreSQL a loser
+      // updates nothing: the row changed under it, so no two share a slot), and only if no one still
+      // polling has waited past WAITER_PRIORITY_MS and longer than this caller. Picked at random, so
+      // callers at the same moment aim at different slots rather than all at the first.
       const free = sql`key = ${key} AND slot < ${limit} AND expires_at <= ${now}`;
+      const mySince = sql`coalesce((SELECT since FROM rate_slot_waiters WHERE key = ${key} AND waiter = ${holder}), ${now} + 1)`;
       const { rows } = await write(() =>
         sql<{ slot: number }>`
           UPDATE rate_slots SET holder = ${holder}, expires_at = ${now} + ${ttlMs}
-          WHERE ${free} AND slot = (SELECT min(slot) FROM rate_slots WHERE ${free})
+          WHERE ${free} AND slot = (SELECT slot FROM rate_slots WHERE ${free} ORDER BY random() LIMIT 1)
+            AND NOT EXISTS (SELECT 1 FROM rate_slot_waiters
+              WHERE key = ${key} AND waiter <> ${holder} AND seen_at > ${now} - ${WAITER_STALE_MS}
+                AND since < ${now} - ${WAITER_PRIORITY_MS} AND since < ${mySince})
           RETURNING slot`.execute(db),
       );
-      return rows[0] === undefined ? null : Number(rows[0].slot);
+      const slot = rows[0] === undefined ? null : Number(rows[0].slot);
+      const place = `${key}\n${holder}`;
+      if (slot !== null) {
+        if (queued.delete(place)) await write(() => db.deleteFrom('rate_slot_waiters').where('key', '=', key).where('waiter', '=', holder).execute());
+        return slot;
+      }
+      queued.add(place);
+      await write(() =>
+        sql`
+          INSERT INTO rate_slot_waiters (key, waiter, since, seen_at) VALUES (${key}, ${holder}, ${now}, ${now})
+          ON CONFLICT (key, waiter) DO UPDATE SET seen_at = ${now}`.execute(db),
+      );
+      return null;
+    },
+
+    async leaveQueue(key, holder) {
+      if (!queued.delete(`${key}\n${holder}`)) return;
+      await write(() => db.deleteFrom('rate_slot_waiters').where('key', '=', key).where('waiter', '=', holder).execute());
     },
 
     async renewSlot(key, slot, holder, ttlMs) {

@@ -139,6 +139,7 @@ export interface StoreDatabase {
   import_checkpoints: ImportCheckpointsTable;
   rate_keys: RateKeysTable;
   rate_slots: RateSlotsTable;
+  rate_slot_waiters: RateSlotWaitersTable;
   import_budget_keys: ImportBudgetKeysTable;
 }
 
@@ -172,8 +173,8 @@ export interface RateKeysTable {
   closed_by: string | null;
   /** The learned interval between requests, ms; `null` until the provider first refuses one. */
   learned_interval: number | null;
-  /** When the learned rate was last lowered: refusals of requests granted before then do not lower it again. */
-  decreased_at: number | null;
+  /** How many times the learned rate was lowered: a refusal of a request granted before the last time does not lower it again. */
+  learn_epoch: number;
   /** How much the learned rate rises per second of busy use, requests/s. */
   increase: number | null;
   /** Grants in the current one-second window and the one before: the rate the first 429 halves. */
@@ -193,6 +194,18 @@ export interface RateSlotsTable {
   /** Who holds it (`host:pid:n`); `''` when free. */
   holder: string;
   expires_at: number;
+}
+
+/**
+ * Who is waiting for a key's concurrency slot, since when: a free slot goes to the longest waiter
+ * still polling, so a worker that releases and asks again at once cannot starve another's.
+ */
+export interface RateSlotWaitersTable {
+  key: string;
+  waiter: string;
+  since: number;
+  /** Its last poll: a waiter that stopped polling (aborted, crashed) no longer holds others back. */
+  seen_at: number;
 }
 
 /** The budget keys an import's requests count against, written by each batch: how the status learns a key is closed. */

@@ -10,6 +10,7 @@ import { carddav } from './carddav';
 import { file } from './file';
 import { googlePeople } from './google-people';
 import { invalidInput, jsonOrUndefined } from './kit/failures';
+import { ungoverned, type RequestGovernor } from './kit/governor';
 import { DEFAULT_PHONE_REGION, type PhoneRegion } from './kit/normalize';
 import type { ContactSource, CredentialVault, ProviderCapabilities, ProviderDefinition, SourceContext, TokenVault } from './types';
 
@@ -92,6 +93,8 @@ export interface SourceSettings {
   allowPrivateAddresses?: boolean;
   uploads?: SourceContext['uploads'];
   tokens?: TokenVault;
+  /** The worker's rate governor; none (`ungoverned`) when absent. */
+  governor?: RequestGovernor;
 }
 
 /**
@@ -112,6 +115,7 @@ export function openSource(name: string, credentials: string, sources: SourceSet
     allowPrivateAddresses: sources.allowPrivateAddresses ?? false,
     uploads: sources.uploads,
     tokens: sources.tokens,
+    governor: sources.governor ?? ungoverned,
   };
   return provider.openSource(parsed.data, sources.providers[provider.id as ProviderId], context);
 }

@@ -7,6 +7,8 @@ import type { z } from 'zod';
 import type { CredentialKey } from '../db/credentials';
 import type { ContactRecord, RejectedRecord, UploadStore } from '../db/types';
 import type { ImportOwner } from '../workflows/contract';
+import type { BudgetDeclaration } from './kit/budgets';
+import type { RequestGovernor } from './kit/governor';
 import type { PhoneRegion } from './kit/normalize';
 
 export type { RejectedRecord, RejectReason } from '../db/types';
@@ -66,6 +68,11 @@ export interface ContactSource {
   readonly syncParams?: string;
   /** Releases what the source holds open (a file); called once the batch is done with it. */
   close?(): Promise<void>;
+  /**
+   * The budget keys its requests count against (`kit/budgets.ts` ids), for a source that sends
+   * requests: the batch files them under the import, so its status can say when one is closed.
+   */
+  readonly budgetKeys?: readonly string[];
 }
 
 /**
@@ -111,6 +118,11 @@ export interface SourceContext {
   uploads?: Pick<UploadStore, 'get' | 'open'>;
   /** The kept refresh and access tokens; a worker without them cannot refresh. */
   tokens?: TokenVault;
+  /**
+   * Where every request to the provider asks for its budgets (`kit/governor.ts`), shared by the
+   * deployment's workers; `ungoverned` outside a worker or with `PROVIDER_GOVERNOR=off`.
+   */
+  governor: RequestGovernor;
 }
 
 /** What POST /v1/imports accepts as `source` for one provider: a zod object with a literal `provider`. */
@@ -158,6 +170,11 @@ export interface ProviderDefinition<Id extends string = string, Request extends 
   readonly credentials: z.ZodType<Credentials>;
   /** API side: the credentials to seal for `request`; long-lived secrets go to the vault, never into history. */
   toCredentials(request: z.output<Request>, vault: CredentialVault): Promise<Credentials>;
+  /**
+   * The keys its requests count against and the variables that set their budgets, defaults and their
+   * sources included (`kit/budgets.ts`); its `readSettings` reads them. None: nothing is budgeted.
+   */
+  readonly budgets?: readonly BudgetDeclaration[];
   /** Its environment variables, read once at start by `loadConfig`; throws `ConfigError` for bad values. */
   readSettings(env: NodeJS.ProcessEnv): Settings;
   /** Worker side: the source that reads the contacts these (opened, parsed) credentials reach. */

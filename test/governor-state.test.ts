@@ -10,7 +10,7 @@ import type { BudgetStore, Store } from '../db/types';
 import { storeCases, uniqueId } from './support/harness';
 
 const FAR = 120_000;
-const close429 = { forMs: 1500, by: 429 as const, learn: false, reservedAt: 0, increaseFraction: 0.1 };
+const close429 = { forMs: 1500, by: 429 as const, learn: false, epoch: 0, increaseFraction: 0.1 };
 
 for (const storeCase of storeCases()) {
   describe(`budget state (${storeCase.name})`, { skip: storeCase.skip }, () => {
@@ -110,9 +110,9 @@ for (const storeCase of storeCases()) {
       assert.ok(remaining > 1400 && remaining <= 1500, `closed for ${remaining} ms`);
       const held = await budgets[1].reserve(key, { mode: 'none' }, FAR);
       assert.ok(held.waitMs > 1300 && held.waitMs <= 1500, `the next grant waits ${held.waitMs} ms`);
-      const closed = await budgets[1].closedFor([uniqueId('open-key'), key]);
-      assert.ok(closed > 1300 && closed <= 1500, `closedFor says ${closed} ms`);
-      assert.equal(await budgets[1].closedFor([uniqueId('open-key')]), 0);
+      const closed = await budgets[1].closedUntil([uniqueId('open-key'), key]);
+      assert.ok(closed.until - closed.now > 1300 && closed.until - closed.now <= 1500, `closedUntil says ${closed.until - closed.now} ms ahead`);
+      assert.equal((await budgets[1].closedUntil([uniqueId('open-key')])).until, 0);
       const shorter = await budgets[1].close(key, { ...close429, forMs: 100 });
       assert.ok(shorter > 1300, 'a shorter Retry-After does not reopen the key early');
     });
@@ -124,19 +124,19 @@ for (const storeCase of storeCases()) {
         assert.equal(free.waitMs, 0, 'nothing is held back before the first 429');
       }
       const refused = await budgets[0].reserve(key, { mode: 'learn' }, FAR);
-      await budgets[0].close(key, { ...close429, forMs: 0, learn: true, reservedAt: refused.reservedAt });
+      await budgets[0].close(key, { ...close429, forMs: 0, learn: true, epoch: refused.epoch });
       // 11 grants in the last second, halved: 5.5/s, an interval of about 182 ms.
       const a = await budgets[1].reserve(key, { mode: 'learn' }, FAR);
       const b = await budgets[1].reserve(key, { mode: 'learn' }, FAR);
       const interval = b.reservedAt + b.waitMs - (a.reservedAt + a.waitMs);
       assert.ok(interval > 150 && interval < 200, `learned interval ${interval} ms`);
       // A refusal of a request granted before that decrease changes nothing.
-      await budgets[1].close(key, { ...close429, forMs: 0, learn: true, reservedAt: refused.reservedAt });
+      await budgets[1].close(key, { ...close429, forMs: 0, learn: true, epoch: refused.epoch });
       const c = await budgets[0].reserve(key, { mode: 'learn' }, FAR);
       const same = c.reservedAt + c.waitMs - (b.reservedAt + b.waitMs);
       assert.ok(same > 150 && same < 215, `still about 182 ms (with the slow rise), got ${same}`);
       // One granted since: the interval doubles.
-      await budgets[1].close(key, { ...close429, forMs: 0, learn: true, reservedAt: c.reservedAt });
+      await budgets[1].close(key, { ...close429, forMs: 0, learn: true, epoch: c.epoch });
       const d = await budgets[0].reserve(key, { mode: 'learn' }, FAR);
       const e = await budgets[0].reserve(key, { mode: 'learn' }, FAR);
       const doubled = e.reservedAt + e.waitMs - (d.reservedAt + d.waitMs);

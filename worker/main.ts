@@ -16,10 +16,12 @@ import { loadPayloadKeyring } from '../encryption/payload-keys';
 import { temporalTarget } from '../config/temporal';
 import { createTokenSealer, loadTokenKey } from '../encryption/token-seal';
 import { CONFIG_EXIT_CODE } from '../config/parse';
-import { pageGateGauges } from '../activities/metrics';
+import { governorMetrics, pageGateGauges } from '../activities/metrics';
+import { GOVERNOR_DEFAULTS } from '../config/defaults';
 import { createPageGate } from '../activities/page-gate';
 import { openStore } from '../db';
 import { closeProviders, readProviderSettings } from '../providers';
+import { createRequestGovernor, ungoverned } from '../providers/kit/governor';
 import { workerWorkflowBundle } from './bundle-workflows';
 import { createImportWorker } from './create-worker';
 import { createMisconfigurationGuard } from './misconfiguration-guard';
@@ -80,6 +82,14 @@ async function main(): Promise<void> {
         // One gate for the whole process: every batch's pages take turns through it.
         pageGate: createPageGate(config.workerPagesInFlight, metricsAddress ? pageGateGauges(Runtime.instance().metricMeter) : undefined),
         fetchAhead: config.importFetchAhead,
+        // One for the whole process, over the store every worker shares: the budgets are the deployment's.
+        governor: config.providerGovernor
+          ? createRequestGovernor({
+              state: store.budgets,
+              ...GOVERNOR_DEFAULTS,
+              observer: metricsAddress ? governorMetrics(Runtime.instance().metricMeter) : undefined,
+            })
+          : ungoverned,
       },
       maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities,
       heartbeatThrottleMs: config.heartbeatThrottleMs,
@@ -88,7 +98,7 @@ async function main(): Promise<void> {
     console.log(
       `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}, ` +
         `${config.workerMaxConcurrentActivities} batches and ${config.workerPagesInFlight} pages in flight at most, fetch-ahead ${config.importFetchAhead ? 'on' : 'off'}, ` +
-        `${providers['google-people'].decodeThreads} decode thread(s)` +
+        `${providers['google-people'].decodeThreads} decode thread(s), provider governor ${config.providerGovernor ? 'on' : 'off'}` +
         (metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''),
     );
     monitor = monitorConnection({

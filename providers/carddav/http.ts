@@ -9,7 +9,10 @@ import type { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES } from '../../workflows/contract';
 import { checkDestination } from '../kit/destinations';
 import { describeNetworkError, failure, httpStatusFailure, redactSecrets } from '../kit/failures';
+import type { BudgetKey } from '../kit/budgets';
+import { ungoverned, type RequestGovernor } from '../kit/governor';
 import { httpRequest } from '../kit/http';
+import { carddavRefusal } from './budgets';
 
 const SERVER = 'The CardDAV server';
 const MAX_REDIRECTS = 5;
@@ -80,15 +83,23 @@ function sameSite(from: URL, to: URL): boolean {
   return from.protocol === 'https:' && to.protocol === 'https:' && domain(from.hostname) === domain(to.hostname);
 }
 
+/** Where a client's requests ask for their budgets: the governor, and the account's and host's keys. */
+export interface DavBudgets {
+  governor: RequestGovernor;
+  keys: readonly BudgetKey[];
+}
+
 /** A client for one account at one server. */
 export class DavClient {
   readonly #authorization: string;
   readonly #secrets: string[];
   readonly #timeoutMs: number;
   readonly #allowPrivateAddresses: boolean;
+  readonly #budgets: DavBudgets;
 
-  constructor(credentials: DavCredentials, timeoutMs: number, allowPrivateAddresses = false) {
+  constructor(credentials: DavCredentials, timeoutMs: number, allowPrivateAddresses = false, budgets: DavBudgets = { governor: ungoverned, keys: [] }) {
     this.#allowPrivateAddresses = allowPrivateAddresses;
+    this.#budgets = budgets;
     const token = Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8').toString('base64');
     this.#authorization = `Basic ${token}`;
     this.#secrets = [credentials.password, token].filter((secret) => secret.length >= 4);
@@ -142,23 +153,31 @@ export class DavClient {
   ): Promise<DavResponse & { location: string | null }> {
     request.signal.throwIfAborted();
     await checkDestination(new URL(url), this.#allowPrivateAddresses, `${SERVER} for ${what}`);
-    const outcome = await httpRequest(
-      {
-        method: request.method,
-        url,
-        headers: {
-          ...(withCredentials ? { Authorization: this.#authorization } : {}),
-          ...(request.depth === undefined ? {} : { Depth: request.depth }),
-          'Content-Type': 'application/xml; charset=utf-8',
-          Accept: 'application/xml, text/xml',
+    const send = () =>
+      httpRequest(
+        {
+          method: request.method,
+          url,
+          headers: {
+            ...(withCredentials ? { Authorization: this.#authorization } : {}),
+            ...(request.depth === undefined ? {} : { Depth: request.depth }),
+            'Content-Type': 'application/xml; charset=utf-8',
+            Accept: 'application/xml, text/xml',
+          },
+          body: request.body,
+          redirect: 'manual',
+          timeoutMs: request.timeoutMs ?? this.#timeoutMs,
+          signal: request.signal,
         },
-        body: request.body,
-        redirect: 'manual',
-        timeoutMs: request.timeoutMs ?? this.#timeoutMs,
-        signal: request.signal,
-      },
-      'text',
-    );
+        'text',
+      );
+    const { governor, keys } = this.#budgets;
+    const outcome = await governor.run({
+      keys,
+      send,
+      refusal: (sent) => (sent.kind === 'answer' ? carddavRefusal({ status: sent.status, retryAfter: sent.headers.get('retry-after') }) : null),
+      signal: request.signal,
+    });
     switch (outcome.kind) {
       case 'answer': {
         const { status, headers, body } = outcome;

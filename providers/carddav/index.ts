@@ -4,7 +4,9 @@
  * vCard reader as uploaded files (`providers/formats`), and normalised the same way.
  */
 import { createCardParser } from '../formats';
+import { readBudgets, type Budgets } from '../kit/budgets';
 import type { ProviderDefinition } from '../types';
+import { CARDDAV_BUDGETS } from './budgets';
 import { CarddavCredentials, toCarddavCredentials } from './credentials';
 import { CarddavSource } from './request';
 import { createCarddavSource } from './source';
@@ -31,11 +33,14 @@ export const carddav = {
   },
   credentials: CarddavCredentials,
   toCredentials: toCarddavCredentials,
-  // The server is the user's (the URL comes with each import): nothing to configure.
-  readSettings: () => ({}),
-  openSource: (credentials, _settings, context) =>
+  budgets: CARDDAV_BUDGETS,
+  // The server is the user's (the URL comes with each import): only its budgets are configured.
+  readSettings: (env) => ({ budgets: readBudgets(env, CARDDAV_BUDGETS) }),
+  openSource: (credentials, settings, context) =>
     createCarddavSource(credentials, {
       parseCard: createCardParser({ defaultRegion: context.defaultPhoneRegion }),
       allowPrivateAddresses: context.allowPrivateAddresses,
+      governor: context.governor,
+      budgets: settings.budgets,
     }),
-} as const satisfies ProviderDefinition<'carddav', typeof CarddavSource, CarddavCredentials, Record<string, never>>;
+} as const satisfies ProviderDefinition<'carddav', typeof CarddavSource, CarddavCredentials, { budgets: Budgets }>;

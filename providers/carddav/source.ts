@@ -24,6 +24,9 @@ import { type ParseCard, parseBasicCard } from './basic-card';
 import type { CarddavCredentials } from './credentials';
 import { type CarddavCursor, absoluteHref, decodeCursor, encodeCursor, relativeHref } from './cursor';
 import { discoverAddressBook } from './discovery';
+import type { Budgets } from '../kit/budgets';
+import type { RequestGovernor } from '../kit/governor';
+import { carddavKeys } from './budgets';
 import { DavClient } from './http';
 import { type ListedCard, type Listing, compareHrefs, hrefKey, listByPropfind, listBySync, multiget } from './listing';
 import { hrefPath } from './multistatus';
@@ -38,6 +41,10 @@ export interface CarddavSourceOptions {
   timeoutMs?: number;
   /** Let the user's URL reach loopback and private addresses (the worker's `allowPrivateAddresses`). */
   allowPrivateAddresses?: boolean;
+  /** Every request asks this governor for the account's and the host's budgets (budgets.ts); none when absent. */
+  governor?: RequestGovernor;
+  /** Those budgets, as the worker read them (`CARDDAV_ACCOUNT_RATE`, `CARDDAV_HOST_RATE`). */
+  budgets?: Budgets;
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -69,11 +76,15 @@ class CarddavSource implements ContactSource {
   readonly #options: CarddavSourceOptions;
   /** Listings of this batch, by what was listed: the pages of one batch list once. */
   readonly #listings = new Map<string, Promise<Listing | null>>();
+  readonly budgetKeys: readonly string[];
 
   constructor(credentials: CarddavCredentials, options: CarddavSourceOptions) {
     this.#options = options;
     this.#credentials = { ...credentials, url: withoutUserInfo(credentials.url) };
-    this.#client = new DavClient(this.#credentials, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.allowPrivateAddresses);
+    const keys = carddavKeys(options.budgets ?? {}, this.#credentials.url, this.#credentials.username);
+    this.budgetKeys = options.governor ? keys.map((key) => key.id) : [];
+    const budgets = options.governor ? { governor: options.governor, keys } : undefined;
+    this.#client = new DavClient(this.#credentials, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.allowPrivateAddresses, budgets);
   }
 
   /** Tokens are valid for one address book of one account: a fingerprint of the URL and user, no secret. */

@@ -12,7 +12,7 @@ import { FAILURE_TYPES } from '../../workflows/contract';
 import { failure, httpStatusFailure, redactSecrets } from '../kit/failures';
 import type { PhoneRegion } from '../kit/normalize';
 import { SyncTokenExpiredError, type SyncRequest } from '../types';
-import { excerpt, type DecodedConnections } from './page';
+import { excerpt, type DecodedConnections, type PageOutcome } from './page';
 import { inlineDecoder, type PageDecoder } from './page-decoder';
 import { isExpiredSyncToken, setSyncParams } from './sync';
 
@@ -44,6 +44,11 @@ export interface FetchPageOptions {
   sync?: SyncRequest;
   /** Where the request is made and its body decoded (page-decoder.ts); on this thread when absent. */
   decoder?: PageDecoder;
+  /**
+   * Runs the request within the provider's budgets (the source's rate governor, `kit/governor.ts`),
+   * which may hold it back or send it again after a 429; sent as it comes when absent.
+   */
+  govern?: (send: () => Promise<PageOutcome>) => Promise<PageOutcome>;
 }
 
 /** One page of connections, read (page.ts). */
@@ -113,10 +118,9 @@ export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<Conn
   const url = `${opts.baseUrl.replace(/\/+$/, '')}/v1/people/me/connections?${params.toString()}`;
 
   try {
-    const outcome = await (opts.decoder ?? inlineDecoder).request(
-      { url, accessToken, timeoutMs, pageToken, defaultRegion: opts.defaultRegion },
-      signal,
-    );
+    const decoder = opts.decoder ?? inlineDecoder;
+    const send = () => decoder.request({ url, accessToken, timeoutMs, pageToken, defaultRegion: opts.defaultRegion }, signal);
+    const outcome = await (opts.govern ? opts.govern(send) : send());
     switch (outcome.kind) {
       case 'aborted':
         throw signal?.reason ?? new Error('the page request was aborted');

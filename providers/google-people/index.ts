@@ -6,6 +6,7 @@
  */
 import { fixedAccessToken, refreshingAccessToken, type AccessTokens } from '../kit/oauth';
 import type { ContactSource, ProviderDefinition, SourceContext } from '../types';
+import { googlePeopleKeys, googlePeopleRefusal, GOOGLE_PEOPLE_BUDGETS } from './budgets';
 import { fetchConnectionsPage, PERSON_FIELDS } from './client';
 import { GoogleCredentials, toGoogleCredentials } from './credentials';
 import { createPageDecoder, type PageDecoder } from './page-decoder';
@@ -42,8 +43,10 @@ function accessTokens(credentials: GoogleCredentials, settings: GooglePeopleSett
 
 function openGooglePeopleSource(credentials: GoogleCredentials, settings: GooglePeopleSettings, context: SourceContext): ContactSource {
   const auth = accessTokens(credentials, settings, context);
+  const keys = googlePeopleKeys(settings.budgets, context.owner, { baseUrl: settings.baseUrl, clientId: settings.oauth.clientId });
   return {
     syncParams: googleSyncParams(PERSON_FIELDS),
+    budgetKeys: keys.map((key) => key.id),
     async fetchPage({ cursor, pageSize, signal, sync }) {
       const page = await auth.withAccessToken(
         (accessToken) =>
@@ -56,6 +59,7 @@ function openGooglePeopleSource(credentials: GoogleCredentials, settings: Google
             defaultRegion: context.defaultPhoneRegion,
             sync,
             decoder: decoderFor(settings),
+            govern: (send) => context.governor.run({ keys, send, refusal: googlePeopleRefusal, signal }),
           }),
         signal,
       );
@@ -79,6 +83,7 @@ export const googlePeople = {
   form: { option: 'Demo provider (Google People protocol)', fields: [{ name: 'accessToken', label: 'Access token', value: 'demo-token' }] },
   credentials: GoogleCredentials,
   toCredentials: toGoogleCredentials,
+  budgets: GOOGLE_PEOPLE_BUDGETS,
   readSettings: readGooglePeopleSettings,
   openSource: openGooglePeopleSource,
   async close(settings) {

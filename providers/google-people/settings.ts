@@ -1,6 +1,8 @@
 /** The Google People provider's configuration, read once at start (`loadConfig`). */
 import { parseHttpUrl, parseInteger } from '../../config/parse';
+import { readBudgets, type Budgets } from '../kit/budgets';
 import { readOAuthClient, type OAuthClient, type OAuthProvider } from '../kit/oauth';
+import { GOOGLE_PEOPLE_BUDGETS } from './budgets';
 
 /** `GOOGLE_PEOPLE_BASE_URL` when unset: Google's own API. */
 export const DEFAULT_GOOGLE_PEOPLE_BASE_URL = 'https://people.googleapis.com';
@@ -22,12 +24,20 @@ export interface GooglePeopleSettings {
   oauth: OAuthClient;
   /** Threads that fetch and decode pages beside the worker's own (`WORKER_DECODE_THREADS`; 0: on it; page-decoder.ts). */
   decodeThreads: number;
+  /**
+   * Per user and per project (`GOOGLE_PEOPLE_USER_RATE`, `GOOGLE_PEOPLE_APP_RATE`; budgets.ts).
+   * Google's published limits are the defaults against Google's own API only: against another
+   * server (the demo provider, a proxy) an unset budget learns.
+   */
+  budgets: Budgets;
 }
 
 export function readGooglePeopleSettings(env: NodeJS.ProcessEnv): GooglePeopleSettings {
+  const baseUrl = parseHttpUrl('GOOGLE_PEOPLE_BASE_URL', env.GOOGLE_PEOPLE_BASE_URL, DEFAULT_GOOGLE_PEOPLE_BASE_URL);
   return {
-    baseUrl: parseHttpUrl('GOOGLE_PEOPLE_BASE_URL', env.GOOGLE_PEOPLE_BASE_URL, DEFAULT_GOOGLE_PEOPLE_BASE_URL),
+    baseUrl,
     oauth: readOAuthClient(env, GOOGLE_OAUTH, DEFAULT_GOOGLE_TOKEN_URL),
     decodeThreads: parseInteger('WORKER_DECODE_THREADS', env.WORKER_DECODE_THREADS, DEFAULT_DECODE_THREADS, { min: 0, max: 64 }),
+    budgets: readBudgets(env, GOOGLE_PEOPLE_BUDGETS, baseUrl === DEFAULT_GOOGLE_PEOPLE_BASE_URL),
   };
 }
