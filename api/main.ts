@@ -67,6 +67,7 @@ async function main(): Promise<void> {
     // Google refresh tokens are kept here, sealed, for the workers (db/credentials.ts).
     credentials: store.credentials,
     storedProgress: (tenant, key) => store.tenant(tenant).readCheckpoint(key),
+    budgetWait: (tenant, key) => store.budgets.waitOf(tenant, key),
   });
   const loopbackOnly = isLoopbackHost(config.host);
   const [tenantKeys, operatorKeys] = await Promise.all([

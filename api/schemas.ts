@@ -41,14 +41,17 @@ export const StartImportBody = z
 export type StartImportBody = z.infer<typeof StartImportBody>;
 
 /** Why an import is not making progress (`waiting.reason`). */
-export const WaitingReason = z.enum(['provider_throttled', 'provider_unavailable', 'needs_reauth', 'paused', 'worker_unavailable']);
+export const WaitingReason = z.enum(['rate_limited', 'provider_throttled', 'provider_unavailable', 'needs_reauth', 'paused', 'worker_unavailable']);
 export type WaitingReason = z.infer<typeof WaitingReason>;
 
 export const Waiting = z
   .object({
     reason: WaitingReason,
     since: z.string().describe('When the import last made progress (or was paused)'),
-    until: z.string().optional().describe("When the next attempt is due (Temporal's retry schedule), when one is scheduled"),
+    until: z
+      .string()
+      .optional()
+      .describe("When the next attempt is due (Temporal's retry schedule), or, for `rate_limited`, when the provider's `Retry-After` ends"),
     attempt: z.number().int().min(1).optional().describe('The number of the next (or current) attempt of the batch'),
     message: z.string().describe('What is going on, in words to show a person'),
   })

@@ -158,9 +158,9 @@ describe('the progress page', { skip }, () => {
   it('says why it waits while the provider throttles, then cancels', async () => {
     provider.configure({ faults: { every: { every: 1, kind: '429' }, retryAfterSeconds: 60 } });
     await startFromPage(uniqueId('page-dan'));
-    const waiting = page.locator('#waiting[data-reason="provider_throttled"]');
+    const waiting = page.locator('#waiting[data-reason="rate_limited"]', { hasText: 'attempt 2' });
     await waiting.waitFor({ timeout: UI_TIMEOUT_MS });
-    assert.match(await waiting.innerText(), /^Google is limiting requests; retrying at .+ \(attempt 2\)$/);
+    assert.match(await waiting.innerText(), /^Google asked for a pause, for every import on the same quota; retrying at .+ \(attempt 2\)$/);
     await screenshot(page, 'throttled');
     await page.click('#cancel');
     await stateIs(page, 'cancelled');

@@ -2,7 +2,8 @@
  * A status never steps back: the workflow's counts (its query answer and its memo) move a batch at a
  * time, the store's checkpoint with every committed page (db/checkpoints.ts). When no worker
  * answers the query in time the API answers from the memo, which may be a batch behind the store;
- * it then takes the stored checkpoint's counts, so a progress bar does not go back by a batch.
+ * it then takes the stored checkpoint's counts, so a progress bar does not go back by a batch. And a
+ * budget a provider closed (db/rate-budgets.ts) shows in the status of every import on it, cached or not.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -97,6 +98,35 @@ for (const storeCase of storeCases()) {
         { saved: 2, pages: 1, total: 10 },
         'the cached answer took the counts stored since',
       );
+    });
+
+    it('says rate_limited until the Retry-After ends while a budget key of the import is closed, however cached the rest is', async () => {
+      const { app: cachingApp } = await createTestApp({
+        store,
+        taskQueue: uniqueId('no-worker'),
+        imports: { queryTimeoutMs: 200, statusFreshMs: 60_000, statusStaleMs: 60_000 },
+      });
+      const read = async (importId: string) => expectImport(await callOn(cachingApp, `/v1/imports/${importId}`), 200);
+      const source = { provider: 'google-people', accessToken: 'token' };
+      const [ours, theirs] = [
+        expectImport(await callOn(cachingApp, '/v1/imports', { userId: uniqueId('user'), source }), 202),
+        expectImport(await callOn(cachingApp, '/v1/imports', { userId: uniqueId('user'), source }), 202),
+      ];
+      const app = uniqueId('app-key');
+      // What a batch files when it opens its source: the import's user key and the app's.
+      await store.budgets.registerImport(TENANT, ours.userId, importKey(ours.workflowId, ours.runId), [uniqueId('user-key'), app]);
+      await store.budgets.registerImport(TENANT, theirs.userId, importKey(theirs.workflowId, theirs.runId), [uniqueId('user-key'), app]);
+      assert.equal((await read(ours.importId)).waiting?.reason, 'worker_unavailable', 'cached: no worker, nothing closed');
+
+      await store.budgets.close(app, { forMs: 5_000, by: 429, learn: false, epoch: 0, increaseFraction: 0.1 });
+      for (const view of [await read(ours.importId), await read(theirs.importId)]) {
+        assert.equal(view.waiting?.reason, 'rate_limited', 'every import on the closed key says so');
+        const until = Date.parse(view.waiting.until ?? '');
+        assert.ok(until > Date.now() + 4_000 && until <= Date.now() + 5_000, `until the Retry-After ends: ${view.waiting.until}`);
+        assert.equal(view.etaSeconds, undefined, 'no estimate while it waits');
+      }
+      const elsewhere = expectImport(await callOn(cachingApp, '/v1/imports', { userId: uniqueId('user'), source }), 202);
+      assert.notEqual((await read(elsewhere.importId)).waiting?.reason, 'rate_limited', 'an import on other keys is not held');
     });
   });
 }

@@ -13,7 +13,7 @@ import type { CredentialStore } from '../../db/credentials';
 import { createImportCommands } from './commands';
 import { createCredentialRenewal } from './credentials';
 import { SharedReads } from './shared-reads';
-import { createStatusReader, withStoredProgress, type StatusReaderOptions } from './status-reader';
+import { createStatusReader, withStoredState, type StatusReaderOptions } from './status-reader';
 import type { Imports, TemporalPing } from './types';
 
 export type { Erasure, Imports, StartedImport, StartImportRequest, TemporalPing } from './types';
@@ -47,6 +47,8 @@ export interface TemporalImportsOptions {
   credentials?: CredentialStore;
   /** The checkpoint stored with an import's last page, so a status answered from the memo is never behind it. */
   storedProgress?: StatusReaderOptions['storedProgress'];
+  /** The closure of a budget the import's requests count against (`store.budgets.waitOf`): `waiting: rate_limited`. */
+  budgetWait?: StatusReaderOptions['budgetWait'];
 }
 
 export function createTemporalImports(options: TemporalImportsOptions): Imports {
@@ -96,10 +98,10 @@ export function createTemporalImports(options: TemporalImportsOptions): Imports 
       if (options.isTemporalUp?.() === false) return Promise.reject(new TemporalUnavailableError());
       return options.client.withDeadline(Date.now() + 4 * budgetMs, () => renewCredentials(...args));
     },
-    // The Temporal part of a status is shared and cached; the store's checkpoint is read fresh
-    // (one primary-key read), so no process answers behind what another already said.
+    // The Temporal part of a status is shared and cached; the store's checkpoint and budget closure
+    // are read fresh, so no process answers behind what another already said.
     get: bounded(async (tenant: string, importId: string) =>
-      withStoredProgress(options.storedProgress, tenant, importId, await statuses.get(cacheKey(tenant, importId))),
+      withStoredState(options, tenant, importId, await statuses.get(cacheKey(tenant, importId))),
     ),
   };
 }

@@ -2,10 +2,12 @@
  * What makes a status explain itself: how fast the import goes (`rate`, `etaSeconds`) and, when it
  * is not moving, why (`waiting`). The rate comes from the progress samples the workflow keeps (its
  * batch completions of the last minute); the reason from Temporal's own record of the pending batch
- * (attempt, last failure, next attempt time) and the workflow's state.
+ * (attempt, last failure, next attempt time) and the workflow's state, and from the store when a
+ * provider closed one of the import's budgets (`rate_limited`, `db/rate-budgets.ts`).
  */
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import type { BudgetWait } from '../../db/types';
 import { FAILURE_TYPES, type ImportStatus, type ProgressSamples } from '../../workflows/contract';
 import type { Waiting, WaitingReason } from '../schemas';
 
@@ -45,6 +47,7 @@ const REASON_OF_FAILURE: Record<string, WaitingReason> = {
 };
 
 const MESSAGES: Record<WaitingReason, string> = {
+  rate_limited: 'The provider asked for a pause: every import on the same quota waits',
   provider_throttled: 'The provider is limiting requests',
   provider_unavailable: 'The provider is not answering',
   needs_reauth: 'The provider refused the credentials: the user has to reconnect',
@@ -96,4 +99,21 @@ export function waitingOf(status: ImportStatus, description: WorkflowExecutionDe
     : (REASON_OF_FAILURE[failure.applicationFailureInfo?.type ?? ''] ?? 'provider_unavailable');
   const until = attemptRunning ? undefined : isoOf(pending.nextAttemptScheduleTime);
   return waiting(reason, status, { ...(until ? { until } : {}), attempt: pending.attempt ?? 2 });
+}
+
+/**
+ * `view` as it stands while the provider keeps one of its budgets closed (`wait`, from the store):
+ * a 429's closure is `rate_limited` until the time the provider named, whatever Temporal says; a
+ * 503's is `provider_unavailable` unless Temporal already says why. Only a running import waits.
+ */
+export function withBudgetWait<V extends Pick<ImportStatus, 'state' | 'updatedAt'> & { waiting?: Waiting; etaSeconds?: number }>(
+  view: V,
+  wait: BudgetWait | null,
+): V {
+  if (wait === null || view.state !== 'running') return view;
+  if (wait.cause === 'unavailable' && view.waiting) return view;
+  const reason = wait.cause === 'unavailable' ? 'provider_unavailable' : 'rate_limited';
+  const attempt = view.waiting?.attempt;
+  const { etaSeconds: _notMoving, ...rest } = view;
+  return { ...rest, waiting: waiting(reason, view, { until: wait.until, ...(attempt !== undefined ? { attempt } : {}) }) } as V;
 }

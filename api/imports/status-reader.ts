@@ -18,7 +18,8 @@ import type { ImportView } from '../schemas';
 import { currentRunOfChain } from './chain';
 import { isProviderId } from '../../providers';
 import { resolveImportId } from '../../workflows/import-id';
-import { etaOf, rateOf, waiting, waitingOf } from './progress';
+import type { BudgetWait } from '../../db/types';
+import { etaOf, rateOf, waiting, waitingOf, withBudgetWait } from './progress';
 
 export const importNotFound = (importId: string) =>
   new ApiError(404, 'import_not_found', `No import with id "${importId}"`);
@@ -36,6 +37,11 @@ export interface StatusReaderOptions {
    * from the memo (no worker answering in time) does not step back after one from the query.
    */
   storedProgress?: (tenant: string, importKey: string) => Promise<StoredProgress | null>;
+  /**
+   * The latest closure among the budget keys the import's requests count against
+   * (`store.budgets.waitOf`), so every import on a key a provider closed says so, until when.
+   */
+  budgetWait?: (tenant: string, importKey: string) => Promise<BudgetWait | null>;
 }
 
 /** A stored checkpoint (db/checkpoints.ts), whose counts a status takes when they are ahead. */
@@ -62,20 +68,27 @@ export async function aheadOfStored<S extends StatusCounts & Pick<ImportStatus, 
 }
 
 /**
- * A status read earlier (a shared, cached answer: `shared-reads.ts`) brought up to the checkpoint
- * stored now. Several API processes each cache their own answers: with this, a client whose
- * requests alternate between them never sees the count go back by the pages one process's answer
- * is behind the other's.
+ * A status read earlier (a shared, cached answer: `shared-reads.ts`) brought up to what the store
+ * says now: the checkpoint stored with the last page, and any closed budget of the import's (two
+ * primary-key reads, side by side). Several API processes each cache their own answers: with this,
+ * a client whose requests alternate between them never sees the count go back by the pages one
+ * process's answer is behind the other's, and a provider's pause shows at once.
  */
-export function withStoredProgress(
-  storedProgress: StatusReaderOptions['storedProgress'],
+export async function withStoredState(
+  reads: Pick<StatusReaderOptions, 'storedProgress' | 'budgetWait'>,
   tenant: string,
   importId: string,
   view: ImportView,
 ): Promise<ImportView> {
   const ref = resolveImportId(tenant, importId, isProviderId);
-  if (!ref) return Promise.resolve(view);
-  return aheadOfStored(storedProgress, tenant, importKey(ref.workflowId, ref.firstRunId), view);
+  if (!ref) return view;
+  const key = importKey(ref.workflowId, ref.firstRunId);
+  const open = view.state === 'running';
+  const [ahead, wait] = await Promise.all([
+    aheadOfStored(reads.storedProgress, tenant, key, view),
+    open && reads.budgetWait ? reads.budgetWait(tenant, key).catch(() => null) : null,
+  ]);
+  return withBudgetWait(ahead, wait);
 }
 
 export function createStatusReader({ client, queryTimeoutMs, warn = console.warn, storedProgress }: StatusReaderOptions): ReadStatus {

@@ -19,6 +19,7 @@ export const PAGE_JS = String.raw`'use strict';
   var STORED_KEY = 'contacts-import:apiKey';
   var PROVIDER_NAMES = ${JSON.stringify(Object.fromEntries(PROVIDERS.map((provider) => [provider.id, provider.label])))};
   var REASONS = {
+    rate_limited: ' asked for a pause, for every import on the same quota',
     provider_throttled: ' is limiting requests',
     provider_unavailable: ' is not answering',
     needs_reauth: ' refused the credentials: reconnect the account',
@@ -64,7 +65,8 @@ export const PAGE_JS = String.raw`'use strict';
   function waitingText(view) {
     var w = view.waiting;
     var provider = PROVIDER_NAMES[view.provider] || 'The provider';
-    var text = w.reason.indexOf('provider_') === 0 || w.reason === 'needs_reauth' ? provider + REASONS[w.reason] : REASONS[w.reason] || w.message;
+    var byProvider = w.reason.indexOf('provider_') === 0 || w.reason === 'needs_reauth' || w.reason === 'rate_limited';
+    var text = byProvider ? provider + REASONS[w.reason] : REASONS[w.reason] || w.message;
     if (w.until) text += '; retrying at ' + time(w.until);
     else if (w.attempt) text += '; retrying';
     if (w.attempt) text += ' (attempt ' + w.attempt + ')';

@@ -117,6 +117,7 @@ export async function createTestApp(options: TestAppOptions): Promise<{ app: Ret
     tuning: { ...TEST_TUNING, ...options.tuning },
     credentials: store.credentials,
     storedProgress: (tenant, key) => store.tenant(tenant).readCheckpoint(key),
+    budgetWait: (tenant, key) => store.budgets.waitOf(tenant, key),
     ...options.imports,
   });
   const app = createApp({

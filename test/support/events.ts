@@ -67,6 +67,8 @@ export async function startEventsApi(options: EventsApiOptions): Promise<EventsA
     sealer: testSealer,
     taskQueue,
     tuning: { ...TEST_TUNING, pagesPerBatch: 1, ...options.tuning },
+    // As api/main.ts: a budget a provider closed shows in the status of every import on it.
+    budgetWait: (tenant, key) => store.budgets.waitOf(tenant, key),
     ...options.imports,
   });
   const key = options.keyless
