@@ -153,6 +153,8 @@ export interface WorkerSetup {
   providerUrl: string;
   taskQueue: string;
   heartbeatThrottleMs?: number;
+  /** More provider settings, as the worker's environment would give them (`GOOGLE_PEOPLE_APP_RATE`…). */
+  providerEnv?: NodeJS.ProcessEnv;
 }
 
 /** A fresh worker on the test's own task queue, with real activities. */
@@ -170,7 +172,7 @@ export async function startWorker(setup: WorkerSetup): Promise<Worker> {
       client,
       sealer: testSealer,
       // The test servers (demo provider, Radicale) are on loopback.
-      sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: setup.providerUrl }), allowPrivateAddresses: true },
+      sources: { providers: readProviderSettings({ ...setup.providerEnv, GOOGLE_PEOPLE_BASE_URL: setup.providerUrl }), allowPrivateAddresses: true },
       keepAliveHeartbeatMs: 500,
     },
   });

@@ -7,7 +7,8 @@
  * Environment: `TEMPORAL_ADDRESS`, `KILL_WORKER_QUEUE`, `KILL_WORKER_BUNDLE`, `KILL_WORKER_PROVIDER`,
  * and `DATABASE_URL` (PostgreSQL) or `KILL_WORKER_SQLITE` (a file); `KILL_WORKER_STANDBY=1` waits
  * for a line on stdin before it polls; `IMPORT_FETCH_AHEAD` (1 or 0, default the worker's) and
- * `WORKER_PAGES_IN_FLIGHT` as for `npm run worker`. Prints `kill-worker: polling`.
+ * `WORKER_PAGES_IN_FLIGHT` as for `npm run worker`; `KILL_WORKER_PROVIDER_ENV`, a JSON object of
+ * more provider variables (`{"GOOGLE_PEOPLE_APP_RATE":"1"}`). Prints `kill-worker: polling`.
  */
 import { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -48,7 +49,13 @@ async function main(): Promise<void> {
       store,
       client: new Client({ connection, namespace: 'default', dataConverter: converter }),
       sealer: createTokenSealer(TEST_TOKEN_KEY),
-      sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: required('KILL_WORKER_PROVIDER') }), allowPrivateAddresses: true },
+      sources: {
+        providers: readProviderSettings({
+          ...(JSON.parse(process.env.KILL_WORKER_PROVIDER_ENV ?? '{}') as NodeJS.ProcessEnv),
+          GOOGLE_PEOPLE_BASE_URL: required('KILL_WORKER_PROVIDER'),
+        }),
+        allowPrivateAddresses: true,
+      },
       keepAliveHeartbeatMs: 500,
       pageGate: createPageGate(parseInteger('WORKER_PAGES_IN_FLIGHT', process.env.WORKER_PAGES_IN_FLIGHT, WORKER_DEFAULTS.pagesInFlight[store.kind], { min: 1, max: 10_000 })),
       fetchAhead: parseInteger('IMPORT_FETCH_AHEAD', process.env.IMPORT_FETCH_AHEAD, WORKER_DEFAULTS.fetchAhead, { min: 0, max: 1 }) === 1,
