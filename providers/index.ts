@@ -10,6 +10,7 @@ import { carddav } from './carddav';
 import { file } from './file';
 import { googlePeople } from './google-people';
 import { invalidInput, jsonOrUndefined } from './kit/failures';
+import { formatBudget, type Budgets } from './kit/budgets';
 import { ungoverned, type RequestGovernor } from './kit/governor';
 import { DEFAULT_PHONE_REGION, type PhoneRegion } from './kit/normalize';
 import type { ContactSource, CredentialVault, ProviderCapabilities, ProviderDefinition, SourceContext, TokenVault } from './types';
@@ -82,6 +83,16 @@ export type ProviderSettings = { [P in Provider as P['id']]: ReturnType<P['readS
 /** Reads every provider's environment variables (`loadConfig`); throws `ConfigError` for a bad value. */
 export function readProviderSettings(env: NodeJS.ProcessEnv): ProviderSettings {
   return Object.fromEntries(PROVIDERS.map((provider) => [provider.id, provider.readSettings(env)])) as ProviderSettings;
+}
+
+/** Each provider's budgets as read, for the worker's start line: `google-people user 90/min, app learn; carddav …`. */
+export function describeBudgets(settings: ProviderSettings): string {
+  return PROVIDERS.filter((provider: AnyProvider) => provider.budgets?.length)
+    .map((provider) => {
+      const { budgets } = settings[provider.id as ProviderId] as { budgets: Budgets };
+      return `${provider.id} ${Object.entries(budgets).map(([kind, budget]) => `${kind} ${formatBudget(budget)}`).join(', ')}`;
+    })
+    .join('; ');
 }
 
 /** What a worker gives the sources it opens: each provider's settings, and what every source shares. */

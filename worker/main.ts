@@ -20,7 +20,7 @@ import { governorMetrics, pageGateGauges } from '../activities/metrics';
 import { GOVERNOR_DEFAULTS } from '../config/defaults';
 import { createPageGate } from '../activities/page-gate';
 import { openStore } from '../db';
-import { closeProviders, readProviderSettings } from '../providers';
+import { closeProviders, describeBudgets, readProviderSettings } from '../providers';
 import { createRequestGovernor, ungoverned } from '../providers/kit/governor';
 import { workerWorkflowBundle } from './bundle-workflows';
 import { createImportWorker } from './create-worker';
@@ -98,7 +98,8 @@ async function main(): Promise<void> {
     console.log(
       `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}, ` +
         `${config.workerMaxConcurrentActivities} batches and ${config.workerPagesInFlight} pages in flight at most, fetch-ahead ${config.importFetchAhead ? 'on' : 'off'}, ` +
-        `${providers['google-people'].decodeThreads} decode thread(s), provider governor ${config.providerGovernor ? 'on' : 'off'}` +
+        `${providers['google-people'].decodeThreads} decode thread(s), ` +
+        (config.providerGovernor ? `provider budgets: ${describeBudgets(providers)}` : 'provider governor off') +
         (metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''),
     );
     monitor = monitorConnection({

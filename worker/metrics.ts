@@ -13,9 +13,13 @@ import { WORKFLOW_METRICS } from '../workflows/metrics';
 /** Where `npm start` serves its worker's metrics unless `WORKER_METRICS_ADDRESS` says otherwise. */
 export const DEFAULT_WORKER_METRICS_ADDRESS = '127.0.0.1:9464' as const;
 
-/** Seconds: a batch is a few pages (well under a second each), an import minutes to hours. */
+/**
+ * Seconds: a batch is a few pages (well under a second each), an import minutes to hours, a wait for
+ * a provider's budget from nothing to the governor's 10 s.
+ */
 const BUCKETS = {
   [IMPORT_METRICS.batchDuration]: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+  [IMPORT_METRICS.budgetWait]: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   [WORKFLOW_METRICS.importDuration]: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400],
 } as const;
 

@@ -123,9 +123,10 @@ export function readBudgets(env: NodeJS.ProcessEnv, declarations: readonly Budge
 /** A budget in the syntax it was written in: `20/s`, `4`, `10000/10min,4`, `learn` or `off`. */
 export function formatBudget(budget: Budget): string {
   const parts: string[] = [];
-  if (budget.rate === 'learn') parts.push('learn');
-  else if (budget.rate !== null) parts.push(formatRate(budget.rate));
+  if (budget.rate !== null && budget.rate !== 'learn') parts.push(formatRate(budget.rate));
   if (budget.concurrency !== null) parts.push(String(budget.concurrency));
+  // A concurrency alone already means its rate is learned.
+  if (budget.rate === 'learn' && parts.length === 0) return 'learn';
   return parts.length === 0 ? 'off' : parts.join(',');
 }
 
