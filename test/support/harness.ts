@@ -20,7 +20,7 @@ import { createImportWorker } from '../../worker/create-worker';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../workflows/contract';
 import { startDevServer, type DevServer } from '../../scripts/temporal-cli';
 import { readProviderSettings } from '../../providers';
-import type { GoogleCredentials } from '../../providers/google-people/credentials';
+import type { OAuthCredentials } from '../../providers/kit/oauth-source';
 
 export const NAMESPACE = process.env.TEMPORAL_NAMESPACE || 'default';
 
@@ -98,7 +98,7 @@ export const testSealer: TokenSealer = createTokenSealer(Buffer.alloc(32, 7));
 
 /** The credentials the API seals for a Google source with this access token and no refresh token. */
 export function googleCredentials(accessToken: string): string {
-  return JSON.stringify({ accessToken, refreshToken: null } satisfies GoogleCredentials);
+  return JSON.stringify({ accessToken, refreshToken: null } satisfies OAuthCredentials);
 }
 export const TEST_TOKEN_KEY = Buffer.alloc(32, 7).toString('base64');
 
