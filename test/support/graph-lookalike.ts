@@ -48,7 +48,7 @@ export interface LookalikeStats {
   /** Contact entries (removals too) served, by id. */
   served: Map<string, number>;
   /** When each scripted fault was answered, and when each request came (ms since epoch). */
-  faultsAt: number[];
+  faultTimes: number[];
   requestsAt: number[];
   /** The `Prefer` and query of every delta request. */
   deltaRequests: Array<{ prefer: string | undefined; query: string }>;
@@ -63,10 +63,14 @@ export interface GraphLookalike {
   delayMs: number;
   /** The next Graph requests get these answers first, in order (`Retry-After: 1`). */
   faults: Array<'429' | '503'>;
-  /** Access tokens answered 401, and refresh tokens answered `invalid_grant` (`rt-<name>` also revokes those it was rotated into). */
+  /** Called as Graph request `n` (1, 2, …: `stats.requests`) arrives, before it is answered. */
+  onRequest: ((n: number) => void) | undefined;
+  /** Access tokens answered 401, and refresh tokens answered `invalid_grant` (a refresh token also revokes those it was rotated into). */
   readonly revoked: Set<string>;
   /** A mailbox reached with access token `at-<name>` (and refresh token `rt-<name>`); the default folder is made. */
   addMailbox(name: string): void;
+  /** Revokes `at-<name>` and every access token the token endpoint issued for the mailbox so far. */
+  revokeAccessTokens(name: string): void;
   addFolder(mailbox: string, id: string, parent?: string): void;
   removeFolder(mailbox: string, id: string): void;
   put(mailbox: string, folder: string, contact: LookalikeContact): void;
@@ -87,6 +91,9 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
 }
 
 const graphError = (code: string, message: string) => ({ error: { code, message } });
+/** The mailbox a test token (`at-alice`, `rt-alice~2`) names, and the grant it belongs to (the part before `#`). */
+const mailboxOfToken = (token: string, prefix: string) => (token.startsWith(prefix) ? (token.slice(prefix.length).split(/[~#]/)[0] ?? '') : '');
+const grantOf = (token: string) => token.replace(/#.*$/, '');
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const decode = (text: string): unknown => JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
 
@@ -95,7 +102,7 @@ export async function startGraphLookalike(): Promise<GraphLookalike> {
   const tokens = new Map<string, string>();
   /** Delta rounds in progress: their entries, fixed at the round's first page. */
   const rounds = new Map<string, { mailbox: string; folder: string; ids: string[]; endsAt: number }>();
-  const stats: LookalikeStats = { requests: 0, served: new Map(), faultsAt: [], requestsAt: [], deltaRequests: [], tokenRequests: 0 };
+  const stats: LookalikeStats = { requests: 0, served: new Map(), faultTimes: [], requestsAt: [], deltaRequests: [], tokenRequests: 0 };
   let url = '';
 
   const box = (name: string): Mailbox => {
@@ -151,7 +158,7 @@ export async function startGraphLookalike(): Promise<GraphLookalike> {
 
   function graph(req: http.IncomingMessage, res: http.ServerResponse, path: string, query: URLSearchParams): void {
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
-    const name = tokens.get(token) ?? (token.startsWith('at-') ? token.slice(3) : '');
+    const name = tokens.get(token) ?? mailboxOfToken(token, 'at-');
     if (!mailboxes.has(name) || lookalike.revoked.has(token)) {
       return send(res, 401, graphError('InvalidAuthenticationToken', 'Access token has expired or is not yet valid.'));
     }
@@ -162,7 +169,7 @@ export async function startGraphLookalike(): Promise<GraphLookalike> {
       mailbox.inFlight -= 1;
       const fault = lookalike.faults.shift();
       if (fault) {
-        stats.faultsAt.push(Date.now());
+        stats.faultTimes.push(Date.now());
         const [code, message] = fault === '429' ? ['TooManyRequests', 'Too many requests'] : ['ServiceUnavailable', 'Service unavailable'];
         return send(res, Number(fault), graphError(code, message), { 'Retry-After': '1' });
       }
@@ -189,13 +196,14 @@ export async function startGraphLookalike(): Promise<GraphLookalike> {
         return send(res, 401, { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' });
       }
       const refresh = form.get('refresh_token') ?? '';
-      const name = refresh.startsWith('rt-') ? refresh.slice(3).replace(/#.*$/, '') : '';
-      if (form.get('grant_type') !== 'refresh_token' || !mailboxes.has(name) || lookalike.revoked.has(refresh.replace(/#.*$/, ''))) {
+      const name = mailboxOfToken(refresh, 'rt-');
+      if (form.get('grant_type') !== 'refresh_token' || !mailboxes.has(name) || lookalike.revoked.has(grantOf(refresh))) {
         return send(res, 400, { error: 'invalid_grant', error_description: 'AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.' });
       }
       const access = `issued-${randomBytes(6).toString('hex')}`;
       tokens.set(access, name);
-      send(res, 200, { token_type: 'Bearer', scope: form.get('scope') ?? '', expires_in: 3600, access_token: access, refresh_token: `rt-${name}#${randomBytes(3).toString('hex')}` });
+      // Microsoft rotates refresh tokens: the new one belongs to the same grant.
+      send(res, 200, { token_type: 'Bearer', scope: form.get('scope') ?? '', expires_in: 3600, access_token: access, refresh_token: `${grantOf(refresh)}#${randomBytes(3).toString('hex')}` });
     });
   }
 
@@ -204,6 +212,7 @@ export async function startGraphLookalike(): Promise<GraphLookalike> {
     if (req.method === 'POST' && parsed.pathname === TOKEN_PATH) return token(req, res);
     stats.requests += 1;
     stats.requestsAt.push(Date.now());
+    lookalike.onRequest?.(stats.requests);
     if (req.method !== 'GET' || !parsed.pathname.startsWith('/v1.0/me/')) return send(res, 400, graphError('BadRequest', 'Unsupported request'));
     graph(req, res, parsed.pathname, parsed.searchParams);
   });
@@ -217,9 +226,14 @@ export async function startGraphLookalike(): Promise<GraphLookalike> {
     stats,
     delayMs: 5,
     faults: [],
+    onRequest: undefined,
     revoked: new Set(),
     addMailbox(name) {
       mailboxes.set(name, { folders: new Map([[DEFAULT_FOLDER_ID, { parent: null, contacts: new Map(), validFrom: 0 }]]), changes: 0, inFlight: 0, maxInFlight: 0 });
+    },
+    revokeAccessTokens(name) {
+      lookalike.revoked.add(`at-${name}`);
+      for (const [access, owner] of tokens) if (owner === name) lookalike.revoked.add(access);
     },
     addFolder(name, id, parent = DEFAULT_FOLDER_ID) {
       box(name).folders.set(id, { parent, contacts: new Map(), validFrom: 0 });
@@ -244,7 +258,7 @@ export async function startGraphLookalike(): Promise<GraphLookalike> {
     },
     maxInFlight: (name) => box(name).maxInFlight,
     resetStats() {
-      Object.assign(stats, { requests: 0, served: new Map(), faultsAt: [], requestsAt: [], deltaRequests: [], tokenRequests: 0 });
+      Object.assign(stats, { requests: 0, served: new Map(), faultTimes: [], requestsAt: [], deltaRequests: [], tokenRequests: 0 });
       for (const mailbox of mailboxes.values()) mailbox.maxInFlight = 0;
     },
     close: () =>

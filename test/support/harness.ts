@@ -144,9 +144,12 @@ export function storeCases(): Array<StoreCase & { skip?: string }> {
 
 export interface WorkerSetup {
   store: Store;
+  /** The Google People base URL (the demo provider's). */
   providerUrl: string;
   taskQueue: string;
   heartbeatThrottleMs?: number;
+  /** More provider settings, as environment variables (`MICROSOFT_GRAPH_BASE_URL`, an OAuth client). */
+  providerEnv?: NodeJS.ProcessEnv;
 }
 
 /** A fresh worker on the test's own task queue, with real activities. */
@@ -164,7 +167,7 @@ export async function startWorker(setup: WorkerSetup): Promise<Worker> {
       client,
       sealer: testSealer,
       // The test servers (demo provider, Radicale) are on loopback.
-      sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: setup.providerUrl }), allowPrivateAddresses: true },
+      sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: setup.providerUrl, ...setup.providerEnv }), allowPrivateAddresses: true },
       keepAliveHeartbeatMs: 500,
     },
   });
