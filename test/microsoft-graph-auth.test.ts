@@ -5,38 +5,29 @@
  * API on a real port and a real worker; SQLite, and PostgreSQL when `TEST_DATABASE_URL` is set.
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { RejectPage } from '../api/schemas';
 import { MAX_CONCURRENT_REQUESTS_PER_MAILBOX } from '../providers/microsoft-graph/mailbox-limit';
 import { FAILURE_TYPES } from '../workflows/contract';
 import { expectImport, expectJson, type ImportView } from './support/api';
 import { graphContact } from './support/graph-lookalike';
-import { SEEDED_COUNT, startGraphBed, type GraphBed } from './support/graph-bed';
+import { SEEDED_COUNT, graphBedFor } from './support/graph-bed';
 import { storeCases, waitFor } from './support/harness';
 
 const TENANT = 'graph-auth';
 
 for (const storeCase of storeCases()) {
   describe(`Microsoft Graph credentials, rejects and limits on ${storeCase.name}`, { skip: storeCase.skip }, () => {
-    let bed: GraphBed;
-
-    before(async () => {
-      bed = await startGraphBed(storeCase, TENANT);
-    });
-    beforeEach(() => {
-      bed.graph.faults = [];
-      bed.graph.onRequest = undefined;
-      bed.graph.delayMs = 5;
-    });
-    after(() => bed.close());
+    const useBed = graphBedFor(storeCase, TENANT);
 
     const reached = (importId: string, state: ImportView['state']) =>
       waitFor(async () => {
-        const status = await bed.api.getImport(importId);
+        const status = await useBed().api.getImport(importId);
         return status.state === state && status;
       }, `import ${state}`);
 
     it('waits in needs_reauth when the user revokes access mid-import, and new credentials finish it: every contact once', async () => {
+      const bed = useBed();
       const { graph, api } = bed;
       const userId = bed.seed('revoked');
       graph.resetStats();
@@ -64,6 +55,7 @@ for (const storeCase of storeCases()) {
     });
 
     it('waits in needs_reauth on a 401 for an access token alone, and a new access token finishes it', async () => {
+      const bed = useBed();
       const { graph, api } = bed;
       const userId = bed.seed('plain');
       graph.revoked.add(`at-${userId}`);
@@ -76,6 +68,7 @@ for (const storeCase of storeCases()) {
     });
 
     it("lists contacts that are not Graph's shape as rejects and saves the rest", async () => {
+      const bed = useBed();
       const { graph, api } = bed;
       const userId = bed.seed('poison');
       graph.put(userId, 'work', { id: 'poison-1', emailAddresses: { address: 'not-a-list@example.com' } });
@@ -92,6 +85,7 @@ for (const storeCase of storeCases()) {
     });
 
     it('never has more than 4 requests at once for one mailbox', async () => {
+      const bed = useBed();
       const { graph } = bed;
       const userId = bed.seed('busy');
       for (let i = 0; i < 10; i++) {

@@ -5,36 +5,28 @@
  * only; an expired delta link and a vanished folder, which the store sweeps per user and provider.
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { z } from '@hono/zod-openapi';
 import { ChangePage } from '../api/schemas';
 import { expectJson } from './support/api';
 import { graphContact } from './support/graph-lookalike';
-import { SEEDED, SEEDED_COUNT, startGraphBed, type GraphBed } from './support/graph-bed';
+import { SEEDED, SEEDED_COUNT, graphBedFor } from './support/graph-bed';
 import { storeCases } from './support/harness';
 
 const TENANT = 'graph';
 
 for (const storeCase of storeCases()) {
   describe(`Microsoft Graph imports on ${storeCase.name}`, { skip: storeCase.skip }, () => {
-    let bed: GraphBed;
+    const useBed = graphBedFor(storeCase, TENANT);
 
-    before(async () => {
-      bed = await startGraphBed(storeCase, TENANT);
-    });
-    beforeEach(() => {
-      bed.graph.faults = [];
-      bed.graph.onRequest = undefined;
-    });
-    after(() => bed.close());
-
-    const auto = (userId: string) => ({ userId, source: bed.source(userId) });
+    const auto = (userId: string) => ({ userId, source: useBed().source(userId) });
 
     async function feed(userId: string, since: string): Promise<z.infer<typeof ChangePage>> {
-      return expectJson(await bed.api.call('GET', `/v1/users/${userId}/contacts?changedSince=${since}&limit=1000`), 200, ChangePage);
+      return expectJson(await useBed().api.call('GET', `/v1/users/${userId}/contacts?changedSince=${since}&limit=1000`), 200, ChangePage);
     }
 
     it('saves every contact of every folder exactly once, waiting out a 429 for as long as its Retry-After says', async () => {
+      const bed = useBed();
       const { graph } = bed;
       const userId = bed.seed('all');
       graph.resetStats();
@@ -59,6 +51,7 @@ for (const storeCase of storeCases()) {
     });
 
     it('reads only the changes the second time, and applies deletions from any folder', async () => {
+      const bed = useBed();
       const { graph } = bed;
       const userId = bed.seed('changes');
       await bed.importOnce(auto(userId));
@@ -84,6 +77,7 @@ for (const storeCase of storeCases()) {
     });
 
     it("falls back to a full read when one folder's delta link expired, sweeping what was deleted and nothing of the other folders", async () => {
+      const bed = useBed();
       const { graph } = bed;
       const userId = bed.seed('expired');
       await bed.importOnce(auto(userId));
@@ -103,6 +97,7 @@ for (const storeCase of storeCases()) {
     });
 
     it('sweeps the contacts of a folder that disappeared, and reads a new folder from its start without a full read', async () => {
+      const bed = useBed();
       const { graph } = bed;
       const userId = bed.seed('folders');
       await bed.importOnce(auto(userId));

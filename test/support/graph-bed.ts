@@ -4,6 +4,7 @@
  * endpoint; mailboxes seeded with folders of contacts, and imports run to their end.
  */
 import assert from 'node:assert/strict';
+import { after, before, beforeEach } from 'node:test';
 import type { Worker } from '@temporalio/worker';
 import type { ContactStore, Store } from '../../db/types';
 import { expectContactPage, expectImport, startApi, type ImportView, type TestApi } from './api';
@@ -90,4 +91,24 @@ export async function startGraphBed(storeCase: StoreCase, tenant: string): Promi
       await store.close();
     },
   };
+}
+
+/**
+ * Registers the suite's hooks: a bed started before its tests, with no faults, request hook or delay
+ * left over before each test, and closed after them. Each test takes the bed from the function it
+ * returns.
+ */
+export function graphBedFor(storeCase: StoreCase, tenant: string): () => GraphBed {
+  let bed: GraphBed | undefined;
+  before(async () => {
+    bed = await startGraphBed(storeCase, tenant);
+  });
+  beforeEach(() => {
+    if (!bed) return;
+    bed.graph.faults = [];
+    bed.graph.onRequest = undefined;
+    bed.graph.delayMs = 5;
+  });
+  after(() => bed?.close());
+  return () => bed ?? assert.fail('the Graph test bed did not start');
 }
