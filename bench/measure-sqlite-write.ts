@@ -1,5 +1,5 @@
 /**
- * The SQLite write path alone (issue 12): CPU seconds per 100,000 contacts to save pages through
+ * The SQLite write path alone: CPU seconds per 100,000 contacts to save pages through
  * the store, for each variant, against today's multi-row Kysely statement.
  *
  *   npx tsx bench/measure-sqlite-write.ts [--contacts 50000] [--rounds 3] [--only service,kysely] [--decode]
@@ -28,6 +28,7 @@ import { migrationProvider } from '../db/migrations';
 import type { StoreDatabase } from '../db/schema';
 import { withStatementCache } from '../db/sqlite-statements';
 import type { ContactRecord, Store } from '../db/types';
+import { advance, EMPTY_CHECKPOINT } from '../workflows/checkpoint';
 
 const PAGE_SIZE = 1000;
 const FIELDS = new Set(['names', 'emailAddresses', 'phoneNumbers', 'organizations', 'metadata']);
@@ -112,6 +113,7 @@ function rebuildWithoutRowid(sqlite: Sqlite.Database): void {
 async function timedImport(store: Store, pages: readonly ContactRecord[][], finish: () => Promise<unknown>): Promise<Figures> {
   const contacts = store.tenant('bench');
   let saved = 0;
+  let checkpoint = EMPTY_CHECKPOINT;
   gcMs = 0;
   const cpu = process.cpuUsage();
   const started = performance.now();
@@ -120,16 +122,9 @@ async function timedImport(store: Store, pages: readonly ContactRecord[][], fini
     // makes the collector's share of the write path as it is in the worker, not in an idle heap.
     const page = DECODE ? (prepared as unknown as string[]).map(record) : prepared;
     saved += page.length;
-    const last = n === pages.length - 1;
-    await contacts.savePage('user', 'google', page, {
-      importKey: 'bench/run',
-      cursor: last ? null : `page-${n + 1}`,
-      fetched: saved,
-      saved,
-      rejected: 0,
-      pages: n + 1,
-      total: null,
-    });
+    const nextCursor = n === pages.length - 1 ? null : `page-${n + 1}`;
+    checkpoint = advance(checkpoint, { saved: page.length, rejected: 0, nextCursor, total: null, deleted: 0 });
+    await contacts.savePage('user', 'google', page, { importKey: 'bench/run', checkpoint });
   }
   await finish();
   const used = process.cpuUsage(cpu);

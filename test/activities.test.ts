@@ -18,15 +18,8 @@ import type { ContactSource, PageRequest, SourcePage } from '../providers';
 import { createTokenSealer } from '../encryption/token-seal';
 import type { ContactRecord, ContactStore, Store } from '../db/types';
 import { type DemoProvider, startDemoProvider } from '../demo-provider/server';
-import {
-  BatchFailureDetails,
-  BatchHeartbeat,
-  DEFAULT_TENANT,
-  EMPTY_CHECKPOINT,
-  FAILURE_TYPES,
-  type ImportBatchInput,
-  type ImportBatchResult,
-} from '../workflows/contract';
+import { BatchFailureDetails, BatchHeartbeat, EMPTY_CHECKPOINT } from '../workflows/checkpoint';
+import { DEFAULT_TENANT, FAILURE_TYPES, type ImportBatchInput, type ImportBatchResult } from '../workflows/contract';
 import { googleCredentials, storeCases, testSealer, uniqueId, waitFor } from './support/harness';
 import { SealedTokenVault } from '../activities/token-vault';
 import { readProviderSettings } from '../providers';
@@ -35,7 +28,9 @@ const CONTACTS = 2345;
 /** Every batch here imports for this tenant (not the default one), so the store's tenant scoping is on the path. */
 const TENANT = 'activities';
 const PAGE_SIZE = 1000;
-const DONE = { done: true, checkpoint: { cursor: null, fetched: 2345, saved: 2345, rejected: 0, pages: 3, total: 2345 } };
+/** What every batch here reads with: a full read (an empty store has nothing to sweep), nothing deleted. */
+const FULL_READ = { mode: 'full', deleted: 0 } as const;
+const DONE = { done: true, checkpoint: { cursor: null, fetched: 2345, saved: 2345, rejected: 0, pages: 3, total: 2345, ...FULL_READ } };
 
 type ImportBatch = ReturnType<typeof createActivities>['importBatch'];
 
@@ -106,11 +101,11 @@ void describe('importBatch activity', () => {
     provider.configure({ faults: {} });
   });
 
-  /** A fresh user with a sealed token for them; `token` is the clear one the provider sees. */
+  /** A fresh user with a sealed token for them, and their import; `token` is the clear one the provider sees. */
   function newUser() {
     const userId = uniqueId('activity-user');
     const token = `ya29.${userId}`;
-    return { userId, token, sealedCredentials: testSealer.seal(googleCredentials(token)) };
+    return { userId, token, sealedCredentials: testSealer.seal(googleCredentials(token)), importKey: uniqueId('import') };
   }
 
   /**
@@ -119,7 +114,7 @@ void describe('importBatch activity', () => {
    * (`heartbeatDetails`, `attempt`).
    */
   function runBatch(
-    input: Pick<ImportBatchInput, 'userId' | 'sealedCredentials'> & Partial<ImportBatchInput>,
+    input: Pick<ImportBatchInput, 'userId' | 'sealedCredentials' | 'importKey'> & Partial<ImportBatchInput>,
     info: Partial<Info> = {},
     batch: ImportBatch = importBatch,
   ) {
@@ -134,6 +129,7 @@ void describe('importBatch activity', () => {
       pageSize: PAGE_SIZE,
       maxPages: 10,
       checkpoint: EMPTY_CHECKPOINT,
+      mode: 'full',
       ...input,
     };
     const result: Promise<ImportBatchResult> = env.run(batch, batchInput);
@@ -219,7 +215,7 @@ void describe('importBatch activity', () => {
       const stoppedAt = BatchFailureDetails.parse(failure.details?.[0]);
       assert.deepEqual(
         { ...stoppedAt, cursor: stoppedAt.cursor === null ? null : 'a cursor' },
-        { cursor: 'a cursor', fetched: 2000, saved: 2000, rejected: 0, pages: 2, total: 2345 },
+        { cursor: 'a cursor', fetched: 2000, saved: 2000, rejected: 0, pages: 2, total: 2345, ...FULL_READ },
         'the failure says how far the batch got, so the import can report exact counts',
       );
       assert.deepEqual(stoppedAt, batch.heartbeats.at(-1)?.checkpoint, 'the details are the last heartbeated checkpoint');
@@ -265,7 +261,7 @@ void describe('importBatch activity', () => {
     const user = newUser();
     const firstPage = await runBatch({ ...user, maxPages: 1 }).result;
     assert.equal(firstPage.done, false);
-    assert.deepEqual({ ...firstPage.checkpoint, cursor: '…' }, { cursor: '…', fetched: 1000, saved: 1000, rejected: 0, pages: 1, total: 2345 });
+    assert.deepEqual({ ...firstPage.checkpoint, cursor: '…' }, { cursor: '…', fetched: 1000, saved: 1000, rejected: 0, pages: 1, total: 2345, ...FULL_READ });
     assert.notEqual(firstPage.checkpoint.cursor, null);
     provider.resetStats();
 
@@ -388,7 +384,7 @@ void describe('importBatch activity', () => {
 
     const batch = runBatch({ ...user, pageSize: 2 }, {}, withFake);
 
-    assert.deepEqual(await batch.result, { done: true, checkpoint: { cursor: null, fetched: 5, saved: 5, rejected: 0, pages: 3, total: 5 } });
+    assert.deepEqual(await batch.result, { done: true, checkpoint: { cursor: null, fetched: 5, saved: 5, rejected: 0, pages: 3, total: 5, ...FULL_READ } });
     assert.deepEqual(
       opened,
       [

@@ -26,7 +26,7 @@ import { DEFAULT_TENANT, eraseWorkflowId, IMPORT_STATES, ImportStatus } from '..
 import { isProviderId } from '../providers';
 import { decodeImportId, encodeImportId } from '../workflows/import-id';
 import { FakeErasure, FakeImports, fakeTemporalPing, temporalUnavailableError } from './support/fakes';
-import { testSealer, uniqueId } from './support/harness';
+import { TEST_TUNING, testSealer, uniqueId } from './support/harness';
 
 interface Answer {
   status: number;
@@ -955,7 +955,7 @@ describe('HTTP contract on a real Temporal client whose server is gone', () => {
       const imports = createTemporalImports({
         client,
         sealer: testSealer,
-        tuning: { pageSize: 1, pagesPerBatch: 1, maxBatchesPerRun: 1 },
+        tuning: { ...TEST_TUNING, pageSize: 1, pagesPerBatch: 1, maxBatchesPerRun: 1 },
         queryTimeoutMs: 200,
       });
       const app = createApp({

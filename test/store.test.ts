@@ -14,11 +14,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Sqlite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { InvalidCursorError, openStore, type StoreLocation } from '../db/index';
-import { migrationProvider } from '../db/migrations';
-import type { ContactsTable } from '../db/schema';
 import type { ContactRecord, ContactStore, Store, StoredContact } from '../db/types';
 
 const STORE_MODULE = path.resolve(__dirname, '../db/index.ts');
@@ -292,35 +289,28 @@ void describe('SQLite store', () => {
     describeStoreBehaviour(() => ({ location, newUser: () => `user-${randomUUID()}` }));
   });
 
-  void it('moves contacts stored before tenants into the default tenant when it migrates', async () => {
-    const file = path.join(dir, 'before-tenants.db');
-    // A database as the first release left it: only the 0001 migration, and a user's contacts.
-    const old = new Kysely<{ contacts: Omit<ContactsTable, 'tenant_id'> }>({
-      dialect: new SqliteDialect({ database: new Sqlite(file) }),
+  void it('refuses a database a pre-release version made, saying to delete it, and leaves it as it was', async () => {
+    const file = path.join(dir, 'pre-release.db');
+    // What the pre-release migrations left: their names in Kysely's table, and tables of their own.
+    const old = new Sqlite(file);
+    old.exec(`CREATE TABLE kysely_migration (name varchar(255) NOT NULL PRIMARY KEY, timestamp varchar(255) NOT NULL);
+      INSERT INTO kysely_migration VALUES ('0001_create_contacts', '2025-01-01T00:00:00.000Z'), ('0002_tenants_and_api_keys', '2025-01-01T00:00:00.000Z');
+      CREATE TABLE contacts (user_id text, provider text, external_id text)`);
+    old.close();
+    await assert.rejects(openStore({ kind: 'sqlite', file }), (error: unknown) => {
+      assert.ok(error instanceof Error, String(error));
+      assert.match(error.message, /pre-release version/);
+      assert.match(error.message, /0001_create_contacts, 0002_tenants_and_api_keys/, 'it names the migrations it does not know');
+      assert.ok(error.message.includes(file), `it names the file: ${error.message}`);
+      assert.match(error.message, /Delete it/, 'and says what to do');
+      return true;
     });
+    const after = new Sqlite(file, { readonly: true });
     try {
-      const { error } = await new Migrator({ db: old, provider: migrationProvider }).migrateTo('0001_create_contacts');
-      assert.equal(error, undefined);
-      const now = new Date().toISOString();
-      await old
-        .insertInto('contacts')
-        .values(contacts(0, 5).map((c) => ({ user_id: 'early-user', provider: 'google-people', external_id: c.externalId,
-          etag: c.etag, display_name: c.displayName, email: c.email, phone: c.phone, organization: c.organization,
-          raw: JSON.stringify(c.raw), created_at: now, updated_at: now })))
-        .execute();
+      const tables = after.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+      assert.deepEqual(tables, ['contacts', 'kysely_migration'], 'nothing was created or dropped');
     } finally {
-      await old.destroy();
-    }
-    const migrated = await openStore({ kind: 'sqlite', file });
-    try {
-      const page = await migrated.tenant('default').listContacts('early-user', { limit: 10 });
-      assert.equal(page.items.length, 5, "the first release's contacts belong to the default tenant");
-      assert.equal(page.items[0]?.displayName, contact(0).displayName);
-      assert.equal(await migrated.tenant('acme').countContacts('early-user'), 0, 'and to no other tenant');
-      assert.equal((await migrated.tenant('default').upsertContacts('early-user', 'google-people', contacts(0, 5))).written, 0,
-        'the migrated rows are the same contacts: an import after the upgrade rewrites none of them');
-    } finally {
-      await migrated.close();
+      after.close();
     }
   });
 
