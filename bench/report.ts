@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { resolveTemporalCli } from '../scripts/temporal-cli';
 import type { SourceRow } from './measure-files';
+import type { GraphRow } from './measure-graph';
 import type { EventsFigures } from './measure-events';
 import type { ConcurrencyFigures } from './measure-concurrency';
 import type { HistoryFigures } from './measure-history';
@@ -37,6 +38,8 @@ export interface Results {
   recovery?: RecoveryFigures;
   /** The files phase: vCard-file and CardDAV imports against their plain loops, per store (issue 9). */
   sourceThroughput?: SourceRow[];
+  /** The graph phase: Microsoft Graph imports against their plain loop, per store. */
+  graph?: GraphRow[];
   /** Many imports on one worker, and a small one beside large ones (issue 12). */
   concurrency?: ConcurrencyFigures[];
   /** The kill test's full form (issue 12). */
@@ -82,6 +85,11 @@ export function targets(results: Results): Target[] {
       const per100k = (cpu: number) => round((cpu * 100_000) / row.contacts, 2);
       const measured = `${row.cpuRatio.toFixed(2)}× (${per100k(row.service?.cpuSeconds.worker ?? 0)} vs ${per100k(row.plainLoop?.cpuSeconds.loop ?? 0)} CPU s per 100k)`;
       out.push({ target: `worker CPU ≤ 1.1× plain loop CPU (${row.store}, ${fmt(row.contacts)})`, measured, met: row.cpuRatio <= 1.1 });
+    }
+  }
+  for (const row of results.graph ?? []) {
+    if (row.ratio !== undefined) {
+      out.push({ target: `service/plain loop ≥ 1.0 (Microsoft Graph, ${row.store}, ${fmt(row.contacts)})`, measured: row.ratio.toFixed(2), met: row.ratio >= 1 });
     }
   }
   for (const row of results.sourceThroughput ?? []) {
@@ -176,6 +184,18 @@ export function markdown(results: Results, options: BenchOptions): string {
       const serviceCpu = sc ? `${sc.worker} + ${sc.api} + ${sc.temporal}${sc.radicale === undefined ? '' : ` + ${sc.radicale}`}` : '–';
       lines.push(
         `| ${SOURCE_LABEL[r.source]} | ${r.store} | ${fmt(r.records)} | ${fmt(r.loop?.contactsPerSecond)} | ${fmt(r.service?.contactsPerSecond)} | ${r.ratio?.toFixed(2) ?? '–'} | ${up ? `${up.seconds} s (${(up.bytes / 1024 / 1024).toFixed(1)} MB)` : '–'} | ${r.service ? `${r.service.workerPeakRssMB} MB` : '–'} | ${loopCpu} | ${serviceCpu} |`,
+      );
+    }
+    lines.push('');
+  }
+  if (results.graph && results.graph.length > 0) {
+    lines.push('| Microsoft Graph: store | Contacts | Plain loop c/s | Service c/s | Ratio | CPU s plain loop (+ provider) | CPU s worker + Temporal + API (+ provider) | Worker CPU ÷ loop CPU | Worker peak RSS |');
+    lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
+    for (const r of results.graph) {
+      const p = r.plainLoop;
+      const c = r.service?.cpuSeconds;
+      lines.push(
+        `| ${r.store} | ${fmt(r.contacts)} | ${fmt(p?.contactsPerSecond)} | ${fmt(r.service?.contactsPerSecond)} | ${r.ratio?.toFixed(2) ?? '–'} | ${p ? `${p.cpuSeconds.loop} (+ ${p.cpuSeconds.provider})` : '–'} | ${c ? `${c.worker} + ${c.temporal} + ${c.api} (+ ${c.provider})` : '–'} | ${r.cpuRatio?.toFixed(2) ?? '–'} | ${r.service ? `${r.service.workerPeakRssMB} MB` : '–'} |`,
       );
     }
     lines.push('');

@@ -93,6 +93,7 @@ export async function startBenchRun(options: BenchOptions, progress: Progress, t
       TEMPORAL_NAMESPACE: 'default',
       TEMPORAL_TASK_QUEUE: `${tag}queue`,
       GOOGLE_PEOPLE_BASE_URL: provider.url,
+      MICROSOFT_GRAPH_BASE_URL: provider.url,
       DATA_DIR: dataDir,
       TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       // The status measurement sends thousands of requests a second on purpose: no per-key limit.
