@@ -143,6 +143,20 @@ export function targets(results: Results): Target[] {
   return out;
 }
 
+/**
+ * The cells a plain loop and a service import of the same contacts share in a table: contacts/s of
+ * each and their ratio; CPU seconds of each, the provider's in brackets; the worker's peak RSS.
+ */
+function loopVersusService(r: GraphRow): { speed: string; cpu: string; rss: string } {
+  const p = r.plainLoop;
+  const c = r.service?.cpuSeconds;
+  return {
+    speed: `${fmt(p?.contactsPerSecond)} | ${fmt(r.service?.contactsPerSecond)} | ${r.ratio?.toFixed(2) ?? '–'}`,
+    cpu: `${p ? `${p.cpuSeconds.loop} (+ ${p.cpuSeconds.provider})` : '–'} | ${c ? `${c.worker} + ${c.temporal} + ${c.api} (+ ${c.provider})` : '–'}`,
+    rss: r.service ? `${r.service.workerPeakRssMB} MB` : '–',
+  };
+}
+
 /** The tables and lines the benchmark prints at the end (and bench/README.md quotes). */
 export function markdown(results: Results, options: BenchOptions): string {
   const lines: string[] = [];
@@ -152,11 +166,8 @@ export function markdown(results: Results, options: BenchOptions): string {
     lines.push('| Store | Contacts | Plain loop c/s | Service c/s | Ratio | Orchestration cost: same-code loop c/s (service ÷ it) | CPU s plain loop (+ provider) | CPU s worker + Temporal + API (+ provider) | Worker peak RSS |');
     lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
     for (const r of results.throughput) {
-      const p = r.plainLoop;
-      const c = r.service?.cpuSeconds;
-      lines.push(
-        `| ${r.store} | ${fmt(r.contacts)} | ${fmt(p?.contactsPerSecond)} | ${fmt(r.service?.contactsPerSecond)} | ${r.ratio?.toFixed(2) ?? '–'} | ${fmt(r.baseline?.contactsPerSecond)} (${r.orchestrationRatio?.toFixed(2) ?? '–'}) | ${p ? `${p.cpuSeconds.loop} (+ ${p.cpuSeconds.provider})` : '–'} | ${c ? `${c.worker} + ${c.temporal} + ${c.api} (+ ${c.provider})` : '–'} | ${r.service ? `${r.service.workerPeakRssMB} MB` : '–'} |`,
-      );
+      const { speed, cpu, rss } = loopVersusService(r);
+      lines.push(`| ${r.store} | ${fmt(r.contacts)} | ${speed} | ${fmt(r.baseline?.contactsPerSecond)} (${r.orchestrationRatio?.toFixed(2) ?? '–'}) | ${cpu} | ${rss} |`);
     }
     lines.push('');
     if (results.throughput.some((r) => r.history)) {
@@ -192,11 +203,8 @@ export function markdown(results: Results, options: BenchOptions): string {
     lines.push('| Microsoft Graph: store | Contacts | Plain loop c/s | Service c/s | Ratio | CPU s plain loop (+ provider) | CPU s worker + Temporal + API (+ provider) | Worker CPU ÷ loop CPU | Worker peak RSS |');
     lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
     for (const r of results.graph) {
-      const p = r.plainLoop;
-      const c = r.service?.cpuSeconds;
-      lines.push(
-        `| ${r.store} | ${fmt(r.contacts)} | ${fmt(p?.contactsPerSecond)} | ${fmt(r.service?.contactsPerSecond)} | ${r.ratio?.toFixed(2) ?? '–'} | ${p ? `${p.cpuSeconds.loop} (+ ${p.cpuSeconds.provider})` : '–'} | ${c ? `${c.worker} + ${c.temporal} + ${c.api} (+ ${c.provider})` : '–'} | ${r.cpuRatio?.toFixed(2) ?? '–'} | ${r.service ? `${r.service.workerPeakRssMB} MB` : '–'} |`,
-      );
+      const { speed, cpu, rss } = loopVersusService(r);
+      lines.push(`| ${r.store} | ${fmt(r.contacts)} | ${speed} | ${cpu} | ${r.cpuRatio?.toFixed(2) ?? '–'} | ${rss} |`);
     }
     lines.push('');
   }
