@@ -43,6 +43,7 @@ for (const storeCase of storeCases()) {
       assert.match(waiting.error ?? '', /invalid_grant/, 'the refresh was refused, and the status says so');
       assert.equal(waiting.saved, 10, 'the two pages read before are kept');
       assert.ok(graph.stats.tokenRequests >= 2, 'the first access token came from the refresh token, and a refresh was tried after the 401');
+      assert.ok(graph.stats.tokenScopes.every((scope) => scope === 'https://graph.microsoft.com/Contacts.Read offline_access'), 'each refresh names its scopes');
 
       const renewed = await api.call('POST', `/v1/imports/${started.importId}/credentials`, { source: bed.source(userId, { refreshToken: `rt-${userId}~2` }) });
       expectImport(renewed, 202);

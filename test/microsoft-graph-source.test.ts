@@ -9,7 +9,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
+import { ConfigError } from '../config/parse';
 import { openSource, readProviderSettings, type ContactSource, type SourcePage, type SyncRequest } from '../providers';
+import { DEFAULT_MICROSOFT_GRAPH_BASE_URL, DEFAULT_MICROSOFT_TOKEN_URL } from '../providers/microsoft-graph/settings';
 import { MAX_CONCURRENT_REQUESTS_PER_MAILBOX } from '../providers/microsoft-graph/mailbox-limit';
 import { SyncTokenExpiredError } from '../providers/types';
 import { FAILURE_TYPES } from '../workflows/contract';
@@ -49,6 +51,22 @@ async function rejectsWith(promise: Promise<unknown>, type: string): Promise<App
   assert.equal(error.type, type, error.message);
   return error;
 }
+
+describe('the Microsoft Graph settings', () => {
+  it('read MICROSOFT_GRAPH_BASE_URL and the OAuth client, with Graph and the common v2.0 endpoint as defaults', () => {
+    assert.deepEqual(readProviderSettings({})['microsoft-graph'], {
+      baseUrl: DEFAULT_MICROSOFT_GRAPH_BASE_URL,
+      oauth: { clientId: undefined, clientSecret: undefined, tokenUrl: DEFAULT_MICROSOFT_TOKEN_URL },
+    });
+    const env = { MICROSOFT_GRAPH_BASE_URL: 'http://127.0.0.1:8090/', MICROSOFT_CLIENT_ID: 'id', MICROSOFT_CLIENT_SECRET: 'secret', MICROSOFT_TOKEN_URL: 'http://127.0.0.1:8090/t' };
+    assert.deepEqual(readProviderSettings(env)['microsoft-graph'], { baseUrl: 'http://127.0.0.1:8090', oauth: { clientId: 'id', clientSecret: 'secret', tokenUrl: 'http://127.0.0.1:8090/t' } });
+  });
+
+  it('refuse a client id without its secret and a base URL that is not http(s)', () => {
+    assert.throws(() => readProviderSettings({ MICROSOFT_CLIENT_ID: 'id' }), (err: unknown) => err instanceof ConfigError && /MICROSOFT_CLIENT_SECRET/.test(err.message));
+    assert.throws(() => readProviderSettings({ MICROSOFT_GRAPH_BASE_URL: 'ftp://graph.example.com' }), /MICROSOFT_GRAPH_BASE_URL must be an http/);
+  });
+});
 
 describe('the Microsoft Graph source', () => {
   let graph: GraphLookalike;

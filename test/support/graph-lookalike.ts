@@ -53,6 +53,8 @@ export interface LookalikeStats {
   /** The `Prefer` and query of every delta request. */
   deltaRequests: Array<{ prefer: string | undefined; query: string }>;
   tokenRequests: number;
+  /** The `scope` each token request asked for. */
+  tokenScopes: string[];
 }
 
 export interface GraphLookalike {
@@ -102,7 +104,7 @@ export async function startGraphLookalike(): Promise<GraphLookalike> {
   const tokens = new Map<string, string>();
   /** Delta rounds in progress: their entries, fixed at the round's first page. */
   const rounds = new Map<string, { mailbox: string; folder: string; ids: string[]; endsAt: number }>();
-  const stats: LookalikeStats = { requests: 0, served: new Map(), faultTimes: [], requestsAt: [], deltaRequests: [], tokenRequests: 0 };
+  const stats: LookalikeStats = { requests: 0, served: new Map(), faultTimes: [], requestsAt: [], deltaRequests: [], tokenRequests: 0, tokenScopes: [] };
   let url = '';
 
   const box = (name: string): Mailbox => {
@@ -192,6 +194,7 @@ export async function startGraphLookalike(): Promise<GraphLookalike> {
     req.on('data', (chunk: Buffer) => (text += chunk.toString()));
     req.on('end', () => {
       const form = new URLSearchParams(text);
+      stats.tokenScopes.push(form.get('scope') ?? '');
       if (form.get('client_id') !== LOOKALIKE_CLIENT.clientId || form.get('client_secret') !== LOOKALIKE_CLIENT.clientSecret) {
         return send(res, 401, { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' });
       }
@@ -258,7 +261,7 @@ export async function startGraphLookalike(): Promise<GraphLookalike> {
     },
     maxInFlight: (name) => box(name).maxInFlight,
     resetStats() {
-      Object.assign(stats, { requests: 0, served: new Map(), faultTimes: [], requestsAt: [], deltaRequests: [], tokenRequests: 0 });
+      Object.assign(stats, { requests: 0, served: new Map(), faultTimes: [], requestsAt: [], deltaRequests: [], tokenRequests: 0, tokenScopes: [] });
       for (const mailbox of mailboxes.values()) mailbox.maxInFlight = 0;
     },
     close: () =>
