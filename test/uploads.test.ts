@@ -366,6 +366,9 @@ describe('POST /v1/uploads and GET /v1/uploads/{uploadId}', () => {
     const contentType = 'multipart/form-data; boundary=xyz';
     refused(await request('POST', '/v1/uploads?userId=alice', { body: truncated, contentType }), 400, 'invalid_multipart');
     refused(await request('POST', '/v1/uploads?userId=alice', { body: 'x', contentType: 'multipart/form-data' }), 400, 'invalid_multipart');
+    // A part header busboy cannot read (a control character): the pipeline throws its error into the body.
+    const badHeader = Buffer.from(`--xyz\r\ncontent-disposition: form-data; name="a\x19b"\r\n\r\nx\r\n${truncated}END:VCARD\r\n\r\n--xyz--\r\n`, 'latin1');
+    refused(await request('POST', '/v1/uploads?userId=alice', { body: badHeader, contentType }), 400, 'invalid_multipart');
     await assertNothingStored(storeCase, tenant);
   });
 
