@@ -23,7 +23,7 @@ import { ErasureView, ErrorBody, ImportView } from '../api/schemas';
 import { openStore } from '../db';
 import type { Store } from '../db/types';
 import { DEFAULT_TENANT, eraseWorkflowId, IMPORT_STATES, ImportStatus } from '../workflows/contract';
-import { isProviderId } from '../providers';
+import { isProviderId, PROVIDER_IDS } from '../providers';
 import { decodeImportId, encodeImportId } from '../workflows/import-id';
 import { FakeErasure, FakeImports, fakeTemporalPing, temporalUnavailableError } from './support/fakes';
 import { TEST_TUNING, testSealer, uniqueId } from './support/harness';
@@ -819,6 +819,16 @@ describe('HTTP contract', () => {
         assert.ok(operation.responses['429'], `${what} documents 429`);
         assert.ok(operation.responses['429']?.headers?.['Retry-After'], `${what} documents the 429's Retry-After`);
       }
+    });
+
+    it("publishes each provider's source as a schema of its own, and names every provider in an import's", async () => {
+      const { schemas } = (await openApi()).components;
+      for (const id of PROVIDER_IDS) {
+        const named = Object.entries(schemas).filter(([, schema]) => schema.properties?.provider?.enum?.join() === id);
+        assert.equal(named.length, 1, `one schema describes the ${id} source: ${named.map(([name]) => name).join(', ')}`);
+      }
+      assert.ok(schemas.MicrosoftGraphSource, 'the Microsoft Graph source is MicrosoftGraphSource');
+      assert.deepEqual(schemas.Import?.properties.provider?.enum, [...PROVIDER_IDS]);
     });
 
     it("describes an import with the contract's status fields", async () => {
