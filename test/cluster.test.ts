@@ -1,5 +1,5 @@
 /**
- * The production-shaped deployment (issue 13): `npm run cluster` brings up Temporal's four
+ * The production-shaped deployment: `npm run cluster` brings up Temporal's four
  * services on PostgreSQL, two workers and two APIs; the documented operator commands
  * (test/operations-*.test.ts, `temporal` and `tctl`) pass against it; `npm run cluster` stops
  * cleanly on Ctrl-C; and the chaos short form (`npm run chaos`, 3 runs of 50,000 contacts, every
