@@ -17,8 +17,8 @@ const { cancelUserImports, deleteUserData, deleteUserSchedules } = proxyActiviti
 
 export async function EraseUser(rawInput: EraseUserInput): Promise<EraseUserResult> {
   const input = readInput(EraseUserInput, rawInput, 'erasure input');
-  // First, so no schedule starts an import of the user meanwhile. Erasures recorded before sync
-  // schedules replay without it.
+  // First, so no schedule starts an import of the user meanwhile. A history recorded without this
+  // marker replays without the step.
   if (patched('erase-sync-schedules')) await deleteUserSchedules(input);
   const cancelledImports = await cancelUserImports(input);
   const deletedContacts = await deleteUserData(input);

@@ -14,7 +14,7 @@ import { searchAttributes, type ImportInput, type ImportStatus } from './contrac
 import { DeliverWebhook } from './deliver-webhook';
 import { deliverWebhookWorkflowId, type DeliverWebhookInput, type WebhookEventType } from './hooks-contract';
 
-/** The `patched()` marker of webhook events; histories from before them never reach a start. */
+/** The `patched()` marker of webhook events: a history recorded without it replays without starting a delivery. */
 export const NOTIFY_PATCH = 'webhook-notify';
 
 /**
