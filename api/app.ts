@@ -18,7 +18,7 @@ import { isProviderId } from '../providers';
 import { resolveImportId } from '../workflows/import-id';
 import { withPartialStatus } from './partial-status';
 import { rateLimit, TokenBuckets, type RateLimitOptions } from './rate-limit';
-import { eraseUser, getImport, healthz, importAction, importEvents, listContacts, listRejects, livez, startImport } from './routes';
+import { API_INFO, eraseUser, getImport, healthz, importAction, importEvents, listContacts, listRejects, livez, startImport } from './routes';
 import { importEvents as streamImportEvents } from './events/stream';
 import { ImportWatchers } from './events/watchers';
 import { uploadRoutes, UPLOADS_PATH } from './uploads';
@@ -215,6 +215,6 @@ export function createApp(deps: AppDeps) {
     return caller?.ok ? c.json({ status, temporal, database }, code) : c.json({ status }, code);
   });
 
-  app.doc('/openapi.json', { openapi: '3.0.0', info: { title: 'Contacts import', version: '1.0.0' } });
+  app.doc('/openapi.json', { openapi: '3.0.0', info: API_INFO });
   return app;
 }

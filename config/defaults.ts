@@ -126,7 +126,7 @@ export const API_BODY_LIMIT_BYTES = 16 * 1024;
 export const RATE_LIMIT_DEFAULTS = { perSecond: 20, burst: 40 } as const;
 /** Phone numbers without a country code are read as this region's (`DEFAULT_PHONE_REGION`). */
 export const DEFAULT_PHONE_REGION = 'US';
-/** The largest file `POST /v1/uploads` takes (`UPLOAD_MAX_BYTES`): 50 MB. */
+/** The largest file `POST /v1/uploads` takes (`UPLOAD_MAX_BYTES`): 50 MiB. */
 export const DEFAULT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
 /** Pause, resume and cancel take no body. */
 export const ACTION_BODY_LIMIT_BYTES = 1024;
