@@ -219,7 +219,8 @@ export const createUpload = createRoute({
         'text/vcard': { schema: VCARD_FILE },
         'text/x-vcard': { schema: VCARD_FILE },
         'text/csv': { schema: CSV_FILE },
-        'multipart/form-data': { schema: { type: 'object', properties: { file: FILE_BYTES }, required: ['file'] } },
+        // One file part and no other: a form with another field is refused (422 `one_file_expected`).
+        'multipart/form-data': { schema: { type: 'object', properties: { file: FILE_BYTES }, required: ['file'], additionalProperties: false } },
       },
     },
   },
