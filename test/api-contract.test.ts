@@ -17,6 +17,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { createApp } from '../api/app';
+import { UPLOAD_DEFAULTS } from '../config/defaults';
 import { createAuthenticator, type AuthenticatorOptions } from '../api/auth';
 import { createTemporalErasure, createTemporalImports, temporalPing } from '../api/imports';
 import { ErasureView, ErrorBody, ImportView } from '../api/schemas';
@@ -85,6 +86,9 @@ function buildApp(
     auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: false, ...options.auth }),
     temporal: fakes.ping,
     rateLimit: options.rateLimit ?? GENEROUS_RATE_LIMIT,
+    peerRateLimit: GENEROUS_RATE_LIMIT,
+    // Each health test sets what Temporal answers and expects to see it at once.
+    healthCacheMs: 0,
   });
   return { ...fakes, app };
 }
@@ -297,7 +301,7 @@ describe('HTTP contract', () => {
       const bytes = async function* () {
         yield Buffer.from('BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada\r\nEND:VCARD\r\n');
       };
-      const upload = await store.uploads.save(TENANT, userId, bytes(), { maxBytes: 1024, detect: async () => 'vcard' });
+      const upload = await store.uploads.save(TENANT, userId, bytes(), { maxBytes: 1024, quotaBytes: UPLOAD_DEFAULTS.quotaBytes, detect: async () => 'vcard' });
       const fileBody = (who: string, uploadId: string) =>
         JSON.stringify({ userId: who, source: { provider: 'file', uploadId } });
       for (const [who, uploadId, as] of [
@@ -770,25 +774,25 @@ describe('HTTP contract', () => {
         ({ method, path: urlPath, operation }) => `${method} ${urlPath} ${Object.keys(operation.responses).join(',')}`,
       );
       assert.deepEqual(documented.sort(), [
-        'DELETE /v1/users/{userId} 202,401,413,422,429,503',
-        'DELETE /v1/users/{userId}/sync 200,401,413,422,429,503',
-        'GET /healthz 200,503',
-        'GET /livez 200',
-        'GET /v1/imports/{importId} 200,401,404,422,429,503',
-        'GET /v1/imports/{importId}/events 200,204,401,404,422,429,503',
-        'GET /v1/imports/{importId}/rejects 200,400,401,404,422,429,503',
-        'GET /v1/uploads/{uploadId} 200,401,404,422,429,503',
-        'GET /v1/users/{userId}/contacts 200,400,401,422,429,503',
-        'GET /v1/users/{userId}/sync 200,401,422,429,503',
-        'GET /v1/webhook 200,401,404,429,503',
-        'POST /v1/imports 200,202,400,401,409,413,422,429,503',
-        'POST /v1/imports/{importId}/cancel 202,401,404,409,413,422,429,503',
-        'POST /v1/imports/{importId}/credentials 202,400,401,404,409,413,422,429,503',
-        'POST /v1/imports/{importId}/pause 202,401,404,409,413,422,429,503',
-        'POST /v1/imports/{importId}/resume 202,401,404,409,413,422,429,503',
-        'POST /v1/uploads 201,400,401,413,415,422,429,503',
-        'PUT /v1/users/{userId}/sync 200,201,400,401,409,413,422,429,503',
-        'PUT /v1/webhook 200,201,400,401,413,422,429,503',
+        'DELETE /v1/users/{userId} 202,401,403,413,421,422,429,503',
+        'DELETE /v1/users/{userId}/sync 200,401,403,413,421,422,429,503',
+        'GET /healthz 200,429,503',
+        'GET /livez 200,429',
+        'GET /v1/imports/{importId} 200,401,403,404,421,422,429,503',
+        'GET /v1/imports/{importId}/events 200,204,401,403,404,421,422,429,503',
+        'GET /v1/imports/{importId}/rejects 200,400,401,403,404,421,422,429,503',
+        'GET /v1/uploads/{uploadId} 200,401,403,404,421,422,429,503',
+        'GET /v1/users/{userId}/contacts 200,400,401,403,421,422,429,503',
+        'GET /v1/users/{userId}/sync 200,401,403,421,422,429,503',
+        'GET /v1/webhook 200,401,403,404,421,429,503',
+        'POST /v1/imports 200,202,400,401,403,409,413,421,422,429,503',
+        'POST /v1/imports/{importId}/cancel 202,401,403,404,409,413,421,422,429,503',
+        'POST /v1/imports/{importId}/credentials 202,400,401,403,404,409,413,421,422,429,503',
+        'POST /v1/imports/{importId}/pause 202,401,403,404,409,413,421,422,429,503',
+        'POST /v1/imports/{importId}/resume 202,401,403,404,409,413,421,422,429,503',
+        'POST /v1/uploads 201,400,401,403,413,415,421,422,429,503',
+        'PUT /v1/users/{userId}/sync 200,201,400,401,403,409,413,421,422,429,503',
+        'PUT /v1/webhook 200,201,400,401,403,413,421,422,429,503',
       ]);
       const served = new Set(
         app.routes

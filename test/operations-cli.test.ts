@@ -246,7 +246,7 @@ describe('operating an import from the command line', () => {
     const operators = createAuthenticator({ keys: store.apiKeys, loopbackOnly: false });
     const codecApp = createCodecApp({
       codec: createPayloadCodec(parsePayloadKeys('TEST_PAYLOAD_KEYS', TEST_PAYLOAD_KEYS)),
-      authorize: async (authorization) => (await operators.authenticate(authorization, 'operator')).ok,
+      authorize: (authorization, origin) => operators.authenticate(authorization, 'operator', origin),
       corsOrigins: [],
     });
     const server: ServerType = await new Promise((resolve) => {
