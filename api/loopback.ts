@@ -35,12 +35,25 @@ export function peerAddress(c: Context): string | undefined {
   return (env?.server?.incoming ?? env?.incoming)?.socket?.remoteAddress;
 }
 
+/** The host name of a `Host` header's value (`[::1]:3000` → `[::1]`); the value itself when it does not parse. */
+function hostName(header: string): string {
+  try {
+    return new URL(`http://${header}`).hostname;
+  } catch {
+    return header;
+  }
+}
+
 /**
- * The request's {@link RequestOrigin}. The host is the URL's: `@hono/node-server` builds it from the
- * `Host` header (and refuses a malformed one), `app.request()` from the URL it was given.
+ * The request's {@link RequestOrigin}. The host is the `Host` header's and the URL's: they differ
+ * only for a request in absolute form (`GET http://localhost/ HTTP/1.1` with another `Host`), and
+ * then whichever is not loopback is the one that counts. `@hono/node-server` builds the URL from
+ * the `Host` header or the absolute target, `app.request()` from the URL it was given.
  */
 export function requestOrigin(c: Context): RequestOrigin {
-  return { host: new URL(c.req.url).hostname, peer: peerAddress(c) };
+  const header = c.req.header('host');
+  const hosts = [new URL(c.req.url).hostname, ...(header === undefined ? [] : [hostName(header)])];
+  return { host: hosts.find((host) => !isLoopbackHost(host)) ?? hosts[0]!, peer: peerAddress(c) };
 }
 
 /**

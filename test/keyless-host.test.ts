@@ -138,6 +138,9 @@ describe('the keyless mode over the network', () => {
       assert.equal((JSON.parse(res.body) as { error: { code: string } }).error.code, 'host_not_allowed');
       assert.doesNotMatch(res.body, /u1|importId|contacts_api|payloads/, `${method} ${urlPath} leaked data: ${res.body}`);
     }
+    // A request in absolute form names a loopback URL, but its Host is still another site's.
+    const absolute = await overTheNetwork(server.port, 'GET', `http://${local}/v1/users/u1/contacts`, { host: 'evil.example' });
+    assert.equal(absolute.status, 421, absolute.body);
     for (const host of [local, `localhost:${server.port}`]) {
       const contacts = await overTheNetwork(server.port, 'GET', '/v1/users/u1/contacts', { host });
       assert.equal(contacts.status, 200, `${host}: ${contacts.body}`);
