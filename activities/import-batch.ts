@@ -1,12 +1,17 @@
 /**
- * `importBatch`: fetches up to `maxPages` pages from the import's source and saves each in one
- * transaction, asking for page k+1 once page k is committed (or while it is being saved, with
- * `fetchAhead`: faster where the provider is slow, but a crash then re-fetches two pages). Every page
- * holds a permit of the worker's page gate (`page-gate.ts`) from before its fetch until its save, so
- * many imports on one worker take turns fairly and in bounded memory. It heartbeats the checkpoint after
- * every saved page, so a retry (after a worker crash or a provider error) resumes after the last
- * saved page instead of at the batch start. Returns cursors and counts only: contact data never
- * enters workflow history.
+ * `importBatch`: fetches up to `maxPages` pages from the import's source and saves each, with the
+ * checkpoint it moves the import to, in one transaction. It reads as its steps: {@link resume}
+ * (where this attempt continues), {@link open} (credentials, source, sync mode), then for every
+ * page {@link fetch} and {@link save}, and {@link finish} (the result, or a failure that says how far
+ * the batch got).
+ *
+ * Page k+1 is asked for once page k is committed, so a killed worker re-fetches at most the page it
+ * was saving. With `IMPORT_FETCH_AHEAD=1` (off by default, `config/defaults.ts`) it is asked for
+ * while page k is saved: faster where the provider is slow, but a kill then re-fetches up to two.
+ * Every page holds a permit of the worker's page gate (`page-gate.ts`) from before its fetch until
+ * its save, so many imports on one worker take turns fairly and in bounded memory. The checkpoint
+ * is heartbeated after every saved page. Returns cursors and counts only: contact data never enters
+ * workflow history.
  */
 import { Context, CancelledFailure } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -14,21 +19,20 @@ import { WORKER_DEFAULTS } from '../config/defaults';
 import { SealedTokenError, type TokenSealer } from '../encryption/token-seal';
 import type { ContactStore, Store } from '../db/types';
 import {
-  BatchHeartbeat,
-  FAILURE_TYPES,
-  ImportBatchInput,
+  advance,
+  fallBackToFullRead,
   isFinished,
-  parseOrNull,
-  readInput,
+  resumeFrom,
   type BatchFailureDetails,
-  type ImportBatchResult,
+  type BatchHeartbeat,
   type ImportCheckpoint,
-} from '../workflows/contract';
-import type { openSource as OpenSource, SourcePage, SourceSettings } from '../providers';
+} from '../workflows/checkpoint';
+import { FAILURE_TYPES, ImportBatchInput, readInput, type ImportBatchResult } from '../workflows/contract';
+import type { ContactSource, openSource as OpenSource, SourceSettings } from '../providers';
 import { invalidInput } from '../providers/kit/failures';
-import { fetchSyncedPage, resolveSyncMode, keepSyncToken, settleSyncedPage, type FetchedPage } from './import-sync';
-import { pageMetrics } from './metrics';
-import { permitScope, type PageGate, type PagePermit } from './page-gate';
+import { fetchSyncedPage, keepSyncToken, resolveSyncMode, settleSyncedPage, type FetchedPage } from './import-sync';
+import { pageMetrics, type PageMetrics } from './metrics';
+import { permitScope, type PageGate, type PagePermit, type PermitScope } from './page-gate';
 
 export interface ImportBatchDeps {
   store: Store;
@@ -39,214 +43,211 @@ export interface ImportBatchDeps {
   /** The worker's one page gate: how many pages are in flight in this process, and whose go next. */
   pageGate: PageGate;
   /**
-   * Fetch page k+1 while page k is saved (`IMPORT_FETCH_AHEAD=1`, the default), or only once k is
-   * committed (0): slower where the store writes off the thread, but a kill re-fetches one page, not two.
+   * Fetch page k+1 while page k is saved (`IMPORT_FETCH_AHEAD=1`), or only once k is committed (0,
+   * the default): slower where the provider is slow, but a kill re-fetches one page, not two.
    */
   fetchAhead?: boolean;
   /** Told when this worker cannot do a batch for want of its own configuration (see `ActivityDeps`). */
   onMisconfigured?: (problem: string) => void;
 }
 
-
-/**
- * This worker lacks the key the credentials were sealed with. Retryable: the fault is this worker's,
- * and another worker (or this one, fixed) can do the batch. The import must not fail for it.
- */
-function workerMisconfigured(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: FAILURE_TYPES.workerMisconfigured, message, nonRetryable: false });
+/** One attempt of a batch, once open: what its steps share, and where it stands. */
+interface OpenBatch {
+  ctx: Context;
+  deps: ImportBatchDeps;
+  input: ImportBatchInput;
+  contacts: ContactStore;
+  source: ContactSource;
+  /** The activity's cancellation, or the batch's end: fetches and permit waits stop with it. */
+  fetchSignal: AbortSignal;
+  permits: PermitScope;
+  metrics: PageMetrics;
+  /** The last saved page's checkpoint and the pages this batch saved: what it heartbeats and reports. */
+  at: BatchHeartbeat;
+  /** Ends the batch: heartbeats stop, fetches and permit waits end, permits go back, the source closes. */
+  close(): Promise<void>;
 }
 
-/** Where a retried attempt resumes: its last heartbeat when that is readable, else the batch start. */
-function resumePoint(ctx: Context, input: ImportBatchInput): BatchHeartbeat {
-  const start = { checkpoint: input.checkpoint, pagesThisBatch: 0 };
-  const details: unknown = ctx.info.heartbeatDetails;
-  if (details === undefined) return start;
-  const parsed = parseOrNull(BatchHeartbeat, details);
-  if (parsed.value === null) {
-    ctx.log.warn('Ignoring an unreadable heartbeat; restarting the batch from its input', {
-      problem: parsed.problem,
-      attempt: ctx.info.attempt,
-    });
-    return start;
-  }
-  // A checkpoint behind the batch's own start (it cannot be, but a stranger wrote it) is ignored.
-  if (parsed.value.checkpoint.pages < input.checkpoint.pages) return start;
-  ctx.log.info('Resuming batch from its last heartbeat', {
-    pages: parsed.value.checkpoint.pages,
-    attempt: ctx.info.attempt,
-  });
-  return parsed.value;
-}
-
-/**
- * The import's checkpoint as its last committed page left it, when that is ahead of `from` (the
- * heartbeat lags the database by up to a page, more when the kill lands between the commit and the
- * heartbeat): resuming there re-fetches and re-writes nothing already saved (issue 12).
- */
-async function resumeFromStore(ctx: Context, contacts: ContactStore, input: ImportBatchInput, from: BatchHeartbeat): Promise<BatchHeartbeat> {
-  if (input.importKey === undefined) return from;
-  const stored = await contacts.readCheckpoint(input.importKey);
-  if (stored === null || stored.pages <= from.checkpoint.pages) return from;
-  // Only a checkpoint inside this batch's own pages is its own: anything else is not trusted.
-  const pagesThisBatch = stored.pages - input.checkpoint.pages;
-  if (pagesThisBatch > input.maxPages) return from;
-  const { cursor, fetched, saved, rejected, pages, total, mode, deleted, sweepAt, syncToken } = stored;
-  ctx.log.info('Resuming batch from the checkpoint stored with its last saved page', { pages, attempt: ctx.info.attempt });
-  // The sync fields as that page left them (a fall back to a full read may have changed them since
-  // the heartbeat); a checkpoint stored without them (no mode) keeps the heartbeat's.
-  const sync = mode === undefined ? {} : { mode, deleted, sweepAt, syncToken };
-  const checkpoint = { ...withoutSyncFields(from.checkpoint, mode !== undefined), cursor, fetched, saved, rejected, pages, total, ...sync };
-  return { checkpoint: dropUndefined(checkpoint), pagesThisBatch };
-}
-
-/** `checkpoint` without its sync fields when `drop` (they are about to be replaced as a whole). */
-function withoutSyncFields(checkpoint: ImportCheckpoint, drop: boolean): ImportCheckpoint {
-  if (!drop) return checkpoint;
-  const { mode: _mode, deleted: _deleted, sweepAt: _sweepAt, syncToken: _syncToken, ...rest } = checkpoint;
-  return rest;
-}
-
-/** Optional fields left out rather than `undefined`: checkpoints travel as JSON and are compared in tests. */
-function dropUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
+/** A fetched page, holding its gate permit until it is saved. */
+type PageInFlight = FetchedPage & { permit: PagePermit };
 
 export function createImportBatch(deps: ImportBatchDeps) {
   return async function importBatch(rawInput: ImportBatchInput): Promise<ImportBatchResult> {
     // Checked against the contract: what a workflow on another version sent is not trusted.
     const input = readInput(ImportBatchInput, rawInput, 'batch input');
     const ctx = Context.current();
-    const contacts = deps.store.tenant(input.tenant);
-    let { checkpoint, pagesThisBatch } = await resumeFromStore(ctx, contacts, input, resumePoint(ctx, input));
-    if (isFinished(checkpoint)) return { checkpoint, done: true };
-    if (pagesThisBatch >= input.maxPages) return { checkpoint, done: false };
+    const from = await resume(ctx, deps.store.tenant(input.tenant), input);
+    if (isFinished(from.checkpoint)) return { checkpoint: from.checkpoint, done: true };
+    if (from.pagesThisBatch >= input.maxPages) return { checkpoint: from.checkpoint, done: false };
+    const batch = await open(ctx, deps, input, from);
+    return finish(batch, savePages(batch));
+  };
+}
 
-    let credentials: string;
-    try {
-      credentials = deps.sealer.open(input.sealedCredentials);
-    } catch (err) {
-      if (!(err instanceof SealedTokenError)) throw err;
-      if (err.reason === 'malformed') throw invalidInput(err.message);
-      ctx.log.error(`This worker cannot open the import's credentials: ${err.message}`, { attempt: ctx.info.attempt });
-      deps.onMisconfigured?.(err.message);
-      throw workerMisconfigured(err.message);
-    }
-    const source = deps.openSource(input.provider, credentials, deps.sources, { tenant: input.tenant, userId: input.userId });
-    // Batches scheduled before quarantine carry no key: file their rejects under the workflow ID.
-    const rejectsKey = input.importKey ?? ctx.info.workflowExecution?.workflowId ?? 'unknown-import';
+/** Where this attempt continues: the batch start, its last heartbeat or the stored checkpoint (`resumeFrom`). */
+async function resume(ctx: Context, contacts: ContactStore, input: ImportBatchInput): Promise<BatchHeartbeat> {
+  const stored = await contacts.readCheckpoint(input.importKey);
+  const resumption = resumeFrom(input.checkpoint, input.maxPages, ctx.info.heartbeatDetails, stored?.checkpoint ?? null);
+  const { point, from, why, unreadableHeartbeat } = resumption;
+  const fields = { from, why, pages: point.checkpoint.pages, attempt: ctx.info.attempt };
+  if (unreadableHeartbeat !== undefined) ctx.log.warn('Ignoring an unreadable heartbeat', { ...fields, problem: unreadableHeartbeat });
+  else if (from !== 'batch start') ctx.log.info(`Resuming batch from the ${from}`, fields);
+  return point;
+}
+
+/** Unseals the credentials, opens the source and resolves the sync mode: the batch, ready to fetch. */
+async function open(ctx: Context, deps: ImportBatchDeps, input: ImportBatchInput, from: BatchHeartbeat): Promise<OpenBatch> {
+  const owner = { tenant: input.tenant, userId: input.userId };
+  const source = deps.openSource(input.provider, unseal(ctx, deps, input.sealedCredentials), deps.sources, owner);
+  let checkpoint: ImportCheckpoint;
+  try {
     // The first batch decides full or incremental (import-sync.ts); later ones carry it on.
-    checkpoint = await resolveSyncMode(deps.store, input, checkpoint, source);
-
-    const signal = ctx.cancellationSignal;
-    // Also aborts the page fetched ahead when the batch ends early (a save failed): no provider
-    // read, and no socket, is spent on a page nobody will save.
-    const batchDone = new AbortController();
-    const fetchSignal = AbortSignal.any([signal, batchDone.signal]);
+    checkpoint = await resolveSyncMode(deps.store, input, from.checkpoint, source);
+  } catch (err) {
+    await closeSource(ctx, source);
+    throw err;
+  }
+  // Also aborts the page fetched ahead when the batch ends early (a save failed): no provider
+  // read, and no socket, is spent on a page nobody will save.
+  const ended = new AbortController();
+  const fetchSignal = AbortSignal.any([ctx.cancellationSignal, ended.signal]);
+  // A page can be slow, and so can the gate's queue; heartbeat meanwhile so the server neither
+  // times the batch out nor withholds a cancellation until the page arrives.
+  const keepAlive = setInterval(() => heartbeat(batch), deps.keepAliveHeartbeatMs ?? WORKER_DEFAULTS.keepAliveHeartbeatMs);
+  const batch: OpenBatch = {
+    ctx,
+    deps,
+    input,
+    contacts: deps.store.tenant(input.tenant),
+    source,
+    fetchSignal,
     // Its waits end with the batch too; whatever it still holds when the batch ends goes back.
-    const permits = permitScope(deps.pageGate, fetchSignal);
-    const fetchAhead = deps.fetchAhead ?? WORKER_DEFAULTS.fetchAhead === 1;
-    /** The page at `cursor`, with the gate's permit it holds until it is saved (released here if the fetch fails). */
-    const fetchPage = async (at: ImportCheckpoint, cursor: string | null): Promise<FetchedPage & { permit: PagePermit }> => {
-      // Least attained service: the fewer pages this import has saved, the sooner it goes.
-      const permit = await permits.acquire(at.pages);
-      try {
-        return { ...(await fetchSyncedPage(contacts, input, at, source, { cursor, pageSize: input.pageSize, signal: fetchSignal })), permit };
-      } catch (err) {
-        permit.release();
-        throw err;
-      }
-    };
-    const stoppedAt = (): [BatchFailureDetails] => [checkpoint];
-    const cancelled = () => new CancelledFailure('Import cancelled between pages', stoppedAt());
-    const heartbeat = () => ctx.heartbeat({ checkpoint, pagesThisBatch } satisfies BatchHeartbeat);
-    const metrics = pageMetrics(ctx.metricMeter, input.provider);
-
-    // A page can be slow, and so can the gate's queue; heartbeat meanwhile so the server neither
-    // times the batch out nor withholds a cancellation until the page arrives.
-    const keepAlive = setInterval(heartbeat, deps.keepAliveHeartbeatMs ?? WORKER_DEFAULTS.keepAliveHeartbeatMs);
-    try {
-      let next = fetchPage(checkpoint, checkpoint.cursor);
-      for (;;) {
-        let fetched: Awaited<typeof next>;
-        try {
-          fetched = await next;
-        } catch (err) {
-          if (signal.aborted) throw cancelled();
-          throw err;
-        }
-        const { page } = fetched;
-        // A refused sync token made this the first page of a full listing: so is the rest of the import.
-        const current = fetched.fellBack ? { ...withoutSyncToken(checkpoint), ...fetched.fellBack } : checkpoint;
-        // Counted with the checkpoint, after the save, so every heartbeat pairs the two correctly.
-        const more = page.nextCursor !== null && pagesThisBatch + 1 < input.maxPages;
-        // The fetch-ahead waits for its permit without blocking this save, which releases ours: no deadlock.
-        if (more && fetchAhead) {
-          next = fetchPage(current, page.nextCursor);
-          // Rejections surface when awaited above; this keeps one during the save from being "unhandled".
-          next.catch(() => undefined);
-        }
-        let after: ImportCheckpoint;
-        try {
-          // Rejects first (idempotent), then the contacts with the checkpoint in one transaction.
-          if (page.rejected?.length) await contacts.recordRejects(rejectsKey, input.userId, page.rejected);
-          // Tombstones, marks and the sweep, before the save commits the checkpoint.
-          const deleted = await settleSyncedPage(deps.store, input, current, page, source, rejectsKey);
-          after = advance(current, page, deleted);
-          if (input.importKey === undefined) await contacts.upsertContacts(input.userId, input.provider, page.contacts);
-          else await contacts.savePage(input.userId, input.provider, page.contacts, { importKey: input.importKey, ...after });
-          // The next sync token, only once the page it ends is committed.
-          await keepSyncToken(deps.store, input, current, page, source);
-        } finally {
-          fetched.permit.release();
-        }
-        pagesThisBatch += 1;
-        checkpoint = after;
-        heartbeat();
-        metrics.pageSaved(page.contacts.length, page.rejected?.length ?? 0);
-        if (!more) return { checkpoint, done: page.nextCursor === null };
-        if (signal.aborted) throw cancelled();
-        // Without fetch-ahead the next page is asked for only now, its predecessor committed.
-        if (!fetchAhead) next = fetchPage(checkpoint, page.nextCursor);
-      }
-    } catch (err) {
-      if (err instanceof ApplicationFailure && err.nonRetryable) {
-        // The import fails with this: say how far the batch got, so its final counts are exact.
-        throw ApplicationFailure.create({
-          type: err.type ?? undefined,
-          message: err.message,
-          nonRetryable: true,
-          details: stoppedAt(),
-          cause: err.cause,
-        });
-      }
-      throw err;
-    } finally {
+    permits: permitScope(deps.pageGate, fetchSignal),
+    metrics: pageMetrics(ctx.metricMeter, input.provider),
+    at: { checkpoint, pagesThisBatch: from.pagesThisBatch },
+    async close() {
       clearInterval(keepAlive);
-      batchDone.abort();
-      permits.close();
-      await source.close?.().catch((err: unknown) => ctx.log.warn('Could not close the source', { error: String(err) }));
+      ended.abort();
+      batch.permits.close();
+      await closeSource(ctx, source);
+    },
+  };
+  return batch;
+}
+
+/** The import's credentials in clear, or the failure that says why this worker cannot have them. */
+function unseal(ctx: Context, deps: ImportBatchDeps, sealedCredentials: string): string {
+  try {
+    return deps.sealer.open(sealedCredentials);
+  } catch (err) {
+    if (!(err instanceof SealedTokenError)) throw err;
+    if (err.reason === 'malformed') throw invalidInput(err.message);
+    ctx.log.error(`This worker cannot open the import's credentials: ${err.message}`, { attempt: ctx.info.attempt });
+    deps.onMisconfigured?.(err.message);
+    // Retryable: the fault is this worker's, and another worker (or this one, fixed) can do the batch.
+    throw ApplicationFailure.create({ type: FAILURE_TYPES.workerMisconfigured, message: err.message, nonRetryable: false });
+  }
+}
+
+async function closeSource(ctx: Context, source: ContactSource): Promise<void> {
+  await source.close?.().catch((err: unknown) => ctx.log.warn('Could not close the source', { error: String(err) }));
+}
+
+/**
+ * Fetches and saves pages until the batch has saved its `maxPages` or the provider has no more;
+ * resolves to whether the import is done. Cancellation is honoured between pages.
+ */
+async function savePages(batch: OpenBatch): Promise<boolean> {
+  const { input } = batch;
+  const fetchAhead = batch.deps.fetchAhead ?? WORKER_DEFAULTS.fetchAhead === 1;
+  let next = fetch(batch, batch.at.checkpoint, batch.at.checkpoint.cursor);
+  for (;;) {
+    const fetched = await next.catch((err: unknown) => {
+      throw batch.ctx.cancellationSignal.aborted ? cancelled(batch) : err;
+    });
+    const { page } = fetched;
+    // A refused sync token made this the first page of a full read: so is the rest of the import.
+    const current = fetched.fellBack ? fallBackToFullRead(batch.at.checkpoint, fetched.fellBack.sweepAt) : batch.at.checkpoint;
+    const more = page.nextCursor !== null && batch.at.pagesThisBatch + 1 < input.maxPages;
+    // The fetch ahead waits for its permit without blocking this save, which releases ours: no deadlock.
+    if (more && fetchAhead) {
+      next = fetch(batch, current, page.nextCursor);
+      // Rejections surface when awaited above; this keeps one during the save from being "unhandled".
+      next.catch(() => undefined);
     }
-  };
+    // Counted with the checkpoint, after the save, so every heartbeat pairs the two correctly.
+    batch.at = { checkpoint: await save(batch, current, fetched), pagesThisBatch: batch.at.pagesThisBatch + 1 };
+    heartbeat(batch);
+    batch.metrics.pageSaved(page.contacts.length, page.rejected?.length ?? 0);
+    if (!more) return page.nextCursor === null;
+    if (batch.ctx.cancellationSignal.aborted) throw cancelled(batch);
+    // Without fetch-ahead the next page is asked for only now, its predecessor committed.
+    if (!fetchAhead) next = fetch(batch, batch.at.checkpoint, page.nextCursor);
+  }
 }
 
-/** The checkpoint without the sync token an incremental import read since (it was refused). */
-function withoutSyncToken({ syncToken: _refused, ...checkpoint }: ImportCheckpoint): ImportCheckpoint {
-  return checkpoint;
+/** The page at `cursor` (read as `at` says), with the gate's permit it holds until it is saved. */
+async function fetch(batch: OpenBatch, at: ImportCheckpoint, cursor: string | null): Promise<PageInFlight> {
+  const { contacts, input, source, fetchSignal } = batch;
+  // Least attained service: the fewer pages this import has saved, the sooner it goes.
+  const permit = await batch.permits.acquire(at.pages);
+  try {
+    return { ...(await fetchSyncedPage(contacts, input, at, source, { cursor, pageSize: input.pageSize, signal: fetchSignal })), permit };
+  } catch (err) {
+    permit.release();
+    throw err;
+  }
 }
 
-/** The checkpoint after `page` was saved, having tombstoned `deleted` contacts. */
-function advance(checkpoint: ImportCheckpoint, page: SourcePage, deleted = 0): ImportCheckpoint {
-  const saved = page.contacts.length;
-  const rejected = page.rejected?.length ?? 0;
-  return {
-    // The import's sync fields (mode, sweep, token) carry on unchanged.
-    ...checkpoint,
-    ...(deleted > 0 ? { deleted: (checkpoint.deleted ?? 0) + deleted } : {}),
-    cursor: page.nextCursor,
-    fetched: checkpoint.fetched + saved + rejected,
-    saved: checkpoint.saved + saved,
-    rejected: checkpoint.rejected + rejected,
-    pages: checkpoint.pages + 1,
-    total: page.total ?? checkpoint.total,
-  };
+/**
+ * Saves a fetched page onto `current`, its import's checkpoint: its rejects (idempotent), then its
+ * tombstones, marks and sweep, then its contacts with the checkpoint they move the import to in one
+ * transaction, and last the sync token it ends with. Resolves to that checkpoint; the page's permit
+ * goes back however the save ends.
+ */
+async function save(batch: OpenBatch, current: ImportCheckpoint, { page, permit }: PageInFlight): Promise<ImportCheckpoint> {
+  const { deps, input, contacts, source } = batch;
+  try {
+    if (page.rejected?.length) await contacts.recordRejects(input.importKey, input.userId, page.rejected);
+    const deleted = await settleSyncedPage(deps.store, input, current, page, source, input.importKey);
+    const rejected = page.rejected?.length ?? 0;
+    const after = advance(current, { saved: page.contacts.length, rejected, nextCursor: page.nextCursor, total: page.total, deleted });
+    await contacts.savePage(input.userId, input.provider, page.contacts, { importKey: input.importKey, checkpoint: after });
+    // Only once the page it ends is committed (import-sync.ts says why).
+    await keepSyncToken(deps.store, input, page, source);
+    return after;
+  } finally {
+    permit.release();
+  }
+}
+
+function heartbeat(batch: OpenBatch): void {
+  batch.ctx.heartbeat(batch.at);
+}
+
+/** How far the batch got, for the failure it ends with. */
+function stoppedAt(batch: OpenBatch): [BatchFailureDetails] {
+  return [batch.at.checkpoint];
+}
+
+function cancelled(batch: OpenBatch): CancelledFailure {
+  return new CancelledFailure('Import cancelled between pages', stoppedAt(batch));
+}
+
+/**
+ * The batch's result once `pages` resolves to whether the import is done. A failure the import ends
+ * with (non-retryable) is thrown again with how far the batch got, so the import's final counts are
+ * exact; any other goes as it is, and the retry resumes. The batch is closed however it ends.
+ */
+async function finish(batch: OpenBatch, pages: Promise<boolean>): Promise<ImportBatchResult> {
+  try {
+    const done = await pages;
+    return { checkpoint: batch.at.checkpoint, done };
+  } catch (err) {
+    if (!(err instanceof ApplicationFailure && err.nonRetryable)) throw err;
+    const { type, message, cause } = err;
+    throw ApplicationFailure.create({ type: type ?? undefined, message, nonRetryable: true, details: stoppedAt(batch), cause });
+  } finally {
+    await batch.close();
+  }
 }

@@ -14,31 +14,26 @@
  *   page that failed on: that page is replaced by the first page of the full listing.
  */
 import type { ContactStore, Store } from '../db/types';
-import type { ImportBatchInput, ImportCheckpoint } from '../workflows/contract';
+import type { ImportCheckpoint } from '../workflows/checkpoint';
+import type { ImportBatchInput } from '../workflows/contract';
 import { providerById } from '../providers';
 import { SyncTokenExpiredError, type ContactSource, type PageRequest, type SourcePage, type SyncRequest } from '../providers/types';
 
 /** A fetched page, and whether fetching it turned the import from incremental into full. */
 export interface FetchedPage {
   page: SourcePage;
-  /** Set when the token was refused: the checkpoint to continue with (mode full, sweeping). */
-  fellBack?: Pick<ImportCheckpoint, 'mode' | 'sweepAt'>;
+  /** Set when the token was refused: the import goes on as a full read sweeping from `sweepAt` (`fallBackToFullRead`). */
+  fellBack?: { sweepAt: number };
 }
 
-/**
- * The checkpoint with its mode resolved, at the first batch of an import. Checkpoints that already
- * have a mode, those of imports begun before sync modes (pages read but no mode), and those of
- * inputs recorded without a mode are returned as they are: they read everything and sweep nothing.
- */
+/** The checkpoint with its mode resolved, at the first batch of an import; later ones carry it on. */
 export async function resolveSyncMode(
   store: Store,
   input: ImportBatchInput,
   checkpoint: ImportCheckpoint,
   source: ContactSource,
 ): Promise<ImportCheckpoint> {
-  // Inputs recorded without a mode behave as before: a full listing that sweeps nothing and asks
-  // for no token, its checkpoint unchanged.
-  if (checkpoint.mode !== undefined || checkpoint.pages > 0 || input.mode === undefined) return checkpoint;
+  if (checkpoint.mode !== undefined) return checkpoint;
   const contacts = store.tenant(input.tenant);
   const requested = input.mode;
   if ((requested === 'auto' || requested === 'incremental') && source.syncParams !== undefined) {
@@ -54,7 +49,7 @@ export async function resolveSyncMode(
 
 /** What to ask the source for on every page of this import (nothing for sources without tokens). */
 export function syncRequest(checkpoint: ImportCheckpoint, source: ContactSource): SyncRequest | undefined {
-  if (source.syncParams === undefined || checkpoint.mode === undefined) return undefined;
+  if (source.syncParams === undefined) return undefined;
   if (checkpoint.mode === 'incremental' && checkpoint.syncToken !== undefined) return { since: checkpoint.syncToken };
   return { requestToken: true };
 }
@@ -79,7 +74,7 @@ export async function fetchSyncedPage(
     // token was stored), so the sweep is worth its marks.
     const sweepAt = await contacts.currentChangeSeq(input.userId);
     const page = await source.fetchPage({ ...request, cursor: null, sync: { requestToken: true } });
-    return { page, fellBack: { mode: 'full', sweepAt } };
+    return { page, fellBack: { sweepAt } };
   }
 }
 
@@ -96,7 +91,6 @@ export async function settleSyncedPage(
   source: ContactSource,
   mark: string,
 ): Promise<number> {
-  if (checkpoint.mode === undefined) return 0;
   const contacts = store.tenant(input.tenant);
   let deleted = 0;
   if (page.deleted?.length) deleted += await contacts.tombstoneContacts(input.userId, input.provider, page.deleted);
@@ -118,9 +112,7 @@ export async function settleSyncedPage(
  * changes that were never written, and every later incremental import would skip them. Stored
  * after, a crash between the two loses only the token, and the next import reads again.
  */
-export async function keepSyncToken(store: Store, input: ImportBatchInput, checkpoint: ImportCheckpoint, page: SourcePage, source: ContactSource): Promise<void> {
-  if (checkpoint.mode === undefined || page.nextCursor !== null) return;
-  if (source.syncParams !== undefined && page.syncToken !== undefined) {
-    await store.syncState.save(input.tenant, input.userId, input.provider, { token: page.syncToken, params: source.syncParams });
-  }
+export async function keepSyncToken(store: Store, input: ImportBatchInput, page: SourcePage, source: ContactSource): Promise<void> {
+  if (page.nextCursor !== null || source.syncParams === undefined || page.syncToken === undefined) return;
+  await store.syncState.save(input.tenant, input.userId, input.provider, { token: page.syncToken, params: source.syncParams });
 }

@@ -24,7 +24,7 @@ import { isProviderId } from '../providers';
 import { resolveImportId } from '../workflows/import-id';
 import { withPartialStatus } from './partial-status';
 import { rateLimit, rateLimitPeers, TokenBuckets, type RateLimitOptions } from './rate-limit';
-import { eraseUser, getImport, healthz, importAction, importEvents, listContacts, listRejects, livez, startImport } from './routes';
+import { API_INFO, eraseUser, getImport, healthz, importAction, importEvents, listContacts, listRejects, livez, startImport } from './routes';
 import { EVENTS_DEFAULTS, importEvents as streamImportEvents } from './events/stream';
 import { StreamSlots } from './events/stream-slots';
 import { ImportWatchers } from './events/watchers';
@@ -240,6 +240,6 @@ export function createApp(deps: AppDeps) {
     return caller?.ok ? c.json(report, code) : c.json({ status: report.status }, code);
   });
 
-  app.doc('/openapi.json', { openapi: '3.0.0', info: { title: 'Contacts import', version: '1.0.0' } });
+  app.doc('/openapi.json', { openapi: '3.0.0', info: API_INFO });
   return app;
 }

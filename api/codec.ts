@@ -124,7 +124,7 @@ export function createCodecApp(options: CodecAppOptions): Hono {
       // Decoded one by one: a payload whose key is gone (a shredded history, another deployment's
       // key) comes back as it is, still encrypted, and the rest of the page still decodes. Failing
       // the whole request would make the CLI's `workflow list` fail outright (it shows only a
-      // timeout) because of one old workflow among hundreds.
+      // timeout) because of one workflow among hundreds whose key is gone.
       const problems: string[] = [];
       const payloads = await Promise.all(
         input.map(async (payload) => {

@@ -80,6 +80,21 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({
 /** Every `/v1` route needs an API key (`Authorization: Bearer …`). */
 export const security = [{ apiKey: [] }];
 
+/**
+ * The document's `info`, shown at the top of `/docs`. It names the guides in the repository's
+ * `docs/` by path: a link would resolve against this API's own address, which does not serve them.
+ */
+export const API_INFO = {
+  title: 'Contacts import',
+  version: '1.0.0',
+  description:
+    "Imports a web app's users' contacts as durable workflows: start an import, follow its progress, read the " +
+    'contacts and the change feed. Every `/v1` route takes `Authorization: Bearer <key>` ' +
+    '(`npm run api-key -- create --tenant TENANT --name NAME`).\n\n' +
+    'The guide to these routes and the flows behind them (progress, re-auth, webhooks, errors) is `docs/api.md` in ' +
+    "the service's repository; `docs/sync.md` covers sync modes, the change feed and schedules.",
+};
+
 export const startImport = createRoute({
   method: 'post',
   path: '/v1/imports',

@@ -5,7 +5,8 @@
  */
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { loadConfig } from '../config';
-import { BatchHeartbeat, parseOrNull } from '../workflows/contract';
+import { BatchHeartbeat } from '../workflows/checkpoint';
+import { parseOrNull } from '../workflows/contract';
 import { startWorker, type BenchRun, type Service } from './service';
 import { round, sleep, type Child } from './support';
 

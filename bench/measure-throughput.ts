@@ -24,7 +24,7 @@ export interface CpuSplit {
   provider?: number;
 }
 
-/** The plain loop (`bench/plain-loop.ts`, issue 12): nothing of the project, its own process and table. */
+/** The plain loop (`bench/plain-loop.ts`): nothing of the project, its own process and table. */
 export interface PlainLoopFigures {
   seconds: number;
   contactsPerSecond: number;
@@ -55,7 +55,7 @@ export interface ThroughputRow {
   contacts: number;
   /** 1-minute load average after each half: other work on the machine skews every figure. */
   loadAverage?: { baseline?: number; service?: number };
-  /** What the service is measured against (issue 12). */
+  /** What the service is measured against. */
   plainLoop?: PlainLoopFigures;
   /** The project's own code path in a loop: what orchestration costs ("orchestration cost" line). */
   baseline?: BaselineFigures;

@@ -86,7 +86,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     starts: parseInteger('--starts', args.starts, DEFAULTS.starts, { min: 1, max: 1_000_000 }),
     durationSeconds: parseInteger('--duration', args.duration, DEFAULTS.duration, { min: 1, max: 3600 }),
     killAt: fraction('--kill-at', args['kill-at'], DEFAULTS.killAt),
-    // A vCard file must fit one upload (UPLOAD_MAX_BYTES, 50 MB: about 200,000 generated cards).
+    // A vCard file must fit one upload (UPLOAD_MAX_BYTES, 50 MiB: about 200,000 generated cards).
     fileContacts: parseInteger('--file-contacts', args['file-contacts'], DEFAULTS.fileContacts, { min: 1, max: 200_000 }),
     carddavContacts: parseInteger('--carddav-contacts', args['carddav-contacts'], DEFAULTS.carddavContacts, { min: 1, max: 100_000 }),
     concurrent: parseInteger('--concurrent', args.concurrent, DEFAULTS.concurrent, { min: 1, max: 1000 }),

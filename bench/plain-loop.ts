@@ -1,5 +1,5 @@
 /**
- * The plain loop (issue 12): the simplest import a user could write without this service, and what
+ * The plain loop: the simplest import a user could write without this service, and what
  * the service is measured against. It imports NOTHING from the project on purpose: its own `fetch`,
  * `JSON.parse`, one prepared `INSERT … ON CONFLICT … DO UPDATE … WHERE etag changed` per row, one
  * transaction per page, strictly in sequence. Its own table (`plain_loop_contacts`), in its own

@@ -1,5 +1,5 @@
 /**
- * What a benchmark run found ({@link Results}): checked against the targets of issue 4, printed as
+ * What a benchmark run found ({@link Results}): checked against the benchmark's {@link targets}, printed as
  * Markdown tables, and written to `bench/results/<out>.json`.
  */
 import { execFileSync } from 'node:child_process';
@@ -31,15 +31,15 @@ export interface Results {
   settings: Record<string, unknown>;
   throughput: ThroughputRow[];
   status?: StatusFigures;
-  /** 100 event streams on one import: Temporal reads per second (issue 11). */
+  /** 100 event streams on one import: Temporal reads per second. */
   events?: EventsFigures;
   start?: StartFigures;
   recovery?: RecoveryFigures;
-  /** The files phase: vCard-file and CardDAV imports against their plain loops, per store (issue 9). */
+  /** The files phase: vCard-file and CardDAV imports against their plain loops, per store. */
   sourceThroughput?: SourceRow[];
-  /** Many imports on one worker, and a small one beside large ones (issue 12). */
+  /** Many imports on one worker, and a small one beside large ones. */
   concurrency?: ConcurrencyFigures[];
-  /** The kill test's full form (issue 12). */
+  /** The kill test's full form. */
   kills?: KillFigures;
   /** Worker RSS during each service import, MB at 1 s intervals, by `<store>-<contacts>`. */
   rssSeries?: Record<string, Array<[number, number]>>;
@@ -71,7 +71,10 @@ function machine(): Record<string, string | number> {
 
 const SOURCE_LABEL: Record<SourceRow['source'], string> = { vcard: 'vCard file', carddav: 'CardDAV' };
 
-/** Each target of issue 4 that the results speak to, with what was measured and whether it was met. */
+/**
+ * Each target the results speak to (the service against the plain loop, status latency, event
+ * streams, …), with what was measured and whether it was met.
+ */
 export function targets(results: Results): Target[] {
   const out: Target[] = [];
   for (const row of results.throughput) {

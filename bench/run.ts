@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: what durable orchestration costs, measured side by side on one machine (issue 4).
+ * `npm run bench`: what durable orchestration costs, measured side by side on one machine.
  *
  *   npm run bench                                  100k and 1M, SQLite (and PostgreSQL when DATABASE_URL is set)
  *   npm run bench -- --contacts 20000 --skip-million
@@ -60,7 +60,7 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
     }
   }
 
-  // Issue 12: many imports on one worker (a worker and API of its own per store), then the kill test.
+  // Many imports on one worker (a worker and API of its own per store), then the kill test.
   if (runs(options, 'concurrency')) {
     for (const store of options.stores) {
       try {

@@ -132,7 +132,7 @@ export const RATE_LIMIT_DEFAULTS = { perSecond: 20, burst: 40 } as const;
 export const PEER_RATE_LIMIT_DEFAULTS = { perSecond: 10, burst: 40 } as const;
 /** Phone numbers without a country code are read as this region's (`DEFAULT_PHONE_REGION`). */
 export const DEFAULT_PHONE_REGION = 'US';
-/** The largest file `POST /v1/uploads` takes (`UPLOAD_MAX_BYTES`): 50 MB. */
+/** The largest file `POST /v1/uploads` takes (`UPLOAD_MAX_BYTES`): 50 MiB. */
 export const DEFAULT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
 
 /** What one tenant's uploads may hold, and how long they are kept. */

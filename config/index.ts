@@ -6,7 +6,6 @@
 import path from 'node:path';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { TASK_QUEUE, type ImportTuning } from '../workflows/contract';
-import { readProviderSettings, type ProviderSettings } from '../providers';
 import {
   DEFAULT_REAUTH_TIMEOUT_SECONDS,
   DEFAULT_HOST,
@@ -42,8 +41,6 @@ export interface AppConfig {
   host: string;
   /** Store: PostgreSQL when `DATABASE_URL` is set, else the SQLite file. */
   database: { kind: 'postgres'; url: string } | { kind: 'sqlite'; file: string };
-  /** Each provider's own settings (its folder's `readSettings`: `GOOGLE_PEOPLE_BASE_URL`, `GOOGLE_CLIENT_ID`, …). */
-  providers: ProviderSettings;
   /** Base64 AES-256 key that seals access tokens; `undefined` means "use the key file in dataDir". */
   tokenKey: string | undefined;
   /** Defaults for new imports. */
@@ -148,7 +145,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: parseInteger('PORT', env.PORT, PORT_DEFAULTS.api, PORT_RANGE),
     host: env.HOST || DEFAULT_HOST,
     database,
-    providers: readProviderSettings(env),
     tokenKey,
     importDefaults: {
       pageSize: integer('IMPORT_PAGE_SIZE', DEFAULT_TUNING.pageSize, 1, 1000),

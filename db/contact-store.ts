@@ -29,7 +29,7 @@ import {
   type ContactPage,
   type ContactRecord,
   type ContactStore,
-  type PageCheckpoint,
+  type PageSave,
   type Store,
   type UpsertResult,
 } from './types';
@@ -95,12 +95,12 @@ function tenantContacts(db: Kysely<StoreDatabase>, writeContacts: ContactWriter,
       return writeTransaction(db, async (trx) => ({ written: await writeContacts(trx, tenant, userId, provider, contacts) }));
     },
 
-    async savePage(userId: string, provider: string, contacts: readonly ContactRecord[], checkpoint: PageCheckpoint): Promise<UpsertResult> {
+    async savePage(userId: string, provider: string, contacts: readonly ContactRecord[], saved: PageSave): Promise<UpsertResult> {
       // One SQLite writer per process (db/changes.ts), or a second store on the file deadlocks it.
       return oneSqliteWriterAtATime(db, () =>
         db.transaction().execute(async (trx) => {
           const written = await writeContacts(trx, tenant, userId, provider, contacts);
-          await writeCheckpoint(trx, tenant, userId, checkpoint);
+          await writeCheckpoint(trx, tenant, userId, saved);
           return { written };
         }),
       );

@@ -1,5 +1,5 @@
 /**
- * Writing a page of contacts (issue 12): the one job of the import's hot path.
+ * Writing a page of contacts: the one job of the import's hot path.
  *
  * Three ways to run the same upsert; the store picks the cheapest its database allows
  * (bench/measure-sqlite-write.ts measures them, bench/README.md has the figures):
@@ -110,9 +110,9 @@ function preparedWriter(sqlite: SqliteHandle): ContactWriter {
     upsert ??= sqlite.prepare(SQLITE_UPSERT);
     const now = new Date().toISOString();
     // The values bound straight from the record: no row object, no page-wide parameter array (those
-    // cost 7 % more CPU, measured). One array refilled per contact, as better-sqlite3 copies values
-    // into SQLite when it binds them. The caller's transaction holds Kysely's one connection, and
-    // these statements run on that same connection, in that transaction.
+    // cost more CPU: bench/README.md). One array refilled per contact, as better-sqlite3 copies
+    // values into SQLite when it binds them. The caller's transaction holds Kysely's one connection,
+    // and these statements run on that same connection, in that transaction.
     const values: unknown[] = [tenant, userId, provider, '', '', null, null, null, null, null, '', now, now, null, seq];
     let written = 0;
     for (const contact of latest) {
@@ -265,9 +265,9 @@ function rowParameters(rows: ContactsTable[]): unknown[] {
 }
 
 /**
- * Compiled upsert statements by row count. Kysely takes about 10 ms to compile an 11,000-value
- * insert, as long as SQLite takes to run it, yet the SQL depends only on the row count: imports
- * send full pages, so a few entries serve almost every call.
+ * Compiled upsert statements by row count. Compiling a page's insert costs Kysely about as long as
+ * SQLite takes to run it (measured in bench/README.md), yet the SQL depends only on the row count:
+ * imports send full pages, so a few entries serve almost every call.
  */
 class StatementCache {
   readonly #byRowCount = new Map<number, CompiledQuery>();

@@ -1,6 +1,6 @@
 /**
  * Opens the contact store: SQLite (the embedded default) or PostgreSQL, migrated to the latest
- * schema, behind the one {@link Store} interface.
+ * schema, behind the one {@link Store} interface. A database a pre-release version made is refused.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import Sqlite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { createStore } from './contact-store';
-import { migrationProvider } from './migrations';
+import { migrationProvider, unknownMigrations } from './migrations';
 import type { StoreDatabase } from './schema';
 import { withStatementCache } from './sqlite-statements';
 import type { Store } from './types';
@@ -28,9 +28,8 @@ const SQLITE_BUSY_TIMEOUT_MS = 10_000;
  * - 16 KiB pages, before WAL (a database in WAL mode keeps the page size it was created with, so
  *   this only shapes new files; an existing one keeps its 4 KiB). A contact row is about 1 KiB of
  *   raw JSON: with 4 KiB pages a page holds three or four, and every commit writes, checksums and
- *   later checkpoints about four times as many WAL frames. Measured (bench/measure-sqlite-write.ts,
- *   bench/README.md): a quarter less CPU inside SQLite, 15 % less for the whole page write, and a
- *   13 % smaller file.
+ *   later checkpoints about four times as many WAL frames (bench/measure-sqlite-write.ts measures
+ *   both page sizes; bench/README.md has the figures).
  * - WAL lets the API read while the worker writes; NORMAL sync is durable across process crashes
  *   (only an OS crash can lose the last commits) and much faster than FULL in WAL.
  */
@@ -46,7 +45,7 @@ const POSTGRES_POOL_MAX = 10;
 /**
  * Opens the store and brings its schema up to date. Safe when several processes open the same
  * database at once: PostgreSQL migrations run under Kysely's advisory lock, SQLite ones under the
- * database's write lock.
+ * database's write lock. Throws, changing nothing, for a database a pre-release version made.
  */
 export async function openStore(database: StoreLocation): Promise<Store> {
   let db: Kysely<StoreDatabase>;
@@ -67,7 +66,7 @@ export async function openStore(database: StoreLocation): Promise<Store> {
     // then find the migrations already recorded. That wait blocks the thread, so stores opened at
     // once in one process must take turns first, or the waiter would block the lock holder too.
     await inProcessTurn(sqliteMigrationTurns, path.resolve(database.file), () =>
-      migrate(db, database.kind, {
+      migrate(db, database, {
         lock: () => sqlite.exec('BEGIN IMMEDIATE'),
         commit: () => sqlite.exec('COMMIT'),
         rollback: () => {
@@ -88,7 +87,7 @@ export async function openStore(database: StoreLocation): Promise<Store> {
     });
     db = new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }) });
     // Kysely's PostgreSQL migrator holds a session advisory lock while it migrates.
-    await migrate(db, database.kind, null);
+    await migrate(db, database, null);
   }
   // Uploaded files live beside the SQLite database (`DATA_DIR/uploads`); PostgreSQL keeps them in tables.
   return createStore(
@@ -124,16 +123,18 @@ interface SqliteMigrationLock {
 
 async function migrate(
   db: Kysely<StoreDatabase>,
-  kind: StoreLocation['kind'],
+  database: StoreLocation,
   sqliteLock: SqliteMigrationLock | null,
 ): Promise<void> {
   const migrator = new Migrator({ db, provider: migrationProvider });
   try {
     sqliteLock?.lock();
+    const unknown = await unknownMigrations(db);
+    if (unknown.length > 0) throw preReleaseDatabase(database, unknown);
     const { error } = await migrator.migrateToLatest();
     if (error !== undefined) {
       const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`could not migrate the ${kind} contacts database: ${reason}`, { cause: error });
+      throw new Error(`could not migrate the ${database.kind} contacts database: ${reason}`, { cause: error });
     }
     sqliteLock?.commit();
   } catch (error) {
@@ -141,4 +142,22 @@ async function migrate(
     await db.destroy();
     throw error;
   }
+}
+
+/**
+ * Why a database made by a pre-release version is not opened. Its schema is not this version's and
+ * no migration here upgrades it: the store opens only databases its own migrations made.
+ */
+function preReleaseDatabase(database: StoreLocation, migrations: string[]): Error {
+  const found = `it records the migrations ${migrations.join(', ')}, which are not this version's`;
+  if (database.kind === 'sqlite') {
+    return new Error(
+      `The SQLite contacts database ${database.file} was made by a pre-release version of this service (${found}). ` +
+        `Delete it, with its -wal and -shm files and the uploads folder beside it, and start again; nothing in it was changed.`,
+    );
+  }
+  return new Error(
+    `The PostgreSQL contacts database of DATABASE_URL was made by a pre-release version of this service (${found}). ` +
+      `Drop that database (or its tables) and start again; nothing in it was changed.`,
+  );
 }

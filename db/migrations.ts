@@ -1,25 +1,10 @@
 /**
  * Schema migrations, in code so they ship with the build and need no migrations folder at run time.
- * Kysely runs them in name order and records each in `kysely_migration`; never edit one that has
- * shipped, add the next (`0002_…`) instead.
+ * Kysely runs them in name order and records each in `kysely_migration`. `0001_schema` creates the
+ * whole schema of db/schema.ts; once a release has shipped, a change to it is the next migration
+ * (`0002_…`), never an edit of one that shipped.
  */
-import { sql, type CreateTableBuilder, type Migration, type MigrationProvider } from 'kysely';
-
-/** A contact's columns after its key's owner columns, as every version of the table has them. */
-function contactColumns<T extends string, C extends string>(table: CreateTableBuilder<T, C>) {
-  return table
-    .addColumn('user_id', 'text', (col) => col.notNull())
-    .addColumn('provider', 'text', (col) => col.notNull())
-    .addColumn('external_id', 'text', (col) => col.notNull())
-    .addColumn('etag', 'text', (col) => col.notNull())
-    .addColumn('display_name', 'text')
-    .addColumn('email', 'text')
-    .addColumn('phone', 'text')
-    .addColumn('organization', 'text')
-    .addColumn('raw', 'text', (col) => col.notNull())
-    .addColumn('created_at', 'text', (col) => col.notNull())
-    .addColumn('updated_at', 'text', (col) => col.notNull());
-}
+import { DEFAULT_MIGRATION_TABLE, sql, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** Adds `names` as NOT NULL text columns: most of our columns (see db/schema.ts). */
 function requiredText<N extends string>(...names: N[]) {
@@ -31,38 +16,43 @@ function requiredText<N extends string>(...names: N[]) {
 }
 
 const migrations: Record<string, Migration> = {
-  '0001_create_contacts': {
+  '0001_schema': {
     async up(db) {
       // Plain text columns in both dialects keep one set of queries (see db/schema.ts).
-      // The primary key doubles as the index for upserts, per-user counts and keyset pages.
       await db.schema
         .createTable('contacts')
-        .ifNotExists()
-        .$call(contactColumns)
-        .addPrimaryKeyConstraint('contacts_pkey', ['user_id', 'provider', 'external_id'])
+        .$call(requiredText('tenant_id', 'user_id', 'provider', 'external_id', 'etag'))
+        .addColumn('display_name', 'text')
+        .addColumn('email', 'text')
+        .addColumn('phone', 'text')
+        .addColumn('organization', 'text')
+        .$call(requiredText('raw', 'created_at', 'updated_at'))
+        .addColumn('phone_e164', 'text')
+        // Tombstones, the change feed's order, and the mark a sweeping full listing leaves (db/changes.ts).
+        .addColumn('deleted_at', 'text')
+        .addColumn('change_seq', 'integer', (col) => col.notNull().defaultTo(0))
+        .addColumn('sync_mark', 'text')
+        // Tenant first: every query of a tenant is a range of the key. The key doubles as the index
+        // for upserts, per-user counts and keyset pages.
+        .addPrimaryKeyConstraint('contacts_pkey', ['tenant_id', 'user_id', 'provider', 'external_id'])
         .execute();
-    },
-    async down(db) {
-      await db.schema.dropTable('contacts').ifExists().execute();
-    },
-  },
-  '0002_tenants_and_api_keys': {
-    async up(db) {
-      // Neither dialect can change a primary key in place the same way, so rebuild the table:
-      // rows from before tenants belong to the `default` tenant (the loopback-only embedded mode).
+      // The change feed's order, whole: a page is a range of it, however many rows share one change.
       await db.schema
-        .createTable('contacts_v2')
-        .addColumn('tenant_id', 'text', (col) => col.notNull())
-        .$call(contactColumns)
-        // Tenant first: every query of a tenant is a range of the key.
-        .addPrimaryKeyConstraint('contacts_v2_tenant_pkey', ['tenant_id', 'user_id', 'provider', 'external_id'])
+        .createIndex('contacts_by_change')
+        .on('contacts')
+        .columns(['tenant_id', 'user_id', 'change_seq', 'provider', 'external_id'])
         .execute();
-      await sql`INSERT INTO contacts_v2 (tenant_id, user_id, provider, external_id, etag, display_name, email, phone,
-        organization, raw, created_at, updated_at)
-        SELECT 'default', user_id, provider, external_id, etag, display_name, email, phone, organization, raw,
-        created_at, updated_at FROM contacts`.execute(db);
-      await db.schema.dropTable('contacts').execute();
-      await db.schema.alterTable('contacts_v2').renameTo('contacts').execute();
+      await db.schema
+        .createTable('change_counters')
+        .$call(requiredText('tenant_id', 'user_id'))
+        .addColumn('seq', 'integer', (col) => col.notNull())
+        .addPrimaryKeyConstraint('change_counters_pkey', ['tenant_id', 'user_id'])
+        .execute();
+      await db.schema
+        .createTable('sync_state')
+        .$call(requiredText('tenant_id', 'user_id', 'provider', 'token', 'params', 'updated_at'))
+        .addPrimaryKeyConstraint('sync_state_pkey', ['tenant_id', 'user_id', 'provider'])
+        .execute();
 
       await db.schema
         .createTable('api_keys')
@@ -75,14 +65,6 @@ const migrations: Record<string, Migration> = {
         .addColumn('last_used_at', 'text')
         .addColumn('revoked_at', 'text')
         .execute();
-    },
-    async down(db) {
-      await db.schema.dropTable('api_keys').ifExists().execute();
-    },
-  },
-  '0003_uploads_rejects_e164': {
-    async up(db) {
-      await db.schema.alterTable('contacts').addColumn('phone_e164', 'text').execute();
 
       // Uploaded files (vCard, CSV): metadata here; the bytes in `upload_chunks` (PostgreSQL) or a
       // file under DATA_DIR (SQLite), as `storage` says.
@@ -108,46 +90,7 @@ const migrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('rejects_pkey', ['tenant_id', 'import_key', 'position'])
         .execute();
       await db.schema.createIndex('rejects_by_user').on('rejects').columns(['tenant_id', 'user_id']).execute();
-    },
-    async down(db) {
-      await db.schema.dropTable('rejects').ifExists().execute();
-      await db.schema.dropTable('upload_chunks').ifExists().execute();
-      await db.schema.dropTable('uploads').ifExists().execute();
-    },
-  },
-  '0004_sync_state_tombstones_changes': {
-    async up(db) {
-      // Tombstones, the change feed's order, and the mark a sweeping full listing leaves (db/changes.ts).
-      // Rows from before get change number 0: `changedSince=0` still lists them.
-      await db.schema.alterTable('contacts').addColumn('deleted_at', 'text').execute();
-      await db.schema.alterTable('contacts').addColumn('change_seq', 'integer', (col) => col.notNull().defaultTo(0)).execute();
-      await db.schema.alterTable('contacts').addColumn('sync_mark', 'text').execute();
-      // The change feed's order, whole: a page is a range of it, however many rows share one change.
-      await db.schema
-        .createIndex('contacts_by_change')
-        .on('contacts')
-        .columns(['tenant_id', 'user_id', 'change_seq', 'provider', 'external_id'])
-        .execute();
-      await db.schema
-        .createTable('change_counters')
-        .$call(requiredText('tenant_id', 'user_id'))
-        .addColumn('seq', 'integer', (col) => col.notNull())
-        .addPrimaryKeyConstraint('change_counters_pkey', ['tenant_id', 'user_id'])
-        .execute();
-      await db.schema
-        .createTable('sync_state')
-        .$call(requiredText('tenant_id', 'user_id', 'provider', 'token', 'params', 'updated_at'))
-        .addPrimaryKeyConstraint('sync_state_pkey', ['tenant_id', 'user_id', 'provider'])
-        .execute();
-    },
-    async down(db) {
-      await db.schema.dropTable('sync_state').ifExists().execute();
-      await db.schema.dropTable('change_counters').ifExists().execute();
-      await db.schema.dropIndex('contacts_by_change').ifExists().execute();
-    },
-  },
-  '0005_credentials': {
-    async up(db) {
+
       // One row per (tenant, user, provider): the refresh token and the last access token, sealed (db/credentials.ts).
       await db.schema
         .createTable('credentials')
@@ -158,13 +101,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('updated_at', 'text', (col) => col.notNull())
         .addPrimaryKeyConstraint('credentials_pkey', ['tenant_id', 'user_id', 'provider'])
         .execute();
-    },
-    async down(db) {
-      await db.schema.dropTable('credentials').ifExists().execute();
-    },
-  },
-  '0006_webhooks_schedules': {
-    async up(db) {
+
       // One row per tenant: its default webhook URL and sealed signing secret. Sync schedules live
       // in Temporal (Schedules), so they need no table.
       await db.schema
@@ -173,46 +110,19 @@ const migrations: Record<string, Migration> = {
         .addColumn('url', 'text')
         .$call(requiredText('sealed_secret', 'created_at', 'updated_at'))
         .execute();
-    },
-    async down(db) {
-      await db.schema.dropTable('webhooks').ifExists().execute();
-    },
-  },
-  '0007_import_checkpoints': {
-    async up(db) {
-      // Written in the same transaction as each page's contacts (db/checkpoints.ts).
+
+      // One row per import, written in the same transaction as each page's contacts (db/checkpoints.ts).
       await db.schema
         .createTable('import_checkpoints')
-        .addColumn('tenant_id', 'text', (col) => col.notNull())
-        .addColumn('import_key', 'text', (col) => col.notNull())
-        .addColumn('user_id', 'text', (col) => col.notNull())
-        .addColumn('cursor', 'text')
-        .addColumn('fetched', 'integer', (col) => col.notNull())
-        .addColumn('saved', 'integer', (col) => col.notNull())
-        .addColumn('rejected', 'integer', (col) => col.notNull())
-        .addColumn('pages', 'integer', (col) => col.notNull())
-        .addColumn('total', 'integer')
+        .$call(requiredText('tenant_id', 'import_key', 'user_id', 'checkpoint'))
         .addColumn('writes', 'integer', (col) => col.notNull())
         .addColumn('updated_at', 'text', (col) => col.notNull())
         .addPrimaryKeyConstraint('import_checkpoints_pkey', ['tenant_id', 'import_key'])
         .execute();
       await db.schema.createIndex('import_checkpoints_by_user').on('import_checkpoints').columns(['tenant_id', 'user_id']).execute();
     },
-    async down(db) {
-      await db.schema.dropTable('import_checkpoints').ifExists().execute();
-    },
   },
-  '0008_checkpoint_sync_fields': {
-    async up(db) {
-      // The import's sync fields (mode, sweep, token, deleted), JSON, with each page's checkpoint:
-      // a batch resumed from the store must not fall back on a heartbeat that predates them.
-      await db.schema.alterTable('import_checkpoints').addColumn('sync', 'text').execute();
-    },
-    async down(db) {
-      await db.schema.alterTable('import_checkpoints').dropColumn('sync').execute();
-    },
-  },
-  '0009_upload_quota_and_expiry': {
+  '0002_upload_quota_and_expiry': {
     async up(db) {
       // The import an upload was last started for, so expiry leaves it alone while that import runs.
       await db.schema.alterTable('uploads').addColumn('import_workflow_id', 'text').execute();
@@ -241,3 +151,16 @@ const migrations: Record<string, Migration> = {
 export const migrationProvider: MigrationProvider = {
   getMigrations: () => Promise.resolve(migrations),
 };
+
+/**
+ * Migrations recorded in `db` that are not among the migrations above: those of a pre-release
+ * version of the service, whose schema these migrations neither are nor upgrade. Empty for a new
+ * database and for one these migrations made.
+ */
+export async function unknownMigrations<DB>(db: Kysely<DB>): Promise<string[]> {
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+  if (!tables.some((table) => table.name === DEFAULT_MIGRATION_TABLE)) return [];
+  const { rows } = await sql<{ name: string }>`select name from ${sql.table(DEFAULT_MIGRATION_TABLE)} order by name`.execute(db);
+  const known = Object.keys(migrations);
+  return rows.map((row) => row.name).filter((name) => !known.includes(name));
+}

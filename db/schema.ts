@@ -161,16 +161,9 @@ export interface ImportCheckpointsTable {
   import_key: string;
   /** Whose import: erasure deletes the user's checkpoints with their contacts. */
   user_id: string;
-  /** The provider's token for the next page; `null` after the last. */
-  cursor: string | null;
-  fetched: number;
-  saved: number;
-  rejected: number;
-  pages: number;
-  total: number | null;
-  /** Page transactions that committed: above `pages` means a page was written twice. */
+  /** JSON of the `ImportCheckpoint` (workflows/checkpoint.ts), read back with that schema. */
+  checkpoint: string;
+  /** Page transactions that committed: above the checkpoint's `pages` means a page was written twice. */
   writes: number;
-  /** JSON of the import's {@link CheckpointSync} fields, or `null` for an import without a sync mode. */
-  sync?: string | null;
   updated_at: string;
 }

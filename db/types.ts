@@ -1,4 +1,5 @@
 /** Shapes the store works with. The provider client produces them; the API reads them back. */
+import type { ImportCheckpoint } from '../workflows/checkpoint';
 import type { ApiKeyStore } from './api-keys';
 import type { WebhookStore } from './webhooks';
 import type { CredentialStore } from './credentials';
@@ -34,30 +35,17 @@ export interface UpsertResult {
   written: number;
 }
 
-/** Where an import stands after a page: written in that page's transaction ({@link ContactStore.savePage}). */
-/** The import's sync fields, as the workflow contract's `ImportCheckpoint` names them. */
-export interface CheckpointSync {
-  mode?: 'full' | 'incremental';
-  deleted?: number;
-  sweepAt?: number;
-  syncToken?: string;
-}
-
-export interface PageCheckpoint extends CheckpointSync {
+/** Where an import stands after a page, filed under its import key in that page's transaction ({@link ContactStore.savePage}). */
+export interface PageSave {
   /** The import (continue-as-new chain): `workflowId/firstRunId`. */
   importKey: string;
-  /** The provider's token for the next page; `null` after the last. */
-  cursor: string | null;
-  fetched: number;
-  saved: number;
-  rejected: number;
-  pages: number;
-  total: number | null;
+  checkpoint: ImportCheckpoint;
 }
 
-/** A checkpoint as stored, with how many page transactions wrote it. */
-export interface StoredCheckpoint extends PageCheckpoint {
-  /** Committed page transactions: more than `pages` means a page was written twice. */
+/** An import's checkpoint as stored, with how many page transactions wrote it. */
+export interface StoredCheckpoint {
+  checkpoint: ImportCheckpoint;
+  /** Committed page transactions: more than the checkpoint's `pages` means a page was written twice. */
   writes: number;
   updatedAt: string;
 }
@@ -82,11 +70,11 @@ export interface ContactStore {
   /** Idempotent: keyed on (tenant, userId, provider, externalId), one transaction per call. */
   upsertContacts(userId: string, provider: string, contacts: readonly ContactRecord[]): Promise<UpsertResult>;
   /**
-   * Upserts a page's contacts and files `checkpoint` in ONE transaction: after a crash, the stored
+   * Upserts a page's contacts and files its checkpoint in ONE transaction: after a crash, the stored
    * checkpoint says exactly which pages are saved. Idempotent like {@link upsertContacts}.
    */
-  savePage(userId: string, provider: string, contacts: readonly ContactRecord[], checkpoint: PageCheckpoint): Promise<UpsertResult>;
-  /** The import's checkpoint as the last committed page left it, or `null`. */
+  savePage(userId: string, provider: string, contacts: readonly ContactRecord[], saved: PageSave): Promise<UpsertResult>;
+  /** The import's checkpoint as the last committed page left it, or `null` (none yet, or a row that does not parse). */
   readCheckpoint(importKey: string): Promise<StoredCheckpoint | null>;
   /** Marks these contacts deleted (tombstones, db/changes.ts); resolves to how many were live. Idempotent. */
   tombstoneContacts(userId: string, provider: string, externalIds: readonly string[]): Promise<number>;

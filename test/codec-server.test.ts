@@ -26,7 +26,7 @@ import { openStore, type Store } from '../db';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { resolveTemporalCli } from '../scripts/temporal-cli';
 import { createImportWorker } from '../worker/create-worker';
-import { NAMESPACE, temporal, temporalAddress, testSealer, uniqueId, waitFor, workflowBundle } from './support/harness';
+import { NAMESPACE, temporal, temporalAddress, TEST_TUNING, testSealer, uniqueId, waitFor, workflowBundle } from './support/harness';
 import { readProviderSettings } from '../providers';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -305,7 +305,7 @@ describe('the temporal CLI through the codec server, as docs/operations.md shows
       client: new Client({ connection: client.connection, namespace: NAMESPACE, dataConverter: converter }),
       sealer: testSealer,
       taskQueue,
-      tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100 },
+      tuning: TEST_TUNING,
     });
     const app = codecApp(store);
     server = await new Promise<ServerType>((resolve) => {

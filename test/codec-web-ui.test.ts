@@ -29,7 +29,7 @@ import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { freePort, startDevServer, type DevServer } from '../scripts/temporal-cli';
 import { createImportWorker } from '../worker/create-worker';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
-import { testSealer, uniqueId, waitFor, workflowBundle } from './support/harness';
+import { TEST_TUNING, testSealer, uniqueId, waitFor, workflowBundle } from './support/harness';
 import { readProviderSettings } from '../providers';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -115,7 +115,7 @@ describe('the Temporal Web UI with the codec server', { skip }, () => {
       client: new Client({ connection, namespace: 'default', dataConverter: converter }),
       sealer: testSealer,
       taskQueue,
-      tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100 },
+      tuning: TEST_TUNING,
     });
     browser = await chromium.launch({
       executablePath: CHROMIUM,

@@ -5,17 +5,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ImportContacts } from '../workflows';
+import { BatchHeartbeat, EMPTY_CHECKPOINT, ImportCheckpoint, isFinished } from '../workflows/checkpoint';
 import {
-  BatchHeartbeat,
   DEFAULT_TENANT,
-  EMPTY_CHECKPOINT,
   eraseWorkflowId,
-  ImportBatchInput,
-  ImportCheckpoint,
   ImportInput,
   ImportMemo,
   importWorkflowId,
-  isFinished,
   parseOrNull,
   RunStatus,
   SEARCH_ATTRIBUTE_DEFINITIONS,
@@ -25,7 +21,7 @@ import {
   type ImportStatus,
 } from '../workflows/contract';
 
-const checkpoint: ImportCheckpoint = { cursor: 'page-3', fetched: 300, saved: 300, rejected: 0, pages: 3, total: 1_500 };
+const checkpoint: ImportCheckpoint = { cursor: 'page-3', fetched: 300, saved: 300, rejected: 0, pages: 3, total: 1_500, deleted: 0 };
 
 const status: ImportStatus = {
   state: 'running',
@@ -42,8 +38,9 @@ const input = {
   tenant: 'acme',
   userId: 'user-42',
   provider: 'google-people',
-  tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 10 },
+  tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 10, reauthTimeoutSeconds: 0 },
   startedAt: '2025-01-01T00:00:00.000Z',
+  mode: 'auto',
 };
 
 describe('parseOrNull', () => {
@@ -67,25 +64,6 @@ describe('ImportInput', () => {
     const parsed = ImportInput.parse({ ...input, sealedCredentials: 'v1.sealed' });
     assert.equal(parsed.sealedCredentials, 'v1.sealed');
     assert.equal(parsed.carried, undefined);
-  });
-
-  it('reads the legacy sealedAccessToken as sealedCredentials, so old histories replay', () => {
-    const parsed = ImportInput.parse({ ...input, sealedAccessToken: 'v1.legacy' });
-    assert.equal(parsed.sealedCredentials, 'v1.legacy');
-    assert.ok(!('sealedAccessToken' in parsed), 'the legacy name does not survive parsing');
-  });
-
-  it('prefers sealedCredentials when both names are present', () => {
-    const parsed = ImportInput.parse({ ...input, sealedCredentials: 'v1.new', sealedAccessToken: 'v1.legacy' });
-    assert.equal(parsed.sealedCredentials, 'v1.new');
-  });
-
-  it('reads an input recorded before tenants (no tenant) as the default tenant\'s', () => {
-    const { tenant: _tenant, ...beforeTenants } = input;
-    assert.equal(ImportInput.parse({ ...beforeTenants, sealedAccessToken: 'v1.legacy' }).tenant, DEFAULT_TENANT);
-    assert.equal(ImportInput.parse({ ...input, sealedCredentials: 'x' }).tenant, 'acme', 'a recorded tenant is kept');
-    const batch = { userId: 'u', provider: 'google-people', sealedCredentials: 'x', pageSize: 10, maxPages: 1, checkpoint };
-    assert.equal(ImportBatchInput.parse(batch).tenant, DEFAULT_TENANT, 'a batch scheduled before tenants too');
   });
 
   it('refuses an input whose tenant is not a tenant id', () => {
@@ -151,7 +129,7 @@ describe('ImportMemo', () => {
 
 describe('RunStatus', () => {
   it('is the status plus the run that answered', () => {
-    const answer = { ...status, runId: 'run-2', firstExecutionRunId: 'run-1' };
+    const answer = { ...status, runId: 'run-2', firstExecutionRunId: 'run-1', samples: [] };
     assert.deepEqual(parseOrNull(RunStatus, answer).value, answer);
     assert.match(parseOrNull(RunStatus, status).problem ?? '', /runId/);
   });

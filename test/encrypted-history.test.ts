@@ -19,7 +19,7 @@ import { parsePayloadKeys } from '../config/parse';
 import { openStore, type Store } from '../db';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { createImportWorker } from '../worker/create-worker';
-import { NAMESPACE, temporal, testSealer, uniqueId, waitFor, workflowBundle } from './support/harness';
+import { NAMESPACE, temporal, TEST_TUNING, testSealer, uniqueId, waitFor, workflowBundle } from './support/harness';
 import { readProviderSettings } from '../providers';
 
 const N = 1_000;
@@ -123,7 +123,7 @@ describe('history as stored, read without the codec', () => {
       client: new Client({ connection: client.connection, namespace: NAMESPACE, dataConverter: converter }),
       sealer: testSealer,
       taskQueue,
-      tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100 },
+      tuning: TEST_TUNING,
     });
   });
 

@@ -29,6 +29,7 @@ import {
   temporal,
   TEST_TOKEN_KEY,
   temporalAddress,
+  TEST_TUNING,
   testDataConverter,
   testSealer,
   uniqueId,
@@ -37,7 +38,6 @@ import {
 
 const ROOT = path.resolve(__dirname, '..');
 const N = 1_500;
-const TUNING = { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100 };
 /** The tenant of the API's key: not the default one, so the tenant travels every step of the way. */
 const TENANT = 'e2e';
 const OTHER_TENANT = 'e2e-other';
@@ -273,7 +273,7 @@ for (const storeCase of storeCases()) {
           workflow: { queryRejectCondition: 'NOT_OPEN' },
           interceptors: { workflow: [{ query: (input, next) => ((queries += 1), next(input)) }] },
         });
-        const imports = createTemporalImports({ client: counting, sealer: testSealer, taskQueue, tuning: TUNING });
+        const imports = createTemporalImports({ client: counting, sealer: testSealer, taskQueue, tuning: TEST_TUNING });
         const views = await Promise.all(Array.from({ length: 50 }, () => imports.get(api.tenant, started.importId)));
         assert.equal(queries, 1, '50 concurrent readers, one query');
         assert.ok(views.every((view) => view.saved === 200 && view.state === 'running'));

@@ -19,7 +19,8 @@ import { createActivities } from '../activities/index';
 import { createPageGate, permitScope, type PageGate, type PagePermit } from '../activities/page-gate';
 import type { ContactSource, SourcePage } from '../providers';
 import type { ContactRecord, ContactStore, Store } from '../db/types';
-import { EMPTY_CHECKPOINT, type ImportBatchInput, type ImportBatchResult } from '../workflows/contract';
+import { EMPTY_CHECKPOINT } from '../workflows/checkpoint';
+import type { ImportBatchInput, ImportBatchResult } from '../workflows/contract';
 import { storeCases, testSealer, uniqueId, waitFor } from './support/harness';
 import { readProviderSettings } from '../providers';
 
@@ -236,7 +237,7 @@ function slowSaves(store: Store, hold: { until?: Promise<void>; reached?: () => 
       get(target, prop, receiver) {
         const value: unknown = Reflect.get(target, prop, receiver);
         if (typeof value !== 'function') return value;
-        if (prop !== 'upsertContacts' && prop !== 'savePage') return value.bind(target) as unknown;
+        if (prop !== 'savePage') return value.bind(target) as unknown;
         return async (...args: unknown[]) => {
           hold.reached?.();
           await hold.until;
@@ -287,6 +288,8 @@ void describe('importBatch at the page gate', () => {
       pageSize: 2,
       maxPages: 10,
       checkpoint: EMPTY_CHECKPOINT,
+      importKey: uniqueId('gate-import'),
+      mode: 'full',
     };
     const result: Promise<ImportBatchResult> = env.run(importBatch, input);
     return { env, result, heartbeats, userId };

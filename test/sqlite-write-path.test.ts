@@ -1,5 +1,5 @@
 /**
- * The write path of a page of contacts (issue 12, db/contact-upsert.ts). On SQLite the store writes
+ * The write path of a page of contacts (db/contact-upsert.ts). On SQLite the store writes
  * a page with one prepared statement per row on the raw better-sqlite3 handle; without the handle
  * (and on PostgreSQL) with one multi-row statement through Kysely. Both must write the same rows,
  * count the same `written`, stamp the same change numbers, and commit or roll back with the page's
@@ -16,7 +16,8 @@ import { createStore } from '../db/contact-store';
 import { openStore } from '../db/index';
 import { migrationProvider } from '../db/migrations';
 import type { StoreDatabase } from '../db/schema';
-import type { ContactRecord, PageCheckpoint, Store } from '../db/types';
+import type { ContactRecord, PageSave, Store } from '../db/types';
+import { EMPTY_CHECKPOINT } from '../workflows/checkpoint';
 import { storeCases, uniqueId } from './support/harness';
 
 const TENANT = 'write-path';
@@ -34,8 +35,8 @@ function person(n: number, etag = `e${n}`): ContactRecord {
   };
 }
 
-function checkpoint(importKey: string, pages: number): PageCheckpoint {
-  return { importKey, cursor: `page-${pages + 1}`, fetched: pages * 10, saved: pages * 10, rejected: 0, pages, total: null };
+function checkpoint(importKey: string, pages: number): PageSave {
+  return { importKey, checkpoint: { ...EMPTY_CHECKPOINT, cursor: `page-${pages + 1}`, fetched: pages * 10, saved: pages * 10, pages } };
 }
 
 /** What the scenario leaves: each call's `written`, and the user's rows without their write times. */
@@ -135,7 +136,7 @@ describe('the SQLite page writer', () => {
     try {
       const contacts = store.tenant(TENANT);
       // import_key is NOT NULL: the checkpoint insert fails after the page's rows were written.
-      const broken = { ...checkpoint('x', 1), importKey: null } as unknown as PageCheckpoint;
+      const broken = { ...checkpoint('x', 1), importKey: null } as unknown as PageSave;
       await assert.rejects(contacts.savePage('user', 'google', [person(1), person(2)], broken), /NOT NULL/);
       assert.equal(await contacts.countContacts('user'), 0, "the page's contacts must go with its failed checkpoint");
       assert.equal(await contacts.currentChangeSeq('user'), 0, 'and so must the change number it took');

@@ -17,9 +17,8 @@ import { TemporalUnavailableBody } from '../api/schemas';
 import { TEMPORAL_OUTAGE_DEFAULTS } from '../config/defaults';
 import { DEFAULT_TENANT } from '../workflows/contract';
 import { encodeImportId } from '../workflows/import-id';
-import { testSealer, uniqueId } from './support/harness';
+import { TEST_TUNING, testSealer, uniqueId } from './support/harness';
 
-const TUNING = { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100 };
 /** The budget is 2.5 s; this leaves room for a loaded machine without hiding a hang. */
 const ANSWER_WITHIN_MS = 4_500;
 
@@ -56,7 +55,7 @@ describe('imports while Temporal does not answer', () => {
     const connection = Connection.lazy({ address });
     try {
       const client = new Client({ connection, workflow: { queryRejectCondition: 'NOT_OPEN' } });
-      const imports = createTemporalImports({ client, sealer: testSealer, tuning: TUNING });
+      const imports = createTemporalImports({ client, sealer: testSealer, tuning: TEST_TUNING });
       const importId = someImportId();
       const calls = {
         status: () => imports.get(DEFAULT_TENANT, importId),
@@ -78,7 +77,7 @@ describe('imports while Temporal does not answer', () => {
     const connection = Connection.lazy({ address });
     try {
       const client = new Client({ connection });
-      const imports = createTemporalImports({ client, sealer: testSealer, tuning: TUNING, isTemporalUp: () => false });
+      const imports = createTemporalImports({ client, sealer: testSealer, tuning: TEST_TUNING, isTemporalUp: () => false });
       const { err } = await failureOf(() => imports.get(DEFAULT_TENANT, someImportId()));
       assert.ok(err instanceof TemporalUnavailableError, String(err));
       assert.equal(connected.length, before, 'no connection was even opened');

@@ -26,7 +26,7 @@ import { freePort, startDevServer, type DevServer } from '../scripts/temporal-cl
 import { createImportWorker } from '../worker/create-worker';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
 import { createTestApp, expectJson } from './support/api';
-import { storeCases, testSealer, uniqueId, waitFor, workflowBundle } from './support/harness';
+import { storeCases, TEST_TUNING, testSealer, uniqueId, waitFor, workflowBundle } from './support/harness';
 import { readProviderSettings } from '../providers';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -103,7 +103,7 @@ describe('the Temporal Web UI', { skip }, () => {
       client,
       sealer: testSealer,
       taskQueue,
-      tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100 },
+      tuning: TEST_TUNING,
     });
     browser = await chromium.launch({
       executablePath: CHROMIUM,

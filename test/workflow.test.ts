@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { WorkflowFailedError, type WorkflowExecutionDescription } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex, encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
@@ -33,6 +34,7 @@ import {
   storeCases,
   startWorker,
   temporal,
+  TEST_TUNING,
   testDataConverter,
   testSealer,
   uniqueId,
@@ -43,7 +45,7 @@ import {
 const CONTACTS = 2_500;
 /** The tenant every import here belongs to: not the default one, so it has to travel to the store. */
 const TENANT = 'workflow-tests';
-/** Histories recorded from earlier versions of the workflow code, committed. */
+/** Recorded histories of the workflow, committed: each must replay against the workflow code as it is. */
 const FIXTURES = path.join(__dirname, 'fixtures');
 /**
  * This run's history of a plain import, git-ignored: copy it into `test/fixtures/` to keep a new
@@ -57,8 +59,9 @@ function input(userId: string, tuning: Partial<ImportTuning> = {}, token = 'toke
     userId,
     provider: 'google-people',
     sealedCredentials: testSealer.seal(googleCredentials(token)),
-    tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100, ...tuning },
+    tuning: { ...TEST_TUNING, ...tuning },
     startedAt: new Date().toISOString(),
+    mode: 'auto',
   };
 }
 
@@ -80,11 +83,12 @@ async function failureOf(result: Promise<unknown>): Promise<ApplicationFailure> 
   return err.cause;
 }
 
-/** The argument a recorded history's first run was started with, as JSON. */
-function startInputOf(history: proto.api.history.v1.IHistory): Record<string, unknown> {
-  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-  assert.ok(payload, 'the history starts with a WorkflowExecutionStarted event that has an input');
-  return defaultPayloadConverter.fromPayload<Record<string, unknown>>(payload);
+/** The argument a recorded history's run was started with, decoded as the test clients decode it. */
+async function startInputOf(history: proto.api.history.v1.IHistory): Promise<Record<string, unknown>> {
+  const payloads = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
+  assert.ok(payloads?.length, 'the history starts with a WorkflowExecutionStarted event that has an input');
+  const { client } = await temporal();
+  return decodeFromPayloadsAtIndex<Record<string, unknown>>(client.options.loadedDataConverter, 0, payloads);
 }
 
 function readFixtures(): Array<{ name: string; history: proto.api.history.v1.IHistory }> {
@@ -350,53 +354,27 @@ describe('ImportContacts workflow', () => {
     });
   });
 
-  it('still imports when started with the legacy input (sealedAccessToken, no tenant), as older histories were', async () => {
-    await withWorker(async ({ taskQueue, userId }) => {
-      const { client } = await temporal();
-      const { sealedCredentials, tenant: _tenant, ...current } = input(userId, { pageSize: 1000, pagesPerBatch: 10 });
-      const handle = await client.workflow.start(WORKFLOW_TYPE, {
-        taskQueue,
-        workflowId: `import-contacts/google-people/${userId}`,
-        args: [{ ...current, sealedAccessToken: sealedCredentials }],
-      });
-      const summary = (await handle.result()) as ImportStatus;
-      assert.deepEqual(
-        { state: summary.state, saved: summary.saved, pages: summary.pages },
-        { state: 'completed', saved: 2_500, pages: 3 },
-      );
-      assert.equal(
-        await store.tenant(DEFAULT_TENANT).countContacts(userId, 'google-people'),
-        2_500,
-        'an input from before tenants imports for the default tenant',
-      );
-      assert.equal(await contacts.countContacts(userId), 0);
-    });
-  });
-
-  it('replays the committed histories, one of them started with the legacy input, without a determinism error', async () => {
+  it('replays the committed histories without a determinism error', async () => {
     const fixtures = readFixtures();
     assert.ok(fixtures.length >= 1, `at least one recorded history is committed in ${FIXTURES}`);
-    assert.ok(
-      fixtures.some(({ history }) => 'sealedAccessToken' in startInputOf(history)),
-      'keep a history started with sealedAccessToken: it is what proves old imports still replay',
-    );
     const bundle = await workflowBundle();
     for (const { name, history } of fixtures) {
-      // With the service's converter: histories recorded since payloads are encrypted (test keyring) replay too.
+      // With the service's converter: recorded through the test clients, their payloads are encrypted with the test keyring.
       await Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: testDataConverter }, history, name);
     }
   });
 
   it('fails the replay of a recorded history whose input the workflow would now refuse', async () => {
-    // The replay test above can fail: the same legacy history, its credentials removed, must not replay.
-    const legacy = readFixtures().find(({ history }) => 'sealedAccessToken' in startInputOf(history));
-    assert.ok(legacy, 'a history started with sealedAccessToken is committed');
-    const { sealedAccessToken: _sealed, ...withoutCredentials } = startInputOf(legacy.history);
-    const started = legacy.history.events?.[0]?.workflowExecutionStartedEventAttributes;
-    assert.ok(started?.input?.payloads);
-    started.input.payloads = [defaultPayloadConverter.toPayload(withoutCredentials)];
+    // The replay test above can fail: a committed history, its credentials removed, must not replay.
+    const [recorded] = readFixtures();
+    assert.ok(recorded, `a recorded history is committed in ${FIXTURES}`);
+    const { sealedCredentials: _sealed, ...withoutCredentials } = await startInputOf(recorded.history);
+    const started = recorded.history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    assert.ok(started?.input);
+    const { client } = await temporal();
+    started.input.payloads = await encodeToPayloads(client.options.loadedDataConverter, withoutCredentials);
     await assert.rejects(
-      Worker.runReplayHistory({ workflowBundle: await workflowBundle(), dataConverter: testDataConverter }, legacy.history, legacy.name),
+      Worker.runReplayHistory({ workflowBundle: await workflowBundle(), dataConverter: testDataConverter }, recorded.history, recorded.name),
       (err: unknown) => {
         assert.ok(err instanceof Error, String(err));
         assert.match(err.name, /DeterminismViolationError|ReplayError/, `expected a replay failure, got ${err.name}: ${err.message}`);

@@ -19,7 +19,7 @@ import { CONFIG_EXIT_CODE } from '../config/parse';
 import { pageGateGauges } from '../activities/metrics';
 import { createPageGate } from '../activities/page-gate';
 import { openStore } from '../db';
-import { closeProviders } from '../providers';
+import { closeProviders, readProviderSettings } from '../providers';
 import { workerWorkflowBundle } from './bundle-workflows';
 import { createImportWorker } from './create-worker';
 import { createMisconfigurationGuard } from './misconfiguration-guard';
@@ -36,6 +36,8 @@ routeConsole(logger);
 async function main(): Promise<void> {
   const logs = logSettings();
   const config = loadConfig();
+  // Each provider reads its own variables (GOOGLE_PEOPLE_BASE_URL, …), validated here at start too.
+  const providers = readProviderSettings(process.env);
   const target = temporalTarget();
   const address = target.connectionOptions.address;
   const metricsAddress = workerMetricsAddress();
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
         client,
         sealer: createTokenSealer(loadTokenKey(config)),
         sources: {
-          providers: config.providers,
+          providers,
           defaultPhoneRegion: config.defaultPhoneRegion,
           allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
         },
@@ -89,7 +91,7 @@ async function main(): Promise<void> {
     console.log(
       `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}, ` +
         `${config.workerMaxConcurrentActivities} batches and ${config.workerPagesInFlight} pages in flight at most, fetch-ahead ${config.importFetchAhead ? 'on' : 'off'}, ` +
-        `${config.providers['google-people'].decodeThreads} decode thread(s)` +
+        `${providers['google-people'].decodeThreads} decode thread(s)` +
         (metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''),
     );
     // Beside polling, not before it; and not fatal: imports run without it, uploads then wait for a
@@ -113,7 +115,7 @@ async function main(): Promise<void> {
     monitor?.stop();
     await connection.close();
     // Decode threads, when WORKER_DECODE_THREADS asked for them.
-    await closeProviders(config.providers);
+    await closeProviders(providers);
     await store.close();
   }
   if (misconfigured) process.exitCode = CONFIG_EXIT_CODE;

@@ -1,15 +1,20 @@
 /**
  * The contract between the API, the worker and the workflow. Every value that crosses the workflow
- * boundary is defined here, once, as a zod schema with its TypeScript type derived from it:
- * workflow input and carried state, batch input/result, heartbeat and failure details, status,
- * memo, search attributes, messages and failure types. Whoever reads such a value back from
- * Temporal parses it with its schema ({@link parseOrNull}) instead of casting it.
+ * boundary is defined here, once, as a zod schema with its TypeScript type derived from it: workflow
+ * input and carried state, batch input/result, status, memo, search attributes, messages and
+ * failure types. The checkpoint they carry, and what a batch heartbeats and fails with, are in
+ * `./checkpoint.ts`. Whoever reads such a value back from Temporal parses it with its schema
+ * ({@link parseOrNull}) instead of casting it.
  *
  * Sandbox-safe: zod and Temporal's definitions only; no Node built-ins, no I/O.
  */
 import { z } from 'zod';
 import { ApplicationFailure, defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { ImportCheckpoint, ResolvedSyncMode } from './checkpoint';
+import { parseOrNull } from './parse';
+
+export { parseOrNull };
 
 /** The task queue every import worker polls. Several workers may share it. */
 export const TASK_QUEUE = 'contacts-import';
@@ -108,43 +113,12 @@ const count = z.number().int().nonnegative();
 const isoTime = z.string().min(1);
 
 /**
- * How an import reads its source: `full` (everything), `incremental` (what changed since the last
- * import's sync token), `auto` (incremental when a usable token is stored). The first batch
- * resolves it into the checkpoint (activities/import-sync.ts).
+ * How an import is asked to read its source: `full` (everything), `incremental` (what changed since
+ * the last import's sync token), `auto` (incremental when a usable token is stored). The first batch
+ * resolves it into the checkpoint's mode (activities/import-sync.ts).
  */
-export const SyncMode = z.enum(['auto', 'full', 'incremental']);
+export const SyncMode = z.enum(['auto', ...ResolvedSyncMode.options]);
 export type SyncMode = z.infer<typeof SyncMode>;
-export const ResolvedSyncMode = z.enum(['full', 'incremental']);
-export type ResolvedSyncMode = z.infer<typeof ResolvedSyncMode>;
-
-/** Where the import stands in the provider's list; carried across activities and continue-as-new. */
-export const ImportCheckpoint = z.object({
-  /** Provider page token of the next page to fetch; `null` before the first page and after the last. */
-  cursor: z.string().nullable(),
-  fetched: count,
-  saved: count,
-  /** Records set aside (quarantined) instead of saved; absent in checkpoints from before quarantine. */
-  rejected: count.default(0),
-  pages: count,
-  /** The provider's count of all contacts, as last reported, when it reports one. */
-  total: count.nullable(),
-  /** The resolved mode; absent before the first batch and for inputs without one (read all, sweep nothing). */
-  mode: ResolvedSyncMode.optional(),
-  /** Contacts this import marked deleted (tombstones). */
-  deleted: count.optional(),
-  /** A full read that sweeps at its end (the user had contacts): the user's change number when it began. */
-  sweepAt: count.optional(),
-  /** Incremental: the token it reads changes since (the store's is replaced at the last page). Not a credential. */
-  syncToken: z.string().min(1).optional(),
-});
-export type ImportCheckpoint = z.infer<typeof ImportCheckpoint>;
-
-export const EMPTY_CHECKPOINT: ImportCheckpoint = { cursor: null, fetched: 0, saved: 0, rejected: 0, pages: 0, total: null };
-
-/** The provider has no more pages: at least one page was read and it named no next one. */
-export function isFinished(checkpoint: ImportCheckpoint): boolean {
-  return checkpoint.pages > 0 && checkpoint.cursor === null;
-}
 
 /** How an import is cut; fixed for the whole import (defaults: `config/defaults.ts`). */
 export const ImportTuning = z.object({
@@ -154,8 +128,8 @@ export const ImportTuning = z.object({
   pagesPerBatch: z.number().int().min(1),
   /** Continue-as-new after this many batches even if the server does not suggest it yet. */
   maxBatchesPerRun: z.number().int().min(1),
-  /** `REAUTH_TIMEOUT`: how long `needs_reauth` waits. Absent or 0 (inputs from before it): fail at once. */
-  reauthTimeoutSeconds: z.number().int().min(0).optional(),
+  /** `REAUTH_TIMEOUT`: how long `needs_reauth` waits for new credentials; 0 fails the import at once. */
+  reauthTimeoutSeconds: z.number().int().min(0),
 });
 export type ImportTuning = z.infer<typeof ImportTuning>;
 
@@ -168,16 +142,13 @@ export const CarriedState = z.object({
   checkpoint: ImportCheckpoint,
   paused: z.boolean(),
   runs: z.number().int().min(1),
-  /** Absent in runs continued before rates existed. */
-  samples: ProgressSamples.optional(),
+  samples: ProgressSamples,
 });
 export type CarriedState = z.infer<typeof CarriedState>;
 
-/** Inputs recorded before tenants carry none: they belong to the default tenant. */
-const tenantField = TenantId.default(DEFAULT_TENANT);
-
-const ImportInputFields = z.object({
-  tenant: tenantField,
+/** `ImportContacts`' one argument. */
+export const ImportInput = z.object({
+  tenant: TenantId,
   userId: z.string().min(1),
   provider: Provider,
   /**
@@ -190,29 +161,16 @@ const ImportInputFields = z.object({
   startedAt: isoTime,
   /** Set only by continue-as-new. */
   carried: CarriedState.optional(),
-  /** Requested sync mode; inputs recorded without one behave as before: a full import, no sweep. */
-  mode: SyncMode.optional(),
+  /** How to read the source; the first batch resolves it into the checkpoint. */
+  mode: SyncMode,
   /** Where webhook events go, and the first retry's delay (`./hooks-contract.ts`); absent: nobody is told. */
   notify: z.object({ url: z.string().url().max(2048), retryInitialIntervalMs: z.number().int().min(1) }).optional(),
 });
-
-/**
- * Imports started before the credentials were generalised carried `sealedAccessToken`; their
- * histories (and runs still open) must keep replaying, so that name is read as the new one.
- */
-function fromLegacyInput(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null || !('sealedAccessToken' in value)) return value;
-  const { sealedAccessToken, ...rest } = value as Record<string, unknown>;
-  return 'sealedCredentials' in rest ? rest : { ...rest, sealedCredentials: sealedAccessToken };
-}
-
-/** `ImportContacts`' one argument. */
-export const ImportInput = z.preprocess(fromLegacyInput, ImportInputFields);
-export type ImportInput = z.infer<typeof ImportInputFields>;
+export type ImportInput = z.infer<typeof ImportInput>;
 
 /** One `importBatch` activity: up to `maxPages` pages from `checkpoint` on. */
 export const ImportBatchInput = z.object({
-  tenant: tenantField,
+  tenant: TenantId,
   userId: z.string().min(1),
   provider: Provider,
   sealedCredentials: z.string().min(1),
@@ -221,16 +179,16 @@ export const ImportBatchInput = z.object({
   maxPages: z.number().int().min(1),
   checkpoint: ImportCheckpoint,
   /**
-   * Names the import (continue-as-new chain) its rejects are filed under: `importKey(workflowId,
-   * firstRunId)`. Absent from batches scheduled before quarantine; those file under their workflow ID.
+   * Names the import (continue-as-new chain) its checkpoint is stored and its rejects are filed
+   * under: `importKey(workflowId, firstRunId)`.
    */
-  importKey: z.string().min(1).optional(),
+  importKey: z.string().min(1),
   /** The import's requested mode (its input's); the first batch resolves it into the checkpoint. */
-  mode: SyncMode.optional(),
+  mode: SyncMode,
 });
 export type ImportBatchInput = z.infer<typeof ImportBatchInput>;
 
-/** The key rejects are filed under: one import is one chain, named by its workflow ID and first run. */
+/** The key an import's checkpoint and rejects are filed under: one import is one chain, named by its workflow ID and first run. */
 export function importKey(workflowId: string, firstRunId: string): string {
   return `${workflowId}/${firstRunId}`;
 }
@@ -242,38 +200,28 @@ export const ImportBatchResult = z.object({
 });
 export type ImportBatchResult = z.infer<typeof ImportBatchResult>;
 
-/** What a batch heartbeats after every saved page, and resumes from when retried. */
-export const BatchHeartbeat = z.object({
-  checkpoint: ImportCheckpoint,
-  pagesThisBatch: count,
-});
-export type BatchHeartbeat = z.infer<typeof BatchHeartbeat>;
+const checkpointField = ImportCheckpoint.shape;
 
-/**
- * `details[0]` of a batch that stopped early (cancelled, or failed for good): how far it got, so
- * the import's final counts are exact.
- */
-export const BatchFailureDetails = ImportCheckpoint;
-export type BatchFailureDetails = z.infer<typeof BatchFailureDetails>;
-
-/** The answer to "how far along is it?". */
+/** The answer to "how far along is it?": the state, and the counts of the import's checkpoint (`statusCounts`). */
 export const ImportStatus = z.object({
   state: ImportState,
-  fetched: count,
-  saved: count,
-  rejected: count.default(0).describe('Records set aside instead of saved: GET /v1/imports/{importId}/rejects lists them'),
-  pages: count,
-  total: count.nullable().describe('Contacts the provider reports in all, once known: saved / total is the progress'),
+  fetched: checkpointField.fetched,
+  saved: checkpointField.saved,
+  rejected: checkpointField.rejected.describe('Records set aside instead of saved: GET /v1/imports/{importId}/rejects lists them'),
+  pages: checkpointField.pages,
+  total: checkpointField.total.describe('Contacts the provider reports in all, once known: saved / total is the progress'),
   startedAt: isoTime,
   updatedAt: isoTime,
   completedAt: isoTime.optional(),
   error: z.string().optional().describe('Why the import failed, in words a person can act on'),
   errorType: z.string().optional().describe('The failure type, for programs (e.g. ProviderUnauthenticated: ask the user to reconnect)'),
   reauthBy: isoTime.optional().describe('needs_reauth: new credentials must reach POST /v1/imports/{importId}/credentials by then'),
-  mode: ResolvedSyncMode.optional().describe(
-    'How the import reads its source: `full` (everything) or `incremental` (only what changed since the last import). Absent until the first batch decides, and for imports started before sync modes (which read everything)',
+  mode: checkpointField.mode.describe(
+    'How the import reads its source: `full` (everything) or `incremental` (only what changed since the last import). Absent until the first batch decides',
   ),
-  deleted: count.optional().describe('Contacts this import marked deleted (the provider reported them gone, or a full listing no longer had them)'),
+  deleted: checkpointField.deleted
+    .optional()
+    .describe('Contacts this import marked deleted (the provider reported them gone, or a full listing no longer had them)'),
 });
 export type ImportStatus = z.infer<typeof ImportStatus>;
 
@@ -285,8 +233,8 @@ export type ImportSummary = ImportStatus;
 export const RunStatus = ImportStatus.extend({
   runId: z.string().min(1),
   firstExecutionRunId: z.string().min(1),
-  /** Recent progress, for the API's `rate` and `etaSeconds`; absent from workflows older than rates. */
-  samples: ProgressSamples.optional(),
+  /** Recent progress, for the API's `rate` and `etaSeconds`. */
+  samples: ProgressSamples,
 });
 export type RunStatus = z.infer<typeof RunStatus>;
 
@@ -350,22 +298,6 @@ export type SearchAttributeCliType = (typeof CLI_TYPE_NAMES)[keyof typeof CLI_TY
 export const SEARCH_ATTRIBUTE_DEFINITIONS: ReadonlyArray<{ name: string; type: SearchAttributeCliType }> = Object.values(
   searchAttributes,
 ).map((key) => ({ name: key.name, type: CLI_TYPE_NAMES[key.type] }));
-
-/**
- * `value` parsed with `schema`, or `null` when it does not match (with the first problem, for a
- * log line). For values read back from Temporal: a heartbeat from an older worker, a memo written
- * by an older workflow, failure details from anywhere.
- */
-export function parseOrNull<T extends z.ZodType>(
-  schema: T,
-  value: unknown,
-): { value: z.infer<T>; problem?: undefined } | { value: null; problem: string } {
-  const result = schema.safeParse(value);
-  if (result.success) return { value: result.data };
-  const issue = result.error.issues[0];
-  const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-  return { value: null, problem: `${where}${issue?.message ?? 'does not match'}` };
-}
 
 /**
  * A workflow's or activity's argument read with its contract schema. Input that does not match

@@ -24,29 +24,27 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { ImportActivities } from '../activities';
+import { afterStoppedBatch, EMPTY_CHECKPOINT, statusCounts, type ImportCheckpoint } from './checkpoint';
 import {
-  BatchFailureDetails,
-  EMPTY_CHECKPOINT,
   FAILURE_TYPES,
   importKey,
   ImportBatchResult,
   ImportInput,
   MEMO_KEYS,
   NON_RETRYABLE_FAILURE_TYPES,
-  parseOrNull,
   readInput,
   pauseSignal,
   resumeSignal,
   searchAttributes,
   statusQuery,
   type ImportBatchInput,
-  type ImportCheckpoint,
   type ImportState,
   type ImportStatus,
   type ImportSummary,
   type ProgressSamples,
+  type RunStatus,
 } from './contract';
-import { checkpointAfter, createReauthGate, credentialsRejection, reauthTimedOut } from './reauth';
+import { createReauthGate, credentialsRejection, reauthTimedOut } from './reauth';
 import { recordImportEnded } from './metrics';
 import { notifyImportEvent } from './notify';
 
@@ -90,7 +88,6 @@ function recordSample(samples: ProgressSamples, saved: number): void {
 
 export async function ImportContacts(rawInput: ImportInput): Promise<ImportSummary> {
   const info = workflowInfo();
-  // The schema also accepts inputs from before the credentials were generalised: old histories replay.
   const input = readInput(ImportInput, rawInput, 'import input');
   let checkpoint: ImportCheckpoint = input.carried?.checkpoint ?? EMPTY_CHECKPOINT;
   let pauseRequested = input.carried?.paused ?? false;
@@ -98,23 +95,14 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
   recordSample(samples, checkpoint.saved);
   const status: ImportStatus = {
     state: 'running',
-    fetched: checkpoint.fetched,
-    saved: checkpoint.saved,
-    rejected: checkpoint.rejected,
-    pages: checkpoint.pages,
-    total: checkpoint.total,
+    ...statusCounts(checkpoint),
     startedAt: input.startedAt,
     updatedAt: new Date().toISOString(),
-    ...(checkpoint.mode ? { mode: checkpoint.mode } : {}),
-    ...(checkpoint.deleted ? { deleted: checkpoint.deleted } : {}),
   };
+  /** What the `status` query and the `credentials` update answer. */
+  const runStatus = (): RunStatus => ({ ...status, runId: info.runId, firstExecutionRunId: info.firstExecutionRunId, samples });
 
-  setHandler(statusQuery, () => ({
-    ...status,
-    runId: info.runId,
-    firstExecutionRunId: info.firstExecutionRunId,
-    samples,
-  }));
+  setHandler(statusQuery, runStatus);
   setHandler(pauseSignal, () => {
     pauseRequested = true;
   });
@@ -123,23 +111,11 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
   });
   // Replaced by the `credentials` update when the provider rejected the ones the import began with.
   let sealedCredentials = input.sealedCredentials;
-  const reauth = createReauthGate(() => ({ ...status, runId: info.runId, firstExecutionRunId: info.firstExecutionRunId }));
+  const reauth = createReauthGate(runStatus);
 
   /** One place changes the status, and mirrors it where operators and the API look. */
   function publish(state: ImportState, extra: Partial<ImportStatus> = {}): void {
-    Object.assign(status, {
-      state,
-      fetched: checkpoint.fetched,
-      saved: checkpoint.saved,
-      rejected: checkpoint.rejected,
-      pages: checkpoint.pages,
-      total: checkpoint.total,
-      updatedAt: new Date().toISOString(),
-      // Present once the first batch resolved them; absent (not `undefined`) keeps old memos' shape.
-      ...(checkpoint.mode ? { mode: checkpoint.mode } : {}),
-      ...(checkpoint.deleted ? { deleted: checkpoint.deleted } : {}),
-      ...extra,
-    });
+    Object.assign(status, { state, ...statusCounts(checkpoint), updatedAt: new Date().toISOString(), ...extra });
     upsertSearchAttributes([
       { key: searchAttributes.state, value: state },
       { key: searchAttributes.contactsSaved, value: checkpoint.saved },
@@ -147,8 +123,18 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
     upsertMemo({ [MEMO_KEYS.progress]: { ...status } });
     const of = checkpoint.total === null ? '' : ` of ${numberFormat(checkpoint.total)}`;
     setCurrentDetails(`**${state}** · ${numberFormat(checkpoint.saved)}${of} contacts saved · ${checkpoint.pages} pages`);
-    // A metric, not a command: old histories replay unchanged (and replay emits no metrics).
+    // A metric, not a command: replay emits none, and history gains no event for it.
     if (extra.completedAt) recordImportEnded(input.provider, state, status.startedAt, extra.completedAt);
+  }
+
+  /**
+   * A batch that stops early (cancelled, or failed for good) says how far it got in its failure
+   * `details`: the checkpoint moves there, so the counts stay exact.
+   */
+  function takeStop(details: readonly unknown[] | null | undefined): void {
+    const stopped = afterStoppedBatch(checkpoint, details);
+    if (stopped.problem !== undefined) log.warn('Ignoring unreadable batch failure details', { problem: stopped.problem });
+    checkpoint = stopped.checkpoint;
   }
 
   /**
@@ -156,7 +142,7 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
    * re-auth window ends (the import fails, saying why). A condition, not an activity: no worker slot.
    */
   async function waitForCredentials(rejection: ApplicationFailure): Promise<string> {
-    const seconds = input.tuning.reauthTimeoutSeconds ?? 0;
+    const seconds = input.tuning.reauthTimeoutSeconds;
     const reauthBy = new Date(Date.now() + seconds * 1000).toISOString();
     publish('needs_reauth', { error: rejection.message, errorType: rejection.type ?? FAILURE_TYPES.providerUnauthenticated, reauthBy });
     // The web app hears of it (a webhook), so it can ask its user to reconnect.
@@ -190,8 +176,7 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
         pageSize: input.tuning.pageSize,
         maxPages: input.tuning.pagesPerBatch,
         checkpoint,
-        // The first batch resolves it into the checkpoint; an input without one stays a plain full import.
-        ...(input.mode ? { mode: input.mode } : {}),
+        mode: input.mode,
       };
       const first = checkpoint.pages + 1;
       const summary = `pages ${first}–${first + input.tuning.pagesPerBatch - 1} · ${numberFormat(
@@ -207,7 +192,7 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
         // Credentials rejected for good: wait for new ones (workflows/reauth.ts), then go on from here.
         const rejection = credentialsRejection(err, input.tuning);
         if (!rejection) throw err;
-        checkpoint = checkpointAfter(rejection, checkpoint);
+        takeStop(rejection.details);
         sealedCredentials = await waitForCredentials(rejection);
         continue;
       }
@@ -231,13 +216,8 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
       }
     }
   } catch (err) {
-    // A batch that stops early (cancelled, or failed for good) says how far it got, in its failure
-    // details, so the counts stay exact.
     const cause = err instanceof ActivityFailure ? err.cause : undefined;
-    const details = cause instanceof ApplicationFailure || cause instanceof CancelledFailure ? cause.details : undefined;
-    const stoppedAt = details?.length ? parseOrNull(BatchFailureDetails, details[0]) : undefined;
-    if (stoppedAt?.problem !== undefined) log.warn('Ignoring unreadable batch failure details', { problem: stoppedAt.problem });
-    if (stoppedAt?.value && stoppedAt.value.pages >= checkpoint.pages) checkpoint = stoppedAt.value;
+    takeStop(cause instanceof ApplicationFailure || cause instanceof CancelledFailure ? cause.details : undefined);
     if (isCancellation(err)) {
       // Cancelled while waiting for credentials: the re-auth reason is no longer why it stopped.
       publish('cancelled', { completedAt: new Date().toISOString(), error: undefined, errorType: undefined, reauthBy: undefined });

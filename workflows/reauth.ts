@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { ActivityFailure, ApplicationFailure, condition, defineUpdate, setHandler } from '@temporalio/workflow';
-import { BatchFailureDetails, FAILURE_TYPES, parseOrNull, type ImportCheckpoint, type ImportTuning, type RunStatus } from './contract';
+import { FAILURE_TYPES, type ImportTuning, type RunStatus } from './contract';
 
 /** What the `credentials` update carries: the new credentials, sealed like the input's. Never in clear. */
 export const CredentialsUpdateInput = z.object({ sealedCredentials: z.string().min(1).max(16_384) });
@@ -24,16 +24,10 @@ export const credentialsUpdate = defineUpdate<RunStatus, [CredentialsUpdateInput
 
 /** Why an import waits: the provider's failure, when it is one that new credentials can fix. */
 export function credentialsRejection(err: unknown, tuning: ImportTuning): ApplicationFailure | undefined {
-  // Imports started before re-auth existed (or with REAUTH_TIMEOUT=0) fail at once, as they did.
+  // REAUTH_TIMEOUT=0: no window to wait in, the import fails at once.
   if (!tuning.reauthTimeoutSeconds) return undefined;
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
   return cause instanceof ApplicationFailure && cause.type === FAILURE_TYPES.providerUnauthenticated ? cause : undefined;
-}
-
-/** How far the failed batch got (its failure details), when that is past `checkpoint`. */
-export function checkpointAfter(rejection: ApplicationFailure, checkpoint: ImportCheckpoint): ImportCheckpoint {
-  const details = rejection.details?.length ? parseOrNull(BatchFailureDetails, rejection.details[0]) : undefined;
-  return details?.value && details.value.pages >= checkpoint.pages ? details.value : checkpoint;
 }
 
 /** "7 days", "2 hours", "30 seconds": the window in words, for the failure a person reads. */

@@ -14,12 +14,11 @@ export const RATE_WINDOW_MS = 60_000;
 
 /**
  * Contacts saved per second over the last minute (or since the samples begin, for a younger
- * import), one decimal; `undefined` without samples (a workflow older than rates, or an answer
- * from the memo).
+ * import), one decimal; `undefined` without samples.
  */
-export function rateOf(samples: ProgressSamples | undefined, saved: number, now: number): number | undefined {
-  const first = samples?.[0];
-  if (!samples || !first) return undefined;
+export function rateOf(samples: ProgressSamples, saved: number, now: number): number | undefined {
+  const first = samples[0];
+  if (!first) return undefined;
   const windowStart = now - RATE_WINDOW_MS;
   // Saved moves in steps (a batch at a time): the count at the window's start is the last sample
   // taken at or before it.

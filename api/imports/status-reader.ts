@@ -4,6 +4,7 @@
  * contract's schemas: they come from workflow code that may be older or newer than this API.
  */
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { EMPTY_CHECKPOINT, furthest, statusCounts, type ImportCheckpoint, type StatusCounts } from '../../workflows/checkpoint';
 import {
   importKey,
   ImportMemo,
@@ -31,33 +32,25 @@ export interface StatusReaderOptions {
   /**
    * The checkpoint committed with an import's last saved page (`store.tenant(t).readCheckpoint`),
    * by its import key. The workflow's counts (query and memo) move when a batch ends, so they can
-   * be a batch behind what is stored, and the memo behind the query: without this, a status
-   * answered from the memo (no worker answering in time) stepped back after one from the query.
+   * be a batch behind what is stored, and the memo behind the query: with this, a status answered
+   * from the memo (no worker answering in time) does not step back after one from the query.
    */
   storedProgress?: (tenant: string, importKey: string) => Promise<StoredProgress | null>;
 }
 
-/** The counts of a stored checkpoint (db/checkpoints.ts) that a status takes when they are ahead. */
+/** A stored checkpoint (db/checkpoints.ts), whose counts a status takes when they are ahead. */
 export interface StoredProgress {
-  fetched: number;
-  saved: number;
-  rejected: number;
-  pages: number;
-  total: number | null;
+  checkpoint: ImportCheckpoint;
 }
 
 export type ReadStatus = (tenant: string, importId: string) => Promise<ImportView>;
 
-/** The counts a status carries, and its state: what {@link aheadOfStored} reads and replaces. */
-type Counted = Pick<ImportStatus, 'state' | 'fetched' | 'saved' | 'rejected' | 'pages' | 'total'>;
-
 /**
- * `status` with the stored checkpoint's counts when that has more pages (an open import only). The
- * workflow's own counts (query and memo alike) move a batch at a time; the store's move with every
- * page. Taking whichever is further keeps a progress bar from stepping back, whichever API process
- * or path answers. A store that does not answer leaves `status` as it is.
+ * `status` brought up to the stored checkpoint (`furthest`), for an open import only, so a progress
+ * bar never steps back whichever API process or path answers. A store that does not answer leaves
+ * `status` as it is.
  */
-export async function aheadOfStored<S extends Counted>(
+export async function aheadOfStored<S extends StatusCounts & Pick<ImportStatus, 'state'>>(
   storedProgress: StatusReaderOptions['storedProgress'],
   tenant: string,
   key: string,
@@ -65,16 +58,14 @@ export async function aheadOfStored<S extends Counted>(
 ): Promise<S> {
   if (!storedProgress || (status.state !== 'running' && status.state !== 'paused' && status.state !== 'needs_reauth')) return status;
   const stored = await storedProgress(tenant, key).catch(() => null);
-  if (!stored || stored.pages <= status.pages) return status;
-  const { fetched, saved, rejected, pages, total } = stored;
-  return { ...status, fetched, saved, rejected, pages, total: total ?? status.total };
+  return furthest(status, stored?.checkpoint ?? null);
 }
 
 /**
  * A status read earlier (a shared, cached answer: `shared-reads.ts`) brought up to the checkpoint
- * stored now. Several API processes each cache their own answers; without this, a client whose
- * requests alternate between them saw the count go back by the pages one process's answer was
- * behind the other's (the fault matrix's "went back").
+ * stored now. Several API processes each cache their own answers: with this, a client whose
+ * requests alternate between them never sees the count go back by the pages one process's answer
+ * is behind the other's.
  */
 export function withStoredProgress(
   storedProgress: StatusReaderOptions['storedProgress'],
@@ -155,15 +146,9 @@ export function statusFromDescription(
   const startedAt = progress?.startedAt ?? description.startTime.toISOString();
   const status: ImportStatus = {
     state: progress?.state ?? 'running',
-    fetched: progress?.fetched ?? 0,
-    saved: progress?.saved ?? 0,
-    rejected: progress?.rejected ?? 0,
-    pages: progress?.pages ?? 0,
-    total: progress?.total ?? null,
+    ...statusCounts(progress ?? EMPTY_CHECKPOINT),
     startedAt,
     updatedAt: progress?.updatedAt ?? startedAt,
-    ...(progress?.mode ? { mode: progress.mode } : {}),
-    ...(progress?.deleted ? { deleted: progress.deleted } : {}),
   };
   const closedAt = progress?.completedAt ?? description.closeTime?.toISOString();
   switch (description.status.name) {

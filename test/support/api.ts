@@ -21,7 +21,7 @@ import { ContactPage, ErrorBody, ImportView } from '../../api/schemas';
 import type { Store } from '../../db/types';
 import { createTemporalSchedules, type TemporalSchedulesOptions } from '../../api/hooks/schedules';
 import { DEFAULT_TENANT, type ImportTuning, type TenantId } from '../../workflows/contract';
-import { temporal, testSealer } from './harness';
+import { temporal, TEST_TUNING, testSealer } from './harness';
 
 /** One answer: the status, the headers and the JSON body as it came (`undefined` when empty). */
 export interface ApiResponse<T = unknown> {
@@ -114,7 +114,7 @@ export async function createTestApp(options: TestAppOptions): Promise<{ app: Ret
     client,
     sealer: testSealer,
     taskQueue,
-    tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100, ...options.tuning },
+    tuning: { ...TEST_TUNING, ...options.tuning },
     credentials: store.credentials,
     storedProgress: (tenant, key) => store.tenant(tenant).readCheckpoint(key),
     ...options.imports,
@@ -133,7 +133,7 @@ export async function createTestApp(options: TestAppOptions): Promise<{ app: Ret
       client,
       sealer: testSealer,
       taskQueue,
-      tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100, ...options.tuning },
+      tuning: { ...TEST_TUNING, ...options.tuning },
       credentials: store.credentials,
       ...options.schedules,
     }),

@@ -1,42 +1,25 @@
 /**
  * For the isolation and limits tests: the API assembled as `api/main.ts` assembles it (the routes,
- * the codec server, `/metrics`, the progress page) over in-memory fakes and a fresh SQLite store,
- * driven through `app.request()` with a chosen `Host` and peer address, or through a real
- * listening server and `node:http` (which, unlike fetch, sends the `Host` it is given).
+ * the codec server, `/metrics`, the progress page) over in-memory fakes and a fresh SQLite store
+ * (test/support/fake-app.ts's), driven through `app.request()` with a chosen `Host` and peer
+ * address, or through a real listening server and `node:http` (which, unlike fetch, sends the
+ * `Host` it is given).
  */
-import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { after } from 'node:test';
 import { serve, type ServerType } from '@hono/node-server';
 import { createApp, type AppDeps } from '../../api/app';
 import { createAuthenticator } from '../../api/auth';
 import { createCodecApp } from '../../api/codec';
 import { createHttpMetrics } from '../../api/metrics';
 import { progressPage } from '../../api/progress-page';
-import { ErrorBody } from '../../api/schemas';
 import { parsePayloadKeys } from '../../config/parse';
-import { openStore } from '../../db';
 import type { Store } from '../../db/types';
 import { createPayloadCodec } from '../../encryption/payload-codec';
+import type { Answer, App } from './fake-app';
 import { FakeErasure, FakeImports, fakeTemporalPing } from './fakes';
 
-const storeDirs: string[] = [];
-after(() => {
-  for (const dir of storeDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-/** A SQLite store in a directory of its own, with no keys yet; removed after the file's tests. */
-export async function freshStore(): Promise<Store> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contacts-limits-'));
-  storeDirs.push(dir);
-  return openStore({ kind: 'sqlite', file: path.join(dir, 'contacts.db') });
-}
-
-export type App = ReturnType<typeof createApp>;
+export { assertError, freshStore, type Answer, type App } from './fake-app';
 
 export interface AssembledApp {
   app: App;
@@ -75,12 +58,6 @@ export function assembledApp(store: Store, options: { loopbackOnly: boolean; dep
   return { app, imports, ping };
 }
 
-export interface Answer {
-  status: number;
-  headers: Headers;
-  body: unknown;
-}
-
 export interface SendOptions {
   /** `Authorization: Bearer <key>`; none when absent. */
   key?: string;
@@ -90,15 +67,6 @@ export interface SendOptions {
   peer?: string;
   body?: unknown;
   headers?: Record<string, string>;
-}
-
-/** Asserts `res` is the error `status` with `code`, in the error shape and nothing else; returns its message. */
-export function assertError(res: Answer, status: number, code: string): string {
-  assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status}: ${JSON.stringify(res.body)}`);
-  const parsed = ErrorBody.safeParse(res.body);
-  assert.ok(parsed.success, `the answer is the error shape and nothing else: ${JSON.stringify(res.body)}`);
-  assert.equal(parsed.data.error.code, code, parsed.data.error.message);
-  return parsed.data.error.message;
 }
 
 /** One request through `app.request()`, its body read whole (JSON when it parses). */

@@ -14,7 +14,7 @@ import { createTemporalErasure, createTemporalImports, temporalPing, type Tempor
 import { progressPage } from '../../api/progress-page';
 import type { Store } from '../../db/types';
 import { DEFAULT_TENANT, type ImportTuning } from '../../workflows/contract';
-import { NAMESPACE, temporal, testDataConverter, testSealer } from './harness';
+import { NAMESPACE, temporal, TEST_TUNING, testDataConverter, testSealer } from './harness';
 
 /** Temporal calls of one kind, counted as the client makes them. */
 export interface ReadCounts {
@@ -66,7 +66,7 @@ export async function startEventsApi(options: EventsApiOptions): Promise<EventsA
     client,
     sealer: testSealer,
     taskQueue,
-    tuning: { pageSize: 100, pagesPerBatch: 1, maxBatchesPerRun: 100, ...options.tuning },
+    tuning: { ...TEST_TUNING, pagesPerBatch: 1, ...options.tuning },
     ...options.imports,
   });
   const key = options.keyless

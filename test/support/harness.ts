@@ -17,7 +17,7 @@ import { openStore } from '../../db';
 import type { Store } from '../../db/types';
 import { bundleWorkflowsInThread } from '../../worker/bundle-workflows';
 import { createImportWorker } from '../../worker/create-worker';
-import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../workflows/contract';
+import { SEARCH_ATTRIBUTE_DEFINITIONS, type ImportTuning } from '../../workflows/contract';
 import { startDevServer, type DevServer } from '../../scripts/temporal-cli';
 import { readProviderSettings } from '../../providers';
 import type { GoogleCredentials } from '../../providers/google-people/credentials';
@@ -93,6 +93,12 @@ export function workflowBundle(): Promise<{ code: string } | { codePath: string 
   return bundlePromise;
 }
 
+
+/**
+ * How imports started by tests are cut: small pages, so a few thousand contacts make several
+ * batches; no re-auth window, so rejected credentials fail the import at once.
+ */
+export const TEST_TUNING: ImportTuning = { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100, reauthTimeoutSeconds: 0 };
 
 export const testSealer: TokenSealer = createTokenSealer(Buffer.alloc(32, 7));
 
