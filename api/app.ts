@@ -130,7 +130,8 @@ export function createApp(deps: AppDeps) {
         throw new ApiError(
           422,
           'unknown_upload',
-          `source.uploadId: no upload ${body.source.uploadId} for user ${body.userId}; upload the file with POST /v1/uploads?userId=${body.userId} first`,
+          `source.uploadId: no upload ${body.source.uploadId} for user ${body.userId} (uploads no import reads are deleted after UPLOAD_RETENTION); ` +
+            `upload the file with POST /v1/uploads?userId=${body.userId} first`,
         );
       }
     }
