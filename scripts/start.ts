@@ -23,6 +23,7 @@ import { PORT_DEFAULTS, WORKER_DEFAULTS, WORKER_NODE_FLAGS, WORKER_PROCESS_ENV }
 import { CONFIG_EXIT_CODE, parseInteger, PORT_RANGE } from '../config/parse';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
 import { describePortHolder, portIsFree } from './port-owner';
+import { privateSourcesSetting } from './private-sources';
 import { nodeScriptPart, Supervisor, type NodeScriptPartOptions, type PartSpec } from './supervisor';
 import { freePort, startDevServer } from './temporal-cli';
 import { DEFAULT_WORKER_METRICS_ADDRESS, splitHostPort, withPort, workerMetricsAddress } from '../worker/metrics';
@@ -105,13 +106,12 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  const privateSources = privateSourcesSetting(config.host, process.env);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATA_DIR: config.dataDir,
     PORT: String(apiPort),
-    // One machine, its own servers (the demo provider, a local Radicale from npm run demo-carddav):
-    // let its worker reach loopback sources unless told otherwise.
-    SOURCES_ALLOW_PRIVATE_ADDRESSES: process.env.SOURCES_ALLOW_PRIVATE_ADDRESSES || 'true',
+    SOURCES_ALLOW_PRIVATE_ADDRESSES: privateSources.value,
     // A person reads this terminal: one readable line per event (JSON elsewhere, for log shippers).
     LOG_FORMAT: process.env.LOG_FORMAT || 'pretty',
     WORKER_METRICS_ADDRESS: metricsAddress ?? 'off',
@@ -230,6 +230,7 @@ async function main(): Promise<void> {
         }),
       ),
     ]);
+    console.log(`start: SOURCES_ALLOW_PRIVATE_ADDRESSES=${privateSources.value} (${privateSources.why})`);
     console.log(
       `start: ready: API on ${apiUrl}; parts are restarted if they crash; logs in ${supervisor.logFileOf('<part>')}; Ctrl-C stops everything`,
     );

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { UPLOAD_DEFAULTS } from '../config/defaults';
 import { encodeImportId } from '../workflows/import-id';
 import { temporalUnavailableError } from './support/fakes';
 import { assertError, contractApp, importView, neverIssued, startBody, TENANT } from './support/fake-app';
@@ -21,7 +22,7 @@ describe('HTTP contract', () => {
       const bytes = async function* () {
         yield Buffer.from('BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada\r\nEND:VCARD\r\n');
       };
-      const upload = await api.store.uploads.save(TENANT, userId, bytes(), { maxBytes: 1024, detect: async () => 'vcard' });
+      const upload = await api.store.uploads.save(TENANT, userId, bytes(), { maxBytes: 1024, quotaBytes: UPLOAD_DEFAULTS.quotaBytes, detect: async () => 'vcard' });
       const fileBody = (who: string, uploadId: string) =>
         JSON.stringify({ userId: who, source: { provider: 'file', uploadId } });
       for (const [who, uploadId, as] of [

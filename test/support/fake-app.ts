@@ -76,6 +76,9 @@ export function buildApp(
     auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: false, ...options.auth }),
     temporal: fakes.ping,
     rateLimit: options.rateLimit ?? GENEROUS_RATE_LIMIT,
+    peerRateLimit: GENEROUS_RATE_LIMIT,
+    // Each health test sets what Temporal answers and expects to see it at once.
+    healthCacheMs: 0,
   });
   return { ...fakes, app };
 }
