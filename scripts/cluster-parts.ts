@@ -259,7 +259,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         nodePart('demo-provider', 'demo-provider/main.ts', { ...env, DEMO_PROVIDER_PORT: String(ports.provider) }, /(https?:\/\/\S+)/, 5_000),
       );
     }
+    // The demo provider speaks both protocols: Google People and Microsoft Graph.
     env.GOOGLE_PEOPLE_BASE_URL = cluster.providerUrl;
+    env.MICROSOFT_GRAPH_BASE_URL = cluster.providerUrl;
     const workerGrace = WORKER_DEFAULTS.shutdownGraceMs + 5_000;
     await Promise.all([
       ...Array.from({ length: options.workers }, (_, i) =>
