@@ -1,9 +1,8 @@
 /**
  * Schema migrations, in code so they ship with the build and need no migrations folder at run time.
  * Kysely runs them in name order and records each in `kysely_migration`. `0001_schema` creates the
- * schema of the contacts and everything around them, `0002_rate_budgets` the rate governor's shared
- * state; once a release has shipped, a change to either is the next migration, never an edit of one
- * that shipped.
+ * whole schema of db/schema.ts; once a release has shipped, a change to it is the next migration
+ * (`0002_…`), never an edit of one that shipped.
  */
 import { DEFAULT_MIGRATION_TABLE, sql, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
@@ -123,7 +122,30 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('import_checkpoints_by_user').on('import_checkpoints').columns(['tenant_id', 'user_id']).execute();
     },
   },
-  '0002_rate_budgets': {
+  '0002_upload_quota_and_expiry': {
+    async up(db) {
+      // The import an upload was last started for, so expiry leaves it alone while that import runs.
+      await db.schema.alterTable('uploads').addColumn('import_workflow_id', 'text').execute();
+      await db.schema.alterTable('uploads').addColumn('referenced_at', 'text').execute();
+      // Expiry reads uploads oldest first.
+      await db.schema.createIndex('uploads_by_created').on('uploads').columns(['created_at', 'tenant_id', 'upload_id']).execute();
+      // Each tenant's total, counted as uploads are kept and deleted, so a quota check is one row.
+      await db.schema
+        .createTable('upload_usage')
+        .addColumn('tenant_id', 'text', (col) => col.primaryKey())
+        .addColumn('bytes', 'bigint', (col) => col.notNull())
+        .execute();
+      await sql`INSERT INTO upload_usage (tenant_id, bytes)
+        SELECT tenant_id, SUM(CAST(bytes AS bigint)) FROM uploads GROUP BY tenant_id`.execute(db);
+    },
+    async down(db) {
+      await db.schema.dropTable('upload_usage').ifExists().execute();
+      await db.schema.dropIndex('uploads_by_created').ifExists().execute();
+      await db.schema.alterTable('uploads').dropColumn('referenced_at').execute();
+      await db.schema.alterTable('uploads').dropColumn('import_workflow_id').execute();
+    },
+  },
+  '0003_rate_budgets': {
     async up(db) {
       // The rate governor's shared state (db/rate-budgets.ts). Times in ms since the epoch: double
       // precision holds them exactly in both dialects, and integer would overflow in PostgreSQL.
@@ -166,6 +188,9 @@ const migrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('import_budget_keys_pkey', ['tenant_id', 'import_key', 'budget_key'])
         .execute();
       await db.schema.createIndex('import_budget_keys_by_user').on('import_budget_keys').columns(['tenant_id', 'user_id']).execute();
+    },
+    async down(db) {
+      for (const table of ['import_budget_keys', 'rate_slot_waiters', 'rate_slots', 'rate_keys']) await db.schema.dropTable(table).ifExists().execute();
     },
   },
 };

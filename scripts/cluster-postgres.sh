@@ -4,7 +4,7 @@
 # the roles `temporal` (Temporal's persistence) and `contacts` (the service's store, database
 # contacts_cluster). Its own server because the chaos runs restart it: restarting the "main" one
 # would cut every other test file's TEST_DATABASE_URL connections in the middle of `npm test`.
-# Idempotent. Prints the two URLs to export (CLUSTER_TEMPORAL_DB_URL, CLUSTER_DATABASE_URL).
+# Idempotent, but for the store database, which it makes anew. Prints the two URLs to export (CLUSTER_TEMPORAL_DB_URL, CLUSTER_DATABASE_URL).
 set -euo pipefail
 
 PORT="${CLUSTER_PG_PORT:-5433}"
@@ -33,8 +33,8 @@ BEGIN
 END
 $$;
 SQL
-if [[ "$(runuser -u postgres -- psql -p "$PORT" -X -tA -c "SELECT 1 FROM pg_database WHERE datname = 'contacts_cluster'")" != 1 ]]; then
-  runuser -u postgres -- psql -p "$PORT" -X -q -c 'CREATE DATABASE contacts_cluster OWNER contacts'
-fi
+# The store starts empty on every call: the cluster test and chaos runs expect a database made by
+# this checkout's migrations (the store refuses one made by others) and count rows from zero.
+runuser -u postgres -- psql -p "$PORT" -X -q -c 'DROP DATABASE IF EXISTS contacts_cluster WITH (FORCE)' -c 'CREATE DATABASE contacts_cluster OWNER contacts'
 echo "CLUSTER_TEMPORAL_DB_URL=postgres://temporal:temporal@127.0.0.1:${PORT}/temporal"
 echo "CLUSTER_DATABASE_URL=postgres://contacts:contacts@127.0.0.1:${PORT}/contacts_cluster"
