@@ -11,6 +11,7 @@ import { ConfigError } from '../config/parse';
 import { PROVIDERS, readProviderSettings } from '../providers';
 import { carddavRefusal } from '../providers/carddav/budgets';
 import { googlePeopleRefusal } from '../providers/google-people/budgets';
+import { microsoftGraphRefusal } from '../providers/microsoft-graph/budgets';
 import { formatBudget, parseBudget, readBudgets, type BudgetDeclaration, type Budgets } from '../providers/kit/budgets';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -64,6 +65,8 @@ describe('budgets', () => {
     ];
     assert.deepEqual(readBudgets({}, declarations).mailbox, { rate: rate(10_000, 600_000), concurrency: null });
     assert.deepEqual(readBudgets({}, declarations, false).mailbox, { rate: 'learn', concurrency: null });
+    const bounded: BudgetDeclaration[] = [{ ...(declarations[0] as BudgetDeclaration), default: '10000/10min,4' }];
+    assert.deepEqual(readBudgets({}, bounded, false).mailbox, { rate: 'learn', concurrency: 4 }, 'a declared concurrency holds where the rate is learned');
     assert.deepEqual(readBudgets({ T_MAILBOX_CONCURRENCY: '4' }, declarations).mailbox, { rate: rate(10_000, 600_000), concurrency: 4 });
     assert.deepEqual(readBudgets({ T_MAILBOX_RATE: '5/s', T_MAILBOX_CONCURRENCY: '4' }, declarations).mailbox, { rate: rate(5, 1000), concurrency: 4 });
     assert.throws(() => readBudgets({ T_MAILBOX_RATE: '5/s,2', T_MAILBOX_CONCURRENCY: '4' }, declarations), /both set a concurrency/);
@@ -94,7 +97,7 @@ describe('budgets', () => {
     assert.match(section, /docs\/provider-limits\.md/, 'the README has a Provider limits section linking the details');
   });
 
-  it('closes the key the provider names: Google’s per-user quota the user’s, any other its project’s; CardDAV’s 429 the account’s', () => {
+  it('closes the key the provider names: Google’s per-user quota the user’s, any other its project’s; CardDAV’s and Graph’s 429 the account’s or mailbox’s', () => {
     const http = (status: number, message: string, retryAfter: string | null = null) => ({
       kind: 'http' as const,
       status,
@@ -110,5 +113,8 @@ describe('budgets', () => {
     assert.deepEqual(carddavRefusal({ status: 429, retryAfter: '2' }), { kind: 'account', status: 429, retryAfterMs: 2000 });
     assert.deepEqual(carddavRefusal({ status: 503, retryAfter: null }), { kind: 'host', status: 503, retryAfterMs: undefined });
     assert.equal(carddavRefusal({ status: 207, retryAfter: null }), null);
+    assert.deepEqual(microsoftGraphRefusal({ status: 429, retryAfter: '5' }), { kind: 'mailbox', status: 429, retryAfterMs: 5000 });
+    assert.deepEqual(microsoftGraphRefusal({ status: 503, retryAfter: '2' }), { kind: 'app', status: 503, retryAfterMs: 2000 });
+    assert.equal(microsoftGraphRefusal({ status: 404, retryAfter: null }), null);
   });
 });

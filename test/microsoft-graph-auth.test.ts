@@ -1,13 +1,13 @@
 /**
  * Microsoft Graph imports end to end, beyond reading: credentials the Microsoft identity platform
  * refuses (`needs_reauth`, then new credentials finish the import), contacts that are not Graph's
- * shape (rejects), and the bound of 4 requests at once per mailbox. The tests' Graph look-alike, the
+ * shape (rejects), and the mailbox's budget of 4 requests at once. The tests' Graph look-alike, the
  * API on a real port and a real worker; SQLite, and PostgreSQL when `TEST_DATABASE_URL` is set.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RejectPage } from '../api/schemas';
-import { MAX_CONCURRENT_REQUESTS_PER_MAILBOX } from '../providers/microsoft-graph/mailbox-limit';
+import { MAILBOX_CONCURRENCY } from '../providers/microsoft-graph/budgets';
 import { FAILURE_TYPES } from '../workflows/contract';
 import { expectImport, expectJson, type ImportView } from './support/api';
 import { graphContact } from './support/graph-lookalike';
@@ -97,7 +97,7 @@ for (const storeCase of storeCases()) {
       graph.delayMs = 25;
       const done = await bed.importOnce({ userId, source: bed.source(userId) });
       assert.equal(done.saved, SEEDED_COUNT + 10);
-      assert.equal(graph.maxInFlight(userId), MAX_CONCURRENT_REQUESTS_PER_MAILBOX, 'its folder listings overlapped up to the bound, and no further');
+      assert.equal(graph.maxInFlight(userId), MAILBOX_CONCURRENCY, 'its folder listings overlapped up to the bound, and no further');
     });
   });
 }

@@ -2,27 +2,32 @@
  * The Microsoft Graph source on its own (`providers/microsoft-graph`), against the tests' Graph
  * look-alike over HTTP: folders and paging, the fields it asks for and how it maps them, delta links
  * as sync tokens, what it does with expired links and vanished folders, how it classifies Graph's
- * refusals, and the mailbox's request bound. No Temporal, no store.
+ * refusals, and the mailbox's concurrency budget (the one test with a governor, over SQLite). No
+ * Temporal.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
+import { GOVERNOR_DEFAULTS } from '../config/defaults';
 import { ConfigError } from '../config/parse';
+import type { Store } from '../db/types';
 import { openSource, readProviderSettings, type ContactSource, type SourcePage, type SyncRequest } from '../providers';
+import { createRequestGovernor, type RequestGovernor } from '../providers/kit/governor';
 import { DEFAULT_MICROSOFT_GRAPH_BASE_URL, DEFAULT_MICROSOFT_TOKEN_URL } from '../providers/microsoft-graph/settings';
-import { MAX_CONCURRENT_REQUESTS_PER_MAILBOX } from '../providers/microsoft-graph/mailbox-limit';
+import { MAILBOX_CONCURRENCY } from '../providers/microsoft-graph/budgets';
 import { SyncTokenExpiredError } from '../providers/types';
 import { FAILURE_TYPES } from '../workflows/contract';
 import { graphContact, startGraphLookalike, type GraphLookalike } from './support/graph-lookalike';
-import { uniqueId } from './support/harness';
+import { storeCases, uniqueId } from './support/harness';
 
 const OWNER = { tenant: 'default', userId: 'alice' };
 
-function sourceAt(baseUrl: string, accessToken: string): ContactSource {
+/** A source of the mailbox `accessToken` opens, its requests sent as they come unless `governor` is given. */
+function sourceAt(baseUrl: string, accessToken: string, governor?: RequestGovernor): ContactSource {
   const providers = readProviderSettings({ MICROSOFT_GRAPH_BASE_URL: baseUrl });
-  return openSource('microsoft-graph', JSON.stringify({ accessToken, refreshToken: null }), { providers }, OWNER);
+  return openSource('microsoft-graph', JSON.stringify({ accessToken, refreshToken: null }), { providers, governor }, OWNER);
 }
 
 /** Every page of one read, from the first, with `sync` on each. */
@@ -53,13 +58,29 @@ async function rejectsWith(promise: Promise<unknown>, type: string): Promise<App
 }
 
 describe('the Microsoft Graph settings', () => {
-  it('read MICROSOFT_GRAPH_BASE_URL and the OAuth client, with Graph and the common v2.0 endpoint as defaults', () => {
+  it('read MICROSOFT_GRAPH_BASE_URL, the OAuth client and the budgets, with Graph, the common v2.0 endpoint and Graph\'s published limits as defaults', () => {
     assert.deepEqual(readProviderSettings({})['microsoft-graph'], {
       baseUrl: DEFAULT_MICROSOFT_GRAPH_BASE_URL,
       oauth: { clientId: undefined, clientSecret: undefined, tokenUrl: DEFAULT_MICROSOFT_TOKEN_URL },
+      budgets: {
+        mailbox: { rate: { count: 10_000, perMs: 600_000 }, concurrency: 4 },
+        app: { rate: { count: 130_000, perMs: 10_000 }, concurrency: null },
+      },
     });
     const env = { MICROSOFT_GRAPH_BASE_URL: 'http://127.0.0.1:8090/', MICROSOFT_CLIENT_ID: 'id', MICROSOFT_CLIENT_SECRET: 'secret', MICROSOFT_TOKEN_URL: 'http://127.0.0.1:8090/t' };
-    assert.deepEqual(readProviderSettings(env)['microsoft-graph'], { baseUrl: 'http://127.0.0.1:8090', oauth: { clientId: 'id', clientSecret: 'secret', tokenUrl: 'http://127.0.0.1:8090/t' } });
+    assert.deepEqual(readProviderSettings(env)['microsoft-graph'], {
+      baseUrl: 'http://127.0.0.1:8090',
+      oauth: { clientId: 'id', clientSecret: 'secret', tokenUrl: 'http://127.0.0.1:8090/t' },
+      // Not Graph itself: the rates are learned, the mailbox's concurrency holds.
+      budgets: { mailbox: { rate: 'learn', concurrency: 4 }, app: { rate: 'learn', concurrency: null } },
+    });
+    const set = readProviderSettings({ MICROSOFT_GRAPH_MAILBOX_RATE: '600/min', MICROSOFT_GRAPH_MAILBOX_CONCURRENCY: '2', MICROSOFT_GRAPH_APP_RATE: 'off' })['microsoft-graph'];
+    assert.deepEqual(set.budgets, { mailbox: { rate: { count: 600, perMs: 60_000 }, concurrency: 2 }, app: { rate: null, concurrency: null } });
+  });
+
+  it('refuse a budget that does not parse, naming its variable', () => {
+    assert.throws(() => readProviderSettings({ MICROSOFT_GRAPH_MAILBOX_CONCURRENCY: 'four' }), (err: unknown) => err instanceof ConfigError && /MICROSOFT_GRAPH_MAILBOX_CONCURRENCY/.test(err.message));
+    assert.throws(() => readProviderSettings({ MICROSOFT_GRAPH_MAILBOX_RATE: '10000/fortnight' }), (err: unknown) => err instanceof ConfigError && /MICROSOFT_GRAPH_MAILBOX_RATE/.test(err.message));
   });
 
   it('refuse a client id without its secret and a base URL that is not http(s)', () => {
@@ -183,18 +204,25 @@ describe('the Microsoft Graph source', () => {
     assert.doesNotMatch(refused.message, new RegExp(`at-${mailbox}`), 'the token is not echoed');
   });
 
-  it('never has more than 4 requests of one mailbox in flight, however many folders it lists at once', async () => {
+  it('never has more than 4 requests of one mailbox in flight, across two batches in two workers listing many folders at once', async () => {
     for (let i = 0; i < 12; i++) {
       graph.addFolder(mailbox, `top${i}`);
       graph.addFolder(mailbox, `child${i}`, `top${i}`);
     }
+    const sqlite = storeCases()[0]!;
+    const stores: Store[] = [await sqlite.open(), await sqlite.open()];
     graph.delayMs = 30;
     try {
-      await readAll(source);
+      // Two governors on two connections stand for two workers; each reads the mailbox in a batch of its own.
+      const [a, b] = stores.map((store) => sourceAt(graph.url, `at-${mailbox}`, createRequestGovernor({ state: store.budgets, ...GOVERNOR_DEFAULTS })));
+      const [first, second] = await Promise.all([readAll(a as ContactSource), readAll(b as ContactSource)]);
+      assert.equal(ids(first).length, 12);
+      assert.equal(ids(second).length, 12);
     } finally {
       graph.delayMs = 5;
+      for (const store of stores) await store.close();
     }
-    assert.equal(graph.maxInFlight(mailbox), MAX_CONCURRENT_REQUESTS_PER_MAILBOX, 'the listings overlapped, up to the bound and no further');
+    assert.equal(graph.maxInFlight(mailbox), MAILBOX_CONCURRENCY, 'the listings of both overlapped, up to the budget and no further');
   });
 
   it('follows no link that leads away from Graph, and sends the token nowhere else', async () => {

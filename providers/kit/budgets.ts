@@ -99,13 +99,16 @@ export function parseBudget(name: string, raw: string): Budget {
 /**
  * The budgets `declarations` name, from `env`. `published` says whether the provider is the one the
  * defaults were published for (Google's own API, not the demo provider or a proxy): when it is not,
- * an unset budget learns instead. Throws {@link ConfigError} for a value that does not parse.
+ * an unset budget learns its rate instead, and keeps the concurrency its default declares (a bound
+ * of the protocol's, which costs nothing against a server that allows more). Throws
+ * {@link ConfigError} for a value that does not parse.
  */
 export function readBudgets(env: NodeJS.ProcessEnv, declarations: readonly BudgetDeclaration[], published = true): Budgets {
   const budgets: Record<string, Budget> = {};
   for (const declaration of declarations) {
     const raw = env[declaration.variable]?.trim();
-    const budget = raw ? parseBudget(declaration.variable, raw) : published ? parseBudget(declaration.variable, declaration.default) : LEARN;
+    const declared = parseBudget(declaration.variable, declaration.default);
+    const budget = raw ? parseBudget(declaration.variable, raw) : published ? declared : { ...LEARN, concurrency: declared.concurrency };
     const concurrencyRaw = declaration.concurrencyVariable ? env[declaration.concurrencyVariable]?.trim() : undefined;
     if (declaration.concurrencyVariable && concurrencyRaw) {
       const name = declaration.concurrencyVariable;

@@ -15,8 +15,10 @@ import { z } from 'zod';
 import { FAILURE_TYPES } from '../../workflows/contract';
 import { describeNetworkError, failure, httpStatusFailure, jsonOrUndefined, redactSecrets } from '../kit/failures';
 import { httpRequest } from '../kit/http';
+import type { BudgetKey } from '../kit/budgets';
+import { ungoverned, type RequestGovernor } from '../kit/governor';
 import type { AccessTokens } from '../kit/oauth';
-import type { MailboxRequests } from './mailbox-limit';
+import { microsoftGraphRefusal } from './budgets';
 
 export const API_NAME = 'Microsoft Graph';
 /** The API version every request names, and every link Graph hands back starts with. */
@@ -43,8 +45,13 @@ export interface GraphClientOptions {
   baseUrl: string;
   /** The mailbox's access tokens (`kit/oauth.ts`): a 401 is refreshed and asked once more. */
   auth: AccessTokens;
-  /** Where every request waits for its turn (`mailbox-limit.ts`). */
-  requests: MailboxRequests;
+  /**
+   * Where every request asks for the mailbox's and the app's budgets (`kit/governor.ts`): the
+   * mailbox's 4 requests in flight among them, across every batch and worker. None when absent.
+   */
+  governor?: RequestGovernor;
+  /** The keys its requests count against (budgets.ts `microsoftGraphKeys`). */
+  keys?: readonly BudgetKey[];
   /** Whole request, body included. Default 60000. */
   timeoutMs?: number;
 }
@@ -82,13 +89,13 @@ export class GraphClient {
    * `signal.reason` unchanged when `signal` aborts.
    */
   async get(ref: string, signal: AbortSignal, maxPageSize?: number): Promise<GraphResult> {
-    const { auth, requests } = this.#options;
+    const { auth } = this.#options;
     if (!ref.startsWith(`${GRAPH_VERSION}/`)) throw new RangeError(`not a Graph path: ${ref}`);
     let sent = '';
     try {
       return await auth.withAccessToken((accessToken) => {
         sent = accessToken;
-        return requests.run(() => this.#send(ref, accessToken, signal, maxPageSize), signal);
+        return this.#send(ref, accessToken, signal, maxPageSize);
       }, signal);
     } catch (error) {
       // Belt and braces: no message leaves this module with the token in it, whatever the server echoed.
@@ -101,22 +108,29 @@ export class GraphClient {
       throw failure(FAILURE_TYPES.providerUnauthenticated, 'No access token was given. Ask the user to connect their account.', { nonRetryable: true });
     }
     const timeoutMs = this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const outcome = await httpRequest(
-      {
-        method: 'GET',
-        url: `${this.#options.baseUrl}${ref}`,
-        headers: {
-          Authorization: `Bearer ${accessToken}`,
-          Accept: 'application/json',
-          ...(maxPageSize === undefined ? {} : { Prefer: `odata.maxpagesize=${maxPageSize}` }),
+    const send = () =>
+      httpRequest(
+        {
+          method: 'GET',
+          url: `${this.#options.baseUrl}${ref}`,
+          headers: {
+            Authorization: `Bearer ${accessToken}`,
+            Accept: 'application/json',
+            ...(maxPageSize === undefined ? {} : { Prefer: `odata.maxpagesize=${maxPageSize}` }),
+          },
+          timeoutMs,
+          signal,
+          // A redirect would carry the token along: Graph sends none to these requests.
+          redirect: 'manual',
         },
-        timeoutMs,
-        signal,
-        // A redirect would carry the token along: Graph sends none to these requests.
-        redirect: 'manual',
-      },
-      'text',
-    );
+        'text',
+      );
+    const outcome = await (this.#options.governor ?? ungoverned).run({
+      keys: this.#options.keys ?? [],
+      send,
+      refusal: (sent) => (sent.kind === 'answer' ? microsoftGraphRefusal({ status: sent.status, retryAfter: sent.headers.get('retry-after') }) : null),
+      signal,
+    });
     switch (outcome.kind) {
       case 'aborted':
         throw signal.reason ?? new Error('the Graph request was aborted');

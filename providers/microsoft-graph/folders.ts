@@ -1,7 +1,7 @@
 /**
  * A mailbox's contact folders: the default Contacts folder, the folders in it (`/me/contactFolders`)
  * and their child folders (`/contactFolders/{id}/childFolders`), however deep. The listings of one
- * level are asked for at once; the mailbox's request bound (`mailbox-limit.ts`) spaces them.
+ * level are asked for at once; the mailbox's concurrency budget (budgets.ts) spaces them.
  *
  * Bounded against a server that lists without end: at most {@link MAX_FOLDERS} folders (their ids
  * travel in the import's cursor), and at most {@link MAX_LISTING_PAGES} pages per listing.

@@ -1,21 +1,23 @@
 /**
  * The Microsoft Graph provider: the contacts of a Microsoft 365 or Outlook.com mailbox, every
  * contact folder read with the contact delta query (source.ts), delta links as sync tokens, OAuth
- * access tokens refreshed at the Microsoft identity platform (`kit/oauth.ts`), and at most 4
- * requests at once per mailbox (mailbox-limit.ts).
+ * access tokens refreshed at the Microsoft identity platform (`kit/oauth.ts`), and every request
+ * within the mailbox's and the app's budgets (budgets.ts), 4 at once per mailbox among them.
  */
 import { OAuthCredentials, oauthAccessTokens, toOAuthCredentials } from '../kit/oauth-source';
 import type { ContactSource, ProviderDefinition, SourceContext } from '../types';
-import { mailboxRequests } from './mailbox-limit';
+import { microsoftGraphKeys, MICROSOFT_GRAPH_BUDGETS } from './budgets';
 import { MicrosoftGraphSource } from './request';
 import { MICROSOFT_OAUTH, readMicrosoftGraphSettings, type MicrosoftGraphSettings } from './settings';
 import { createMicrosoftGraphSource } from './source';
 
 function openMicrosoftGraphSource(credentials: OAuthCredentials, settings: MicrosoftGraphSettings, context: SourceContext): ContactSource {
+  const keys = microsoftGraphKeys(settings.budgets, context.owner, { baseUrl: settings.baseUrl, clientId: settings.oauth.clientId });
   return createMicrosoftGraphSource({
     baseUrl: settings.baseUrl,
     auth: oauthAccessTokens(credentials, { provider: MICROSOFT_OAUTH, client: settings.oauth }, microsoftGraph.id, context),
-    requests: mailboxRequests(),
+    governor: context.governor,
+    keys,
     defaultRegion: context.defaultPhoneRegion,
   });
 }
@@ -28,6 +30,7 @@ export const microsoftGraph = {
   form: { option: 'Demo provider (Microsoft Graph protocol)', fields: [{ name: 'accessToken', label: 'Access token', value: 'demo-token' }] },
   credentials: OAuthCredentials,
   toCredentials: toOAuthCredentials,
+  budgets: MICROSOFT_GRAPH_BUDGETS,
   readSettings: readMicrosoftGraphSettings,
   openSource: openMicrosoftGraphSource,
 } as const satisfies ProviderDefinition<'microsoft-graph', typeof MicrosoftGraphSource, OAuthCredentials, MicrosoftGraphSettings>;

@@ -1,6 +1,8 @@
 /** The Microsoft Graph provider's configuration, read once at start (`loadConfig`). */
 import { parseHttpUrl } from '../../config/parse';
+import { readBudgets, type Budgets } from '../kit/budgets';
 import { readOAuthClient, type OAuthClient, type OAuthProvider } from '../kit/oauth';
+import { MICROSOFT_GRAPH_BUDGETS } from './budgets';
 
 /** `MICROSOFT_GRAPH_BASE_URL` when unset: Microsoft Graph itself. */
 export const DEFAULT_MICROSOFT_GRAPH_BASE_URL = 'https://graph.microsoft.com';
@@ -26,11 +28,20 @@ export interface MicrosoftGraphSettings {
   baseUrl: string;
   /** The client workers refresh access tokens with (`MICROSOFT_CLIENT_ID`, `MICROSOFT_CLIENT_SECRET`, `MICROSOFT_TOKEN_URL`). */
   oauth: OAuthClient;
+  /**
+   * Per mailbox and per app (`MICROSOFT_GRAPH_MAILBOX_RATE`, `MICROSOFT_GRAPH_MAILBOX_CONCURRENCY`,
+   * `MICROSOFT_GRAPH_APP_RATE`; budgets.ts). Graph's published rates are the defaults against Graph
+   * itself only: against another server an unset rate learns, and the mailbox's 4 concurrent
+   * requests still hold.
+   */
+  budgets: Budgets;
 }
 
 export function readMicrosoftGraphSettings(env: NodeJS.ProcessEnv): MicrosoftGraphSettings {
+  const baseUrl = parseHttpUrl('MICROSOFT_GRAPH_BASE_URL', env.MICROSOFT_GRAPH_BASE_URL, DEFAULT_MICROSOFT_GRAPH_BASE_URL);
   return {
-    baseUrl: parseHttpUrl('MICROSOFT_GRAPH_BASE_URL', env.MICROSOFT_GRAPH_BASE_URL, DEFAULT_MICROSOFT_GRAPH_BASE_URL),
+    baseUrl,
     oauth: readOAuthClient(env, MICROSOFT_OAUTH, DEFAULT_MICROSOFT_TOKEN_URL),
+    budgets: readBudgets(env, MICROSOFT_GRAPH_BUDGETS, baseUrl === DEFAULT_MICROSOFT_GRAPH_BASE_URL),
   };
 }

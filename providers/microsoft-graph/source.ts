@@ -62,12 +62,14 @@ function badPage(what: string, nonRetryable = false): Error {
 class MicrosoftGraphSource implements ContactSource {
   /** Delta links are valid with the `$select` they were made with: other fields mean a full read. */
   readonly syncParams = `microsoft-graph;$select=${SELECT}`;
+  readonly budgetKeys: readonly string[];
   readonly #client: GraphClient;
   readonly #defaultRegion: PhoneRegion;
 
   constructor(options: GraphSourceOptions) {
     this.#client = new GraphClient(options);
     this.#defaultRegion = options.defaultRegion;
+    this.budgetKeys = (options.keys ?? []).map((key) => key.id);
   }
 
   async fetchPage({ cursor, pageSize, signal, sync }: PageRequest): Promise<SourcePage> {
@@ -139,7 +141,7 @@ class MicrosoftGraphSource implements ContactSource {
   }
 }
 
-/** The source of one mailbox, reading with `options` (its base URL, tokens and request bound). */
+/** The source of one mailbox, reading with `options` (its base URL, tokens, governor and budget keys). */
 export function createMicrosoftGraphSource(options: GraphSourceOptions): ContactSource {
   return new MicrosoftGraphSource(options);
 }
