@@ -186,6 +186,9 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
           retryAfter,
         );
         return;
+      case 'quota':
+        fail(res, 429, appQuotaMessage(fail), retryAfter);
+        return;
       case '500':
         fail(res, 500, 'Internal error encountered.');
         return;

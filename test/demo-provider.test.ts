@@ -146,11 +146,14 @@ void describe('demo provider', () => {
   });
 
   void it('plays a fault script in order, then serves normally', async () => {
-    provider.configure({ faults: { script: ['429', '500', 'drop', '503'], retryAfterSeconds: 7 } });
+    provider.configure({ faults: { script: ['429', 'quota', '500', 'drop', '503'], retryAfterSeconds: 7 } });
 
     const throttled = await list();
-    await expectError(throttled, 429, 'RESOURCE_EXHAUSTED');
+    assert.match((await expectError(throttled, 429, 'RESOURCE_EXHAUSTED')).error.message, /per user'/, 'a 429 names the user’s quota');
     assert.equal(throttled.headers.get('retry-after'), '7');
+    const overQuota = await list();
+    assert.doesNotMatch((await expectError(overQuota, 429, 'RESOURCE_EXHAUSTED')).error.message, /per user/, 'a quota fault names the project’s');
+    assert.equal(overQuota.headers.get('retry-after'), '7');
     await expectError(await list(), 500, 'INTERNAL');
     await assert.rejects(list(), TypeError, 'a dropped connection makes fetch fail');
     const unavailable = await list();
@@ -158,8 +161,9 @@ void describe('demo provider', () => {
     assert.equal(unavailable.headers.get('retry-after'), '7');
     assert.equal((await list()).status, 200);
 
-    assert.equal(provider.stats.requests, 5);
-    assert.equal(provider.stats.faultsInjected, 4);
+    assert.equal(provider.stats.requests, 6);
+    assert.equal(provider.stats.faultsInjected, 5);
+    assert.equal(provider.stats.refusedAt.length, 2, 'both 429s are recorded as refusals');
     assert.equal(provider.stats.pagesServed, 1);
   });
 

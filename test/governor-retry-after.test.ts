@@ -106,7 +106,13 @@ for (const storeCase of storeCases()) {
       const refusedAt = await waitFor(() => provider.stats.refusedAt[0], 'the 429');
       const reopensAt = refusedAt + RETRY_AFTER_S * 1000;
 
-      for (const view of await read()) {
+      // The worker closes the key once the 429 reaches it, a moment after the provider sent it.
+      const closed = await waitFor(async () => {
+        const views = await read();
+        return (views.every((view) => view.waiting !== undefined) || Date.now() >= reopensAt) && views;
+      }, 'both imports to say they wait');
+      assert.ok(Date.now() < reopensAt, 'both said so while the key was closed');
+      for (const view of closed) {
         assert.equal(view.state, 'running');
         assert.equal(view.waiting?.reason, 'rate_limited', `import ${view.importId} says why it waits`);
         const until = Date.parse(view.waiting.until ?? '');
