@@ -269,10 +269,15 @@ export function createRequestGovernor(options: GovernorOptions): RequestGovernor
     }, leaseTtlMs / RENEWALS_PER_TTL);
     return async () => {
       clearInterval(renewal);
-      slots.leave();
-      await state
-        .releaseSlot(key.id, held, holder)
-        .catch((error: unknown) => warn(`governor: could not release a ${key.provider} ${key.kind} lease (it expires on its own): ${String(error)}`));
+      try {
+        await state
+          .releaseSlot(key.id, held, holder)
+          .catch((error: unknown) => warn(`governor: could not release a ${key.provider} ${key.kind} lease (it expires on its own): ${String(error)}`));
+      } finally {
+        // Only once the store has the slot back: the next request of this process finds it free
+        // instead of polling for it.
+        slots.leave();
+      }
     };
   }
 
