@@ -8,18 +8,22 @@ import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { TASK_QUEUE, type ImportTuning } from '../workflows/contract';
 import { readProviderSettings, type ProviderSettings } from '../providers';
 import {
+  connectionsPerTenant,
   DEFAULT_REAUTH_TIMEOUT_SECONDS,
   DEFAULT_HOST,
   DEFAULT_TUNING,
   DEFAULT_PHONE_REGION,
   DEFAULT_UPLOAD_MAX_BYTES,
+  OUTBOUND_DEFAULTS,
   PORT_DEFAULTS,
   RATE_LIMIT_DEFAULTS,
   WORKER_DEFAULTS,
+  type OutboundLimits,
 } from './defaults';
 import {
   ConfigError,
   parseBoolean,
+  parseDurationMs,
   parseDurationSeconds,
   parseInteger,
   parsePayloadKeys,
@@ -49,6 +53,13 @@ export interface AppConfig {
   workerMaxConcurrentActivities: number;
   /** Pages in flight in one worker, across its batches (`WORKER_PAGES_IN_FLIGHT`; default by store kind). */
   workerPagesInFlight: number;
+  /**
+   * Requests one worker waits on at once (`WORKER_CONNECTIONS`), and the most of them one tenant
+   * holds (`WORKER_CONNECTIONS_PER_TENANT`; default half): `activities/connection-gate.ts`.
+   */
+  workerConnections: { total: number; perTenant: number };
+  /** What every outbound request is held to (`PROVIDER_*_TIMEOUT`, `PROVIDER_MAX_RESPONSE_BYTES`; `providers/kit/http.ts`). */
+  outboundLimits: OutboundLimits;
   /** Whether a batch fetches its next page while it saves the current one (`IMPORT_FETCH_AHEAD`, 1 or 0). */
   importFetchAhead: boolean;
   /** Longest a worker waits before sending a heartbeat (the resume checkpoint) to the server. */
@@ -93,6 +104,28 @@ function phoneRegion(raw: string): CountryCode {
     throw new ConfigError(`DEFAULT_PHONE_REGION must be a two-letter region code such as US, GB or DE (got "${raw}")`);
   }
   return region;
+}
+
+/** `WORKER_CONNECTIONS` and `WORKER_CONNECTIONS_PER_TENANT` (at most the first). */
+function workerConnections(env: NodeJS.ProcessEnv): AppConfig['workerConnections'] {
+  const total = parseInteger('WORKER_CONNECTIONS', env.WORKER_CONNECTIONS, WORKER_DEFAULTS.connections, { min: 1, max: 10_000 });
+  const perTenant = parseInteger('WORKER_CONNECTIONS_PER_TENANT', env.WORKER_CONNECTIONS_PER_TENANT, connectionsPerTenant(total), { min: 1, max: total });
+  return { total, perTenant };
+}
+
+/** The `PROVIDER_*` limits of every outbound request. */
+function outboundLimits(env: NodeJS.ProcessEnv): OutboundLimits {
+  const duration = (name: string, fallback: number) => parseDurationMs(name, env[name], fallback, { min: 1, max: 3_600_000 });
+  return {
+    connectTimeoutMs: duration('PROVIDER_CONNECT_TIMEOUT', OUTBOUND_DEFAULTS.connectTimeoutMs),
+    firstByteTimeoutMs: duration('PROVIDER_FIRST_BYTE_TIMEOUT', OUTBOUND_DEFAULTS.firstByteTimeoutMs),
+    idleTimeoutMs: duration('PROVIDER_IDLE_TIMEOUT', OUTBOUND_DEFAULTS.idleTimeoutMs),
+    requestTimeoutMs: duration('PROVIDER_REQUEST_TIMEOUT', OUTBOUND_DEFAULTS.requestTimeoutMs),
+    maxResponseBytes: parseInteger('PROVIDER_MAX_RESPONSE_BYTES', env.PROVIDER_MAX_RESPONSE_BYTES, OUTBOUND_DEFAULTS.maxResponseBytes, {
+      min: 1024,
+      max: 2 ** 40,
+    }),
+  };
 }
 
 /** Reads and validates the environment. Throws {@link ConfigError} with a message that says what to fix. */
@@ -141,6 +174,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       1000,
     ),
     workerPagesInFlight: integer('WORKER_PAGES_IN_FLIGHT', WORKER_DEFAULTS.pagesInFlight[database.kind], 1, 10_000),
+    workerConnections: workerConnections(env),
+    outboundLimits: outboundLimits(env),
     importFetchAhead: integer('IMPORT_FETCH_AHEAD', WORKER_DEFAULTS.fetchAhead, 0, 1) === 1,
     heartbeatThrottleMs: integer('WORKER_HEARTBEAT_THROTTLE_MS', WORKER_DEFAULTS.heartbeatThrottleMs, 1, 60_000),
     devServer: {

@@ -82,8 +82,15 @@ export const FAILURE_TYPES = {
   providerInvalidRequest: 'ProviderInvalidRequest',
   /** 429: slow down; retryable, after `Retry-After` when the server sends one. */
   providerThrottled: 'ProviderThrottled',
-  /** 5xx, network errors, dropped connections, timeouts. Retryable. */
+  /** 5xx, network errors, dropped connections, a connection not accepted in time. Retryable. */
   providerUnavailable: 'ProviderUnavailable',
+  /**
+   * The answer missed a time limit (its first byte, a silence mid-body, the whole request's
+   * deadline): `PROVIDER_*_TIMEOUT`. Retryable.
+   */
+  providerTooSlow: 'ProviderTooSlow',
+  /** The answer passed `PROVIDER_MAX_RESPONSE_BYTES` while it streamed in. Retryable: the next answer may be smaller. */
+  responseTooLarge: 'ResponseTooLarge',
   /** A 2xx whose body is not the documented shape. Retryable: usually a proxy or a cut-off body. */
   providerBadResponse: 'ProviderBadResponse',
   /** The workflow or batch input does not match this contract (or its sealed credentials are malformed). */

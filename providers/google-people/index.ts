@@ -37,6 +37,7 @@ function accessTokens(credentials: GoogleCredentials, settings: GooglePeopleSett
     key: { ...context.owner, provider: googlePeople.id },
     tokens: context.tokens,
     accessToken: credentials.accessToken,
+    outbound: { limits: context.outboundLimits, allowPrivateAddresses: context.allowPrivateAddresses },
   });
 }
 
@@ -55,6 +56,8 @@ function openGooglePeopleSource(credentials: GoogleCredentials, settings: Google
             signal,
             defaultRegion: context.defaultPhoneRegion,
             sync,
+            limits: context.outboundLimits,
+            allowPrivateAddresses: context.allowPrivateAddresses,
             decoder: decoderFor(settings),
           }),
         signal,
