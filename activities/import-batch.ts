@@ -16,6 +16,7 @@
  */
 import { Context, CancelledFailure } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { msOptionalToNumber } from '@temporalio/common/lib/time';
 import { WORKER_DEFAULTS } from '../config/defaults';
 import { SealedTokenError, type TokenSealer } from '../encryption/token-seal';
 import type { ContactStore, Store } from '../db/types';
@@ -248,18 +249,27 @@ function cancelled(batch: OpenBatch): CancelledFailure {
 }
 
 /**
- * The batch's result once `pages` resolves to whether the import is done. A failure the import ends
- * with (non-retryable) is thrown again with how far the batch got, so the import's final counts are
- * exact; any other goes as it is, and the retry resumes. The batch is closed however it ends.
+ * The batch's result once `pages` resolves to whether the import is done. A typed failure is thrown
+ * again with how far the batch got: when it ends the import (non-retryable, or the last attempt
+ * before the import gives up), the import's final counts are exact, and the workflow can tell a
+ * batch that saved pages from one that saved none. Its retry resumes from the heartbeat anyway. The
+ * batch is closed however it ends.
  */
 async function finish(batch: OpenBatch, pages: Promise<boolean>): Promise<ImportBatchResult> {
   try {
     const done = await pages;
     return { checkpoint: batch.at.checkpoint, done };
   } catch (err) {
-    if (!(err instanceof ApplicationFailure && err.nonRetryable)) throw err;
-    const { type, message, cause } = err;
-    throw ApplicationFailure.create({ type: type ?? undefined, message, nonRetryable: true, details: stoppedAt(batch), cause });
+    if (!(err instanceof ApplicationFailure)) throw err;
+    const { type, message, cause, nonRetryable, nextRetryDelay } = err;
+    throw ApplicationFailure.create({
+      type: type ?? undefined,
+      message,
+      nonRetryable: nonRetryable ?? false,
+      nextRetryDelay: msOptionalToNumber(nextRetryDelay ?? undefined),
+      details: stoppedAt(batch),
+      cause,
+    });
   } finally {
     await batch.close();
   }

@@ -8,7 +8,17 @@ import type { ImportTuning } from '../workflows/contract';
 /** How long an import waits in `needs_reauth` for new credentials (`REAUTH_TIMEOUT`): 7 days. */
 export const DEFAULT_REAUTH_TIMEOUT_SECONDS = 7 * 24 * 60 * 60;
 
-/** How new imports are cut (`IMPORT_PAGE_SIZE`, `IMPORT_PAGES_PER_BATCH`, `IMPORT_MAX_BATCHES_PER_RUN`, `REAUTH_TIMEOUT`). */
+/**
+ * How long an import's batches may keep failing on their source (limits, timeouts, refused
+ * connections, 5xx, 429) without saving a page before the import fails (`IMPORT_GIVE_UP_AFTER`):
+ * 24 hours, so an outage of a day at most resumes where it stopped.
+ */
+export const DEFAULT_GIVE_UP_AFTER_SECONDS = 24 * 60 * 60;
+
+/**
+ * How new imports are cut (`IMPORT_PAGE_SIZE`, `IMPORT_PAGES_PER_BATCH`, `IMPORT_MAX_BATCHES_PER_RUN`,
+ * `REAUTH_TIMEOUT`, `IMPORT_GIVE_UP_AFTER`).
+ */
 export const DEFAULT_TUNING: ImportTuning = {
   // The People API's largest page: fewer round trips, and history grows per batch, not per contact.
   pageSize: 1000,
@@ -17,6 +27,7 @@ export const DEFAULT_TUNING: ImportTuning = {
   // Continue-as-new well before history gets large, even if the server does not suggest it.
   maxBatchesPerRun: 200,
   reauthTimeoutSeconds: DEFAULT_REAUTH_TIMEOUT_SECONDS,
+  giveUpAfterSeconds: DEFAULT_GIVE_UP_AFTER_SECONDS,
 };
 
 export const WORKER_DEFAULTS = {

@@ -9,6 +9,7 @@ import { TASK_QUEUE, type ImportTuning } from '../workflows/contract';
 import { readProviderSettings, type ProviderSettings } from '../providers';
 import {
   connectionsPerTenant,
+  DEFAULT_GIVE_UP_AFTER_SECONDS,
   DEFAULT_REAUTH_TIMEOUT_SECONDS,
   DEFAULT_HOST,
   DEFAULT_TUNING,
@@ -106,6 +107,13 @@ function phoneRegion(raw: string): CountryCode {
   return region;
 }
 
+/** `IMPORT_GIVE_UP_AFTER`: at least a second (tests), at most a year. */
+function giveUpAfter(raw: string | undefined): number {
+  const seconds = parseDurationSeconds('IMPORT_GIVE_UP_AFTER', raw, DEFAULT_GIVE_UP_AFTER_SECONDS, 365 * 86_400);
+  if (seconds < 1) throw new ConfigError(`IMPORT_GIVE_UP_AFTER must be at least 1s (got "${raw}")`);
+  return seconds;
+}
+
 /** `WORKER_CONNECTIONS` and `WORKER_CONNECTIONS_PER_TENANT` (at most the first). */
 function workerConnections(env: NodeJS.ProcessEnv): AppConfig['workerConnections'] {
   const total = parseInteger('WORKER_CONNECTIONS', env.WORKER_CONNECTIONS, WORKER_DEFAULTS.connections, { min: 1, max: 10_000 });
@@ -166,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxBatchesPerRun: integer('IMPORT_MAX_BATCHES_PER_RUN', DEFAULT_TUNING.maxBatchesPerRun, 1, 100_000),
       // 0 turns re-auth off: an import whose credentials are rejected fails at once.
       reauthTimeoutSeconds: parseDurationSeconds('REAUTH_TIMEOUT', env.REAUTH_TIMEOUT, DEFAULT_REAUTH_TIMEOUT_SECONDS, 365 * 86_400),
+      giveUpAfterSeconds: giveUpAfter(env.IMPORT_GIVE_UP_AFTER),
     },
     workerMaxConcurrentActivities: integer(
       'WORKER_MAX_CONCURRENT_ACTIVITIES',
