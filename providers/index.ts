@@ -12,6 +12,7 @@ import { googlePeople } from './google-people';
 import { OUTBOUND_DEFAULTS } from '../config/defaults';
 import { invalidInput, jsonOrUndefined } from './kit/failures';
 import type { OutboundLimits } from './kit/http';
+import { microsoftGraph } from './microsoft-graph';
 import { DEFAULT_PHONE_REGION, type PhoneRegion } from './kit/normalize';
 import type { ContactSource, CredentialVault, ProviderCapabilities, ProviderDefinition, SourceContext, TokenVault } from './types';
 
@@ -20,6 +21,7 @@ export type { ContactSource, CredentialVault, PageRequest, SourcePage, SyncReque
 /** The providers, in the order the API documents them. */
 export const PROVIDERS = [
   googlePeople,
+  microsoftGraph,
   carddav,
   file,
 ] as const;

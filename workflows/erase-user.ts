@@ -4,7 +4,7 @@
  * deletes the user's contacts. Durable: a crash between the two steps resumes, not restarts, and
  * running it again is harmless.
  */
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { ImportActivities } from '../activities';
 import { EraseUserInput, readInput, type EraseUserResult } from './contract';
 
@@ -17,9 +17,8 @@ const { cancelUserImports, deleteUserData, deleteUserSchedules } = proxyActiviti
 
 export async function EraseUser(rawInput: EraseUserInput): Promise<EraseUserResult> {
   const input = readInput(EraseUserInput, rawInput, 'erasure input');
-  // First, so no schedule starts an import of the user meanwhile. Erasures recorded before sync
-  // schedules replay without it.
-  if (patched('erase-sync-schedules')) await deleteUserSchedules(input);
+  // First, so no schedule starts an import of the user meanwhile.
+  await deleteUserSchedules(input);
   const cancelledImports = await cancelUserImports(input);
   const deletedContacts = await deleteUserData(input);
   return { cancelledImports, deletedContacts };

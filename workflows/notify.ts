@@ -9,13 +9,10 @@
  * parent; its deterministic workflow ID makes a second start of the same event a no-op.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { CancellationScope, ParentClosePolicy, log, patched, startChild, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, ParentClosePolicy, log, startChild, workflowInfo } from '@temporalio/workflow';
 import { searchAttributes, type ImportInput, type ImportStatus } from './contract';
 import { DeliverWebhook } from './deliver-webhook';
 import { deliverWebhookWorkflowId, type DeliverWebhookInput, type WebhookEventType } from './hooks-contract';
-
-/** The `patched()` marker of webhook events; histories from before them never reach a start. */
-export const NOTIFY_PATCH = 'webhook-notify';
 
 /**
  * Starts delivering `type` with the import's counts from `status`, when the import has a
@@ -24,9 +21,6 @@ export const NOTIFY_PATCH = 'webhook-notify';
  */
 export async function notifyImportEvent(input: ImportInput, type: WebhookEventType, status: ImportStatus): Promise<void> {
   if (!input.notify) return;
-  // Inputs recorded before webhooks carry no `notify`; the marker keeps new histories replaying on
-  // workers that predate this code too.
-  if (!patched(NOTIFY_PATCH)) return;
   const info = workflowInfo();
   // Deterministic: the same run and history position on every replay, unique across the chain.
   const eventId = `evt_${info.runId}_${info.historyLength}`;
