@@ -6,7 +6,7 @@
  * no more than their tenant's share of connections, and give up once their source has failed for
  * the whole of `IMPORT_GIVE_UP_AFTER`; an outage shorter than that resumes.
  *
- * The speed figures (B's time with and without A) come from scripts/isolation-check.ts under
+ * The speed figures (B's time with and without A) come from test/isolation-npm-start.test.ts under
  * `npm start`; nothing here is timed.
  */
 import assert from 'node:assert/strict';
