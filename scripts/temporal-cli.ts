@@ -94,7 +94,7 @@ const STOP_GRACE_MS = 10_000;
  * out in turn by their `fairnessKey` (the tenant: `api/imports/commands.ts`,
  * `workflows/import-contacts.ts`), so one tenant's backlog of batches does not queue another's
  * behind it. One partition per task queue, because fairness is kept within a partition; a single
- * server gains nothing from more (bench/README.md, "Fairness").
+ * server gains nothing from more (bench/README.md, "Fairness and isolation between tenants").
  */
 export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, string | number | boolean>> = {
   'matching.enableFairness': true,
