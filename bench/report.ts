@@ -9,6 +9,7 @@ import { resolveTemporalCli } from '../scripts/temporal-cli';
 import type { SourceRow } from './measure-files';
 import type { GraphRow } from './measure-graph';
 import type { EventsFigures } from './measure-events';
+import type { FairnessRow } from './measure-fairness';
 import type { ConcurrencyFigures } from './measure-concurrency';
 import type { HistoryFigures } from './measure-history';
 import type { KillFigures } from './measure-kills';
@@ -44,6 +45,8 @@ export interface Results {
   concurrency?: ConcurrencyFigures[];
   /** The kill test's full form. */
   kills?: KillFigures;
+  /** Temporal's fairness on the dev server: a quiet tenant's batch beside a busy tenant's backlog. */
+  fairness?: FairnessRow[];
   /** Worker RSS during each service import, MB at 1 s intervals, by `<store>-<contacts>`. */
   rssSeries?: Record<string, Array<[number, number]>>;
   targets?: Target[];
@@ -242,6 +245,17 @@ export function markdown(results: Results, options: BenchOptions): string {
       lines.push(
         `| ${c.store} | ${c.imports} | ${fmt(c.contactsEach)} | ${fmt(c.contactsPerSecond)} | ${c.seconds} | ${c.workerPeakRssMB} MB | ${cpu.worker} + ${cpu.temporal} + ${cpu.api} (+ ${cpu.provider}) | ${sm ? `${sm.aloneSeconds} s` : '–'} | ${sm ? `${sm.underLoadSeconds} s (${sm.largeImports} large)` : '–'} | ${sm ? `${sm.ratio}×` : '–'} |`,
       );
+    }
+    lines.push('');
+  }
+  if (results.fairness && results.fairness.length > 0) {
+    const first = results.fairness[0]!;
+    lines.push(`Fairness: a quiet tenant's one import beside ${first.busyImports} queued one-batch imports of another tenant, ${first.slots} activity slots, ${first.pageDelayMs} ms per page (medians).`);
+    lines.push('');
+    lines.push('| matching.enableFairness | Partitions | Quiet batch waited in the queue | Quiet import took | Busy imports took |');
+    lines.push('|---|---|--:|--:|--:|');
+    for (const f of results.fairness) {
+      lines.push(`| ${f.fairness} | ${f.partitions} | ${f.quietQueueMedianSeconds} s | ${f.quietMedianSeconds} s | ${f.busyMedianSeconds} s |`);
     }
     lines.push('');
   }

@@ -22,6 +22,7 @@ import { measureFiles, prepareFileFixtures, type FileFixtures } from './measure-
 import { measureGraph, type GraphRow } from './measure-graph';
 import { measureKills } from './measure-kills';
 import { measureEvents } from './measure-events';
+import { measureFairness } from './measure-fairness';
 import { measureHistory } from './measure-history';
 import { measureRecovery } from './measure-recovery';
 import { measureStart } from './measure-start';
@@ -70,6 +71,15 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
       } catch (err) {
         results.errors.push(`concurrency (${store}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       }
+    }
+  }
+  // Temporal's fairness on dev servers of its own (with and without), an in-process worker.
+  if (runs(options, 'fairness')) {
+    progress('fairness: a quiet tenant beside a busy one, matching.enableFairness off and on');
+    try {
+      results.fairness = await measureFairness(progress);
+    } catch (err) {
+      results.errors.push(`fairness: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     }
   }
   if (runs(options, 'kill')) {

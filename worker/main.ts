@@ -16,7 +16,8 @@ import { loadPayloadKeyring } from '../encryption/payload-keys';
 import { temporalTarget } from '../config/temporal';
 import { createTokenSealer, loadTokenKey } from '../encryption/token-seal';
 import { CONFIG_EXIT_CODE } from '../config/parse';
-import { pageGateGauges } from '../activities/metrics';
+import { connectionGateGauges, pageGateGauges } from '../activities/metrics';
+import { createConnectionGate } from '../activities/connection-gate';
 import { createPageGate } from '../activities/page-gate';
 import { openStore } from '../db';
 import { closeProviders, readProviderSettings } from '../providers';
@@ -78,10 +79,16 @@ async function main(): Promise<void> {
           providers,
           defaultPhoneRegion: config.defaultPhoneRegion,
           allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
+          outboundLimits: config.outboundLimits,
         },
         onMisconfigured: (problem) => guard.report(problem),
         // One gate for the whole process: every batch's pages take turns through it.
         pageGate: createPageGate(config.workerPagesInFlight, metricsAddress ? pageGateGauges(Runtime.instance().metricMeter) : undefined),
+        // And one connection gate: every page fetch and webhook delivery waits on the network through it.
+        connectionGate: createConnectionGate(
+          { connections: config.workerConnections.total, perTenant: config.workerConnections.perTenant },
+          metricsAddress ? connectionGateGauges(Runtime.instance().metricMeter) : undefined,
+        ),
         fetchAhead: config.importFetchAhead,
       },
       maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities,
@@ -90,7 +97,8 @@ async function main(): Promise<void> {
     });
     console.log(
       `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}, ` +
-        `${config.workerMaxConcurrentActivities} batches and ${config.workerPagesInFlight} pages in flight at most, fetch-ahead ${config.importFetchAhead ? 'on' : 'off'}, ` +
+        `${config.workerMaxConcurrentActivities} batches, ${config.workerPagesInFlight} pages being saved and ${config.workerConnections.total} connections ` +
+        `(${config.workerConnections.perTenant} per tenant) at most, fetch-ahead ${config.importFetchAhead ? 'on' : 'off'}, ` +
         `${providers['google-people'].decodeThreads} decode thread(s)` +
         (metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''),
     );
