@@ -44,10 +44,14 @@ export interface BenchOptions {
   readonly kills: number;
   /** `--out NAME`: `bench/results/NAME.json`. */
   readonly resultsFile: string;
+  /** `--rounds`: interleaved rounds of the throughput phase (each the plain loop, then the service); figures are their medians. */
+  readonly rounds: number;
+  /** CPU per stage of the plain loop and the worker (sampled profiles); `--no-stages` turns it off. */
+  readonly stages: boolean;
 }
 
 /** Defaults of the flags that take a number. */
-const DEFAULTS = { contacts: 100_000, large: 1_000_000, starts: 1000, duration: 10, killAt: 0.3, fileContacts: 50_000, carddavContacts: 5_000, concurrent: 20, concurrentContacts: 50_000, killContacts: 200_000, kills: 30 } as const;
+const DEFAULTS = { rounds: 3, contacts: 100_000, large: 1_000_000, starts: 1000, duration: 10, killAt: 0.3, fileContacts: 50_000, carddavContacts: 5_000, concurrent: 20, concurrentContacts: 50_000, killContacts: 200_000, kills: 30 } as const;
 const SIZE = { min: 1, max: 1_000_000_000 };
 
 /** `argv` (without node and the script) and `env` as {@link BenchOptions}; throws {@link ConfigError}. */
@@ -71,6 +75,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       'concurrent-contacts': { type: 'string' },
       'kill-contacts': { type: 'string' },
       kills: { type: 'string' },
+      rounds: { type: 'string' },
+      'no-stages': { type: 'boolean', default: false },
     },
   });
   const contacts = parseInteger('--contacts', args.contacts, DEFAULTS.contacts, SIZE);
@@ -94,6 +100,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     killContacts: parseInteger('--kill-contacts', args['kill-contacts'], DEFAULTS.killContacts, SIZE),
     kills: parseInteger('--kills', args.kills, DEFAULTS.kills, { min: 1, max: 1000 }),
     resultsFile: path.join(RESULTS_DIR, `${args.out.replace(/\.json$/, '')}.json`),
+    rounds: parseInteger('--rounds', args.rounds, DEFAULTS.rounds, { min: 1, max: 100 }),
+    stages: !args['no-stages'],
   });
 }
 

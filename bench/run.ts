@@ -47,7 +47,7 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
 
   for (const store of options.stores) {
     progress(`${store}: starting worker and API`);
-    const service = await startService(run, store, teardown);
+    const service = await startService(run, store, teardown, options.stages && runs(options, 'throughput'));
     try {
       await measureStore(run, service, results, fixtures);
     } catch (err) {

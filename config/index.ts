@@ -50,6 +50,11 @@ export interface AppConfig {
   importFetchAhead: boolean;
   /** Longest a worker waits before sending a heartbeat (the resume checkpoint) to the server. */
   heartbeatThrottleMs: number;
+  /**
+   * Where a worker writes its CPU per stage when sent `SIGUSR2` (`WORKER_CPU_STAGES_FILE`, for the
+   * benchmark: `observability/cpu-stages.ts`); unset, the worker does not profile itself.
+   */
+  workerCpuStagesFile: string | undefined;
   /** Ports of the dev server `npm start` runs when `TEMPORAL_ADDRESS` is unset (`TEMPORAL_PORT`, `TEMPORAL_UI_PORT`). */
   devServer: { port: number; uiPort: number };
   /** `PAYLOAD_ENCRYPTION_KEYS`, newest first; `undefined` means "use the key file in dataDir" (`loadPayloadKeyring`). */
@@ -139,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerPagesInFlight: integer('WORKER_PAGES_IN_FLIGHT', WORKER_DEFAULTS.pagesInFlight[database.kind], 1, 10_000),
     importFetchAhead: integer('IMPORT_FETCH_AHEAD', WORKER_DEFAULTS.fetchAhead, 0, 1) === 1,
     heartbeatThrottleMs: integer('WORKER_HEARTBEAT_THROTTLE_MS', WORKER_DEFAULTS.heartbeatThrottleMs, 1, 60_000),
+    workerCpuStagesFile: env.WORKER_CPU_STAGES_FILE || undefined,
     devServer: {
       port: parseInteger('TEMPORAL_PORT', env.TEMPORAL_PORT, PORT_DEFAULTS.temporal, PORT_RANGE),
       uiPort,

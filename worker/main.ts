@@ -27,6 +27,7 @@ import { checkNamespace } from './preflight';
 import { sdkLogLevel, workerRuntimeLogging } from './runtime-logger';
 import { workerMetricsAddress, workerMetricsTelemetry } from './metrics';
 import { createLogger, logSettings, routeConsole } from '../observability/logger';
+import { startCpuStages } from '../observability/cpu-stages';
 
 // Every line this process writes is one pino event (JSON, or readable under LOG_FORMAT=pretty).
 const logger = createLogger('worker');
@@ -35,6 +36,8 @@ routeConsole(logger);
 async function main(): Promise<void> {
   const logs = logSettings();
   const config = loadConfig();
+  // The benchmark's CPU per stage; unset (as deployed), nothing is profiled.
+  if (config.workerCpuStagesFile) await startCpuStages(config.workerCpuStagesFile);
   // Each provider reads its own variables (GOOGLE_PEOPLE_BASE_URL, …), validated here at start too.
   const providers = readProviderSettings(process.env);
   const target = temporalTarget();
