@@ -24,12 +24,17 @@ export type StageCpu = Record<CpuStage, number> & {
   coreThreads: number;
   /** Every other thread: the workflow thread (the worker's), V8's collector and compiler helpers, libuv's pool. */
   otherThreads: number;
-  /** The whole process (the sum of the above). */
+  /** The whole process (the sum of the above), without the profiler's own thread. */
   total: number;
+  /** The profiler's own thread (`v8:ProfEvntProc`): what measuring the stages cost, left out of `total`. */
+  profiler: number;
 };
 
 /** The columns of {@link StageCpu}, in print order. */
 export const STAGE_CPU_COLUMNS = [...CPU_STAGES, 'coreThreads', 'otherThreads', 'total'] as const;
+
+/** Every field of {@link StageCpu}: the columns and the profiler's own cost. */
+const STAGE_CPU_FIELDS = [...STAGE_CPU_COLUMNS, 'profiler'] as const;
 
 /** The plain loop's stages: its functions, by name (it imports nothing from the project). */
 export const LOOP_STAGE_RULES: readonly StageRule[] = [
@@ -41,24 +46,31 @@ export const LOOP_STAGE_RULES: readonly StageRule[] = [
   { stage: 'fetch', url: /node:internal\/deps\/undici|node:internal\/webstreams/ },
 ];
 
-/** CPU seconds of a process's threads so far: its JavaScript thread (thread id = pid), Temporal core's, and the process. */
+/** CPU seconds of a process's threads so far: its JavaScript thread (thread id = pid), Temporal core's, the profiler's, and the process. */
 export interface ThreadCpu {
   main: number;
   core: number;
+  profiler: number;
   /** The whole process, threads that have ended included. */
   total: number;
 }
+
+/** The thread V8's profiler processes its samples on, named by V8. */
+const PROFILER_THREAD = 'v8:ProfEvntProc';
 
 /** {@link ThreadCpu} of `pid` now, from `/proc/<pid>/task/*` (nanoseconds in `schedstat`) and `/proc/<pid>/stat`. */
 export function threadCpu(pid: number): ThreadCpu {
   let main = 0;
   let core = 0;
+  let profiler = 0;
   try {
     for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
       try {
         const seconds = Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
+        const name = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
         if (Number(tid) === pid) main = seconds;
-        else if (fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').startsWith('tokio')) core += seconds;
+        else if (name.startsWith('tokio')) core += seconds;
+        else if (name === PROFILER_THREAD) profiler += seconds;
       } catch {
         // The thread ended between the listing and the read.
       }
@@ -66,28 +78,31 @@ export function threadCpu(pid: number): ThreadCpu {
   } catch {
     // The process has gone.
   }
-  return { main, core, total: cpuSeconds(pid) };
+  return { main, core, profiler, total: cpuSeconds(pid) };
 }
 
 /**
  * The CPU of an interval split by stage: `times` (sampled milliseconds per stage) scaled to the
- * JavaScript thread's `mainSeconds`; `coreSeconds` and the rest of `totalSeconds` as threads.
+ * JavaScript thread's seconds; the core's threads, and the rest of the process but the profiler's thread.
  */
-export function splitCpu(times: StageTimes, mainSeconds: number, coreSeconds: number, totalSeconds: number): StageCpu {
+export function splitCpu(times: StageTimes, seconds: ThreadCpu): StageCpu {
+  const { main, core, profiler } = seconds;
   const sampled = CPU_STAGES.reduce((sum, stage) => sum + times[stage], 0);
   const split = {} as StageCpu;
-  for (const stage of CPU_STAGES) split[stage] = sampled > 0 ? round((times[stage] / sampled) * mainSeconds, 3) : 0;
-  split.coreThreads = round(coreSeconds, 3);
+  for (const stage of CPU_STAGES) split[stage] = sampled > 0 ? round((times[stage] / sampled) * main, 3) : 0;
   // /proc/<pid>/stat counts in 10 ms ticks: never below the threads it is the sum of.
-  split.otherThreads = round(Math.max(0, totalSeconds - mainSeconds - coreSeconds), 3);
-  split.total = round(Math.max(totalSeconds, mainSeconds + coreSeconds), 3);
+  const total = Math.max(seconds.total - profiler, main + core);
+  split.coreThreads = round(core, 3);
+  split.otherThreads = round(total - main - core, 3);
+  split.total = round(total, 3);
+  split.profiler = round(profiler, 3);
   return split;
 }
 
 /** The plain loop's split, from the profile it wrote and the seconds it reported. */
-export function loopCpu(profileFile: string, mainSeconds: number, totalSeconds: number): StageCpu {
+export function loopCpu(profileFile: string, seconds: ThreadCpu): StageCpu {
   const profile = JSON.parse(fs.readFileSync(profileFile, 'utf8')) as CpuProfile;
-  return splitCpu(classifyProfile(profile, LOOP_STAGE_RULES).stages, mainSeconds, 0, totalSeconds);
+  return splitCpu(classifyProfile(profile, LOOP_STAGE_RULES).stages, seconds);
 }
 
 /** A reading of the worker's stage totals and threads, to subtract from a later one. */
@@ -113,8 +128,8 @@ export async function readWorkerCpu(pid: number, file: string | undefined, order
 export function workerCpuSince(before: WorkerCpuReading, after: WorkerCpuReading): StageCpu {
   const times = emptyStages();
   for (const stage of CPU_STAGES) times[stage] = after.stages[stage] - before.stages[stage];
-  const { main, core, total } = after.threads;
-  return splitCpu(times, main - before.threads.main, core - before.threads.core, total - before.threads.total);
+  const since = (key: keyof ThreadCpu) => after.threads[key] - before.threads[key];
+  return splitCpu(times, { main: since('main'), core: since('core'), profiler: since('profiler'), total: since('total') });
 }
 
 /** Asks the worker for a snapshot of its stage totals and waits until it has written it. */
@@ -140,7 +155,7 @@ async function workerSnapshot(pid: number, file: string): Promise<StageTimes> {
 /** The median of each column over `splits`. */
 export function medianSplit(splits: readonly StageCpu[]): StageCpu {
   const out = {} as StageCpu;
-  for (const column of STAGE_CPU_COLUMNS) out[column] = round(median(splits.map((s) => s[column])), 3);
+  for (const field of STAGE_CPU_FIELDS) out[field] = round(median(splits.map((s) => s[field])), 3);
   return out;
 }
 

@@ -181,13 +181,13 @@ export function serviceCpu(run: BenchRun, service: Service): ServiceCpu {
   };
 }
 
-/** What each process used between two {@link serviceCpu} snapshots, rounded. */
+/** What each process used between two {@link serviceCpu} snapshots, to the 10 ms `/proc` counts in. */
 export function serviceCpuSince(before: ServiceCpu, after: ServiceCpu): ServiceCpu {
   return {
-    worker: round(after.worker - before.worker),
-    api: round(after.api - before.api),
-    temporal: round(after.temporal - before.temporal),
-    bench: round(after.bench - before.bench),
-    provider: round(after.provider - before.provider),
+    worker: round(after.worker - before.worker, 2),
+    api: round(after.api - before.api, 2),
+    temporal: round(after.temporal - before.temporal, 2),
+    bench: round(after.bench - before.bench, 2),
+    provider: round(after.provider - before.provider, 2),
   };
 }
