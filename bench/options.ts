@@ -48,6 +48,8 @@ export interface BenchOptions {
   readonly rounds: number;
   /** CPU per stage of the plain loop and the worker (sampled profiles); `--no-stages` turns it off. */
   readonly stages: boolean;
+  /** `--no-build`: run the service as `dist/` holds it, without building it first. */
+  readonly build: boolean;
 }
 
 /** Defaults of the flags that take a number. */
@@ -77,6 +79,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       kills: { type: 'string' },
       rounds: { type: 'string' },
       'no-stages': { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
     },
   });
   const contacts = parseInteger('--contacts', args.contacts, DEFAULTS.contacts, SIZE);
@@ -102,6 +105,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     resultsFile: path.join(RESULTS_DIR, `${args.out.replace(/\.json$/, '')}.json`),
     rounds: parseInteger('--rounds', args.rounds, DEFAULTS.rounds, { min: 1, max: 100 }),
     stages: !args['no-stages'],
+    build: !args['no-build'],
   });
 }
 

@@ -202,7 +202,8 @@ async function main(): Promise<void> {
     if (session) {
       session.connect();
       await session.post('Profiler.enable');
-      await session.post('Profiler.setSamplingInterval', { interval: 1000 });
+      // The worker's interval (observability/cpu-stages.ts), so both pay the same for being measured.
+      await session.post('Profiler.setSamplingInterval', { interval: 5000 });
       await session.post('Profiler.start');
     }
     let peakRssBytes = process.memoryUsage.rss();

@@ -55,6 +55,8 @@ export interface AppConfig {
    * benchmark: `observability/cpu-stages.ts`); unset, the worker does not profile itself.
    */
   workerCpuStagesFile: string | undefined;
+  /** Heap growth between full collections shared by a worker's running batches (`WORKER_HEAP_HEADROOM_PERCENT`). */
+  workerHeapHeadroomPercent: number;
   /** Ports of the dev server `npm start` runs when `TEMPORAL_ADDRESS` is unset (`TEMPORAL_PORT`, `TEMPORAL_UI_PORT`). */
   devServer: { port: number; uiPort: number };
   /** `PAYLOAD_ENCRYPTION_KEYS`, newest first; `undefined` means "use the key file in dataDir" (`loadPayloadKeyring`). */
@@ -145,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     importFetchAhead: integer('IMPORT_FETCH_AHEAD', WORKER_DEFAULTS.fetchAhead, 0, 1) === 1,
     heartbeatThrottleMs: integer('WORKER_HEARTBEAT_THROTTLE_MS', WORKER_DEFAULTS.heartbeatThrottleMs, 1, 60_000),
     workerCpuStagesFile: env.WORKER_CPU_STAGES_FILE || undefined,
+    workerHeapHeadroomPercent: integer('WORKER_HEAP_HEADROOM_PERCENT', WORKER_DEFAULTS.heapHeadroomPercent, 0, 1000),
     devServer: {
       port: parseInteger('TEMPORAL_PORT', env.TEMPORAL_PORT, PORT_DEFAULTS.temporal, PORT_RANGE),
       uiPort,

@@ -22,6 +22,7 @@ import { openStore } from '../db';
 import { closeProviders, readProviderSettings } from '../providers';
 import { workerWorkflowBundle } from './bundle-workflows';
 import { createImportWorker } from './create-worker';
+import { createHeapHeadroom } from './heap-headroom';
 import { createMisconfigurationGuard } from './misconfiguration-guard';
 import { checkNamespace } from './preflight';
 import { sdkLogLevel, workerRuntimeLogging } from './runtime-logger';
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
       maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities,
       heartbeatThrottleMs: config.heartbeatThrottleMs,
       dataConverter: converter,
+      heapHeadroom: createHeapHeadroom(config.workerHeapHeadroomPercent),
     });
     console.log(
       `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}, ` +

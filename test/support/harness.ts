@@ -17,6 +17,7 @@ import { openStore } from '../../db';
 import type { Store } from '../../db/types';
 import { bundleWorkflowsInThread } from '../../worker/bundle-workflows';
 import { createImportWorker } from '../../worker/create-worker';
+import type { HeapHeadroom } from '../../worker/heap-headroom';
 import { SEARCH_ATTRIBUTE_DEFINITIONS, type ImportTuning } from '../../workflows/contract';
 import { startDevServer, type DevServer } from '../../scripts/temporal-cli';
 import { readProviderSettings } from '../../providers';
@@ -153,6 +154,8 @@ export interface WorkerSetup {
   providerUrl: string;
   taskQueue: string;
   heartbeatThrottleMs?: number;
+  /** A heap headroom to count the worker's batches (`worker/heap-headroom.ts`); none by default. */
+  heapHeadroom?: HeapHeadroom;
 }
 
 /** A fresh worker on the test's own task queue, with real activities. */
@@ -165,6 +168,7 @@ export async function startWorker(setup: WorkerSetup): Promise<Worker> {
     workflowBundle: await workflowBundle(),
     heartbeatThrottleMs: setup.heartbeatThrottleMs ?? 20,
     dataConverter: testDataConverter,
+    ...(setup.heapHeadroom ? { heapHeadroom: setup.heapHeadroom } : {}),
     deps: {
       store: setup.store,
       client,
