@@ -23,7 +23,7 @@ export interface BenchOptions {
   readonly envOverrides: Readonly<Record<string, string>>;
   /** `DATABASE_URL`, unless `--no-pg`: PostgreSQL is measured too when set. */
   readonly postgresUrl: string | undefined;
-  /** The stores measured, in order: SQLite, then PostgreSQL when there is a URL. */
+  /** The stores measured, in order: SQLite (unless `--no-sqlite`), then PostgreSQL when there is a URL. */
   readonly stores: readonly Store[];
   /** `--starts`: POSTs of the start-latency phase. */
   readonly starts: number;
@@ -80,6 +80,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       rounds: { type: 'string' },
       'no-stages': { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
+      'no-sqlite': { type: 'boolean', default: false },
     },
   });
   const contacts = parseInteger('--contacts', args.contacts, DEFAULTS.contacts, SIZE);
@@ -91,7 +92,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     phases: Object.freeze(args.only === undefined ? [...PHASES] : phaseList(args.only)),
     envOverrides: Object.freeze(envPairs(args.env)),
     postgresUrl,
-    stores: Object.freeze<Store[]>(postgresUrl ? ['sqlite', 'postgres'] : ['sqlite']),
+    stores: Object.freeze(stores(postgresUrl, args['no-sqlite'])),
     starts: parseInteger('--starts', args.starts, DEFAULTS.starts, { min: 1, max: 1_000_000 }),
     durationSeconds: parseInteger('--duration', args.duration, DEFAULTS.duration, { min: 1, max: 3600 }),
     killAt: fraction('--kill-at', args['kill-at'], DEFAULTS.killAt),
@@ -107,6 +108,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     stages: !args['no-stages'],
     build: !args['no-build'],
   });
+}
+
+/** SQLite unless `--no-sqlite`, then PostgreSQL when there is a URL. */
+function stores(postgresUrl: string | undefined, noSqlite: boolean): Store[] {
+  if (noSqlite && !postgresUrl) throw new ConfigError('--no-sqlite leaves no store to measure: set DATABASE_URL (and drop --no-pg)');
+  return [...(noSqlite ? [] : (['sqlite'] as const)), ...(postgresUrl ? (['postgres'] as const) : [])];
 }
 
 /** Whether `--only` (or its default, everything) includes `phase`. */
