@@ -10,6 +10,7 @@ import type { Store } from '../db/types';
 import { createErasureActivities } from './erasure';
 import { createImportBatch } from './import-batch';
 import { createScheduleActivities } from './sync-schedules';
+import { createUploadExpiryActivities } from './upload-expiry';
 import { createWebhookActivities } from './webhooks';
 import { measureBatch } from './metrics';
 import { createPageGate, type PageGate } from './page-gate';
@@ -56,6 +57,7 @@ export function createActivities(deps: ActivityDeps) {
     ),
     ...createErasureActivities(deps),
     ...createScheduleActivities(deps),
+    ...createUploadExpiryActivities(deps),
     ...createWebhookActivities({ ...deps, allowPrivateAddresses: deps.sources.allowPrivateAddresses }),
   };
 }

@@ -89,7 +89,9 @@ async function main(): Promise<void> {
     auth,
     temporal: temporalPing(client),
     rateLimit: config.rateLimit,
+    peerRateLimit: config.peerRateLimit,
     uploadMaxBytes: config.uploadMaxBytes,
+    uploadQuotaBytes: config.uploadQuotaBytes,
     sealer: createTokenSealer(loadTokenKey(config)),
     schedules: createTemporalSchedules({
       client,
@@ -98,17 +100,17 @@ async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       credentials: store.credentials,
     }),
-    events: { watchers },
+    events: { watchers, perKey: config.eventStreamsPerKey },
     metrics: createHttpMetrics({ processMetrics: true }),
     log: logger.child({ component: 'http' }),
   });
   // The codec server for the Web UI and the CLI: operator keys only (a tenant's key must not open
-  // other tenants' histories); open on loopback while no operator key exists, for npm start's Web UI.
+  // other tenants' histories); keyless on loopback while no key at all exists, for npm start's Web UI.
   app.route(
     '/',
     createCodecApp({
       codec: createPayloadCodec(keyring),
-      authorize: async (authorization) => (await auth.authenticate(authorization, 'operator')).ok,
+      authorize: (authorization, origin) => auth.authenticate(authorization, 'operator', origin),
       corsOrigins: config.codecCorsOrigins,
     }),
   );
@@ -117,12 +119,12 @@ async function main(): Promise<void> {
   app.route('/', docsPage());
   if (tenantKeys === 0) {
     console.log(
-      `api: no API keys yet: accepting requests without a key, as tenant "${OPEN_MODE_TENANT}", because HOST=${config.host} is loopback only. ` +
-        'Create a key with `npm run api-key -- create --tenant TENANT --name NAME` to require keys.',
+      `api: no API keys yet: accepting requests without a key, as tenant "${OPEN_MODE_TENANT}", because HOST=${config.host} is loopback only ` +
+        '(only requests addressed to localhost, 127.0.0.1 or [::1]). Create a key with `npm run api-key -- create --tenant TENANT --name NAME` to require keys.',
     );
   }
   console.log(
-    `api: codec server at /codec, ${operatorKeys > 0 ? 'for operator keys' : 'open on loopback until an operator key exists (`npm run api-key -- create --operator --name NAME`)'}; payloads encrypted with key "${keyring[0].id}"`,
+    `api: codec server at /codec, ${tenantKeys + operatorKeys > 0 ? 'for operator keys' : 'keyless on loopback until any key exists (then for operator keys: `npm run api-key -- create --operator --name NAME`)'}; payloads encrypted with key "${keyring[0].id}"`,
   );
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     console.log(`api: listening on http://${config.host}:${info.port} (Temporal ${target.connectionOptions.address}, store ${config.database.kind})`);

@@ -39,8 +39,8 @@ const STAGE_CPU_FIELDS = [...STAGE_CPU_COLUMNS, 'profiler'] as const;
 /** The plain loop's stages: its functions, by name (it imports nothing from the project). */
 export const LOOP_STAGE_RULES: readonly StageRule[] = [
   { stage: 'gc', fn: /^\(garbage collector\)$/ },
-  { stage: 'fetch', url: /plain-loop\./, fn: /^fetchPage$/ },
-  { stage: 'map', url: /plain-loop\./, fn: /^toRows$/ },
+  { stage: 'fetch', url: /plain-loop\./, fn: /^(getJson|peoplePages|graphPages|graphListing)$/ },
+  { stage: 'map', url: /plain-loop\./, fn: /^(personRow|graphRow)$/ },
   { stage: 'store', url: /plain-loop\./, fn: /^(savePage|jsonTextArray)$/ },
   { stage: 'store', url: /\/node_modules\/(better-sqlite3|pg|pg-protocol|pg-types)\// },
   { stage: 'fetch', url: /node:internal\/deps\/undici|node:internal\/webstreams/ },

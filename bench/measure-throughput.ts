@@ -8,8 +8,10 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import type { Provider } from '../workflows/contract';
 import type { BaselineResult } from './baseline';
 import { loopCpu, median, medianSplit, readWorkerCpu, workerCpuSince, type StageCpu } from './cpu-split';
+import { PROVIDER } from './http-client';
 import type { HistoryFigures } from './measure-history';
 import { dropPlainLoopTable, type PlainLoopResult } from './plain-loop';
 import type { Store } from './options';
@@ -72,8 +74,8 @@ export interface RoundFigures {
 export interface ThroughputRow {
   store: Store;
   contacts: number;
-  /** 1-minute load average after each half of the last round: other work on the machine skews every figure. */
-  loadAverage?: { baseline?: number; service?: number };
+  /** 1-minute load average after each part of the last round: other work on the machine skews every figure. */
+  loadAverage?: { plainLoop?: number; baseline?: number; service?: number };
   /** Every round as measured; the fields below are their medians, figure by figure. */
   rounds?: RoundFigures[];
   /** What the service is measured against. */
@@ -119,7 +121,7 @@ export async function measureThroughput(run: BenchRun, service: Service, row: Th
       let plainLoop: PlainLoopFigures | undefined;
       if (withLoops) {
         progress(`${label}: plain loop`);
-        plainLoop = await runPlainLoop(run, service, n, `${prefix}loop-r${r}`, r);
+        plainLoop = await runPlainLoop(run, service, n, `${prefix}loop-r${r}`);
         progress(`  plain loop ${fmt(plainLoop.contactsPerSecond)} contacts/s (${plainLoop.seconds} s), CPU s ${JSON.stringify(plainLoop.cpuSeconds)}`);
         if (r === 1) await measureBaseline(run, service, row, `${prefix}baseline`);
       }
@@ -196,16 +198,20 @@ function medians(rounds: readonly RoundFigures[]): Pick<ThroughputRow, 'plainLoo
 }
 
 /** Where the plain loop keeps its table on `service`'s store: its own SQLite file beside the service's, or the same PostgreSQL database. */
-function plainLoopTarget(run: BenchRun, service: Service): { sqliteFile?: string; postgresUrl?: string } {
+export function plainLoopTarget(run: BenchRun, service: Service): { sqliteFile?: string; postgresUrl?: string } {
   if (service.store === 'postgres') return { postgresUrl: run.options.postgresUrl };
   return { sqliteFile: path.join(service.env.DATA_DIR ?? os.tmpdir(), 'plain-loop.db') };
 }
 
-/** The plain loop in a process of its own, for `userId`, on its own table in the service's store. */
-async function runPlainLoop(run: BenchRun, service: Service, n: number, userId: string, round_: number): Promise<PlainLoopFigures> {
+/**
+ * The plain loop in a process of its own, for `userId`, on its own table in the service's store,
+ * reading the demo provider's People API, or its Microsoft Graph side (`api: 'graph'`). Its CPU is
+ * split by stage unless `--no-stages`.
+ */
+export async function runPlainLoop(run: BenchRun, service: Service, n: number, userId: string, api: 'people' | 'graph' = 'people'): Promise<PlainLoopFigures> {
   const target = plainLoopTarget(run, service);
-  const profile = run.options.stages ? path.join(service.env.DATA_DIR ?? os.tmpdir(), `plain-loop-${service.store}-${round_}.cpuprofile`) : undefined;
-  const env: NodeJS.ProcessEnv = { ...process.env, PLAIN_LOOP_PROVIDER_URL: run.provider.url, PLAIN_LOOP_USER: userId };
+  const profile = run.options.stages ? path.join(service.env.DATA_DIR ?? os.tmpdir(), `${userId}.cpuprofile`) : undefined;
+  const env: NodeJS.ProcessEnv = { ...process.env, PLAIN_LOOP_PROVIDER_URL: run.provider.url, PLAIN_LOOP_USER: userId, PLAIN_LOOP_API: api };
   if (target.postgresUrl) env.PLAIN_LOOP_POSTGRES_URL = target.postgresUrl;
   if (target.sqliteFile) env.PLAIN_LOOP_SQLITE_FILE = target.sqliteFile;
   if (profile) env.PLAIN_LOOP_PROFILE = profile;
@@ -244,13 +250,19 @@ async function runBaseline(run: BenchRun, service: Service, userId: string, n: n
   };
 }
 
-/** Timed from the POST to the poll that sees `completed`. */
-async function runService(run: BenchRun, service: Service, userId: string, n: number): Promise<{ figures: ServiceFigures; imported: ServiceImport }> {
+/** One service import of `n` contacts from `provider`, timed from the POST to the poll that sees `completed`. */
+export async function runService(
+  run: BenchRun,
+  service: Service,
+  userId: string,
+  n: number,
+  provider: Provider = PROVIDER,
+): Promise<{ figures: ServiceFigures; imported: ServiceImport }> {
   const stagesBefore = await readWorkerCpu(service.worker.pid, service.cpuStagesFile, 'before');
   const sampler = new RssSampler(service.worker.pid).start();
   const before = serviceCpu(run, service);
   const started = performance.now();
-  const { view } = await service.imports.postImport(userId);
+  const { view } = await service.imports.postImport(userId, provider);
   const end = await service.imports.waitForEnd(view.importId, Math.max(180_000, n * 2));
   const seconds = (performance.now() - started) / 1000;
   const after = serviceCpu(run, service);

@@ -8,11 +8,16 @@
  * - PostgreSQL: one `INSERT … SELECT … FROM unnest(…)` per page, a text array per column (a page is
  *   one round trip and one statement, so its own transaction).
  *
+ * It reads the People API's `connections.list` page after page, or with `PLAIN_LOOP_API=graph`
+ * Microsoft Graph's contact folders (the default one, `/me/contactFolders` and their child folders)
+ * each with the contact delta query, following `@odata.nextLink` to the folder's `@odata.deltaLink`.
+ *
  * Run by the bench as a process of its own (the demo provider runs in another), once per round, each
  * round for another user, so its table grows as the service's does. Environment:
  * `PLAIN_LOOP_PROVIDER_URL` (the demo provider), `PLAIN_LOOP_SQLITE_FILE` or `PLAIN_LOOP_POSTGRES_URL`,
- * `PLAIN_LOOP_USER`, `PLAIN_LOOP_PAGE_SIZE` (default 1000), and `PLAIN_LOOP_PROFILE`: a file to write
- * the loop's CPU profile to (the bench splits it into stages). Prints one JSON line: {@link PlainLoopResult}.
+ * `PLAIN_LOOP_USER`, `PLAIN_LOOP_PAGE_SIZE` (default 1000), `PLAIN_LOOP_API` (`people`, the default,
+ * or `graph`), and `PLAIN_LOOP_PROFILE`: a file to write the loop's CPU profile to (the bench splits
+ * it into stages). Prints one JSON line: {@link PlainLoopResult}.
  */
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -49,7 +54,28 @@ interface PeoplePage {
   nextPageToken?: string;
 }
 
-/** What the loop keeps of a person; `person` is written whole as `raw`. */
+interface GraphContact {
+  id: string;
+  changeKey?: string;
+  displayName?: string | null;
+  givenName?: string | null;
+  surname?: string | null;
+  emailAddresses?: Array<{ address?: string | null }>;
+  mobilePhone?: string | null;
+  businessPhones?: string[];
+  homePhones?: string[];
+  companyName?: string | null;
+}
+
+interface GraphPage<T> {
+  value: T[];
+  '@odata.nextLink'?: string;
+}
+
+const FIELDS = 'names,emailAddresses,phoneNumbers,organizations,metadata';
+const GRAPH_FIELDS = 'displayName,givenName,surname,emailAddresses,mobilePhone,businessPhones,homePhones,companyName,changeKey';
+
+/** What the loop keeps of a contact; `contact` is written whole as `raw`. */
 interface Row {
   id: string;
   etag: string;
@@ -57,39 +83,82 @@ interface Row {
   email: string | null;
   phone: string | null;
   organization: string | null;
-  person: Person;
+  contact: Person | GraphContact;
 }
 
-const FIELDS = 'names,emailAddresses,phoneNumbers,organizations,metadata';
-const UPSERT_TAIL = `ON CONFLICT (user_id, external_id) DO UPDATE SET etag = excluded.etag, display_name = excluded.display_name,
-  email = excluded.email, phone = excluded.phone, organization = excluded.organization, raw = excluded.raw,
-  updated_at = excluded.updated_at WHERE plain_loop_contacts.etag <> excluded.etag`;
-const CREATE = `CREATE TABLE IF NOT EXISTS plain_loop_contacts (user_id text NOT NULL, external_id text NOT NULL, etag text NOT NULL,
-  display_name text, email text, phone text, organization text, raw text NOT NULL, created_at text NOT NULL, updated_at text NOT NULL,
-  PRIMARY KEY (user_id, external_id))`;
-
-/** One page from the provider, parsed. */
-async function fetchPage(providerUrl: string, pageSize: number, pageToken: string | undefined): Promise<PeoplePage> {
-  const url = new URL('/v1/people/me/connections', providerUrl);
-  url.searchParams.set('personFields', FIELDS);
-  url.searchParams.set('pageSize', String(pageSize));
-  if (pageToken) url.searchParams.set('pageToken', pageToken);
-  const response = await fetch(url, { headers: { authorization: 'Bearer plain-loop' } });
-  if (!response.ok) throw new Error(`provider answered ${response.status}`);
-  return JSON.parse(await response.text()) as PeoplePage;
-}
-
-/** The columns of each person: the first entry of each field. */
-function toRows(people: readonly Person[]): Row[] {
-  return people.map((person) => ({
+/** A person's columns: the first entry of each field. */
+function personRow(person: Person): Row {
+  return {
     id: person.resourceName,
     etag: person.etag,
     name: person.names?.[0]?.displayName ?? null,
     email: person.emailAddresses?.[0]?.value ?? null,
     phone: person.phoneNumbers?.[0]?.value ?? null,
     organization: person.organizations?.[0]?.name ?? null,
-    person,
-  }));
+    contact: person,
+  };
+}
+
+/** A Graph contact's columns: its display name or given name and surname, its first email and phone. */
+function graphRow(contact: GraphContact): Row {
+  return {
+    id: contact.id,
+    etag: contact.changeKey ?? '',
+    name: contact.displayName || [contact.givenName, contact.surname].filter(Boolean).join(' ') || null,
+    email: contact.emailAddresses?.[0]?.address ?? null,
+    phone: contact.mobilePhone || contact.businessPhones?.[0] || contact.homePhones?.[0] || null,
+    organization: contact.companyName ?? null,
+    contact,
+  };
+}
+
+/** One response from the provider, parsed. */
+async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
+  const response = await fetch(url, { headers: { authorization: 'Bearer plain-loop', ...headers } });
+  if (!response.ok) throw new Error(`provider answered ${response.status}`);
+  return JSON.parse(await response.text()) as T;
+}
+
+/** The People API's connections, a page of rows at a time. */
+async function* peoplePages(providerUrl: string, pageSize: number): AsyncGenerator<Row[]> {
+  let pageToken: string | undefined;
+  do {
+    const url = new URL('/v1/people/me/connections', providerUrl);
+    url.searchParams.set('personFields', FIELDS);
+    url.searchParams.set('pageSize', String(pageSize));
+    if (pageToken) url.searchParams.set('pageToken', pageToken);
+    const page = await getJson<PeoplePage>(url.href);
+    yield (page.connections ?? []).map(personRow);
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+}
+
+/** Every item of a Graph listing, following its next links. */
+async function graphListing<T>(url: string): Promise<T[]> {
+  const items: T[] = [];
+  for (let next: string | undefined = url; next; ) {
+    const page: GraphPage<T> = await getJson<GraphPage<T>>(next);
+    items.push(...page.value);
+    next = page['@odata.nextLink'];
+  }
+  return items;
+}
+
+/** Every contact folder of the mailbox, then each folder's contacts, a delta page of rows at a time. */
+async function* graphPages(providerUrl: string, pageSize: number): AsyncGenerator<Row[]> {
+  const folderUrl = (id: string) => `${providerUrl}/v1.0/me/contactFolders/${encodeURIComponent(id)}`;
+  const folders = ['contacts'];
+  for (let level = await graphListing<{ id: string }>(`${providerUrl}/v1.0/me/contactFolders`); level.length > 0; ) {
+    folders.push(...level.map((folder) => folder.id));
+    level = (await Promise.all(level.map((folder) => graphListing<{ id: string }>(`${folderUrl(folder.id)}/childFolders`)))).flat();
+  }
+  for (const folder of folders) {
+    for (let next: string | undefined = `${folderUrl(folder)}/contacts/delta?$select=${GRAPH_FIELDS}`; next; ) {
+      const page: GraphPage<GraphContact> = await getJson<GraphPage<GraphContact>>(next, { prefer: `odata.maxpagesize=${pageSize}` });
+      yield page.value.map(graphRow);
+      next = page['@odata.nextLink'];
+    }
+  }
 }
 
 /** What a loop needs from its database: save one page, count a user's rows, close. */
@@ -99,6 +168,12 @@ interface PlainStore {
   close(): Promise<void>;
 }
 
+const UPSERT_TAIL = `ON CONFLICT (user_id, external_id) DO UPDATE SET etag = excluded.etag, display_name = excluded.display_name,
+  email = excluded.email, phone = excluded.phone, organization = excluded.organization, raw = excluded.raw,
+  updated_at = excluded.updated_at WHERE plain_loop_contacts.etag <> excluded.etag`;
+const CREATE = `CREATE TABLE IF NOT EXISTS plain_loop_contacts (user_id text NOT NULL, external_id text NOT NULL, etag text NOT NULL,
+  display_name text, email text, phone text, organization text, raw text NOT NULL, created_at text NOT NULL, updated_at text NOT NULL,
+  PRIMARY KEY (user_id, external_id))`;
 function openSqlite(file: string): PlainStore {
   const db = new Database(file);
   // The service's settings (db/index.ts), so both sides pay the same durability.
@@ -110,7 +185,7 @@ function openSqlite(file: string): PlainStore {
   const insert = db.prepare(`INSERT INTO plain_loop_contacts (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ${UPSERT_TAIL}`);
   const savePage = db.transaction((userId: string, rows: readonly Row[]) => {
     const now = new Date().toISOString();
-    for (const r of rows) insert.run(userId, r.id, r.etag, r.name, r.email, r.phone, r.organization, JSON.stringify(r.person), now, now);
+    for (const r of rows) insert.run(userId, r.id, r.etag, r.name, r.email, r.phone, r.organization, JSON.stringify(r.contact), now, now);
   });
   return {
     savePage: (userId, rows) => Promise.resolve(savePage(userId, rows)),
@@ -142,7 +217,7 @@ async function openPostgres(url: string): Promise<PlainStore> {
     AS u(external_id, etag, display_name, email, phone, organization, raw) ${UPSERT_TAIL}`;
   return {
     async savePage(userId, rows) {
-      const raws = jsonTextArray(rows.map((r) => JSON.stringify(r.person)));
+      const raws = jsonTextArray(rows.map((r) => JSON.stringify(r.contact)));
       const values = [userId, rows.map((r) => r.id), rows.map((r) => r.etag), rows.map((r) => r.name), rows.map((r) => r.email)];
       values.push(rows.map((r) => r.phone), rows.map((r) => r.organization), raws, new Date().toISOString());
       // A named query is parsed and planned once per connection.
@@ -207,21 +282,18 @@ async function main(): Promise<void> {
       await session.post('Profiler.start');
     }
     let peakRssBytes = process.memoryUsage.rss();
-    let pageToken: string | undefined;
     let contacts = 0;
     let pages = 0;
     const cpu = process.cpuUsage();
     const threadsBefore = threadCpu();
     const started = performance.now();
-    do {
-      const page = await fetchPage(providerUrl, pageSize, pageToken);
-      const rows = toRows(page.connections ?? []);
+    const read = process.env.PLAIN_LOOP_API === 'graph' ? graphPages(providerUrl, pageSize) : peoplePages(providerUrl, pageSize);
+    for await (const rows of read) {
       await store.savePage(userId, rows);
       contacts += rows.length;
       pages += 1;
-      pageToken = page.nextPageToken;
       peakRssBytes = Math.max(peakRssBytes, process.memoryUsage.rss());
-    } while (pageToken);
+    }
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
     const threadsAfter = threadCpu();

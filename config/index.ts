@@ -11,9 +11,12 @@ import {
   DEFAULT_HOST,
   DEFAULT_TUNING,
   DEFAULT_PHONE_REGION,
+  DEFAULT_EVENT_STREAMS_PER_KEY,
   DEFAULT_UPLOAD_MAX_BYTES,
+  PEER_RATE_LIMIT_DEFAULTS,
   PORT_DEFAULTS,
   RATE_LIMIT_DEFAULTS,
+  UPLOAD_DEFAULTS,
   WORKER_DEFAULTS,
 } from './defaults';
 import {
@@ -67,13 +70,21 @@ export interface AppConfig {
   defaultPhoneRegion: CountryCode;
   /**
    * Whether user-supplied source URLs (CardDAV) may reach loopback and private addresses
-   * (`SOURCES_ALLOW_PRIVATE_ADDRESSES`, default false; `npm start` turns it on for its own worker).
+   * (`SOURCES_ALLOW_PRIVATE_ADDRESSES`, default false; `npm start` on a loopback `HOST` turns it on for its own worker).
    */
   sourcesAllowPrivateAddresses: boolean;
   /** Largest upload `POST /v1/uploads` takes (`UPLOAD_MAX_BYTES`); larger ones get 413. */
   uploadMaxBytes: number;
+  /** Bytes of uploads one tenant may keep (`UPLOAD_QUOTA_BYTES`); past it, 429 `upload_quota_exceeded`. */
+  uploadQuotaBytes: number;
+  /** Seconds an upload no running import reads is kept (`UPLOAD_RETENTION`, e.g. `7d`). */
+  uploadRetentionSeconds: number;
   /** Requests per second and burst per API key (`RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST`). */
   rateLimit: { perSecond: number; burst: number };
+  /** The same per peer address, for requests without a key (`PEER_RATE_LIMIT_PER_SECOND`, `PEER_RATE_LIMIT_BURST`). */
+  peerRateLimit: { perSecond: number; burst: number };
+  /** Live event streams open at once per API key in one API process (`EVENT_STREAMS_PER_KEY`). */
+  eventStreamsPerKey: number;
 }
 
 /** `CODEC_CORS_ORIGINS`: comma-separated origins such as `https://temporal.example.com`. */
@@ -97,6 +108,18 @@ function phoneRegion(raw: string): CountryCode {
     throw new ConfigError(`DEFAULT_PHONE_REGION must be a two-letter region code such as US, GB or DE (got "${raw}")`);
   }
   return region;
+}
+
+/** The shortest `UPLOAD_RETENTION`: the expiry schedule's interval (an hour); less would only mislead. */
+const MIN_UPLOAD_RETENTION_SECONDS = UPLOAD_DEFAULTS.expiryEveryMs / 1000;
+
+/** `UPLOAD_RETENTION`: a duration from an hour to a year. */
+function retention(raw: string | undefined): number {
+  const seconds = parseDurationSeconds('UPLOAD_RETENTION', raw, UPLOAD_DEFAULTS.retentionSeconds, 365 * 86_400);
+  if (seconds < MIN_UPLOAD_RETENTION_SECONDS) {
+    throw new ConfigError(`UPLOAD_RETENTION must be at least 1h: expired uploads are deleted once an hour (got "${raw}")`);
+  }
+  return seconds;
 }
 
 /** Reads and validates the environment. Throws {@link ConfigError} with a message that says what to fix. */
@@ -157,10 +180,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     sourcesAllowPrivateAddresses: parseBoolean('SOURCES_ALLOW_PRIVATE_ADDRESSES', env.SOURCES_ALLOW_PRIVATE_ADDRESSES, false),
     defaultPhoneRegion: phoneRegion(env.DEFAULT_PHONE_REGION || DEFAULT_PHONE_REGION),
     uploadMaxBytes: integer('UPLOAD_MAX_BYTES', DEFAULT_UPLOAD_MAX_BYTES, 1, 2 ** 40),
+    uploadQuotaBytes: integer('UPLOAD_QUOTA_BYTES', UPLOAD_DEFAULTS.quotaBytes, 1, 2 ** 50),
+    uploadRetentionSeconds: retention(env.UPLOAD_RETENTION),
     rateLimit: {
       perSecond: integer('RATE_LIMIT_PER_SECOND', RATE_LIMIT_DEFAULTS.perSecond, 1, 1_000_000),
       burst: integer('RATE_LIMIT_BURST', RATE_LIMIT_DEFAULTS.burst, 1, 10_000_000),
     },
+    peerRateLimit: {
+      perSecond: integer('PEER_RATE_LIMIT_PER_SECOND', PEER_RATE_LIMIT_DEFAULTS.perSecond, 1, 1_000_000),
+      burst: integer('PEER_RATE_LIMIT_BURST', PEER_RATE_LIMIT_DEFAULTS.burst, 1, 10_000_000),
+    },
+    eventStreamsPerKey: integer('EVENT_STREAMS_PER_KEY', DEFAULT_EVENT_STREAMS_PER_KEY, 1, 1_000_000),
     codecCorsOrigins: origins('CODEC_CORS_ORIGINS', env.CODEC_CORS_ORIGINS || `http://localhost:${uiPort},http://127.0.0.1:${uiPort}`),
   };
 }

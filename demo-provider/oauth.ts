@@ -2,8 +2,9 @@
  * The demo provider's OAuth token endpoint (`POST /token`), speaking Google's protocol for the one
  * grant an import uses: `grant_type=refresh_token`. It checks the client credentials, accepts any
  * refresh token that is not revoked, and issues access tokens that expire (an hour, or what a test
- * sets). The People endpoint answers 401 for those once expired; tokens it did not issue keep the
- * old behaviour (any token works unless revoked), so `npm start` and older tests are unchanged.
+ * sets). The People endpoint answers 401 for those once expired; a token it did not issue never
+ * expires (any token works unless revoked), so `npm start` and tests that pass a fixed token need
+ * no token endpoint.
  */
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';

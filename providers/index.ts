@@ -10,6 +10,7 @@ import { carddav } from './carddav';
 import { file } from './file';
 import { googlePeople } from './google-people';
 import { invalidInput, jsonOrUndefined } from './kit/failures';
+import { microsoftGraph } from './microsoft-graph';
 import { DEFAULT_PHONE_REGION, type PhoneRegion } from './kit/normalize';
 import type { ContactSource, CredentialVault, ProviderCapabilities, ProviderDefinition, SourceContext, TokenVault } from './types';
 
@@ -18,6 +19,7 @@ export type { ContactSource, CredentialVault, PageRequest, SourcePage, SyncReque
 /** The providers, in the order the API documents them. */
 export const PROVIDERS = [
   googlePeople,
+  microsoftGraph,
   carddav,
   file,
 ] as const;

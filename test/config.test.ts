@@ -10,9 +10,12 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ConfigError, loadConfig, type AppConfig } from '../config';
 import {
+  DEFAULT_EVENT_STREAMS_PER_KEY,
   DEFAULT_HOST,
   DEFAULT_TUNING,
+  PEER_RATE_LIMIT_DEFAULTS,
   PORT_DEFAULTS,
+  UPLOAD_DEFAULTS,
   WORKER_DEFAULTS,
 } from '../config/defaults';
 import { parseInteger, PORT_RANGE } from '../config/parse';
@@ -149,6 +152,31 @@ describe('loadConfig', () => {
       /^GOOGLE_PEOPLE_BASE_URL must be an http:\/\/ or https:\/\/ URL \(got "ftp:\/\/people.example.com"\)$/,
     );
     assertConfigError(() => readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: 'people.example.com' }), /^GOOGLE_PEOPLE_BASE_URL is not a URL/);
+  });
+
+  it('reads the API limits, with their defaults from config/defaults.ts', () => {
+    const limits = (config: AppConfig) => ({
+      uploadQuotaBytes: config.uploadQuotaBytes,
+      uploadRetentionSeconds: config.uploadRetentionSeconds,
+      peerRateLimit: config.peerRateLimit,
+      eventStreamsPerKey: config.eventStreamsPerKey,
+    });
+    assert.deepEqual(limits(loadConfig({})), {
+      uploadQuotaBytes: UPLOAD_DEFAULTS.quotaBytes,
+      uploadRetentionSeconds: UPLOAD_DEFAULTS.retentionSeconds,
+      peerRateLimit: PEER_RATE_LIMIT_DEFAULTS,
+      eventStreamsPerKey: DEFAULT_EVENT_STREAMS_PER_KEY,
+    });
+    const env = { UPLOAD_QUOTA_BYTES: '5_000_000', UPLOAD_RETENTION: '2d', PEER_RATE_LIMIT_PER_SECOND: '3', PEER_RATE_LIMIT_BURST: '9', EVENT_STREAMS_PER_KEY: '4' };
+    assert.deepEqual(limits(loadConfig(env)), {
+      uploadQuotaBytes: 5_000_000,
+      uploadRetentionSeconds: 2 * 86_400,
+      peerRateLimit: { perSecond: 3, burst: 9 },
+      eventStreamsPerKey: 4,
+    });
+    assertConfigError(() => loadConfig({ UPLOAD_RETENTION: '30m' }), /^UPLOAD_RETENTION must be at least 1h/);
+    assertConfigError(() => loadConfig({ UPLOAD_RETENTION: 'a week' }), /^UPLOAD_RETENTION must be a duration/);
+    assertConfigError(() => loadConfig({ EVENT_STREAMS_PER_KEY: '0' }), /^EVENT_STREAMS_PER_KEY must be an integer from 1/);
   });
 });
 

@@ -24,6 +24,7 @@ import { workerWorkflowBundle } from './bundle-workflows';
 import { createImportWorker } from './create-worker';
 import { createHeapHeadroom } from './heap-headroom';
 import { createMisconfigurationGuard } from './misconfiguration-guard';
+import { ensureUploadExpirySchedule } from './upload-expiry-schedule';
 import { checkNamespace } from './preflight';
 import { sdkLogLevel, workerRuntimeLogging } from './runtime-logger';
 import { workerMetricsAddress, workerMetricsTelemetry } from './metrics';
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
       },
     });
     const converter = dataConverter(loadPayloadKeyring(config));
+    const client = new Client({ connection, namespace: target.namespace, dataConverter: converter });
     const worker = await createImportWorker({
       connection,
       workflowBundle: await workerWorkflowBundle(),
@@ -72,8 +74,9 @@ async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       deps: {
         store,
-        // Erasure cancels imports and waits for them: a client on this worker's own connection.
-        client: new Client({ connection, namespace: target.namespace, dataConverter: converter }),
+        // Erasure cancels imports and waits for them, and expiry asks whether they run: a client on
+        // this worker's own connection.
+        client,
         sealer: createTokenSealer(loadTokenKey(config)),
         sources: {
           providers,
@@ -95,6 +98,12 @@ async function main(): Promise<void> {
         `${config.workerMaxConcurrentActivities} batches and ${config.workerPagesInFlight} pages in flight at most, fetch-ahead ${config.importFetchAhead ? 'on' : 'off'}, ` +
         `${providers['google-people'].decodeThreads} decode thread(s)` +
         (metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''),
+    );
+    // Beside polling, not before it; and not fatal: imports run without it, uploads then wait for a
+    // worker that can create it.
+    void ensureUploadExpirySchedule(client, { taskQueue: config.taskQueue, retentionSeconds: config.uploadRetentionSeconds }).then(
+      (outcome) => console.log(`worker: upload-expiry schedule ${outcome} (uploads expire after ${config.uploadRetentionSeconds} s, UPLOAD_RETENTION)`),
+      (err: unknown) => console.warn(`worker: could not create the upload-expiry schedule, so uploads do not expire: ${err instanceof Error ? err.message : String(err)}`),
     );
     monitor = monitorConnection({
       ping: (deadline) => connection.withDeadline(deadline, () => connection.workflowService.getSystemInfo({})).then(() => undefined),

@@ -33,6 +33,11 @@ export interface OAuthProvider {
   name: string;
   /** `GOOGLE`: the client is `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET` and `GOOGLE_TOKEN_URL`. */
   envPrefix: string;
+  /**
+   * The `scope` a refresh asks for, for token endpoints that want it said (Microsoft's v2.0 endpoint
+   * may refuse a refresh without it); absent, the refresh keeps the scopes the user granted.
+   */
+  refreshScope?: string;
 }
 
 /** The service's OAuth client at one provider; `undefined` id and secret: this service has none. */
@@ -54,7 +59,8 @@ export interface AccessTokens {
   withAccessToken<T>(request: (accessToken: string) => Promise<T>, signal?: AbortSignal): Promise<T>;
 }
 
-function clientVariables({ envPrefix }: OAuthProvider): string {
+/** `GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET`: the variables of the service's client at `provider`. */
+export function clientVariables({ envPrefix }: OAuthProvider): string {
   return `${envPrefix}_CLIENT_ID and ${envPrefix}_CLIENT_SECRET`;
 }
 
@@ -83,8 +89,16 @@ const tokenResponseSchema = z.looseObject({
 const tokenErrorSchema = z.looseObject({ error: z.string(), error_description: z.string().optional() });
 
 /**
+ * Token endpoint errors that only the user can fix by connecting again: `invalid_grant` (RFC 6749:
+ * the refresh token is expired or revoked), and OpenID Connect's `interaction_required`,
+ * `consent_required` and `login_required` (Microsoft's answer when consent was withdrawn or a
+ * sign-in policy now wants the user present).
+ */
+const REAUTH_ERRORS: ReadonlySet<string> = new Set(['invalid_grant', 'interaction_required', 'consent_required', 'login_required']);
+
+/**
  * Trades a refresh token for an access token. Throws `ProviderUnauthenticated` (non-retryable) on
- * `invalid_grant`, `WorkerMisconfigured` when the client is refused, and the usual retryable types
+ * `invalid_grant` and the other errors only the user can fix, `WorkerMisconfigured` when the client is refused, and the usual retryable types
  * for throttling, outages and bodies of the wrong shape.
  */
 export async function refreshAccessToken(
@@ -104,6 +118,7 @@ export async function refreshAccessToken(
         refresh_token: refreshToken,
         client_id: client.clientId,
         client_secret: client.clientSecret,
+        ...(provider.refreshScope === undefined ? {} : { scope: provider.refreshScope }),
       }).toString(),
       timeoutMs: TOKEN_TIMEOUT_MS,
       signal,
@@ -127,7 +142,7 @@ export async function refreshAccessToken(
   const error = tokenErrorSchema.safeParse(json);
   // The provider's own words (Google's `Token has been expired or revoked.`) never include the token.
   const what = error.success ? `${error.data.error}${error.data.error_description ? `: ${error.data.error_description}` : ''}` : `HTTP ${status}`;
-  if (error.success && error.data.error === 'invalid_grant') {
+  if (error.success && REAUTH_ERRORS.has(error.data.error)) {
     throw failure(
       FAILURE_TYPES.providerUnauthenticated,
       `${provider.name} refused the refresh token (${what}). Ask the user to reconnect their account.`,

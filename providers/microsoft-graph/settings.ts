@@ -1,0 +1,36 @@
+/** The Microsoft Graph provider's configuration, read once at start (`loadConfig`). */
+import { parseHttpUrl } from '../../config/parse';
+import { readOAuthClient, type OAuthClient, type OAuthProvider } from '../kit/oauth';
+
+/** `MICROSOFT_GRAPH_BASE_URL` when unset: Microsoft Graph itself. */
+export const DEFAULT_MICROSOFT_GRAPH_BASE_URL = 'https://graph.microsoft.com';
+/**
+ * `MICROSOFT_TOKEN_URL` when unset: the Microsoft identity platform's v2.0 token endpoint for work,
+ * school and personal accounts alike; `npm start` points it at the demo provider.
+ */
+export const DEFAULT_MICROSOFT_TOKEN_URL = 'https://login.microsoftonline.com/common/oauth2/v2.0/token';
+
+/**
+ * Microsoft's OAuth client, in messages and variable names. A refresh asks again for what an import
+ * needs: reading contacts, and a refresh token to keep (the v2.0 endpoint may refuse a refresh that
+ * names no scope).
+ */
+export const MICROSOFT_OAUTH: OAuthProvider = {
+  name: 'Microsoft',
+  envPrefix: 'MICROSOFT',
+  refreshScope: 'https://graph.microsoft.com/Contacts.Read offline_access',
+};
+
+export interface MicrosoftGraphSettings {
+  /** Base URL of Microsoft Graph, or of a server that speaks its protocol (`MICROSOFT_GRAPH_BASE_URL`). */
+  baseUrl: string;
+  /** The client workers refresh access tokens with (`MICROSOFT_CLIENT_ID`, `MICROSOFT_CLIENT_SECRET`, `MICROSOFT_TOKEN_URL`). */
+  oauth: OAuthClient;
+}
+
+export function readMicrosoftGraphSettings(env: NodeJS.ProcessEnv): MicrosoftGraphSettings {
+  return {
+    baseUrl: parseHttpUrl('MICROSOFT_GRAPH_BASE_URL', env.MICROSOFT_GRAPH_BASE_URL, DEFAULT_MICROSOFT_GRAPH_BASE_URL),
+    oauth: readOAuthClient(env, MICROSOFT_OAUTH, DEFAULT_MICROSOFT_TOKEN_URL),
+  };
+}
