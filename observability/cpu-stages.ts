@@ -64,8 +64,8 @@ export interface CpuStagesSnapshot {
 
 /**
  * One sample every 5 ms: several hundred per 100,000 contacts. Each sample costs the thread the
- * same whether it works or waits (about 1.4 % of a core at one per millisecond, idle), so the
- * slower side of a comparison would otherwise pay more for being measured.
+ * same whether it works or waits (bench/README.md has what it costs an idle worker), so at a short
+ * interval the slower side of a comparison would pay more for being measured.
  */
 export const SAMPLING_INTERVAL_US = 5000;
 
