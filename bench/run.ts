@@ -38,8 +38,10 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
   for (const file of fs.readdirSync(RESULTS_DIR)) if (file.endsWith('.log')) fs.rmSync(path.join(RESULTS_DIR, file));
   const results = newResults();
   progress(`machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}`);
-  progress('building the service (npm run build): worker and API run compiled, as deployed');
-  buildService();
+  if (options.build) {
+    progress('building the service (npm run build): worker and API run compiled, as deployed');
+    buildService();
+  } else progress('--no-build: running the service as dist/ holds it');
 
   const run = await startBenchRun(options, progress, teardown);
   results.settings = settings(run);
@@ -50,7 +52,7 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
 
   for (const store of options.stores) {
     progress(`${store}: starting worker and API`);
-    const service = await startService(run, store, teardown);
+    const service = await startService(run, store, teardown, options.stages && runs(options, 'throughput'));
     try {
       await measureStore(run, service, results, fixtures);
     } catch (err) {

@@ -73,6 +73,13 @@ export const WORKER_DEFAULTS = {
   heartbeatThrottleMs: 20,
   /** How often a batch heartbeats while it waits on a slow page; well below the heartbeat timeout. */
   keepAliveHeartbeatMs: 2_000,
+  /**
+   * How far the JavaScript heap may grow past its live size between full collections, in percent,
+   * shared by the batches running (`WORKER_HEAP_HEADROOM_PERCENT`; 0: V8's own, about 30 % under
+   * the heap cap). One import's pages then cost a fraction of the collections
+   * (`worker/heap-headroom.ts`, bench/README.md).
+   */
+  heapHeadroomPercent: 100,
   /** A SIGTERM lets a running batch finish its current page and heartbeat before the worker exits. */
   shutdownGraceMs: 10_000,
 } as const;

@@ -23,12 +23,14 @@ import { openStore } from '../db';
 import { closeProviders, readProviderSettings } from '../providers';
 import { workerWorkflowBundle } from './bundle-workflows';
 import { createImportWorker } from './create-worker';
+import { createHeapHeadroom } from './heap-headroom';
 import { createMisconfigurationGuard } from './misconfiguration-guard';
 import { ensureUploadExpirySchedule } from './upload-expiry-schedule';
 import { checkNamespace } from './preflight';
 import { sdkLogLevel, workerRuntimeLogging } from './runtime-logger';
 import { workerMetricsAddress, workerMetricsTelemetry } from './metrics';
 import { createLogger, logSettings, routeConsole } from '../observability/logger';
+import { startCpuStages } from '../observability/cpu-stages';
 
 // Every line this process writes is one pino event (JSON, or readable under LOG_FORMAT=pretty).
 const logger = createLogger('worker');
@@ -37,6 +39,8 @@ routeConsole(logger);
 async function main(): Promise<void> {
   const logs = logSettings();
   const config = loadConfig();
+  // The benchmark's CPU per stage; unset (as deployed), nothing is profiled.
+  if (config.workerCpuStagesFile) await startCpuStages(config.workerCpuStagesFile);
   // Each provider reads its own variables (GOOGLE_PEOPLE_BASE_URL, …), validated here at start too.
   const providers = readProviderSettings(process.env);
   const target = temporalTarget();
@@ -94,6 +98,7 @@ async function main(): Promise<void> {
       maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities,
       heartbeatThrottleMs: config.heartbeatThrottleMs,
       dataConverter: converter,
+      heapHeadroom: createHeapHeadroom(config.workerHeapHeadroomPercent),
     });
     console.log(
       `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}, ` +

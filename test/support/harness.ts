@@ -19,6 +19,7 @@ import { openStore } from '../../db';
 import type { Store } from '../../db/types';
 import { bundleWorkflowsInThread } from '../../worker/bundle-workflows';
 import { createImportWorker } from '../../worker/create-worker';
+import type { HeapHeadroom } from '../../worker/heap-headroom';
 import { SEARCH_ATTRIBUTE_DEFINITIONS, type ImportTuning } from '../../workflows/contract';
 import { startDevServer, type DevServer } from '../../scripts/temporal-cli';
 import { readProviderSettings } from '../../providers';
@@ -166,6 +167,8 @@ export interface WorkerSetup {
   outboundLimits?: OutboundLimits;
   /** The worker's connection gate; one of the default size when absent. */
   connectionGate?: ConnectionGate;
+  /** A heap headroom to count the worker's batches (`worker/heap-headroom.ts`); none by default. */
+  heapHeadroom?: HeapHeadroom;
   /** More provider settings, as environment variables (`MICROSOFT_GRAPH_BASE_URL`, an OAuth client). */
   providerEnv?: NodeJS.ProcessEnv;
 }
@@ -180,6 +183,7 @@ export async function startWorker(setup: WorkerSetup): Promise<Worker> {
     workflowBundle: await workflowBundle(),
     heartbeatThrottleMs: setup.heartbeatThrottleMs ?? 20,
     dataConverter: testDataConverter,
+    ...(setup.heapHeadroom ? { heapHeadroom: setup.heapHeadroom } : {}),
     deps: {
       store: setup.store,
       client,
