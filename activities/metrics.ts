@@ -9,6 +9,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, type MetricMeter } from '@temporalio/common';
 import type { GovernorObserver } from '../providers/kit/governor';
+import type { ConnectionGateState } from './connection-gate';
 import type { PageGateState } from './page-gate';
 
 export const IMPORT_METRICS = {
@@ -23,6 +24,8 @@ export const IMPORT_METRICS = {
   budgetWaiting: 'contacts_import_provider_requests_waiting',
   budgetWait: 'contacts_import_provider_wait_seconds',
   budgetThrottled: 'contacts_import_provider_throttled',
+  connectionsInUse: 'contacts_import_connections_in_use',
+  connectionsWaiting: 'contacts_import_connections_waiting',
 } as const;
 
 /** Counts one import's saved pages; built once per batch from the activity's meter. */
@@ -50,7 +53,7 @@ export function pageMetrics(meter: MetricMeter, provider: string): PageMetrics {
  * waiting for a permit. Pass the result as the gate's `onChange`.
  */
 export function pageGateGauges(meter: MetricMeter): (state: PageGateState) => void {
-  const inFlight = meter.createGauge(IMPORT_METRICS.pagesInFlight, 'int', 'pages', 'Pages fetched or being fetched and not yet saved, in this worker');
+  const inFlight = meter.createGauge(IMPORT_METRICS.pagesInFlight, 'int', 'pages', 'Pages fetched and being saved, in this worker');
   const waiting = meter.createGauge(IMPORT_METRICS.pagesWaiting, 'int', 'pages', 'Pages waiting for a permit of the worker page gate');
   return (state) => {
     inFlight.set(state.inFlight);
@@ -83,6 +86,16 @@ export function governorMetrics(meter: MetricMeter): GovernorObserver {
     throttled(provider, budget) {
       throttled.add(1, { provider, budget });
     },
+  };
+}
+
+/** The connection gate's state as gauges, for the whole worker. */
+export function connectionGateGauges(meter: MetricMeter): (state: ConnectionGateState) => void {
+  const inUse = meter.createGauge(IMPORT_METRICS.connectionsInUse, 'int', 'connections', 'Requests this worker waits on (pages being fetched, webhooks)');
+  const waiting = meter.createGauge(IMPORT_METRICS.connectionsWaiting, 'int', 'connections', 'Requests waiting for a connection of the worker');
+  return (state) => {
+    inUse.set(state.inUse);
+    waiting.set(state.waiting);
   };
 }
 

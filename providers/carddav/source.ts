@@ -27,6 +27,7 @@ import { discoverAddressBook } from './discovery';
 import type { Budgets } from '../kit/budgets';
 import type { RequestGovernor } from '../kit/governor';
 import { carddavKeys } from './budgets';
+import type { OutboundLimits } from '../kit/http';
 import { DavClient } from './http';
 import { type ListedCard, type Listing, compareHrefs, hrefKey, listByPropfind, listBySync, multiget } from './listing';
 import { hrefPath } from './multistatus';
@@ -37,7 +38,7 @@ export interface CarddavSourceOptions {
   parseCard?: ParseCard;
   /** `auto` (default): `sync-collection` when the server has it, else PROPFIND. `propfind`: PROPFIND only. */
   listing?: 'auto' | 'propfind';
-  /** Deadline of one request, body included. Default 60000; a whole-book listing gets 10 minutes. */
+  /** Deadline of one request, body included, instead of `limits.requestTimeoutMs`; a whole-book listing gets 10 minutes. */
   timeoutMs?: number;
   /** Let the user's URL reach loopback and private addresses (the worker's `allowPrivateAddresses`). */
   allowPrivateAddresses?: boolean;
@@ -45,9 +46,9 @@ export interface CarddavSourceOptions {
   governor?: RequestGovernor;
   /** Those budgets, as the worker read them (`CARDDAV_ACCOUNT_RATE`, `CARDDAV_HOST_RATE`). */
   budgets?: Budgets;
+  /** The worker's outbound limits (`kit/http.ts`); the defaults when absent. */
+  limits?: OutboundLimits;
 }
-
-const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** `url` without user-info, which would be a second, unmanaged copy of the credentials: never used. */
 function withoutUserInfo(url: string): string {
@@ -81,10 +82,10 @@ class CarddavSource implements ContactSource {
   constructor(credentials: CarddavCredentials, options: CarddavSourceOptions) {
     this.#options = options;
     this.#credentials = { ...credentials, url: withoutUserInfo(credentials.url) };
+    const { limits, timeoutMs, allowPrivateAddresses, governor } = options;
     const keys = carddavKeys(options.budgets ?? {}, this.#credentials.url, this.#credentials.username);
-    this.budgetKeys = options.governor ? keys.map((key) => key.id) : [];
-    const budgets = options.governor ? { governor: options.governor, keys } : undefined;
-    this.#client = new DavClient(this.#credentials, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.allowPrivateAddresses, budgets);
+    this.budgetKeys = governor ? keys.map((key) => key.id) : [];
+    this.#client = new DavClient(this.#credentials, { limits, timeoutMs, allowPrivateAddresses, ...(governor ? { budgets: { governor, keys } } : {}) });
   }
 
   /** Tokens are valid for one address book of one account: a fingerprint of the URL and user, no secret. */

@@ -45,6 +45,8 @@ function openGooglePeopleSource(credentials: OAuthCredentials, settings: GoogleP
             signal,
             defaultRegion: context.defaultPhoneRegion,
             sync,
+            limits: context.outboundLimits,
+            allowPrivateAddresses: context.allowPrivateAddresses,
             decoder: decoderFor(settings),
             govern: (send) => context.governor.run({ keys, send, refusal: googlePeopleRefusal, signal }),
           }),

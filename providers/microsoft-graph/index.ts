@@ -19,6 +19,8 @@ function openMicrosoftGraphSource(credentials: OAuthCredentials, settings: Micro
     governor: context.governor,
     keys,
     defaultRegion: context.defaultPhoneRegion,
+    limits: context.outboundLimits,
+    allowPrivateAddresses: context.allowPrivateAddresses,
   });
 }
 
