@@ -16,6 +16,7 @@ import { InvalidCursorError, type Store } from '../db/types';
 import { requireKey, type Authenticator, type CallerVariables } from './auth';
 import { ApiError, errorBody, onError } from './errors';
 import { limitBody, notFoundOrNotAllowed } from './http-hygiene';
+import { keyVerified } from './peer-token';
 import type { Erasure, Imports, TemporalPing } from './imports';
 import { importNotFound } from './imports/status-reader';
 import { checkSyncMode } from './imports/sync-mode';
@@ -51,7 +52,7 @@ export interface AppDeps {
   temporal: TemporalPing;
   /** Requests per second and burst, per API key. */
   rateLimit?: Pick<RateLimitOptions, 'perSecond' | 'burst'>;
-  /** Requests per second and burst, per peer address, of requests without a key. */
+  /** Requests per second and burst, per peer address, of requests without a valid key. */
   peerRateLimit?: Pick<RateLimitOptions, 'perSecond' | 'burst'>;
   /** How long one check of Temporal and the database answers `/healthz` (`HEALTH_DEFAULTS.cacheMs`). */
   healthCacheMs?: number;
@@ -92,7 +93,8 @@ export function createApp(deps: AppDeps) {
   // First, so they see every answer: refusals, 404s and errors included.
   app.use('*', requestLog(deps.log));
   if (deps.metrics) app.use('*', deps.metrics.middleware);
-  // Before anything that reads the store: a peer over its limit costs nothing more.
+  // Before anything that reads the store: a peer over its limit costs nothing more, not even a key
+  // lookup. Every request counts here until its key verifies (api/peer-token.ts).
   app.use('*', rateLimitPeers(new TokenBuckets(deps.peerRateLimit ?? PEER_RATE_LIMIT_DEFAULTS)));
   app.use('*', secureHeaders());
   app.use('/v1/*', async (c, next) => {
@@ -238,6 +240,7 @@ export function createApp(deps: AppDeps) {
     // Which part is down helps an attacker as much as an operator: only callers with a key learn it.
     // Checking a key needs the database: when that is what is down, the caller just gets no details.
     const caller = await deps.auth.authenticate(c.req.header('authorization'), 'tenant', requestOrigin(c)).catch(() => undefined);
+    if (caller?.ok && caller.caller.keyId !== null) keyVerified(c);
     return caller?.ok ? c.json(report, code) : c.json({ status: report.status }, code);
   });
 
