@@ -46,17 +46,18 @@ export interface StoredProgress {
 export type ReadStatus = (tenant: string, importId: string) => Promise<ImportView>;
 
 /**
- * `status` brought up to the stored checkpoint (`furthest`), for an open import only, so a progress
- * bar never steps back whichever API process or path answers. A store that does not answer leaves
- * `status` as it is.
+ * `status` brought up to the stored checkpoint (`furthest`), so a progress bar never steps back
+ * whichever API process or path answers. In every state: the checkpoint is exact for the pages
+ * committed, and an import that ended (cancelled, terminated, failed) before its workflow heard of
+ * its last pages has a memo behind them. A store that does not answer leaves `status` as it is.
  */
-export async function aheadOfStored<S extends StatusCounts & Pick<ImportStatus, 'state'>>(
+export async function aheadOfStored<S extends StatusCounts>(
   storedProgress: StatusReaderOptions['storedProgress'],
   tenant: string,
   key: string,
   status: S,
 ): Promise<S> {
-  if (!storedProgress || (status.state !== 'running' && status.state !== 'paused' && status.state !== 'needs_reauth')) return status;
+  if (!storedProgress) return status;
   const stored = await storedProgress(tenant, key).catch(() => null);
   return furthest(status, stored?.checkpoint ?? null);
 }
