@@ -1,12 +1,13 @@
 /**
  * The API's limits on what callers without a key, and each key's event streams, may take: requests
  * without a valid key are counted per peer address; a key holds at most `EVENT_STREAMS_PER_KEY` streams
- * open, and a revoked key's streams end within seconds; `/healthz` asks Temporal and the database
+ * open, and a revoked key's streams end within seconds, even while another key's check stalls; `/healthz` asks Temporal and the database
  * once per interval, however many probes come.
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createHealthCheck } from '../api/health';
+import { StreamSlots } from '../api/events/stream-slots';
 import { HEALTH_DEFAULTS } from '../config/defaults';
 import type { Store } from '../db/types';
 import { assembledApp, assertError, freshStore, listen, open, send, type App } from './support/assembled-app';
@@ -209,5 +210,29 @@ describe('event streams per key', () => {
       clearTimeout(deadline);
     }
     assert.equal((await stream()).status, 401, 'and the key opens no new one');
+  });
+
+  it("gives each key's check a deadline, so a stalled check does not keep another key's revoked streams open", async () => {
+    const slots = new StreamSlots({ perKey: 1, checkMs: 20, checkTimeoutMs: 50 });
+    let stalledChecks = 0;
+    let revoked = false;
+    let ended = false;
+    // One key's check never answers (its store stalls); the other key is revoked after the checks stalled.
+    const releaseStalled = slots.open('stalled', () => {
+      stalledChecks += 1;
+      return new Promise<boolean>(() => {});
+    }, () => assert.fail('a check that never answered is not a no'));
+    const releaseRevoked = slots.open('revoked', async () => !revoked, () => {
+      ended = true;
+    });
+    try {
+      await waitFor(() => stalledChecks >= 1, 'the first check of the stalled key', 5_000);
+      revoked = true;
+      await waitFor(() => ended, "the revoked key's stream to end while the other key's check stalls", 5_000);
+      assert.ok(stalledChecks >= 2, 'the stalled key is asked again once its check ran out of time');
+    } finally {
+      releaseStalled?.();
+      releaseRevoked?.();
+    }
   });
 });
