@@ -253,10 +253,13 @@ describe('who may use the codec server', () => {
   });
 
   it('knows the loopback addresses', () => {
-    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1']) {
+    const loopback = ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '0:0:0:0:0:0:0:1'];
+    // IPv4-mapped, as a peer address and as a URL spells a Host of `[::ffff:127.0.0.1]`.
+    const mapped = ['::ffff:127.0.0.1', '[::FFFF:127.0.0.1]', '::ffff:7f00:1', new URL('http://[::ffff:127.0.0.1]:3000/').hostname];
+    for (const host of [...loopback, ...mapped]) {
       assert.equal(isLoopbackHost(host), true, host);
     }
-    for (const host of ['0.0.0.0', '::', '192.168.1.10', '10.0.0.1', 'example.com', '']) {
+    for (const host of ['0.0.0.0', '::', '192.168.1.10', '10.0.0.1', '::ffff:192.168.1.10', '::ffff:c0a8:10a', '::127.0.0.1', 'example.com', '']) {
       assert.equal(isLoopbackHost(host), false, host);
     }
   });
