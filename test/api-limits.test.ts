@@ -209,7 +209,9 @@ describe('event streams per key', () => {
     } finally {
       clearTimeout(deadline);
     }
-    assert.equal((await stream()).status, 401, 'and the key opens no new one');
+    const refused = await stream();
+    assert.equal(refused.status, 401, 'and the key opens no new one');
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'unauthenticated');
   });
 
   it("gives each key's check a deadline, so a stalled check does not keep another key's revoked streams open", async () => {

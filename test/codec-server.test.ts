@@ -16,6 +16,7 @@ import { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
 import { createAuthenticator } from '../api/auth';
+import { ErrorBody } from '../api/schemas';
 import { createCodecApp } from '../api/codec';
 import { createTemporalImports, type Imports } from '../api/imports';
 import { isLoopbackHost } from '../api/loopback';
@@ -230,12 +231,17 @@ describe('who may use the codec server', () => {
       headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
       body: JSON.stringify({ payloads: [] }),
     });
+  /** `200` for an answer that succeeded; the status and error code (`401 unauthenticated`) of a refusal. */
+  const outcome = async (answer: Response | Promise<Response>) => {
+    const res = await answer;
+    return res.ok ? `${res.status}` : `${res.status} ${ErrorBody.parse(await res.json()).error.code}`;
+  };
 
   it('is open without a key while no key at all exists, only when the API listens on loopback', async () => {
     const keyless = await freshStore();
     try {
-      assert.equal((await decodeNothing(codecApp(keyless, true))).status, 200, 'npm start: the Web UI sends no key');
-      assert.equal((await decodeNothing(codecApp(keyless, false))).status, 401, 'on a public address it is closed');
+      assert.equal(await outcome(decodeNothing(codecApp(keyless, true))), '200', 'npm start: the Web UI sends no key');
+      assert.equal(await outcome(decodeNothing(codecApp(keyless, false))), '401 unauthenticated', 'on a public address it is closed');
     } finally {
       await keyless.close();
     }
@@ -243,13 +249,13 @@ describe('who may use the codec server', () => {
 
   it('takes operator keys only once one exists, even on loopback: not tenant keys, not revoked ones', async () => {
     const app = codecApp(store, true);
-    assert.equal((await decodeNothing(app)).status, 401, 'no key');
-    assert.equal((await decodeNothing(app, `Bearer ${OPERATOR_KEY}`)).status, 200, 'the operator key');
-    assert.equal((await decodeNothing(app, `Bearer ${TENANT_KEY}`)).status, 401, 'a tenant key opens no other tenant’s history');
+    assert.equal(await outcome(decodeNothing(app)), '401 unauthenticated', 'no key');
+    assert.equal(await outcome(decodeNothing(app, `Bearer ${OPERATOR_KEY}`)), '200', 'the operator key');
+    assert.equal(await outcome(decodeNothing(app, `Bearer ${TENANT_KEY}`)), '401 unauthenticated', 'a tenant key opens no other tenant’s history');
     const { key, record } = await store.apiKeys.create({ scope: 'operator', name: 'to-revoke' });
-    assert.equal((await decodeNothing(app, `Bearer ${key}`)).status, 200);
+    assert.equal(await outcome(decodeNothing(app, `Bearer ${key}`)), '200');
     await store.apiKeys.revoke(record.id);
-    assert.equal((await decodeNothing(app, `Bearer ${key}`)).status, 401, 'a revoked operator key');
+    assert.equal(await outcome(decodeNothing(app, `Bearer ${key}`)), '401 unauthenticated', 'a revoked operator key');
   });
 
   it('knows the loopback addresses', () => {

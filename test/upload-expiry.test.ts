@@ -15,6 +15,7 @@ import type { Worker } from '@temporalio/worker';
 import { createUploadExpiryActivities } from '../activities/upload-expiry';
 import { UPLOAD_DEFAULTS } from '../config/defaults';
 import type { Store, UploadMeta } from '../db/types';
+import { UploadNotFoundError } from '../db/uploads';
 import { ensureUploadExpirySchedule } from '../worker/upload-expiry-schedule';
 import { importWorkflowId } from '../workflows/contract';
 import { ExpireUploadsResult, uploadExpiryScheduleId } from '../workflows/upload-expiry-contract';
@@ -110,7 +111,7 @@ for (const storeCase of storeCases()) {
       assert.equal(await store.uploads.get(tenant, upload.uploadId), null);
       assert.equal(await store.uploads.usedBytes(tenant), young.bytes, 'its bytes no longer count against the quota');
       if (storeCase.name === 'postgres') assert.equal(await chunks(tenant), 1, "only the young upload's chunk is left");
-      else await assert.rejects(store.uploads.open(tenant, upload.uploadId), /has no upload/);
+      else await assert.rejects(store.uploads.open(tenant, upload.uploadId), UploadNotFoundError);
     });
 
     it('the schedule deletes what no running import reads and keeps the rest', { timeout: 120_000 }, async () => {
