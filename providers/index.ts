@@ -82,7 +82,10 @@ export async function encodeCredentials(request: SourceRequest, vault: Credentia
 /** Every provider's settings, by provider. */
 export type ProviderSettings = { [P in Provider as P['id']]: ReturnType<P['readSettings']> };
 
-/** Reads every provider's environment variables (`loadConfig`); throws `ConfigError` for a bad value. */
+/**
+ * Reads every provider's environment variables, once, at worker start (`loadConfig` reads the rest of
+ * the configuration); throws `ConfigError` for a bad value.
+ */
 export function readProviderSettings(env: NodeJS.ProcessEnv): ProviderSettings {
   return Object.fromEntries(PROVIDERS.map((provider) => [provider.id, provider.readSettings(env)])) as ProviderSettings;
 }

@@ -161,7 +161,7 @@ export interface ProviderDefinition<Id extends string = string, Request extends 
   readonly credentials: z.ZodType<Credentials>;
   /** API side: the credentials to seal for `request`; long-lived secrets go to the vault, never into history. */
   toCredentials(request: z.output<Request>, vault: CredentialVault): Promise<Credentials>;
-  /** Its environment variables, read once at start by `loadConfig`; throws `ConfigError` for bad values. */
+  /** Its environment variables, read once at worker start by `readProviderSettings` (`./index.ts`); throws `ConfigError` for bad values. */
   readSettings(env: NodeJS.ProcessEnv): Settings;
   /** Worker side: the source that reads the contacts these (opened, parsed) credentials reach. */
   openSource(credentials: Credentials, settings: Settings, context: SourceContext): ContactSource;

@@ -1,4 +1,4 @@
-/** The Microsoft Graph provider's configuration, read once at start (`loadConfig`). */
+/** The Microsoft Graph provider's configuration, read once at worker start (`readProviderSettings`, providers/index.ts). */
 import { parseHttpUrl } from '../../config/parse';
 import { readOAuthClient, type OAuthClient, type OAuthProvider } from '../kit/oauth';
 
