@@ -126,6 +126,14 @@ export function openSource(name: string, credentials: string, sources: SourceSet
   return provider.openSource(parsed.data, sources.providers[provider.id as ProviderId], context);
 }
 
+/** What each provider says of its settings for the worker's start line: `google-people: 2 decode thread(s)`. */
+export function describeProviderSettings(settings: ProviderSettings): string[] {
+  return PROVIDERS.flatMap((provider: AnyProvider) => {
+    const said = provider.describeSettings?.(settings[provider.id as ProviderId]);
+    return said === undefined ? [] : [`${provider.id}: ${said}`];
+  });
+}
+
 /** Releases what providers keep across sources (decode threads), at worker shutdown. */
 export async function closeProviders(settings: ProviderSettings): Promise<void> {
   await Promise.all(PROVIDERS.map((provider: AnyProvider) => provider.close?.(settings[provider.id as ProviderId])));

@@ -165,6 +165,8 @@ export interface ProviderDefinition<Id extends string = string, Request extends 
   readSettings(env: NodeJS.ProcessEnv): Settings;
   /** Worker side: the source that reads the contacts these (opened, parsed) credentials reach. */
   openSource(credentials: Credentials, settings: Settings, context: SourceContext): ContactSource;
+  /** What the worker's start line says of `settings` (`2 decode thread(s)`); a provider without it says nothing. */
+  describeSettings?(settings: Settings): string;
   /** Releases what the provider keeps for `settings` across sources (decode threads); at worker shutdown. */
   close?(settings: Settings): Promise<void>;
 }

@@ -20,7 +20,7 @@ import { connectionGateGauges, pageGateGauges } from '../activities/metrics';
 import { createConnectionGate } from '../activities/connection-gate';
 import { createPageGate } from '../activities/page-gate';
 import { openStore } from '../db';
-import { closeProviders, readProviderSettings } from '../providers';
+import { closeProviders, describeProviderSettings, readProviderSettings } from '../providers';
 import { workerWorkflowBundle } from './bundle-workflows';
 import { createImportWorker } from './create-worker';
 import { createHeapHeadroom } from './heap-headroom';
@@ -103,8 +103,10 @@ async function main(): Promise<void> {
     console.log(
       `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}, ` +
         `${config.workerMaxConcurrentActivities} batches, ${config.workerPagesInFlight} pages being saved and ${config.workerConnections.total} connections ` +
-        `(${config.workerConnections.perTenant} per tenant) at most, fetch-ahead ${config.importFetchAhead ? 'on' : 'off'}, ` +
-        `${providers['google-people'].decodeThreads} decode thread(s)` +
+        `(${config.workerConnections.perTenant} per tenant) at most, fetch-ahead ${config.importFetchAhead ? 'on' : 'off'}` +
+        describeProviderSettings(providers)
+          .map((said) => `, ${said}`)
+          .join('') +
         (metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''),
     );
     // Beside polling, not before it; and not fatal: imports run without it, uploads then wait for a

@@ -70,6 +70,7 @@ export const googlePeople = {
   toCredentials: toOAuthCredentials,
   readSettings: readGooglePeopleSettings,
   openSource: openGooglePeopleSource,
+  describeSettings: (settings) => `${settings.decodeThreads} decode thread(s)`,
   async close(settings) {
     await decoders.get(settings)?.close();
     decoders.delete(settings);
