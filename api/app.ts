@@ -21,7 +21,7 @@ import type { Erasure, Imports, TemporalPing } from './imports';
 import { importNotFound } from './imports/status-reader';
 import { checkSyncMode } from './imports/sync-mode';
 import { importKey, importWorkflowId } from '../workflows/contract';
-import { isProviderId } from '../providers';
+import { isProviderId, uploadOf } from '../providers';
 import { resolveImportId } from '../workflows/import-id';
 import { withPartialStatus } from './partial-status';
 import { rateLimit, rateLimitPeers, TokenBuckets, type RateLimitOptions } from './rate-limit';
@@ -122,17 +122,18 @@ export function createApp(deps: AppDeps) {
   app.openapi(startImport, async (c) => {
     const { tenant } = c.var.caller;
     const body = c.req.valid('json');
-    if (body.source.provider === 'file') {
+    const uploadId = uploadOf(body.source);
+    if (uploadId !== undefined) {
       // Checked here, not only by the worker: an import of a file that is not this user's would
       // otherwise be accepted and fail later. Another tenant's upload is as unknown as none. The
       // check also records that this import reads the upload, before it starts, so the upload does
       // not expire under it (db/upload-expiry.ts).
       const workflowId = importWorkflowId({ tenant, userId: body.userId }, body.source.provider);
-      if (!(await deps.store.uploads.reference(tenant, body.source.uploadId, { userId: body.userId, workflowId }))) {
+      if (!(await deps.store.uploads.reference(tenant, uploadId, { userId: body.userId, workflowId }))) {
         throw new ApiError(
           422,
           'unknown_upload',
-          `source.uploadId: no upload ${body.source.uploadId} for user ${body.userId} (uploads no import reads are deleted after UPLOAD_RETENTION); ` +
+          `source.uploadId: no upload ${uploadId} for user ${body.userId} (uploads no import reads are deleted after UPLOAD_RETENTION); ` +
             `upload the file with POST /v1/uploads?userId=${body.userId} first`,
         );
       }

@@ -126,6 +126,12 @@ export function openSource(name: string, credentials: string, sources: SourceSet
   return provider.openSource(parsed.data, sources.providers[provider.id as ProviderId], context);
 }
 
+/** The upload an import of `source` reads (the provider's `uploadOf`), or `undefined` when it reads none. */
+export function uploadOf(source: z.output<Provider['request']>): string | undefined {
+  const provider: AnyProvider = providerById(source.provider);
+  return provider.uploadOf?.(source);
+}
+
 /** What each provider says of its settings for the worker's start line: `google-people: 2 decode thread(s)`. */
 export function describeProviderSettings(settings: ProviderSettings): string[] {
   return PROVIDERS.flatMap((provider: AnyProvider) => {
