@@ -6,12 +6,14 @@
  * Cursor (kept in workflow history, a few hundred bytes per folder):
  *
  * ```json
- * {"v":1,"folders":["contacts","AAMkAD…"],"at":1,"next":"/v1.0/me/contactFolders/AAMkAD…/contacts/delta?$skiptoken=…",
+ * {"v":1,"folders":["contacts","AAMkAD…"],"at":1,"next":"/v1.0/me/contactFolders/AAMkAD…/contacts/delta?$skiptoken=…","pages":3,
  *  "links":{"contacts":"/v1.0/me/contactFolders/contacts/contacts/delta?$deltatoken=…"}}
  * ```
  *
  * - `folders`: every folder this import reads, in order, found on its first page;
  * - `at`: the folder being read; `next`: its `@odata.nextLink`, `null` at the folder's start;
+ * - `pages`: how many pages of that folder were read so far, a start again after an expired next
+ *   link included (`0` when the field is missing: a cursor written without it);
  * - `links`: the final `@odata.deltaLink` of each folder read to its end so far.
  *
  * Sync token (`{"v":1,"links":{…}}`): every folder's final delta link, handed back on the import's
@@ -34,6 +36,7 @@ const cursorSchema = z
     folders: z.array(FolderId).min(1).max(MAX_FOLDERS),
     at: z.number().int().nonnegative(),
     next: Ref.nullable(),
+    pages: z.number().int().nonnegative().default(0),
     links: Links,
   })
   .refine((cursor) => cursor.at < cursor.folders.length, { message: 'at is past the last folder' });
@@ -45,8 +48,8 @@ export type GraphCursor = Omit<z.infer<typeof cursorSchema>, 'v'>;
 /** Folder id → the final delta link of its last read. */
 export type DeltaLinks = Record<string, string>;
 
-export function encodeCursor({ folders, at, next, links }: GraphCursor): string {
-  return JSON.stringify({ v: 1, folders, at, next, links });
+export function encodeCursor({ folders, at, next, pages, links }: GraphCursor): string {
+  return JSON.stringify({ v: 1, folders, at, next, pages, links });
 }
 
 /**
