@@ -4,10 +4,15 @@
  * lead elsewhere, cursors edited by hand. Each read ends, with the failure that says which.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { ContactSource } from '../providers';
-import { encodeCursor } from '../providers/microsoft-graph/cursor';
+import { MAX_LINK_CHARS } from '../providers/microsoft-graph/client';
+import { encodeCursor, MAX_ENCODED_BYTES } from '../providers/microsoft-graph/cursor';
+import { MAX_FOLDER_ID_CHARS } from '../providers/microsoft-graph/folders';
 import { MAX_PAGES_PER_FOLDER } from '../providers/microsoft-graph/source';
+import { SyncTokenExpiredError } from '../providers/types';
 import { FAILURE_TYPES } from '../workflows/contract';
 import { graphContact, startGraphLookalike, type GraphLookalike } from './support/graph-lookalike';
 import { readAll, rejectsWith, sourceAt } from './support/graph-source';
@@ -15,6 +20,34 @@ import { uniqueId } from './support/harness';
 
 const isDelta = (path: string) => path.endsWith('/contacts/delta');
 const signal = () => new AbortController().signal;
+const KIB = MAX_ENCODED_BYTES / 1024;
+
+/** Folder `i`'s id, as long as an id may be. */
+const longId = (i: number) => `F${String(i).padStart(3, '0')}${'x'.repeat(MAX_FOLDER_ID_CHARS - 4)}`;
+/** A delta link of folder `id` as long as a link may be, below `/v1.0`. */
+const longRef = (id: string) => {
+  const ref = `/v1.0/me/contactFolders/${id}/contacts/delta?$deltatoken=`;
+  return ref.padEnd(MAX_LINK_CHARS - 100, 't');
+};
+
+/** A server that counts what reaches it and answers nothing useful: where a tampered link would lead. */
+async function strayServer(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+  let requests = 0;
+  const server = http.createServer((_req, res) => {
+    requests += 1;
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"value":[]}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: () => requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
 
 describe('the Microsoft Graph source against a lying Graph', () => {
   let graph: GraphLookalike;
@@ -63,5 +96,41 @@ describe('the Microsoft Graph source against a lying Graph', () => {
     const start = encodeCursor({ folders: ['contacts'], at: 0, next: '/v1.0/me/contactFolders/contacts/contacts/delta?$skiptoken=x', links: {}, pages: MAX_PAGES_PER_FOLDER - 1 });
     const failure = await rejectsWith(source.fetchPage({ cursor: start, pageSize: 4, signal: signal() }), FAILURE_TYPES.providerBadResponse);
     assert.equal(failure.nonRetryable, true);
+  });
+
+  it(`refuses to carry a cursor past ${KIB} KiB, however many ids and links each within their bounds make it`, async () => {
+    for (let i = 0; i < 60; i++) graph.addFolder(mailbox, longId(i));
+    graph.hostile = ({ path }) => (isDelta(path) ? { body: { value: [], '@odata.deltaLink': `${graph.url}${path}?$deltatoken=${'t'.repeat(1200)}` } } : undefined);
+    const failure = await rejectsWith(readAll(source), FAILURE_TYPES.providerBadResponse);
+    assert.equal(failure.nonRetryable, true);
+  });
+
+  it('refuses a cursor edited by hand, asking nothing of Graph or anyone else: another host, a folder past the list, not JSON, too large', async () => {
+    const stray = await strayServer();
+    try {
+      const cursor = { v: 1, folders: ['contacts'], at: 0, next: null, pages: 0, links: {} };
+      const huge = { ...cursor, links: Object.fromEntries(Array.from({ length: 60 }, (_, i) => [longId(i), longRef(longId(i))])) };
+      assert.ok(JSON.stringify(huge).length > MAX_ENCODED_BYTES);
+      const tampered = [
+        JSON.stringify({ ...cursor, next: `${stray.url}/v1.0/me/contactFolders/contacts/contacts/delta?$skiptoken=1` }),
+        JSON.stringify({ ...cursor, at: 1 }),
+        'not a cursor',
+        JSON.stringify(huge),
+      ];
+      for (const text of tampered) {
+        const failure = await rejectsWith(source.fetchPage({ cursor: text, pageSize: 4, signal: signal() }), FAILURE_TYPES.invalidImportInput);
+        assert.equal(failure.nonRetryable, true, text.slice(0, 80));
+      }
+      assert.equal(stray.requests(), 0, 'the token went nowhere else');
+      assert.equal(graph.stats.requests, 0, 'and nothing was read');
+    } finally {
+      await stray.close();
+    }
+  });
+
+  it(`reads everything again for a sync token past ${KIB} KiB, without following any of its links`, async () => {
+    const links = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [longId(i), longRef(longId(i))]));
+    await assert.rejects(source.fetchPage({ cursor: null, pageSize: 4, signal: signal(), sync: { since: JSON.stringify({ v: 1, links }) } }), SyncTokenExpiredError);
+    assert.equal(graph.stats.requests, 0);
   });
 });

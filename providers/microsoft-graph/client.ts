@@ -22,8 +22,12 @@ export const API_NAME = 'Microsoft Graph';
 /** The API version every request names, and every link Graph hands back starts with. */
 export const GRAPH_VERSION = '/v1.0';
 const DEFAULT_TIMEOUT_MS = 60_000;
-/** Longest link kept: Graph's are a few hundred characters; anything far longer is not one. */
-export const MAX_LINK_CHARS = 4096;
+/**
+ * Longest link followed and kept. Graph documents no length; its contact links are the path with
+ * the folder id (at most 512 characters: `MAX_FOLDER_ID_CHARS`) and a skip or delta token of a
+ * few hundred characters, under 1,000 in all. Twice that leaves room; a longer one is not Graph's.
+ */
+export const MAX_LINK_CHARS = 2048;
 
 /** Error codes of an expired or unknown delta state, however Graph spells them. */
 const EXPIRED_DELTA_CODES = new Set(['syncstatenotfound', 'syncstateinvalid', 'resyncrequired']);

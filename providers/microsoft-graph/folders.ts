@@ -20,8 +20,11 @@ export const DEFAULT_FOLDER = 'contacts';
 export const MAX_FOLDERS = 100;
 /** The most pages one folder listing may take (at 100 folders a page, more than {@link MAX_FOLDERS}). */
 export const MAX_LISTING_PAGES = 10;
-/** Longest folder id kept: Graph's are under 200 characters. */
-export const MAX_FOLDER_ID_CHARS = 1024;
+/**
+ * Longest folder id kept. Graph's Outlook ids are Exchange item and folder ids, which Exchange
+ * bounds at 512 characters of base64 (typically about 150).
+ */
+export const MAX_FOLDER_ID_CHARS = 512;
 
 const FolderId = z.string().min(1).max(MAX_FOLDER_ID_CHARS);
 
