@@ -10,7 +10,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { ContactSource } from '../providers';
 import { MAX_LINK_CHARS } from '../providers/microsoft-graph/client';
 import { encodeCursor, MAX_ENCODED_BYTES } from '../providers/microsoft-graph/cursor';
-import { MAX_FOLDER_ID_CHARS } from '../providers/microsoft-graph/folders';
+import { MAX_FOLDERS, MAX_FOLDER_ID_CHARS, MAX_LISTING_PAGES } from '../providers/microsoft-graph/folders';
 import { MAX_PAGES_PER_FOLDER } from '../providers/microsoft-graph/source';
 import { SyncTokenExpiredError } from '../providers/types';
 import { FAILURE_TYPES } from '../workflows/contract';
@@ -19,6 +19,9 @@ import { readAll, rejectsWith, sourceAt } from './support/graph-source';
 import { uniqueId } from './support/harness';
 
 const isDelta = (path: string) => path.endsWith('/contacts/delta');
+const TOP_LISTING = '/v1.0/me/contactFolders';
+/** A listing page naming `ids`, leading on to `next` when given. */
+const listing = (ids: readonly string[], next?: string) => ({ body: { value: ids.map((id) => ({ id })), ...(next === undefined ? {} : { '@odata.nextLink': next }) } });
 const signal = () => new AbortController().signal;
 const KIB = MAX_ENCODED_BYTES / 1024;
 
@@ -132,5 +135,53 @@ describe('the Microsoft Graph source against a lying Graph', () => {
     const links = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [longId(i), longRef(longId(i))]));
     await assert.rejects(source.fetchPage({ cursor: null, pageSize: 4, signal: signal(), sync: { since: JSON.stringify({ v: 1, links }) } }), SyncTokenExpiredError);
     assert.equal(graph.stats.requests, 0);
+  });
+
+  it(`refuses more than ${MAX_FOLDERS} folders on the listing page that names them, without listing further`, async () => {
+    let page = 0;
+    graph.hostile = ({ path }) => (path === TOP_LISTING ? listing(Array.from({ length: 60 }, () => `f${page}-${Math.random()}`), `${graph.url}${path}?$skiptoken=${++page}`) : undefined);
+    await rejectsWith(readAll(source), FAILURE_TYPES.providerInvalidRequest);
+    assert.equal(page, 2, 'the second page of 60 folders was the last one asked for');
+  });
+
+  it('refuses a listing page naming folders by the hundred thousand as too many, not with a crash', async () => {
+    const ids = Array.from({ length: 150_000 }, (_, i) => i.toString(36));
+    graph.hostile = ({ path }) => (path === TOP_LISTING ? listing(ids) : undefined);
+    await rejectsWith(readAll(source), FAILURE_TYPES.providerInvalidRequest);
+  });
+
+  it('reads a folder listed twice once, and counts its contacts once', async () => {
+    for (const folder of ['work', 'home', 'team']) {
+      graph.addFolder(mailbox, folder);
+      graph.put(mailbox, folder, graphContact(`${folder}0`, 'Ada', folder));
+    }
+    const children: Record<string, string[]> = { [TOP_LISTING]: ['work', 'work', 'home'], [`${TOP_LISTING}/work/childFolders`]: ['team'], [`${TOP_LISTING}/home/childFolders`]: ['team'] };
+    graph.hostile = ({ path }) => (isDelta(path) ? undefined : listing(children[path] ?? []));
+    const pages = await readAll(source);
+    assert.deepEqual(pages.flatMap((page) => page.contacts.map((contact) => contact.externalId)).sort(), ['d0', 'home0', 'team0', 'work0']);
+    assert.deepEqual([...graph.stats.served.values()], [1, 1, 1, 1], 'each folder was read once');
+  });
+
+  it(`gives up a folder listing after ${MAX_LISTING_PAGES} pages, or at a next link to the page it came with`, async () => {
+    let page = 0;
+    graph.hostile = ({ path }) => (path === TOP_LISTING ? listing([], `${graph.url}${path}?$skiptoken=${++page}`) : undefined);
+    const endless = await rejectsWith(readAll(source), FAILURE_TYPES.providerBadResponse);
+    assert.equal(endless.nonRetryable, true);
+    assert.equal(page, MAX_LISTING_PAGES);
+    graph.hostile = ({ path, url }) => (path === TOP_LISTING ? listing([], url) : undefined);
+    const loop = await rejectsWith(readAll(source), FAILURE_TYPES.providerBadResponse);
+    assert.equal(loop.nonRetryable, true);
+  });
+
+  it('follows no folder listing link that leads away from Graph, and sends the token nowhere else', async () => {
+    const stray = await strayServer();
+    try {
+      graph.hostile = ({ path }) => (path === TOP_LISTING ? listing(['work'], `${stray.url}${TOP_LISTING}?$skiptoken=1`) : undefined);
+      const failure = await rejectsWith(readAll(source), FAILURE_TYPES.providerBadResponse);
+      assert.equal(failure.nonRetryable, true);
+      assert.equal(stray.requests(), 0);
+    } finally {
+      await stray.close();
+    }
   });
 });
