@@ -34,7 +34,18 @@ describe('the Microsoft Graph settings', () => {
 
   it('refuse a client id without its secret and a base URL that is not http(s)', () => {
     assert.throws(() => readProviderSettings({ MICROSOFT_CLIENT_ID: 'id' }), (err: unknown) => err instanceof ConfigError && /MICROSOFT_CLIENT_SECRET/.test(err.message));
-    assert.throws(() => readProviderSettings({ MICROSOFT_GRAPH_BASE_URL: 'ftp://graph.example.com' }), /MICROSOFT_GRAPH_BASE_URL must be an http/);
+    assert.throws(
+      () => readProviderSettings({ MICROSOFT_GRAPH_BASE_URL: 'ftp://graph.example.com' }),
+      (err: unknown) => err instanceof ConfigError && /MICROSOFT_GRAPH_BASE_URL must be an http/.test(err.message),
+    );
+  });
+
+  it('take the base URL with or without a trailing slash or the version path, as the one form requests are built on', () => {
+    const baseUrl = (value: string) => readProviderSettings({ MICROSOFT_GRAPH_BASE_URL: value })['microsoft-graph'].baseUrl;
+    for (const value of ['https://graph.microsoft.com', 'https://graph.microsoft.com/', 'https://graph.microsoft.com/v1.0', 'https://graph.microsoft.com/v1.0/', 'https://graph.microsoft.com/V1.0//']) {
+      assert.equal(baseUrl(value), 'https://graph.microsoft.com', value);
+    }
+    assert.equal(baseUrl('http://127.0.0.1:8090/graph/v1.0/'), 'http://127.0.0.1:8090/graph', 'a path prefix (a proxy) stays');
   });
 });
 
@@ -58,6 +69,11 @@ describe('the Microsoft Graph source', () => {
     graph.faults = [];
     graph.resetStats();
     source = sourceAt(graph.url, `at-${mailbox}`);
+  });
+
+  it('reads the same at a base URL given with the version path and a trailing slash', async () => {
+    const pages = await readAll(sourceAt(`${graph.url}/v1.0/`, `at-${mailbox}`));
+    assert.deepEqual(ids(pages), ['d0', 'd1', 'd2', 'd3', 'd4', 'd5', 't0', 'w0', 'w1', 'w2', 'w3', 'w4']);
   });
 
   it('reads every folder, a page per request, asking for the fields it stores, and hands a token back on the last page only', async () => {
