@@ -184,4 +184,15 @@ describe('the Microsoft Graph source against a lying Graph', () => {
       await stray.close();
     }
   });
+
+  it("puts Graph's error words into the failure without the access token, on one short line", async () => {
+    const token = `at-${mailbox}`;
+    const message = `The token ${token} is not valid for this request.\n${'Detail. '.repeat(2_000)}`;
+    graph.hostile = ({ path }) => (isDelta(path) ? { status: 400, body: { error: { code: 'BadRequest', message } } } : undefined);
+    const failure = await rejectsWith(readAll(source), FAILURE_TYPES.providerInvalidRequest);
+    assert.equal(failure.nonRetryable, true);
+    assert.ok(!failure.message.includes(token), failure.message);
+    assert.match(failure.message, /\(400 BadRequest\): The token \[redacted\] is not valid/);
+    assert.ok(failure.message.length < 500, `a short message (${failure.message.length} characters)`);
+  });
 });
