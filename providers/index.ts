@@ -9,7 +9,9 @@ import type { ImportOwner } from '../workflows/contract';
 import { carddav } from './carddav';
 import { file } from './file';
 import { googlePeople } from './google-people';
+import { OUTBOUND_DEFAULTS } from '../config/defaults';
 import { invalidInput, jsonOrUndefined } from './kit/failures';
+import type { OutboundLimits } from './kit/http';
 import { microsoftGraph } from './microsoft-graph';
 import { DEFAULT_PHONE_REGION, type PhoneRegion } from './kit/normalize';
 import type { ContactSource, CredentialVault, ProviderCapabilities, ProviderDefinition, SourceContext, TokenVault } from './types';
@@ -92,6 +94,8 @@ export interface SourceSettings {
   defaultPhoneRegion?: PhoneRegion;
   /** `SOURCES_ALLOW_PRIVATE_ADDRESSES`; off when absent. */
   allowPrivateAddresses?: boolean;
+  /** `PROVIDER_*` limits of every request (`loadConfig`'s `outboundLimits`); the defaults when absent. */
+  outboundLimits?: OutboundLimits;
   uploads?: SourceContext['uploads'];
   tokens?: TokenVault;
 }
@@ -112,6 +116,7 @@ export function openSource(name: string, credentials: string, sources: SourceSet
     owner,
     defaultPhoneRegion: sources.defaultPhoneRegion ?? DEFAULT_PHONE_REGION,
     allowPrivateAddresses: sources.allowPrivateAddresses ?? false,
+    outboundLimits: sources.outboundLimits ?? OUTBOUND_DEFAULTS,
     uploads: sources.uploads,
     tokens: sources.tokens,
   };

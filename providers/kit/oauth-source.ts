@@ -88,5 +88,6 @@ export function oauthAccessTokens(
     key: { ...context.owner, provider: providerId },
     tokens: context.tokens,
     accessToken: credentials.accessToken,
+    outbound: { limits: context.outboundLimits, allowPrivateAddresses: context.allowPrivateAddresses },
   });
 }

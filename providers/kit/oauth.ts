@@ -19,13 +19,20 @@ import { ConfigError, parseHttpUrl } from '../../config/parse';
 import type { CredentialKey } from '../../db/credentials';
 import { FAILURE_TYPES } from '../../workflows/contract';
 import type { TokenVault } from '../types';
-import { describeNetworkError, failure, jsonOrUndefined, workerMisconfigured } from './failures';
-import { httpRequest } from './http';
+import { failure, jsonOrUndefined, outboundFailure, plainProblem, workerMisconfigured } from './failures';
+import { httpRequest, type OutboundLimits } from './http';
 import { parseRetryAfter } from './retry-after';
 
 /** A token this close to its expiry is refreshed before it is used. */
 export const ACCESS_TOKEN_REFRESH_MARGIN_MS = 60_000;
+/** A token endpoint answers at once or not at all: half the usual request deadline. */
 const TOKEN_TIMEOUT_MS = 30_000;
+
+/** What token requests are held to: the worker's outbound limits, and whether redirects may reach private addresses. */
+export interface TokenRequestSettings {
+  limits?: OutboundLimits;
+  allowPrivateAddresses?: boolean;
+}
 
 /** Who the service's OAuth client is registered with: its name in messages, and its variables' prefix. */
 export interface OAuthProvider {
@@ -106,8 +113,11 @@ export async function refreshAccessToken(
   client: OAuthClient & { clientId: string; clientSecret: string },
   refreshToken: string,
   signal?: AbortSignal,
+  outbound: TokenRequestSettings = {},
 ): Promise<{ accessToken: string; expiresInSeconds: number | null; refreshToken: string | null }> {
   const endpoint = `${provider.name} OAuth token endpoint`;
+  // The token endpoint is the operator's (it may be private); where it redirects is judged as any URL.
+  const destinations = { allowPrivate: outbound.allowPrivateAddresses ?? false, trustedOrigins: [new URL(client.tokenUrl).origin] };
   const outcome = await httpRequest(
     {
       method: 'POST',
@@ -121,13 +131,14 @@ export async function refreshAccessToken(
         ...(provider.refreshScope === undefined ? {} : { scope: provider.refreshScope }),
       }).toString(),
       timeoutMs: TOKEN_TIMEOUT_MS,
+      limits: outbound.limits,
+      destinations,
       signal,
     },
     'text',
   );
   if (outcome.kind === 'aborted') throw signal?.reason;
-  if (outcome.kind === 'timeout') throw failure(FAILURE_TYPES.providerUnavailable, `The ${endpoint} did not answer within ${TOKEN_TIMEOUT_MS} ms.`);
-  if (outcome.kind === 'network') throw failure(FAILURE_TYPES.providerUnavailable, `Could not reach the ${endpoint}: ${describeNetworkError(outcome.error)}`);
+  if (outcome.kind !== 'answer') throw outboundFailure(plainProblem(outcome), `the ${endpoint}`);
   const { status, headers, body } = outcome;
   const json = jsonOrUndefined(body);
   if (status >= 200 && status <= 299) {
@@ -174,6 +185,8 @@ export interface RefreshingOptions {
   tokens: TokenVault | undefined;
   /** The access token the import began with, when one came; a token from a later refresh wins. */
   accessToken: string | null;
+  /** What the token requests are held to; the defaults, public redirects only, when absent. */
+  outbound?: TokenRequestSettings;
 }
 
 /** Access tokens refreshed with the refresh token kept in the vault for `key`. */
@@ -210,7 +223,7 @@ export function refreshingAccessToken(options: RefreshingOptions): AccessTokens 
     if (!clientId || !clientSecret) {
       throw workerMisconfigured(`This worker cannot refresh ${provider.name} access tokens: set ${clientVariables(provider)}`);
     }
-    const result = await refreshAccessToken(provider, { ...client, clientId, clientSecret }, refreshToken, signal);
+    const result = await refreshAccessToken(provider, { ...client, clientId, clientSecret }, refreshToken, signal, options.outbound);
     const expiresAt = result.expiresInSeconds === null ? null : Date.now() + result.expiresInSeconds * 1000;
     current = { token: result.accessToken, expiresAt };
     if (result.refreshToken !== null) refreshToken = result.refreshToken;
