@@ -5,8 +5,9 @@
  * included.
  *
  * The bound holds per source, i.e. per batch: an import runs one batch at a time, so it is one
- * mailbox's bound as long as one import reads that mailbox at a time. A rate governor shared by the
- * workers takes the place of {@link mailboxRequests} to hold it across imports and processes.
+ * mailbox's bound as long as one import reads that mailbox at a time. Two imports of one mailbox at
+ * once each have their own; Graph's `429` with `Retry-After` then spaces them
+ * (docs/microsoft-graph.md, "Limits and failures").
  */
 import { createConcurrencyLimit, type ConcurrencyLimit } from '../kit/concurrency';
 
