@@ -12,19 +12,28 @@ import { failure } from '../providers/kit/failures';
 import { FAILURE_TYPES, parseOrNull } from '../workflows/contract';
 import { ExpireUploadsProgress, type ExpireUploadsInput, type ExpireUploadsResult } from '../workflows/upload-expiry-contract';
 
-/** Uploads listed (and heartbeated) at a time. */
-const PAGE = 100;
-
 export interface UploadExpiryDeps {
   store: Store;
   /** A client on the worker's connection: whether an import still runs is Temporal's to say. */
   client?: Client;
   /** A reference younger than this keeps its upload whatever Temporal says (`UPLOAD_DEFAULTS.referenceGraceMs`). */
   referenceGraceMs?: number;
+  /** The clock (`Date.now`). */
+  now?: () => number;
+  /** Uploads listed (and heartbeated) at a time: 100. */
+  pageSize?: number;
+}
+
+/** One answer of Temporal's to "does this import run?", and when it was asked. */
+interface RunningAnswer {
+  askedAt: number;
+  running: Promise<boolean>;
 }
 
 export function createUploadExpiryActivities(deps: UploadExpiryDeps) {
   const graceMs = deps.referenceGraceMs ?? UPLOAD_DEFAULTS.referenceGraceMs;
+  const now = deps.now ?? Date.now;
+  const pageSize = deps.pageSize ?? 100;
 
   /** Deletes every upload older than the retention that no running import reads; resolves to the counts. */
   async function expireUploads(input: ExpireUploadsInput): Promise<ExpireUploadsResult> {
@@ -33,15 +42,15 @@ export function createUploadExpiryActivities(deps: UploadExpiryDeps) {
       throw failure(FAILURE_TYPES.workerMisconfigured, 'This worker has no Temporal client for upload expiry; another worker should take it');
     }
     const ctx = Context.current();
-    const before = new Date(Date.now() - input.retentionSeconds * 1000).toISOString();
+    const before = new Date(now() - input.retentionSeconds * 1000).toISOString();
     const resumed = parseOrNull(ExpireUploadsProgress, ctx.info.heartbeatDetails).value;
     const progress: ExpireUploadsProgress = resumed ?? { after: null, deleted: 0, bytes: 0, kept: 0 };
-    // Each import asked about once per run, however many of its user's uploads are listed.
-    const running = new Map<string, Promise<boolean>>();
-    const isRunning = (workflowId: string) => {
-      let answer = running.get(workflowId);
-      if (!answer) {
-        answer = client.workflow
+    // The last answer for each import, so one asked about for many of its user's uploads is asked once.
+    const answers = new Map<string, RunningAnswer>();
+    const ask = (workflowId: string): Promise<boolean> => {
+      const answer: RunningAnswer = {
+        askedAt: now(),
+        running: client.workflow
           .getHandle(workflowId)
           .describe()
           .then(
@@ -50,20 +59,27 @@ export function createUploadExpiryActivities(deps: UploadExpiryDeps) {
               if (err instanceof WorkflowNotFoundError) return false;
               throw err;
             },
-          );
-        running.set(workflowId, answer);
-      }
-      return answer;
+          ),
+      };
+      answers.set(workflowId, answer);
+      return answer.running;
     };
     /** Whether an import reads `upload` now, or may be about to. */
     const inUse = async ({ reference }: ExpiringUpload): Promise<boolean> => {
       if (!reference) return false;
-      if (Date.now() - Date.parse(reference.at) < graceMs) return true;
-      return isRunning(reference.workflowId);
+      const referencedAt = Date.parse(reference.at);
+      if (now() - referencedAt < graceMs) return true;
+      const last = answers.get(reference.workflowId);
+      if (!last) return ask(reference.workflowId);
+      // "Running" keeps the upload, which is safe however old the answer. "Not running" speaks for
+      // this reference only if it was asked once the reference's grace was over: an answer from
+      // before may predate the import that made the reference, and a run can outlast the grace.
+      if ((await last.running) || last.askedAt >= referencedAt + graceMs) return last.running;
+      return ask(reference.workflowId);
     };
 
     for (;;) {
-      const page = await deps.store.uploads.expiring(before, progress.after, PAGE);
+      const page = await deps.store.uploads.expiring(before, progress.after, pageSize);
       for (const upload of page) {
         if (!(await inUse(upload)) && (await deps.store.uploads.deleteExpired(upload))) {
           progress.deleted += 1;
@@ -74,7 +90,7 @@ export function createUploadExpiryActivities(deps: UploadExpiryDeps) {
         progress.after = { createdAt: upload.createdAt, tenant: upload.tenant, uploadId: upload.uploadId };
       }
       ctx.heartbeat(progress);
-      if (page.length < PAGE) break;
+      if (page.length < pageSize) break;
     }
     const { deleted, bytes, kept } = progress;
     return { deleted, bytes, kept };

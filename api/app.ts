@@ -16,11 +16,12 @@ import { InvalidCursorError, type Store } from '../db/types';
 import { requireKey, type Authenticator, type CallerVariables } from './auth';
 import { ApiError, errorBody, onError } from './errors';
 import { limitBody, notFoundOrNotAllowed } from './http-hygiene';
+import { keyVerified } from './peer-token';
 import type { Erasure, Imports, TemporalPing } from './imports';
 import { importNotFound } from './imports/status-reader';
 import { checkSyncMode } from './imports/sync-mode';
 import { importKey, importWorkflowId } from '../workflows/contract';
-import { isProviderId } from '../providers';
+import { isProviderId, uploadOf } from '../providers';
 import { resolveImportId } from '../workflows/import-id';
 import { withPartialStatus } from './partial-status';
 import { rateLimit, rateLimitPeers, TokenBuckets, type RateLimitOptions } from './rate-limit';
@@ -51,7 +52,7 @@ export interface AppDeps {
   temporal: TemporalPing;
   /** Requests per second and burst, per API key. */
   rateLimit?: Pick<RateLimitOptions, 'perSecond' | 'burst'>;
-  /** Requests per second and burst, per peer address, of requests without a key. */
+  /** Requests per second and burst, per peer address, of requests without a valid key. */
   peerRateLimit?: Pick<RateLimitOptions, 'perSecond' | 'burst'>;
   /** How long one check of Temporal and the database answers `/healthz` (`HEALTH_DEFAULTS.cacheMs`). */
   healthCacheMs?: number;
@@ -92,7 +93,8 @@ export function createApp(deps: AppDeps) {
   // First, so they see every answer: refusals, 404s and errors included.
   app.use('*', requestLog(deps.log));
   if (deps.metrics) app.use('*', deps.metrics.middleware);
-  // Before anything that reads the store: a peer over its limit costs nothing more.
+  // Before anything that reads the store: a peer over its limit costs nothing more, not even a key
+  // lookup. Every request counts here until its key verifies (api/peer-token.ts).
   app.use('*', rateLimitPeers(new TokenBuckets(deps.peerRateLimit ?? PEER_RATE_LIMIT_DEFAULTS)));
   app.use('*', secureHeaders());
   app.use('/v1/*', async (c, next) => {
@@ -120,17 +122,18 @@ export function createApp(deps: AppDeps) {
   app.openapi(startImport, async (c) => {
     const { tenant } = c.var.caller;
     const body = c.req.valid('json');
-    if (body.source.provider === 'file') {
+    const uploadId = uploadOf(body.source);
+    if (uploadId !== undefined) {
       // Checked here, not only by the worker: an import of a file that is not this user's would
       // otherwise be accepted and fail later. Another tenant's upload is as unknown as none. The
       // check also records that this import reads the upload, before it starts, so the upload does
       // not expire under it (db/upload-expiry.ts).
       const workflowId = importWorkflowId({ tenant, userId: body.userId }, body.source.provider);
-      if (!(await deps.store.uploads.reference(tenant, body.source.uploadId, { userId: body.userId, workflowId }))) {
+      if (!(await deps.store.uploads.reference(tenant, uploadId, { userId: body.userId, workflowId }))) {
         throw new ApiError(
           422,
           'unknown_upload',
-          `source.uploadId: no upload ${body.source.uploadId} for user ${body.userId} (uploads no import reads are deleted after UPLOAD_RETENTION); ` +
+          `source.uploadId: no upload ${uploadId} for user ${body.userId} (uploads no import reads are deleted after UPLOAD_RETENTION); ` +
             `upload the file with POST /v1/uploads?userId=${body.userId} first`,
         );
       }
@@ -238,6 +241,7 @@ export function createApp(deps: AppDeps) {
     // Which part is down helps an attacker as much as an operator: only callers with a key learn it.
     // Checking a key needs the database: when that is what is down, the caller just gets no details.
     const caller = await deps.auth.authenticate(c.req.header('authorization'), 'tenant', requestOrigin(c)).catch(() => undefined);
+    if (caller?.ok && caller.caller.keyId !== null) keyVerified(c);
     return caller?.ok ? c.json(report, code) : c.json({ status: report.status }, code);
   });
 

@@ -13,6 +13,7 @@ import type { ApiKeyRecord, ApiKeyScope, ApiKeyStore } from '../db/api-keys';
 import { DEFAULT_TENANT } from '../workflows/contract';
 import { ApiError, errorBody } from './errors';
 import { notLocal, requestOrigin, type RequestOrigin } from './loopback';
+import { keyVerified } from './peer-token';
 
 /** The tenant of requests made without a key in the keyless mode. */
 export const OPEN_MODE_TENANT = DEFAULT_TENANT;
@@ -130,7 +131,10 @@ export function refusal(result: Exclude<AuthResult, { ok: true }>, scope: ApiKey
   return result.reason === 'not_local' ? notLocalRefusal(result.what, result.origin) : unauthorized(result.reason, scope);
 }
 
-/** Middleware: answers 401 (or 421/403) unless the request carries a key of `scope`; sets `c.var.caller`. */
+/**
+ * Middleware: answers 401 (or 421/403) unless the request carries a key of `scope`; sets
+ * `c.var.caller`. A key that verifies gives the request's per-peer token back (api/peer-token.ts).
+ */
 export function requireKey(
   authenticator: Authenticator,
   scope: ApiKeyScope = 'tenant',
@@ -144,6 +148,8 @@ export function requireKey(
       throw new ApiError(503, 'store_unavailable', 'The database does not answer, so the API key cannot be checked; try again shortly');
     }
     if (!result.ok) return refusal(result, scope);
+    // A key verified: the key's bucket counts this request, not the peer's.
+    if (result.caller.keyId !== null) keyVerified(c);
     c.set('caller', result.caller);
     await next();
   };

@@ -19,6 +19,7 @@ import { PayloadDecryptionError } from '../encryption/payload-codec';
 import { notLocalRefusal, type AuthResult } from './auth';
 import { errorBody, onError } from './errors';
 import { requestOrigin, type RequestOrigin } from './loopback';
+import { keyVerified } from './peer-token';
 
 /**
  * Whether a request may use the codec, given its `Authorization` header (`undefined` when absent)
@@ -67,7 +68,10 @@ function requireOperator(authorize: CodecAuthorizer): MiddlewareHandler {
   return async function requireOperator(c, next) {
     const authorization = c.req.header('authorization');
     const result = await authorize(authorization, requestOrigin(c));
-    if (result.ok) return next();
+    if (result.ok) {
+      if (result.caller.keyId !== null) keyVerified(c);
+      return next();
+    }
     if (result.reason === 'not_local') return notLocalRefusal(result.what, result.origin);
     const message =
       authorization === undefined

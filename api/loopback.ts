@@ -6,12 +6,21 @@ import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 
-/** `127.0.0.0/8`, `::1` (IPv4-mapped too) and `localhost`: the addresses only this machine reaches. */
+/**
+ * The loopback addresses. A `BlockList` compares parsed addresses, so every spelling counts: an
+ * IPv4-mapped one (`::ffff:127.0.0.1`, which a URL turns into `::ffff:7f00:1`) matches `127.0.0.0/8`,
+ * and `0:0:0:0:0:0:0:1` matches `::1`.
+ */
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** `127.0.0.0/8`, `::1` (IPv4-mapped too, in any spelling) and `localhost`: the addresses only this machine reaches. */
 export function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
   if (bare === 'localhost') return true;
-  if (net.isIPv4(bare)) return bare.startsWith('127.');
-  if (net.isIPv6(bare)) return bare === '::1' || /^::ffff:127\./.test(bare);
+  if (net.isIPv4(bare)) return LOOPBACK.check(bare, 'ipv4');
+  if (net.isIPv6(bare)) return LOOPBACK.check(bare, 'ipv6');
   return false;
 }
 

@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     tuning: config.importDefaults,
     taskQueue: config.taskQueue,
     isTemporalUp: () => monitor.up,
-    // Google refresh tokens are kept here, sealed, for the workers (db/credentials.ts).
+    // Providers' refresh tokens are kept here, sealed, for the workers (db/credentials.ts).
     credentials: store.credentials,
     storedProgress: (tenant, key) => store.tenant(tenant).readCheckpoint(key),
     budgetWait: (tenant, key) => store.budgets.waitOf(tenant, key),

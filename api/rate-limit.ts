@@ -1,6 +1,6 @@
 /**
  * Token buckets: one per caller (per API key; one shared bucket for the keyless mode), and one per
- * peer address for requests that carry no key at all. `perSecond` requests a second on average,
+ * peer address for requests that carry no valid key. `perSecond` requests a second on average,
  * bursts of up to `burst`. Over the limit, `429 rate_limited` with `Retry-After` saying when the
  * next request will be accepted.
  */
@@ -8,6 +8,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { CallerVariables } from './auth';
 import { errorBody } from './errors';
 import { peerAddress } from './loopback';
+import { holdPeerToken } from './peer-token';
 
 export interface RateLimitOptions {
   perSecond: number;
@@ -50,6 +51,12 @@ export class TokenBuckets {
     return Math.ceil(((1 - bucket.tokens) / perSecond) * 1000);
   }
 
+  /** Gives back one token {@link take} took for `key` (never above `burst`). */
+  refund(key: string): void {
+    const bucket = this.buckets.get(key);
+    if (bucket) bucket.tokens = Math.min(this.options.burst, bucket.tokens + 1);
+  }
+
   /** Map order is last use: the first entries are the longest idle, and idle buckets are full. */
   private dropOldest(): void {
     const excess = this.buckets.size - (this.options.maxBuckets ?? 100_000);
@@ -78,20 +85,25 @@ export function rateLimit(buckets: TokenBuckets): MiddlewareHandler<{ Variables:
 }
 
 /**
- * Middleware counting each request without an `Authorization` header against its peer address's
- * bucket: the keyless mode, the health checks, the progress page, the docs. Register it first, so
- * a peer over its limit costs nothing more, not even a key count. Requests with a key are counted
- * per key instead ({@link rateLimit}). Behind a reverse proxy every request comes from the proxy.
+ * Middleware counting every request against its peer address's bucket: the keyless mode, the
+ * health checks, the progress page, the docs, and any request whose key does not verify. Register
+ * it first, so a peer over its limit costs nothing more, not even a key lookup: a made-up
+ * `Authorization` header is no way around it. A request whose key verifies gets its token back at
+ * once (`keyVerified`, api/peer-token.ts) and is counted per key instead ({@link rateLimit}). A
+ * peer with no token left is refused before its key is looked at, whether the key is good or not:
+ * good keys only hold a token while they are checked, so that takes a peer that also sends requests
+ * without a valid key, or more than `burst` keyed requests being checked at once. Behind a reverse
+ * proxy every request comes from the proxy.
  */
 export function rateLimitPeers(buckets: TokenBuckets): MiddlewareHandler {
   return async function rateLimitPeers(c, next) {
-    if (c.req.header('authorization') === undefined) {
-      // In-process requests (`app.request()`) have no socket: they share one bucket.
-      const waitMs = buckets.take(`peer:${peerAddress(c) ?? 'in-process'}`);
-      if (waitMs > 0) {
-        return tooManyRequests(c, waitMs, 'Too many requests without an API key from this address; retry after the time in Retry-After');
-      }
+    // In-process requests (`app.request()`) have no socket: they share one bucket.
+    const peer = `peer:${peerAddress(c) ?? 'in-process'}`;
+    const waitMs = buckets.take(peer);
+    if (waitMs > 0) {
+      return tooManyRequests(c, waitMs, 'Too many requests without a valid API key from this address; retry after the time in Retry-After');
     }
+    holdPeerToken(c, () => buckets.refund(peer));
     await next();
   };
 }

@@ -208,9 +208,10 @@ export const API_BODY_LIMIT_BYTES = 16 * 1024;
 /** Per API key (`RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST`): a web app polling status stays far below. */
 export const RATE_LIMIT_DEFAULTS = { perSecond: 20, burst: 40 } as const;
 /**
- * Per peer address, for requests without a key (`PEER_RATE_LIMIT_PER_SECOND`, `PEER_RATE_LIMIT_BURST`):
- * the keyless mode, `/healthz`, `/livez`, the progress page, `/docs`. A browser loading the progress
- * page or Swagger UI, and a load balancer's probes, stay far below.
+ * Per peer address, for requests without a valid key (`PEER_RATE_LIMIT_PER_SECOND`,
+ * `PEER_RATE_LIMIT_BURST`): the keyless mode, `/healthz`, `/livez`, the progress page, `/docs`, and
+ * keys that do not verify. A browser loading the progress page or Swagger UI, and a load balancer's
+ * probes, stay far below.
  */
 export const PEER_RATE_LIMIT_DEFAULTS = { perSecond: 10, burst: 40 } as const;
 /** Phone numbers without a country code are read as this region's (`DEFAULT_PHONE_REGION`). */

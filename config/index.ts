@@ -93,7 +93,7 @@ export interface AppConfig {
   uploadRetentionSeconds: number;
   /** Requests per second and burst per API key (`RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST`). */
   rateLimit: { perSecond: number; burst: number };
-  /** The same per peer address, for requests without a key (`PEER_RATE_LIMIT_PER_SECOND`, `PEER_RATE_LIMIT_BURST`). */
+  /** The same per peer address, for requests without a valid key (`PEER_RATE_LIMIT_PER_SECOND`, `PEER_RATE_LIMIT_BURST`). */
   peerRateLimit: { perSecond: number; burst: number };
   /** Live event streams open at once per API key in one API process (`EVENT_STREAMS_PER_KEY`). */
   eventStreamsPerKey: number;

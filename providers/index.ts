@@ -84,7 +84,10 @@ export async function encodeCredentials(request: SourceRequest, vault: Credentia
 /** Every provider's settings, by provider. */
 export type ProviderSettings = { [P in Provider as P['id']]: ReturnType<P['readSettings']> };
 
-/** Reads every provider's environment variables (`loadConfig`); throws `ConfigError` for a bad value. */
+/**
+ * Reads every provider's environment variables, once, at worker start (`loadConfig` reads the rest of
+ * the configuration); throws `ConfigError` for a bad value.
+ */
 export function readProviderSettings(env: NodeJS.ProcessEnv): ProviderSettings {
   return Object.fromEntries(PROVIDERS.map((provider) => [provider.id, provider.readSettings(env)])) as ProviderSettings;
 }
@@ -136,6 +139,20 @@ export function openSource(name: string, credentials: string, sources: SourceSet
     governor: sources.governor ?? ungoverned,
   };
   return provider.openSource(parsed.data, sources.providers[provider.id as ProviderId], context);
+}
+
+/** The upload an import of `source` reads (the provider's `uploadOf`), or `undefined` when it reads none. */
+export function uploadOf(source: z.output<Provider['request']>): string | undefined {
+  const provider: AnyProvider = providerById(source.provider);
+  return provider.uploadOf?.(source);
+}
+
+/** What each provider says of its settings for the worker's start line: `google-people: 2 decode thread(s)`. */
+export function describeProviderSettings(settings: ProviderSettings): string[] {
+  return PROVIDERS.flatMap((provider: AnyProvider) => {
+    const said = provider.describeSettings?.(settings[provider.id as ProviderId]);
+    return said === undefined ? [] : [`${provider.id}: ${said}`];
+  });
 }
 
 /** Releases what providers keep across sources (decode threads), at worker shutdown. */

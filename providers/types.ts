@@ -171,6 +171,12 @@ export interface ProviderDefinition<Id extends string = string, Request extends 
   readonly form?: { option: string; fields: readonly FormField[] };
   /** The credentials the API seals as JSON and the worker opens and parses with this schema. */
   readonly credentials: z.ZodType<Credentials>;
+  /**
+   * API side: the upload (`POST /v1/uploads`) an import of `request` reads, if it reads one. The API
+   * checks it is the user's and records that this import reads it before it starts, so an unknown
+   * upload is a 422 at once and an upload in use does not expire.
+   */
+  uploadOf?(request: z.output<Request>): string;
   /** API side: the credentials to seal for `request`; long-lived secrets go to the vault, never into history. */
   toCredentials(request: z.output<Request>, vault: CredentialVault): Promise<Credentials>;
   /**
@@ -178,10 +184,12 @@ export interface ProviderDefinition<Id extends string = string, Request extends 
    * sources included (`kit/budgets.ts`); its `readSettings` reads them. None: nothing is budgeted.
    */
   readonly budgets?: readonly BudgetDeclaration[];
-  /** Its environment variables, read once at start by `loadConfig`; throws `ConfigError` for bad values. */
+  /** Its environment variables, read once at worker start by `readProviderSettings` (`./index.ts`); throws `ConfigError` for bad values. */
   readSettings(env: NodeJS.ProcessEnv): Settings;
   /** Worker side: the source that reads the contacts these (opened, parsed) credentials reach. */
   openSource(credentials: Credentials, settings: Settings, context: SourceContext): ContactSource;
+  /** What the worker's start line says of `settings` (`2 decode thread(s)`); a provider without it says nothing. */
+  describeSettings?(settings: Settings): string;
   /** Releases what the provider keeps for `settings` across sources (decode threads); at worker shutdown. */
   close?(settings: Settings): Promise<void>;
 }

@@ -80,6 +80,20 @@ describe('HTTP contract', () => {
       assert.deepEqual({ status: res.status, body: res.body }, { status: 503, body: { status: 'unavailable' } });
     });
 
+    it('answers 503 by the deadline when the database never answers, to every probe waiting on the check', { timeout: 15_000 }, async () => {
+      const stalled: Store = { ...api.store, ping: () => new Promise<void>(() => undefined) };
+      const { app } = buildApp(stalled);
+      const [anonymous, withKey] = await Promise.all([
+        send(app, 'GET', '/healthz', { key: null }),
+        send(app, 'GET', '/healthz', { key: api.key }),
+      ]);
+      assert.deepEqual({ status: anonymous.status, body: anonymous.body }, { status: 503, body: { status: 'unavailable' } });
+      assert.deepEqual(
+        { status: withKey.status, body: withKey.body },
+        { status: 503, body: { status: 'unavailable', temporal: 'ok', database: 'unavailable' } },
+      );
+    });
+
     it(
       'answers 503, not 500, to a caller with a key when the database does not answer',
       async (t) => {

@@ -1,12 +1,13 @@
 /**
  * The API's limits on what callers without a key, and each key's event streams, may take: requests
- * without a key are counted per peer address; a key holds at most `EVENT_STREAMS_PER_KEY` streams
- * open, and a revoked key's streams end within seconds; `/healthz` asks Temporal and the database
+ * without a valid key are counted per peer address; a key holds at most `EVENT_STREAMS_PER_KEY` streams
+ * open, and a revoked key's streams end within seconds, even while another key's check stalls; `/healthz` asks Temporal and the database
  * once per interval, however many probes come.
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createHealthCheck } from '../api/health';
+import { StreamSlots } from '../api/events/stream-slots';
 import { HEALTH_DEFAULTS } from '../config/defaults';
 import type { Store } from '../db/types';
 import { assembledApp, assertError, freshStore, listen, open, send, type App } from './support/assembled-app';
@@ -15,7 +16,7 @@ import { uniqueId, waitFor } from './support/harness';
 const START = { userId: 'u1', source: { provider: 'google-people', accessToken: 'demo-token' } };
 
 
-describe('requests without a key are limited per peer address', () => {
+describe('requests without a valid key are limited per peer address', () => {
   let store: Store;
   beforeEach(async () => {
     store = await freshStore();
@@ -42,6 +43,50 @@ describe('requests without a key are limited per peer address', () => {
     for (let i = 0; i < 5; i++) assert.equal((await send(app, 'GET', '/v1/users/u1/contacts', { key, peer: '192.0.2.1' })).status, 200);
     assert.equal((await send(app, 'GET', '/livez', { peer: '192.0.2.1' })).status, 200, 'the peer still has its token');
     assertError(await send(app, 'GET', '/livez', { peer: '192.0.2.1' }), 429, 'rate_limited');
+  });
+
+  it('counts requests whose key does not verify against their peer, refusing them past the burst before any lookup', async () => {
+    let lookups = 0;
+    const counted: Store = {
+      ...store,
+      apiKeys: { ...store.apiKeys, verify: (key) => ((lookups += 1), store.apiKeys.verify(key)) },
+    };
+    const { app } = assembledApp(counted, { loopbackOnly: false, deps: { peerRateLimit: { perSecond: 1, burst: 2 } } });
+    await store.apiKeys.create({ scope: 'tenant', tenant: 'acme', name: uniqueId('peer') });
+    // A made-up key of the right shape costs a lookup each time it is let through.
+    const madeUp = `cik_${'x'.repeat(43)}`;
+    const routes = [
+      { method: 'GET', path: '/v1/users/u1/contacts', refused: 401 },
+      { method: 'POST', path: '/codec/decode', refused: 401 },
+      { method: 'GET', path: '/metrics', refused: 401 },
+      // Answered without details to a key that does not verify, and counted all the same.
+      { method: 'GET', path: '/healthz', refused: 200 },
+    ];
+    for (const [i, { method, path, refused }] of routes.entries()) {
+      const peer = `192.0.2.${10 + i}`;
+      for (let n = 0; n < 2; n++) {
+        const res = await send(app, method, path, { key: madeUp, peer, body: method === 'POST' ? { payloads: [] } : undefined });
+        assert.equal(res.status, refused, `${method} ${path}, request ${n + 1}: in the burst`);
+      }
+      const looked = lookups;
+      const limited = await send(app, method, path, { key: madeUp, peer, body: method === 'POST' ? { payloads: [] } : undefined });
+      assertError(limited, 429, 'rate_limited');
+      assert.ok(Number(limited.headers.get('retry-after')) >= 1, `Retry-After in whole seconds: ${limited.headers.get('retry-after')}`);
+      assert.equal(lookups, looked, `${method} ${path}: a peer over its limit costs no key lookup`);
+    }
+  });
+
+  it('gives a key that verifies its peer token back, on /healthz, /metrics and /codec alike', async () => {
+    const { app } = assembledApp(store, { loopbackOnly: false, deps: { peerRateLimit: { perSecond: 1, burst: 1 } } });
+    const { key } = await store.apiKeys.create({ scope: 'tenant', tenant: 'acme', name: uniqueId('peer') });
+    const { key: operator } = await store.apiKeys.create({ scope: 'operator', name: uniqueId('operator') });
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await send(app, 'GET', '/healthz', { key, peer: '192.0.2.2' })).status, 200);
+      assert.equal((await send(app, 'GET', '/metrics', { key: operator, peer: '192.0.2.2' })).status, 200);
+      assert.equal((await send(app, 'POST', '/codec/decode', { key: operator, peer: '192.0.2.2', body: { payloads: [] } })).status, 200);
+    }
+    assert.equal((await send(app, 'GET', '/livez', { peer: '192.0.2.2' })).status, 200, 'the peer still has its token');
+    assertError(await send(app, 'GET', '/livez', { peer: '192.0.2.2' }), 429, 'rate_limited');
   });
 
   it('limits each address over the network', async () => {
@@ -164,6 +209,32 @@ describe('event streams per key', () => {
     } finally {
       clearTimeout(deadline);
     }
-    assert.equal((await stream()).status, 401, 'and the key opens no new one');
+    const refused = await stream();
+    assert.equal(refused.status, 401, 'and the key opens no new one');
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'unauthenticated');
+  });
+
+  it("gives each key's check a deadline, so a stalled check does not keep another key's revoked streams open", async () => {
+    const slots = new StreamSlots({ perKey: 1, checkMs: 20, checkTimeoutMs: 50 });
+    let stalledChecks = 0;
+    let revoked = false;
+    let ended = false;
+    // One key's check never answers (its store stalls); the other key is revoked after the checks stalled.
+    const releaseStalled = slots.open('stalled', () => {
+      stalledChecks += 1;
+      return new Promise<boolean>(() => {});
+    }, () => assert.fail('a check that never answered is not a no'));
+    const releaseRevoked = slots.open('revoked', async () => !revoked, () => {
+      ended = true;
+    });
+    try {
+      await waitFor(() => stalledChecks >= 1, 'the first check of the stalled key', 5_000);
+      revoked = true;
+      await waitFor(() => ended, "the revoked key's stream to end while the other key's check stalls", 5_000);
+      assert.ok(stalledChecks >= 2, 'the stalled key is asked again once its check ran out of time');
+    } finally {
+      releaseStalled?.();
+      releaseRevoked?.();
+    }
   });
 });

@@ -16,6 +16,7 @@ import { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
 import { createAuthenticator } from '../api/auth';
+import { ErrorBody } from '../api/schemas';
 import { createCodecApp } from '../api/codec';
 import { createTemporalImports, type Imports } from '../api/imports';
 import { isLoopbackHost } from '../api/loopback';
@@ -230,12 +231,17 @@ describe('who may use the codec server', () => {
       headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
       body: JSON.stringify({ payloads: [] }),
     });
+  /** `200` for an answer that succeeded; the status and error code (`401 unauthenticated`) of a refusal. */
+  const outcome = async (answer: Response | Promise<Response>) => {
+    const res = await answer;
+    return res.ok ? `${res.status}` : `${res.status} ${ErrorBody.parse(await res.json()).error.code}`;
+  };
 
   it('is open without a key while no key at all exists, only when the API listens on loopback', async () => {
     const keyless = await freshStore();
     try {
-      assert.equal((await decodeNothing(codecApp(keyless, true))).status, 200, 'npm start: the Web UI sends no key');
-      assert.equal((await decodeNothing(codecApp(keyless, false))).status, 401, 'on a public address it is closed');
+      assert.equal(await outcome(decodeNothing(codecApp(keyless, true))), '200', 'npm start: the Web UI sends no key');
+      assert.equal(await outcome(decodeNothing(codecApp(keyless, false))), '401 unauthenticated', 'on a public address it is closed');
     } finally {
       await keyless.close();
     }
@@ -243,20 +249,23 @@ describe('who may use the codec server', () => {
 
   it('takes operator keys only once one exists, even on loopback: not tenant keys, not revoked ones', async () => {
     const app = codecApp(store, true);
-    assert.equal((await decodeNothing(app)).status, 401, 'no key');
-    assert.equal((await decodeNothing(app, `Bearer ${OPERATOR_KEY}`)).status, 200, 'the operator key');
-    assert.equal((await decodeNothing(app, `Bearer ${TENANT_KEY}`)).status, 401, 'a tenant key opens no other tenant’s history');
+    assert.equal(await outcome(decodeNothing(app)), '401 unauthenticated', 'no key');
+    assert.equal(await outcome(decodeNothing(app, `Bearer ${OPERATOR_KEY}`)), '200', 'the operator key');
+    assert.equal(await outcome(decodeNothing(app, `Bearer ${TENANT_KEY}`)), '401 unauthenticated', 'a tenant key opens no other tenant’s history');
     const { key, record } = await store.apiKeys.create({ scope: 'operator', name: 'to-revoke' });
-    assert.equal((await decodeNothing(app, `Bearer ${key}`)).status, 200);
+    assert.equal(await outcome(decodeNothing(app, `Bearer ${key}`)), '200');
     await store.apiKeys.revoke(record.id);
-    assert.equal((await decodeNothing(app, `Bearer ${key}`)).status, 401, 'a revoked operator key');
+    assert.equal(await outcome(decodeNothing(app, `Bearer ${key}`)), '401 unauthenticated', 'a revoked operator key');
   });
 
   it('knows the loopback addresses', () => {
-    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1']) {
+    const loopback = ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '0:0:0:0:0:0:0:1'];
+    // IPv4-mapped, as a peer address and as a URL spells a Host of `[::ffff:127.0.0.1]`.
+    const mapped = ['::ffff:127.0.0.1', '[::FFFF:127.0.0.1]', '::ffff:7f00:1', new URL('http://[::ffff:127.0.0.1]:3000/').hostname];
+    for (const host of [...loopback, ...mapped]) {
       assert.equal(isLoopbackHost(host), true, host);
     }
-    for (const host of ['0.0.0.0', '::', '192.168.1.10', '10.0.0.1', 'example.com', '']) {
+    for (const host of ['0.0.0.0', '::', '192.168.1.10', '10.0.0.1', '::ffff:192.168.1.10', '::ffff:c0a8:10a', '::127.0.0.1', 'example.com', '']) {
       assert.equal(isLoopbackHost(host), false, host);
     }
   });

@@ -217,7 +217,7 @@ void describe('fetchConnectionsPage against responses the demo never sends', () 
     const failure = await failureOf(fetchFrom(await serve(200, '<html>gateway</html>')));
     assert.equal(failure.type, FAILURE_TYPES.providerBadResponse);
     assert.equal(failure.nonRetryable, false);
-    assert.match(failure.message, /not JSON: <html>gateway<\/html>/);
+    assert.match(failure.message, /not JSON \(200\): <html>gateway<\/html>/);
   });
 
   void it('sets aside a person with no resourceName as having no identity, and keeps the rest of the page', async () => {

@@ -9,53 +9,22 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
 import { GOVERNOR_DEFAULTS } from '../config/defaults';
 import { ConfigError } from '../config/parse';
 import type { Store } from '../db/types';
-import { openSource, readProviderSettings, type ContactSource, type SourcePage, type SyncRequest } from '../providers';
-import { createRequestGovernor, type RequestGovernor } from '../providers/kit/governor';
+import { readProviderSettings, type ContactSource, type SourcePage } from '../providers';
+import { createRequestGovernor } from '../providers/kit/governor';
 import { DEFAULT_MICROSOFT_GRAPH_BASE_URL, DEFAULT_MICROSOFT_TOKEN_URL } from '../providers/microsoft-graph/settings';
 import { MAILBOX_CONCURRENCY } from '../providers/microsoft-graph/budgets';
 import { SyncTokenExpiredError } from '../providers/types';
 import { FAILURE_TYPES } from '../workflows/contract';
 import { graphContact, startGraphLookalike, type GraphLookalike } from './support/graph-lookalike';
+import { readAll, rejectsWith, sourceAt } from './support/graph-source';
 import { storeCases, uniqueId } from './support/harness';
-
-const OWNER = { tenant: 'default', userId: 'alice' };
-
-/** A source of the mailbox `accessToken` opens, its requests sent as they come unless `governor` is given. */
-function sourceAt(baseUrl: string, accessToken: string, governor?: RequestGovernor): ContactSource {
-  const providers = readProviderSettings({ MICROSOFT_GRAPH_BASE_URL: baseUrl });
-  return openSource('microsoft-graph', JSON.stringify({ accessToken, refreshToken: null }), { providers, governor }, OWNER);
-}
-
-/** Every page of one read, from the first, with `sync` on each. */
-async function readAll(source: ContactSource, sync?: SyncRequest, pageSize = 4): Promise<SourcePage[]> {
-  const pages: SourcePage[] = [];
-  let cursor: string | null = null;
-  do {
-    const page = await source.fetchPage({ cursor, pageSize, signal: new AbortController().signal, sync });
-    pages.push(page);
-    cursor = page.nextCursor;
-  } while (cursor !== null);
-  return pages;
-}
 
 const ids = (pages: SourcePage[]) => pages.flatMap((page) => page.contacts.map((contact) => contact.externalId)).sort();
 const deleted = (pages: SourcePage[]) => pages.flatMap((page) => page.deleted ?? []).sort();
 const tokenOf = (pages: SourcePage[]) => pages.at(-1)?.syncToken;
-
-/** Asserts `promise` rejects with an ApplicationFailure of `type`; resolves to it. */
-async function rejectsWith(promise: Promise<unknown>, type: string): Promise<ApplicationFailure> {
-  const error: unknown = await promise.then(
-    () => assert.fail(`expected ${type}`),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(error)}`);
-  assert.equal(error.type, type, error.message);
-  return error;
-}
 
 describe('the Microsoft Graph settings', () => {
   it('read MICROSOFT_GRAPH_BASE_URL, the OAuth client and the budgets, with Graph, the common v2.0 endpoint and Graph\'s published limits as defaults', () => {
@@ -85,7 +54,18 @@ describe('the Microsoft Graph settings', () => {
 
   it('refuse a client id without its secret and a base URL that is not http(s)', () => {
     assert.throws(() => readProviderSettings({ MICROSOFT_CLIENT_ID: 'id' }), (err: unknown) => err instanceof ConfigError && /MICROSOFT_CLIENT_SECRET/.test(err.message));
-    assert.throws(() => readProviderSettings({ MICROSOFT_GRAPH_BASE_URL: 'ftp://graph.example.com' }), /MICROSOFT_GRAPH_BASE_URL must be an http/);
+    assert.throws(
+      () => readProviderSettings({ MICROSOFT_GRAPH_BASE_URL: 'ftp://graph.example.com' }),
+      (err: unknown) => err instanceof ConfigError && /MICROSOFT_GRAPH_BASE_URL must be an http/.test(err.message),
+    );
+  });
+
+  it('take the base URL with or without a trailing slash or the version path, as the one form requests are built on', () => {
+    const baseUrl = (value: string) => readProviderSettings({ MICROSOFT_GRAPH_BASE_URL: value })['microsoft-graph'].baseUrl;
+    for (const value of ['https://graph.microsoft.com', 'https://graph.microsoft.com/', 'https://graph.microsoft.com/v1.0', 'https://graph.microsoft.com/v1.0/', 'https://graph.microsoft.com/V1.0//']) {
+      assert.equal(baseUrl(value), 'https://graph.microsoft.com', value);
+    }
+    assert.equal(baseUrl('http://127.0.0.1:8090/graph/v1.0/'), 'http://127.0.0.1:8090/graph', 'a path prefix (a proxy) stays');
   });
 });
 
@@ -109,6 +89,11 @@ describe('the Microsoft Graph source', () => {
     graph.faults = [];
     graph.resetStats();
     source = sourceAt(graph.url, `at-${mailbox}`);
+  });
+
+  it('reads the same at a base URL given with the version path and a trailing slash', async () => {
+    const pages = await readAll(sourceAt(`${graph.url}/v1.0/`, `at-${mailbox}`));
+    assert.deepEqual(ids(pages), ['d0', 'd1', 'd2', 'd3', 'd4', 'd5', 't0', 'w0', 'w1', 'w2', 'w3', 'w4']);
   });
 
   it('reads every folder, a page per request, asking for the fields it stores, and hands a token back on the last page only', async () => {

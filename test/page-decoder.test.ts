@@ -91,7 +91,7 @@ void describe('page decode threads (WORKER_DECODE_THREADS)', () => {
     const wrongShape = await canned(200, JSON.stringify({ connections: { oops: true } }));
     const refused = await canned(401, JSON.stringify({ error: { code: 401, status: 'UNAUTHENTICATED', message: `Token ${TOKEN} expired` } }));
     closers.push(notJson.close, wrongShape.close, refused.close);
-    assert.match((await failuresBothWays(decoder, options(notJson.url))).message, /not JSON: <html>gateway<\/html>/);
+    assert.match((await failuresBothWays(decoder, options(notJson.url))).message, /not JSON \(200\): <html>gateway<\/html>/);
     assert.match((await failuresBothWays(decoder, options(wrongShape.url))).message, /not the documented shape \(connections: /);
     const unauthenticated = await failuresBothWays(decoder, options(refused.url));
     assert.match(unauthenticated.message, /401 UNAUTHENTICATED/);

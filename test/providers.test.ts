@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { PROVIDER_IDS, SCHEDULE_PROVIDER_IDS, isProviderId, openSource, readProviderSettings } from '../providers';
+import { PROVIDER_IDS, SCHEDULE_PROVIDER_IDS, describeProviderSettings, isProviderId, openSource, readProviderSettings, uploadOf } from '../providers';
 import { FAILURE_TYPES, Provider } from '../workflows/contract';
 
 const SOURCES = { providers: readProviderSettings({}) };
@@ -28,6 +28,15 @@ void describe('the provider registry', () => {
     assert.deepEqual(PROVIDER_IDS, ['google-people', 'microsoft-graph', 'carddav', 'file']);
     assert.deepEqual(SCHEDULE_PROVIDER_IDS, ['google-people', 'microsoft-graph', 'carddav']);
     for (const id of PROVIDER_IDS) assert.ok(Provider.safeParse(id).success, `${id} is a provider name`);
+  });
+
+  void it('knows which upload an import reads from its provider, not from its name', () => {
+    assert.equal(uploadOf({ provider: 'file', uploadId: 'upl_abc' }), 'upl_abc');
+    assert.equal(uploadOf({ provider: 'google-people', accessToken: 'token' }), undefined);
+  });
+
+  void it("lets each provider describe its own settings for the worker's start line", () => {
+    assert.deepEqual(describeProviderSettings(readProviderSettings({ WORKER_DECODE_THREADS: '3' })), ['google-people: 3 decode thread(s)']);
   });
 
   void it('refuses a provider it does not list when a source is opened, without retrying', () => {

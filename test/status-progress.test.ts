@@ -2,8 +2,9 @@
  * A status never steps back: the workflow's counts (its query answer and its memo) move a batch at a
  * time, the store's checkpoint with every committed page (db/checkpoints.ts). When no worker
  * answers the query in time the API answers from the memo, which may be a batch behind the store;
- * it then takes the stored checkpoint's counts, so a progress bar does not go back by a batch. And a
- * budget a provider closed (db/rate-budgets.ts) shows in the status of every import on it, cached or not.
+ * it then takes the stored checkpoint's counts, so a progress bar does not go back by a batch, nor
+ * when the import ended before its workflow heard of its last pages. And a budget a provider closed
+ * (db/rate-budgets.ts) shows in the status of every import on it, cached or not.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -11,7 +12,7 @@ import type { Store } from '../db/types';
 import { EMPTY_CHECKPOINT } from '../workflows/checkpoint';
 import { importKey } from '../workflows/contract';
 import { createTestApp, expectImport } from './support/api';
-import { storeCases, uniqueId } from './support/harness';
+import { storeCases, temporal, uniqueId } from './support/harness';
 import { plainContact } from './support/records';
 
 const TENANT = 'status-progress';
@@ -75,6 +76,32 @@ for (const storeCase of storeCases()) {
         202,
       );
       assert.equal(expectImport(await call(`/v1/imports/${other.importId}`), 200).saved, 0, "another import's status is its own");
+    });
+
+    it('keeps the stored counts after the import ended: a terminated import does not fall back to its memo', async () => {
+      const { client } = await temporal();
+      const userId = uniqueId('user');
+      const started = expectImport(await call('/v1/imports', { userId, source: { provider: 'google-people', accessToken: 'token' } }), 202);
+      const handle = client.workflow.getHandle(started.workflowId, started.runId);
+      try {
+        await store.tenant(TENANT).savePage(userId, 'google-people', [1, 2, 3].map(plainContact), {
+          importKey: importKey(started.workflowId, started.runId),
+          checkpoint: { ...EMPTY_CHECKPOINT, cursor: 'next', fetched: 3, saved: 3, pages: 1, total: 10 },
+        });
+        const running = expectImport(await call(`/v1/imports/${started.importId}`), 200);
+        assert.deepEqual({ state: running.state, saved: running.saved, pages: running.pages }, { state: 'running', saved: 3, pages: 1 });
+
+        // An operator stops it before its workflow heard of the page: the memo still says nothing saved.
+        await handle.terminate('status-progress test: stopped by an operator');
+        const ended = expectImport(await call(`/v1/imports/${started.importId}`), 200);
+        assert.deepEqual(
+          { state: ended.state, fetched: ended.fetched, saved: ended.saved, pages: ended.pages, total: ended.total },
+          { state: 'failed', fetched: 3, saved: 3, pages: 1, total: 10 },
+          'the page committed before it ended still counts',
+        );
+      } finally {
+        await handle.terminate('test over').catch(() => undefined);
+      }
     });
 
     it('brings a cached answer up to the stored checkpoint, so API processes with their own caches never answer behind each other', async () => {

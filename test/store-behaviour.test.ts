@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidCursorError, openStore, type StoreLocation } from '../db/index';
 import type { ContactStore, Store, StoredContact } from '../db/types';
+import { waitFor } from './support/harness';
 import { contact, contacts } from './support/records';
 import { POSTGRES_SUITE, postgresStore, sqliteDir } from './support/store-dialects';
 
@@ -105,7 +105,9 @@ function describeStoreBehaviour(harness: () => StoreHarness): void {
     const page = contacts(0, 10);
     await store.upsertContacts(user, 'google', page);
     const before = (await store.listContacts(user, { limit: 100 })).items;
-    await sleep(5); // updatedAt has millisecond resolution
+    // updatedAt has millisecond resolution: a rewrite in the same millisecond could not show it moved.
+    const latest = Math.max(...before.map((row) => Date.parse(row.updatedAt)));
+    await waitFor(() => Date.now() > latest, 'the clock to pass the first write');
 
     const changed = contact(3, { etag: 'etag-2', displayName: 'Renamed', email: null, raw: { renamed: true } });
     const result = await store.upsertContacts(user, 'google', page.map((c, i) => (i === 3 ? changed : c)));

@@ -10,9 +10,12 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { createUploadExpiryActivities } from '../activities/upload-expiry';
+import { UPLOAD_DEFAULTS } from '../config/defaults';
 import type { Store, UploadMeta } from '../db/types';
+import { UploadNotFoundError } from '../db/uploads';
 import { ensureUploadExpirySchedule } from '../worker/upload-expiry-schedule';
 import { importWorkflowId } from '../workflows/contract';
 import { ExpireUploadsResult, uploadExpiryScheduleId } from '../workflows/upload-expiry-contract';
@@ -108,7 +111,7 @@ for (const storeCase of storeCases()) {
       assert.equal(await store.uploads.get(tenant, upload.uploadId), null);
       assert.equal(await store.uploads.usedBytes(tenant), young.bytes, 'its bytes no longer count against the quota');
       if (storeCase.name === 'postgres') assert.equal(await chunks(tenant), 1, "only the young upload's chunk is left");
-      else await assert.rejects(store.uploads.open(tenant, upload.uploadId), /has no upload/);
+      else await assert.rejects(store.uploads.open(tenant, upload.uploadId), UploadNotFoundError);
     });
 
     it('the schedule deletes what no running import reads and keeps the rest', { timeout: 120_000 }, async () => {
@@ -161,6 +164,47 @@ for (const storeCase of storeCases()) {
       } finally {
         await running.terminate('test over').catch(() => undefined);
         await client.schedule.getHandle(scheduleId).delete().catch(() => undefined);
+      }
+    });
+
+    it('asks again about an import whose "not running" came before a reference made since, and keeps the upload it reads', async () => {
+      const { client } = await temporal();
+      const tenant = uniqueId('stale');
+      const workflowId = importWorkflowId({ tenant, userId: 'alice' }, 'file');
+      const imported = await save(tenant, 'alice');
+      const next = await save(tenant, 'alice');
+      await store.uploads.reference(tenant, imported.uploadId, { userId: 'alice', workflowId });
+      // Both past their retention, the older one read by an import that ended long ago.
+      await age(imported, 30 * DAY_MS + 1_000, 20 * DAY_MS);
+      await age(next, 30 * DAY_MS);
+      let later = 0;
+      let started: WorkflowHandle | undefined;
+      // Once the run has deleted the older upload, on its "not running" answer, Alice imports the
+      // other: the API references it and starts the import; then the run goes on past the grace.
+      const watched: Store = {
+        ...store,
+        uploads: {
+          ...store.uploads,
+          deleteExpired: async (upload) => {
+            const deleted = await store.uploads.deleteExpired(upload);
+            if (upload.uploadId === imported.uploadId) {
+              assert.equal(await store.uploads.reference(tenant, next.uploadId, { userId: 'alice', workflowId }), true);
+              started = await client.workflow.start('ImportContacts', { taskQueue: uniqueId('nobody-polls'), workflowId, args: [{}] });
+              later = UPLOAD_DEFAULTS.referenceGraceMs + 60_000;
+            }
+            return deleted;
+          },
+        },
+      };
+      try {
+        // One upload a page: the other is listed after the import started, with its new reference.
+        const { expireUploads } = createUploadExpiryActivities({ store: watched, client, now: () => Date.now() + later, pageSize: 1 });
+        await new MockActivityEnvironment().run(expireUploads, { retentionSeconds: RETENTION_SECONDS });
+        assert.ok(started, 'the older upload was deleted, and the import of the other started');
+        assert.equal(await store.uploads.get(tenant, imported.uploadId), null, 'its import had ended: deleted');
+        assert.ok(await store.uploads.get(tenant, next.uploadId), 'the import started on it since runs: kept');
+      } finally {
+        await started?.terminate('test over').catch(() => undefined);
       }
     });
 

@@ -21,7 +21,7 @@ import { createConnectionGate } from '../activities/connection-gate';
 import { GOVERNOR_DEFAULTS } from '../config/defaults';
 import { createPageGate } from '../activities/page-gate';
 import { openStore } from '../db';
-import { closeProviders, describeBudgets, readProviderSettings } from '../providers';
+import { closeProviders, describeBudgets, describeProviderSettings, readProviderSettings } from '../providers';
 import { createRequestGovernor, ungoverned } from '../providers/kit/governor';
 import { workerWorkflowBundle } from './bundle-workflows';
 import { createImportWorker } from './create-worker';
@@ -113,9 +113,11 @@ async function main(): Promise<void> {
     console.log(
       `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}, ` +
         `${config.workerMaxConcurrentActivities} batches, ${config.workerPagesInFlight} pages being saved and ${config.workerConnections.total} connections ` +
-        `(${config.workerConnections.perTenant} per tenant) at most, fetch-ahead ${config.importFetchAhead ? 'on' : 'off'}, ` +
-        `${providers['google-people'].decodeThreads} decode thread(s), ` +
-        (config.providerGovernor ? `provider budgets: ${describeBudgets(providers)}` : 'provider governor off') +
+        `(${config.workerConnections.perTenant} per tenant) at most, fetch-ahead ${config.importFetchAhead ? 'on' : 'off'}` +
+        describeProviderSettings(providers)
+          .map((said) => `, ${said}`)
+          .join('') +
+        (config.providerGovernor ? `, provider budgets: ${describeBudgets(providers)}` : ', provider governor off') +
         (metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''),
     );
     // Beside polling, not before it; and not fatal: imports run without it, uploads then wait for a

@@ -1,7 +1,8 @@
 /**
  * The live event streams open in one API process, counted per API key: at most `perKey` at once
  * (`EVENT_STREAMS_PER_KEY`), and a key's streams end within `checkMs` of the key being revoked.
- * One check per key and interval, however many streams the key holds open.
+ * One check per key and interval, however many streams the key holds open, and each check has a
+ * deadline: a store that stalls cannot hold the checks of every key.
  */
 
 export interface StreamSlotsOptions {
@@ -9,6 +10,12 @@ export interface StreamSlotsOptions {
   perKey: number;
   /** How often each key with open streams is checked again. */
   checkMs: number;
+  /**
+   * How long one key's check may take before it counts as not made (the streams stay, as when the
+   * database is down). Defaults to `checkMs`: a check never outlives its interval, so a stalled
+   * store delays no key's next check.
+   */
+  checkTimeoutMs?: number;
 }
 
 interface OpenStream {
@@ -21,9 +28,11 @@ export class StreamSlots {
   private readonly byKey = new Map<string, Set<OpenStream>>();
   private timer: NodeJS.Timeout | undefined;
   private checking = false;
+  private readonly checkTimeoutMs: number;
 
   constructor(private readonly options: StreamSlotsOptions) {
     if (!(options.perKey >= 1)) throw new RangeError(`streams per key must be at least 1 (got ${options.perKey})`);
+    this.checkTimeoutMs = options.checkTimeoutMs ?? options.checkMs;
   }
 
   /** Streams open now, all keys together. */
@@ -62,14 +71,24 @@ export class StreamSlots {
         [...this.byKey.values()].map(async (streams) => {
           const first = streams.values().next().value;
           if (!first) return;
-          // A check that cannot be made (the database is down) keeps the streams: it is not a no.
-          const allowed = await first.stillAllowed().catch(() => true);
+          // A check that cannot be made (the database is down or stalled) keeps the streams: it is not a no.
+          const allowed = await this.withinDeadline(first.stillAllowed()).catch(() => true);
           if (!allowed) for (const stream of [...streams]) stream.end();
         }),
       );
     } finally {
       this.checking = false;
     }
+  }
+
+  /** `answer`, or `true` (cannot be told) once `checkTimeoutMs` passed without one. */
+  private withinDeadline(answer: Promise<boolean>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.checkTimeoutMs);
+      timer.unref();
+    });
+    return Promise.race([answer, late]).finally(() => clearTimeout(timer));
   }
 
   private stopTimer(): void {

@@ -54,11 +54,12 @@ export interface StoredProgress {
 export type ReadStatus = (tenant: string, importId: string) => Promise<ImportView>;
 
 /**
- * `status` brought up to the stored checkpoint (`furthest`), for an open import only, so a progress
- * bar never steps back whichever API process or path answers. A store that does not answer leaves
- * `status` as it is.
+ * `status` brought up to the stored checkpoint (`furthest`), so a progress bar never steps back
+ * whichever API process or path answers. In every state: the checkpoint is exact for the pages
+ * committed, and an import that ended (cancelled, terminated, failed) before its workflow heard of
+ * its last pages has a memo behind them. A store that does not answer leaves `status` as it is.
  */
-export async function aheadOfStored<S extends StatusCounts & Pick<ImportStatus, 'state'>>(
+export async function aheadOfStored<S extends StatusCounts>(
   storedProgress: StatusReaderOptions['storedProgress'],
   tenant: string,
   key: string,
@@ -69,16 +70,15 @@ export async function aheadOfStored<S extends StatusCounts & Pick<ImportStatus, 
 
 /**
  * {@link aheadOfStored}, and when the import last saved a page: `null` when the store says it saved
- * none yet, absent when the store was not asked (a closed import, no store) or did not answer.
+ * none yet, absent when there is no store or it did not answer.
  */
-async function withStored<S extends StatusCounts & Pick<ImportStatus, 'state'>>(
+async function withStored<S extends StatusCounts>(
   storedProgress: StatusReaderOptions['storedProgress'],
   tenant: string,
   key: string,
   status: S,
 ): Promise<{ status: S; savedAt?: string | null }> {
-  const open = status.state === 'running' || status.state === 'paused' || status.state === 'needs_reauth';
-  if (!storedProgress || !open) return { status };
+  if (!storedProgress) return { status };
   try {
     const stored = await storedProgress(tenant, key);
     return { status: furthest(status, stored?.checkpoint ?? null), savedAt: stored?.updatedAt ?? null };

@@ -9,7 +9,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { failure } from '../kit/failures';
+import { describeProviderError, failure } from '../kit/failures';
 import { type DavClient, type DavResponse, describeUrl, failureForStatus } from './http';
 import { DAV_NS, type XmlElement, XmlSyntaxError, childNamed, childrenNamed, xmlChildren } from './xml';
 
@@ -48,10 +48,12 @@ function statusCode(element: XmlElement | undefined): number | null {
   return match ? Number(match[1]) : null;
 }
 
+/** `why` quotes the server (an element's name, an href, where its XML broke): it goes through the kit's helper. */
 function badResponse(response: DavResponse, what: string, why: string) {
+  const detail = describeProviderError({ status: response.status, text: why });
   return failure(
     FAILURE_TYPES.providerBadResponse,
-    `The CardDAV server answered ${what} at ${describeUrl(response.url)} with a body that is not a WebDAV multistatus (${why}).`,
+    `The CardDAV server answered ${what} at ${describeUrl(response.url)} with a body that is not a WebDAV multistatus ${detail}.`,
   );
 }
 
@@ -68,7 +70,7 @@ function entryOf(element: XmlElement, response: DavResponse, what: string): Mult
   try {
     path = hrefPath(href, response.url);
   } catch {
-    throw badResponse(response, what, `an <href> that is not a URL: ${href.slice(0, 100)}`);
+    throw badResponse(response, what, `an <href> that is not a URL: ${href}`);
   }
   return { href: path, status: statusCode(childNamed(element, DAV_NS, 'status')), props };
 }

@@ -18,6 +18,7 @@ export const file = {
   request: FileSource,
   capabilities: { schedule: false, reauth: false, incremental: false, fullReadSweeps: 'when-full-requested' },
   credentials: FileCredentials,
+  uploadOf: ({ uploadId }) => uploadId,
   toCredentials: ({ uploadId }) => Promise.resolve({ uploadId }),
   readSettings: () => ({}),
   openSource: ({ uploadId }, _settings, context) => openFileSource(uploadId, context),

@@ -9,11 +9,11 @@
 import type { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { failure, httpStatusFailure, outboundFailure, redactSecrets } from '../kit/failures';
+import { describeProviderError, failure, httpStatusFailure, jsonOrUndefined, outboundFailure, redactSecrets } from '../kit/failures';
 import type { OutboundLimits } from '../kit/http';
 import type { PhoneRegion } from '../kit/normalize';
 import { SyncTokenExpiredError, type SyncRequest } from '../types';
-import { excerpt, type DecodedConnections, type PageOutcome } from './page';
+import type { DecodedConnections, PageOutcome } from './page';
 import { inlineDecoder, type PageDecoder } from './page-decoder';
 import { isExpiredSyncToken, setSyncParams } from './sync';
 
@@ -69,23 +69,18 @@ const googleErrorSchema = z.object({
   }),
 });
 
-/** "(429 RESOURCE_EXHAUSTED): Quota exceeded…" from Google's error body, or a short excerpt of whatever came. */
-function describeErrorBody(httpStatus: number, body: string): string {
-  let parsed: z.infer<typeof googleErrorSchema> | undefined;
-  try {
-    const result = googleErrorSchema.safeParse(JSON.parse(body));
-    if (result.success) parsed = result.data;
-  } catch {
-    // Not JSON (a proxy's HTML page, say): fall through to the excerpt.
-  }
-  const status = parsed?.error.status ? ` ${parsed.error.status}` : '';
-  const code = parsed?.error.code ?? httpStatus;
-  const detail = parsed?.error.message ?? excerpt(body);
-  return `(${code}${status})${detail ? `: ${detail}` : ''}`;
+/**
+ * "(429 RESOURCE_EXHAUSTED): Quota exceeded…" from Google's error body (or from whatever came, a
+ * proxy's HTML page say), without `accessToken` or anything like a credential.
+ */
+function describeErrorBody(httpStatus: number, body: string, accessToken: string): string {
+  const parsed = googleErrorSchema.safeParse(jsonOrUndefined(body));
+  const error = parsed.success ? parsed.data.error : undefined;
+  return describeProviderError({ status: error?.code ?? httpStatus, code: error?.status, text: error?.message ?? body }, [accessToken]);
 }
 
-function classifyHttpError(httpStatus: number, body: string, retryAfter: string | null): ApplicationFailure {
-  const what = describeErrorBody(httpStatus, body);
+function classifyHttpError(httpStatus: number, body: string, retryAfter: string | null, accessToken: string): ApplicationFailure {
+  const what = describeErrorBody(httpStatus, body, accessToken);
   return httpStatusFailure(httpStatus, retryAfter, {
     unauthenticated: `${API_NAME} rejected the access token ${what}. Ask the user to reconnect their account.`,
     permissionDenied: `${API_NAME} refused access ${what}. Ask the user to reconnect and allow access to their contacts, or enable the People API for this project.`,
@@ -140,11 +135,12 @@ export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<Conn
         if (opts.sync !== undefined && 'since' in opts.sync && isExpiredSyncToken(outcome.status, outcome.body)) {
           throw new SyncTokenExpiredError(`${API_NAME} no longer accepts the sync token (${outcome.status}): reading everything instead.`);
         }
-        throw classifyHttpError(outcome.status, outcome.body, outcome.retryAfter);
+        throw classifyHttpError(outcome.status, outcome.body, outcome.retryAfter, accessToken);
       case 'page': {
         const decoded = outcome.result;
         if (!decoded.ok && decoded.problem === 'not_json') {
-          throw failure(FAILURE_TYPES.providerBadResponse, `${API_NAME} answered ${outcome.status} with a body that is not JSON: ${decoded.excerpt}`);
+          const what = describeProviderError({ status: outcome.status, text: decoded.excerpt }, [accessToken]);
+          throw failure(FAILURE_TYPES.providerBadResponse, `${API_NAME} answered with a body that is not JSON ${what}.`);
         }
         if (!decoded.ok) {
           throw failure(FAILURE_TYPES.providerBadResponse, `${API_NAME} answered with a page that is not the documented shape (${decoded.where}).`);

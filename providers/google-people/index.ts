@@ -75,6 +75,7 @@ export const googlePeople = {
   budgets: GOOGLE_PEOPLE_BUDGETS,
   readSettings: readGooglePeopleSettings,
   openSource: openGooglePeopleSource,
+  describeSettings: (settings) => `${settings.decodeThreads} decode thread(s)`,
   async close(settings) {
     await decoders.get(settings)?.close();
     decoders.delete(settings);

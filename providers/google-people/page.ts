@@ -99,10 +99,12 @@ export async function requestConnections(spec: PageRequestSpec, serializeRaw: bo
   return { kind: 'page', status, result: decodeConnections({ body, pageToken, defaultRegion, serializeRaw }) };
 }
 
-/** The first 200 characters of `body`, whitespace folded: enough to recognise a proxy's error page. */
+/**
+ * The start of `body`, for the failure's message: the client words and cuts it
+ * (`describeProviderError`), after cutting out any secret, so this keeps far more than is shown.
+ */
 export function excerpt(body: string): string {
-  const flat = body.replace(/\s+/g, ' ').trim();
-  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
+  return body.slice(0, 4096);
 }
 
 /** Reads one `connections.list` body. Never throws for what the body holds. */

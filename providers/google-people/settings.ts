@@ -1,4 +1,4 @@
-/** The Google People provider's configuration, read once at start (`loadConfig`). */
+/** The Google People provider's configuration, read once at worker start (`readProviderSettings`, providers/index.ts). */
 import { parseHttpUrl, parseInteger } from '../../config/parse';
 import { readBudgets, type Budgets } from '../kit/budgets';
 import { readOAuthClient, type OAuthClient, type OAuthProvider } from '../kit/oauth';

@@ -62,6 +62,53 @@ export function describeNetworkError(error: unknown): string {
   return error.message;
 }
 
+/** The most characters of a provider's own words a failure message carries: enough to recognise them. */
+export const MAX_PROVIDER_TEXT_CHARS = 200;
+
+/** What a provider said when it refused: its status, and its error code and words when its body had them. */
+export interface ProviderErrorDetail {
+  /** The HTTP status of the answer. */
+  status: number;
+  /** The provider's error code (`TooManyRequests`, `RESOURCE_EXHAUSTED`), when its body names one. */
+  code?: string;
+  /** The provider's own words: the message of its error body, or the body itself when that does not parse. */
+  text?: string;
+}
+
+/**
+ * Credentials a server may echo back in its words, whoever's they are: a bearer token, a
+ * `…token=`, `…secret=`, `password=` or `api_key=` value (JSON or query string), a JWT, the user-info
+ * of a URL.
+ */
+const SECRET_PATTERNS: ReadonlyArray<[RegExp, string]> = [
+  [/\bBearer\s+[\w.~+/-]+=*/gi, 'Bearer [redacted]'],
+  [/\b(\w*token|\w*secret|password|passwd|api[_-]?key)(["']?\s*[:=]\s*["']?)[^\s"'&,;}]+/gi, '$1$2[redacted]'],
+  [/\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g, '[redacted]'],
+  [/\/\/[^/\s@]+@/g, '//[redacted]@'],
+];
+
+/**
+ * A provider's refusal in words for a failure message: "(429 TooManyRequests): Too many requests".
+ * The one way a provider's own words get into a message (which goes back to whoever started the
+ * import, and into workflow history): every one of `secrets` and anything shaped like a credential
+ * is cut out of them first, then they are folded to one line and cut to
+ * {@link MAX_PROVIDER_TEXT_CHARS} characters.
+ */
+export function describeProviderError(detail: ProviderErrorDetail, secrets: readonly string[] = []): string {
+  const head = `(${detail.status}${detail.code ? ` ${providerWords(detail.code, secrets, 64)}` : ''})`;
+  const text = detail.text === undefined ? '' : providerWords(detail.text, secrets, MAX_PROVIDER_TEXT_CHARS);
+  return text ? `${head}: ${text}` : head;
+}
+
+/** `text` without `secrets` or anything shaped like one, on one line, at most `max` characters. */
+function providerWords(text: string, secrets: readonly string[], max: number): string {
+  // Stripped before it is cut: a secret cut in half would leave its first half behind.
+  let clean = secrets.reduce((words, secret) => (secret === '' ? words : words.split(secret).join('[redacted]')), text);
+  for (const [pattern, replacement] of SECRET_PATTERNS) clean = clean.replace(pattern, replacement);
+  const flat = clean.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
 /** A request that brought no answer, as plain data: an {@link HttpProblem}, or a network error in words. */
 export type OutboundProblem = HttpProblem | { kind: 'network'; message: string };
 

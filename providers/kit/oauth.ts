@@ -19,7 +19,7 @@ import { ConfigError, parseHttpUrl } from '../../config/parse';
 import type { CredentialKey } from '../../db/credentials';
 import { FAILURE_TYPES } from '../../workflows/contract';
 import type { TokenVault } from '../types';
-import { failure, jsonOrUndefined, outboundFailure, plainProblem, workerMisconfigured } from './failures';
+import { describeProviderError, failure, jsonOrUndefined, outboundFailure, plainProblem, workerMisconfigured } from './failures';
 import { httpRequest, type OutboundLimits } from './http';
 import { parseRetryAfter } from './retry-after';
 
@@ -151,24 +151,27 @@ export async function refreshAccessToken(
     };
   }
   const error = tokenErrorSchema.safeParse(json);
-  // The provider's own words (Google's `Token has been expired or revoked.`) never include the token.
-  const what = error.success ? `${error.data.error}${error.data.error_description ? `: ${error.data.error_description}` : ''}` : `HTTP ${status}`;
+  // The provider's own words (Google's `Token has been expired or revoked.`), whatever it echoed cut out.
+  const what = describeProviderError(
+    error.success ? { status, code: error.data.error, text: error.data.error_description } : { status },
+    [refreshToken, client.clientSecret],
+  );
   if (error.success && REAUTH_ERRORS.has(error.data.error)) {
     throw failure(
       FAILURE_TYPES.providerUnauthenticated,
-      `${provider.name} refused the refresh token (${what}). Ask the user to reconnect their account.`,
+      `${provider.name} refused the refresh token ${what}. Ask the user to reconnect their account.`,
       { nonRetryable: true },
     );
   }
   if (error.success && (error.data.error === 'invalid_client' || error.data.error === 'unauthorized_client')) {
-    throw workerMisconfigured(`The ${endpoint} refused this service's OAuth client (${what}): check ${clientVariables(provider)}.`);
+    throw workerMisconfigured(`The ${endpoint} refused this service's OAuth client ${what}; check ${clientVariables(provider)}.`);
   }
   const nextRetryDelay = parseRetryAfter(headers.get('retry-after'));
-  if (status === 429) throw failure(FAILURE_TYPES.providerThrottled, `The ${endpoint} is throttling requests (${what}).`, { nextRetryDelay });
+  if (status === 429) throw failure(FAILURE_TYPES.providerThrottled, `The ${endpoint} is throttling requests ${what}.`, { nextRetryDelay });
   if (status >= 500 || status === 408) {
-    throw failure(FAILURE_TYPES.providerUnavailable, `The ${endpoint} is unavailable (${what}).`, { nextRetryDelay });
+    throw failure(FAILURE_TYPES.providerUnavailable, `The ${endpoint} is unavailable ${what}.`, { nextRetryDelay });
   }
-  throw failure(FAILURE_TYPES.providerInvalidRequest, `The ${endpoint} refused the refresh request (${what}).`, { nonRetryable: true });
+  throw failure(FAILURE_TYPES.providerInvalidRequest, `The ${endpoint} refused the refresh request ${what}.`, { nonRetryable: true });
 }
 
 /** The access token as it came, for a source without a refresh token: a 401 is final. */

@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { failure, httpStatusFailure, jsonOrUndefined, outboundFailure, plainProblem, redactSecrets } from '../kit/failures';
+import { describeProviderError, failure, httpStatusFailure, jsonOrUndefined, outboundFailure, plainProblem, redactSecrets } from '../kit/failures';
 import { httpRequest, type OutboundLimits } from '../kit/http';
 import type { BudgetKey } from '../kit/budgets';
 import { ungoverned, type RequestGovernor } from '../kit/governor';
@@ -23,8 +23,12 @@ import { microsoftGraphRefusal } from './budgets';
 export const API_NAME = 'Microsoft Graph';
 /** The API version every request names, and every link Graph hands back starts with. */
 export const GRAPH_VERSION = '/v1.0';
-/** Longest link kept: Graph's are a few hundred characters; anything far longer is not one. */
-export const MAX_LINK_CHARS = 4096;
+/**
+ * Longest link followed and kept. Graph documents no length; its contact links are the path with
+ * the folder id (at most 512 characters: `MAX_FOLDER_ID_CHARS`) and a skip or delta token of a
+ * few hundred characters, under 1,000 in all. Twice that leaves room; a longer one is not Graph's.
+ */
+export const MAX_LINK_CHARS = 2048;
 
 /** Error codes of an expired or unknown delta state, however Graph spells them. */
 const EXPIRED_DELTA_CODES = new Set(['syncstatenotfound', 'syncstateinvalid', 'resyncrequired']);
@@ -40,7 +44,7 @@ export type GraphResult =
   | { ok: false; problem: 'expired'; message: string };
 
 export interface GraphClientOptions {
-  /** e.g. `https://graph.microsoft.com`, or the demo provider's URL; no trailing slash. */
+  /** e.g. `https://graph.microsoft.com`, or the demo provider's URL: as the settings give it (`graphBaseUrl`, settings.ts). */
   baseUrl: string;
   /** The mailbox's access tokens (`kit/oauth.ts`): a 401 is refreshed and asked once more. */
   auth: AccessTokens;
@@ -59,12 +63,15 @@ export interface GraphClientOptions {
   allowPrivateAddresses?: boolean;
 }
 
-/** "(429 TooManyRequests): Too many requests" from Graph's error body, or a short excerpt of whatever came. */
-function describeError(status: number, body: string): { code: string | undefined; text: string } {
+/**
+ * Graph's error code, and "(429 TooManyRequests): Too many requests" from its error body (or from
+ * whatever came), without `accessToken` or anything like a credential.
+ */
+function describeError(status: number, body: string, accessToken: string): { code: string | undefined; text: string } {
   const parsed = graphErrorSchema.safeParse(jsonOrUndefined(body));
   const code = parsed.success ? parsed.data.error.code : undefined;
-  const detail = parsed.success ? parsed.data.error.message : body.replace(/\s+/g, ' ').trim().slice(0, 200);
-  return { code, text: `(${status}${code ? ` ${code}` : ''})${detail ? `: ${detail}` : ''}` };
+  const text = parsed.success ? parsed.data.error.message : body;
+  return { code, text: describeProviderError({ status, code, text }, [accessToken]) };
 }
 
 export class GraphClient {
@@ -145,7 +152,7 @@ export class GraphClient {
       if (json === undefined) throw failure(FAILURE_TYPES.providerBadResponse, `${API_NAME} answered ${status} with a body that is not JSON.`);
       return { ok: true, body: json };
     }
-    const { code, text } = describeError(status, body);
+    const { code, text } = describeError(status, body, accessToken);
     if (status === 410 || (code !== undefined && EXPIRED_DELTA_CODES.has(code.toLowerCase()))) return { ok: false, problem: 'expired', message: text };
     if (status === 404) return { ok: false, problem: 'not_found', message: text };
     throw httpStatusFailure(status, headers.get('retry-after'), {

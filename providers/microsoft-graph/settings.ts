@@ -1,8 +1,9 @@
-/** The Microsoft Graph provider's configuration, read once at start (`loadConfig`). */
+/** The Microsoft Graph provider's configuration, read once at worker start (`readProviderSettings`, providers/index.ts). */
 import { parseHttpUrl } from '../../config/parse';
 import { readBudgets, type Budgets } from '../kit/budgets';
 import { readOAuthClient, type OAuthClient, type OAuthProvider } from '../kit/oauth';
 import { MICROSOFT_GRAPH_BUDGETS } from './budgets';
+import { GRAPH_VERSION } from './client';
 
 /** `MICROSOFT_GRAPH_BASE_URL` when unset: Microsoft Graph itself. */
 export const DEFAULT_MICROSOFT_GRAPH_BASE_URL = 'https://graph.microsoft.com';
@@ -24,7 +25,7 @@ export const MICROSOFT_OAUTH: OAuthProvider = {
 };
 
 export interface MicrosoftGraphSettings {
-  /** Base URL of Microsoft Graph, or of a server that speaks its protocol (`MICROSOFT_GRAPH_BASE_URL`). */
+  /** Base URL of Microsoft Graph, or of a server that speaks its protocol (`MICROSOFT_GRAPH_BASE_URL`), in {@link graphBaseUrl}'s form. */
   baseUrl: string;
   /** The client workers refresh access tokens with (`MICROSOFT_CLIENT_ID`, `MICROSOFT_CLIENT_SECRET`, `MICROSOFT_TOKEN_URL`). */
   oauth: OAuthClient;
@@ -37,8 +38,19 @@ export interface MicrosoftGraphSettings {
   budgets: Budgets;
 }
 
+/**
+ * The one form of Graph's base URL the client builds requests and compares links with: no trailing
+ * slash and no version path, which every request and every link Graph hands back names below it
+ * (`https://graph.microsoft.com/v1.0/` → `https://graph.microsoft.com`).
+ */
+export function graphBaseUrl(url: string): string {
+  const bare = url.replace(/\/+$/, '');
+  const unversioned = bare.toLowerCase().endsWith(GRAPH_VERSION) ? bare.slice(0, -GRAPH_VERSION.length) : bare;
+  return unversioned.replace(/\/+$/, '');
+}
+
 export function readMicrosoftGraphSettings(env: NodeJS.ProcessEnv): MicrosoftGraphSettings {
-  const baseUrl = parseHttpUrl('MICROSOFT_GRAPH_BASE_URL', env.MICROSOFT_GRAPH_BASE_URL, DEFAULT_MICROSOFT_GRAPH_BASE_URL);
+  const baseUrl = graphBaseUrl(parseHttpUrl('MICROSOFT_GRAPH_BASE_URL', env.MICROSOFT_GRAPH_BASE_URL, DEFAULT_MICROSOFT_GRAPH_BASE_URL));
   return {
     baseUrl,
     oauth: readOAuthClient(env, MICROSOFT_OAUTH, DEFAULT_MICROSOFT_TOKEN_URL),

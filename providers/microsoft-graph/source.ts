@@ -17,6 +17,8 @@
  *   contacts of vanished folders included.
  * - In a full read, a folder deleted while it is read is passed over (its contacts are then not
  *   seen, so the sweep removes them), and a next link that expired starts its folder again.
+ * - A folder's read ends, whatever the server sends: a next link to the page it came with is
+ *   refused, and so is a folder still leading on after {@link MAX_PAGES_PER_FOLDER} pages.
  *
  * A contact's `externalId` is its Graph `id`, which is unique in a mailbox: a contact in two folders
  * is two items with two ids, and a move gives the contact a new id (we never ask for immutable ids,
@@ -36,6 +38,12 @@ import { folderPath, listContactFolders } from './folders';
 
 /** The largest page an import asks for (`Prefer: odata.maxpagesize`); Graph may send fewer. */
 export const MAX_PAGE_SIZE = 1000;
+/**
+ * The most pages one folder's read may take, starts again after an expired next link included.
+ * Exchange Online holds at most 1 million items in a folder: 1,000 pages at the largest page size
+ * and 10,000 at 100 a page. A server still sending next links past it is sending them without end.
+ */
+export const MAX_PAGES_PER_FOLDER = 10_000;
 const SELECT = CONTACT_FIELDS.join(',');
 
 const deltaPageSchema = z.object({
@@ -89,7 +97,7 @@ class MicrosoftGraphSource implements ContactSource {
     if (gone.length > 0) {
       throw new SyncTokenExpiredError(`${gone.length} contact folder(s) read last time no longer exist: reading everything, so their contacts are swept.`);
     }
-    return { folders, at: 0, next: null, links: {} };
+    return { folders, at: 0, next: null, pages: 0, links: {} };
   }
 
   async #read(state: GraphCursor, pageSize: number, signal: AbortSignal, stored: DeltaLinks | undefined, withToken: boolean): Promise<SourcePage> {
@@ -101,6 +109,7 @@ class MicrosoftGraphSource implements ContactSource {
       if (since !== undefined) throw new SyncTokenExpiredError(`${API_NAME} can no longer list a folder's changes ${result.message}: reading everything instead.`);
       if (result.problem === 'not_found') return this.#page(state, { contacts: [], rejected: [], removed: [] }, null, withToken);
       if (state.next === null) throw badPage(`an expired-state answer to a folder's first request ${result.message}`, true);
+      // The folder starts again, but its page count goes on: a server expiring every next link cannot make the read endless.
       return this.#read({ ...state, next: null }, pageSize, signal, stored, withToken);
     }
     const parsed = deltaPageSchema.safeParse(result.body);
@@ -109,6 +118,10 @@ class MicrosoftGraphSource implements ContactSource {
     if ((nextLink === undefined) === (deltaLink === undefined)) throw badPage('a page with neither or both of @odata.nextLink and @odata.deltaLink');
     const link = this.#client.refOf((nextLink ?? deltaLink) as string);
     if (link === null) throw badPage('a link to somewhere other than Graph', true);
+    if (nextLink !== undefined) {
+      if (link === ref) throw badPage('a next link to the page it came with', true);
+      if (state.pages + 1 >= MAX_PAGES_PER_FOLDER) throw badPage(`a next link on page ${MAX_PAGES_PER_FOLDER} of a folder, the most one folder may take`, true);
+    }
     const entries = readEntries(value, `folder ${state.at + 1} page ${contentHash(ref).slice(0, 12)}`, this.#defaultRegion);
     return this.#page(state, entries, nextLink === undefined ? { delta: link } : { next: link }, withToken);
   }
@@ -123,11 +136,11 @@ class MicrosoftGraphSource implements ContactSource {
     let after: GraphCursor | null;
     let links = state.links;
     if (step !== null && 'next' in step) {
-      after = { ...state, next: step.next };
+      after = { ...state, next: step.next, pages: state.pages + 1 };
     } else {
       const folder = state.folders[state.at] as string;
       if (step !== null) links = { ...links, [folder]: step.delta };
-      after = state.at + 1 < state.folders.length ? { ...state, at: state.at + 1, next: null, links } : null;
+      after = state.at + 1 < state.folders.length ? { ...state, at: state.at + 1, next: null, pages: 0, links } : null;
     }
     return {
       // A server that repeats a contact on one page: the last one stands (one upsert per row).

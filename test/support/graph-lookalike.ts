@@ -9,7 +9,8 @@
  *   an `@odata.deltaLink`; removed contacts come as `{"id", "@removed": {"reason": "deleted"}}`;
  * - expired delta state answered `410` with `SyncStateNotFound`, unknown folders `404`;
  * - scripted faults (`429` and `503` with `Retry-After`), revoked access tokens (`401`), and the
- *   v2.0 token endpoint (`POST /common/oauth2/v2.0/token`: `invalid_grant` for revoked refresh tokens).
+ *   v2.0 token endpoint (`POST /common/oauth2/v2.0/token`: `invalid_grant` for revoked refresh tokens);
+ * - a test's own answers to chosen requests ({@link GraphLookalike.hostile}), for a Graph that lies.
  *
  * It counts, per mailbox, the requests in flight at once (each answer waits `delayMs`, so they can
  * overlap), and how often each contact was served.
@@ -57,6 +58,20 @@ export interface LookalikeStats {
   tokenScopes: string[];
 }
 
+/** A Graph request as {@link GraphLookalike.hostile} sees it. */
+export interface HostileRequest {
+  /** `/v1.0/me/contactFolders/…`, as sent (still percent-encoded). */
+  path: string;
+  query: URLSearchParams;
+  /** The whole URL as the look-alike's clients see it (`http://127.0.0.1:…/v1.0/…?…`). */
+  url: string;
+}
+
+export interface HostileAnswer {
+  status?: number;
+  body: unknown;
+}
+
 export interface GraphLookalike {
   readonly url: string;
   readonly tokenUrl: string;
@@ -67,6 +82,11 @@ export interface GraphLookalike {
   faults: Array<'429' | '503'>;
   /** Called as Graph request `n` (1, 2, …: `stats.requests`) arrives, before it is answered. */
   onRequest: ((n: number) => void) | undefined;
+  /**
+   * Asked about every authorised Graph request (after the scripted faults): an answer it returns is
+   * sent instead of the look-alike's own (`status` 200 unless said); `undefined` lets the request through.
+   */
+  hostile: ((request: HostileRequest) => HostileAnswer | undefined) | undefined;
   /** Access tokens answered 401, and refresh tokens answered `invalid_grant` (a refresh token also revokes those it was rotated into). */
   readonly revoked: Set<string>;
   /** A mailbox reached with access token `at-<name>` (and refresh token `rt-<name>`); the default folder is made. */
@@ -175,6 +195,8 @@ export async function startGraphLookalike(): Promise<GraphLookalike> {
         const [code, message] = fault === '429' ? ['TooManyRequests', 'Too many requests'] : ['ServiceUnavailable', 'Service unavailable'];
         return send(res, Number(fault), graphError(code, message), { 'Retry-After': '1' });
       }
+      const scripted = lookalike.hostile?.({ path, query, url: `${url}${req.url ?? path}` });
+      if (scripted) return send(res, scripted.status ?? 200, scripted.body);
       const parts = path.split('/').map(decodeURIComponent);
       // ['', 'v1.0', 'me', 'contactFolders', id?, 'childFolders' | 'contacts', 'delta'?]
       if (parts.length === 4 && parts[3] === 'contactFolders') return listFolders(res, mailbox, DEFAULT_FOLDER_ID, query, path);
@@ -230,6 +252,7 @@ export async function startGraphLookalike(): Promise<GraphLookalike> {
     delayMs: 5,
     faults: [],
     onRequest: undefined,
+    hostile: undefined,
     revoked: new Set(),
     addMailbox(name) {
       mailboxes.set(name, { folders: new Map([[DEFAULT_FOLDER_ID, { parent: null, contacts: new Map(), validFrom: 0 }]]), changes: 0, inFlight: 0, maxInFlight: 0 });

@@ -1,176 +1,21 @@
 /**
- * Uploads: `POST /v1/uploads` and `GET /v1/uploads/{uploadId}` through `app.request()` on a real
- * SQLite store (files under its folder), and the upload store itself on SQLite and, when
- * TEST_DATABASE_URL is set, PostgreSQL (chunks in the database).
+ * Uploads over HTTP: `POST /v1/uploads` and `GET /v1/uploads/{uploadId}` through `app.request()`
+ * (and one real socket) on a real SQLite store. The store itself is in test/upload-store.test.ts.
  *
- *   npx tsx scripts/run-tests.ts test/uploads.test.ts
+ *   npx tsx scripts/run-tests.ts test/uploads-api.test.ts
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serve, type ServerType } from '@hono/node-server';
-import Sqlite from 'better-sqlite3';
-import pg from 'pg';
 import { createErasureActivities } from '../activities/erasure';
 import { createApp } from '../api/app';
 import { createAuthenticator } from '../api/auth';
 import { ErrorBody, Upload, UploadRefusedBody } from '../api/schemas';
-import { UPLOAD_DEFAULTS } from '../config/defaults';
-import { UploadNotFoundError } from '../db/uploads';
-import { UploadTooLargeError, type Store, type UploadBytes } from '../db/types';
+import type { Store } from '../db/types';
 import { FakeErasure, FakeImports, fakeTemporalPing } from './support/fakes';
-import { storeCases, uniqueId, type StoreCase } from './support/harness';
-
-const FIXTURES = path.join(__dirname, 'fixtures', 'contacts');
-const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name));
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-/** A vCard file of about 700 KB: several 256 KiB database chunks, and over the general 16 KiB body limit. */
-const LARGE_VCARD = Buffer.concat(Array.from({ length: 600 }, () => fixture('vcard-3.0.vcf')));
-
-/** Rows of `table` for `tenant`, read straight from the store's database. */
-async function countRows(storeCase: StoreCase, table: 'uploads' | 'upload_chunks', tenant: string): Promise<number> {
-  if (storeCase.name === 'sqlite') {
-    const db = new Sqlite(path.join(storeCase.env.DATA_DIR ?? '', 'contacts.db'), { readonly: true });
-    try {
-      return (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = ?`).get(tenant) as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  }
-  const client = new pg.Client({ connectionString: storeCase.env.DATABASE_URL });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = $1`, [tenant]);
-    return Number(rows[0]?.n);
-  } finally {
-    await client.end();
-  }
-}
-
-/** Files (finished or `.part`) kept for `tenant` under the SQLite store's uploads folder. */
-function tenantFiles(storeCase: StoreCase, tenant: string): string[] {
-  const dir = path.join(storeCase.env.DATA_DIR ?? '', 'uploads', tenant);
-  return fs.existsSync(dir) ? fs.readdirSync(dir) : [];
-}
-
-/** Asserts that `tenant` has nothing stored: no row, no chunk, no file. */
-async function assertNothingStored(storeCase: StoreCase, tenant: string): Promise<void> {
-  assert.equal(await countRows(storeCase, 'uploads', tenant), 0, 'no uploads row is kept');
-  assert.equal(await countRows(storeCase, 'upload_chunks', tenant), 0, 'no chunk is kept');
-  assert.deepEqual(tenantFiles(storeCase, tenant), [], 'no file is kept');
-}
-
-/** Reads `bytes` back in ranges of awkward sizes, across chunk boundaries and past the end. */
-async function assertReadsBack(source: UploadBytes, bytes: Buffer): Promise<void> {
-  assert.equal(source.size, bytes.length, 'size is the stored length');
-  // A byte at a time only for small files: 700,000 reads would only test patience.
-  const steps = [...(bytes.length < 10_000 ? [1] : []), 4093, 65_536, 262_143, 262_145, 300_000];
-  for (const step of steps) {
-    const parts: Uint8Array[] = [];
-    for (let offset = 0; offset < bytes.length; offset += step) parts.push(await source.read(offset, step));
-    assert.ok(Buffer.concat(parts).equals(bytes), `reading ${step} bytes at a time gives back the same bytes`);
-  }
-  const middle = Math.floor(bytes.length / 2);
-  assert.ok(Buffer.from(await source.read(middle, 5000)).equals(bytes.subarray(middle, middle + 5000)), 'a range from the middle');
-  assert.equal((await source.read(bytes.length, 100)).length, 0, 'nothing past the end');
-  assert.ok(Buffer.from(await source.read(bytes.length - 3, 100)).equals(bytes.subarray(-3)), 'a short read at the end');
-}
-
-/** `bytes` as a body arriving in pieces of `size` bytes. */
-async function* pieces(bytes: Uint8Array, size = 10_007): AsyncGenerator<Uint8Array> {
-  for (let offset = 0; offset < bytes.length; offset += size) yield bytes.subarray(offset, offset + size);
-}
-
-const vcardOnly = async () => 'vcard' as const;
-
-for (const storeCase of storeCases()) {
-  describe(`upload store on ${storeCase.name}`, { skip: storeCase.skip }, () => {
-    let store: Store;
-    before(async () => {
-      store = await storeCase.open();
-    });
-    after(() => store?.close());
-
-    it('keeps the exact bytes and their SHA-256, and reads them back by ranges', async () => {
-      const tenant = uniqueId('t');
-      const meta = await store.uploads.save(tenant, 'alice', pieces(LARGE_VCARD), { maxBytes: 1 << 20, quotaBytes: UPLOAD_DEFAULTS.quotaBytes, detect: vcardOnly });
-      assert.match(meta.uploadId, /^upl_[A-Za-z0-9_-]{22}$/);
-      assert.deepEqual(
-        { tenant: meta.tenant, userId: meta.userId, format: meta.format, bytes: meta.bytes, sha256: meta.sha256 },
-        { tenant, userId: 'alice', format: 'vcard', bytes: LARGE_VCARD.length, sha256: sha256(LARGE_VCARD) },
-      );
-      assert.deepEqual(await store.uploads.get(tenant, meta.uploadId), meta, 'get answers what save did');
-      const source = await store.uploads.open(tenant, meta.uploadId);
-      try {
-        await assertReadsBack(source, LARGE_VCARD);
-      } finally {
-        await source.close();
-      }
-      if (storeCase.name === 'postgres') assert.equal(await countRows(storeCase, 'upload_chunks', tenant), 3, '256 KiB chunks');
-      else assert.deepEqual(tenantFiles(storeCase, tenant), [meta.uploadId], 'one file, named for the upload');
-    });
-
-    it('keeps an upload to its tenant', async () => {
-      const tenant = uniqueId('t');
-      const meta = await store.uploads.save(tenant, 'alice', pieces(fixture('vcard-4.0.vcf')), { maxBytes: 1 << 20, quotaBytes: UPLOAD_DEFAULTS.quotaBytes, detect: vcardOnly });
-      assert.equal(await store.uploads.get(uniqueId('other'), meta.uploadId), null, "another tenant's id is unknown");
-      await assert.rejects(store.uploads.open(uniqueId('other'), meta.uploadId), UploadNotFoundError);
-    });
-
-    it('stops reading past maxBytes and keeps nothing', async () => {
-      const tenant = uniqueId('t');
-      let read = 0;
-      async function* counted() {
-        for await (const piece of pieces(LARGE_VCARD)) {
-          read += piece.length;
-          yield piece;
-        }
-      }
-      await assert.rejects(store.uploads.save(tenant, 'alice', counted(), { maxBytes: 50_000, quotaBytes: UPLOAD_DEFAULTS.quotaBytes, detect: vcardOnly }), UploadTooLargeError);
-      assert.ok(read < 70_000, `stopped reading soon after the limit (read ${read} bytes)`);
-      await assertNothingStored(storeCase, tenant);
-    });
-
-    it('keeps nothing when detect refuses the file or the body fails', async () => {
-      const tenant = uniqueId('t');
-      const refusal = new Error('not a contacts file');
-      let seen = -1;
-      const detect = async (bytes: UploadBytes) => {
-        seen = bytes.size;
-        throw refusal;
-      };
-      const csv = fixture('google.csv');
-      await assert.rejects(store.uploads.save(tenant, 'alice', pieces(csv), { maxBytes: 1 << 20, quotaBytes: UPLOAD_DEFAULTS.quotaBytes, detect }), (error) => error === refusal);
-      assert.equal(seen, csv.length, 'detect saw the whole stored file');
-      async function* broken() {
-        yield csv.subarray(0, 100);
-        throw new Error('the client went away');
-      }
-      await assert.rejects(store.uploads.save(tenant, 'alice', broken(), { maxBytes: 1 << 20, quotaBytes: UPLOAD_DEFAULTS.quotaBytes, detect: vcardOnly }), /went away/);
-      await assertNothingStored(storeCase, tenant);
-    });
-
-    it("deletes a user's uploads, bytes included, and no one else's", async () => {
-      const tenant = uniqueId('t');
-      const save = (userId: string) =>
-        store.uploads.save(tenant, userId, pieces(fixture('vcard-2.1.vcf')), { maxBytes: 1 << 20, quotaBytes: UPLOAD_DEFAULTS.quotaBytes, detect: vcardOnly });
-      const [a1, a2, b] = [await save('alice'), await save('alice'), await save('bob')];
-      assert.equal(await store.uploads.deleteUser(tenant, 'alice'), 2);
-      assert.equal(await store.uploads.get(tenant, a1.uploadId), null);
-      assert.equal(await store.uploads.get(tenant, a2.uploadId), null);
-      await assert.rejects(store.uploads.open(tenant, a1.uploadId), UploadNotFoundError);
-      assert.deepEqual(await store.uploads.get(tenant, b.uploadId), b, "bob's upload stays");
-      assert.equal(await countRows(storeCase, 'uploads', tenant), 1);
-      if (storeCase.name === 'sqlite') assert.deepEqual(tenantFiles(storeCase, tenant), [b.uploadId], "only bob's file is left");
-      else assert.equal(await countRows(storeCase, 'upload_chunks', tenant), 1, "only bob's chunk is left");
-      assert.equal(await store.uploads.deleteUser(tenant, 'alice'), 0, 'repeating it is harmless');
-    });
-  });
-}
+import { storeCases, uniqueId } from './support/harness';
+import { assertNothingStored, assertReadsBack, fixture, LARGE_VCARD, sha256, tenantFiles } from './support/uploads';
 
 describe('POST /v1/uploads and GET /v1/uploads/{uploadId}', () => {
   const storeCase = storeCases()[0]!;
