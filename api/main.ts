@@ -8,9 +8,11 @@ import { createPayloadCodec } from '../encryption/payload-codec';
 import { loadPayloadKeyring } from '../encryption/payload-keys';
 import { CONFIG_EXIT_CODE } from '../config/parse';
 import { temporalTarget } from '../config/temporal';
+import { createSigner } from '../encryption/signing';
 import { createTokenSealer, loadTokenKey } from '../encryption/token-seal';
 import { openStore } from '../db';
 import { createApp } from './app';
+import { CALLBACK_PATH } from './connect/flow';
 import { createCodecApp } from './codec';
 import { createAuthenticator, OPEN_MODE_TENANT } from './auth';
 import { isLoopbackHost } from './loopback';
@@ -58,14 +60,15 @@ async function main(): Promise<void> {
     address: target.connectionOptions.address,
     meanwhile: 'answering 503 temporal_unavailable until it is back',
   });
+  const tokenKey = loadTokenKey(config);
   const imports = createTemporalImports({
     client,
-    sealer: createTokenSealer(loadTokenKey(config)),
+    sealer: createTokenSealer(tokenKey),
     tuning: config.importDefaults,
     taskQueue: config.taskQueue,
     isTemporalUp: () => monitor.up,
-    // Google refresh tokens are kept here, sealed, for the workers (db/credentials.ts).
-    credentials: store.credentials,
+    // Refresh tokens are kept here, sealed, as the users' connections, for the workers (db/connections.ts).
+    connections: store.connections,
     storedProgress: (tenant, key) => store.tenant(tenant).readCheckpoint(key),
   });
   const loopbackOnly = isLoopbackHost(config.host);
@@ -90,17 +93,24 @@ async function main(): Promise<void> {
     temporal: temporalPing(client),
     rateLimit: config.rateLimit,
     uploadMaxBytes: config.uploadMaxBytes,
-    sealer: createTokenSealer(loadTokenKey(config)),
+    sealer: createTokenSealer(tokenKey),
     schedules: createTemporalSchedules({
       client,
-      sealer: createTokenSealer(loadTokenKey(config)),
+      sealer: createTokenSealer(tokenKey),
       tuning: config.importDefaults,
       taskQueue: config.taskQueue,
-      credentials: store.credentials,
+      connections: store.connections,
     }),
     events: { watchers },
     metrics: createHttpMetrics({ processMetrics: true }),
     log: logger.child({ component: 'http' }),
+    connect: {
+      publicBaseUrl: config.publicBaseUrl,
+      signer: createSigner(tokenKey, 'connect-session'),
+      providers: config.providers,
+      sessionTtlSeconds: config.connectSessionTtlSeconds,
+      allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
+    },
   });
   // The codec server for the Web UI and the CLI: operator keys only (a tenant's key must not open
   // other tenants' histories); open on loopback while no operator key exists, for npm start's Web UI.
@@ -124,6 +134,8 @@ async function main(): Promise<void> {
   console.log(
     `api: codec server at /codec, ${operatorKeys > 0 ? 'for operator keys' : 'open on loopback until an operator key exists (`npm run api-key -- create --operator --name NAME`)'}; payloads encrypted with key "${keyring[0].id}"`,
   );
+  // The address each provider's OAuth client must list as a redirect URI.
+  console.log(`api: connect sessions call back at ${config.publicBaseUrl}${CALLBACK_PATH} (PUBLIC_BASE_URL)`);
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     console.log(`api: listening on http://${config.host}:${info.port} (Temporal ${target.connectionOptions.address}, store ${config.database.kind})`);
   });

@@ -8,6 +8,7 @@ import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { TASK_QUEUE, type ImportTuning } from '../workflows/contract';
 import { readProviderSettings, type ProviderSettings } from '../providers';
 import {
+  CONNECT_DEFAULTS,
   DEFAULT_REAUTH_TIMEOUT_SECONDS,
   DEFAULT_HOST,
   DEFAULT_TUNING,
@@ -21,6 +22,7 @@ import {
   ConfigError,
   parseBoolean,
   parseDurationSeconds,
+  parseHttpUrl,
   parseInteger,
   parsePayloadKeys,
   PORT_RANGE,
@@ -70,6 +72,13 @@ export interface AppConfig {
   uploadMaxBytes: number;
   /** Requests per second and burst per API key (`RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST`). */
   rateLimit: { perSecond: number; burst: number };
+  /**
+   * Where browsers reach the API (`PUBLIC_BASE_URL`, default `http://HOST:PORT`): connect sessions'
+   * URLs and their OAuth callback, `<PUBLIC_BASE_URL>/connect/callback`, live under it.
+   */
+  publicBaseUrl: string;
+  /** How long a connect session lasts (`CONNECT_SESSION_TTL`, default 10 minutes). */
+  connectSessionTtlSeconds: number;
 }
 
 /** `CODEC_CORS_ORIGINS`: comma-separated origins such as `https://temporal.example.com`. */
@@ -95,6 +104,13 @@ function phoneRegion(raw: string): CountryCode {
   return region;
 }
 
+/** `CONNECT_SESSION_TTL`: a second at least (a session that is over at once connects nobody), a day at most. */
+function sessionTtl(raw: string | undefined): number {
+  const seconds = parseDurationSeconds('CONNECT_SESSION_TTL', raw, CONNECT_DEFAULTS.sessionTtlSeconds, 86_400);
+  if (seconds < 1) throw new ConfigError(`CONNECT_SESSION_TTL must be at least 1 second, such as 10m (got "${raw}")`);
+  return seconds;
+}
+
 /** Reads and validates the environment. Throws {@link ConfigError} with a message that says what to fix. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const dataDir = path.resolve(env.DATA_DIR || '.data');
@@ -117,13 +133,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
 
   const uiPort = parseInteger('TEMPORAL_UI_PORT', env.TEMPORAL_UI_PORT, PORT_DEFAULTS.temporalUi, PORT_RANGE);
+  const port = parseInteger('PORT', env.PORT, PORT_DEFAULTS.api, PORT_RANGE);
+  const host = env.HOST || DEFAULT_HOST;
   const integer = (name: string, fallback: number, min: number, max: number) =>
     parseInteger(name, env[name], fallback, { min, max });
   return {
     taskQueue: env.TEMPORAL_TASK_QUEUE || TASK_QUEUE,
     dataDir,
-    port: parseInteger('PORT', env.PORT, PORT_DEFAULTS.api, PORT_RANGE),
-    host: env.HOST || DEFAULT_HOST,
+    port,
+    host,
     database,
     providers: readProviderSettings(env),
     tokenKey,
@@ -157,5 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       burst: integer('RATE_LIMIT_BURST', RATE_LIMIT_DEFAULTS.burst, 1, 10_000_000),
     },
     codecCorsOrigins: origins('CODEC_CORS_ORIGINS', env.CODEC_CORS_ORIGINS || `http://localhost:${uiPort},http://127.0.0.1:${uiPort}`),
+    publicBaseUrl: parseHttpUrl('PUBLIC_BASE_URL', env.PUBLIC_BASE_URL, `http://${host.includes(':') ? `[${host}]` : host}:${port}`),
+    connectSessionTtlSeconds: sessionTtl(env.CONNECT_SESSION_TTL),
   };
 }

@@ -391,7 +391,7 @@ void describe('importBatch activity', () => {
         {
           provider: 'google-people',
           credentials: googleCredentials(user.token),
-          settings: { uploads: deps.store.uploads, tokens: new SealedTokenVault(deps.store.credentials, deps.sealer), ...deps.sources },
+          settings: { uploads: deps.store.uploads, tokens: new SealedTokenVault(deps.store.connections, deps.sealer), ...deps.sources },
         },
       ],
       'the source is opened once, for the batch provider, with the credentials unsealed',

@@ -41,7 +41,7 @@ describe('destinations of user-supplied URLs', () => {
   });
 
   it('makes a CardDAV import of a loopback URL fail at once on a worker that does not allow them', async () => {
-    const source = openSource(
+    const source = await openSource(
       'carddav',
       JSON.stringify({ url: 'http://127.0.0.1:9/', username: 'alice', password: 'secret-pw' }),
       { providers: readProviderSettings({}) },

@@ -85,4 +85,13 @@ export const googlePeople = {
     await decoders.get(settings)?.close();
     decoders.delete(settings);
   },
+  connect: {
+    kind: 'oauth',
+    name: 'Google',
+    scopes: ['https://www.googleapis.com/auth/contacts.readonly'],
+    // A refresh token comes only with offline access, and Google issues one again only on consent.
+    authorizeParams: { access_type: 'offline', prompt: 'consent' },
+    endpoints: (settings) => ({ provider: GOOGLE_OAUTH, client: settings.oauth, ...settings.connectUrls }),
+    storedCredentials: { accessToken: null, refreshToken: 'stored' },
+  },
 } as const satisfies ProviderDefinition<'google-people', typeof GooglePeopleSource, GoogleCredentials, GooglePeopleSettings>;

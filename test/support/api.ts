@@ -115,7 +115,7 @@ export async function createTestApp(options: TestAppOptions): Promise<{ app: Ret
     sealer: testSealer,
     taskQueue,
     tuning: { ...TEST_TUNING, ...options.tuning },
-    credentials: store.credentials,
+    connections: store.connections,
     storedProgress: (tenant, key) => store.tenant(tenant).readCheckpoint(key),
     ...options.imports,
   });
@@ -133,7 +133,7 @@ export async function createTestApp(options: TestAppOptions): Promise<{ app: Ret
       sealer: testSealer,
       taskQueue,
       tuning: { ...TEST_TUNING, ...options.tuning },
-      credentials: store.credentials,
+      connections: store.connections,
       ...options.schedules,
     }),
   });
