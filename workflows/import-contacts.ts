@@ -120,7 +120,7 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
       { key: searchAttributes.state, value: state },
       { key: searchAttributes.contactsSaved, value: checkpoint.saved },
     ]);
-    upsertMemo({ [MEMO_KEYS.progress]: { ...status } });
+    upsertMemo({ [MEMO_KEYS.progress]: { ...status }, [MEMO_KEYS.firstRunId]: info.firstExecutionRunId });
     const of = checkpoint.total === null ? '' : ` of ${numberFormat(checkpoint.total)}`;
     setCurrentDetails(`**${state}** · ${numberFormat(checkpoint.saved)}${of} contacts saved · ${checkpoint.pages} pages`);
     // A metric, not a command: replay emits none, and history gains no event for it.

@@ -79,7 +79,7 @@ export function createTemporalImports(options: TemporalImportsOptions): Imports 
     onChanged: (tenant, importId) => statuses.forget(cacheKey(tenant, importId)),
   });
   const renewWaiting = createWaitingRenewal(options.client, renewCredentials);
-  const list = createImportList({ client: options.client });
+  const list = createImportList({ client: options.client, sealer: options.sealer });
   const budgetMs = options.callBudgetMs ?? TEMPORAL_OUTAGE_DEFAULTS.callBudgetMs;
   // One deadline for every request a call makes to Temporal (the client keeps it in async context):
   // without it, a call to a server that is down waits out the SDK's retries, 20 s and more.

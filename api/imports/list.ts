@@ -6,22 +6,24 @@
  *
  * Each item is read from the run's record alone (its memo and how it ended), like a status while no
  * worker answers: a page costs one visibility call, however long the list.
+ *
+ * The cursor is Temporal's page token sealed with the tenant and the filters it was made for
+ * (`encryption/token-seal.ts`): opaque, and refused (400) when altered or replayed elsewhere, before
+ * Temporal sees it.
  */
-import { isGrpcServiceError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { isProviderId } from '../../providers';
-import { searchAttributes, WORKFLOW_TYPE } from '../../workflows/contract';
+import { ImportMemo, parseOrNull, searchAttributes, WORKFLOW_TYPE } from '../../workflows/contract';
 import { encodeImportId, refOfRun } from '../../workflows/import-id';
+import { SealedTokenError, type TokenSealer } from '../../encryption/token-seal';
 import { ApiError } from '../errors';
 import type { ImportPage, ImportView, ListImportsQuery } from '../schemas';
 import { statusFromDescription, type RunRecord } from './status-reader';
 
 type RawExecution = temporal.api.workflow.v1.IWorkflowExecutionInfo;
 const Status = temporal.api.enums.v1.WorkflowExecutionStatus;
-
-/** gRPC's INVALID_ARGUMENT: what the server answers a page token it did not issue. */
-const GRPC_INVALID_ARGUMENT = 3;
 
 /** A run's status as the SDK names it (`RunRecord`). */
 const STATUS_NAMES: Partial<Record<number, RunRecord['status']['name']>> = {
@@ -68,21 +70,52 @@ export function listQuery(tenant: string, query: Pick<ListImportsQuery, 'userId'
 
 export interface ImportListOptions {
   client: Client;
+  /** Seals cursors. */
+  sealer: TokenSealer;
   /** Where a run that does not parse is reported (counts and times only). */
   warn?: (message: string) => void;
 }
 
 /** `list(tenant, query)`: one page of the tenant's imports. */
-export function createImportList({ client, warn = console.warn }: ImportListOptions) {
+const invalidCursor = () => new ApiError(400, 'invalid_cursor', 'cursor is not one this API issued for this listing');
+
+export function createImportList({ client, sealer, warn = console.warn }: ImportListOptions) {
+  /** What a cursor holds: the page token, and the query it continues. */
+  const cursorOf = (query: string, token: Uint8Array) =>
+    Buffer.from(sealer.seal(JSON.stringify({ query, token: Buffer.from(token).toString('base64url') }))).toString('base64url');
+  function tokenOf(query: string, cursor: string): Uint8Array {
+    let opened: unknown;
+    try {
+      opened = JSON.parse(sealer.open(Buffer.from(cursor, 'base64url').toString('utf8')));
+    } catch (err) {
+      if (err instanceof SealedTokenError || err instanceof SyntaxError) throw invalidCursor();
+      throw err;
+    }
+    const { query: madeFor, token } = (opened ?? {}) as { query?: unknown; token?: unknown };
+    if (madeFor !== query || typeof token !== 'string') throw invalidCursor();
+    return Buffer.from(token, 'base64url');
+  }
+
+  /**
+   * The chain a listed run belongs to: its memo says (`firstRunId`), else the server's record of the
+   * run does (a describe, for runs that published no memo yet).
+   */
+  async function firstRunOf(workflowId: string, runId: string, memo: Record<string, unknown> | undefined): Promise<string> {
+    const said = parseOrNull(ImportMemo, memo ?? {}).value?.firstRunId;
+    if (said) return said;
+    const described = await client.workflow.getHandle(workflowId, runId).describe();
+    return described.raw.workflowExecutionInfo?.firstRunId || runId;
+  }
+
   /** The import a listed run is the current run of, or `null` for a run that is not one we made. */
   async function viewOf(tenant: string, raw: RawExecution): Promise<ImportView | null> {
     const workflowId = raw.execution?.workflowId ?? '';
     const runId = raw.execution?.runId ?? '';
-    // Servers that do not say the chain's first run list a run that did not continue from another.
-    const ref = refOfRun(workflowId, raw.firstRunId || runId, isProviderId);
     const name = STATUS_NAMES[raw.status ?? 0];
-    if (!ref || ref.tenant !== tenant || !name || !raw.startTime) return null;
+    if (!name || !raw.startTime) return null;
     const memo = await decodeMapFromPayloads(client.options.loadedDataConverter, raw.memo?.fields);
+    const ref = refOfRun(workflowId, await firstRunOf(workflowId, runId, memo), isProviderId);
+    if (!ref || ref.tenant !== tenant) return null;
     const record: RunRecord = {
       workflowId,
       memo,
@@ -95,25 +128,18 @@ export function createImportList({ client, warn = console.warn }: ImportListOpti
   }
 
   return async function list(tenant: string, query: ListImportsQuery): Promise<ImportPage> {
-    let page: temporal.api.workflowservice.v1.ListWorkflowExecutionsResponse;
-    try {
-      page = await client.workflowService.listWorkflowExecutions({
-        namespace: client.options.namespace,
-        query: listQuery(tenant, query),
-        pageSize: query.limit,
-        nextPageToken: query.cursor === undefined ? undefined : Buffer.from(query.cursor, 'base64url'),
-      });
-    } catch (err) {
-      if (query.cursor !== undefined && isGrpcServiceError(err) && err.code === GRPC_INVALID_ARGUMENT) {
-        throw new ApiError(400, 'invalid_cursor', 'cursor is not one this API issued');
-      }
-      throw err;
-    }
+    const visibilityQuery = listQuery(tenant, query);
+    const page = await client.workflowService.listWorkflowExecutions({
+      namespace: client.options.namespace,
+      query: visibilityQuery,
+      pageSize: query.limit,
+      nextPageToken: query.cursor === undefined ? undefined : tokenOf(visibilityQuery, query.cursor),
+    });
     const views = await Promise.all(page.executions.map((raw) => viewOf(tenant, raw)));
     const token = page.nextPageToken;
     return {
       items: views.filter((view): view is ImportView => view !== null),
-      nextCursor: token && token.length > 0 ? Buffer.from(token).toString('base64url') : null,
+      nextCursor: token && token.length > 0 ? cursorOf(visibilityQuery, token) : null,
     };
   };
 }
