@@ -38,11 +38,12 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function sendPage(res: http.ServerResponse, status: number, title: string, body: string): void {
+/** A page; its form may post here, and be redirected on to `formTarget` (a browser checks the redirect too). */
+function sendPage(res: http.ServerResponse, status: number, title: string, body: string, formTarget?: string): void {
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body><main>${body}</main></body></html>`;
   res.writeHead(status, {
     'Content-Type': 'text/html; charset=utf-8',
-    'Content-Security-Policy': "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+    'Content-Security-Policy': `default-src 'none'; form-action 'self'${formTarget ? ` ${new URL(formTarget).origin}` : ''}; frame-ancestors 'none'`,
     'Cache-Control': 'no-store',
     'Referrer-Policy': 'no-referrer',
   });
@@ -105,7 +106,7 @@ export function createDemoAuthorization(clientId: () => string): DemoAuthorizati
       if (req.method === 'GET') {
         const problem = problemWith(url.searchParams, clientId());
         if (problem !== null) return sendPage(res, 400, 'Bad request', `<h1>Bad request</h1><p>${escapeHtml(problem)}</p>`);
-        return sendPage(res, 200, 'Demo provider: allow access?', consentPage(url.searchParams));
+        return sendPage(res, 200, 'Demo provider: allow access?', consentPage(url.searchParams), url.searchParams.get('redirect_uri') ?? undefined);
       }
       if (req.method !== 'POST') return sendPage(res, 405, 'Method not allowed', '<h1>Method not allowed</h1>');
       readForm(req, (form) => answer(form, res));

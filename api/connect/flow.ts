@@ -63,7 +63,9 @@ export function connectFlow(deps: ConnectFlowDeps): Hono {
   const callbackUrl = `${publicBaseUrl}${CALLBACK_PATH}`;
   const app = new Hono();
 
-  const html = (c: Context, body: string, status: 200 | 400 | 404 | 410 | 422 | 500 = 200) => c.body(body, status, pageHeaders(formOrigin));
+  /** A page; one with the account form of `session` may also be redirected back to its web app. */
+  const html = (c: Context, body: string, status: 200 | 400 | 404 | 422 | 500 = 200, session?: ConnectSession) =>
+    c.body(body, status, pageHeaders(session ? [formOrigin, new URL(session.redirectUrl).origin] : [formOrigin]));
 
   /** The page a session ends on without a connection; with its way back when the session is known. */
   function ended(session: ConnectSession | null, ending: Exclude<Ending, { status: 'connected' }>): Answer {
@@ -112,7 +114,7 @@ export function connectFlow(deps: ConnectFlowDeps): Hono {
       if (!(await sessions.open(session.sessionId, { stateHash: hash, sealedVerifier: null }))) {
         return ended(session, { status: 'error', code: overBecause(session) });
       }
-      return html(c, accountFormPage(connect, `${publicBaseUrl}${FORM_PATH}`, state));
+      return html(c, accountFormPage(connect, `${publicBaseUrl}${FORM_PATH}`, state), 200, session);
     }
     const endpoints = oauthEndpointsOf(session.provider, deps.connect.providers);
     if (!endpoints || !hasClient(endpoints)) return ended(session, { status: 'error', code: 'provider_not_configured' });
@@ -184,7 +186,7 @@ export function connectFlow(deps: ConnectFlowDeps): Hono {
     }
     const fields = Object.fromEntries(connect.fields.map((field) => [field.name, text(field.name)]));
     const values: FormValues = { server: text('server'), url: text('url'), fields };
-    const refused = (error: string) => html(c, accountFormPage(connect, `${publicBaseUrl}${FORM_PATH}`, state, { ...values, error }), 422);
+    const refused = (error: string) => html(c, accountFormPage(connect, `${publicBaseUrl}${FORM_PATH}`, state, { ...values, error }), 422, session);
     const url = serverUrl(connect, text('server'), text('url'));
     if (url === null) return refused('Choose a server, or give its address.');
     let secret: string;

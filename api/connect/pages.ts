@@ -19,11 +19,15 @@ button { font: inherit; padding: 0.4rem 1rem; margin-top: 0.6rem; cursor: pointe
 .error { background: #ffebe9; border: 1px solid #cf222e; padding: 0.6rem; border-radius: 6px; }
 `;
 
-/** Headers of every page: nothing but its own style, forms only to `formOrigin`, never framed, cached or referred. */
-export function pageHeaders(formOrigin: string): Record<string, string> {
+/**
+ * Headers of every page: nothing but its own style, never framed, cached or referred. A form posts
+ * to `formOrigins` only; a browser holds the redirect that answers it to them too, so the web app's
+ * origin is among them where a form ends by sending the user back there.
+ */
+export function pageHeaders(formOrigins: readonly string[]): Record<string, string> {
   return {
     'content-type': 'text/html; charset=utf-8',
-    'content-security-policy': `default-src 'none'; style-src ${styleHash(STYLE)}; form-action 'self' ${formOrigin}; base-uri 'none'; frame-ancestors 'none'`,
+    'content-security-policy': `default-src 'none'; style-src ${styleHash(STYLE)}; form-action 'self' ${formOrigins.join(' ')}; base-uri 'none'; frame-ancestors 'none'`,
     'cache-control': 'no-store',
     // The page's URL may carry the provider's code: no other site learns it.
     'referrer-policy': 'no-referrer',
@@ -72,7 +76,7 @@ export function accountFormPage(connect: AccountFormConnect, action: string, for
   const options = connect.knownServers
     .map((server) => `<option value="${escapeHtml(server.id)}"${values.server === server.id ? ' selected' : ''}>${escapeHtml(server.label)}</option>`)
     .join('\n      ');
-  const needsAddress = connect.knownServers.filter((server) => server.url === null).map((server) => server.label);
+  const knownAddress = connect.knownServers.filter((server) => server.url !== null).map((server) => server.label);
   const fields = connect.fields
     .map((field) => {
       // A password is typed again after a refusal: it is never sent back to the browser.
@@ -99,7 +103,7 @@ ${error}<form method="post" action="${escapeHtml(action)}">
     </select>
   </label>
   <label>Server address <input name="url" type="url" placeholder="https://cloud.example.com/" value="${escapeHtml(values.url ?? '')}"></label>
-  <p class="hint">Needed for ${escapeHtml(needsAddress.join(' and '))}.</p>
+  <p class="hint">Leave it empty for ${escapeHtml(knownAddress.join(' and '))}: their address is known.</p>
 ${fields}
   <p class="hint">Use an app password (your provider's security settings make one). It is checked with the server, then kept sealed.</p>
   <button type="submit" id="connect">Connect</button>
