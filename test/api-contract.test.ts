@@ -553,9 +553,8 @@ describe('HTTP contract', () => {
     it('answers 405 with Allow to a method a known path does not serve', async () => {
       const { importId } = await startImport(uniqueId('mia'));
       const cases: Array<[string, string, string]> = [
-        ['PUT', '/v1/imports', 'POST'],
-        ['DELETE', '/v1/imports', 'POST'],
-        ['GET', '/v1/imports', 'POST'],
+        ['PUT', '/v1/imports', 'GET, HEAD, POST'],
+        ['DELETE', '/v1/imports', 'GET, HEAD, POST'],
         ['DELETE', `/v1/imports/${importId}`, 'GET, HEAD'],
         ['PUT', `/v1/imports/${importId}`, 'GET, HEAD'],
         ['GET', `/v1/imports/${importId}/pause`, 'POST'],
@@ -584,7 +583,7 @@ describe('HTTP contract', () => {
       try {
         const { port } = server.address() as net.AddressInfo;
         const cases: Array<[string, string]> = [
-          ['/v1/imports', 'POST'],
+          ['/v1/imports', 'GET, HEAD, POST'],
           [`/v1/imports/${neverIssued()}`, 'GET, HEAD'],
           [`/v1/imports/${neverIssued()}/pause`, 'POST'],
           ['/v1/users/u1/contacts', 'GET, HEAD'],
@@ -770,23 +769,30 @@ describe('HTTP contract', () => {
         ({ method, path: urlPath, operation }) => `${method} ${urlPath} ${Object.keys(operation.responses).join(',')}`,
       );
       assert.deepEqual(documented.sort(), [
+        'DELETE /v1/connections/{connectionId} 200,401,404,413,422,429,503',
         'DELETE /v1/users/{userId} 202,401,413,422,429,503',
         'DELETE /v1/users/{userId}/sync 200,401,413,422,429,503',
         'GET /healthz 200,503',
         'GET /livez 200',
+        'GET /v1/connect-settings 200,401,429,503',
+        'GET /v1/connections/{connectionId} 200,401,404,422,429,503',
+        'GET /v1/imports 200,400,401,422,429,503',
         'GET /v1/imports/{importId} 200,401,404,422,429,503',
         'GET /v1/imports/{importId}/events 200,204,401,404,422,429,503',
         'GET /v1/imports/{importId}/rejects 200,400,401,404,422,429,503',
         'GET /v1/uploads/{uploadId} 200,401,404,422,429,503',
+        'GET /v1/users/{userId}/connections 200,401,422,429,503',
         'GET /v1/users/{userId}/contacts 200,400,401,422,429,503',
         'GET /v1/users/{userId}/sync 200,401,422,429,503',
         'GET /v1/webhook 200,401,404,429,503',
+        'POST /v1/connect-sessions 201,400,401,413,422,429,503',
         'POST /v1/imports 200,202,400,401,409,413,422,429,503',
         'POST /v1/imports/{importId}/cancel 202,401,404,409,413,422,429,503',
         'POST /v1/imports/{importId}/credentials 202,400,401,404,409,413,422,429,503',
         'POST /v1/imports/{importId}/pause 202,401,404,409,413,422,429,503',
         'POST /v1/imports/{importId}/resume 202,401,404,409,413,422,429,503',
         'POST /v1/uploads 201,400,401,413,415,422,429,503',
+        'PUT /v1/connect-settings 200,400,401,413,422,429,503',
         'PUT /v1/users/{userId}/sync 200,201,400,401,409,413,422,429,503',
         'PUT /v1/webhook 200,201,400,401,413,422,429,503',
       ]);

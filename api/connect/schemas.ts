@@ -9,7 +9,8 @@ import { UserId } from '../schemas';
 const WebUrl = z
   .url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' })
   .max(2048)
-  .refine((url) => !new URL(url).username && !new URL(url).password, { message: 'must not carry a user name or password' });
+  // Zod runs this even after the URL check failed: it must not throw on what is not a URL.
+  .refine((url) => !URL.canParse(url) || (!new URL(url).username && !new URL(url).password), { message: 'must not carry a user name or password' });
 
 /** `POST /v1/connect-sessions`. */
 export const CreateConnectSessionBody = z
