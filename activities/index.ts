@@ -11,6 +11,7 @@ import { createConnectionActivities } from './connections';
 import { createErasureActivities } from './erasure';
 import { createImportBatch } from './import-batch';
 import { createScheduleActivities } from './sync-schedules';
+import { createUploadExpiryActivities } from './upload-expiry';
 import { createWebhookActivities } from './webhooks';
 import { measureBatch } from './metrics';
 import { createPageGate, type PageGate } from './page-gate';
@@ -58,6 +59,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createErasureActivities(deps),
     ...createConnectionActivities(deps),
     ...createScheduleActivities(deps),
+    ...createUploadExpiryActivities(deps),
     ...createWebhookActivities({ ...deps, allowPrivateAddresses: deps.sources.allowPrivateAddresses }),
   };
 }

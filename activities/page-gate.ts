@@ -1,5 +1,5 @@
 /**
- * The page gate (issue 12, "many imports at once"): one per worker process, it bounds how many
+ * The page gate, for many imports at once: one per worker process, it bounds how many
  * source pages are in flight there (being fetched, or fetched and decoded but not yet saved) and
  * decides whose page goes next.
  *

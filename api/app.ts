@@ -5,7 +5,13 @@
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
-import { ACTION_BODY_LIMIT_BYTES, API_BODY_LIMIT_BYTES, RATE_LIMIT_DEFAULTS } from '../config/defaults';
+import {
+  ACTION_BODY_LIMIT_BYTES,
+  API_BODY_LIMIT_BYTES,
+  DEFAULT_EVENT_STREAMS_PER_KEY,
+  PEER_RATE_LIMIT_DEFAULTS,
+  RATE_LIMIT_DEFAULTS,
+} from '../config/defaults';
 import { InvalidCursorError, type Store } from '../db/types';
 import { requireKey, type Authenticator, type CallerVariables } from './auth';
 import { ApiError, errorBody, onError } from './errors';
@@ -14,14 +20,17 @@ import type { Erasure, Imports, TemporalPing } from './imports';
 import { importNotFound } from './imports/status-reader';
 import { checkSyncMode } from './imports/sync-mode';
 import { resolveSource } from './imports/credentials';
-import { importKey } from '../workflows/contract';
+import { importKey, importWorkflowId } from '../workflows/contract';
 import { isProviderId } from '../providers';
 import { resolveImportId } from '../workflows/import-id';
 import { withPartialStatus } from './partial-status';
-import { rateLimit, TokenBuckets, type RateLimitOptions } from './rate-limit';
-import { eraseUser, getImport, healthz, importAction, importEvents, listContacts, listImports, listRejects, livez, startImport } from './routes';
-import { importEvents as streamImportEvents } from './events/stream';
+import { rateLimit, rateLimitPeers, TokenBuckets, type RateLimitOptions } from './rate-limit';
+import { API_INFO, eraseUser, getImport, healthz, importAction, importEvents, listContacts, listImports, listRejects, livez, startImport } from './routes';
+import { EVENTS_DEFAULTS, importEvents as streamImportEvents } from './events/stream';
+import { StreamSlots } from './events/stream-slots';
 import { ImportWatchers } from './events/watchers';
+import { createHealthCheck } from './health';
+import { requestOrigin } from './loopback';
 import { uploadRoutes, UPLOADS_PATH } from './uploads';
 import { CREDENTIALS_PATH_SUFFIX, reauthRoutes } from './reauth';
 import { resolveNotify, webhookRoutes } from './hooks/webhooks';
@@ -45,17 +54,24 @@ export interface AppDeps {
   temporal: TemporalPing;
   /** Requests per second and burst, per API key. */
   rateLimit?: Pick<RateLimitOptions, 'perSecond' | 'burst'>;
+  /** Requests per second and burst, per peer address, of requests without a key. */
+  peerRateLimit?: Pick<RateLimitOptions, 'perSecond' | 'burst'>;
+  /** How long one check of Temporal and the database answers `/healthz` (`HEALTH_DEFAULTS.cacheMs`). */
+  healthCacheMs?: number;
   /** The largest file `POST /v1/uploads` takes (`UPLOAD_MAX_BYTES`; default 50 MiB). */
   uploadMaxBytes?: number;
+  /** Bytes of uploads one tenant may keep (`UPLOAD_QUOTA_BYTES`; default 1 GiB). */
+  uploadQuotaBytes?: number;
   /** Seals the tenants' webhook secrets (`PUT /v1/webhook`); without it that route answers 503. */
   sealer?: TokenSealer;
   /** Sync schedules (`/v1/users/{userId}/sync`); without them those routes answer 503. */
   schedules?: SyncSchedules;
   /**
    * Live events (`/v1/imports/{importId}/events`): the process's watchers (pass them to close them
-   * at shutdown; one is made otherwise) and the stream timings (`api/events/stream.ts` defaults).
+   * at shutdown; one is made otherwise), the streams one key may hold open (`EVENT_STREAMS_PER_KEY`)
+   * and the stream timings (`api/events/stream.ts` defaults).
    */
-  events?: { watchers?: ImportWatchers; keepaliveMs?: number; maxStreamMs?: number };
+  events?: { watchers?: ImportWatchers; perKey?: number; keyCheckMs?: number; keepaliveMs?: number; maxStreamMs?: number };
   /** Request series, and `GET /metrics` for operator keys (api/metrics.ts). */
   metrics?: HttpMetrics;
   /** One line per request, with its `X-Request-Id` (api/request-log.ts). */
@@ -81,6 +97,8 @@ export function createApp(deps: AppDeps) {
   // First, so they see every answer: refusals, 404s and errors included.
   app.use('*', requestLog(deps.log));
   if (deps.metrics) app.use('*', deps.metrics.middleware);
+  // Before anything that reads the store: a peer over its limit costs nothing more.
+  app.use('*', rateLimitPeers(new TokenBuckets(deps.peerRateLimit ?? PEER_RATE_LIMIT_DEFAULTS)));
   app.use('*', secureHeaders());
   app.use('/v1/*', async (c, next) => {
     await next();
@@ -111,13 +129,16 @@ export function createApp(deps: AppDeps) {
     const { source } = request;
     if ('uploadId' in source) {
       // Checked here, not only by the worker: an import of a file that is not this user's would
-      // otherwise be accepted and fail later. Another tenant's upload is as unknown as none.
-      const upload = await deps.store.uploads.get(tenant, source.uploadId);
-      if (!upload || upload.userId !== body.userId) {
+      // otherwise be accepted and fail later. Another tenant's upload is as unknown as none. The
+      // check also records that this import reads the upload, before it starts, so the upload does
+      // not expire under it (db/upload-expiry.ts).
+      const workflowId = importWorkflowId({ tenant, userId: body.userId }, source.provider);
+      if (!(await deps.store.uploads.reference(tenant, source.uploadId, { userId: body.userId, workflowId }))) {
         throw new ApiError(
           422,
           'unknown_upload',
-          `source.uploadId: no upload ${source.uploadId} for user ${body.userId}; upload the file with POST /v1/uploads?userId=${body.userId} first`,
+          `source.uploadId: no upload ${source.uploadId} for user ${body.userId} (uploads no import reads are deleted after UPLOAD_RETENTION); ` +
+            `upload the file with POST /v1/uploads?userId=${body.userId} first`,
         );
       }
     }
@@ -147,6 +168,15 @@ export function createApp(deps: AppDeps) {
   const streamEvents = streamImportEvents({
     imports: deps.imports,
     watchers: deps.events?.watchers ?? new ImportWatchers((tenant, importId) => deps.imports.get(tenant, importId)),
+    slots: new StreamSlots({
+      perKey: deps.events?.perKey ?? DEFAULT_EVENT_STREAMS_PER_KEY,
+      checkMs: deps.events?.keyCheckMs ?? EVENTS_DEFAULTS.keyCheckMs,
+    }),
+    // The same key, still active (and a keyless caller still keyless): else the stream ends.
+    stillAllowed: async (c) => {
+      const now = await deps.auth.authenticate(c.req.header('authorization'), 'tenant', requestOrigin(c));
+      return now.ok && now.caller.keyId === c.var.caller.keyId && now.caller.tenant === c.var.caller.tenant;
+    },
     keepaliveMs: deps.events?.keepaliveMs,
     maxStreamMs: deps.events?.maxStreamMs,
   });
@@ -201,7 +231,7 @@ export function createApp(deps: AppDeps) {
     c.json(await deps.erasure.erase(c.var.caller.tenant, c.req.valid('param').userId), 202),
   );
 
-  uploadRoutes(app, { store: deps.store, maxBytes: deps.uploadMaxBytes });
+  uploadRoutes(app, { store: deps.store, maxBytes: deps.uploadMaxBytes, quotaBytes: deps.uploadQuotaBytes });
   reauthRoutes(app, { imports: deps.imports });
   webhookRoutes(app, { store: deps.store, sealer: deps.sealer });
   syncRoutes(app, { store: deps.store, schedules: deps.schedules });
@@ -212,23 +242,19 @@ export function createApp(deps: AppDeps) {
   }
 
   app.openapi(livez, (c) => c.json({ status: 'ok' as const }, 200));
-  // Operator keys, like the codec server (open on loopback until one exists); not a /v1 route.
+  // Operator keys, like the codec server (keyless on loopback until any key exists); not a /v1 route.
   if (deps.metrics) app.get('/metrics', requireKey(deps.auth, 'operator'), deps.metrics.scrape);
 
+  const health = createHealthCheck({ temporal: deps.temporal, store: deps.store, cacheMs: deps.healthCacheMs });
   app.openapi(healthz, async (c) => {
-    const deadline = Date.now() + 2_000;
-    const [temporal, database] = await Promise.all([
-      deps.temporal.ping(deadline).then(() => 'ok' as const, () => 'unavailable' as const),
-      deps.store.ping().then(() => 'ok' as const, () => 'unavailable' as const),
-    ]);
-    const status = temporal === 'ok' && database === 'ok' ? ('ok' as const) : ('unavailable' as const);
-    const code = status === 'ok' ? 200 : 503;
+    const report = await health();
+    const code = report.status === 'ok' ? 200 : 503;
     // Which part is down helps an attacker as much as an operator: only callers with a key learn it.
     // Checking a key needs the database: when that is what is down, the caller just gets no details.
-    const caller = await deps.auth.authenticate(c.req.header('authorization'), 'tenant').catch(() => undefined);
-    return caller?.ok ? c.json({ status, temporal, database }, code) : c.json({ status }, code);
+    const caller = await deps.auth.authenticate(c.req.header('authorization'), 'tenant', requestOrigin(c)).catch(() => undefined);
+    return caller?.ok ? c.json(report, code) : c.json({ status: report.status }, code);
   });
 
-  app.doc('/openapi.json', { openapi: '3.0.0', info: { title: 'Contacts import', version: '1.0.0' } });
+  app.doc('/openapi.json', { openapi: '3.0.0', info: API_INFO });
   return app;
 }

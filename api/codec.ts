@@ -16,13 +16,16 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { z } from 'zod';
 import { PayloadDecryptionError } from '../encryption/payload-codec';
+import { notLocalRefusal, type AuthResult } from './auth';
 import { errorBody, onError } from './errors';
+import { requestOrigin, type RequestOrigin } from './loopback';
 
 /**
- * Whether a request may use the codec, given its `Authorization` header (`undefined` when absent).
- * `api/main.ts` answers with the operator keys of the store (`createAuthenticator`, scope `operator`).
+ * Whether a request may use the codec, given its `Authorization` header (`undefined` when absent)
+ * and where it came from. `api/main.ts` answers with the operator keys of the store
+ * (`createAuthenticator`, scope `operator`).
  */
-export type CodecAuthorizer = (authorization: string | undefined) => Promise<boolean>;
+export type CodecAuthorizer = (authorization: string | undefined, origin: RequestOrigin) => Promise<AuthResult>;
 
 export interface CodecAppOptions {
   codec: PayloadCodec;
@@ -63,7 +66,9 @@ const REALM = 'contacts-import-codec';
 function requireOperator(authorize: CodecAuthorizer): MiddlewareHandler {
   return async function requireOperator(c, next) {
     const authorization = c.req.header('authorization');
-    if (await authorize(authorization)) return next();
+    const result = await authorize(authorization, requestOrigin(c));
+    if (result.ok) return next();
+    if (result.reason === 'not_local') return notLocalRefusal(result.what, result.origin);
     const message =
       authorization === undefined
         ? 'The codec server needs an operator key: send "Authorization: Bearer <operator key>" ' +
@@ -119,7 +124,7 @@ export function createCodecApp(options: CodecAppOptions): Hono {
       // Decoded one by one: a payload whose key is gone (a shredded history, another deployment's
       // key) comes back as it is, still encrypted, and the rest of the page still decodes. Failing
       // the whole request would make the CLI's `workflow list` fail outright (it shows only a
-      // timeout) because of one old workflow among hundreds.
+      // timeout) because of one workflow among hundreds whose key is gone.
       const problems: string[] = [];
       const payloads = await Promise.all(
         input.map(async (payload) => {

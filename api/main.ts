@@ -11,6 +11,7 @@ import { temporalTarget } from '../config/temporal';
 import { createSigner } from '../encryption/signing';
 import { createTokenSealer, loadTokenKey } from '../encryption/token-seal';
 import { openStore } from '../db';
+import { readProviderSettings } from '../providers';
 import { createApp } from './app';
 import { CALLBACK_PATH } from './connect/flow';
 import { createCodecApp } from './codec';
@@ -92,7 +93,9 @@ async function main(): Promise<void> {
     auth,
     temporal: temporalPing(client),
     rateLimit: config.rateLimit,
+    peerRateLimit: config.peerRateLimit,
     uploadMaxBytes: config.uploadMaxBytes,
+    uploadQuotaBytes: config.uploadQuotaBytes,
     sealer: createTokenSealer(tokenKey),
     schedules: createTemporalSchedules({
       client,
@@ -101,24 +104,24 @@ async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       connections: store.connections,
     }),
-    events: { watchers },
+    events: { watchers, perKey: config.eventStreamsPerKey },
     metrics: createHttpMetrics({ processMetrics: true }),
     log: logger.child({ component: 'http' }),
     connect: {
       publicBaseUrl: config.publicBaseUrl,
       signer: createSigner(tokenKey, 'connect-session'),
-      providers: config.providers,
+      providers: readProviderSettings(process.env),
       sessionTtlSeconds: config.connectSessionTtlSeconds,
       allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
     },
   });
   // The codec server for the Web UI and the CLI: operator keys only (a tenant's key must not open
-  // other tenants' histories); open on loopback while no operator key exists, for npm start's Web UI.
+  // other tenants' histories); keyless on loopback while no key at all exists, for npm start's Web UI.
   app.route(
     '/',
     createCodecApp({
       codec: createPayloadCodec(keyring),
-      authorize: async (authorization) => (await auth.authenticate(authorization, 'operator')).ok,
+      authorize: (authorization, origin) => auth.authenticate(authorization, 'operator', origin),
       corsOrigins: config.codecCorsOrigins,
     }),
   );
@@ -127,12 +130,12 @@ async function main(): Promise<void> {
   app.route('/', docsPage());
   if (tenantKeys === 0) {
     console.log(
-      `api: no API keys yet: accepting requests without a key, as tenant "${OPEN_MODE_TENANT}", because HOST=${config.host} is loopback only. ` +
-        'Create a key with `npm run api-key -- create --tenant TENANT --name NAME` to require keys.',
+      `api: no API keys yet: accepting requests without a key, as tenant "${OPEN_MODE_TENANT}", because HOST=${config.host} is loopback only ` +
+        '(only requests addressed to localhost, 127.0.0.1 or [::1]). Create a key with `npm run api-key -- create --tenant TENANT --name NAME` to require keys.',
     );
   }
   console.log(
-    `api: codec server at /codec, ${operatorKeys > 0 ? 'for operator keys' : 'open on loopback until an operator key exists (`npm run api-key -- create --operator --name NAME`)'}; payloads encrypted with key "${keyring[0].id}"`,
+    `api: codec server at /codec, ${tenantKeys + operatorKeys > 0 ? 'for operator keys' : 'keyless on loopback until any key exists (then for operator keys: `npm run api-key -- create --operator --name NAME`)'}; payloads encrypted with key "${keyring[0].id}"`,
   );
   // The address each provider's OAuth client must list as a redirect URI.
   console.log(`api: connect sessions call back at ${config.publicBaseUrl}${CALLBACK_PATH} (PUBLIC_BASE_URL)`);

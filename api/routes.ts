@@ -3,6 +3,7 @@
  * give. `api/app.ts` attaches the handlers; `/openapi.json` is generated from these.
  */
 import { createRoute, z } from '@hono/zod-openapi';
+import { HEALTH_DEFAULTS } from '../config/defaults';
 import {
   ChangePage,
   ContactPage,
@@ -25,17 +26,19 @@ import {
   UserIdParam,
 } from './schemas';
 
-type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 421 | 422 | 429 | 503;
 
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   400: 'Malformed request (JSON that does not parse, a cursor this API did not issue)',
   401: 'No API key, or one that is unknown or revoked (`WWW-Authenticate: Bearer`)',
+  403: 'Keyless mode only: the request comes from another machine (`peer_not_allowed`)',
   404: 'No such import for this API key',
   409: 'The import is no longer running',
   413: 'The request body is too large for this route',
   415: 'The body is of a content type this route does not take',
+  421: 'Keyless mode only: the request is addressed to a host other than localhost, 127.0.0.1 or [::1] (`host_not_allowed`)',
   422: 'A field is missing, invalid or unknown',
-  429: 'Too many requests for this API key (`Retry-After` says when to retry)',
+  429: 'Too many requests for this API key, or without a key from this address (`rate_limited`, with `Retry-After`); see docs/limits.md for the other limits',
   503: 'Temporal (`temporal_unavailable`, with `Retry-After`) or the database (`store_unavailable`) does not answer',
 };
 
@@ -55,12 +58,21 @@ function errorResponse(code: ErrorStatus) {
   };
 }
 
+/** The 429 of a route with limits of its own besides the rate limits, which `also` describes. */
+function tooManyRequests(also?: string) {
+  return {
+    description: also ? `${ERROR_DESCRIPTIONS[429]}; or ${also}` : ERROR_DESCRIPTIONS[429],
+    content: { 'application/json': { schema: ErrorBody } },
+    headers: { 'Retry-After': { ...SECONDS_HEADER, description: 'Seconds to wait before asking again (rate limits only)' } },
+  };
+}
+
 /**
- * The error answers of a `/v1` route: every one can answer 401, 429 and 503 (its key cannot be
- * checked while the database is down), plus `codes`.
+ * The error answers of a `/v1` route: every one can answer 401 (421 or 403 in the keyless mode),
+ * 429 and 503 (its key cannot be checked while the database is down), plus `codes`.
  */
 export const v1Errors = (...codes: ErrorStatus[]) =>
-  Object.fromEntries([...new Set<ErrorStatus>([401, 429, 503, ...codes])].map((code) => [code, errorResponse(code)]));
+  Object.fromEntries([...new Set<ErrorStatus>([401, 403, 421, 429, 503, ...codes])].map((code) => [code, errorResponse(code)]));
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
@@ -69,6 +81,21 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({
 
 /** Every `/v1` route needs an API key (`Authorization: Bearer …`). */
 export const security = [{ apiKey: [] }];
+
+/**
+ * The document's `info`, shown at the top of `/docs`. It names the guides in the repository's
+ * `docs/` by path: a link would resolve against this API's own address, which does not serve them.
+ */
+export const API_INFO = {
+  title: 'Contacts import',
+  version: '1.0.0',
+  description:
+    "Imports a web app's users' contacts as durable workflows: start an import, follow its progress, read the " +
+    'contacts and the change feed. Every `/v1` route takes `Authorization: Bearer <key>` ' +
+    '(`npm run api-key -- create --tenant TENANT --name NAME`).\n\n' +
+    'The guide to these routes and the flows behind them (progress, re-auth, webhooks, errors) is `docs/api.md` in ' +
+    "the service's repository; `docs/sync.md` covers sync modes, the change feed and schedules.",
+};
 
 export const startImport = createRoute({
   method: 'post',
@@ -114,7 +141,8 @@ export const importEvents = createRoute({
     'a `: keepalive` comment every 15 s, and an `end` event with the final status, after which the stream closes. ' +
     "Each event's `id` names its status: reconnecting with `Last-Event-ID` sends only what changed since " +
     '(`EventSource` does this by itself); 204 when that id is the final status already. One status read per second ' +
-    'per import, however many streams watch it.',
+    'per import, however many streams watch it. A key holds at most `EVENT_STREAMS_PER_KEY` streams open per API ' +
+    'process; a revoked key\'s streams end within seconds.',
   security,
   request: { params: ImportIdParam },
   responses: {
@@ -137,6 +165,7 @@ export const importEvents = createRoute({
     },
     204: { description: '`Last-Event-ID` names the final status: nothing more will come' },
     ...v1Errors(404, 422, 503),
+    429: tooManyRequests('this key holds `EVENT_STREAMS_PER_KEY` streams open on this API process already (`too_many_streams`)'),
   },
 });
 
@@ -218,7 +247,8 @@ export const createUpload = createRoute({
         'text/vcard': { schema: VCARD_FILE },
         'text/x-vcard': { schema: VCARD_FILE },
         'text/csv': { schema: CSV_FILE },
-        'multipart/form-data': { schema: { type: 'object', properties: { file: FILE_BYTES }, required: ['file'] } },
+        // One file part and no other: a form with another field is refused (422 `one_file_expected`).
+        'multipart/form-data': { schema: { type: 'object', properties: { file: FILE_BYTES }, required: ['file'], additionalProperties: false } },
       },
     },
   },
@@ -228,6 +258,7 @@ export const createUpload = createRoute({
       headers: { Location: { schema: { type: 'string' }, description: '`/v1/uploads/{uploadId}`' } },
     },
     ...v1Errors(413, 415, 503),
+    429: tooManyRequests("the tenant's uploads are at `UPLOAD_QUOTA_BYTES` (`upload_quota_exceeded`)"),
     400: json(ErrorBody, 'A multipart/form-data body that does not parse (`invalid_multipart`)'),
     422: json(
       UploadRefusedBody,
@@ -255,12 +286,13 @@ export const livez = createRoute({
   method: 'get',
   path: '/livez',
   summary: 'Whether this API process is up (checks nothing else: for liveness probes)',
-  responses: { 200: json(Health.pick({ status: true }), 'Up') },
+  responses: { 200: json(Health.pick({ status: true }), 'Up'), 429: tooManyRequests() },
 });
 
 export const healthz = createRoute({
   method: 'get',
   path: '/healthz',
   summary: 'Whether Temporal and the database answer (which one does not: only with an API key)',
-  responses: { 200: json(Health, 'Both answer'), 503: json(Health, 'One of them does not') },
+  description: `Answered from a check at most ${HEALTH_DEFAULTS.cacheMs / 1000} s old: however many probes come, Temporal and the database see one check each per interval.`,
+  responses: { 200: json(Health, 'Both answer'), 503: json(Health, 'One of them does not'), 429: tooManyRequests() },
 });

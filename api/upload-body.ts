@@ -85,11 +85,27 @@ export async function* multipartFile(body: AsyncIterable<Uint8Array>, contentTyp
   }
   let bodyError: unknown;
   async function* watched(): AsyncGenerator<Uint8Array> {
+    const chunks = body[Symbol.asyncIterator]();
+    let done = false;
     try {
-      yield* body;
-    } catch (error) {
-      bodyError = error;
-      throw error;
+      for (;;) {
+        let next: IteratorResult<Uint8Array>;
+        try {
+          next = await chunks.next();
+        } catch (error) {
+          // Only what reading the body throws is the body's own error: when the parser fails, the
+          // pipeline throws its error in at the `yield` below, and that one means a malformed body.
+          bodyError = error;
+          throw error;
+        }
+        if (next.done) {
+          done = true;
+          return;
+        }
+        yield next.value;
+      }
+    } finally {
+      if (!done) await chunks.return?.();
     }
   }
   const source = Readable.from(watched(), { objectMode: false });

@@ -7,8 +7,8 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 // The format readers are pure functions over bytes (no Temporal, no I/O of their own): the API uses
 // them to refuse at upload what the import would refuse later.
 import { detectFileFormat, inspectCsv, type CsvLayoutProblem } from '../providers/formats';
-import { DEFAULT_UPLOAD_MAX_BYTES } from '../config/defaults';
-import { UploadTooLargeError, type Store, type UploadBytes, type UploadMeta } from '../db/types';
+import { DEFAULT_UPLOAD_MAX_BYTES, UPLOAD_DEFAULTS } from '../config/defaults';
+import { UploadQuotaExceededError, UploadTooLargeError, type Store, type UploadBytes, type UploadMeta } from '../db/types';
 import type { CallerVariables } from './auth';
 import { ApiError, errorBody } from './errors';
 import { createUpload, getUpload } from './routes';
@@ -59,12 +59,28 @@ function shownSize(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${+(bytes / 1024 / 1024).toFixed(2)} MiB` : bytes >= 1024 ? `${+(bytes / 1024).toFixed(2)} KiB` : `${bytes} bytes`;
 }
 
-/** Attaches the upload routes; `maxBytes` is `UPLOAD_MAX_BYTES`. */
+/**
+ * The tenant's uploads are at their quota: `429`, not `413`. The file itself may be acceptable (a
+ * file too large for any tenant is the `413`); what is exhausted is the tenant's allowance, which
+ * frees up as its uploads expire or its users are erased, as a rate limit's does with time.
+ */
+function quotaExceeded(error: UploadQuotaExceededError): ApiError {
+  return new ApiError(
+    429,
+    'upload_quota_exceeded',
+    `This tenant's uploads take ${shownSize(error.usedBytes)} of its ${shownSize(error.quotaBytes)} (UPLOAD_QUOTA_BYTES), ` +
+      `and this file needs ${shownSize(error.neededBytes)} more. Uploads no running import reads are deleted after UPLOAD_RETENTION; ` +
+      "DELETE /v1/users/{userId} deletes a user's at once",
+  );
+}
+
+/** Attaches the upload routes; `maxBytes` is `UPLOAD_MAX_BYTES`, `quotaBytes` is `UPLOAD_QUOTA_BYTES`. */
 export function uploadRoutes(
   app: OpenAPIHono<{ Variables: CallerVariables }>,
-  deps: { store: Store; maxBytes?: number },
+  deps: { store: Store; maxBytes?: number; quotaBytes?: number },
 ): void {
   const maxBytes = deps.maxBytes ?? DEFAULT_UPLOAD_MAX_BYTES;
+  const quotaBytes = deps.quotaBytes ?? UPLOAD_DEFAULTS.quotaBytes;
   const tooLarge = () =>
     new ApiError(413, 'payload_too_large', `The file is larger than ${shownSize(maxBytes)}, the most this API takes (UPLOAD_MAX_BYTES)`);
 
@@ -83,12 +99,16 @@ export function uploadRoutes(
     try {
       const meta = await deps.store.uploads.save(tenant, userId, body, {
         maxBytes,
+        quotaBytes,
+        // A raw body's length is the file's; a form's is a little more, so it is only checked whole.
+        ...(type.kind === 'raw' && Number.isFinite(declaredLength) ? { expectedBytes: declaredLength } : {}),
         detect: (bytes) => detectUpload(bytes, type.declared),
       });
       c.header('Location', `${UPLOADS_PATH}/${meta.uploadId}`);
       return c.json(view(meta), 201);
     } catch (error) {
       if (error instanceof UploadTooLargeError) throw tooLarge();
+      if (error instanceof UploadQuotaExceededError) throw quotaExceeded(error);
       if (error instanceof UploadRefusedError) {
         return c.json({ error: { ...errorBody(error.code, error.message).error, ...error.details } }, 422);
       }

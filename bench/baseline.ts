@@ -22,7 +22,7 @@ export interface BaselineResult {
 }
 
 async function main(): Promise<void> {
-  const { userId, config, store, contacts: contactsOfTenant } = await openLoopProcess('baseline');
+  const { userId, providers, store, contacts: contactsOfTenant } = await openLoopProcess('baseline');
   try {
     let peakRssBytes = process.memoryUsage.rss();
     let cursor: string | null = null;
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     const started = performance.now();
     do {
       const page = await fetchConnectionsPage({
-        baseUrl: config.providers['google-people'].baseUrl,
+        baseUrl: providers['google-people'].baseUrl,
         accessToken: 'bench-baseline-token',
         pageSize: DEFAULT_TUNING.pageSize,
         pageToken: cursor,

@@ -14,7 +14,7 @@
  * `DEFAULT_PHONE_REGION`, `SOURCES_ALLOW_PRIVATE_ADDRESSES`) plus `BENCH_USER_ID`, and prints one
  * JSON line: {@link FilesLoopResult}. Timed from the first read to the last save.
  */
-import { openSource } from '../providers';
+import { openSource, type ProviderSettings } from '../providers';
 import { openFileByteSource, readVCardBatch, START_CURSOR, type FileCursor } from '../providers/formats';
 import type { AppConfig } from '../config';
 import { DEFAULT_TUNING } from '../config/defaults';
@@ -52,12 +52,12 @@ function vcardLoop(file: string, userId: string, contacts: ContactStore, default
   };
 }
 
-function carddavLoop(credentials: string, userId: string, contacts: ContactStore, config: AppConfig): { step: Step; close: () => Promise<void> } {
+function carddavLoop(credentials: string, userId: string, contacts: ContactStore, config: AppConfig, providers: ProviderSettings): { step: Step; close: () => Promise<void> } {
   const source = openSource(
     'carddav',
     credentials,
     {
-      providers: config.providers,
+      providers,
       defaultPhoneRegion: config.defaultPhoneRegion,
       allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
     },
@@ -79,7 +79,7 @@ function carddavLoop(credentials: string, userId: string, contacts: ContactStore
 
 async function main(): Promise<void> {
   const kind = process.env.BENCH_SOURCE;
-  const { userId, config, store, contacts } = await openLoopProcess('loop');
+  const { userId, config, providers, store, contacts } = await openLoopProcess('loop');
   try {
     let loop: { step: Step; close: () => Promise<void> };
     if (kind === 'vcard') {
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     } else if (kind === 'carddav') {
       const credentials = process.env.BENCH_CARDDAV_CREDENTIALS;
       if (!credentials) throw new Error('BENCH_CARDDAV_CREDENTIALS must be set');
-      loop = carddavLoop(credentials, userId, contacts, config);
+      loop = carddavLoop(credentials, userId, contacts, config, providers);
     } else {
       throw new Error(`BENCH_SOURCE must be vcard or carddav (got ${kind ?? 'nothing'})`);
     }

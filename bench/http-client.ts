@@ -3,7 +3,7 @@ import type { ImportView } from '../api/schemas';
 import type { Provider } from '../workflows/contract';
 import { sleep, type Progress } from './support';
 
-/** The provider every benchmark import uses (the demo provider speaks its protocol). */
+/** The provider benchmark imports use unless a phase names another the demo provider speaks. */
 export const PROVIDER: Provider = 'google-people';
 
 /** How often {@link ImportsApi.waitForEnd} polls; a service import's time includes up to one interval. */
@@ -12,8 +12,11 @@ export const POLL_MS = 100;
 export interface ImportsApi {
   /** Base URL of the API, e.g. `http://127.0.0.1:41234`. */
   readonly url: string;
-  /** `POST /v1/imports` for `userId`; 202 (started) and 200 (already running) resolve, anything else throws. */
-  postImport(userId: string): Promise<{ status: number; view: ImportView }>;
+  /**
+   * `POST /v1/imports` for `userId` from `provider` ({@link PROVIDER} unless given); 202 (started)
+   * and 200 (already running) resolve, anything else throws.
+   */
+  postImport(userId: string, provider?: Provider): Promise<{ status: number; view: ImportView }>;
   /** `GET /v1/imports/{id}`; anything but 200 throws. */
   getImport(importId: string): Promise<ImportView>;
   /** `POST /v1/imports/{id}/cancel`, whatever it answers. */
@@ -33,11 +36,11 @@ export function importsApi(url: string, accessToken: string, progress: Progress)
   return {
     url,
     getImport,
-    async postImport(userId) {
+    async postImport(userId, provider = PROVIDER) {
       const response = await fetchRetry(`${url}/v1/imports`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ userId, source: { provider: PROVIDER, accessToken } }),
+        body: JSON.stringify({ userId, source: { provider, accessToken } }),
       });
       const body = (await response.json()) as ImportView;
       if (response.status !== 202 && response.status !== 200) {

@@ -1,5 +1,5 @@
 /**
- * Many imports at once (issue 12), on one worker of its own: `--concurrent` imports (20) of
+ * Many imports at once, on one worker of its own: `--concurrent` imports (20) of
  * `--concurrent-contacts` (50,000) each, started together, with the total throughput and the
  * worker's peak RSS; then a 1,000-contact import started while `--concurrent / 2` (10) large ones
  * run, timed against the same import alone.

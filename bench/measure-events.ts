@@ -63,6 +63,7 @@ export async function measureEvents(run: BenchRun, service: Service): Promise<Ev
     auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: true }),
     temporal: temporalPing(client),
     rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
+    peerRateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
     events: { watchers },
   });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });

@@ -1,5 +1,5 @@
 /**
- * 6. File and CardDAV throughput (issue 9): the plain loop (`bench/files-loop.ts`, a process of its
+ * 6. File and CardDAV throughput: the plain loop (`bench/files-loop.ts`, a process of its
  * own) and one service import of the same source, side by side, per store.
  *
  * - vCard file: `--file-contacts` cards written once per run by the tests' generator

@@ -1,5 +1,5 @@
 /**
- * The kill phase (issue 12's ★, full form): `test/kill-recovery.test.ts` with `--kill-contacts`
+ * The kill phase, the kill test's full form: `test/kill-recovery.test.ts` with `--kill-contacts`
  * (200,000) and `--kills` (30), on SQLite and, when the bench has a PostgreSQL URL, PostgreSQL.
  * `npm test` runs the same test shorter. It runs its own dev server (scripts/run-tests.ts), so
  * none of the bench's processes is disturbed.

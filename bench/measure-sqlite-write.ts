@@ -1,6 +1,7 @@
 /**
  * The SQLite write path alone: CPU seconds per 100,000 contacts to save pages through
- * the store, for each variant, against today's multi-row Kysely statement.
+ * the store, for each variant, against Kysely's multi-row statement on SQLite's default 4 KiB pages
+ * (`kysely`).
  *
  *   npx tsx bench/measure-sqlite-write.ts [--contacts 50000] [--rounds 3] [--only service,kysely] [--decode]
  *   npx tsx bench/measure-sqlite-write.ts --postgres postgres://…/contacts_perf_bench   (the same on PostgreSQL)
@@ -34,11 +35,11 @@ const PAGE_SIZE = 1000;
 const FIELDS = new Set(['names', 'emailAddresses', 'phoneNumbers', 'organizations', 'metadata']);
 
 interface Variant {
-  /** Write through Kysely's multi-row statement (the path before this change) instead of the store's default. */
+  /** Write through Kysely's multi-row statement (the store's portable path) instead of the store's default. */
   kysely?: boolean;
   /** Measure PostgreSQL (`--postgres URL`) instead of SQLite. */
   postgres?: boolean;
-  /** The file's page size, in place of the service's (db/index.ts); 4096 is SQLite's default, and the service's before. */
+  /** The file's page size, in place of the service's (db/index.ts); 4096 is SQLite's default. */
   pageSize?: number;
   /** Pragmas on top of the service's. */
   pragmas?: readonly string[];
@@ -46,7 +47,10 @@ interface Variant {
   withoutRowid?: boolean;
 }
 
-/** `kysely` is the code as it was: the baseline every ratio divides by. `service` is the code as it is. */
+/**
+ * `kysely` is the baseline every ratio divides by: Kysely's multi-row statement on 4 KiB pages.
+ * `service` is the store as it runs: a prepared statement per row on 16 KiB pages.
+ */
 const VARIANTS: Record<string, Variant> = {
   kysely: { kysely: true, pageSize: 4096 },
   'prepared/4k': { pageSize: 4096 },
@@ -59,7 +63,7 @@ const VARIANTS: Record<string, Variant> = {
   'prepared/4k+norowid': { pageSize: 4096, withoutRowid: true },
 };
 
-/** With `--postgres URL`: the multi-row statement (before) against column arrays and `unnest` (now). */
+/** With `--postgres URL`: Kysely's multi-row statement against the store's column arrays and `unnest`. */
 const POSTGRES_VARIANTS: Record<string, Variant> = {
   kysely: { postgres: true, kysely: true },
   unnest: { postgres: true },

@@ -4,7 +4,9 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import type { Provider } from '../workflows/contract';
 import type { BaselineResult } from './baseline';
+import { PROVIDER } from './http-client';
 import type { HistoryFigures } from './measure-history';
 import type { PlainLoopResult } from './plain-loop';
 import type { Store } from './options';
@@ -24,7 +26,7 @@ export interface CpuSplit {
   provider?: number;
 }
 
-/** The plain loop (`bench/plain-loop.ts`, issue 12): nothing of the project, its own process and table. */
+/** The plain loop (`bench/plain-loop.ts`): nothing of the project, its own process and table. */
 export interface PlainLoopFigures {
   seconds: number;
   contactsPerSecond: number;
@@ -53,9 +55,9 @@ export interface ServiceFigures {
 export interface ThroughputRow {
   store: Store;
   contacts: number;
-  /** 1-minute load average after each half: other work on the machine skews every figure. */
-  loadAverage?: { baseline?: number; service?: number };
-  /** What the service is measured against (issue 12). */
+  /** 1-minute load average after each part: other work on the machine skews every figure. */
+  loadAverage?: { plainLoop?: number; baseline?: number; service?: number };
+  /** What the service is measured against. */
   plainLoop?: PlainLoopFigures;
   /** The project's own code path in a loop: what orchestration costs ("orchestration cost" line). */
   baseline?: BaselineFigures;
@@ -117,9 +119,12 @@ export async function measureThroughput(run: BenchRun, service: Service, row: Th
   return imported;
 }
 
-/** The plain loop in a process of its own, on its own table in the service's store. */
-async function runPlainLoop(run: BenchRun, service: Service, n: number): Promise<PlainLoopFigures> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PLAIN_LOOP_PROVIDER_URL: run.provider.url };
+/**
+ * The plain loop in a process of its own, on its own table in the service's store, reading the
+ * demo provider's People API, or its Microsoft Graph side (`api: 'graph'`).
+ */
+export async function runPlainLoop(run: BenchRun, service: Service, n: number, api: 'people' | 'graph' = 'people'): Promise<PlainLoopFigures> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PLAIN_LOOP_PROVIDER_URL: run.provider.url, PLAIN_LOOP_API: api };
   if (service.store === 'postgres') env.PLAIN_LOOP_POSTGRES_URL = run.options.postgresUrl;
   else env.PLAIN_LOOP_SQLITE_FILE = path.join(service.env.DATA_DIR ?? os.tmpdir(), 'plain-loop.db');
   const providerBefore = cpuSeconds(run.provider.pid);
@@ -152,12 +157,18 @@ async function runBaseline(run: BenchRun, service: Service, userId: string, n: n
   };
 }
 
-/** Timed from the POST to the poll that sees `completed`. */
-async function runService(run: BenchRun, service: Service, userId: string, n: number): Promise<{ figures: ServiceFigures; imported: ServiceImport }> {
+/** One service import of `n` contacts from `provider`, timed from the POST to the poll that sees `completed`. */
+export async function runService(
+  run: BenchRun,
+  service: Service,
+  userId: string,
+  n: number,
+  provider: Provider = PROVIDER,
+): Promise<{ figures: ServiceFigures; imported: ServiceImport }> {
   const sampler = new RssSampler(service.worker.pid).start();
   const before = serviceCpu(run, service);
   const started = performance.now();
-  const { view } = await service.imports.postImport(userId);
+  const { view } = await service.imports.postImport(userId, provider);
   const end = await service.imports.waitForEnd(view.importId, Math.max(180_000, n * 2));
   const seconds = (performance.now() - started) / 1000;
   const after = serviceCpu(run, service);

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, parseInteger } from '../config/parse';
 import { RESULTS_DIR } from './support';
 
-export const PHASES = ['throughput', 'history', 'status', 'events', 'start', 'recovery', 'files', 'concurrency', 'kill'] as const;
+export const PHASES = ['throughput', 'history', 'status', 'events', 'start', 'recovery', 'files', 'graph', 'concurrency', 'kill'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export type Store = 'sqlite' | 'postgres';
@@ -35,6 +35,8 @@ export interface BenchOptions {
   readonly fileContacts: number;
   /** `--carddav-contacts`: cards in the Radicale address book the `files` phase imports. */
   readonly carddavContacts: number;
+  /** `--graph-contacts`: contacts in the demo provider's Microsoft Graph mailbox the `graph` phase imports. */
+  readonly graphContacts: number;
   /** `--concurrent`: imports run at once by the concurrency phase (20); half as many run beside the small one. */
   readonly concurrent: number;
   /** `--concurrent-contacts`: contacts in each of them (50,000). */
@@ -47,7 +49,7 @@ export interface BenchOptions {
 }
 
 /** Defaults of the flags that take a number. */
-const DEFAULTS = { contacts: 100_000, large: 1_000_000, starts: 1000, duration: 10, killAt: 0.3, fileContacts: 50_000, carddavContacts: 5_000, concurrent: 20, concurrentContacts: 50_000, killContacts: 200_000, kills: 30 } as const;
+const DEFAULTS = { contacts: 100_000, large: 1_000_000, starts: 1000, duration: 10, killAt: 0.3, fileContacts: 50_000, carddavContacts: 5_000, graphContacts: 100_000, concurrent: 20, concurrentContacts: 50_000, killContacts: 200_000, kills: 30 } as const;
 const SIZE = { min: 1, max: 1_000_000_000 };
 
 /** `argv` (without node and the script) and `env` as {@link BenchOptions}; throws {@link ConfigError}. */
@@ -67,6 +69,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       'kill-at': { type: 'string' },
       'file-contacts': { type: 'string' },
       'carddav-contacts': { type: 'string' },
+      'graph-contacts': { type: 'string' },
       concurrent: { type: 'string' },
       'concurrent-contacts': { type: 'string' },
       'kill-contacts': { type: 'string' },
@@ -86,9 +89,10 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     starts: parseInteger('--starts', args.starts, DEFAULTS.starts, { min: 1, max: 1_000_000 }),
     durationSeconds: parseInteger('--duration', args.duration, DEFAULTS.duration, { min: 1, max: 3600 }),
     killAt: fraction('--kill-at', args['kill-at'], DEFAULTS.killAt),
-    // A vCard file must fit one upload (UPLOAD_MAX_BYTES, 50 MB: about 200,000 generated cards).
+    // A vCard file must fit one upload (UPLOAD_MAX_BYTES, 50 MiB: about 200,000 generated cards).
     fileContacts: parseInteger('--file-contacts', args['file-contacts'], DEFAULTS.fileContacts, { min: 1, max: 200_000 }),
     carddavContacts: parseInteger('--carddav-contacts', args['carddav-contacts'], DEFAULTS.carddavContacts, { min: 1, max: 100_000 }),
+    graphContacts: parseInteger('--graph-contacts', args['graph-contacts'], DEFAULTS.graphContacts, SIZE),
     concurrent: parseInteger('--concurrent', args.concurrent, DEFAULTS.concurrent, { min: 1, max: 1000 }),
     concurrentContacts: parseInteger('--concurrent-contacts', args['concurrent-contacts'], DEFAULTS.concurrentContacts, SIZE),
     killContacts: parseInteger('--kill-contacts', args['kill-contacts'], DEFAULTS.killContacts, SIZE),

@@ -1,13 +1,18 @@
 /**
- * The plain loop (issue 12): the simplest import a user could write without this service, and what
+ * The plain loop: the simplest import a user could write without this service, and what
  * the service is measured against. It imports NOTHING from the project on purpose: its own `fetch`,
  * `JSON.parse`, one prepared `INSERT … ON CONFLICT … DO UPDATE … WHERE etag changed` per row, one
  * transaction per page, strictly in sequence. Its own table (`plain_loop_contacts`), in its own
  * SQLite file or in the PostgreSQL database, dropped at the end.
  *
+ * It reads the People API's `connections.list` page after page, or with `PLAIN_LOOP_API=graph`
+ * Microsoft Graph's contact folders (the default one, `/me/contactFolders` and their child folders)
+ * each with the contact delta query, following `@odata.nextLink` to the folder's `@odata.deltaLink`.
+ *
  * Run by the bench as a process of its own (the demo provider runs in another). Environment:
  * `PLAIN_LOOP_PROVIDER_URL` (the demo provider), `PLAIN_LOOP_SQLITE_FILE` or `PLAIN_LOOP_POSTGRES_URL`,
- * `PLAIN_LOOP_PAGE_SIZE` (default 1000). Prints one JSON line: {@link PlainLoopResult}.
+ * `PLAIN_LOOP_PAGE_SIZE` (default 1000), `PLAIN_LOOP_API` (`people`, the default, or `graph`).
+ * Prints one JSON line: {@link PlainLoopResult}.
  */
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -38,11 +43,32 @@ interface PeoplePage {
   nextPageToken?: string;
 }
 
+interface GraphContact {
+  id: string;
+  changeKey?: string;
+  displayName?: string | null;
+  givenName?: string | null;
+  surname?: string | null;
+  emailAddresses?: Array<{ address?: string | null }>;
+  mobilePhone?: string | null;
+  businessPhones?: string[];
+  homePhones?: string[];
+  companyName?: string | null;
+}
+
+interface GraphPage<T> {
+  value: T[];
+  '@odata.nextLink'?: string;
+}
+
 const COLUMNS = ['external_id', 'etag', 'display_name', 'email', 'phone', 'organization', 'raw', 'created_at', 'updated_at'] as const;
 const FIELDS = 'names,emailAddresses,phoneNumbers,organizations,metadata';
+const GRAPH_FIELDS = 'displayName,givenName,surname,emailAddresses,mobilePhone,businessPhones,homePhones,companyName,changeKey';
 
-/** The row of one person, in {@link COLUMNS} order. */
-function row(person: Person, now: string): unknown[] {
+/** A contact's row, in {@link COLUMNS} order but for the times, which the page's save adds. */
+type Row = [string, string, string | null, string | null, string | null, string | null, string];
+
+function personRow(person: Person): Row {
   return [
     person.resourceName,
     person.etag,
@@ -51,14 +77,66 @@ function row(person: Person, now: string): unknown[] {
     person.phoneNumbers?.[0]?.value ?? null,
     person.organizations?.[0]?.name ?? null,
     JSON.stringify(person),
-    now,
-    now,
   ];
+}
+
+function graphRow(contact: GraphContact): Row {
+  const name = contact.displayName || [contact.givenName, contact.surname].filter(Boolean).join(' ') || null;
+  const phone = contact.mobilePhone || contact.businessPhones?.[0] || contact.homePhones?.[0] || null;
+  return [contact.id, contact.changeKey ?? '', name, contact.emailAddresses?.[0]?.address ?? null, phone, contact.companyName ?? null, JSON.stringify(contact)];
+}
+
+async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
+  const response = await fetch(url, { headers: { authorization: 'Bearer plain-loop', ...headers } });
+  if (!response.ok) throw new Error(`provider answered ${response.status}`);
+  return JSON.parse(await response.text()) as T;
+}
+
+/** The People API's connections, a page of rows at a time. */
+async function* peoplePages(providerUrl: string, pageSize: number): AsyncGenerator<Row[]> {
+  let pageToken: string | undefined;
+  do {
+    const url = new URL('/v1/people/me/connections', providerUrl);
+    url.searchParams.set('personFields', FIELDS);
+    url.searchParams.set('pageSize', String(pageSize));
+    if (pageToken) url.searchParams.set('pageToken', pageToken);
+    const page = await getJson<PeoplePage>(url.href);
+    yield (page.connections ?? []).map(personRow);
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+}
+
+/** Every item of a Graph listing, following its next links. */
+async function graphListing<T>(url: string): Promise<T[]> {
+  const items: T[] = [];
+  for (let next: string | undefined = url; next; ) {
+    const page: GraphPage<T> = await getJson<GraphPage<T>>(next);
+    items.push(...page.value);
+    next = page['@odata.nextLink'];
+  }
+  return items;
+}
+
+/** Every contact folder of the mailbox, then each folder's contacts, a delta page of rows at a time. */
+async function* graphPages(providerUrl: string, pageSize: number): AsyncGenerator<Row[]> {
+  const folderUrl = (id: string) => `${providerUrl}/v1.0/me/contactFolders/${encodeURIComponent(id)}`;
+  const folders = ['contacts'];
+  for (let level = await graphListing<{ id: string }>(`${providerUrl}/v1.0/me/contactFolders`); level.length > 0; ) {
+    folders.push(...level.map((folder) => folder.id));
+    level = (await Promise.all(level.map((folder) => graphListing<{ id: string }>(`${folderUrl(folder.id)}/childFolders`)))).flat();
+  }
+  for (const folder of folders) {
+    for (let next: string | undefined = `${folderUrl(folder)}/contacts/delta?$select=${GRAPH_FIELDS}`; next; ) {
+      const page: GraphPage<GraphContact> = await getJson<GraphPage<GraphContact>>(next, { prefer: `odata.maxpagesize=${pageSize}` });
+      yield page.value.map(graphRow);
+      next = page['@odata.nextLink'];
+    }
+  }
 }
 
 /** What a loop needs from its database: save one page in one transaction, count, clean up. */
 interface PlainStore {
-  savePage(people: Person[]): Promise<void>;
+  savePage(rows: Row[]): Promise<void>;
   count(): Promise<number>;
   close(): Promise<void>;
 }
@@ -77,12 +155,12 @@ function openSqlite(file: string): PlainStore {
   db.exec('DROP TABLE IF EXISTS plain_loop_contacts');
   db.exec(CREATE);
   const insert = db.prepare(`INSERT INTO plain_loop_contacts (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')}) ${UPSERT_TAIL}`);
-  const savePage = db.transaction((people: Person[]) => {
+  const savePage = db.transaction((rows: Row[]) => {
     const now = new Date().toISOString();
-    for (const person of people) insert.run(row(person, now));
+    for (const row of rows) insert.run([...row, now, now]);
   });
   return {
-    savePage: (people) => Promise.resolve(savePage(people)),
+    savePage: (rows) => Promise.resolve(savePage(rows)),
     count: () => Promise.resolve((db.prepare('SELECT count(*) AS n FROM plain_loop_contacts').get() as { n: number }).n),
     close: () => {
       db.exec('DROP TABLE plain_loop_contacts');
@@ -100,11 +178,11 @@ async function openPostgres(url: string): Promise<PlainStore> {
   // A named query is prepared once per connection and reused for every row.
   const text = `INSERT INTO plain_loop_contacts (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}) ${UPSERT_TAIL}`;
   return {
-    async savePage(people) {
+    async savePage(rows) {
       const now = new Date().toISOString();
       await client.query('BEGIN');
       try {
-        for (const person of people) await client.query({ name: 'plain-loop-upsert', text, values: row(person, now) });
+        for (const row of rows) await client.query({ name: 'plain-loop-upsert', text, values: [...row, now, now] });
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK');
@@ -132,26 +210,17 @@ async function main(): Promise<void> {
   const store = postgresUrl ? await openPostgres(postgresUrl) : openSqlite(sqliteFile as string);
   try {
     let peakRssBytes = process.memoryUsage.rss();
-    let pageToken: string | undefined;
     let contacts = 0;
     let pages = 0;
     const cpu = process.cpuUsage();
     const started = performance.now();
-    do {
-      const url = new URL('/v1/people/me/connections', providerUrl);
-      url.searchParams.set('personFields', FIELDS);
-      url.searchParams.set('pageSize', String(pageSize));
-      if (pageToken) url.searchParams.set('pageToken', pageToken);
-      const response = await fetch(url, { headers: { authorization: 'Bearer plain-loop' } });
-      if (!response.ok) throw new Error(`provider answered ${response.status}`);
-      const page = JSON.parse(await response.text()) as PeoplePage;
-      const people = page.connections ?? [];
-      await store.savePage(people);
-      contacts += people.length;
+    const read = process.env.PLAIN_LOOP_API === 'graph' ? graphPages(providerUrl, pageSize) : peoplePages(providerUrl, pageSize);
+    for await (const rows of read) {
+      await store.savePage(rows);
+      contacts += rows.length;
       pages += 1;
-      pageToken = page.nextPageToken;
       peakRssBytes = Math.max(peakRssBytes, process.memoryUsage.rss());
-    } while (pageToken);
+    }
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
     const result: PlainLoopResult = {

@@ -1,5 +1,5 @@
 /**
- * The demo provider in a process of its own (issue 12): the bench, the plain loop and the service
+ * The demo provider in a process of its own: the bench, the plain loop and the service
  * all reach it over loopback, so neither side of a comparison shares its process with it. Beside
  * the People API it answers a small control API on a second port, for {@link RemoteProvider}:
  * `POST /configure` (a `configure()` patch as JSON), `POST /reset`, `GET /stats`.

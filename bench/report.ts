@@ -1,5 +1,5 @@
 /**
- * What a benchmark run found ({@link Results}): checked against the targets of issue 4, printed as
+ * What a benchmark run found ({@link Results}): checked against the benchmark's {@link targets}, printed as
  * Markdown tables, and written to `bench/results/<out>.json`.
  */
 import { execFileSync } from 'node:child_process';
@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { resolveTemporalCli } from '../scripts/temporal-cli';
 import type { SourceRow } from './measure-files';
+import type { GraphRow } from './measure-graph';
 import type { EventsFigures } from './measure-events';
 import type { ConcurrencyFigures } from './measure-concurrency';
 import type { HistoryFigures } from './measure-history';
@@ -31,15 +32,17 @@ export interface Results {
   settings: Record<string, unknown>;
   throughput: ThroughputRow[];
   status?: StatusFigures;
-  /** 100 event streams on one import: Temporal reads per second (issue 11). */
+  /** 100 event streams on one import: Temporal reads per second. */
   events?: EventsFigures;
   start?: StartFigures;
   recovery?: RecoveryFigures;
-  /** The files phase: vCard-file and CardDAV imports against their plain loops, per store (issue 9). */
+  /** The files phase: vCard-file and CardDAV imports against their plain loops, per store. */
   sourceThroughput?: SourceRow[];
-  /** Many imports on one worker, and a small one beside large ones (issue 12). */
+  /** The graph phase: Microsoft Graph imports against their plain loop, per store. */
+  graph?: GraphRow[];
+  /** Many imports on one worker, and a small one beside large ones. */
   concurrency?: ConcurrencyFigures[];
-  /** The kill test's full form (issue 12). */
+  /** The kill test's full form. */
   kills?: KillFigures;
   /** Worker RSS during each service import, MB at 1 s intervals, by `<store>-<contacts>`. */
   rssSeries?: Record<string, Array<[number, number]>>;
@@ -71,7 +74,10 @@ function machine(): Record<string, string | number> {
 
 const SOURCE_LABEL: Record<SourceRow['source'], string> = { vcard: 'vCard file', carddav: 'CardDAV' };
 
-/** Each target of issue 4 that the results speak to, with what was measured and whether it was met. */
+/**
+ * Each target the results speak to (the service against the plain loop, status latency, event
+ * streams, …), with what was measured and whether it was met.
+ */
 export function targets(results: Results): Target[] {
   const out: Target[] = [];
   for (const row of results.throughput) {
@@ -82,6 +88,11 @@ export function targets(results: Results): Target[] {
       const per100k = (cpu: number) => round((cpu * 100_000) / row.contacts, 2);
       const measured = `${row.cpuRatio.toFixed(2)}× (${per100k(row.service?.cpuSeconds.worker ?? 0)} vs ${per100k(row.plainLoop?.cpuSeconds.loop ?? 0)} CPU s per 100k)`;
       out.push({ target: `worker CPU ≤ 1.1× plain loop CPU (${row.store}, ${fmt(row.contacts)})`, measured, met: row.cpuRatio <= 1.1 });
+    }
+  }
+  for (const row of results.graph ?? []) {
+    if (row.ratio !== undefined) {
+      out.push({ target: `service/plain loop ≥ 1.0 (Microsoft Graph, ${row.store}, ${fmt(row.contacts)})`, measured: row.ratio.toFixed(2), met: row.ratio >= 1 });
     }
   }
   for (const row of results.sourceThroughput ?? []) {
@@ -135,6 +146,20 @@ export function targets(results: Results): Target[] {
   return out;
 }
 
+/**
+ * The cells a plain loop and a service import of the same contacts share in a table: contacts/s of
+ * each and their ratio; CPU seconds of each, the provider's in brackets; the worker's peak RSS.
+ */
+function loopVersusService(r: GraphRow): { speed: string; cpu: string; rss: string } {
+  const p = r.plainLoop;
+  const c = r.service?.cpuSeconds;
+  return {
+    speed: `${fmt(p?.contactsPerSecond)} | ${fmt(r.service?.contactsPerSecond)} | ${r.ratio?.toFixed(2) ?? '–'}`,
+    cpu: `${p ? `${p.cpuSeconds.loop} (+ ${p.cpuSeconds.provider})` : '–'} | ${c ? `${c.worker} + ${c.temporal} + ${c.api} (+ ${c.provider})` : '–'}`,
+    rss: r.service ? `${r.service.workerPeakRssMB} MB` : '–',
+  };
+}
+
 /** The tables and lines the benchmark prints at the end (and bench/README.md quotes). */
 export function markdown(results: Results, options: BenchOptions): string {
   const lines: string[] = [];
@@ -144,11 +169,8 @@ export function markdown(results: Results, options: BenchOptions): string {
     lines.push('| Store | Contacts | Plain loop c/s | Service c/s | Ratio | Orchestration cost: same-code loop c/s (service ÷ it) | CPU s plain loop (+ provider) | CPU s worker + Temporal + API (+ provider) | Worker peak RSS |');
     lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
     for (const r of results.throughput) {
-      const p = r.plainLoop;
-      const c = r.service?.cpuSeconds;
-      lines.push(
-        `| ${r.store} | ${fmt(r.contacts)} | ${fmt(p?.contactsPerSecond)} | ${fmt(r.service?.contactsPerSecond)} | ${r.ratio?.toFixed(2) ?? '–'} | ${fmt(r.baseline?.contactsPerSecond)} (${r.orchestrationRatio?.toFixed(2) ?? '–'}) | ${p ? `${p.cpuSeconds.loop} (+ ${p.cpuSeconds.provider})` : '–'} | ${c ? `${c.worker} + ${c.temporal} + ${c.api} (+ ${c.provider})` : '–'} | ${r.service ? `${r.service.workerPeakRssMB} MB` : '–'} |`,
-      );
+      const { speed, cpu, rss } = loopVersusService(r);
+      lines.push(`| ${r.store} | ${fmt(r.contacts)} | ${speed} | ${fmt(r.baseline?.contactsPerSecond)} (${r.orchestrationRatio?.toFixed(2) ?? '–'}) | ${cpu} | ${rss} |`);
     }
     lines.push('');
     if (results.throughput.some((r) => r.history)) {
@@ -177,6 +199,15 @@ export function markdown(results: Results, options: BenchOptions): string {
       lines.push(
         `| ${SOURCE_LABEL[r.source]} | ${r.store} | ${fmt(r.records)} | ${fmt(r.loop?.contactsPerSecond)} | ${fmt(r.service?.contactsPerSecond)} | ${r.ratio?.toFixed(2) ?? '–'} | ${up ? `${up.seconds} s (${(up.bytes / 1024 / 1024).toFixed(1)} MB)` : '–'} | ${r.service ? `${r.service.workerPeakRssMB} MB` : '–'} | ${loopCpu} | ${serviceCpu} |`,
       );
+    }
+    lines.push('');
+  }
+  if (results.graph && results.graph.length > 0) {
+    lines.push('| Microsoft Graph: store | Contacts | Plain loop c/s | Service c/s | Ratio | CPU s plain loop (+ provider) | CPU s worker + Temporal + API (+ provider) | Worker CPU ÷ loop CPU | Worker peak RSS |');
+    lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
+    for (const r of results.graph) {
+      const { speed, cpu, rss } = loopVersusService(r);
+      lines.push(`| ${r.store} | ${fmt(r.contacts)} | ${speed} | ${cpu} | ${r.cpuRatio?.toFixed(2) ?? '–'} | ${rss} |`);
     }
     lines.push('');
   }

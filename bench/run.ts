@@ -1,10 +1,11 @@
 /**
- * `npm run bench`: what durable orchestration costs, measured side by side on one machine (issue 4).
+ * `npm run bench`: what durable orchestration costs, measured side by side on one machine.
  *
  *   npm run bench                                  100k and 1M, SQLite (and PostgreSQL when DATABASE_URL is set)
  *   npm run bench -- --contacts 20000 --skip-million
  *   npm run bench -- --only throughput,history --skip-million --env IMPORT_PAGES_PER_BATCH=50 --out ppb50
  *   npm run bench -- --only files --no-pg          vCard file and CardDAV imports against their plain loops
+ *   npm run bench -- --only graph --graph-contacts 20000   Microsoft Graph imports against theirs
  *
  * The runner: options (`options.ts`) → a dev server, the demo provider and, per store, a worker and
  * the API (`service.ts`) → the phases (`measure-*.ts`) → the report (`report.ts`). It stops all it
@@ -18,6 +19,7 @@ import { DEFAULT_TUNING } from '../config/defaults';
 import { POLL_MS } from './http-client';
 import { measureConcurrency } from './measure-concurrency';
 import { measureFiles, prepareFileFixtures, type FileFixtures } from './measure-files';
+import { measureGraph, type GraphRow } from './measure-graph';
 import { measureKills } from './measure-kills';
 import { measureEvents } from './measure-events';
 import { measureHistory } from './measure-history';
@@ -60,7 +62,7 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
     }
   }
 
-  // Issue 12: many imports on one worker (a worker and API of its own per store), then the kill test.
+  // Many imports on one worker (a worker and API of its own per store), then the kill test.
   if (runs(options, 'concurrency')) {
     for (const store of options.stores) {
       try {
@@ -103,6 +105,11 @@ async function measureStore(run: BenchRun, service: Service, results: Results, f
     progress(`${store}: vCard file (${fmt(options.fileContacts)}) and CardDAV (${fmt(options.carddavContacts)}) imports`);
     await measureFiles(run, service, fixtures, (results.sourceThroughput ??= []));
   }
+  if (runs(options, 'graph')) {
+    const row: GraphRow = { store, contacts: options.graphContacts };
+    (results.graph ??= []).push(row);
+    await measureGraph(run, service, row);
+  }
   if (store !== 'sqlite') return;
   if (runs(options, 'status')) {
     progress('status latency while an import runs');
@@ -132,6 +139,7 @@ function settings(run: BenchRun): Record<string, unknown> {
     sizes: options.sizes,
     fileContacts: options.fileContacts,
     carddavContacts: options.carddavContacts,
+    graphContacts: options.graphContacts,
     phases: options.phases,
     overrides: options.envOverrides,
     importDefaults: effective.importDefaults,

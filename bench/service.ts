@@ -93,11 +93,15 @@ export async function startBenchRun(options: BenchOptions, progress: Progress, t
       TEMPORAL_NAMESPACE: 'default',
       TEMPORAL_TASK_QUEUE: `${tag}queue`,
       GOOGLE_PEOPLE_BASE_URL: provider.url,
+      MICROSOFT_GRAPH_BASE_URL: provider.url,
       DATA_DIR: dataDir,
       TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      // The status measurement sends thousands of requests a second on purpose: no per-key limit.
+      // The status measurement sends thousands of requests a second on purpose: no per-key limit,
+      // and none per peer for the keyless routes it measures (`/livez`, `/healthz`, `/openapi.json`).
       RATE_LIMIT_PER_SECOND: '1000000',
       RATE_LIMIT_BURST: '1000000',
+      PEER_RATE_LIMIT_PER_SECOND: '1000000',
+      PEER_RATE_LIMIT_BURST: '1000000',
       // The files phase imports from a Radicale on loopback, which sources refuse by default.
       SOURCES_ALLOW_PRIVATE_ADDRESSES: 'true',
       ...options.envOverrides,

@@ -138,9 +138,40 @@ export const DEFAULT_DEMO_CONTACTS = 2500;
 export const API_BODY_LIMIT_BYTES = 16 * 1024;
 /** Per API key (`RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST`): a web app polling status stays far below. */
 export const RATE_LIMIT_DEFAULTS = { perSecond: 20, burst: 40 } as const;
+/**
+ * Per peer address, for requests without a key (`PEER_RATE_LIMIT_PER_SECOND`, `PEER_RATE_LIMIT_BURST`):
+ * the keyless mode, `/healthz`, `/livez`, the progress page, `/docs`. A browser loading the progress
+ * page or Swagger UI, and a load balancer's probes, stay far below.
+ */
+export const PEER_RATE_LIMIT_DEFAULTS = { perSecond: 10, burst: 40 } as const;
 /** Phone numbers without a country code are read as this region's (`DEFAULT_PHONE_REGION`). */
 export const DEFAULT_PHONE_REGION = 'US';
-/** The largest file `POST /v1/uploads` takes (`UPLOAD_MAX_BYTES`): 50 MB. */
+/** The largest file `POST /v1/uploads` takes (`UPLOAD_MAX_BYTES`): 50 MiB. */
 export const DEFAULT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
+
+/** What one tenant's uploads may hold, and how long they are kept. */
+export const UPLOAD_DEFAULTS = {
+  /**
+   * Bytes of uploads one tenant may keep at once, all its users together (`UPLOAD_QUOTA_BYTES`):
+   * 1 GiB, twenty files of the largest size, or thousands of ordinary address books.
+   */
+  quotaBytes: 1024 * 1024 * 1024,
+  /** How long an upload no running import reads is kept (`UPLOAD_RETENTION`): 7 days. */
+  retentionSeconds: 7 * 24 * 60 * 60,
+  /** How often the `upload-expiry` schedule deletes the uploads past their retention. */
+  expiryEveryMs: 60 * 60_000,
+  /**
+   * A reference younger than this keeps its upload even when its import is not running (yet): the
+   * API writes the reference before it starts the import, which takes it a few seconds at most.
+   */
+  referenceGraceMs: 10 * 60_000,
+} as const;
+/**
+ * `/healthz` answers from the last check of Temporal and the database while it is younger than
+ * `cacheMs`: probes from many load balancers cost the two servers one check each a few seconds.
+ */
+export const HEALTH_DEFAULTS = { cacheMs: 2_000, timeoutMs: 2_000 } as const;
+/** Live event streams open at once per API key in one API process (`EVENT_STREAMS_PER_KEY`). */
+export const DEFAULT_EVENT_STREAMS_PER_KEY = 100;
 /** Pause, resume and cancel take no body. */
 export const ACTION_BODY_LIMIT_BYTES = 1024;

@@ -6,16 +6,18 @@
 import path from 'node:path';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { TASK_QUEUE, type ImportTuning } from '../workflows/contract';
-import { readProviderSettings, type ProviderSettings } from '../providers';
 import {
   CONNECT_DEFAULTS,
   DEFAULT_REAUTH_TIMEOUT_SECONDS,
   DEFAULT_HOST,
   DEFAULT_TUNING,
   DEFAULT_PHONE_REGION,
+  DEFAULT_EVENT_STREAMS_PER_KEY,
   DEFAULT_UPLOAD_MAX_BYTES,
+  PEER_RATE_LIMIT_DEFAULTS,
   PORT_DEFAULTS,
   RATE_LIMIT_DEFAULTS,
+  UPLOAD_DEFAULTS,
   WORKER_DEFAULTS,
 } from './defaults';
 import {
@@ -41,8 +43,6 @@ export interface AppConfig {
   host: string;
   /** Store: PostgreSQL when `DATABASE_URL` is set, else the SQLite file. */
   database: { kind: 'postgres'; url: string } | { kind: 'sqlite'; file: string };
-  /** Each provider's own settings (its folder's `readSettings`: `GOOGLE_PEOPLE_BASE_URL`, `GOOGLE_CLIENT_ID`, …). */
-  providers: ProviderSettings;
   /** Base64 AES-256 key that seals access tokens; `undefined` means "use the key file in dataDir". */
   tokenKey: string | undefined;
   /** Defaults for new imports. */
@@ -65,11 +65,15 @@ export interface AppConfig {
   defaultPhoneRegion: CountryCode;
   /**
    * Whether user-supplied source URLs (CardDAV) may reach loopback and private addresses
-   * (`SOURCES_ALLOW_PRIVATE_ADDRESSES`, default false; `npm start` turns it on for its own worker).
+   * (`SOURCES_ALLOW_PRIVATE_ADDRESSES`, default false; `npm start` on a loopback `HOST` turns it on for its own worker).
    */
   sourcesAllowPrivateAddresses: boolean;
   /** Largest upload `POST /v1/uploads` takes (`UPLOAD_MAX_BYTES`); larger ones get 413. */
   uploadMaxBytes: number;
+  /** Bytes of uploads one tenant may keep (`UPLOAD_QUOTA_BYTES`); past it, 429 `upload_quota_exceeded`. */
+  uploadQuotaBytes: number;
+  /** Seconds an upload no running import reads is kept (`UPLOAD_RETENTION`, e.g. `7d`). */
+  uploadRetentionSeconds: number;
   /** Requests per second and burst per API key (`RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST`). */
   rateLimit: { perSecond: number; burst: number };
   /**
@@ -79,6 +83,10 @@ export interface AppConfig {
   publicBaseUrl: string;
   /** How long a connect session lasts (`CONNECT_SESSION_TTL`, default 10 minutes). */
   connectSessionTtlSeconds: number;
+  /** The same per peer address, for requests without a key (`PEER_RATE_LIMIT_PER_SECOND`, `PEER_RATE_LIMIT_BURST`). */
+  peerRateLimit: { perSecond: number; burst: number };
+  /** Live event streams open at once per API key in one API process (`EVENT_STREAMS_PER_KEY`). */
+  eventStreamsPerKey: number;
 }
 
 /** `CODEC_CORS_ORIGINS`: comma-separated origins such as `https://temporal.example.com`. */
@@ -108,6 +116,18 @@ function phoneRegion(raw: string): CountryCode {
 function sessionTtl(raw: string | undefined): number {
   const seconds = parseDurationSeconds('CONNECT_SESSION_TTL', raw, CONNECT_DEFAULTS.sessionTtlSeconds, 86_400);
   if (seconds < 1) throw new ConfigError(`CONNECT_SESSION_TTL must be at least 1 second, such as 10m (got "${raw}")`);
+  return seconds;
+}
+
+/** The shortest `UPLOAD_RETENTION`: the expiry schedule's interval (an hour); less would only mislead. */
+const MIN_UPLOAD_RETENTION_SECONDS = UPLOAD_DEFAULTS.expiryEveryMs / 1000;
+
+/** `UPLOAD_RETENTION`: a duration from an hour to a year. */
+function retention(raw: string | undefined): number {
+  const seconds = parseDurationSeconds('UPLOAD_RETENTION', raw, UPLOAD_DEFAULTS.retentionSeconds, 365 * 86_400);
+  if (seconds < MIN_UPLOAD_RETENTION_SECONDS) {
+    throw new ConfigError(`UPLOAD_RETENTION must be at least 1h: expired uploads are deleted once an hour (got "${raw}")`);
+  }
   return seconds;
 }
 
@@ -143,7 +163,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port,
     host,
     database,
-    providers: readProviderSettings(env),
     tokenKey,
     importDefaults: {
       pageSize: integer('IMPORT_PAGE_SIZE', DEFAULT_TUNING.pageSize, 1, 1000),
@@ -170,10 +189,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     sourcesAllowPrivateAddresses: parseBoolean('SOURCES_ALLOW_PRIVATE_ADDRESSES', env.SOURCES_ALLOW_PRIVATE_ADDRESSES, false),
     defaultPhoneRegion: phoneRegion(env.DEFAULT_PHONE_REGION || DEFAULT_PHONE_REGION),
     uploadMaxBytes: integer('UPLOAD_MAX_BYTES', DEFAULT_UPLOAD_MAX_BYTES, 1, 2 ** 40),
+    uploadQuotaBytes: integer('UPLOAD_QUOTA_BYTES', UPLOAD_DEFAULTS.quotaBytes, 1, 2 ** 50),
+    uploadRetentionSeconds: retention(env.UPLOAD_RETENTION),
     rateLimit: {
       perSecond: integer('RATE_LIMIT_PER_SECOND', RATE_LIMIT_DEFAULTS.perSecond, 1, 1_000_000),
       burst: integer('RATE_LIMIT_BURST', RATE_LIMIT_DEFAULTS.burst, 1, 10_000_000),
     },
+    peerRateLimit: {
+      perSecond: integer('PEER_RATE_LIMIT_PER_SECOND', PEER_RATE_LIMIT_DEFAULTS.perSecond, 1, 1_000_000),
+      burst: integer('PEER_RATE_LIMIT_BURST', PEER_RATE_LIMIT_DEFAULTS.burst, 1, 10_000_000),
+    },
+    eventStreamsPerKey: integer('EVENT_STREAMS_PER_KEY', DEFAULT_EVENT_STREAMS_PER_KEY, 1, 1_000_000),
     codecCorsOrigins: origins('CODEC_CORS_ORIGINS', env.CODEC_CORS_ORIGINS || `http://localhost:${uiPort},http://127.0.0.1:${uiPort}`),
     publicBaseUrl: parseHttpUrl('PUBLIC_BASE_URL', env.PUBLIC_BASE_URL, `http://${host.includes(':') ? `[${host}]` : host}:${port}`),
     connectSessionTtlSeconds: sessionTtl(env.CONNECT_SESSION_TTL),

@@ -265,9 +265,9 @@ function rowParameters(rows: ContactsTable[]): unknown[] {
 }
 
 /**
- * Compiled upsert statements by row count. Kysely takes about 10 ms to compile an 11,000-value
- * insert, as long as SQLite takes to run it, yet the SQL depends only on the row count: imports
- * send full pages, so a few entries serve almost every call.
+ * Compiled upsert statements by row count. Compiling a page's insert costs Kysely about as long as
+ * SQLite takes to run it (measured in bench/README.md), yet the SQL depends only on the row count:
+ * imports send full pages, so a few entries serve almost every call.
  */
 class StatementCache {
   readonly #byRowCount = new Map<number, CompiledQuery>();

@@ -146,7 +146,7 @@ async function migrate(
 
 /**
  * Why a database made by a pre-release version is not opened. Its schema is not this version's and
- * is not upgraded: the project kept no data worth migrating before its first release.
+ * no migration here upgrades it: the store opens only databases its own migrations made.
  */
 function preReleaseDatabase(database: StoreLocation, migrations: string[]): Error {
   const found = `it records the migrations ${migrations.join(', ')}, which are not this version's`;

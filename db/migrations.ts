@@ -93,7 +93,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('rejects_by_user').on('rejects').columns(['tenant_id', 'user_id']).execute();
 
       // One row per (tenant, user, provider): the refresh token and the last access token, sealed.
-      // `0002_connections` moves its rows into `connections` and drops it.
+      // `0003_connections` moves its rows into `connections` and drops it.
       await db.schema
         .createTable('credentials')
         .$call(requiredText('tenant_id', 'user_id', 'provider'))
@@ -124,8 +124,31 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('import_checkpoints_by_user').on('import_checkpoints').columns(['tenant_id', 'user_id']).execute();
     },
   },
+  '0002_upload_quota_and_expiry': {
+    async up(db) {
+      // The import an upload was last started for, so expiry leaves it alone while that import runs.
+      await db.schema.alterTable('uploads').addColumn('import_workflow_id', 'text').execute();
+      await db.schema.alterTable('uploads').addColumn('referenced_at', 'text').execute();
+      // Expiry reads uploads oldest first.
+      await db.schema.createIndex('uploads_by_created').on('uploads').columns(['created_at', 'tenant_id', 'upload_id']).execute();
+      // Each tenant's total, counted as uploads are kept and deleted, so a quota check is one row.
+      await db.schema
+        .createTable('upload_usage')
+        .addColumn('tenant_id', 'text', (col) => col.primaryKey())
+        .addColumn('bytes', 'bigint', (col) => col.notNull())
+        .execute();
+      await sql`INSERT INTO upload_usage (tenant_id, bytes)
+        SELECT tenant_id, SUM(CAST(bytes AS bigint)) FROM uploads GROUP BY tenant_id`.execute(db);
+    },
+    async down(db) {
+      await db.schema.dropTable('upload_usage').ifExists().execute();
+      await db.schema.dropIndex('uploads_by_created').ifExists().execute();
+      await db.schema.alterTable('uploads').dropColumn('referenced_at').execute();
+      await db.schema.alterTable('uploads').dropColumn('import_workflow_id').execute();
+    },
+  },
 
-  '0002_connections': {
+  '0003_connections': {
     async up(db) {
       // A user's account at a provider, named by its connection id: the one home of their secret
       // there (db/connections.ts). It takes over the rows of `credentials`.

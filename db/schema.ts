@@ -75,6 +75,20 @@ export interface UploadsTable {
   /** `database` (rows in `upload_chunks`) or `file:<tenant>/<upload_id>`, under the uploads folder (`DATA_DIR/uploads`). */
   storage: string;
   created_at: string;
+  /**
+   * The workflow ID of the last import started on this upload (`import-contacts/…/file/<user>`),
+   * written before it starts: while that import runs, the upload does not expire (db/upload-expiry.ts).
+   */
+  import_workflow_id: string | null;
+  /** When that reference was written; expiry deletes the upload only if it is still this one. */
+  referenced_at: string | null;
+}
+
+/** Bytes of uploads each tenant keeps: what `UPLOAD_QUOTA_BYTES` is checked against (db/upload-usage.ts). */
+export interface UploadUsageTable {
+  tenant_id: string;
+  /** A 64-bit integer: PostgreSQL's driver reads it back as a string, SQLite as a number. */
+  bytes: number | string;
 }
 
 export interface UploadChunksTable {
@@ -181,6 +195,7 @@ export interface StoreDatabase {
   api_keys: ApiKeysTable;
   uploads: UploadsTable;
   upload_chunks: UploadChunksTable;
+  upload_usage: UploadUsageTable;
   rejects: RejectsTable;
   change_counters: ChangeCountersTable;
   sync_state: SyncStateTable;

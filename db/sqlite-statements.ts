@@ -1,8 +1,9 @@
 /**
- * Prepared statements kept across queries on SQLite (issue 12). Kysely's SQLite driver calls
- * `prepare(sql)` for every query it runs, and preparing the 13,000-parameter upsert of a full page
- * costs about as much as a tenth of running it. The SQL of a query depends only on its shape (the
- * upsert's on its row count, db/contact-store.ts), so a few statements serve almost every call.
+ * Prepared statements kept across queries on SQLite. Kysely's SQLite driver calls `prepare(sql)`
+ * for every query it runs, and preparing a large statement (the multi-row upsert of a full page)
+ * costs a noticeable part of running it (measured in bench/README.md). The SQL of a query depends
+ * only on its shape (the multi-row upsert's on its row count, db/contact-upsert.ts), so a few
+ * statements serve almost every call.
  */
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
 

@@ -136,6 +136,33 @@ export class UploadTooLargeError extends Error {
   override name = 'UploadTooLargeError';
 }
 
+/** An upload that would take its tenant past `UPLOAD_QUOTA_BYTES`: nothing of it is kept. */
+export class UploadQuotaExceededError extends Error {
+  override name = 'UploadQuotaExceededError';
+  constructor(
+    /** What the tenant's uploads take now. */
+    readonly usedBytes: number,
+    readonly quotaBytes: number,
+    /** What this upload needed, as far as it was known. */
+    readonly neededBytes: number,
+  ) {
+    super(`the tenant's uploads take ${usedBytes} of ${quotaBytes} bytes; this one needs ${neededBytes} more`);
+  }
+}
+
+/** An upload past its retention, as expiry lists it; deleted only if it is still as listed. */
+export interface ExpiringUpload {
+  tenant: string;
+  uploadId: string;
+  createdAt: string;
+  bytes: number;
+  /** The import last started on it ({@link UploadStore.reference}), or `null` if none ever was. */
+  reference: { workflowId: string; at: string } | null;
+}
+
+/** Where a listing of expiring uploads stopped: the last one listed. */
+export type ExpiryPosition = Pick<ExpiringUpload, 'createdAt' | 'tenant' | 'uploadId'>;
+
 /**
  * Uploaded files: streamed into storage (files under the SQLite database's folder, or chunks in
  * PostgreSQL), read back by byte range. Every method is bound to a tenant by its first argument.
@@ -145,13 +172,38 @@ export interface UploadStore {
    * Streams `body` into storage, hashing as it goes; rejects with {@link UploadTooLargeError} past
    * `maxBytes` and then keeps nothing. `detect` sees the stored bytes before the upload is recorded:
    * it names the format, or throws to refuse the file (and then nothing is kept either).
+   *
+   * The tenant's uploads may take `quotaBytes` in all: an upload that would pass it rejects with
+   * {@link UploadQuotaExceededError}, before reading the body when the tenant is already full or
+   * `expectedBytes` (the declared length) would not fit, and in the transaction that records it
+   * otherwise, so two uploads at once cannot both pass.
    */
   save(
     tenant: string,
     userId: string,
     body: AsyncIterable<Uint8Array>,
-    options: { maxBytes: number; detect: (bytes: UploadBytes) => Promise<UploadMeta['format']> },
+    options: {
+      maxBytes: number;
+      quotaBytes: number;
+      expectedBytes?: number;
+      detect: (bytes: UploadBytes) => Promise<UploadMeta['format']>;
+    },
   ): Promise<UploadMeta>;
+  /** Bytes the tenant's uploads take now. */
+  usedBytes(tenant: string): Promise<number>;
+  /**
+   * Records that the import `workflowId` is about to read the upload, if it is one of `userId`'s:
+   * `false` when the tenant has no such upload of that user. Expiry keeps an upload while the import
+   * of its reference runs (and for a grace period after the reference is written, while it starts).
+   */
+  reference(tenant: string, uploadId: string, importOf: { userId: string; workflowId: string }): Promise<boolean>;
+  /** Uploads of every tenant created before `before` (ISO time), oldest first, after `after`, at most `limit`. */
+  expiring(before: string, after: ExpiryPosition | null, limit: number): Promise<ExpiringUpload[]>;
+  /**
+   * Deletes `upload` with its bytes, if its reference is still the one listed (no import was
+   * started on it since): `false` when it was kept (or is gone already).
+   */
+  deleteExpired(upload: ExpiringUpload): Promise<boolean>;
   /** The upload's metadata, or `null` when this tenant has none with that id. */
   get(tenant: string, uploadId: string): Promise<UploadMeta | null>;
   /** Its bytes, for reading in batches; throws when there is no such upload. */

@@ -7,15 +7,20 @@
  * that file, and only then is the upload recorded: renamed into place and its row inserted, or
  * copied into `upload_chunks` in the transaction that inserts its row. So a database transaction
  * never stays open while a slow client sends, and a refused or oversized upload leaves nothing.
+ * That transaction also adds the upload to its tenant's total, refusing it past the quota
+ * (db/upload-usage.ts). Expiry and the references that hold it off are in db/upload-expiry.ts.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
+import { writeTransaction } from './changes';
 import { insertChunks, openChunkBytes, openFileBytes, spoolToFile } from './upload-bytes';
+import { deleteIfUnreferenced, listExpiring, referenceUpload } from './upload-expiry';
+import { releaseBytes, reserveBytes, usedBytes } from './upload-usage';
 import type { StoreDatabase, UploadsTable } from './schema';
-import type { Store, UploadBytes, UploadMeta, UploadStore } from './types';
+import { UploadQuotaExceededError, type Store, type UploadBytes, type UploadMeta, type UploadStore } from './types';
 
 /** `open` of an upload this tenant does not have. */
 export class UploadNotFoundError extends Error {
@@ -79,8 +84,17 @@ export function createUploadStore(db: Kysely<StoreDatabase>, kind: Store['kind']
     return db.selectFrom('uploads').selectAll().where('tenant_id', '=', tenant).where('upload_id', '=', uploadId).executeTakeFirst();
   }
 
+  /** Deletes the file of a `file:` storage (nothing for one kept in the database). */
+  async function removeFile(storage: string): Promise<void> {
+    if (storage.startsWith(FILE_STORAGE_PREFIX)) await fs.rm(storedFile(storage), { force: true });
+  }
+
   return {
-    async save(tenant, userId, body, { maxBytes, detect }) {
+    async save(tenant, userId, body, { maxBytes, quotaBytes, expectedBytes, detect }) {
+      // Refused before a byte is read when it cannot fit; the transaction below decides for good.
+      const used = await usedBytes(db, tenant);
+      const needed = Math.max(1, expectedBytes ?? 0);
+      if (used + needed > quotaBytes) throw new UploadQuotaExceededError(used, quotaBytes, needed);
       const uploadId = newUploadId();
       // Spooled beside its final place, so the rename that keeps it never crosses file systems.
       const spoolDir = filesDir ? path.join(filesDir, safeName('tenant', tenant)) : path.join(os.tmpdir(), 'contacts-import-uploads');
@@ -97,20 +111,26 @@ export function createUploadStore(db: Kysely<StoreDatabase>, kind: Store['kind']
           sha256: spooled.sha256,
           storage: DATABASE_STORAGE,
           created_at: new Date().toISOString(),
+          import_workflow_id: null,
+          referenced_at: null,
         };
         if (filesDir) {
           const relative = `${safeName('tenant', tenant)}/${uploadId}`;
           const file = path.join(filesDir, tenant, uploadId);
           await fs.rename(spooled.path, file);
           kept = file;
-          await db
-            .insertInto('uploads')
-            .values({ ...row, storage: FILE_STORAGE_PREFIX + relative })
-            .execute();
+          await writeTransaction(db, async (trx) => {
+            await trx
+              .insertInto('uploads')
+              .values({ ...row, storage: FILE_STORAGE_PREFIX + relative })
+              .execute();
+            await reserveBytes(trx, tenant, spooled.bytes, quotaBytes);
+          });
         } else {
-          await db.transaction().execute(async (trx) => {
+          await writeTransaction(db, async (trx) => {
             await insertChunks(trx, { tenant, uploadId }, spooled.path);
             await trx.insertInto('uploads').values(row).execute();
+            await reserveBytes(trx, tenant, spooled.bytes, quotaBytes);
           });
           await fs.rm(spooled.path, { force: true });
         }
@@ -126,6 +146,11 @@ export function createUploadStore(db: Kysely<StoreDatabase>, kind: Store['kind']
       const row = await findRow(tenant, uploadId);
       return row ? toMeta(row) : null;
     },
+
+    usedBytes: (tenant) => usedBytes(db, tenant),
+    reference: (tenant, uploadId, importOf) => referenceUpload(db, tenant, uploadId, importOf),
+    expiring: (before, after, limit) => listExpiring(db, before, after, limit),
+    deleteExpired: (upload) => deleteIfUnreferenced(db, upload, removeFile),
 
     async open(tenant, uploadId): Promise<UploadBytes> {
       const row = await findRow(tenant, uploadId);
@@ -145,16 +170,16 @@ export function createUploadStore(db: Kysely<StoreDatabase>, kind: Store['kind']
       if (rows.length === 0) return 0;
       // Files first: were the process to stop between the two, a retry still finds the rows that
       // name them, where the other order could leave a file no row points to.
-      for (const row of rows) {
-        if (row.storage.startsWith(FILE_STORAGE_PREFIX)) await fs.rm(storedFile(row.storage), { force: true });
-      }
+      for (const row of rows) await removeFile(row.storage);
       const ids = rows.map((row) => row.upload_id);
-      await db.transaction().execute(async (trx) => {
+      await writeTransaction(db, async (trx) => {
         // A few hundred ids a statement keeps well under either dialect's bound-parameter limit.
         for (let start = 0; start < ids.length; start += 500) {
           const some = ids.slice(start, start + 500);
           await trx.deleteFrom('upload_chunks').where('tenant_id', '=', tenant).where('upload_id', 'in', some).execute();
-          await trx.deleteFrom('uploads').where('tenant_id', '=', tenant).where('upload_id', 'in', some).execute();
+          // Counted from what this transaction deletes: a row another erasure took first counts once.
+          const deleted = await trx.deleteFrom('uploads').where('tenant_id', '=', tenant).where('upload_id', 'in', some).returning('bytes').execute();
+          await releaseBytes(trx, tenant, deleted.reduce((sum, row) => sum + Number(row.bytes), 0));
         }
       });
       return rows.length;

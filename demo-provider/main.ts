@@ -1,9 +1,10 @@
 /**
- * Runs the demo People API provider on its own (`npm run demo-provider`).
+ * Runs the demo provider (People API and Microsoft Graph) on its own (`npm run demo-provider`).
  *
  * Environment: `DEMO_PROVIDER_PORT` (default 8090), `DEMO_PROVIDER_HOST` (default 127.0.0.1),
  * `DEMO_CONTACTS` (default 2500), and optionally `DEMO_SLOW_MS`, `DEMO_FAULT_EVERY` with
- * `DEMO_FAULT_KIND` (429, 500, 503 or drop). Point the worker at it with `GOOGLE_PEOPLE_BASE_URL`.
+ * `DEMO_FAULT_KIND` (429, 500, 503 or drop). Point the worker at it with `GOOGLE_PEOPLE_BASE_URL` and
+ * `MICROSOFT_GRAPH_BASE_URL`.
  * `POST /demo/changes` edits, deletes and adds people between imports (demo-provider/sync.ts).
  */
 import { DEFAULT_DEMO_CONTACTS, DEFAULT_HOST, PORT_DEFAULTS } from '../config/defaults';
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
     config.faults.every ? `${config.faults.every.kind} every ${config.faults.every.every} requests` : '',
   ].filter(Boolean);
   console.log(
-    `demo-provider: serving ${config.contacts} contacts at ${provider.url} (GOOGLE_PEOPLE_BASE_URL=${provider.url})${faults.length ? `, faults: ${faults.join(', ')}` : ''}`,
+    `demo-provider: serving ${config.contacts} contacts at ${provider.url} (GOOGLE_PEOPLE_BASE_URL and MICROSOFT_GRAPH_BASE_URL=${provider.url})${faults.length ? `, faults: ${faults.join(', ')}` : ''}`,
   );
 
   let stopping = false;

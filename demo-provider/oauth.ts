@@ -1,10 +1,12 @@
 /**
- * The demo provider's OAuth token endpoint (`POST /token`) and revocation endpoint (`POST /revoke`),
- * speaking Google's protocol for the grants the service uses: `authorization_code` (a code from the
- * consent page, `./authorize.ts`, with its PKCE verifier) and `refresh_token`. It checks the client
- * credentials, accepts any refresh token that is not revoked, and issues access tokens that expire
- * (an hour, or what a test sets). The People endpoint answers 401 for those once expired or revoked;
- * tokens it did not issue are accepted unless listed as revoked, so `npm start`'s form works with any.
+ * The demo provider's OAuth token endpoint (`POST /token`, and Microsoft's v2.0 token path) and
+ * revocation endpoint (`POST /revoke`), speaking Google's protocol for the grants the service uses:
+ * `authorization_code` (a code from the consent page, `./authorize.ts`, with its PKCE verifier) and
+ * `refresh_token`. It checks the client credentials, accepts any refresh token that is not revoked,
+ * and issues access tokens that expire (an hour, or what a test sets). The People and Graph
+ * endpoints answer 401 for those once expired or revoked; tokens it did not issue are accepted
+ * unless listed as revoked, so `npm start`'s form and tests that pass a fixed token need no token
+ * endpoint.
  */
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';

@@ -1,6 +1,7 @@
 /**
  * The demo provider's people: person `i` is generated from its index, the same whatever the token,
- * so a million contacts cost no memory; and the page tokens that point into the list.
+ * so a million contacts cost no memory; as People API JSON and as a Microsoft Graph contact, and the
+ * page tokens that point into the list.
  */
 
 const GIVEN_NAMES = ['Ada', 'Alan', 'Grace', 'Edsger', 'Barbara', 'Donald', 'Margaret', 'Dennis', 'Frances', 'Ken', 'Radia', 'John', 'Hedy', 'Tim', 'Katherine', 'Linus', 'Sophie', 'Niklaus', 'Karen', 'Leslie'];
@@ -28,19 +29,53 @@ for (const value of [...GIVEN_NAMES, ...FAMILY_NAMES, ...ORGANIZATIONS]) {
   if (!/^[A-Za-z0-9 .,'-]+$/.test(value)) throw new Error(`demo-provider: name list entry needs JSON escaping: ${value}`);
 }
 
+/** Person `i`'s names, and the local part of their email address. */
+function nameOf(i: number): { given: string; family: string; local: string } {
+  const given = pick(GIVEN_NAMES, i);
+  // A different stride for family names, so the pairs do not repeat every 20 contacts.
+  const family = pick(FAMILY_NAMES, Math.floor(i / GIVEN_NAMES.length) + i * 7);
+  return { given, family, local: `${given}.${family}.${i}`.toLowerCase().replace(/[^a-z0-9.]/g, '') };
+}
+
+/** The 7 digits of person `i`'s phone number after `+1 555`; some have none, as real address books go. */
+function phoneDigits(i: number): string | null {
+  return i % 7 === 3 ? null : String(i % 10_000_000).padStart(7, '0');
+}
+
+/** Some people have no organization. */
+const hasOrganization = (i: number) => i % 5 !== 2;
+
+/**
+ * Person `i` as a Microsoft Graph `contact` with the fields an import asks for, at `version` (its
+ * edits: a new `changeKey` and a marked display name). A mobile phone for some, a business phone
+ * for the others, as Outlook address books have both.
+ */
+export function graphContactJson(i: number, version = 0): string {
+  const { given, family, local } = nameOf(i);
+  const digits = phoneDigits(i);
+  const phone = digits === null ? null : `+1 555-${digits.slice(0, 3)}-${digits.slice(3)}`;
+  const mobile = phone !== null && i % 2 === 0 ? `"${phone}"` : 'null';
+  const business = phone !== null && i % 2 === 1 ? `["${phone}"]` : '[]';
+  const company = hasOrganization(i) ? `"${pick(ORGANIZATIONS, i)}"` : 'null';
+  const edited = version === 0 ? '' : ` (edited ${version})`;
+  return (
+    `{"@odata.etag":"W/\\"${hash(i, 0xe7a9)}${version}\\"","id":"AAMkAGdemo${i}AAA=","changeKey":"${hash(i, 0xe7a9)}v${version}",` +
+    `"displayName":"${given} ${family} ${i}${edited}","givenName":"${given}","surname":"${family}",` +
+    `"emailAddresses":[{"name":"${given} ${family}","address":"${local}@example.com"}],` +
+    `"mobilePhone":${mobile},"businessPhones":${business},"homePhones":[],"companyName":${company}}`
+  );
+}
+
 /**
  * Person `i` (0-based) as People API JSON, with only the fields the mask asks for. Built as a
  * string rather than an object for `JSON.stringify`: the benchmark pulls a million of these, and
  * this is most of the server's work.
  */
 export function personJson(i: number, fields: ReadonlySet<string>): string {
-  const given = pick(GIVEN_NAMES, i);
-  // A different stride for family names, so the pairs do not repeat every 20 contacts.
-  const family = pick(FAMILY_NAMES, Math.floor(i / GIVEN_NAMES.length) + i * 7);
+  const { given, family, local } = nameOf(i);
   const sourceId = hash(i, 0x5eed);
   const source = `{"type":"CONTACT","id":"${sourceId}"}`;
   const fieldMeta = `{"primary":true,"sourcePrimary":true,"source":${source}}`;
-  const local = `${given}.${family}.${i}`.toLowerCase().replace(/[^a-z0-9.]/g, '');
   let json = `{"resourceName":"people/c${i}","etag":"%EgUBAi43PRoEAQIFByIM${hash(i, 0xe7a9)}"`;
   if (fields.has('metadata')) {
     const updateTime = new Date(BASE_UPDATE_TIME_MS + i * 1000).toISOString();
@@ -57,12 +92,11 @@ export function personJson(i: number, fields: ReadonlySet<string>): string {
         ? `,"emailAddresses":[{"metadata":{"source":${source}},"value":"${local}@work.example.org","type":"work","formattedType":"Work"},${primaryEmail}]`
         : `,"emailAddresses":[${primaryEmail}]`;
   }
-  // Some contacts have no phone or no organization, as real address books do.
-  if (fields.has('phoneNumbers') && i % 7 !== 3) {
-    const digits = String(i % 10_000_000).padStart(7, '0');
+  const digits = phoneDigits(i);
+  if (fields.has('phoneNumbers') && digits !== null) {
     json += `,"phoneNumbers":[{"metadata":${fieldMeta},"value":"+1 555-${digits.slice(0, 3)}-${digits.slice(3)}","canonicalForm":"+1555${digits}","type":"mobile","formattedType":"Mobile"}]`;
   }
-  if (fields.has('organizations') && i % 5 !== 2) {
+  if (fields.has('organizations') && hasOrganization(i)) {
     json += `,"organizations":[{"metadata":${fieldMeta},"name":"${pick(ORGANIZATIONS, i)}","type":"work","formattedType":"Work"}]`;
   }
   return `${json}}`;

@@ -1,6 +1,7 @@
 /**
- * A demo provider that speaks the Google People API protocol for `people.connections.list`, so the
- * service can be run, tested and benchmarked without a Google account or network.
+ * A demo provider that speaks the Google People API protocol for `people.connections.list`, and
+ * Microsoft Graph's for contact folders and their delta query (`graph.ts`), so the service can be
+ * run, tested and benchmarked without a Google or Microsoft account or network.
  *
  * Contacts are generated on the fly from their index: person `i` is always the same, whatever the
  * token, and a million contacts cost no memory. Faults (throttling, 5xx, dropped connections, slow
@@ -8,34 +9,13 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createDemoGraph, DEMO_MICROSOFT_TOKEN_PATH, GRAPH_PATH_PREFIX, sendGraphError } from './graph';
 import { createDemoOAuth, DEMO_AUTHORIZE_PATH, DEMO_REVOKE_PATH, DEMO_TOKEN_PATH, type DemoOAuth, type DemoOAuthOptions } from './oauth';
 import { decodePageToken, encodePageToken } from './people';
 import { createDemoSync, DEMO_CHANGES_PATH, deletedPersonJson, EXPIRED_SYNC_TOKEN_BODY, type DemoSync } from './sync';
+import { validateFaults, type DemoFaultKind, type DemoFaults } from './faults';
 
-export type DemoFaultKind = '429' | '500' | '503' | 'drop';
-
-export interface DemoFaults {
-  /** Successive requests get these responses before normal service resumes, consumed in order, e.g. ['429','500','drop','429'] */
-  script?: DemoFaultKind[];
-  /** Every Nth request (counting all requests, see `stats.requests`) fails with this kind, e.g. { every: 5, kind: '500' } */
-  every?: { every: number; kind: DemoFaultKind };
-  /** Retry-After seconds sent with 429/503 (default 1). */
-  retryAfterSeconds?: number;
-  /** Delay every page by this many ms (slow pages). */
-  slowMs?: number;
-  /** Tokens that are revoked: 401 UNAUTHENTICATED. */
-  revokedTokens?: string[];
-  /**
-   * Hold every request for a page starting at this offset or later until the faults are changed
-   * again (`configure({ faults })`). Lets tests stop an import at an exact page without timing.
-   */
-  holdFromOffset?: number;
-  /**
-   * People (by 0-based index) served without their `etag`, as a provider bug would send them: the
-   * client must set each aside and import the rest of its page.
-   */
-  malformedPeople?: number[];
-}
+export type { DemoFaultKind, DemoFaults } from './faults';
 
 export interface DemoProviderOptions {
   /** How many connections the user has. Default 1000. */
@@ -122,27 +102,6 @@ function sendError(res: http.ServerResponse, code: number, message: string, head
   sendBody(res, code, JSON.stringify({ error: { code, message, status: GOOGLE_STATUS[code] ?? 'UNKNOWN' } }), headers);
 }
 
-function validateFaults(faults: DemoFaults): DemoFaults {
-  const every = faults.every;
-  if (every && (!Number.isInteger(every.every) || every.every < 1)) {
-    throw new RangeError(`faults.every.every must be a positive integer (got ${every.every})`);
-  }
-  if (faults.slowMs !== undefined && (!Number.isFinite(faults.slowMs) || faults.slowMs < 0)) {
-    throw new RangeError(`faults.slowMs must be a number of milliseconds, 0 or more (got ${faults.slowMs})`);
-  }
-  if (faults.holdFromOffset !== undefined && (!Number.isInteger(faults.holdFromOffset) || faults.holdFromOffset < 0)) {
-    throw new RangeError(`faults.holdFromOffset must be a whole number, 0 or more (got ${faults.holdFromOffset})`);
-  }
-  if (faults.retryAfterSeconds !== undefined && (!Number.isInteger(faults.retryAfterSeconds) || faults.retryAfterSeconds < 0)) {
-    throw new RangeError(`faults.retryAfterSeconds must be a whole number of seconds, 0 or more (got ${faults.retryAfterSeconds})`);
-  }
-  if (faults.malformedPeople?.some((i) => !Number.isInteger(i) || i < 0)) {
-    throw new RangeError('faults.malformedPeople must list whole numbers, 0 or more (indices of people)');
-  }
-  // A copy, so consuming the script does not change the caller's array.
-  return { ...faults, script: faults.script ? [...faults.script] : undefined };
-}
-
 function validateContacts(contacts: number): number {
   if (!Number.isInteger(contacts) || contacts < 0) {
     throw new RangeError(`contacts must be a whole number, 0 or more (got ${contacts})`);
@@ -163,6 +122,16 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
   const oauth = createDemoOAuth(opts.oauth);
   const sync = createDemoSync({ get: () => contacts, set: (count) => (contacts = count) });
   const stats: DemoProviderStats = { requests: 0, pagesServed: 0, contactsServed: 0, faultsInjected: 0, pageTokensServed: new Map() };
+  const graph = createDemoGraph({
+    sync,
+    contacts: () => contacts,
+    malformed: () => new Set(faults.malformedPeople ?? []),
+    served(key, entries) {
+      stats.pagesServed++;
+      stats.contactsServed += entries;
+      stats.pageTokensServed.set(key, (stats.pageTokensServed.get(key) ?? 0) + 1);
+    },
+  });
 
   /** The injected fault for this request, if any; consumes one `script` entry. */
   function nextFault(): DemoFaultKind | undefined {
@@ -172,7 +141,8 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
     return undefined;
   }
 
-  function injectFault(kind: DemoFaultKind, req: http.IncomingMessage, res: http.ServerResponse): void {
+  /** Answers an injected fault, in the error envelope of the API asked (`fail`). */
+  function injectFault(kind: DemoFaultKind, req: http.IncomingMessage, res: http.ServerResponse, fail: typeof sendError): void {
     stats.faultsInjected++;
     const retryAfter = { 'Retry-After': String(faults.retryAfterSeconds ?? 1) };
     switch (kind) {
@@ -181,13 +151,20 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
         req.socket.destroy();
         return;
       case '429':
-        sendError(res, 429, "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute per user' of service 'people.googleapis.com'.", retryAfter);
+        fail(
+          res,
+          429,
+          fail === sendError
+            ? "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute per user' of service 'people.googleapis.com'."
+            : 'Application is over its MailboxConcurrency limit.',
+          retryAfter,
+        );
         return;
       case '500':
-        sendError(res, 500, 'Internal error encountered.');
+        fail(res, 500, 'Internal error encountered.');
         return;
       case '503':
-        sendError(res, 503, 'The service is currently unavailable.', retryAfter);
+        fail(res, 503, 'The service is currently unavailable.', retryAfter);
         return;
     }
   }
@@ -239,11 +216,13 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
   function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://demo.invalid');
     // Token requests are counted apart (`oauth.stats`): faults `every` N requests stay on pages.
-    if (url.pathname === DEMO_TOKEN_PATH || url.pathname === DEMO_REVOKE_PATH) return oauth.handle(req, res);
+    if (url.pathname === DEMO_TOKEN_PATH || url.pathname === DEMO_MICROSOFT_TOKEN_PATH || url.pathname === DEMO_REVOKE_PATH) return oauth.handle(req, res);
     if (url.pathname === DEMO_AUTHORIZE_PATH) return oauth.authorization.handle(req, res);
     if (url.pathname === DEMO_CHANGES_PATH) return sync.handleAdmin(req, res);
     stats.requests++;
-    if (req.method !== 'GET' || url.pathname !== CONNECTIONS_PATH) {
+    const isGraph = url.pathname.startsWith(GRAPH_PATH_PREFIX);
+    const fail = isGraph ? sendGraphError : sendError;
+    if (!isGraph && (req.method !== 'GET' || url.pathname !== CONNECTIONS_PATH)) {
       sendError(res, 404, `Method not found: ${req.method ?? '?'} ${url.pathname}`);
       return;
     }
@@ -251,17 +230,24 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
     const match = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
     const token = match?.[1]?.trim();
     if (!token) {
-      sendError(res, 401, 'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
+      fail(res, 401, 'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
       return;
     }
     if (faults.revokedTokens?.includes(token) || oauth.isRevoked(token) || oauth.isExpired(token)) {
-      sendError(res, 401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
+      fail(res, 401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
       return;
     }
 
     const fault = nextFault();
     if (fault) {
-      injectFault(fault, req, res);
+      injectFault(fault, req, res, fail);
+      return;
+    }
+    if (isGraph) {
+      const slowMs = faults.slowMs ?? 0;
+      if (slowMs === 0) return graph.handle(req, res, url);
+      const timer = setTimeout(() => graph.handle(req, res, url), slowMs);
+      res.on('close', () => clearTimeout(timer));
       return;
     }
 

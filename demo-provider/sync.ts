@@ -40,6 +40,8 @@ export interface DemoSync {
   expiredStatus: 400 | 410;
   /** Person `i` as served now, or `null` when deleted. */
   person(i: number, fields: ReadonlySet<string>): string | null;
+  /** How often person `i` was edited (0: as generated), or `null` when deleted. */
+  versionOf(i: number): number | null;
   /** People not deleted. */
   liveCount(): number;
   /** A new token for the current state, valid with `fields`. */
@@ -117,6 +119,8 @@ export function createDemoSync(counts: Counts): DemoSync {
         .replace(/"etag":"([^"]*)"/, `"etag":"$1v${version}"`)
         .replace(/"displayName":"([^"]*)"/, `"displayName":"$1 (edited ${version})"`);
     },
+
+    versionOf: (i) => (deleted.has(i) ? null : (versions.get(i) ?? 0)),
 
     liveCount: () => counts.get() - deleted.size,
 

@@ -12,6 +12,7 @@ import { file } from './file';
 import { googlePeople } from './google-people';
 import { invalidInput, jsonOrUndefined } from './kit/failures';
 import { revokeToken, type Revocation } from './kit/oauth-connect';
+import { microsoftGraph } from './microsoft-graph';
 import { DEFAULT_PHONE_REGION, type PhoneRegion } from './kit/normalize';
 import type {
   ContactSource,
@@ -30,6 +31,7 @@ export type { Revocation } from './kit/oauth-connect';
 /** The providers, in the order the API documents them. */
 export const PROVIDERS = [
   googlePeople,
+  microsoftGraph,
   carddav,
   file,
 ] as const;

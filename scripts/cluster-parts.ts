@@ -30,7 +30,8 @@ import {
 } from './cluster-temporal';
 import { nodeScriptPart, Supervisor, type PartSpec, type RestartPolicy } from './supervisor';
 import { portIsFree } from './port-owner';
-import { freePort, resolveTemporalCli } from './temporal-cli';
+import { freePort } from './temporal-cli';
+import { ensureNamespace } from './temporal-namespace';
 
 const ROOT = path.resolve(__dirname, '..');
 const run = promisify(execFile);
@@ -153,28 +154,6 @@ function workerEnv(env: NodeJS.ProcessEnv, index: number): NodeJS.ProcessEnv {
   return { ...env, WORKER_METRICS_ADDRESS: `${match[1]}:${Number(match[2]) + index}` };
 }
 
-/** Registers `namespace` unless it exists; retries while the front end is still joining the cluster. */
-async function ensureNamespace(address: string, namespace: string, say: (line: string) => void): Promise<void> {
-  const cli = resolveTemporalCli();
-  const connection = ['--address', address, '--namespace', namespace, '--command-timeout', '10s'];
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      await run(cli, ['operator', 'namespace', 'describe', ...connection]);
-      return;
-    } catch {
-      try {
-        await run(cli, ['operator', 'namespace', 'create', '--retention', '72h', ...connection]);
-        say(`cluster: namespace ${namespace} registered (retention 72 h)`);
-        return;
-      } catch (err) {
-        if (Date.now() > deadline) throw new Error(`could not register namespace ${namespace}: ${(err as { stderr?: string }).stderr ?? String(err)}`);
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-      }
-    }
-  }
-}
-
 /** The ui-server's config: our front end, our API's codec server, the UI on `port`. */
 function writeUiConfig(dir: string, temporalAddress: string, port: number, codecEndpoint: string): void {
   const configDir = path.join(dir, 'ui', 'config');
@@ -248,6 +227,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       await start(temporalServicePart(service, dir, temporalDb, ports.temporal));
       say(`cluster: temporal ${service} on 127.0.0.1:${ports.temporal[service].grpc}`);
     }
+    // Registered and answering: temporal:setup's first call names it.
     await ensureNamespace(temporalAddress, 'default', say);
     const setup = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'temporal-setup.ts')], {
       cwd: ROOT,
@@ -279,7 +259,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         nodePart('demo-provider', 'demo-provider/main.ts', { ...env, DEMO_PROVIDER_PORT: String(ports.provider) }, /(https?:\/\/\S+)/, 5_000),
       );
     }
+    // The demo provider speaks both protocols: Google People and Microsoft Graph.
     env.GOOGLE_PEOPLE_BASE_URL = cluster.providerUrl;
+    env.MICROSOFT_GRAPH_BASE_URL = cluster.providerUrl;
     const workerGrace = WORKER_DEFAULTS.shutdownGraceMs + 5_000;
     await Promise.all([
       ...Array.from({ length: options.workers }, (_, i) =>

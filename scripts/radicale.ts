@@ -5,10 +5,10 @@
  * with N cards over HTTP. Tests import it as `test/support/radicale.ts`.
  *
  * Seeding: by default one `PUT` of the whole address book (a multi-card `.vcf`), which Radicale
- * stores as one file per card named after its UID: 2,000 cards in a few seconds. `seed: 'cards'`
- * PUTs one `.vcf` per card, in bounded parallel; that is how clients write, but Radicale 3.1 checks
- * each new card's UID against the whole collection under a global write lock, so it is quadratic:
- * about 3 minutes for 2,000 cards on the CI machine.
+ * stores as one file per card named after its UID. `seed: 'cards'` PUTs one `.vcf` per card, in
+ * bounded parallel; that is how clients write, but Radicale 3.1 checks each new card's UID against
+ * the whole collection under a global write lock, so it is quadratic and far slower (measured in
+ * bench/README.md).
  *
  * `/usr/bin/radicale` runs with Debian's `/usr/bin/python3` (its shebang), whatever `python3` comes
  * first on `PATH`; `PYTHON*` variables are not passed on, so a pyenv or venv cannot interfere.

@@ -3,7 +3,8 @@
  *
  * - a Temporal dev server keeping its state in `<DATA_DIR>/temporal.db`, Web UI on :8233
  *   (skipped when `TEMPORAL_ADDRESS` names a cluster);
- * - the demo provider on :8090 (skipped when `GOOGLE_PEOPLE_BASE_URL` is set);
+ * - the demo provider on :8090, speaking the Google People API and Microsoft Graph (skipped when
+ *   both `GOOGLE_PEOPLE_BASE_URL` and `MICROSOFT_GRAPH_BASE_URL` are set);
  * - one worker and the API on `PORT` (3000).
  *
  * It keeps them running (`scripts/supervisor.ts`): a part that exits unexpectedly is restarted with
@@ -22,9 +23,11 @@ import { PORT_DEFAULTS, WORKER_DEFAULTS, WORKER_NODE_FLAGS, WORKER_PROCESS_ENV }
 import { CONFIG_EXIT_CODE, parseInteger, PORT_RANGE } from '../config/parse';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
 import { describePortHolder, portIsFree } from './port-owner';
+import { privateSourcesSetting } from './private-sources';
 import { nodeScriptPart, Supervisor, type NodeScriptPartOptions, type PartSpec } from './supervisor';
 import { freePort, startDevServer } from './temporal-cli';
 import { DEFAULT_WORKER_METRICS_ADDRESS, splitHostPort, withPort, workerMetricsAddress } from '../worker/metrics';
+import { DEMO_MICROSOFT_TOKEN_PATH } from '../demo-provider/graph';
 import { DEMO_AUTHORIZE_PATH, DEMO_OAUTH_CLIENT, DEMO_REVOKE_PATH, DEMO_TOKEN_PATH } from '../demo-provider/oauth';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -62,7 +65,8 @@ const DUPLICATE_SIGNAL_MS = 500;
 async function main(): Promise<void> {
   const config = loadConfig();
   const runDevServer = !process.env.TEMPORAL_ADDRESS;
-  const runProvider = !process.env.GOOGLE_PEOPLE_BASE_URL;
+  // The demo provider stands in for each provider whose base URL is not set.
+  const runProvider = !process.env.GOOGLE_PEOPLE_BASE_URL || !process.env.MICROSOFT_GRAPH_BASE_URL;
   // Fixed before anything starts, so a restarted part comes back where the others look for it.
   const orFree = async (port: number) => port || (await freePort());
   const apiPort = await orFree(config.port);
@@ -102,13 +106,12 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  const privateSources = privateSourcesSetting(config.host, process.env);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATA_DIR: config.dataDir,
     PORT: String(apiPort),
-    // One machine, its own servers (the demo provider, a local Radicale from npm run demo-carddav):
-    // let its worker reach loopback sources unless told otherwise.
-    SOURCES_ALLOW_PRIVATE_ADDRESSES: process.env.SOURCES_ALLOW_PRIVATE_ADDRESSES || 'true',
+    SOURCES_ALLOW_PRIVATE_ADDRESSES: privateSources.value,
     // A person reads this terminal: one readable line per event (JSON elsewhere, for log shippers).
     LOG_FORMAT: process.env.LOG_FORMAT || 'pretty',
     WORKER_METRICS_ADDRESS: metricsAddress ?? 'off',
@@ -180,12 +183,14 @@ async function main(): Promise<void> {
 
     if (runProvider) {
       env.DEMO_PROVIDER_PORT = String(providerPort);
+      let demoUrl = '';
       await supervisor.start(
         nodePart('demo-provider', {
           script: 'demo-provider/main.ts',
           env,
           ready: /(https?:\/\/\S+)/,
           onReady: (url) => {
+            demoUrl = url;
             env.GOOGLE_PEOPLE_BASE_URL ??= url;
             // OAuth works locally too: the demo provider serves consent (connect sessions), tokens
             // and revocation, for its own client.
@@ -194,11 +199,16 @@ async function main(): Promise<void> {
             env.GOOGLE_REVOKE_URL ??= `${url}${DEMO_REVOKE_PATH}`;
             env.GOOGLE_CLIENT_ID ??= DEMO_OAUTH_CLIENT.clientId;
             env.GOOGLE_CLIENT_SECRET ??= DEMO_OAUTH_CLIENT.clientSecret;
+            env.MICROSOFT_GRAPH_BASE_URL ??= url;
+            env.MICROSOFT_AUTH_URL ??= `${url}${DEMO_AUTHORIZE_PATH}`;
+            env.MICROSOFT_TOKEN_URL ??= `${url}${DEMO_MICROSOFT_TOKEN_PATH}`;
+            env.MICROSOFT_CLIENT_ID ??= DEMO_OAUTH_CLIENT.clientId;
+            env.MICROSOFT_CLIENT_SECRET ??= DEMO_OAUTH_CLIENT.clientSecret;
           },
           stopGraceMs: 5_000,
         }),
       );
-      console.log(`start: demo provider on ${env.GOOGLE_PEOPLE_BASE_URL} (any access token works; "Connect Google" asks it for consent)`);
+      console.log(`start: demo provider on ${demoUrl} (Google People API and Microsoft Graph; any access token works; "Connect Google" and "Connect Microsoft" ask it for consent)`);
     }
 
     let apiUrl = '';
@@ -224,6 +234,7 @@ async function main(): Promise<void> {
         }),
       ),
     ]);
+    console.log(`start: SOURCES_ALLOW_PRIVATE_ADDRESSES=${privateSources.value} (${privateSources.why})`);
     console.log(
       `start: ready: API on ${apiUrl}; parts are restarted if they crash; logs in ${supervisor.logFileOf('<part>')}; Ctrl-C stops everything`,
     );

@@ -1,5 +1,5 @@
 /**
- * Ctrl-C on `npm start` mid-import (issue 11). The real script on its own dev server, free ports and
+ * Ctrl-C on `npm start` mid-import. The real script on its own dev server, free ports and
  * a temporary DATA_DIR: one Ctrl-C stops the API, then the worker (its batch drained), then the demo
  * provider, then the dev server, all gone within 10 s and without a flood of warnings; two Ctrl-C
  * kill everything at once. Each time, `npm start` run again on the same DATA_DIR resumes the
@@ -19,7 +19,7 @@ const N = 1_500;
 /** Pages of 50, 3 per batch, each page 150 ms late: an import lasts several seconds. */
 const SERVICE_ENV = { DEMO_CONTACTS: String(N), DEMO_SLOW_MS: '150', IMPORT_PAGE_SIZE: '50', IMPORT_PAGES_PER_BATCH: '3' };
 const STOP_WITHIN_MS = 10_000;
-/** Warnings a clean stop may print: a handful is news, a stream of them is the flood of issue 11. */
+/** Warnings a clean stop may print: a handful is news, a stream of them is a flood. */
 const MAX_WARNINGS = 3;
 const WARNING = /\bWARN\b|level=WARN|"level":"warn"|connection refused|ECONNREFUSED/i;
 

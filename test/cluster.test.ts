@@ -1,7 +1,7 @@
 /**
- * The production-shaped deployment (issue 13): `npm run cluster` brings up Temporal's four
+ * The production-shaped deployment: `npm run cluster` brings up Temporal's four
  * services on PostgreSQL, two workers and two APIs; the documented operator commands
- * (test/operations-cli.test.ts, `temporal` and `tctl`) pass against it; `npm run cluster` stops
+ * (test/operations-*.test.ts, `temporal` and `tctl`) pass against it; `npm run cluster` stops
  * cleanly on Ctrl-C; and the chaos short form (`npm run chaos`, 3 runs of 50,000 contacts, every
  * fault kind at least once) ends every run with exactly N contacts, none doubled, none stuck.
  *
@@ -131,14 +131,15 @@ describe('the cluster', { skip: SKIP, timeout: 1_500_000 }, () => {
       // The operator's commands, word for word, with the cluster as their server.
       // NODE_TEST_CONTEXT tells a test runner it runs inside another one: this one is on its own.
       const { NODE_TEST_CONTEXT: _inner, ...outer } = process.env;
-      const ops = node(['--test', '--test-reporter=spec', path.join(ROOT, 'test', 'operations-cli.test.ts')], {
+      const operationsTests = ['operations-doc', 'operations-temporal', 'operations-tctl'].map((name) => path.join(ROOT, 'test', `${name}.test.ts`));
+      const ops = node(['--test', '--test-reporter=spec', ...operationsTests], {
         ...outer,
         TEMPORAL_ADDRESS: address,
         TEMPORAL_NAMESPACE: 'default',
       });
       const code = await ops.exited;
       const output = ops.lines.join('\n');
-      assert.equal(code, 0, `test/operations-cli.test.ts failed against the cluster:\n${output.slice(-6000)}`);
+      assert.equal(code, 0, `the operations tests failed against the cluster:\n${output.slice(-6000)}`);
       assert.match(output, /\bskipped 0\b/, `no command skipped against the cluster (is tctl built?):\n${output.slice(-2000)}`);
       assert.match(output, /\bfail 0\b/);
 

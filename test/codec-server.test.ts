@@ -69,7 +69,7 @@ function codecApp(store: Store, loopbackOnly = true) {
   const auth = createAuthenticator({ keys: store.apiKeys, loopbackOnly, keyCountCacheMs: 0 });
   return createCodecApp({
     codec,
-    authorize: async (authorization) => (await auth.authenticate(authorization, 'operator')).ok,
+    authorize: (authorization, origin) => auth.authenticate(authorization, 'operator', origin),
     corsOrigins: [UI_ORIGIN, 'http://127.0.0.1:8233'],
   });
 }
@@ -231,7 +231,7 @@ describe('who may use the codec server', () => {
       body: JSON.stringify({ payloads: [] }),
     });
 
-  it('is open without a key while no operator key exists, only when the API listens on loopback', async () => {
+  it('is open without a key while no key at all exists, only when the API listens on loopback', async () => {
     const keyless = await freshStore();
     try {
       assert.equal((await decodeNothing(codecApp(keyless, true))).status, 200, 'npm start: the Web UI sends no key');

@@ -88,7 +88,7 @@ describe('the Temporal Web UI with the codec server', { skip }, () => {
     const uiPort = await freePort();
     const app = createCodecApp({
       codec: counting,
-      authorize: async (authorization) => (await auth.authenticate(authorization, 'operator')).ok,
+      authorize: (authorization, origin) => auth.authenticate(authorization, 'operator', origin),
       corsOrigins: [`http://localhost:${uiPort}`, `http://127.0.0.1:${uiPort}`],
     });
     codecServer = await new Promise<ServerType>((resolve) => {

@@ -10,12 +10,16 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ConfigError, loadConfig, type AppConfig } from '../config';
 import {
+  DEFAULT_EVENT_STREAMS_PER_KEY,
   DEFAULT_HOST,
   DEFAULT_TUNING,
+  PEER_RATE_LIMIT_DEFAULTS,
   PORT_DEFAULTS,
+  UPLOAD_DEFAULTS,
   WORKER_DEFAULTS,
 } from '../config/defaults';
 import { parseInteger, PORT_RANGE } from '../config/parse';
+import { readProviderSettings } from '../providers';
 import { DEFAULT_GOOGLE_PEOPLE_BASE_URL } from '../providers/google-people/settings';
 import { createTokenSealer, loadTokenKey, SealedTokenError } from '../encryption/token-seal';
 import { TASK_QUEUE } from '../workflows/contract';
@@ -47,7 +51,6 @@ describe('loadConfig', () => {
     port: config.port,
     host: config.host,
     database: config.database,
-    googlePeopleBaseUrl: config.providers['google-people'].baseUrl,
     tokenKey: config.tokenKey,
     importDefaults: config.importDefaults,
     workerMaxConcurrentActivities: config.workerMaxConcurrentActivities,
@@ -62,13 +65,14 @@ describe('loadConfig', () => {
       port: PORT_DEFAULTS.api,
       host: DEFAULT_HOST,
       database: { kind: 'sqlite', file: path.join(path.resolve('.data'), 'contacts.db') },
-      googlePeopleBaseUrl: DEFAULT_GOOGLE_PEOPLE_BASE_URL,
       tokenKey: undefined,
       importDefaults: DEFAULT_TUNING,
       workerMaxConcurrentActivities: WORKER_DEFAULTS.maxConcurrentActivities,
       heartbeatThrottleMs: WORKER_DEFAULTS.heartbeatThrottleMs,
       devServer: { port: PORT_DEFAULTS.temporal, uiPort: PORT_DEFAULTS.temporalUi },
     });
+    // Each provider reads its own variables.
+    assert.equal(readProviderSettings({})['google-people'].baseUrl, DEFAULT_GOOGLE_PEOPLE_BASE_URL);
   });
 
   it('treats empty variables as unset', () => {
@@ -77,7 +81,7 @@ describe('loadConfig', () => {
 
   it('takes good values as given', () => {
     const key = Buffer.alloc(32, 3).toString('base64');
-    const config = loadConfig({
+    const env = {
       DATA_DIR: '/srv/contacts',
       PORT: '8080',
       HOST: '0.0.0.0',
@@ -92,14 +96,15 @@ describe('loadConfig', () => {
       WORKER_HEARTBEAT_THROTTLE_MS: '100',
       TEMPORAL_PORT: '7300',
       TEMPORAL_UI_PORT: '8300',
-    });
+    };
+    const config = loadConfig(env);
+    assert.equal(readProviderSettings(env)['google-people'].baseUrl, 'http://127.0.0.1:8090');
     assert.deepEqual(picked(config), {
       taskQueue: 'imports-eu',
       dataDir: '/srv/contacts',
       port: 8080,
       host: '0.0.0.0',
       database: { kind: 'postgres', url: 'postgres://app:secret@db:5432/contacts' },
-      googlePeopleBaseUrl: 'http://127.0.0.1:8090',
       tokenKey: key,
       importDefaults: { pageSize: 500, pagesPerBatch: 4, maxBatchesPerRun: 1000, reauthTimeoutSeconds: DEFAULT_TUNING.reauthTimeoutSeconds },
       workerMaxConcurrentActivities: 3,
@@ -143,10 +148,35 @@ describe('loadConfig', () => {
 
   it('refuses a provider URL that is not http(s)', () => {
     assertConfigError(
-      () => loadConfig({ GOOGLE_PEOPLE_BASE_URL: 'ftp://people.example.com' }),
+      () => readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: 'ftp://people.example.com' }),
       /^GOOGLE_PEOPLE_BASE_URL must be an http:\/\/ or https:\/\/ URL \(got "ftp:\/\/people.example.com"\)$/,
     );
-    assertConfigError(() => loadConfig({ GOOGLE_PEOPLE_BASE_URL: 'people.example.com' }), /^GOOGLE_PEOPLE_BASE_URL is not a URL/);
+    assertConfigError(() => readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: 'people.example.com' }), /^GOOGLE_PEOPLE_BASE_URL is not a URL/);
+  });
+
+  it('reads the API limits, with their defaults from config/defaults.ts', () => {
+    const limits = (config: AppConfig) => ({
+      uploadQuotaBytes: config.uploadQuotaBytes,
+      uploadRetentionSeconds: config.uploadRetentionSeconds,
+      peerRateLimit: config.peerRateLimit,
+      eventStreamsPerKey: config.eventStreamsPerKey,
+    });
+    assert.deepEqual(limits(loadConfig({})), {
+      uploadQuotaBytes: UPLOAD_DEFAULTS.quotaBytes,
+      uploadRetentionSeconds: UPLOAD_DEFAULTS.retentionSeconds,
+      peerRateLimit: PEER_RATE_LIMIT_DEFAULTS,
+      eventStreamsPerKey: DEFAULT_EVENT_STREAMS_PER_KEY,
+    });
+    const env = { UPLOAD_QUOTA_BYTES: '5_000_000', UPLOAD_RETENTION: '2d', PEER_RATE_LIMIT_PER_SECOND: '3', PEER_RATE_LIMIT_BURST: '9', EVENT_STREAMS_PER_KEY: '4' };
+    assert.deepEqual(limits(loadConfig(env)), {
+      uploadQuotaBytes: 5_000_000,
+      uploadRetentionSeconds: 2 * 86_400,
+      peerRateLimit: { perSecond: 3, burst: 9 },
+      eventStreamsPerKey: 4,
+    });
+    assertConfigError(() => loadConfig({ UPLOAD_RETENTION: '30m' }), /^UPLOAD_RETENTION must be at least 1h/);
+    assertConfigError(() => loadConfig({ UPLOAD_RETENTION: 'a week' }), /^UPLOAD_RETENTION must be a duration/);
+    assertConfigError(() => loadConfig({ EVENT_STREAMS_PER_KEY: '0' }), /^EVENT_STREAMS_PER_KEY must be an integer from 1/);
   });
 });
 

@@ -9,6 +9,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Worker } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../config';
 import { DEFAULT_REAUTH_TIMEOUT_SECONDS } from '../config/defaults';
+import { readProviderSettings } from '../providers';
 import { DEFAULT_GOOGLE_TOKEN_URL } from '../providers/google-people/settings';
 import type { Store } from '../db/types';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
@@ -23,19 +24,20 @@ const TENANT = 'creds';
 describe('credentials configuration', () => {
   it('reads the OAuth client and the re-auth window, with Google and 7 days as defaults', () => {
     const defaults = loadConfig({});
-    assert.deepEqual(defaults.providers['google-people'].oauth, { clientId: undefined, clientSecret: undefined, tokenUrl: DEFAULT_GOOGLE_TOKEN_URL });
+    assert.deepEqual(readProviderSettings({})['google-people'].oauth, { clientId: undefined, clientSecret: undefined, tokenUrl: DEFAULT_GOOGLE_TOKEN_URL });
     assert.equal(defaults.importDefaults.reauthTimeoutSeconds, DEFAULT_REAUTH_TIMEOUT_SECONDS);
     assert.equal(DEFAULT_REAUTH_TIMEOUT_SECONDS, 7 * 86_400);
-    const set = loadConfig({ GOOGLE_CLIENT_ID: 'id', GOOGLE_CLIENT_SECRET: 'secret', GOOGLE_TOKEN_URL: 'http://127.0.0.1:8090/token', REAUTH_TIMEOUT: '12h' });
-    assert.deepEqual(set.providers['google-people'].oauth, { clientId: 'id', clientSecret: 'secret', tokenUrl: 'http://127.0.0.1:8090/token' });
+    const env = { GOOGLE_CLIENT_ID: 'id', GOOGLE_CLIENT_SECRET: 'secret', GOOGLE_TOKEN_URL: 'http://127.0.0.1:8090/token' };
+    const set = loadConfig({ ...env, REAUTH_TIMEOUT: '12h' });
+    assert.deepEqual(readProviderSettings(env)['google-people'].oauth, { clientId: 'id', clientSecret: 'secret', tokenUrl: 'http://127.0.0.1:8090/token' });
     assert.equal(set.importDefaults.reauthTimeoutSeconds, 12 * 3600);
     assert.equal(loadConfig({ REAUTH_TIMEOUT: '90' }).importDefaults.reauthTimeoutSeconds, 90);
     assert.equal(loadConfig({ REAUTH_TIMEOUT: '0' }).importDefaults.reauthTimeoutSeconds, 0);
   });
 
   it('refuses a client id without its secret, a token URL that is not http(s), and a window it cannot read', () => {
-    assert.throws(() => loadConfig({ GOOGLE_CLIENT_ID: 'id' }), (err: unknown) => err instanceof ConfigError && /GOOGLE_CLIENT_SECRET/.test(err.message));
-    assert.throws(() => loadConfig({ GOOGLE_TOKEN_URL: 'ftp://x/token' }), /GOOGLE_TOKEN_URL must be an http/);
+    assert.throws(() => readProviderSettings({ GOOGLE_CLIENT_ID: 'id' }), (err: unknown) => err instanceof ConfigError && /GOOGLE_CLIENT_SECRET/.test(err.message));
+    assert.throws(() => readProviderSettings({ GOOGLE_TOKEN_URL: 'ftp://x/token' }), /GOOGLE_TOKEN_URL must be an http/);
     assert.throws(() => loadConfig({ REAUTH_TIMEOUT: 'a week' }), /REAUTH_TIMEOUT must be a duration such as 7d/);
     assert.throws(() => loadConfig({ REAUTH_TIMEOUT: '400d' }), /at most 365 days/);
   });

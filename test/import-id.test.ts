@@ -1,6 +1,7 @@
 /**
  * Import ids on their own: what `encodeImportId` writes, what `decodeImportId` reads back and what
- * it refuses. Pure: no Temporal. The HTTP answers to refused ids are in api-contract.test.ts.
+ * it refuses. Pure: no Temporal. The HTTP answers to refused ids are in api-imports.test.ts and
+ * api-health.test.ts.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * Sync modes end to end (issue 10): the API on a real port, a real worker, the demo provider over
+ * Sync modes end to end: the API on a real port, a real worker, the demo provider over
  * HTTP (people edited, deleted and added between imports; sync tokens expired on demand), uploads,
  * once on SQLite and once on PostgreSQL (when `TEST_DATABASE_URL` is set).
  */

@@ -1,5 +1,5 @@
 /**
- * A worker or API joins only a Temporal server that was named (issue 14): with neither
+ * A worker or API joins only a Temporal server that was named: with neither
  * `TEMPORAL_ADDRESS` nor a `temporal.toml` profile, it refuses to start, saying what to set, with
  * the exit code `npm start` does not restart. A worker also refuses a namespace it cannot run
  * imports in.

@@ -1,5 +1,5 @@
 /**
- * Telling who holds a port (issue 14): `npm start` and `startDevServer` check a port before they
+ * Telling who holds a port: `npm start` and `startDevServer` check a port before they
  * listen on it, and a taken one fails with a message naming the process that holds it, rather than
  * a readiness probe that succeeds against someone else's server.
  */

@@ -25,8 +25,8 @@ function assertRefused(open: () => unknown, check: (failure: ApplicationFailure)
 
 void describe('the provider registry', () => {
   void it('lists each provider once, with a name the contract accepts, and schedules only those that can be', () => {
-    assert.deepEqual(PROVIDER_IDS, ['google-people', 'carddav', 'file']);
-    assert.deepEqual(SCHEDULE_PROVIDER_IDS, ['google-people', 'carddav']);
+    assert.deepEqual(PROVIDER_IDS, ['google-people', 'microsoft-graph', 'carddav', 'file']);
+    assert.deepEqual(SCHEDULE_PROVIDER_IDS, ['google-people', 'microsoft-graph', 'carddav']);
     for (const id of PROVIDER_IDS) assert.ok(Provider.safeParse(id).success, `${id} is a provider name`);
   });
 
@@ -42,12 +42,13 @@ void describe('the provider registry', () => {
     for (const [provider, credentials] of [
       ['google-people', 'ya29.a-bare-access-token'],
       ['google-people', '{"accessToken":null,"refreshToken":null}'],
+      ['microsoft-graph', '{"accessToken":"eyJ0-secret","refreshToken":"rt-secret"}'],
       ['carddav', '{"url":"ftp://x","password":"hunter2"}'],
       ['file', '{"upload":"upl_x"}'],
     ] as const) {
       assertRefused(
         () => openSource(provider, credentials, SOURCES, OWNER),
-        (failure) => assert.ok(!failure.message.includes('hunter2') && !failure.message.includes('ya29'), failure.message),
+        (failure) => assert.ok(!/hunter2|ya29|secret/.test(failure.message), failure.message),
       );
     }
   });

@@ -1,7 +1,7 @@
 /**
- * One malformed record no longer stops an import: a People API page with people missing their
- * `etag` (the case a new user hit, which used to retry forever as `ProviderBadResponse`) completes,
- * counts them as `rejected`, and lists them at `GET /v1/imports/{importId}/rejects`.
+ * A malformed record does not stop an import: a People API page with people missing their `etag`
+ * (a whole page refused would fail every retry as `ProviderBadResponse`) completes, counts them as
+ * `rejected`, and lists them at `GET /v1/imports/{importId}/rejects`.
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * `npm start` keeps the service up (issue 14). One instance, with its own dev server on free ports
+ * `npm start` keeps the service up. One instance, with its own dev server on free ports
  * and a temporary DATA_DIR, is the subject: its worker and its dev server are SIGKILLed mid-import
  * and come back, the import ending with exactly N contacts; while its dev server does not answer,
  * status answers 503 at once. A second instance whose Temporal port is taken stops and says why.

@@ -124,7 +124,7 @@ describe('supervisor', () => {
     await supervisor.start(scriptPart('first', withPid(STAY_UP)));
     await supervisor.start(scriptPart('stubborn', withPid(`process.on('SIGTERM', () => {}); ${STAY_UP}`), 300));
     // The supervisor writes a part's log through a stream: its lines reach the file a little after
-    // the part is ready (a CI run read the file before the pid line was there).
+    // the part is ready, so a read at once may not find the pid line yet.
     await waitFor(() => pidLines('first').length === 1 && pidLines('stubborn').length === 1, 'both parts to log their pids', 20_000);
     const pids = [...pidLines('first'), ...pidLines('stubborn')];
     await supervisor.stop();

@@ -18,6 +18,7 @@ import { createErasureActivities } from '../activities/erasure';
 import { createApp } from '../api/app';
 import { createAuthenticator } from '../api/auth';
 import { ErrorBody, Upload, UploadRefusedBody } from '../api/schemas';
+import { UPLOAD_DEFAULTS } from '../config/defaults';
 import { UploadNotFoundError } from '../db/uploads';
 import { UploadTooLargeError, type Store, type UploadBytes } from '../db/types';
 import { FakeErasure, FakeImports, fakeTemporalPing } from './support/fakes';
@@ -96,7 +97,7 @@ for (const storeCase of storeCases()) {
 
     it('keeps the exact bytes and their SHA-256, and reads them back by ranges', async () => {
       const tenant = uniqueId('t');
-      const meta = await store.uploads.save(tenant, 'alice', pieces(LARGE_VCARD), { maxBytes: 1 << 20, detect: vcardOnly });
+      const meta = await store.uploads.save(tenant, 'alice', pieces(LARGE_VCARD), { maxBytes: 1 << 20, quotaBytes: UPLOAD_DEFAULTS.quotaBytes, detect: vcardOnly });
       assert.match(meta.uploadId, /^upl_[A-Za-z0-9_-]{22}$/);
       assert.deepEqual(
         { tenant: meta.tenant, userId: meta.userId, format: meta.format, bytes: meta.bytes, sha256: meta.sha256 },
@@ -115,7 +116,7 @@ for (const storeCase of storeCases()) {
 
     it('keeps an upload to its tenant', async () => {
       const tenant = uniqueId('t');
-      const meta = await store.uploads.save(tenant, 'alice', pieces(fixture('vcard-4.0.vcf')), { maxBytes: 1 << 20, detect: vcardOnly });
+      const meta = await store.uploads.save(tenant, 'alice', pieces(fixture('vcard-4.0.vcf')), { maxBytes: 1 << 20, quotaBytes: UPLOAD_DEFAULTS.quotaBytes, detect: vcardOnly });
       assert.equal(await store.uploads.get(uniqueId('other'), meta.uploadId), null, "another tenant's id is unknown");
       await assert.rejects(store.uploads.open(uniqueId('other'), meta.uploadId), UploadNotFoundError);
     });
@@ -129,7 +130,7 @@ for (const storeCase of storeCases()) {
           yield piece;
         }
       }
-      await assert.rejects(store.uploads.save(tenant, 'alice', counted(), { maxBytes: 50_000, detect: vcardOnly }), UploadTooLargeError);
+      await assert.rejects(store.uploads.save(tenant, 'alice', counted(), { maxBytes: 50_000, quotaBytes: UPLOAD_DEFAULTS.quotaBytes, detect: vcardOnly }), UploadTooLargeError);
       assert.ok(read < 70_000, `stopped reading soon after the limit (read ${read} bytes)`);
       await assertNothingStored(storeCase, tenant);
     });
@@ -143,20 +144,20 @@ for (const storeCase of storeCases()) {
         throw refusal;
       };
       const csv = fixture('google.csv');
-      await assert.rejects(store.uploads.save(tenant, 'alice', pieces(csv), { maxBytes: 1 << 20, detect }), (error) => error === refusal);
+      await assert.rejects(store.uploads.save(tenant, 'alice', pieces(csv), { maxBytes: 1 << 20, quotaBytes: UPLOAD_DEFAULTS.quotaBytes, detect }), (error) => error === refusal);
       assert.equal(seen, csv.length, 'detect saw the whole stored file');
       async function* broken() {
         yield csv.subarray(0, 100);
         throw new Error('the client went away');
       }
-      await assert.rejects(store.uploads.save(tenant, 'alice', broken(), { maxBytes: 1 << 20, detect: vcardOnly }), /went away/);
+      await assert.rejects(store.uploads.save(tenant, 'alice', broken(), { maxBytes: 1 << 20, quotaBytes: UPLOAD_DEFAULTS.quotaBytes, detect: vcardOnly }), /went away/);
       await assertNothingStored(storeCase, tenant);
     });
 
     it("deletes a user's uploads, bytes included, and no one else's", async () => {
       const tenant = uniqueId('t');
       const save = (userId: string) =>
-        store.uploads.save(tenant, userId, pieces(fixture('vcard-2.1.vcf')), { maxBytes: 1 << 20, detect: vcardOnly });
+        store.uploads.save(tenant, userId, pieces(fixture('vcard-2.1.vcf')), { maxBytes: 1 << 20, quotaBytes: UPLOAD_DEFAULTS.quotaBytes, detect: vcardOnly });
       const [a1, a2, b] = [await save('alice'), await save('alice'), await save('bob')];
       assert.equal(await store.uploads.deleteUser(tenant, 'alice'), 2);
       assert.equal(await store.uploads.get(tenant, a1.uploadId), null);
@@ -366,6 +367,9 @@ describe('POST /v1/uploads and GET /v1/uploads/{uploadId}', () => {
     const contentType = 'multipart/form-data; boundary=xyz';
     refused(await request('POST', '/v1/uploads?userId=alice', { body: truncated, contentType }), 400, 'invalid_multipart');
     refused(await request('POST', '/v1/uploads?userId=alice', { body: 'x', contentType: 'multipart/form-data' }), 400, 'invalid_multipart');
+    // A part header busboy cannot read (a control character): the pipeline throws its error into the body.
+    const badHeader = Buffer.from(`--xyz\r\ncontent-disposition: form-data; name="a\x19b"\r\n\r\nx\r\n${truncated}END:VCARD\r\n\r\n--xyz--\r\n`, 'latin1');
+    refused(await request('POST', '/v1/uploads?userId=alice', { body: badHeader, contentType }), 400, 'invalid_multipart');
     await assertNothingStored(storeCase, tenant);
   });
 

@@ -19,10 +19,11 @@ import { CONFIG_EXIT_CODE } from '../config/parse';
 import { pageGateGauges } from '../activities/metrics';
 import { createPageGate } from '../activities/page-gate';
 import { openStore } from '../db';
-import { closeProviders } from '../providers';
+import { closeProviders, readProviderSettings } from '../providers';
 import { workerWorkflowBundle } from './bundle-workflows';
 import { createImportWorker } from './create-worker';
 import { createMisconfigurationGuard } from './misconfiguration-guard';
+import { ensureUploadExpirySchedule } from './upload-expiry-schedule';
 import { checkNamespace } from './preflight';
 import { sdkLogLevel, workerRuntimeLogging } from './runtime-logger';
 import { workerMetricsAddress, workerMetricsTelemetry } from './metrics';
@@ -35,6 +36,8 @@ routeConsole(logger);
 async function main(): Promise<void> {
   const logs = logSettings();
   const config = loadConfig();
+  // Each provider reads its own variables (GOOGLE_PEOPLE_BASE_URL, …), validated here at start too.
+  const providers = readProviderSettings(process.env);
   const target = temporalTarget();
   const address = target.connectionOptions.address;
   const metricsAddress = workerMetricsAddress();
@@ -59,6 +62,7 @@ async function main(): Promise<void> {
       },
     });
     const converter = dataConverter(loadPayloadKeyring(config));
+    const client = new Client({ connection, namespace: target.namespace, dataConverter: converter });
     const worker = await createImportWorker({
       connection,
       workflowBundle: await workerWorkflowBundle(),
@@ -66,11 +70,12 @@ async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       deps: {
         store,
-        // Erasure cancels imports and waits for them: a client on this worker's own connection.
-        client: new Client({ connection, namespace: target.namespace, dataConverter: converter }),
+        // Erasure cancels imports and waits for them, and expiry asks whether they run: a client on
+        // this worker's own connection.
+        client,
         sealer: createTokenSealer(loadTokenKey(config)),
         sources: {
-          providers: config.providers,
+          providers,
           defaultPhoneRegion: config.defaultPhoneRegion,
           allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
         },
@@ -86,8 +91,14 @@ async function main(): Promise<void> {
     console.log(
       `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}, ` +
         `${config.workerMaxConcurrentActivities} batches and ${config.workerPagesInFlight} pages in flight at most, fetch-ahead ${config.importFetchAhead ? 'on' : 'off'}, ` +
-        `${config.providers['google-people'].decodeThreads} decode thread(s)` +
+        `${providers['google-people'].decodeThreads} decode thread(s)` +
         (metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''),
+    );
+    // Beside polling, not before it; and not fatal: imports run without it, uploads then wait for a
+    // worker that can create it.
+    void ensureUploadExpirySchedule(client, { taskQueue: config.taskQueue, retentionSeconds: config.uploadRetentionSeconds }).then(
+      (outcome) => console.log(`worker: upload-expiry schedule ${outcome} (uploads expire after ${config.uploadRetentionSeconds} s, UPLOAD_RETENTION)`),
+      (err: unknown) => console.warn(`worker: could not create the upload-expiry schedule, so uploads do not expire: ${err instanceof Error ? err.message : String(err)}`),
     );
     monitor = monitorConnection({
       ping: (deadline) => connection.withDeadline(deadline, () => connection.workflowService.getSystemInfo({})).then(() => undefined),
@@ -104,7 +115,7 @@ async function main(): Promise<void> {
     monitor?.stop();
     await connection.close();
     // Decode threads, when WORKER_DECODE_THREADS asked for them.
-    await closeProviders(config.providers);
+    await closeProviders(providers);
     await store.close();
   }
   if (misconfigured) process.exitCode = CONFIG_EXIT_CODE;

@@ -5,7 +5,7 @@
  * connections. Durable: a crash between the steps resumes, not restarts, and running it again is
  * harmless.
  */
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { ImportActivities } from '../activities';
 import { EraseUserInput, readInput, type EraseUserResult } from './contract';
 
@@ -18,12 +18,11 @@ const { cancelUserImports, deleteUserData, deleteUserSchedules, revokeUserConnec
 
 export async function EraseUser(rawInput: EraseUserInput): Promise<EraseUserResult> {
   const input = readInput(EraseUserInput, rawInput, 'erasure input');
-  // First, so no schedule starts an import of the user meanwhile. Erasures recorded before sync
-  // schedules replay without it.
-  if (patched('erase-sync-schedules')) await deleteUserSchedules(input);
+  // First, so no schedule starts an import of the user meanwhile.
+  await deleteUserSchedules(input);
   const cancelledImports = await cancelUserImports(input);
-  // Before the delete, which forgets the secrets to revoke. Erasures recorded before connections replay without it.
-  if (patched('erase-connections')) await revokeUserConnections(input);
+  // Before the delete, which forgets the secrets to revoke.
+  await revokeUserConnections(input);
   const deletedContacts = await deleteUserData(input);
   return { cancelledImports, deletedContacts };
 }

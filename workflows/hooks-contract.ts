@@ -1,13 +1,13 @@
 /**
  * The contract of webhooks and sync schedules: what crosses the boundary of `DeliverWebhook` and
- * `ScheduledSync`, and the IDs they run under. Split from `./contract.ts` (which it builds on) to
- * keep that file readable; the same rules hold: zod schemas, types derived from them, parsed where
+ * `ScheduledSync`, and the IDs they run under. Kept apart from `./contract.ts` (which it builds on)
+ * so that file stays readable; the same rules hold: zod schemas, types derived from them, parsed where
  * read. Counts, ids and times only: no contact data, no secrets in clear.
  *
  * Sandbox-safe: zod and `./contract` only.
  */
 import { z } from 'zod';
-import { ImportState, ImportTuning, Provider, SyncMode, TenantId, type ImportInput } from './contract';
+import { ImportInput, ImportState, Provider, TenantId } from './contract';
 
 /** The events a web app can be told about, as they appear in the body's `type`. */
 export const WebhookEventType = z.enum(['import.completed', 'import.failed', 'import.needs_reauth', 'import.cancelled']);
@@ -96,18 +96,10 @@ export const ConnectionOwner = z.object({ tenant: TenantId, userId: z.string().m
 export type ConnectionOwner = z.infer<typeof ConnectionOwner>;
 
 /**
- * What a sync schedule starts each time (`ScheduledSync`'s argument): everything an import's input
- * has but the time it starts. Credentials are sealed, like an import's.
+ * What a sync schedule starts each time (`ScheduledSync`'s argument): an import's input without the
+ * time it starts and the state only continue-as-new carries. Credentials are sealed, like an import's.
  */
-export const ScheduledSyncInput = z.object({
-  tenant: TenantId,
-  userId: z.string().min(1),
-  provider: Provider,
-  sealedCredentials: z.string().min(1),
-  tuning: ImportTuning,
-  mode: SyncMode,
-  notify: z.object({ url: z.string().url().max(2048), retryInitialIntervalMs: z.number().int().min(1) }).optional(),
-});
+export const ScheduledSyncInput = ImportInput.omit({ startedAt: true, carried: true });
 export type ScheduledSyncInput = z.infer<typeof ScheduledSyncInput>;
 
 export const ScheduledSyncResult = z.object({

@@ -9,7 +9,7 @@
  * parent; its deterministic workflow ID makes a second start of the same event a no-op.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { CancellationScope, ParentClosePolicy, log, patched, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, ParentClosePolicy, log, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { ImportActivities } from '../activities';
 import { searchAttributes, type ImportInput, type ImportStatus } from './contract';
 import { DeliverWebhook } from './deliver-webhook';
@@ -20,11 +20,6 @@ import {
   type WebhookEvent,
   type WebhookEventType,
 } from './hooks-contract';
-
-/** The `patched()` marker of webhook events; histories from before them never reach a start. */
-export const NOTIFY_PATCH = 'webhook-notify';
-/** The `patched()` marker of connection events; histories from before them never look for one. */
-export const CONNECTION_EVENTS_PATCH = 'connection-events';
 
 const { connectionNeedingReauth } = proxyActivities<ImportActivities>({
   // One read of the store: a store that does not answer soon is retried, a few times, then skipped.
@@ -63,9 +58,6 @@ async function startDelivery(delivery: DeliverWebhookInput, workflowId: string, 
  */
 export async function notifyImportEvent(input: ImportInput, type: WebhookEventType, status: ImportStatus): Promise<void> {
   if (!input.notify) return;
-  // Inputs recorded before webhooks carry no `notify`; the marker keeps new histories replaying on
-  // workers that predate this code too.
-  if (!patched(NOTIFY_PATCH)) return;
   const info = workflowInfo();
   // Deterministic: the same run and history position on every replay, unique across the chain.
   const eventId = `evt_${info.runId}_${info.historyLength}`;
@@ -96,7 +88,6 @@ export async function notifyImportEvent(input: ImportInput, type: WebhookEventTy
  * user to reconnect. Resolves once the delivery has started, or at once when there is nothing to say.
  */
 export async function notifyConnectionNeedsReauth(input: ImportInput): Promise<void> {
-  if (!patched(CONNECTION_EVENTS_PATCH)) return;
   const found = await connectionNeedingReauth({
     tenant: input.tenant,
     userId: input.userId,

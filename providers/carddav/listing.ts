@@ -31,8 +31,8 @@ export interface Listing {
 }
 
 /**
- * Deadline of one listing request. A listing names every card (Radicale takes about 1.5 s per
- * 2,000), so it gets far longer than a page; the batch heartbeats meanwhile.
+ * Deadline of one listing request. A listing names every card, so it takes far longer than a page
+ * (measured in bench/README.md) and gets a deadline to match; the batch heartbeats meanwhile.
  */
 export const LISTING_TIMEOUT_MS = 600_000;
 

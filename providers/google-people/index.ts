@@ -4,10 +4,9 @@
  * access tokens refreshed with a kept refresh token (`kit/oauth.ts`). The cursor is the API's
  * `pageToken`.
  */
-import { fixedAccessToken, refreshingAccessToken, type AccessTokens } from '../kit/oauth';
+import { OAuthCredentials, oauthAccessTokens, toOAuthCredentials } from '../kit/oauth-source';
 import type { ContactSource, ProviderDefinition, SourceContext } from '../types';
 import { fetchConnectionsPage, PERSON_FIELDS } from './client';
-import { GoogleCredentials, toGoogleCredentials } from './credentials';
 import { createPageDecoder, type PageDecoder } from './page-decoder';
 import { GooglePeopleSource } from './request';
 import { GOOGLE_OAUTH, readGooglePeopleSettings, type GooglePeopleSettings } from './settings';
@@ -28,20 +27,8 @@ function decoderFor(settings: GooglePeopleSettings): PageDecoder {
   return decoder;
 }
 
-/** The import's access token as it came, or refreshed with the refresh token kept for its user. */
-function accessTokens(credentials: GoogleCredentials, settings: GooglePeopleSettings, context: SourceContext): AccessTokens {
-  if (credentials.refreshToken === null) return fixedAccessToken(credentials.accessToken ?? '');
-  return refreshingAccessToken({
-    provider: GOOGLE_OAUTH,
-    client: settings.oauth,
-    key: { ...context.owner, provider: googlePeople.id },
-    tokens: context.tokens,
-    accessToken: credentials.accessToken,
-  });
-}
-
-function openGooglePeopleSource(credentials: GoogleCredentials, settings: GooglePeopleSettings, context: SourceContext): ContactSource {
-  const auth = accessTokens(credentials, settings, context);
+function openGooglePeopleSource(credentials: OAuthCredentials, settings: GooglePeopleSettings, context: SourceContext): ContactSource {
+  const auth = oauthAccessTokens(credentials, { provider: GOOGLE_OAUTH, client: settings.oauth }, googlePeople.id, context);
   return {
     syncParams: googleSyncParams(PERSON_FIELDS),
     async fetchPage({ cursor, pageSize, signal, sync }) {
@@ -77,8 +64,8 @@ export const googlePeople = {
   request: GooglePeopleSource,
   capabilities: { schedule: true, reauth: true, incremental: true, fullReadSweeps: 'always' },
   form: { option: 'Demo provider (Google People protocol)', fields: [{ name: 'accessToken', label: 'Access token', value: 'demo-token' }] },
-  credentials: GoogleCredentials,
-  toCredentials: toGoogleCredentials,
+  credentials: OAuthCredentials,
+  toCredentials: toOAuthCredentials,
   readSettings: readGooglePeopleSettings,
   openSource: openGooglePeopleSource,
   async close(settings) {
@@ -94,4 +81,4 @@ export const googlePeople = {
     endpoints: (settings) => ({ provider: GOOGLE_OAUTH, client: settings.oauth, ...settings.connectUrls }),
     storedCredentials: { accessToken: null, refreshToken: 'stored' },
   },
-} as const satisfies ProviderDefinition<'google-people', typeof GooglePeopleSource, GoogleCredentials, GooglePeopleSettings>;
+} as const satisfies ProviderDefinition<'google-people', typeof GooglePeopleSource, OAuthCredentials, GooglePeopleSettings>;

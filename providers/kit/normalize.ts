@@ -103,8 +103,12 @@ export function cleanText(value: string | null | undefined, maxChars: number = F
   return text === '' ? null : text;
 }
 
-/** An id or etag: NUL-free and trimmed; longer than {@link ID_MAX_CHARS} it becomes `sha256:<hash>`. */
-function cleanId(value: string): string {
+/**
+ * An id or etag as stored: NUL-free and trimmed; longer than {@link ID_MAX_CHARS} it becomes
+ * `sha256:<hash>`. A source that names contacts by id outside {@link normalizeContact} (deletions,
+ * rejects) names them with this, so the names match.
+ */
+export function cleanId(value: string): string {
   const text = value.replaceAll('\u0000', '').trim();
   return text.length <= ID_MAX_CHARS ? text : `sha256:${contentHash(text)}`;
 }

@@ -10,6 +10,11 @@ export interface OAuthProvider {
   name: string;
   /** `GOOGLE`: the client is `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET` and `GOOGLE_TOKEN_URL`. */
   envPrefix: string;
+  /**
+   * The `scope` a refresh asks for, for token endpoints that want it said (Microsoft's v2.0 endpoint
+   * may refuse a refresh without it); absent, the refresh keeps the scopes the user granted.
+   */
+  refreshScope?: string;
 }
 
 /** The service's OAuth client at one provider; `undefined` id and secret: this service has none. */

@@ -80,11 +80,21 @@ export interface TokenGrant {
 }
 
 /**
+/**
+ * Token endpoint errors that only the user can fix by connecting again: `invalid_grant` (RFC 6749:
+ * the refresh token is expired or revoked), and OpenID Connect's `interaction_required`,
+ * `consent_required` and `login_required` (Microsoft's answer when consent was withdrawn or a
+ * sign-in policy now wants the user present).
+ */
+const REAUTH_ERRORS: ReadonlySet<string> = new Set(['invalid_grant', 'interaction_required', 'consent_required', 'login_required']);
+
+/**
  * One grant at the provider's token endpoint with the service's client: `form` is the grant's own
  * parameters, `what` names what it trades in messages ("the refresh token"). Throws
- * `ProviderUnauthenticated` (non-retryable) on `invalid_grant`, `WorkerMisconfigured` when the
- * client is refused, and the usual retryable types for throttling, outages and bodies of the wrong
- * shape. Neither the grant nor the tokens ever appear in a message.
+ * `ProviderUnauthenticated` (non-retryable) on `invalid_grant` and the other errors only the user
+ * can fix, `WorkerMisconfigured` when the client is refused, and the usual retryable types for
+ * throttling, outages and bodies of the wrong shape. Neither the grant nor the tokens ever appear
+ * in a message.
  */
 export async function tokenGrant(
   provider: OAuthProvider,
@@ -123,7 +133,7 @@ export async function tokenGrant(
   const error = tokenErrorSchema.safeParse(json);
   // The provider's own words (Google's `Token has been expired or revoked.`) never include the token.
   const said = error.success ? `${error.data.error}${error.data.error_description ? `: ${error.data.error_description}` : ''}` : `HTTP ${status}`;
-  if (error.success && error.data.error === 'invalid_grant') {
+  if (error.success && REAUTH_ERRORS.has(error.data.error)) {
     throw failure(
       FAILURE_TYPES.providerUnauthenticated,
       `${provider.name} refused ${what} (${said}). Ask the user to reconnect their account.`,
@@ -151,7 +161,9 @@ export function refreshAccessToken(
   refreshToken: string,
   signal?: AbortSignal,
 ): Promise<TokenGrant> {
-  return tokenGrant(provider, client, { grant_type: 'refresh_token', refresh_token: refreshToken }, 'the refresh token', signal);
+  const form: Record<string, string> = { grant_type: 'refresh_token', refresh_token: refreshToken };
+  if (provider.refreshScope !== undefined) form.scope = provider.refreshScope;
+  return tokenGrant(provider, client, form, 'the refresh token', signal);
 }
 
 /** The access token as it came, for a source without a refresh token: a 401 is final. */

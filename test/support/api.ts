@@ -168,6 +168,7 @@ export async function createTestApp(options: TestAppOptions): Promise<{ app: Ret
     auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: false }),
     temporal: temporalPing(client),
     rateLimit: TEST_RATE_LIMIT,
+    peerRateLimit: TEST_RATE_LIMIT,
     events: options.events,
     sealer: testSealer,
     connect: options.connect,

@@ -83,6 +83,7 @@ export async function startEventsApi(options: EventsApiOptions): Promise<EventsA
       auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: !!options.keyless }),
       temporal: temporalPing(client),
       rateLimit: { perSecond: 10_000, burst: 10_000 },
+      peerRateLimit: { perSecond: 10_000, burst: 10_000 },
       events: { watchers, keepaliveMs: options.keepaliveMs },
       sealer: testSealer,
       ...(options.connect ? { connect: connectOptions(url, options.connect) } : {}),

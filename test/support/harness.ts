@@ -20,7 +20,7 @@ import { createImportWorker } from '../../worker/create-worker';
 import { SEARCH_ATTRIBUTE_DEFINITIONS, type ImportTuning } from '../../workflows/contract';
 import { startDevServer, type DevServer } from '../../scripts/temporal-cli';
 import { readProviderSettings } from '../../providers';
-import type { GoogleCredentials } from '../../providers/google-people/credentials';
+import type { OAuthCredentials } from '../../providers/kit/oauth-source';
 
 export const NAMESPACE = process.env.TEMPORAL_NAMESPACE || 'default';
 
@@ -104,7 +104,7 @@ export const testSealer: TokenSealer = createTokenSealer(Buffer.alloc(32, 7));
 
 /** The credentials the API seals for a Google source with this access token and no refresh token. */
 export function googleCredentials(accessToken: string): string {
-  return JSON.stringify({ accessToken, refreshToken: null } satisfies GoogleCredentials);
+  return JSON.stringify({ accessToken, refreshToken: null } satisfies OAuthCredentials);
 }
 export const TEST_TOKEN_KEY = Buffer.alloc(32, 7).toString('base64');
 
@@ -150,9 +150,12 @@ export function storeCases(): Array<StoreCase & { skip?: string }> {
 
 export interface WorkerSetup {
   store: Store;
+  /** The Google People base URL (the demo provider's). */
   providerUrl: string;
   taskQueue: string;
   heartbeatThrottleMs?: number;
+  /** More provider settings, as environment variables (`MICROSOFT_GRAPH_BASE_URL`, an OAuth client). */
+  providerEnv?: NodeJS.ProcessEnv;
 }
 
 /** A fresh worker on the test's own task queue, with real activities. */
@@ -170,7 +173,7 @@ export async function startWorker(setup: WorkerSetup): Promise<Worker> {
       client,
       sealer: testSealer,
       // The test servers (demo provider, Radicale) are on loopback.
-      sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: setup.providerUrl }), allowPrivateAddresses: true },
+      sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: setup.providerUrl, ...setup.providerEnv }), allowPrivateAddresses: true },
       keepAliveHeartbeatMs: 500,
     },
   });

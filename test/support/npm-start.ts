@@ -16,7 +16,7 @@ import { waitFor } from './harness';
 const ROOT = path.resolve(__dirname, '..', '..');
 
 /** Settings that would point `npm start` at the test run's shared server, store or key: not for it. */
-const NOT_INHERITED = /^(TEMPORAL_|GOOGLE_PEOPLE_BASE_URL$|DATABASE_URL$|TOKEN_ENCRYPTION_KEY$|PAYLOAD_ENCRYPTION_KEYS$|DEMO_|IMPORT_|PORT$|HOST$|WORKER_METRICS_ADDRESS$|LOG_)/;
+const NOT_INHERITED = /^(TEMPORAL_|GOOGLE_PEOPLE_BASE_URL$|MICROSOFT_GRAPH_BASE_URL$|DATABASE_URL$|TOKEN_ENCRYPTION_KEY$|PAYLOAD_ENCRYPTION_KEYS$|DEMO_|IMPORT_|PORT$|HOST$|WORKER_METRICS_ADDRESS$|LOG_)/;
 
 export interface NpmStartPorts {
   api: number;

@@ -1,42 +1,20 @@
 /**
- * The contact store against real databases: the same behaviour suite runs on SQLite (a temporary
- * file) and, when TEST_DATABASE_URL is set, on PostgreSQL.
+ * The behaviour the contact store shares on both databases: writes, idempotent upserts, listing,
+ * tenants, erasure, migrations run again and API keys. The same suite runs on SQLite (a temporary
+ * file) and, when TEST_DATABASE_URL is set, on PostgreSQL (test/support/store-dialects.ts).
  *
- *   node --import tsx --test test/store.test.ts
- *   TEST_DATABASE_URL=postgres://contacts:contacts@127.0.0.1:5432/contacts_test node --import tsx --test test/store.test.ts
+ *   npm test -- test/store-behaviour.test.ts
+ *   TEST_DATABASE_URL=postgres://contacts:contacts@127.0.0.1:5432/contacts_test npm test -- test/store-behaviour.test.ts
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Sqlite from 'better-sqlite3';
-import pg from 'pg';
 import { InvalidCursorError, openStore, type StoreLocation } from '../db/index';
-import type { ContactRecord, ContactStore, Store, StoredContact } from '../db/types';
-
-const STORE_MODULE = path.resolve(__dirname, '../db/index.ts');
-
-function contact(n: number, overrides: Partial<ContactRecord> = {}): ContactRecord {
-  const externalId = `people/c${String(n).padStart(7, '0')}`;
-  return {
-    externalId,
-    etag: 'etag-1',
-    displayName: `Contact ${n}`,
-    email: `contact${n}@example.com`,
-    phone: `+1555${String(n).padStart(7, '0')}`,
-    organization: n % 3 === 0 ? null : 'Example Ltd',
-    raw: { resourceName: externalId, names: [{ displayName: `Contact ${n}` }], tags: ['a', n] },
-    ...overrides,
-  };
-}
-
-function contacts(from: number, count: number): ContactRecord[] {
-  return Array.from({ length: count }, (_, i) => contact(from + i));
-}
+import type { ContactStore, Store, StoredContact } from '../db/types';
+import { contact, contacts } from './support/records';
+import { POSTGRES_SUITE, postgresStore, sqliteDir } from './support/store-dialects';
 
 async function listAll(store: ContactStore, userId: string, limit: number) {
   const items: StoredContact[] = [];
@@ -279,144 +257,16 @@ function describeStoreBehaviour(harness: () => StoreHarness): void {
 }
 
 void describe('SQLite store', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contacts-store-'));
+  const dir = sqliteDir();
   // A parent folder that does not exist yet: openStore creates it.
   const location: StoreLocation = { kind: 'sqlite', file: path.join(dir, 'nested', 'contacts.db') };
-
-  void after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   void describe('behaviour', () => {
     describeStoreBehaviour(() => ({ location, newUser: () => `user-${randomUUID()}` }));
   });
-
-  void it('refuses a database a pre-release version made, saying to delete it, and leaves it as it was', async () => {
-    const file = path.join(dir, 'pre-release.db');
-    // What the pre-release migrations left: their names in Kysely's table, and tables of their own.
-    const old = new Sqlite(file);
-    old.exec(`CREATE TABLE kysely_migration (name varchar(255) NOT NULL PRIMARY KEY, timestamp varchar(255) NOT NULL);
-      INSERT INTO kysely_migration VALUES ('0001_create_contacts', '2025-01-01T00:00:00.000Z'), ('0002_tenants_and_api_keys', '2025-01-01T00:00:00.000Z');
-      CREATE TABLE contacts (user_id text, provider text, external_id text)`);
-    old.close();
-    await assert.rejects(openStore({ kind: 'sqlite', file }), (error: unknown) => {
-      assert.ok(error instanceof Error, String(error));
-      assert.match(error.message, /pre-release version/);
-      assert.match(error.message, /0001_create_contacts, 0002_tenants_and_api_keys/, 'it names the migrations it does not know');
-      assert.ok(error.message.includes(file), `it names the file: ${error.message}`);
-      assert.match(error.message, /Delete it/, 'and says what to do');
-      return true;
-    });
-    const after = new Sqlite(file, { readonly: true });
-    try {
-      const tables = after.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-      assert.deepEqual(tables, ['contacts', 'kysely_migration'], 'nothing was created or dropped');
-    } finally {
-      after.close();
-    }
-  });
-
-  void it('lets two stores opened at once on one file both write', async () => {
-    const shared: StoreLocation = { kind: 'sqlite', file: path.join(dir, 'shared.db') };
-    const [a, b] = await Promise.all([openStore(shared), openStore(shared)]);
-    try {
-      const [ta, tb] = [a.tenant('t'), b.tenant('t')];
-      const written = await Promise.all([
-        ta.upsertContacts('user-a', 'google', contacts(0, 1000)),
-        tb.upsertContacts('user-b', 'google', contacts(0, 1000)),
-        ta.upsertContacts('user-a', 'google', contacts(1000, 1000)),
-        tb.upsertContacts('user-b', 'google', contacts(1000, 1000)),
-      ]);
-      assert.deepEqual(written.map((r) => r.written), [1000, 1000, 1000, 1000]);
-      assert.equal(await ta.countContacts('user-b'), 2000, 'store a should see what store b wrote');
-      assert.equal(await tb.countContacts('user-a'), 2000, 'store b should see what store a wrote');
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
-  });
-
-  void it('lets processes that start together on a fresh file all migrate and write', async () => {
-    // The API and the worker open the same file as they start: run that race for real.
-    const file = path.join(dir, 'processes.db');
-    const child = (user: string) =>
-      new Promise<void>((resolve, reject) => {
-        const code = `
-          const { openStore } = require(${JSON.stringify(STORE_MODULE)});
-          (async () => {
-            const store = await openStore({ kind: 'sqlite', file: ${JSON.stringify(file)} });
-            for (let page = 0; page < 5; page++) {
-              const rows = Array.from({ length: 1000 }, (_, i) => ({ externalId: 'people/c' + (page * 1000 + i),
-                etag: 'e', displayName: null, email: null, phone: null, organization: null, raw: {} }));
-              await store.tenant('t').upsertContacts(${JSON.stringify(user)}, 'google', rows);
-            }
-            await store.close();
-          })().catch((error) => { console.error(error); process.exit(1); });`;
-        const proc = spawn(process.execPath, ['--import', 'tsx', '-e', code], { stdio: ['ignore', 'ignore', 'pipe'] });
-        let stderr = '';
-        proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        proc.on('error', reject);
-        proc.on('exit', (status) =>
-          status === 0 ? resolve() : reject(new Error(`writer process for ${user} exited with ${status}:\n${stderr}`)),
-        );
-      });
-    const users = ['proc-1', 'proc-2', 'proc-3'];
-    await Promise.all(users.map(child));
-    const store = await openStore({ kind: 'sqlite', file });
-    try {
-      for (const user of users) assert.equal(await store.tenant('t').countContacts(user), 5000, `rows written by ${user}`);
-    } finally {
-      await store.close();
-    }
-  });
 });
 
-const databaseUrl = process.env.TEST_DATABASE_URL;
-
-void describe(
-  'PostgreSQL store',
-  databaseUrl
-    ? {}
-    : {
-        skip:
-          'set TEST_DATABASE_URL=postgres://user:password@127.0.0.1:5432/dbname (a database the tests may create tables in) to run it',
-      },
-  () => {
-    // Every user id of this run starts with the prefix, so cleanup removes exactly our rows.
-    const prefix = `test-${randomUUID()}-`;
-    const location: StoreLocation = { kind: 'postgres', url: databaseUrl ?? '' };
-
-    void before(async () => {
-      // Fail with a clear message rather than a stack of timeouts when the server is not there.
-      const client = new pg.Client({ connectionString: location.url, connectionTimeoutMillis: 5000 });
-      try {
-        await client.connect();
-        await client.query('select 1');
-      } catch (error) {
-        throw new Error(`TEST_DATABASE_URL is set but the database does not answer: ${String(error)}`);
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    });
-
-    void after(async () => {
-      const client = new pg.Client({ connectionString: location.url });
-      await client.connect();
-      try {
-        await client.query("delete from contacts where user_id like $1 || '%'", [prefix]);
-      } finally {
-        await client.end();
-      }
-    });
-
-    describeStoreBehaviour(() => ({ location, newUser: () => `${prefix}${randomUUID()}` }));
-
-    void it('migrates once when stores open at the same time', async () => {
-      const stores = await Promise.all([openStore(location), openStore(location), openStore(location)]);
-      try {
-        const user = `${prefix}${randomUUID()}`;
-        const written = await Promise.all(stores.map((s, i) => s.tenant('t').upsertContacts(user, `p${i}`, contacts(0, 100))));
-        assert.deepEqual(written.map((r) => r.written), [100, 100, 100]);
-      } finally {
-        await Promise.all(stores.map((s) => s.close()));
-      }
-    });
-  },
-);
+void describe('PostgreSQL store', POSTGRES_SUITE, () => {
+  const { location, prefix } = postgresStore();
+  describeStoreBehaviour(() => ({ location, newUser: () => `${prefix}${randomUUID()}` }));
+});

@@ -1,0 +1,52 @@
+/** The Microsoft Graph provider's configuration, read once at start (`loadConfig`). */
+import { parseHttpUrl } from '../../config/parse';
+import { readOAuthClient, type OAuthClient, type OAuthProvider } from '../kit/oauth';
+import { readOAuthEndpointUrls, type OAuthEndpointDefaults } from '../kit/oauth-connect';
+
+/** `MICROSOFT_GRAPH_BASE_URL` when unset: Microsoft Graph itself. */
+export const DEFAULT_MICROSOFT_GRAPH_BASE_URL = 'https://graph.microsoft.com';
+/**
+ * `MICROSOFT_TOKEN_URL` when unset: the Microsoft identity platform's v2.0 token endpoint for work,
+ * school and personal accounts alike; `npm start` points it at the demo provider.
+ */
+export const DEFAULT_MICROSOFT_TOKEN_URL = 'https://login.microsoftonline.com/common/oauth2/v2.0/token';
+
+/**
+ * `MICROSOFT_AUTH_URL` when unset: the v2.0 authorization endpoint for work, school and personal
+ * accounts; `npm start` points it at the demo provider. Microsoft offers no endpoint that revokes a
+ * refresh token, so there is no `MICROSOFT_REVOKE_URL`: disconnecting deletes the kept token only.
+ */
+export const DEFAULT_MICROSOFT_CONNECT_URLS: OAuthEndpointDefaults = {
+  authorizationUrl: 'https://login.microsoftonline.com/common/oauth2/v2.0/authorize',
+  revocationUrl: null,
+};
+
+/** What an import needs: reading contacts, and a refresh token to keep (`offline_access`). */
+export const MICROSOFT_SCOPES = ['https://graph.microsoft.com/Contacts.Read', 'offline_access'] as const;
+
+/**
+ * Microsoft's OAuth client, in messages and variable names. A refresh asks again for
+ * {@link MICROSOFT_SCOPES} (the v2.0 endpoint may refuse a refresh that names no scope).
+ */
+export const MICROSOFT_OAUTH: OAuthProvider = {
+  name: 'Microsoft',
+  envPrefix: 'MICROSOFT',
+  refreshScope: MICROSOFT_SCOPES.join(' '),
+};
+
+export interface MicrosoftGraphSettings {
+  /** Base URL of Microsoft Graph, or of a server that speaks its protocol (`MICROSOFT_GRAPH_BASE_URL`). */
+  baseUrl: string;
+  /** The client workers refresh access tokens with (`MICROSOFT_CLIENT_ID`, `MICROSOFT_CLIENT_SECRET`, `MICROSOFT_TOKEN_URL`). */
+  oauth: OAuthClient;
+  /** Where connect sessions send users to consent (`MICROSOFT_AUTH_URL`); no revocation endpoint. */
+  connectUrls: OAuthEndpointDefaults;
+}
+
+export function readMicrosoftGraphSettings(env: NodeJS.ProcessEnv): MicrosoftGraphSettings {
+  return {
+    baseUrl: parseHttpUrl('MICROSOFT_GRAPH_BASE_URL', env.MICROSOFT_GRAPH_BASE_URL, DEFAULT_MICROSOFT_GRAPH_BASE_URL),
+    oauth: readOAuthClient(env, MICROSOFT_OAUTH, DEFAULT_MICROSOFT_TOKEN_URL),
+    connectUrls: readOAuthEndpointUrls(env, MICROSOFT_OAUTH, DEFAULT_MICROSOFT_CONNECT_URLS),
+  };
+}

@@ -1,0 +1,238 @@
+/**
+ * The Microsoft Graph source on its own (`providers/microsoft-graph`), against the tests' Graph
+ * look-alike over HTTP: folders and paging, the fields it asks for and how it maps them, delta links
+ * as sync tokens, what it does with expired links and vanished folders, how it classifies Graph's
+ * refusals, and the mailbox's request bound. No Temporal, no store.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { ConfigError } from '../config/parse';
+import { openSource, readProviderSettings, type ContactSource, type SourcePage, type SyncRequest } from '../providers';
+import { DEFAULT_MICROSOFT_GRAPH_BASE_URL, DEFAULT_MICROSOFT_TOKEN_URL } from '../providers/microsoft-graph/settings';
+import { MAX_CONCURRENT_REQUESTS_PER_MAILBOX } from '../providers/microsoft-graph/mailbox-limit';
+import { SyncTokenExpiredError } from '../providers/types';
+import { FAILURE_TYPES } from '../workflows/contract';
+import { graphContact, startGraphLookalike, type GraphLookalike } from './support/graph-lookalike';
+import { uniqueId } from './support/harness';
+
+const OWNER = { tenant: 'default', userId: 'alice' };
+
+function sourceAt(baseUrl: string, accessToken: string): Promise<ContactSource> {
+  const providers = readProviderSettings({ MICROSOFT_GRAPH_BASE_URL: baseUrl });
+  return openSource('microsoft-graph', JSON.stringify({ accessToken, refreshToken: null }), { providers }, OWNER);
+}
+
+/** Every page of one read, from the first, with `sync` on each. */
+async function readAll(source: ContactSource, sync?: SyncRequest, pageSize = 4): Promise<SourcePage[]> {
+  const pages: SourcePage[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await source.fetchPage({ cursor, pageSize, signal: new AbortController().signal, sync });
+    pages.push(page);
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return pages;
+}
+
+const ids = (pages: SourcePage[]) => pages.flatMap((page) => page.contacts.map((contact) => contact.externalId)).sort();
+const deleted = (pages: SourcePage[]) => pages.flatMap((page) => page.deleted ?? []).sort();
+const tokenOf = (pages: SourcePage[]) => pages.at(-1)?.syncToken;
+
+/** Asserts `promise` rejects with an ApplicationFailure of `type`; resolves to it. */
+async function rejectsWith(promise: Promise<unknown>, type: string): Promise<ApplicationFailure> {
+  const error: unknown = await promise.then(
+    () => assert.fail(`expected ${type}`),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(error)}`);
+  assert.equal(error.type, type, error.message);
+  return error;
+}
+
+describe('the Microsoft Graph settings', () => {
+  it('read MICROSOFT_GRAPH_BASE_URL, the OAuth client and MICROSOFT_AUTH_URL, with Graph and the common v2.0 endpoints as defaults', () => {
+    assert.deepEqual(readProviderSettings({})['microsoft-graph'], {
+      baseUrl: DEFAULT_MICROSOFT_GRAPH_BASE_URL,
+      oauth: { clientId: undefined, clientSecret: undefined, tokenUrl: DEFAULT_MICROSOFT_TOKEN_URL },
+      connectUrls: { authorizationUrl: 'https://login.microsoftonline.com/common/oauth2/v2.0/authorize', revocationUrl: null },
+    });
+    const env = {
+      MICROSOFT_GRAPH_BASE_URL: 'http://127.0.0.1:8090/',
+      MICROSOFT_CLIENT_ID: 'id',
+      MICROSOFT_CLIENT_SECRET: 'secret',
+      MICROSOFT_TOKEN_URL: 'http://127.0.0.1:8090/t',
+      MICROSOFT_AUTH_URL: 'http://127.0.0.1:8090/authorize',
+      // Microsoft offers no revocation of refresh tokens: a revocation URL is not read.
+      MICROSOFT_REVOKE_URL: 'http://127.0.0.1:8090/revoke',
+    };
+    assert.deepEqual(readProviderSettings(env)['microsoft-graph'], {
+      baseUrl: 'http://127.0.0.1:8090',
+      oauth: { clientId: 'id', clientSecret: 'secret', tokenUrl: 'http://127.0.0.1:8090/t' },
+      connectUrls: { authorizationUrl: 'http://127.0.0.1:8090/authorize', revocationUrl: null },
+    });
+  });
+
+  it('refuse a client id without its secret and a base URL that is not http(s)', () => {
+    assert.throws(() => readProviderSettings({ MICROSOFT_CLIENT_ID: 'id' }), (err: unknown) => err instanceof ConfigError && /MICROSOFT_CLIENT_SECRET/.test(err.message));
+    assert.throws(() => readProviderSettings({ MICROSOFT_GRAPH_BASE_URL: 'ftp://graph.example.com' }), /MICROSOFT_GRAPH_BASE_URL must be an http/);
+  });
+});
+
+describe('the Microsoft Graph source', () => {
+  let graph: GraphLookalike;
+  let mailbox: string;
+  let source: ContactSource;
+
+  before(async () => {
+    graph = await startGraphLookalike();
+  });
+  after(() => graph.close());
+  beforeEach(async () => {
+    mailbox = uniqueId('mbx');
+    graph.addMailbox(mailbox);
+    graph.addFolder(mailbox, 'work');
+    graph.addFolder(mailbox, 'team', 'work');
+    for (let i = 0; i < 6; i++) graph.put(mailbox, 'contacts', graphContact(`d${i}`, 'Ada', `Default${i}`));
+    for (let i = 0; i < 5; i++) graph.put(mailbox, 'work', graphContact(`w${i}`, 'Alan', `Work${i}`));
+    graph.put(mailbox, 'team', graphContact('t0', 'Grace', 'Team'));
+    graph.faults = [];
+    graph.resetStats();
+    source = await sourceAt(graph.url, `at-${mailbox}`);
+  });
+
+  it('reads every folder, a page per request, asking for the fields it stores, and hands a token back on the last page only', async () => {
+    const pages = await readAll(source, { requestToken: true });
+    assert.deepEqual(ids(pages), ['d0', 'd1', 'd2', 'd3', 'd4', 'd5', 't0', 'w0', 'w1', 'w2', 'w3', 'w4']);
+    assert.ok([...graph.stats.served.values()].every((times) => times === 1), 'each contact served once');
+    assert.deepEqual(pages.map((page) => page.syncToken !== undefined), [...pages.slice(1).map(() => false), true]);
+    for (const { prefer } of graph.stats.deltaRequests) assert.equal(prefer, 'odata.maxpagesize=4');
+    const first = graph.stats.deltaRequests[0]?.query ?? '';
+    assert.match(first, /\$select=displayName,givenName,surname,emailAddresses,mobilePhone,businessPhones,homePhones,companyName,changeKey/);
+    const plain = await readAll(await sourceAt(graph.url, `at-${mailbox}`));
+    assert.equal(tokenOf(plain), undefined, 'no token unless asked for');
+  });
+
+  it('maps and normalises a contact like every source: name parts, first email, mobile before business and home phones', async () => {
+    graph.put(mailbox, 'work', { id: 'n1', changeKey: 'v1', displayName: null, givenName: 'Zoë', surname: 'Ångström', emailAddresses: [{ address: '' }, { name: 'Z', address: ' zoe@Example.ORG ' }], mobilePhone: null, businessPhones: [], homePhones: ['(202) 555-0143'], companyName: ' Acme ' });
+    const contact = (await readAll(source)).flatMap((page) => page.contacts).find((c) => c.externalId === 'n1');
+    assert.deepEqual(
+      { ...contact, raw: undefined },
+      { externalId: 'n1', etag: 'v1', displayName: 'Zoë Ångström', email: 'zoe@example.org', phone: '(202) 555-0143', phoneE164: '+12025550143', organization: 'Acme', raw: undefined },
+    );
+    assert.equal((contact?.raw as { id?: string }).id, 'n1', 'raw is the contact as received');
+  });
+
+  it('reads the changes since its token: edits and additions, @removed entries as deletions, a new folder from its start', async () => {
+    const token = tokenOf(await readAll(source, { requestToken: true }));
+    assert.ok(token);
+    graph.put(mailbox, 'contacts', graphContact('d1', 'Ada', 'Default1', 1));
+    graph.remove(mailbox, 'work', 'w2');
+    graph.remove(mailbox, 'team', 't0');
+    graph.addFolder(mailbox, 'fresh');
+    graph.put(mailbox, 'fresh', graphContact('f0', 'Hedy', 'Fresh'));
+    graph.resetStats();
+    const changes = await readAll(source, { since: token });
+    assert.deepEqual(ids(changes), ['d1', 'f0']);
+    assert.deepEqual(deleted(changes), ['t0', 'w2']);
+    const next = tokenOf(changes);
+    assert.ok(next && next !== token);
+    const nothing = await readAll(source, { since: next });
+    assert.deepEqual([ids(nothing), deleted(nothing)], [[], []]);
+  });
+
+  it('gives up a token it cannot follow: an expired delta link (410 SyncStateNotFound), a folder gone, a token not its own', async () => {
+    const token = tokenOf(await readAll(source, { requestToken: true }));
+    assert.ok(token);
+    graph.expire(mailbox, 'work');
+    await assert.rejects(readAll(source, { since: token }), SyncTokenExpiredError);
+    const fresh = tokenOf(await readAll(source, { requestToken: true }));
+    assert.ok(fresh);
+    graph.removeFolder(mailbox, 'team');
+    await assert.rejects(readAll(source, { since: fresh }), SyncTokenExpiredError);
+    await assert.rejects(readAll(source, { since: 'bm90LW91cnM' }), SyncTokenExpiredError);
+  });
+
+  it('passes over a folder deleted during a full read, and starts a folder again whose next link expired', async () => {
+    const first = await source.fetchPage({ cursor: null, pageSize: 4, signal: new AbortController().signal });
+    graph.expire(mailbox, 'contacts');
+    graph.removeFolder(mailbox, 'team');
+    let cursor = first.nextCursor;
+    const rest: SourcePage[] = [];
+    while (cursor !== null) {
+      const page = await source.fetchPage({ cursor, pageSize: 4, signal: new AbortController().signal });
+      rest.push(page);
+      cursor = page.nextCursor;
+    }
+    assert.deepEqual([...new Set(ids([first, ...rest]))], ['d0', 'd1', 'd2', 'd3', 'd4', 'd5', 'w0', 'w1', 'w2', 'w3', 'w4'], 'the team folder is passed over');
+    assert.equal(graph.stats.served.get('d0'), 2, 'the default folder was read again from its start');
+  });
+
+  it("sets aside contacts that are not Graph's shape, by id when they have one, and reads the rest of the page", async () => {
+    graph.put(mailbox, 'work', { id: 'bad1', emailAddresses: 'ada@example.com' });
+    graph.put(mailbox, 'work', { id: 'bad2', businessPhones: [42] });
+    const pages = await readAll(source);
+    const rejected = pages.flatMap((page) => page.rejected ?? []);
+    assert.deepEqual(
+      rejected.map((reject) => [reject.position, reject.reason]),
+      [['bad1', 'invalid_record'], ['bad2', 'invalid_record']],
+    );
+    assert.match(rejected[0]?.message ?? '', /emailAddresses: expected an array, got string/);
+    assert.equal(ids(pages).length, 12);
+  });
+
+  it("classifies Graph's refusals: 429 and 503 retry after Retry-After, 401 fails for good", async () => {
+    graph.faults = ['429'];
+    const throttled = await rejectsWith(readAll(source), FAILURE_TYPES.providerThrottled);
+    assert.equal(throttled.nextRetryDelay, 1000);
+    graph.faults = ['503'];
+    const unavailable = await rejectsWith(readAll(source), FAILURE_TYPES.providerUnavailable);
+    assert.equal(unavailable.nextRetryDelay, 1000);
+    graph.revoked.add(`at-${mailbox}`);
+    const refused = await rejectsWith(readAll(source), FAILURE_TYPES.providerUnauthenticated);
+    assert.equal(refused.nonRetryable, true);
+    assert.doesNotMatch(refused.message, new RegExp(`at-${mailbox}`), 'the token is not echoed');
+  });
+
+  it('never has more than 4 requests of one mailbox in flight, however many folders it lists at once', async () => {
+    for (let i = 0; i < 12; i++) {
+      graph.addFolder(mailbox, `top${i}`);
+      graph.addFolder(mailbox, `child${i}`, `top${i}`);
+    }
+    graph.delayMs = 30;
+    try {
+      await readAll(source);
+    } finally {
+      graph.delayMs = 5;
+    }
+    assert.equal(graph.maxInFlight(mailbox), MAX_CONCURRENT_REQUESTS_PER_MAILBOX, 'the listings overlapped, up to the bound and no further');
+  });
+
+  it('follows no link that leads away from Graph, and sends the token nowhere else', async () => {
+    let strayRequests = 0;
+    const stray = http.createServer((req, res) => {
+      strayRequests += 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"value":[]}');
+    });
+    await new Promise<void>((resolve) => stray.listen(0, '127.0.0.1', resolve));
+    const elsewhere = `http://127.0.0.1:${(stray.address() as AddressInfo).port}`;
+    const lying = http.createServer((req, res) => {
+      const body = req.url?.includes('/contacts/delta')
+        ? { value: [], '@odata.nextLink': `${elsewhere}/v1.0/me/contactFolders/contacts/contacts/delta?$skiptoken=x` }
+        : { value: [] };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => lying.listen(0, '127.0.0.1', resolve));
+    try {
+      const failure = await rejectsWith(readAll(await sourceAt(`http://127.0.0.1:${(lying.address() as AddressInfo).port}`, 'secret')), FAILURE_TYPES.providerBadResponse);
+      assert.equal(failure.nonRetryable, true);
+      assert.equal(strayRequests, 0);
+    } finally {
+      lying.closeAllConnections();
+      stray.closeAllConnections();
+      await Promise.all([new Promise((resolve) => lying.close(resolve)), new Promise((resolve) => stray.close(resolve))]);
+    }
+  });
+});
