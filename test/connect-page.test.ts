@@ -1,7 +1,8 @@
 /**
  * The progress page's Connect buttons in headless Chromium, against the demo provider as `npm
  * start` runs it: keyless on loopback (so the page may send the user back to itself), the demo
- * provider's consent page for Google, its token endpoint for the worker's refreshes. Allow ends on
+ * provider's consent page for Google and Microsoft, its token endpoints for the worker's refreshes,
+ * its People API and Microsoft Graph for the contacts. Allow ends on
  * the progress page showing the import the session started; Deny ends on the page saying so. The
  * CardDAV button shows the account form, which never sends a password back. Screenshots:
  * test/artifacts/.
@@ -13,6 +14,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Worker } from '@temporalio/worker';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Store } from '../db/types';
+import { DEMO_MICROSOFT_TOKEN_PATH } from '../demo-provider/graph';
 import { DEMO_AUTHORIZE_PATH, DEMO_OAUTH_CLIENT, DEMO_REVOKE_PATH, DEMO_TOKEN_PATH } from '../demo-provider/oauth';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { readProviderSettings } from '../providers';
@@ -55,9 +57,14 @@ describe("the progress page's Connect buttons", { skip }, () => {
       GOOGLE_REVOKE_URL: `${provider.url}${DEMO_REVOKE_PATH}`,
       GOOGLE_CLIENT_ID: DEMO_OAUTH_CLIENT.clientId,
       GOOGLE_CLIENT_SECRET: DEMO_OAUTH_CLIENT.clientSecret,
+      MICROSOFT_GRAPH_BASE_URL: provider.url,
+      MICROSOFT_AUTH_URL: `${provider.url}${DEMO_AUTHORIZE_PATH}`,
+      MICROSOFT_TOKEN_URL: `${provider.url}${DEMO_MICROSOFT_TOKEN_PATH}`,
+      MICROSOFT_CLIENT_ID: DEMO_OAUTH_CLIENT.clientId,
+      MICROSOFT_CLIENT_SECRET: DEMO_OAUTH_CLIENT.clientSecret,
     });
     api = await startEventsApi({ store, taskQueue, keyless: true, connect: providers });
-    worker = await startOAuthWorker({ store, provider, taskQueue });
+    worker = await startOAuthWorker({ store, provider, taskQueue, providers });
     workerRun = worker.run();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'] });
   });
@@ -80,6 +87,7 @@ describe("the progress page's Connect buttons", { skip }, () => {
     const buttons = await page.locator('[data-connect]').evaluateAll((all) => all.map((b) => [b.getAttribute('data-connect'), b.textContent]));
     assert.deepEqual(buttons, [
       ['google-people', 'Connect Google'],
+      ['microsoft-graph', 'Connect Microsoft'],
       ['carddav', 'Connect CardDAV'],
     ]);
   });
@@ -108,6 +116,30 @@ describe("the progress page's Connect buttons", { skip }, () => {
     assert.equal(connection?.status, 'connected');
     assert.equal(provider.oauth.stats.codesRedeemed, 1);
     assert.equal(await store.tenant(DEFAULT_TENANT).countContacts(userId), CONTACTS);
+  });
+
+  it('Connect Microsoft, Allow: the same flow with Microsoft scopes, reading every folder of the mailbox once', async () => {
+    const userId = uniqueId('page-ms');
+    await page.goto(api.url);
+    await page.fill('#userId', userId);
+    const redeemed = provider.oauth.stats.codesRedeemed;
+    await page.click('[data-connect="microsoft-graph"]');
+    await page.locator('#allow').waitFor({ timeout: UI_TIMEOUT_MS });
+    const consent = new URL(page.url());
+    assert.equal(consent.searchParams.get('scope'), 'https://graph.microsoft.com/Contacts.Read offline_access');
+    assert.equal(consent.searchParams.get('code_challenge_method'), 'S256');
+    assert.equal(consent.searchParams.get('access_type'), null, "Google's extra parameters are Google's only");
+    await page.click('#allow');
+
+    await page.locator('#state[data-state="completed"]').waitFor({ timeout: UI_TIMEOUT_MS });
+    assert.match(new URL(page.url()).searchParams.get('import') ?? '', /^imp_/, 'following the import the session started');
+    assert.equal(await page.locator('#saved').innerText(), CONTACTS.toLocaleString('en-US'));
+    await screenshot(page, 'imported-microsoft');
+
+    const connection = await store.connections.get({ tenant: DEFAULT_TENANT, userId, provider: 'microsoft-graph' });
+    assert.equal(connection?.status, 'connected');
+    assert.equal(provider.oauth.stats.codesRedeemed, redeemed + 1, 'the code was redeemed at the Microsoft token path, once');
+    assert.equal(await store.tenant(DEFAULT_TENANT).countContacts(userId), CONTACTS, 'every folder once, none doubled');
   });
 
   it('Connect Google, Deny: back on the page, which says so; nothing is connected', async () => {

@@ -4,7 +4,7 @@
  * access tokens refreshed at the Microsoft identity platform (`kit/oauth.ts`), and at most 4
  * requests at once per mailbox (mailbox-limit.ts).
  */
-import { OAuthCredentials, oauthAccessTokens, toOAuthCredentials } from '../kit/oauth-source';
+import { OAuthCredentials, oauthAccessTokens, oauthConnect, toOAuthCredentials } from '../kit/oauth-source';
 import type { ContactSource, ProviderDefinition, SourceContext } from '../types';
 import { mailboxRequests } from './mailbox-limit';
 import { MicrosoftGraphSource } from './request';
@@ -30,11 +30,5 @@ export const microsoftGraph = {
   toCredentials: toOAuthCredentials,
   readSettings: readMicrosoftGraphSettings,
   openSource: openMicrosoftGraphSource,
-  connect: {
-    kind: 'oauth',
-    name: 'Microsoft',
-    scopes: MICROSOFT_SCOPES,
-    endpoints: (settings) => ({ provider: MICROSOFT_OAUTH, client: settings.oauth, ...settings.connectUrls }),
-    storedCredentials: { accessToken: null, refreshToken: 'stored' },
-  },
+  connect: oauthConnect<MicrosoftGraphSettings>({ oauth: MICROSOFT_OAUTH, scopes: MICROSOFT_SCOPES }),
 } as const satisfies ProviderDefinition<'microsoft-graph', typeof MicrosoftGraphSource, OAuthCredentials, MicrosoftGraphSettings>;
