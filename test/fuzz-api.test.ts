@@ -106,12 +106,14 @@ describe('fuzzing the API from its OpenAPI document (schemathesis)', { skip: SKI
     // A short status query: with no worker on the queue, every status read answers from the memo.
     // Event streams of imports that never end (no worker) close after a second, as they do after
     // five minutes in production: schemathesis reads each answer to its end.
-    // Connect sessions with a client of their own; disconnecting revokes at a port where nothing
-    // listens (refused at once), never at Google.
+    // Connect sessions with clients of their own at every OAuth provider; disconnecting revokes at a
+    // port where nothing listens (refused at once), never at Google (Microsoft offers no revocation).
     const providers = readProviderSettings({
       GOOGLE_CLIENT_ID: 'fuzz-client',
       GOOGLE_CLIENT_SECRET: 'fuzz-secret',
       GOOGLE_REVOKE_URL: 'http://127.0.0.1:9/revoke',
+      MICROSOFT_CLIENT_ID: 'fuzz-client',
+      MICROSOFT_CLIENT_SECRET: 'fuzz-secret',
     });
     let app: Awaited<ReturnType<typeof createTestApp>>['app'] | undefined;
     server = await serveApp(async (serverUrl) => {
