@@ -8,13 +8,15 @@
  * Page k+1 is asked for once page k is committed, so a killed worker re-fetches at most the page it
  * was saving. With `IMPORT_FETCH_AHEAD=1` (off by default, `config/defaults.ts`) it is asked for
  * while page k is saved: faster where the provider is slow, but a kill then re-fetches up to two.
- * Every page holds a permit of the worker's page gate (`page-gate.ts`) from before its fetch until
- * its save, so many imports on one worker take turns fairly and in bounded memory. The checkpoint
- * is heartbeated after every saved page. Returns cursors and counts only: contact data never enters
- * workflow history.
+ * A page holds one of the worker's connections (`connection-gate.ts`, shared fairly by tenant and
+ * import) while it is fetched, and a permit of the page gate (`page-gate.ts`, least attained service)
+ * from then until it is saved: a slow provider holds a connection of its tenant's share, never the
+ * store. The checkpoint is heartbeated after every saved page. Returns cursors and counts only:
+ * contact data never enters workflow history.
  */
 import { Context, CancelledFailure } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { msOptionalToNumber } from '@temporalio/common/lib/time';
 import { WORKER_DEFAULTS } from '../config/defaults';
 import { SealedTokenError, type TokenSealer } from '../encryption/token-seal';
 import type { ContactStore, Store } from '../db/types';
@@ -32,6 +34,7 @@ import type { ContactSource, SourceOpener, SourceSettings } from '../providers';
 import { invalidInput } from '../providers/kit/failures';
 import { fetchSyncedPage, keepSyncToken, resolveSyncMode, settleSyncedPage, type FetchedPage } from './import-sync';
 import { pageMetrics, type PageMetrics } from './metrics';
+import type { ConnectionClaim, ConnectionGate } from './connection-gate';
 import { permitScope, type PageGate, type PagePermit, type PermitScope } from './page-gate';
 
 export interface ImportBatchDeps {
@@ -40,8 +43,10 @@ export interface ImportBatchDeps {
   sources: SourceSettings;
   openSource: SourceOpener;
   keepAliveHeartbeatMs?: number;
-  /** The worker's one page gate: how many pages are in flight in this process, and whose go next. */
+  /** The worker's one page gate: how many pages are saved at once in this process, and whose go next. */
   pageGate: PageGate;
+  /** The worker's one connection gate: how many pages are fetched at once, shared by tenant and import. */
+  connectionGate: ConnectionGate;
   /**
    * Fetch page k+1 while page k is saved (`IMPORT_FETCH_AHEAD=1`), or only once k is committed (0,
    * the default): slower where the provider is slow, but a kill re-fetches one page, not two.
@@ -60,7 +65,9 @@ interface OpenBatch {
   source: ContactSource;
   /** The activity's cancellation, or the batch's end: fetches and permit waits stop with it. */
   fetchSignal: AbortSignal;
-  permits: PermitScope;
+  /** The batch's connections (one per page being fetched) and page permits (one per page until saved). */
+  connections: PermitScope<ConnectionClaim>;
+  permits: PermitScope<number>;
   metrics: PageMetrics;
   /** The last saved page's checkpoint and the pages this batch saved: what it heartbeats and reports. */
   at: BatchHeartbeat;
@@ -121,13 +128,15 @@ async function open(ctx: Context, deps: ImportBatchDeps, input: ImportBatchInput
     contacts: deps.store.tenant(input.tenant),
     source,
     fetchSignal,
-    // Its waits end with the batch too; whatever it still holds when the batch ends goes back.
+    // Their waits end with the batch too; whatever it still holds when the batch ends goes back.
+    connections: permitScope(deps.connectionGate, fetchSignal),
     permits: permitScope(deps.pageGate, fetchSignal),
     metrics: pageMetrics(ctx.metricMeter, input.provider),
     at: { checkpoint, pagesThisBatch: from.pagesThisBatch },
     async close() {
       clearInterval(keepAlive);
       ended.abort();
+      batch.connections.close();
       batch.permits.close();
       await closeSource(ctx, source);
     },
@@ -169,7 +178,8 @@ async function savePages(batch: OpenBatch): Promise<boolean> {
     // A refused sync token made this the first page of a full read: so is the rest of the import.
     const current = fetched.fellBack ? fallBackToFullRead(batch.at.checkpoint, fetched.fellBack.sweepAt) : batch.at.checkpoint;
     const more = page.nextCursor !== null && batch.at.pagesThisBatch + 1 < input.maxPages;
-    // The fetch ahead waits for its permit without blocking this save, which releases ours: no deadlock.
+    // The fetch ahead waits for its connection and permit without blocking this save, which
+    // releases our permit: no deadlock.
     if (more && fetchAhead) {
       next = fetch(batch, current, page.nextCursor);
       // Rejections surface when awaited above; this keeps one during the save from being "unhandled".
@@ -186,16 +196,20 @@ async function savePages(batch: OpenBatch): Promise<boolean> {
   }
 }
 
-/** The page at `cursor` (read as `at` says), with the gate's permit it holds until it is saved. */
+/**
+ * The page at `cursor` (read as `at` says), with the page permit it holds until it is saved. The
+ * fetch holds one of the worker's connections, in the tenant's share; the connection goes back once
+ * the page has its permit, so pages fetched and not yet saved stay bounded by the two gates.
+ */
 async function fetch(batch: OpenBatch, at: ImportCheckpoint, cursor: string | null): Promise<PageInFlight> {
   const { contacts, input, source, fetchSignal } = batch;
-  // Least attained service: the fewer pages this import has saved, the sooner it goes.
-  const permit = await batch.permits.acquire(at.pages);
+  const connection = await batch.connections.acquire({ tenant: input.tenant, key: input.importKey });
   try {
-    return { ...(await fetchSyncedPage(contacts, input, at, source, { cursor, pageSize: input.pageSize, signal: fetchSignal })), permit };
-  } catch (err) {
-    permit.release();
-    throw err;
+    const fetched = await fetchSyncedPage(contacts, input, at, source, { cursor, pageSize: input.pageSize, signal: fetchSignal });
+    // Least attained service: the fewer pages this import has saved, the sooner it goes.
+    return { ...fetched, permit: await batch.permits.acquire(at.pages) };
+  } finally {
+    connection.release();
   }
 }
 
@@ -235,18 +249,27 @@ function cancelled(batch: OpenBatch): CancelledFailure {
 }
 
 /**
- * The batch's result once `pages` resolves to whether the import is done. A failure the import ends
- * with (non-retryable) is thrown again with how far the batch got, so the import's final counts are
- * exact; any other goes as it is, and the retry resumes. The batch is closed however it ends.
+ * The batch's result once `pages` resolves to whether the import is done. A typed failure is thrown
+ * again with how far the batch got: when it ends the import (non-retryable, or the last attempt
+ * before the import gives up), the import's final counts are exact, and the workflow can tell a
+ * batch that saved pages from one that saved none. Its retry resumes from the heartbeat anyway. The
+ * batch is closed however it ends.
  */
 async function finish(batch: OpenBatch, pages: Promise<boolean>): Promise<ImportBatchResult> {
   try {
     const done = await pages;
     return { checkpoint: batch.at.checkpoint, done };
   } catch (err) {
-    if (!(err instanceof ApplicationFailure && err.nonRetryable)) throw err;
-    const { type, message, cause } = err;
-    throw ApplicationFailure.create({ type: type ?? undefined, message, nonRetryable: true, details: stoppedAt(batch), cause });
+    if (!(err instanceof ApplicationFailure)) throw err;
+    const { type, message, cause, nonRetryable, nextRetryDelay } = err;
+    throw ApplicationFailure.create({
+      type: type ?? undefined,
+      message,
+      nonRetryable: nonRetryable ?? false,
+      nextRetryDelay: msOptionalToNumber(nextRetryDelay ?? undefined),
+      details: stoppedAt(batch),
+      cause,
+    });
   } finally {
     await batch.close();
   }

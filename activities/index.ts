@@ -4,7 +4,7 @@
  * see them only as the type {@link ImportActivities}.
  */
 import type { Client } from '@temporalio/client';
-import { WORKER_DEFAULTS } from '../config/defaults';
+import { connectionsPerTenant, WORKER_DEFAULTS } from '../config/defaults';
 import type { TokenSealer } from '../encryption/token-seal';
 import type { Store } from '../db/types';
 import { createConnectionActivities } from './connections';
@@ -14,6 +14,7 @@ import { createScheduleActivities } from './sync-schedules';
 import { createUploadExpiryActivities } from './upload-expiry';
 import { createWebhookActivities } from './webhooks';
 import { measureBatch } from './metrics';
+import { createConnectionGate, type ConnectionGate } from './connection-gate';
 import { createPageGate, type PageGate } from './page-gate';
 import { SealedTokenVault } from './token-vault';
 import { openSource, type SourceOpener, type SourceSettings } from '../providers';
@@ -34,6 +35,11 @@ export interface ActivityDeps {
    * shared by all its batches; left out, these activities get one of their own, sized for the store.
    */
   pageGate?: PageGate;
+  /**
+   * The worker process's connection gate (`connection-gate.ts`), made once like the page gate and
+   * shared by its batches and webhook deliveries; left out, these activities get one of their own.
+   */
+  connectionGate?: ConnectionGate;
   /** Whether a batch fetches its next page while it saves the current one (`IMPORT_FETCH_AHEAD`). */
   fetchAhead?: boolean;
   /**
@@ -45,6 +51,8 @@ export interface ActivityDeps {
 }
 
 export function createActivities(deps: ActivityDeps) {
+  const { connections } = WORKER_DEFAULTS;
+  const connectionGate = deps.connectionGate ?? createConnectionGate({ connections, perTenant: connectionsPerTenant(connections) });
   return {
     importBatch: measureBatch(
       createImportBatch({
@@ -54,13 +62,19 @@ export function createActivities(deps: ActivityDeps) {
         sources: { uploads: deps.store.uploads, tokens: new SealedTokenVault(deps.store.connections, deps.sealer), ...deps.sources },
         openSource: deps.openSource ?? openSource,
         pageGate: deps.pageGate ?? createPageGate(WORKER_DEFAULTS.pagesInFlight[deps.store.kind]),
+        connectionGate,
       }),
     ),
     ...createErasureActivities(deps),
     ...createConnectionActivities(deps),
     ...createScheduleActivities(deps),
     ...createUploadExpiryActivities(deps),
-    ...createWebhookActivities({ ...deps, allowPrivateAddresses: deps.sources.allowPrivateAddresses }),
+    ...createWebhookActivities({
+      ...deps,
+      allowPrivateAddresses: deps.sources.allowPrivateAddresses,
+      outboundLimits: deps.sources.outboundLimits,
+      connections: connectionGate,
+    }),
   };
 }
 

@@ -8,6 +8,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, type MetricMeter } from '@temporalio/common';
+import type { ConnectionGateState } from './connection-gate';
 import type { PageGateState } from './page-gate';
 
 export const IMPORT_METRICS = {
@@ -18,6 +19,8 @@ export const IMPORT_METRICS = {
   batchDuration: 'contacts_import_batch_duration_seconds',
   pagesInFlight: 'contacts_import_pages_in_flight',
   pagesWaiting: 'contacts_import_pages_waiting',
+  connectionsInUse: 'contacts_import_connections_in_use',
+  connectionsWaiting: 'contacts_import_connections_waiting',
 } as const;
 
 /** Counts one import's saved pages; built once per batch from the activity's meter. */
@@ -45,10 +48,20 @@ export function pageMetrics(meter: MetricMeter, provider: string): PageMetrics {
  * waiting for a permit. Pass the result as the gate's `onChange`.
  */
 export function pageGateGauges(meter: MetricMeter): (state: PageGateState) => void {
-  const inFlight = meter.createGauge(IMPORT_METRICS.pagesInFlight, 'int', 'pages', 'Pages fetched or being fetched and not yet saved, in this worker');
+  const inFlight = meter.createGauge(IMPORT_METRICS.pagesInFlight, 'int', 'pages', 'Pages fetched and being saved, in this worker');
   const waiting = meter.createGauge(IMPORT_METRICS.pagesWaiting, 'int', 'pages', 'Pages waiting for a permit of the worker page gate');
   return (state) => {
     inFlight.set(state.inFlight);
+    waiting.set(state.waiting);
+  };
+}
+
+/** The connection gate's state as gauges, for the whole worker. */
+export function connectionGateGauges(meter: MetricMeter): (state: ConnectionGateState) => void {
+  const inUse = meter.createGauge(IMPORT_METRICS.connectionsInUse, 'int', 'connections', 'Requests this worker waits on (pages being fetched, webhooks)');
+  const waiting = meter.createGauge(IMPORT_METRICS.connectionsWaiting, 'int', 'connections', 'Requests waiting for a connection of the worker');
+  return (state) => {
+    inUse.set(state.inUse);
     waiting.set(state.waiting);
   };
 }

@@ -1,7 +1,8 @@
 /**
- * The page gate, for many imports at once: one per worker process, it bounds how many
- * source pages are in flight there (being fetched, or fetched and decoded but not yet saved) and
- * decides whose page goes next.
+ * The page gate: one per worker process, it bounds how many fetched source pages are being saved
+ * there at once (the store and CPU work of a page) and decides whose page goes next. A page waits
+ * on its provider under the connection gate (`connection-gate.ts`) and takes a page permit only once
+ * it is here, so a slow provider never holds one.
  *
  * Why a gate and not more activity slots: a worker has one JavaScript thread. Ten large imports
  * running freely each keep two decoded pages alive and take turns on that thread, so every step of
@@ -15,7 +16,7 @@
  * never queues behind huge ones, and huge ones share evenly among themselves.
  */
 
-/** A right to have one page in flight. Give it back once the page is saved, or abandoned. */
+/** A right to one unit of a gate (a page in flight, a connection). Give it back once done, or abandoned. */
 export interface PagePermit {
   /** Returns the permit. Idempotent: calling it again (say, in a `finally` after an error) does nothing. */
   release(): void;
@@ -123,23 +124,23 @@ export function createPageGate(permits: number, onChange?: (state: PageGateState
 }
 
 /**
- * The permits of one batch: acquired through it, released when their page is saved, and all of them
- * released by {@link PermitScope.close} when the batch ends however it ends (a failed save leaves
- * the page fetched ahead holding one). A permit granted after `close` is returned at once, so a late
- * grant to a finished batch leaks nothing.
+ * The permits one batch holds of a gate (pages, connections): acquired through it, released when
+ * done, and all of them released by {@link PermitScope.close} when the batch ends however it ends (a
+ * failed save leaves the page fetched ahead holding one). A permit granted after `close` is returned
+ * at once, so a late grant to a finished batch leaks nothing.
  */
-export interface PermitScope {
-  acquire(attained: number): Promise<PagePermit>;
+export interface PermitScope<Claim> {
+  acquire(claim: Claim): Promise<PagePermit>;
   close(): void;
 }
 
 /** A {@link PermitScope} on `gate`; its waits end with `signal` (the batch's cancellation or end). */
-export function permitScope(gate: PageGate, signal: AbortSignal): PermitScope {
+export function permitScope<Claim>(gate: { acquire(claim: Claim, signal?: AbortSignal): Promise<PagePermit> }, signal: AbortSignal): PermitScope<Claim> {
   const held = new Set<PagePermit>();
   let closed = false;
   return {
-    async acquire(attained) {
-      const granted = await gate.acquire(attained, signal);
+    async acquire(claim) {
+      const granted = await gate.acquire(claim, signal);
       if (closed) {
         granted.release();
         throw signal.reason ?? new Error('the batch ended before its page permit was granted');

@@ -10,15 +10,19 @@ import type { Store } from '../db/types';
 import { FAILURE_TYPES } from '../workflows/contract';
 import type { DeliverWebhookInput, WebhookDelivery } from '../workflows/hooks-contract';
 import { encodeImportId } from '../workflows/import-id';
-import { describeNetworkError, failure } from '../providers/kit/failures';
-import { checkDestination } from '../providers/kit/destinations';
-import { httpRequest } from '../providers/kit/http';
+import { describeNetworkError, failure, outboundFailure } from '../providers/kit/failures';
+import { httpRequest, type HttpOutcome, type HttpRequest, type OutboundLimits } from '../providers/kit/http';
+import type { ConnectionGate } from './connection-gate';
 
 export interface WebhookDeps {
   store: Store;
   sealer: TokenSealer;
   /** `SOURCES_ALLOW_PRIVATE_ADDRESSES`: loopback receivers, for `npm start` and the tests. */
   allowPrivateAddresses?: boolean;
+  /** The worker's outbound limits (`PROVIDER_*`); the defaults when absent. */
+  outboundLimits?: OutboundLimits;
+  /** The worker's connection gate (`connection-gate.ts`); none in tests that deliver alone. */
+  connections?: ConnectionGate;
 }
 
 /** Longest one attempt waits for the receiver's answer; the activity's own timeout is above it. */
@@ -74,29 +78,37 @@ export function createWebhookActivities(deps: WebhookDeps) {
       // fetch refuses such a URL, and its message would repeat the password into logs and history.
       throw failure('WebhookRefused', `The webhook URL for ${url.host} carries a user name or password; give one without (the signature authenticates us)`, { nonRetryable: true });
     }
-    await checkDestination(url, deps.allowPrivateAddresses ?? false, 'notify.url');
     const body = webhookBody(input);
-    const outcome = await httpRequest(
-      {
-        method: 'POST',
-        url,
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'contacts-import-webhooks/1',
-          [WEBHOOK_HEADERS.eventId]: event.eventId,
-          [WEBHOOK_HEADERS.signature]: signWebhook(secret, Math.floor(Date.now() / 1000), body),
-        },
-        body,
-        // A redirect could lead anywhere, past the address check: it counts as a refusal.
-        redirect: 'manual',
-        timeoutMs: ATTEMPT_TIMEOUT_MS,
+    const request: HttpRequest = {
+      method: 'POST',
+      url,
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'contacts-import-webhooks/1',
+        [WEBHOOK_HEADERS.eventId]: event.eventId,
+        [WEBHOOK_HEADERS.signature]: signWebhook(secret, Math.floor(Date.now() / 1000), body),
       },
+      body,
+      // A redirect could lead anywhere: it counts as a refusal.
+      redirect: 'manual',
+      destinations: { allowPrivate: deps.allowPrivateAddresses ?? false },
+      limits: deps.outboundLimits,
+      timeoutMs: ATTEMPT_TIMEOUT_MS,
+    };
+    // A delivery waits on the network as a page fetch does: in its tenant's share of the connections.
+    const connection = await deps.connections?.acquire({ tenant: event.tenant, key: `webhook ${event.eventId}` });
+    let outcome: HttpOutcome<null>;
+    try {
       // The answer's body is not ours to read: a receiver could stream without end into a worker
       // every tenant shares. Dropped unread; the status says all we need.
-      'none',
-    );
+      outcome = await httpRequest(request, 'none');
+    } finally {
+      connection?.release();
+    }
+    // The same refusal, in the same words, as a CardDAV URL of a private address.
+    if (outcome.kind === 'refused') throw outboundFailure(outcome, 'The webhook receiver', ' (notify.url)');
     if (outcome.kind !== 'answer') {
-      const why = outcome.kind === 'network' ? describeNetworkError(outcome.error) : outcome.kind === 'timeout' ? `nothing within ${ATTEMPT_TIMEOUT_MS} ms` : 'aborted';
+      const why = outcome.kind === 'network' ? describeNetworkError(outcome.error) : outcome.kind === 'timeout' ? `nothing within ${outcome.timeoutMs} ms` : outcome.kind;
       throw failure('WebhookUnreachable', `The webhook receiver at ${url.origin} did not answer (${why})`);
     }
     if (outcome.status < 200 || outcome.status > 299) {

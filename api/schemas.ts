@@ -41,7 +41,15 @@ export const StartImportBody = z
 export type StartImportBody = z.infer<typeof StartImportBody>;
 
 /** Why an import is not making progress (`waiting.reason`). */
-export const WaitingReason = z.enum(['provider_throttled', 'provider_unavailable', 'needs_reauth', 'paused', 'worker_unavailable']);
+export const WaitingReason = z.enum([
+  'provider_throttled',
+  'provider_unavailable',
+  'provider_too_slow',
+  'response_too_large',
+  'needs_reauth',
+  'paused',
+  'worker_unavailable',
+]);
 export type WaitingReason = z.infer<typeof WaitingReason>;
 
 export const Waiting = z

@@ -6,7 +6,8 @@
  * sides read three delta rounds and list the folders first.
  */
 import os from 'node:os';
-import { runPlainLoop, runService, type ThroughputRow } from './measure-throughput';
+import { plainLoopTarget, runPlainLoop, runService, type ThroughputRow } from './measure-throughput';
+import { dropPlainLoopTable } from './plain-loop';
 import type { BenchRun, Service } from './service';
 import { fmt, round } from './support';
 
@@ -19,7 +20,11 @@ export async function measureGraph(run: BenchRun, service: Service, row: GraphRo
   const { store, contacts: n } = row;
   await run.provider.configure({ contacts: n });
   progress(`Microsoft Graph ${store} ${fmt(n)}: plain loop`);
-  row.plainLoop = await runPlainLoop(run, service, n, 'graph');
+  try {
+    row.plainLoop = await runPlainLoop(run, service, n, `${run.tag}${store}-graph-loop-${n}`, 'graph');
+  } finally {
+    await dropPlainLoopTable(plainLoopTarget(run, service));
+  }
   row.loadAverage = { plainLoop: round(os.loadavg()[0] ?? 0, 2) };
   progress(`  plain loop ${fmt(row.plainLoop.contactsPerSecond)} contacts/s (${row.plainLoop.seconds} s), CPU s ${JSON.stringify(row.plainLoop.cpuSeconds)}`);
 

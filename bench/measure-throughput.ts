@@ -1,14 +1,19 @@
 /**
- * 1. Throughput: the baseline loop (`bench/baseline.ts`, a process of its own) and one service import
- * of the same size, side by side, with the worker's RSS and every process's CPU seconds.
+ * 1. Throughput: the plain loop (`bench/plain-loop.ts`) and one service import of the same size, side
+ * by side, in `--rounds` interleaved rounds (each the loop, then the service), with the worker's RSS,
+ * every process's CPU seconds, and the loop's and the worker's CPU split by stage. The rows of every
+ * round stay until the size's last round, so the loop's table and the service's grow alike; the
+ * figures are medians over the rounds. The same-code loop (`bench/baseline.ts`, the "orchestration
+ * cost" line) runs once, in the first round, and its rows go at once.
  */
 import os from 'node:os';
 import path from 'node:path';
 import type { Provider } from '../workflows/contract';
 import type { BaselineResult } from './baseline';
+import { loopCpu, median, medianSplit, readWorkerCpu, workerCpuSince, type StageCpu } from './cpu-split';
 import { PROVIDER } from './http-client';
 import type { HistoryFigures } from './measure-history';
-import type { PlainLoopResult } from './plain-loop';
+import { dropPlainLoopTable, type PlainLoopResult } from './plain-loop';
 import type { Store } from './options';
 import { serviceCpu, serviceCpuSince, type BenchRun, type Service } from './service';
 import { RssSampler, cpuSeconds, fmt, mb, round, spawnScript } from './support';
@@ -33,6 +38,8 @@ export interface PlainLoopFigures {
   peakRssMB: number;
   /** Its own process, and the provider's. */
   cpuSeconds: { loop: number; provider: number };
+  /** Its process's CPU by stage (unless `--no-stages`). */
+  stages?: StageCpu;
 }
 
 export interface BaselineFigures {
@@ -49,24 +56,38 @@ export interface ServiceFigures {
   workerPeakRssMB: number;
   workerStartRssMB: number;
   cpuSeconds: CpuSplit;
+  /** The worker's CPU by stage (unless `--no-stages`). */
+  stages?: StageCpu;
+}
+
+/** One round: the loop, then the service, each into a table that already holds the earlier rounds' rows. */
+export interface RoundFigures {
+  plainLoop?: PlainLoopFigures;
+  service: ServiceFigures;
+  /** Service / plain loop, throughput. */
+  ratio?: number;
+  /** Worker CPU / plain-loop CPU. */
+  cpuRatio?: number;
 }
 
 /** One row of the throughput table; the history phase adds `history`. */
 export interface ThroughputRow {
   store: Store;
   contacts: number;
-  /** 1-minute load average after each part: other work on the machine skews every figure. */
+  /** 1-minute load average after each part of the last round: other work on the machine skews every figure. */
   loadAverage?: { plainLoop?: number; baseline?: number; service?: number };
+  /** Every round as measured; the fields below are their medians, figure by figure. */
+  rounds?: RoundFigures[];
   /** What the service is measured against. */
   plainLoop?: PlainLoopFigures;
   /** The project's own code path in a loop: what orchestration costs ("orchestration cost" line). */
   baseline?: BaselineFigures;
   service?: ServiceFigures;
-  /** Service / plain loop. */
+  /** Service / plain loop, the median of the rounds' ratios. */
   ratio?: number;
   /** Service / same-code-path baseline. */
   orchestrationRatio?: number;
-  /** Worker CPU / plain-loop CPU for the same contacts (target ≤ 1.1). */
+  /** Worker CPU / plain-loop CPU for the same contacts, the median of the rounds' (target ≤ 1.1). */
   cpuRatio?: number;
   history?: HistoryFigures;
 }
@@ -79,65 +100,137 @@ export interface ServiceImport {
 }
 
 /**
- * Imports `row.contacts` with the baseline loop (when `withBaseline`) and then through the service,
- * checks the row counts, and deletes the rows. Fills `row` as figures arrive, so an error leaves in
- * it what was measured before.
+ * Imports `row.contacts` in `--rounds` rounds, each with the plain loop (when `withLoops`) and then
+ * through the service; the same-code loop once, in the first round. Checks the row counts, keeps
+ * each round's rows until the last round, then deletes them. Fills `row` as figures arrive, so an
+ * error leaves in it what was measured before. Resolves to the first round's service import.
  */
-export async function measureThroughput(run: BenchRun, service: Service, row: ThroughputRow, withBaseline: boolean): Promise<ServiceImport> {
-  const { progress } = run;
+export async function measureThroughput(run: BenchRun, service: Service, row: ThroughputRow, withLoops: boolean): Promise<ServiceImport> {
+  const { progress, options } = run;
   const { store, contacts: n } = row;
   const { admin } = service;
+  const rounds = withLoops ? options.rounds : 1;
+  const prefix = `${run.tag}${store}-${n}-`;
+  const loopTable = plainLoopTarget(run, service);
   await run.provider.configure({ contacts: n });
-  if (withBaseline) {
-    progress(`${store} ${fmt(n)}: plain loop`);
-    row.plainLoop = await runPlainLoop(run, service, n);
-    progress(`  plain loop ${fmt(row.plainLoop.contactsPerSecond)} contacts/s (${row.plainLoop.seconds} s), CPU s ${JSON.stringify(row.plainLoop.cpuSeconds)}`);
-    const user = `${run.tag}${store}-baseline-${n}`;
-    progress(`${store} ${fmt(n)}: baseline loop`);
-    row.baseline = await runBaseline(run, service, user, n);
-    if ((os.loadavg()[0] ?? 0) > os.cpus().length) progress(`  note: load average ${os.loadavg()[0]?.toFixed(1)} on ${os.cpus().length} cores: something else is running`);
-    const rows = await admin.count(user);
-    if (rows !== n) throw new Error(`baseline left ${rows} rows, expected ${n}`);
-    row.loadAverage = { baseline: round(os.loadavg()[0] ?? 0, 2) };
-    progress(`  baseline ${fmt(row.baseline.contactsPerSecond)} contacts/s (${row.baseline.seconds} s)`);
-    await admin.deleteUsers(user);
+  let first: ServiceImport | undefined;
+  row.rounds = [];
+  try {
+    for (let r = 1; r <= rounds; r++) {
+      const label = `${store} ${fmt(n)}, round ${r}/${rounds}`;
+      let plainLoop: PlainLoopFigures | undefined;
+      if (withLoops) {
+        progress(`${label}: plain loop`);
+        plainLoop = await runPlainLoop(run, service, n, `${prefix}loop-r${r}`);
+        progress(`  plain loop ${fmt(plainLoop.contactsPerSecond)} contacts/s (${plainLoop.seconds} s), CPU s ${JSON.stringify(plainLoop.cpuSeconds)}`);
+        if (r === 1) await measureBaseline(run, service, row, `${prefix}baseline`);
+      }
+      progress(`${label}: service import`);
+      const user = `${prefix}service-r${r}`;
+      const { figures, imported } = await runService(run, service, user, n);
+      const rows = await admin.count(user);
+      if (rows !== n) throw new Error(`service import left ${rows} rows, expected ${n}`);
+      first ??= imported;
+      row.loadAverage = { ...row.loadAverage, service: round(os.loadavg()[0] ?? 0, 2) };
+      const ratios = plainLoop
+        ? {
+            ratio: round(figures.contactsPerSecond / plainLoop.contactsPerSecond, 2),
+            cpuRatio: round(figures.cpuSeconds.worker / plainLoop.cpuSeconds.loop, 2),
+          }
+        : {};
+      row.rounds.push({ plainLoop, service: figures, ...ratios });
+      progress(`  service ${fmt(figures.contactsPerSecond)} contacts/s (${figures.seconds} s), ratio ${ratios.ratio ?? '–'}, worker CPU ÷ loop ${ratios.cpuRatio ?? '–'}, worker peak RSS ${figures.workerPeakRssMB} MB, CPU s ${JSON.stringify(figures.cpuSeconds)}`);
+      Object.assign(row, medians(row.rounds));
+    }
+  } finally {
+    await admin.deleteUsers(prefix);
+    if (withLoops) await dropPlainLoopTable(loopTable);
   }
-  const user = `${run.tag}${store}-service-${n}`;
-  progress(`${store} ${fmt(n)}: service import`);
-  const { figures, imported } = await runService(run, service, user, n);
-  const rows = await admin.count(user);
-  if (rows !== n) throw new Error(`service import left ${rows} rows, expected ${n}`);
-  row.service = figures;
-  row.loadAverage = { ...row.loadAverage, service: round(os.loadavg()[0] ?? 0, 2) };
-  if (row.plainLoop) {
-    row.ratio = round(figures.contactsPerSecond / row.plainLoop.contactsPerSecond, 2);
-    row.cpuRatio = round(figures.cpuSeconds.worker / row.plainLoop.cpuSeconds.loop, 2);
-  }
-  if (row.baseline) row.orchestrationRatio = round(figures.contactsPerSecond / row.baseline.contactsPerSecond, 2);
-  progress(`  service ${fmt(figures.contactsPerSecond)} contacts/s (${figures.seconds} s), ratio ${row.ratio ?? '–'} (orchestration ${row.orchestrationRatio ?? '–'}), worker peak RSS ${figures.workerPeakRssMB} MB, CPU s ${JSON.stringify(figures.cpuSeconds)}`);
-  await admin.deleteUsers(user);
-  return imported;
+  if (row.baseline) row.orchestrationRatio = round((row.service?.contactsPerSecond ?? 0) / row.baseline.contactsPerSecond, 2);
+  return first as ServiceImport;
+}
+
+/** The same-code loop once, its rows deleted at once so both sides' tables keep growing alike. */
+async function measureBaseline(run: BenchRun, service: Service, row: ThroughputRow, user: string): Promise<void> {
+  const { store, contacts: n } = row;
+  run.progress(`${store} ${fmt(n)}: same-code loop`);
+  row.baseline = await runBaseline(run, service, user, n);
+  if ((os.loadavg()[0] ?? 0) > os.cpus().length) run.progress(`  note: load average ${os.loadavg()[0]?.toFixed(1)} on ${os.cpus().length} cores: something else is running`);
+  const rows = await service.admin.count(user);
+  if (rows !== n) throw new Error(`baseline left ${rows} rows, expected ${n}`);
+  row.loadAverage = { baseline: round(os.loadavg()[0] ?? 0, 2) };
+  run.progress(`  same-code loop ${fmt(row.baseline.contactsPerSecond)} contacts/s (${row.baseline.seconds} s)`);
+  await service.admin.deleteUsers(user);
+}
+
+/** The median of every figure over the rounds: a row of medians, not one round's figures. */
+function medians(rounds: readonly RoundFigures[]): Pick<ThroughputRow, 'plainLoop' | 'service' | 'ratio' | 'cpuRatio'> {
+  const m = (values: Array<number | undefined>, digits = 2) => round(median(values.filter((v): v is number => v !== undefined)), digits);
+  const services = rounds.map((r) => r.service);
+  const loops = rounds.flatMap((r) => (r.plainLoop ? [r.plainLoop] : []));
+  const serviceStages = services.flatMap((s) => (s.stages ? [s.stages] : []));
+  const loopStages = loops.flatMap((l) => (l.stages ? [l.stages] : []));
+  const service: ServiceFigures = {
+    contacts: services[0]?.contacts ?? 0,
+    seconds: m(services.map((s) => s.seconds)),
+    contactsPerSecond: Math.round(median(services.map((s) => s.contactsPerSecond))),
+    workerPeakRssMB: m(services.map((s) => s.workerPeakRssMB), 1),
+    workerStartRssMB: m(services.map((s) => s.workerStartRssMB), 1),
+    cpuSeconds: {
+      worker: m(services.map((s) => s.cpuSeconds.worker)),
+      api: m(services.map((s) => s.cpuSeconds.api)),
+      temporal: m(services.map((s) => s.cpuSeconds.temporal)),
+      bench: m(services.map((s) => s.cpuSeconds.bench)),
+      provider: m(services.map((s) => s.cpuSeconds.provider)),
+    },
+    ...(serviceStages.length ? { stages: medianSplit(serviceStages) } : {}),
+  };
+  const plainLoop: PlainLoopFigures | undefined = loops.length
+    ? {
+        seconds: m(loops.map((l) => l.seconds)),
+        contactsPerSecond: Math.round(median(loops.map((l) => l.contactsPerSecond))),
+        peakRssMB: m(loops.map((l) => l.peakRssMB), 1),
+        cpuSeconds: { loop: m(loops.map((l) => l.cpuSeconds.loop)), provider: m(loops.map((l) => l.cpuSeconds.provider)) },
+        ...(loopStages.length ? { stages: medianSplit(loopStages) } : {}),
+      }
+    : undefined;
+  return { service, plainLoop, ratio: m(rounds.map((r) => r.ratio)), cpuRatio: m(rounds.map((r) => r.cpuRatio)) };
+}
+
+/** Where the plain loop keeps its table on `service`'s store: its own SQLite file beside the service's, or the same PostgreSQL database. */
+export function plainLoopTarget(run: BenchRun, service: Service): { sqliteFile?: string; postgresUrl?: string } {
+  if (service.store === 'postgres') return { postgresUrl: run.options.postgresUrl };
+  return { sqliteFile: path.join(service.env.DATA_DIR ?? os.tmpdir(), 'plain-loop.db') };
 }
 
 /**
- * The plain loop in a process of its own, on its own table in the service's store, reading the
- * demo provider's People API, or its Microsoft Graph side (`api: 'graph'`).
+ * The plain loop in a process of its own, for `userId`, on its own table in the service's store,
+ * reading the demo provider's People API, or its Microsoft Graph side (`api: 'graph'`). Its CPU is
+ * split by stage unless `--no-stages`.
  */
-export async function runPlainLoop(run: BenchRun, service: Service, n: number, api: 'people' | 'graph' = 'people'): Promise<PlainLoopFigures> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PLAIN_LOOP_PROVIDER_URL: run.provider.url, PLAIN_LOOP_API: api };
-  if (service.store === 'postgres') env.PLAIN_LOOP_POSTGRES_URL = run.options.postgresUrl;
-  else env.PLAIN_LOOP_SQLITE_FILE = path.join(service.env.DATA_DIR ?? os.tmpdir(), 'plain-loop.db');
+export async function runPlainLoop(run: BenchRun, service: Service, n: number, userId: string, api: 'people' | 'graph' = 'people'): Promise<PlainLoopFigures> {
+  const target = plainLoopTarget(run, service);
+  const profile = run.options.stages ? path.join(service.env.DATA_DIR ?? os.tmpdir(), `${userId}.cpuprofile`) : undefined;
+  const env: NodeJS.ProcessEnv = { ...process.env, PLAIN_LOOP_PROVIDER_URL: run.provider.url, PLAIN_LOOP_USER: userId, PLAIN_LOOP_API: api };
+  if (target.postgresUrl) env.PLAIN_LOOP_POSTGRES_URL = target.postgresUrl;
+  if (target.sqliteFile) env.PLAIN_LOOP_SQLITE_FILE = target.sqliteFile;
+  if (profile) env.PLAIN_LOOP_PROFILE = profile;
   const providerBefore = cpuSeconds(run.provider.pid);
   const child = spawnScript('plain-loop', 'bench/plain-loop.ts', env);
   const line = await child.waitFor(/^(\{.*\})$/, Math.max(120_000, n * 2));
   await child.exited;
   const result = JSON.parse(line) as PlainLoopResult;
   if (result.contacts !== n || result.rows !== n) throw new Error(`plain loop imported ${result.contacts} contacts into ${result.rows} rows, expected ${n}`);
+  // The profiler's own thread is what measuring costs: left out here as in the worker's figures.
+  const loop = result.cpuSeconds - result.profilerThreadCpuSeconds;
   return {
     seconds: round(result.seconds, 2),
     contactsPerSecond: Math.round(result.contacts / result.seconds),
     peakRssMB: mb(result.peakRssBytes),
-    cpuSeconds: { loop: round(result.cpuSeconds), provider: round(cpuSeconds(run.provider.pid) - providerBefore) },
+    cpuSeconds: { loop: round(loop, 2), provider: round(cpuSeconds(run.provider.pid) - providerBefore) },
+    ...(profile
+      ? { stages: loopCpu(profile, { main: result.mainThreadCpuSeconds, core: 0, profiler: result.profilerThreadCpuSeconds, total: result.cpuSeconds }) }
+      : {}),
   };
 }
 
@@ -165,6 +258,7 @@ export async function runService(
   n: number,
   provider: Provider = PROVIDER,
 ): Promise<{ figures: ServiceFigures; imported: ServiceImport }> {
+  const stagesBefore = await readWorkerCpu(service.worker.pid, service.cpuStagesFile, 'before');
   const sampler = new RssSampler(service.worker.pid).start();
   const before = serviceCpu(run, service);
   const started = performance.now();
@@ -173,8 +267,13 @@ export async function runService(
   const seconds = (performance.now() - started) / 1000;
   const after = serviceCpu(run, service);
   sampler.stop();
+  const stagesAfter = await readWorkerCpu(service.worker.pid, service.cpuStagesFile, 'after');
   if (end.state !== 'completed') throw new Error(`service import ended ${end.state}: ${end.error ?? ''}`);
   if (end.saved !== n) throw new Error(`service import says ${end.saved} saved, expected ${n}`);
+  const stages = service.cpuStagesFile ? workerCpuSince(stagesBefore, stagesAfter) : undefined;
+  const cpu = serviceCpuSince(before, after);
+  // The profiler's own thread is what measuring costs: left out here as in the loop's figures.
+  if (stages) cpu.worker = round(cpu.worker - stages.profiler, 2);
   return {
     figures: {
       contacts: n,
@@ -182,7 +281,8 @@ export async function runService(
       contactsPerSecond: Math.round(n / seconds),
       workerPeakRssMB: mb(sampler.peak),
       workerStartRssMB: mb(sampler.first ?? 0),
-      cpuSeconds: serviceCpuSince(before, after),
+      cpuSeconds: cpu,
+      ...(stages ? { stages } : {}),
     },
     imported: {
       workflowId: view.workflowId,
@@ -191,5 +291,3 @@ export async function runService(
     },
   };
 }
-
-

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, parseInteger } from '../config/parse';
 import { RESULTS_DIR } from './support';
 
-export const PHASES = ['throughput', 'history', 'status', 'events', 'start', 'recovery', 'files', 'graph', 'concurrency', 'kill'] as const;
+export const PHASES = ['throughput', 'history', 'status', 'events', 'start', 'recovery', 'files', 'graph', 'concurrency', 'kill', 'fairness'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export type Store = 'sqlite' | 'postgres';
@@ -23,7 +23,7 @@ export interface BenchOptions {
   readonly envOverrides: Readonly<Record<string, string>>;
   /** `DATABASE_URL`, unless `--no-pg`: PostgreSQL is measured too when set. */
   readonly postgresUrl: string | undefined;
-  /** The stores measured, in order: SQLite, then PostgreSQL when there is a URL. */
+  /** The stores measured, in order: SQLite (unless `--no-sqlite`), then PostgreSQL when there is a URL. */
   readonly stores: readonly Store[];
   /** `--starts`: POSTs of the start-latency phase. */
   readonly starts: number;
@@ -46,10 +46,16 @@ export interface BenchOptions {
   readonly kills: number;
   /** `--out NAME`: `bench/results/NAME.json`. */
   readonly resultsFile: string;
+  /** `--rounds`: interleaved rounds of the throughput phase (each the plain loop, then the service); figures are their medians. */
+  readonly rounds: number;
+  /** CPU per stage of the plain loop and the worker (sampled profiles); `--no-stages` turns it off. */
+  readonly stages: boolean;
+  /** `--no-build`: run the service as `dist/` holds it, without building it first. */
+  readonly build: boolean;
 }
 
 /** Defaults of the flags that take a number. */
-const DEFAULTS = { contacts: 100_000, large: 1_000_000, starts: 1000, duration: 10, killAt: 0.3, fileContacts: 50_000, carddavContacts: 5_000, graphContacts: 100_000, concurrent: 20, concurrentContacts: 50_000, killContacts: 200_000, kills: 30 } as const;
+const DEFAULTS = { rounds: 3, contacts: 100_000, large: 1_000_000, starts: 1000, duration: 10, killAt: 0.3, fileContacts: 50_000, carddavContacts: 5_000, graphContacts: 100_000, concurrent: 20, concurrentContacts: 50_000, killContacts: 200_000, kills: 30 } as const;
 const SIZE = { min: 1, max: 1_000_000_000 };
 
 /** `argv` (without node and the script) and `env` as {@link BenchOptions}; throws {@link ConfigError}. */
@@ -74,6 +80,10 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       'concurrent-contacts': { type: 'string' },
       'kill-contacts': { type: 'string' },
       kills: { type: 'string' },
+      rounds: { type: 'string' },
+      'no-stages': { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
+      'no-sqlite': { type: 'boolean', default: false },
     },
   });
   const contacts = parseInteger('--contacts', args.contacts, DEFAULTS.contacts, SIZE);
@@ -85,7 +95,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     phases: Object.freeze(args.only === undefined ? [...PHASES] : phaseList(args.only)),
     envOverrides: Object.freeze(envPairs(args.env)),
     postgresUrl,
-    stores: Object.freeze<Store[]>(postgresUrl ? ['sqlite', 'postgres'] : ['sqlite']),
+    stores: Object.freeze(stores(postgresUrl, args['no-sqlite'])),
     starts: parseInteger('--starts', args.starts, DEFAULTS.starts, { min: 1, max: 1_000_000 }),
     durationSeconds: parseInteger('--duration', args.duration, DEFAULTS.duration, { min: 1, max: 3600 }),
     killAt: fraction('--kill-at', args['kill-at'], DEFAULTS.killAt),
@@ -98,7 +108,16 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     killContacts: parseInteger('--kill-contacts', args['kill-contacts'], DEFAULTS.killContacts, SIZE),
     kills: parseInteger('--kills', args.kills, DEFAULTS.kills, { min: 1, max: 1000 }),
     resultsFile: path.join(RESULTS_DIR, `${args.out.replace(/\.json$/, '')}.json`),
+    rounds: parseInteger('--rounds', args.rounds, DEFAULTS.rounds, { min: 1, max: 100 }),
+    stages: !args['no-stages'],
+    build: !args['no-build'],
   });
+}
+
+/** SQLite unless `--no-sqlite`, then PostgreSQL when there is a URL. */
+function stores(postgresUrl: string | undefined, noSqlite: boolean): Store[] {
+  if (noSqlite && !postgresUrl) throw new ConfigError('--no-sqlite leaves no store to measure: set DATABASE_URL (and drop --no-pg)');
+  return [...(noSqlite ? [] : (['sqlite'] as const)), ...(postgresUrl ? (['postgres'] as const) : [])];
 }
 
 /** Whether `--only` (or its default, everything) includes `phase`. */

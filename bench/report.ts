@@ -5,10 +5,13 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import { CPU_STAGE_LABELS } from '../observability/cpu-stages';
 import { resolveTemporalCli } from '../scripts/temporal-cli';
+import { STAGE_CPU_COLUMNS, type StageCpu } from './cpu-split';
 import type { SourceRow } from './measure-files';
 import type { GraphRow } from './measure-graph';
 import type { EventsFigures } from './measure-events';
+import type { FairnessRow } from './measure-fairness';
 import type { ConcurrencyFigures } from './measure-concurrency';
 import type { HistoryFigures } from './measure-history';
 import type { KillFigures } from './measure-kills';
@@ -44,6 +47,8 @@ export interface Results {
   concurrency?: ConcurrencyFigures[];
   /** The kill test's full form. */
   kills?: KillFigures;
+  /** Temporal's fairness on the dev server: a quiet tenant's batch beside a busy tenant's backlog. */
+  fairness?: FairnessRow[];
   /** Worker RSS during each service import, MB at 1 s intervals, by `<store>-<contacts>`. */
   rssSeries?: Record<string, Array<[number, number]>>;
   targets?: Target[];
@@ -166,13 +171,18 @@ export function markdown(results: Results, options: BenchOptions): string {
   lines.push(`Machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, ${results.machine.os}, Node ${results.machine.node}, ${results.date}`);
   lines.push('');
   if (results.throughput.length > 0) {
-    lines.push('| Store | Contacts | Plain loop c/s | Service c/s | Ratio | Orchestration cost: same-code loop c/s (service ÷ it) | CPU s plain loop (+ provider) | CPU s worker + Temporal + API (+ provider) | Worker peak RSS |');
-    lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
+    lines.push(`Medians of ${options.rounds} interleaved round(s) per row, each the plain loop then the service; the same-code loop once.`);
+    lines.push('');
+    lines.push('| Store | Contacts | Plain loop c/s | Service c/s | Ratio | Worker CPU ÷ loop CPU | Orchestration cost: same-code loop c/s (service ÷ it) | CPU s plain loop (+ provider) | CPU s worker + Temporal + API (+ provider) | Worker peak RSS |');
+    lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
     for (const r of results.throughput) {
       const { speed, cpu, rss } = loopVersusService(r);
-      lines.push(`| ${r.store} | ${fmt(r.contacts)} | ${speed} | ${fmt(r.baseline?.contactsPerSecond)} (${r.orchestrationRatio?.toFixed(2) ?? '–'}) | ${cpu} | ${rss} |`);
+      lines.push(
+        `| ${r.store} | ${fmt(r.contacts)} | ${speed} | ${r.cpuRatio === undefined ? '–' : `${r.cpuRatio.toFixed(2)}×`} | ${fmt(r.baseline?.contactsPerSecond)} (${r.orchestrationRatio?.toFixed(2) ?? '–'}) | ${cpu} | ${rss} |`,
+      );
     }
     lines.push('');
+    lines.push(...stageTable(results.throughput));
     if (results.throughput.some((r) => r.history)) {
       lines.push('| Store | Contacts | Events/10k | Bytes/10k | Runs | Largest run |');
       lines.push('|---|--:|--:|--:|--:|--:|');
@@ -245,6 +255,17 @@ export function markdown(results: Results, options: BenchOptions): string {
     }
     lines.push('');
   }
+  if (results.fairness && results.fairness.length > 0) {
+    const first = results.fairness[0]!;
+    lines.push(`Fairness: a quiet tenant's one import beside ${first.busyImports} queued one-batch imports of another tenant, ${first.slots} activity slots, ${first.pageDelayMs} ms per page (medians).`);
+    lines.push('');
+    lines.push('| matching.enableFairness | Partitions | Quiet batch waited in the queue | Quiet import took | Busy imports took |');
+    lines.push('|---|---|--:|--:|--:|');
+    for (const f of results.fairness) {
+      lines.push(`| ${f.fairness} | ${f.partitions} | ${f.quietQueueMedianSeconds} s | ${f.quietMedianSeconds} s | ${f.busyMedianSeconds} s |`);
+    }
+    lines.push('');
+  }
   if (results.kills) {
     lines.push(`Kill test (${fmt(results.kills.contacts)} contacts, ${results.kills.kills} SIGKILLs): ${results.kills.passed ? 'passed' : '**failed**'}. ${results.kills.lines.join(' ')}`);
     lines.push('');
@@ -256,6 +277,45 @@ export function markdown(results: Results, options: BenchOptions): string {
   }
   return lines.join('\n');
 }
+
+/**
+ * CPU seconds per 100,000 contacts by stage, the plain loop's process beside the worker's (medians
+ * of the rounds, stage by stage), and the worker's ÷ the loop's where both spent any.
+ */
+function stageTable(rows: readonly ThroughputRow[]): string[] {
+  const measured = rows.filter((r) => r.plainLoop?.stages || r.service?.stages);
+  if (measured.length === 0) return [];
+  const heads = STAGE_CPU_COLUMNS.map((column) => STAGE_HEADS[column]);
+  const lines = [
+    'CPU seconds per 100,000 contacts by stage (the JavaScript thread split by its sampled profile; then the other threads):',
+    '',
+    `| Store | Contacts | Process | ${heads.join(' | ')} |`,
+    `|---|--:|---|${heads.map(() => '--:').join('|')}|`,
+  ];
+  for (const r of measured) {
+    const per100k = (seconds: number) => (seconds * 100_000) / r.contacts;
+    const loop = r.plainLoop?.stages;
+    const worker = r.service?.stages;
+    const cells = (split: StageCpu) => STAGE_CPU_COLUMNS.map((column) => per100k(split[column]).toFixed(2)).join(' | ');
+    if (loop) lines.push(`| ${r.store} | ${fmt(r.contacts)} | plain loop | ${cells(loop)} |`);
+    if (worker) lines.push(`| ${r.store} | ${fmt(r.contacts)} | worker | ${cells(worker)} |`);
+    if (loop && worker) {
+      const ratio = (column: (typeof STAGE_CPU_COLUMNS)[number]) => (loop[column] > 0.005 ? `${(worker[column] / loop[column]).toFixed(2)}×` : '–');
+      lines.push(`| ${r.store} | ${fmt(r.contacts)} | worker ÷ loop | ${STAGE_CPU_COLUMNS.map(ratio).join(' | ')} |`);
+    }
+  }
+  lines.push('');
+  return lines;
+}
+
+const STAGE_HEADS: Record<(typeof STAGE_CPU_COLUMNS)[number], string> = {
+  ...CPU_STAGE_LABELS,
+  gc: 'GC (JS thread)',
+  other: 'other (JS thread)',
+  coreThreads: 'Temporal core threads',
+  otherThreads: 'other threads',
+  total: 'total',
+};
 
 /** Writes the results JSON to `file` (pretty-printed, newline-terminated). */
 export function writeResults(results: Results, file: string): void {

@@ -22,6 +22,7 @@ import { measureFiles, prepareFileFixtures, type FileFixtures } from './measure-
 import { measureGraph, type GraphRow } from './measure-graph';
 import { measureKills } from './measure-kills';
 import { measureEvents } from './measure-events';
+import { measureFairness } from './measure-fairness';
 import { measureHistory } from './measure-history';
 import { measureRecovery } from './measure-recovery';
 import { measureStart } from './measure-start';
@@ -37,8 +38,10 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
   for (const file of fs.readdirSync(RESULTS_DIR)) if (file.endsWith('.log')) fs.rmSync(path.join(RESULTS_DIR, file));
   const results = newResults();
   progress(`machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}`);
-  progress('building the service (npm run build): worker and API run compiled, as deployed');
-  buildService();
+  if (options.build) {
+    progress('building the service (npm run build): worker and API run compiled, as deployed');
+    buildService();
+  } else progress('--no-build: running the service as dist/ holds it');
 
   const run = await startBenchRun(options, progress, teardown);
   results.settings = settings(run);
@@ -49,7 +52,7 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
 
   for (const store of options.stores) {
     progress(`${store}: starting worker and API`);
-    const service = await startService(run, store, teardown);
+    const service = await startService(run, store, teardown, options.stages && runs(options, 'throughput'));
     try {
       await measureStore(run, service, results, fixtures);
     } catch (err) {
@@ -70,6 +73,15 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
       } catch (err) {
         results.errors.push(`concurrency (${store}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       }
+    }
+  }
+  // Temporal's fairness on dev servers of its own (with and without), an in-process worker.
+  if (runs(options, 'fairness')) {
+    progress('fairness: a quiet tenant beside a busy one, matching.enableFairness off and on');
+    try {
+      results.fairness = await measureFairness(progress);
+    } catch (err) {
+      results.errors.push(`fairness: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     }
   }
   if (runs(options, 'kill')) {

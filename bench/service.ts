@@ -119,6 +119,8 @@ export interface Service {
   /** The environment both children run with. */
   readonly env: NodeJS.ProcessEnv;
   readonly admin: StoreAdmin;
+  /** Where the worker writes its CPU per stage on `SIGUSR2` (`WORKER_CPU_STAGES_FILE`), when it profiles itself. */
+  readonly cpuStagesFile?: string;
 }
 
 /** Spawns a compiled worker with the service's node flags; resolves once it polls. */
@@ -132,11 +134,16 @@ export async function startWorker(env: NodeJS.ProcessEnv, name = 'worker'): Prom
   return worker;
 }
 
-/** Starts the worker, then the API, on `store`; `teardown` deletes this run's rows from it and closes it. */
-export async function startService(run: BenchRun, store: Store, teardown: Teardown): Promise<Service> {
+/**
+ * Starts the worker, then the API, on `store`; `teardown` deletes this run's rows from it and closes
+ * it. With `cpuStages` the worker profiles itself for the throughput phase's split by stage.
+ */
+export async function startService(run: BenchRun, store: Store, teardown: Teardown, cpuStages = false): Promise<Service> {
   const env: NodeJS.ProcessEnv = { ...run.baseEnv, PORT: String(await freePort()) };
   if (store === 'postgres') env.DATABASE_URL = run.options.postgresUrl;
   else delete env.DATABASE_URL;
+  const cpuStagesFile = cpuStages ? path.join(env.DATA_DIR ?? os.tmpdir(), `cpu-stages-${store}.json`) : undefined;
+  if (cpuStagesFile) env.WORKER_CPU_STAGES_FILE = cpuStagesFile;
   // The worker migrates the store first, so the API does not race it on a fresh SQLite file.
   const worker = await startWorker(env);
   const api = spawnBuilt('api', 'api/main.ts', env);
@@ -146,7 +153,7 @@ export async function startService(run: BenchRun, store: Store, teardown: Teardo
     await admin.deleteUsers(run.tag).catch(() => undefined);
     await admin.close();
   });
-  return { store, worker, api, imports: importsApi(apiUrl, run.accessToken, run.progress), env, admin };
+  return { store, worker, api, imports: importsApi(apiUrl, run.accessToken, run.progress), env, admin, cpuStagesFile };
 }
 
 /** Stops the API and the worker, and deletes every row this run left in the store. */
@@ -178,13 +185,13 @@ export function serviceCpu(run: BenchRun, service: Service): ServiceCpu {
   };
 }
 
-/** What each process used between two {@link serviceCpu} snapshots, rounded. */
+/** What each process used between two {@link serviceCpu} snapshots, to the 10 ms `/proc` counts in. */
 export function serviceCpuSince(before: ServiceCpu, after: ServiceCpu): ServiceCpu {
   return {
-    worker: round(after.worker - before.worker),
-    api: round(after.api - before.api),
-    temporal: round(after.temporal - before.temporal),
-    bench: round(after.bench - before.bench),
-    provider: round(after.provider - before.provider),
+    worker: round(after.worker - before.worker, 2),
+    api: round(after.api - before.api, 2),
+    temporal: round(after.temporal - before.temporal, 2),
+    bench: round(after.bench - before.bench, 2),
+    provider: round(after.provider - before.provider, 2),
   };
 }

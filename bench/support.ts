@@ -70,12 +70,16 @@ export function spawnBuilt(
   return adopt(name, proc);
 }
 
-/** `npm run build`: compiles the service into dist/. */
+/**
+ * `npm run build`: compiles the service into dist/, then bundles the workflow code into
+ * dist/workflow-bundle.js, which compiled workers load instead of bundling at start (as deployed).
+ */
 export function buildService(): void {
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], {
     cwd: ROOT,
     stdio: 'inherit',
   });
+  execFileSync(process.execPath, [path.join(ROOT, 'dist', 'scripts', 'build-workflow-bundle.js')], { cwd: ROOT, stdio: 'inherit' });
 }
 
 /** Runs a plain JavaScript file with node (autocannon's CLI, say). */

@@ -8,7 +8,17 @@ import type { ImportTuning } from '../workflows/contract';
 /** How long an import waits in `needs_reauth` for new credentials (`REAUTH_TIMEOUT`): 7 days. */
 export const DEFAULT_REAUTH_TIMEOUT_SECONDS = 7 * 24 * 60 * 60;
 
-/** How new imports are cut (`IMPORT_PAGE_SIZE`, `IMPORT_PAGES_PER_BATCH`, `IMPORT_MAX_BATCHES_PER_RUN`, `REAUTH_TIMEOUT`). */
+/**
+ * How long an import's batches may keep failing on their source (limits, timeouts, refused
+ * connections, 5xx, 429) without saving a page before the import fails (`IMPORT_GIVE_UP_AFTER`):
+ * 24 hours, so an outage of a day at most resumes where it stopped.
+ */
+export const DEFAULT_GIVE_UP_AFTER_SECONDS = 24 * 60 * 60;
+
+/**
+ * How new imports are cut (`IMPORT_PAGE_SIZE`, `IMPORT_PAGES_PER_BATCH`, `IMPORT_MAX_BATCHES_PER_RUN`,
+ * `REAUTH_TIMEOUT`, `IMPORT_GIVE_UP_AFTER`).
+ */
 export const DEFAULT_TUNING: ImportTuning = {
   // The People API's largest page: fewer round trips, and history grows per batch, not per contact.
   pageSize: 1000,
@@ -17,6 +27,7 @@ export const DEFAULT_TUNING: ImportTuning = {
   // Continue-as-new well before history gets large, even if the server does not suggest it.
   maxBatchesPerRun: 200,
   reauthTimeoutSeconds: DEFAULT_REAUTH_TIMEOUT_SECONDS,
+  giveUpAfterSeconds: DEFAULT_GIVE_UP_AFTER_SECONDS,
 };
 
 export const WORKER_DEFAULTS = {
@@ -35,6 +46,20 @@ export const WORKER_DEFAULTS = {
    */
   pagesInFlight: { sqlite: 2, postgres: 4 },
   /**
+   * Requests one worker process waits on at once, across its batches and webhook deliveries
+   * (`WORKER_CONNECTIONS`): a page being fetched holds one from its request until its save may begin.
+   * A wait on a slow server costs a socket and a promise, not the thread, so this can be above
+   * {@link WORKER_DEFAULTS.pagesInFlight}; each answer may be up to
+   * {@link OUTBOUND_DEFAULTS.maxResponseBytes}, so it bounds memory too.
+   */
+  connections: 8,
+  /**
+   * The share of the connections one tenant may hold at once, rounded up
+   * ({@link connectionsPerTenant}; `WORKER_CONNECTIONS_PER_TENANT` sets the number instead): a tenant
+   * whose sources stall keeps the rest free for the others, however many imports it runs.
+   */
+  tenantShareOfConnections: 0.5,
+  /**
    * Fetch page k+1 while page k is saved (`IMPORT_FETCH_AHEAD=1`), or only once k is committed (0,
    * the default). Off, a killed worker re-fetches at most the one page it was saving; on, up to
    * two. On is faster against the demo provider, on SQLite and more on PostgreSQL (bench/README.md);
@@ -48,9 +73,47 @@ export const WORKER_DEFAULTS = {
   heartbeatThrottleMs: 20,
   /** How often a batch heartbeats while it waits on a slow page; well below the heartbeat timeout. */
   keepAliveHeartbeatMs: 2_000,
+  /**
+   * How far the JavaScript heap may grow past its live size between full collections, in percent,
+   * shared by the batches running (`WORKER_HEAP_HEADROOM_PERCENT`; 0: V8's own, about 30 % under
+   * the heap cap). One import's pages then cost a fraction of the collections
+   * (`worker/heap-headroom.ts`, bench/README.md).
+   */
+  heapHeadroomPercent: 100,
   /** A SIGTERM lets a running batch finish its current page and heartbeat before the worker exits. */
   shutdownGraceMs: 10_000,
 } as const;
+
+/** How many of `connections` one tenant may hold when `WORKER_CONNECTIONS_PER_TENANT` does not say. */
+export function connectionsPerTenant(connections: number): number {
+  return Math.max(1, Math.ceil(connections * WORKER_DEFAULTS.tenantShareOfConnections));
+}
+
+/**
+ * Limits on every request the service makes to the outside (a provider's pages, a token endpoint, a
+ * CardDAV server, a webhook receiver): `providers/kit/http.ts` enforces them while the answer
+ * streams in. Overridden by `PROVIDER_CONNECT_TIMEOUT`, `PROVIDER_FIRST_BYTE_TIMEOUT`,
+ * `PROVIDER_IDLE_TIMEOUT`, `PROVIDER_REQUEST_TIMEOUT` and `PROVIDER_MAX_RESPONSE_BYTES`.
+ */
+export const OUTBOUND_DEFAULTS = {
+  /** To connect (TLS included): a server that does not accept is down, not slow. */
+  connectTimeoutMs: 10_000,
+  /** From connected to the answer's first byte: a listing the server builds first may ask for more. */
+  firstByteTimeoutMs: 60_000,
+  /** Longest silence between two parts of an answer's body. */
+  idleTimeoutMs: 30_000,
+  /** The whole request, redirects and body included, unless the caller gives it another deadline. */
+  requestTimeoutMs: 60_000,
+  /**
+   * Bytes of one answer, counted (after decompression) while it streams in: a page of 1,000 Google
+   * people is about 1 MB and a CardDAV listing of 50,000 cards about 10 MB, so 32 MiB fits every
+   * real page while an endless answer stops there.
+   */
+  maxResponseBytes: 32 * 1024 * 1024,
+} as const;
+
+/** {@link OUTBOUND_DEFAULTS}' shape: what `providers/kit/http.ts` holds a request to. */
+export type OutboundLimits = { -readonly [K in keyof typeof OUTBOUND_DEFAULTS]: number };
 
 /**
  * V8 flags for worker processes (`npm run worker`, `npm start`, the benchmark). Left alone, V8 on a

@@ -8,21 +8,26 @@ import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { TASK_QUEUE, type ImportTuning } from '../workflows/contract';
 import {
   CONNECT_DEFAULTS,
+  connectionsPerTenant,
+  DEFAULT_GIVE_UP_AFTER_SECONDS,
   DEFAULT_REAUTH_TIMEOUT_SECONDS,
   DEFAULT_HOST,
   DEFAULT_TUNING,
   DEFAULT_PHONE_REGION,
   DEFAULT_EVENT_STREAMS_PER_KEY,
   DEFAULT_UPLOAD_MAX_BYTES,
+  OUTBOUND_DEFAULTS,
   PEER_RATE_LIMIT_DEFAULTS,
   PORT_DEFAULTS,
   RATE_LIMIT_DEFAULTS,
   UPLOAD_DEFAULTS,
   WORKER_DEFAULTS,
+  type OutboundLimits,
 } from './defaults';
 import {
   ConfigError,
   parseBoolean,
+  parseDurationMs,
   parseDurationSeconds,
   parseHttpUrl,
   parseInteger,
@@ -51,10 +56,24 @@ export interface AppConfig {
   workerMaxConcurrentActivities: number;
   /** Pages in flight in one worker, across its batches (`WORKER_PAGES_IN_FLIGHT`; default by store kind). */
   workerPagesInFlight: number;
+  /**
+   * Requests one worker waits on at once (`WORKER_CONNECTIONS`), and the most of them one tenant
+   * holds (`WORKER_CONNECTIONS_PER_TENANT`; default half): `activities/connection-gate.ts`.
+   */
+  workerConnections: { total: number; perTenant: number };
+  /** What every outbound request is held to (`PROVIDER_*_TIMEOUT`, `PROVIDER_MAX_RESPONSE_BYTES`; `providers/kit/http.ts`). */
+  outboundLimits: OutboundLimits;
   /** Whether a batch fetches its next page while it saves the current one (`IMPORT_FETCH_AHEAD`, 1 or 0). */
   importFetchAhead: boolean;
   /** Longest a worker waits before sending a heartbeat (the resume checkpoint) to the server. */
   heartbeatThrottleMs: number;
+  /**
+   * Where a worker writes its CPU per stage when sent `SIGUSR2` (`WORKER_CPU_STAGES_FILE`, for the
+   * benchmark: `observability/cpu-stages.ts`); unset, the worker does not profile itself.
+   */
+  workerCpuStagesFile: string | undefined;
+  /** Heap growth between full collections shared by a worker's running batches (`WORKER_HEAP_HEADROOM_PERCENT`). */
+  workerHeapHeadroomPercent: number;
   /** Ports of the dev server `npm start` runs when `TEMPORAL_ADDRESS` is unset (`TEMPORAL_PORT`, `TEMPORAL_UI_PORT`). */
   devServer: { port: number; uiPort: number };
   /** `PAYLOAD_ENCRYPTION_KEYS`, newest first; `undefined` means "use the key file in dataDir" (`loadPayloadKeyring`). */
@@ -119,6 +138,35 @@ function sessionTtl(raw: string | undefined): number {
   return seconds;
 }
 
+/** `IMPORT_GIVE_UP_AFTER`: at least a second (tests), at most a year. */
+function giveUpAfter(raw: string | undefined): number {
+  const seconds = parseDurationSeconds('IMPORT_GIVE_UP_AFTER', raw, DEFAULT_GIVE_UP_AFTER_SECONDS, 365 * 86_400);
+  if (seconds < 1) throw new ConfigError(`IMPORT_GIVE_UP_AFTER must be at least 1s (got "${raw}")`);
+  return seconds;
+}
+
+/** `WORKER_CONNECTIONS` and `WORKER_CONNECTIONS_PER_TENANT` (at most the first). */
+function workerConnections(env: NodeJS.ProcessEnv): AppConfig['workerConnections'] {
+  const total = parseInteger('WORKER_CONNECTIONS', env.WORKER_CONNECTIONS, WORKER_DEFAULTS.connections, { min: 1, max: 10_000 });
+  const perTenant = parseInteger('WORKER_CONNECTIONS_PER_TENANT', env.WORKER_CONNECTIONS_PER_TENANT, connectionsPerTenant(total), { min: 1, max: total });
+  return { total, perTenant };
+}
+
+/** The `PROVIDER_*` limits of every outbound request. */
+function outboundLimits(env: NodeJS.ProcessEnv): OutboundLimits {
+  const duration = (name: string, fallback: number) => parseDurationMs(name, env[name], fallback, { min: 1, max: 3_600_000 });
+  return {
+    connectTimeoutMs: duration('PROVIDER_CONNECT_TIMEOUT', OUTBOUND_DEFAULTS.connectTimeoutMs),
+    firstByteTimeoutMs: duration('PROVIDER_FIRST_BYTE_TIMEOUT', OUTBOUND_DEFAULTS.firstByteTimeoutMs),
+    idleTimeoutMs: duration('PROVIDER_IDLE_TIMEOUT', OUTBOUND_DEFAULTS.idleTimeoutMs),
+    requestTimeoutMs: duration('PROVIDER_REQUEST_TIMEOUT', OUTBOUND_DEFAULTS.requestTimeoutMs),
+    maxResponseBytes: parseInteger('PROVIDER_MAX_RESPONSE_BYTES', env.PROVIDER_MAX_RESPONSE_BYTES, OUTBOUND_DEFAULTS.maxResponseBytes, {
+      min: 1024,
+      max: 2 ** 40,
+    }),
+  };
+}
+
 /** The shortest `UPLOAD_RETENTION`: the expiry schedule's interval (an hour); less would only mislead. */
 const MIN_UPLOAD_RETENTION_SECONDS = UPLOAD_DEFAULTS.expiryEveryMs / 1000;
 
@@ -170,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxBatchesPerRun: integer('IMPORT_MAX_BATCHES_PER_RUN', DEFAULT_TUNING.maxBatchesPerRun, 1, 100_000),
       // 0 turns re-auth off: an import whose credentials are rejected fails at once.
       reauthTimeoutSeconds: parseDurationSeconds('REAUTH_TIMEOUT', env.REAUTH_TIMEOUT, DEFAULT_REAUTH_TIMEOUT_SECONDS, 365 * 86_400),
+      giveUpAfterSeconds: giveUpAfter(env.IMPORT_GIVE_UP_AFTER),
     },
     workerMaxConcurrentActivities: integer(
       'WORKER_MAX_CONCURRENT_ACTIVITIES',
@@ -178,8 +227,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       1000,
     ),
     workerPagesInFlight: integer('WORKER_PAGES_IN_FLIGHT', WORKER_DEFAULTS.pagesInFlight[database.kind], 1, 10_000),
+    workerConnections: workerConnections(env),
+    outboundLimits: outboundLimits(env),
     importFetchAhead: integer('IMPORT_FETCH_AHEAD', WORKER_DEFAULTS.fetchAhead, 0, 1) === 1,
     heartbeatThrottleMs: integer('WORKER_HEARTBEAT_THROTTLE_MS', WORKER_DEFAULTS.heartbeatThrottleMs, 1, 60_000),
+    workerCpuStagesFile: env.WORKER_CPU_STAGES_FILE || undefined,
+    workerHeapHeadroomPercent: integer('WORKER_HEAP_HEADROOM_PERCENT', WORKER_DEFAULTS.heapHeadroomPercent, 0, 1000),
     devServer: {
       port: parseInteger('TEMPORAL_PORT', env.TEMPORAL_PORT, PORT_DEFAULTS.temporal, PORT_RANGE),
       uiPort,

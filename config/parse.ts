@@ -77,6 +77,23 @@ export function parseDurationSeconds(name: string, raw: string | undefined, fall
   return seconds;
 }
 
+const MS_UNITS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+
+/**
+ * A duration in milliseconds: `500ms`, `10s`, `2m`, `1h`, or a bare number of seconds; `fallback`
+ * when absent or empty. Throws {@link ConfigError} naming `name` unless it is from `minMs` to `maxMs`.
+ */
+export function parseDurationMs(name: string, raw: string | undefined, fallback: number, { min, max }: IntegerRange): number {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const match = /^(\d{1,9})\s*(ms|s|m|h)?$/i.exec(raw.trim());
+  const unit = (match?.[2] || 's').toLowerCase() as keyof typeof MS_UNITS;
+  const ms = match ? Number(match[1]) * MS_UNITS[unit] : NaN;
+  if (!Number.isSafeInteger(ms) || ms < min || ms > max) {
+    throw new ConfigError(`${name} must be a duration such as 500ms, 10s or 2m, from ${min} ms to ${max / 1000} s (got "${raw}")`);
+  }
+  return ms;
+}
+
 /**
  * An `http://` or `https://` URL without its trailing slashes; `fallback` when `raw` is absent or
  * empty. Throws {@link ConfigError} naming `name` otherwise.

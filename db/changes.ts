@@ -69,15 +69,22 @@ async function immediateTransaction<T>(db: Kysely<StoreDatabase>, write: (trx: K
  * PostgreSQL: the counter row stays locked until `trx` ends.
  */
 export async function nextChangeSeq(trx: Kysely<StoreDatabase>, tenant: string, userId: string): Promise<number> {
-  const row = await trx
+  const row = await takeChangeSeq(trx, tenant, userId).executeTakeFirstOrThrow();
+  return Number(row.seq);
+}
+
+/**
+ * The statement {@link nextChangeSeq} runs, returning `seq`: for a statement that takes the number
+ * itself (PostgreSQL's one-statement page save, db/contact-upsert.ts).
+ */
+export function takeChangeSeq(db: Kysely<StoreDatabase>, tenant: string, userId: string) {
+  return db
     .insertInto('change_counters')
     .values({ tenant_id: tenant, user_id: userId, seq: 1 })
     .onConflict((oc) =>
       oc.columns(['tenant_id', 'user_id']).doUpdateSet((eb) => ({ seq: eb(eb.ref('change_counters.seq'), '+', 1) })),
     )
-    .returning('seq')
-    .executeTakeFirstOrThrow();
-  return Number(row.seq);
+    .returning('seq');
 }
 
 function chunks<T>(items: readonly T[]): T[][] {

@@ -15,8 +15,16 @@ import type { PageSave, StoredCheckpoint } from './types';
 
 /** Files `saved.checkpoint` in `trx`, the transaction that saved its page's contacts. */
 export async function writeCheckpoint(trx: Transaction<StoreDatabase>, tenant: string, userId: string, saved: PageSave): Promise<void> {
+  await fileCheckpoint(trx, tenant, userId, saved).execute();
+}
+
+/**
+ * The statement {@link writeCheckpoint} runs: for a statement that saves the page's contacts too
+ * (PostgreSQL's one-statement page save, db/contact-upsert.ts).
+ */
+export function fileCheckpoint(db: Kysely<StoreDatabase>, tenant: string, userId: string, saved: PageSave) {
   const row = { checkpoint: JSON.stringify(saved.checkpoint), updated_at: new Date().toISOString() };
-  await trx
+  return db
     .insertInto('import_checkpoints')
     .values({ tenant_id: tenant, import_key: saved.importKey, user_id: userId, writes: 1, ...row })
     .onConflict((oc) =>
@@ -24,8 +32,7 @@ export async function writeCheckpoint(trx: Transaction<StoreDatabase>, tenant: s
         ...row,
         writes: eb(eb.ref('import_checkpoints.writes'), '+', 1),
       })),
-    )
-    .execute();
+    );
 }
 
 /**

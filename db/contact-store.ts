@@ -14,13 +14,12 @@ import {
   deleteUserChanges,
   listChanges,
   markSeen,
-  oneSqliteWriterAtATime,
   sweepUnseen,
   tombstoneContacts,
   writeTransaction,
 } from './changes';
-import { createContactWriter, ROW_COLUMNS, type ContactWriter, type SqliteHandle, type WritePath } from './contact-upsert';
-import { deleteUserCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoints';
+import { createContactWriter, createPageWriter, ROW_COLUMNS, type ContactWriter, type PageWriter, type SqliteHandle, type WritePath } from './contact-upsert';
+import { deleteUserCheckpoints, readCheckpoint } from './checkpoints';
 import { deleteUserRejects, listRejects, recordRejects } from './rejects';
 import type { StoreDatabase } from './schema';
 import { createSyncStateStore } from './sync-state';
@@ -63,10 +62,9 @@ export interface StoreOptions extends UploadStoreOptions {
  * `options.filesDir` is where SQLite keeps uploaded files ({@link createUploadStore}).
  */
 export function createStore(db: Kysely<StoreDatabase>, kind: Store['kind'], options: StoreOptions = {}): Store {
-  const writeContacts = createContactWriter(
-    options.writePath ?? (options.sqlite ? 'prepared' : kind === 'postgres' ? 'unnest' : 'multi-row'),
-    options.sqlite,
-  );
+  const path = options.writePath ?? (options.sqlite ? 'prepared' : kind === 'postgres' ? 'unnest' : 'multi-row');
+  const writeContacts = createContactWriter(path, options.sqlite);
+  const writePage = createPageWriter(path, writeContacts);
   return {
     kind,
     apiKeys: createApiKeyStore(db),
@@ -76,7 +74,7 @@ export function createStore(db: Kysely<StoreDatabase>, kind: Store['kind'], opti
     connectSettings: createConnectSettingsStore(db),
     uploads: createUploadStore(db, kind, options),
     syncState: createSyncStateStore(db),
-    tenant: (tenant) => tenantContacts(db, writeContacts, tenant),
+    tenant: (tenant) => tenantContacts(db, writeContacts, writePage, tenant),
 
     async ping(): Promise<void> {
       await db.selectNoFrom((eb) => eb.lit(1).as('ok')).execute();
@@ -89,7 +87,7 @@ export function createStore(db: Kysely<StoreDatabase>, kind: Store['kind'], opti
 }
 
 /** The contact queries of one tenant. */
-function tenantContacts(db: Kysely<StoreDatabase>, writeContacts: ContactWriter, tenant: string): ContactStore {
+function tenantContacts(db: Kysely<StoreDatabase>, writeContacts: ContactWriter, writePage: PageWriter, tenant: string): ContactStore {
   return {
     tenant,
 
@@ -100,14 +98,7 @@ function tenantContacts(db: Kysely<StoreDatabase>, writeContacts: ContactWriter,
     },
 
     async savePage(userId: string, provider: string, contacts: readonly ContactRecord[], saved: PageSave): Promise<UpsertResult> {
-      // One SQLite writer per process (db/changes.ts), or a second store on the file deadlocks it.
-      return oneSqliteWriterAtATime(db, () =>
-        db.transaction().execute(async (trx) => {
-          const written = await writeContacts(trx, tenant, userId, provider, contacts);
-          await writeCheckpoint(trx, tenant, userId, saved);
-          return { written };
-        }),
-      );
+      return { written: await writePage(db, tenant, userId, provider, contacts, saved) };
     },
 
     readCheckpoint: (importKey) => readCheckpoint(db, tenant, importKey),

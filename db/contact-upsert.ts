@@ -14,12 +14,18 @@
  *
  * All write exactly the same rows: one per externalId (the last one wins), stamped with the page's
  * change number, rewritten only when the etag changed or the row was a tombstone.
+ *
+ * An import's page goes with its checkpoint ({@link PageWriter}): in one transaction of the writer
+ * and the checkpoint's upsert, or on PostgreSQL in one statement that takes the change number,
+ * writes the contacts and files the checkpoint, so a page is one round trip instead of five
+ * (BEGIN, the number, the contacts, the checkpoint, COMMIT).
  */
-import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
 import type SqliteDatabase from 'better-sqlite3';
-import { nextChangeSeq } from './changes';
+import { nextChangeSeq, oneSqliteWriterAtATime, takeChangeSeq } from './changes';
+import { fileCheckpoint, writeCheckpoint } from './checkpoints';
 import type { ContactsTable, StoreDatabase } from './schema';
-import type { ContactRecord } from './types';
+import type { ContactRecord, PageSave } from './types';
 
 /** The better-sqlite3 connection Kysely's SQLite dialect runs on (db/index.ts). */
 export type SqliteHandle = SqliteDatabase.Database;
@@ -84,6 +90,33 @@ export function createContactWriter(path: WritePath, sqlite?: SqliteHandle): Con
   return path === 'unnest' ? unnestWriter() : multiRowWriter();
 }
 
+/**
+ * Saves a page of one user's contacts and the checkpoint `saved` it moves the import to, both or
+ * neither; resolves to rows inserted or rewritten.
+ */
+export type PageWriter = (
+  db: Kysely<StoreDatabase>,
+  tenant: string,
+  userId: string,
+  provider: string,
+  contacts: readonly ContactRecord[],
+  saved: PageSave,
+) => Promise<number>;
+
+/** How `path` saves a page with its checkpoint: one statement with `unnest`, else `writer` and the checkpoint in a transaction. */
+export function createPageWriter(path: WritePath, writer: ContactWriter): PageWriter {
+  if (path === 'unnest') return unnestPageWriter();
+  return (db, tenant, userId, provider, contacts, saved) =>
+    // One SQLite writer per process (db/changes.ts), or a second store on the file deadlocks it.
+    oneSqliteWriterAtATime(db, () =>
+      db.transaction().execute(async (trx) => {
+        const written = await writer(trx, tenant, userId, provider, contacts);
+        await writeCheckpoint(trx, tenant, userId, saved);
+        return written;
+      }),
+    );
+}
+
 function multiRowWriter(): ContactWriter {
   const statements = new StatementCache();
   return async (trx, tenant, userId, provider, contacts) => {
@@ -138,45 +171,89 @@ function preparedWriter(sqlite: SqliteHandle): ContactWriter {
 function unnestWriter(): ContactWriter {
   return async (trx, tenant, userId, provider, contacts) => {
     const latest = lastOfEach(contacts);
-    const count = latest.length;
-    if (count === 0) return 0;
-    const ids = new Array<string>(count);
-    const etags = new Array<string>(count);
-    const names = new Array<string | null>(count);
-    const emails = new Array<string | null>(count);
-    const phones = new Array<string | null>(count);
-    const organizations = new Array<string | null>(count);
-    const e164s = new Array<string | null>(count);
-    const raws = new Array<string>(count);
-    for (let i = 0; i < count; i++) {
-      const contact = latest[i] as ContactRecord;
-      ids[i] = contact.externalId;
-      etags[i] = contact.etag;
-      names[i] = contact.displayName ?? null;
-      emails[i] = contact.email ?? null;
-      phones[i] = contact.phone ?? null;
-      organizations[i] = contact.organization ?? null;
-      e164s[i] = contact.phoneE164 ?? null;
-      raws[i] = contact.rawJson ?? JSON.stringify(contact.raw ?? null);
-    }
-    // pg would write each raw into the array literal with two regular-expression passes, which cost
-    // more than the whole insert. JSON text (JSON.stringify's, here or in a decode thread) holds no
-    // control character or lone surrogate, so the JSON array of the raw texts escapes exactly as a
-    // PostgreSQL array literal does (a backslash before each quote and backslash): only the
-    // brackets differ, and the escaping runs natively.
-    const rawLiteral = `{${JSON.stringify(raws).slice(1, -1)}}`;
+    if (latest.length === 0) return 0;
     const seq = await nextChangeSeq(trx, tenant, userId);
-    const now = new Date().toISOString();
-    // Every unnest argument is typed: the server must not guess an array's element type.
-    const result = await sql`INSERT INTO contacts (${sql.raw(ROW_COLUMNS.join(', '))})
-      SELECT ${tenant}, ${userId}, ${provider}, u.external_id, u.etag, u.display_name, u.email, u.phone, u.organization,
-        u.phone_e164, u.raw, ${now}, ${now}, NULL, ${seq}::integer
-      FROM unnest(${ids}::text[], ${etags}::text[], ${names}::text[], ${emails}::text[], ${phones}::text[],
-        ${organizations}::text[], ${e164s}::text[], ${rawLiteral}::text[])
-        AS u(external_id, etag, display_name, email, phone, organization, phone_e164, raw)
-      ${sql.raw(ON_CONFLICT)}`.execute(trx);
+    const result = await unnestInsert(tenant, userId, provider, latest, sql`${seq}::integer`).execute(trx);
     return Number(result.numAffectedRows ?? 0n);
   };
+}
+
+/**
+ * PostgreSQL, a page with its checkpoint in one statement: the change number, the contacts and the
+ * checkpoint are three data-modifying parts of one `WITH`, so they commit together as the
+ * transaction of {@link createPageWriter} would. The contacts read the number from its part, so the
+ * counter row is taken (and locked until commit) before any contact is written, as in that
+ * transaction. A page with no contacts takes no number, as the writers do not.
+ */
+function unnestPageWriter(): PageWriter {
+  return async (db, tenant, userId, provider, contacts, saved) => {
+    const latest = lastOfEach(contacts);
+    if (latest.length === 0) {
+      await fileCheckpoint(db, tenant, userId, saved).execute();
+      return 0;
+    }
+    const contactsPart = unnestInsert(tenant, userId, provider, latest, sql`(SELECT seq FROM seq)`);
+    const { written } = await db
+      .with('seq', () => takeChangeSeq(db, tenant, userId))
+      .with('checkpoint', () => fileCheckpoint(db, tenant, userId, saved).returning('import_key'))
+      // Kysely parenthesises the builders it made, not raw SQL.
+      .with('written', () => sql<{ one: number }>`(${contactsPart} RETURNING 1 AS one)`)
+      .selectFrom('written')
+      .select((eb) => eb.fn.countAll<string>().as('written'))
+      .executeTakeFirstOrThrow();
+    return Number(written);
+  };
+}
+
+/** The `INSERT … SELECT … FROM unnest(…)` of `latest` (one per externalId), stamped with the change number `seq`. */
+function unnestInsert(tenant: string, userId: string, provider: string, latest: readonly ContactRecord[], seq: RawBuilder<unknown>): RawBuilder<unknown> {
+  const count = latest.length;
+  const ids = new Array<string>(count);
+  const etags = new Array<string>(count);
+  const names = new Array<string | null>(count);
+  const emails = new Array<string | null>(count);
+  const phones = new Array<string | null>(count);
+  const organizations = new Array<string | null>(count);
+  const e164s = new Array<string | null>(count);
+  const raws = new Array<string>(count);
+  for (let i = 0; i < count; i++) {
+    const contact = latest[i] as ContactRecord;
+    ids[i] = contact.externalId;
+    etags[i] = contact.etag;
+    names[i] = contact.displayName ?? null;
+    emails[i] = contact.email ?? null;
+    phones[i] = contact.phone ?? null;
+    organizations[i] = contact.organization ?? null;
+    e164s[i] = contact.phoneE164 ?? null;
+    raws[i] = contact.rawJson ?? JSON.stringify(contact.raw ?? null);
+  }
+  // JSON text (JSON.stringify's, here or in a decode thread) holds no control character or lone
+  // surrogate: its array is always a literal (textArray), without the check.
+  const rawLiteral = `{${JSON.stringify(raws).slice(1, -1)}}`;
+  const now = new Date().toISOString();
+  // Every unnest argument is typed: the server must not guess an array's element type.
+  return sql`INSERT INTO contacts (${sql.raw(ROW_COLUMNS.join(', '))})
+    SELECT ${tenant}, ${userId}, ${provider}, u.external_id, u.etag, u.display_name, u.email, u.phone, u.organization,
+      u.phone_e164, u.raw, ${now}, ${now}, NULL, ${seq}
+    FROM unnest(${textArray(ids)}::text[], ${textArray(etags)}::text[], ${textArray(names)}::text[], ${textArray(emails)}::text[],
+      ${textArray(phones)}::text[], ${textArray(organizations)}::text[], ${textArray(e164s)}::text[], ${rawLiteral}::text[])
+      AS u(external_id, etag, display_name, email, phone, organization, phone_e164, raw)
+    ${sql.raw(ON_CONFLICT)}`;
+}
+
+/** An escape JSON writes that a PostgreSQL array literal reads otherwise: a control character's or a lone surrogate's. */
+const UNLIKE_ARRAY_LITERAL = /(?:^|[^\\])(?:\\\\)*\\[bfnrtu]/;
+
+/**
+ * `values` as a PostgreSQL text-array literal written by JSON.stringify, or, when a value needs an
+ * escape the two write differently, the values themselves for pg to escape. pg escapes each
+ * element with two regular-expression passes, which for a page costs more than the insert; JSON
+ * escapes a quote and a backslash exactly as an array literal does, writes `null` as the literal's
+ * NULL, and runs natively. Only the brackets differ.
+ */
+function textArray(values: ReadonlyArray<string | null>): string | ReadonlyArray<string | null> {
+  const json = JSON.stringify(values);
+  return UNLIKE_ARRAY_LITERAL.test(json) ? values : `{${json.slice(1, -1)}}`;
 }
 
 /**

@@ -10,8 +10,10 @@ import type { ImportOwner } from '../workflows/contract';
 import { carddav } from './carddav';
 import { file } from './file';
 import { googlePeople } from './google-people';
+import { OUTBOUND_DEFAULTS } from '../config/defaults';
 import { invalidInput, jsonOrUndefined } from './kit/failures';
 import { revokeToken, type Revocation } from './kit/oauth-connect';
+import type { OutboundLimits } from './kit/http';
 import { microsoftGraph } from './microsoft-graph';
 import { DEFAULT_PHONE_REGION, type PhoneRegion } from './kit/normalize';
 import type {
@@ -175,6 +177,8 @@ export interface SourceSettings {
   defaultPhoneRegion?: PhoneRegion;
   /** `SOURCES_ALLOW_PRIVATE_ADDRESSES`; off when absent. */
   allowPrivateAddresses?: boolean;
+  /** `PROVIDER_*` limits of every request (`loadConfig`'s `outboundLimits`); the defaults when absent. */
+  outboundLimits?: OutboundLimits;
   uploads?: SourceContext['uploads'];
   tokens?: TokenVault;
 }
@@ -199,6 +203,7 @@ export function openSource(name: string, credentials: string, sources: SourceSet
     owner,
     defaultPhoneRegion: sources.defaultPhoneRegion ?? DEFAULT_PHONE_REGION,
     allowPrivateAddresses: sources.allowPrivateAddresses ?? false,
+    outboundLimits: sources.outboundLimits ?? OUTBOUND_DEFAULTS,
     uploads: sources.uploads,
     tokens: sources.tokens,
   };

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { ConnectionKey } from '../db/connections';
 import type { ContactRecord, RejectedRecord, UploadStore } from '../db/types';
 import type { ImportOwner } from '../workflows/contract';
+import type { OutboundLimits } from './kit/http';
 import type { PhoneRegion } from './kit/normalize';
 import type { OAuthClient, OAuthProvider } from './kit/oauth-client';
 
@@ -117,6 +118,8 @@ export interface SourceContext {
    * (`SOURCES_ALLOW_PRIVATE_ADDRESSES`; `kit/destinations.ts`).
    */
   allowPrivateAddresses: boolean;
+  /** What every request of the source is held to (`PROVIDER_*`; `kit/http.ts`). */
+  outboundLimits: OutboundLimits;
   /** Uploaded files; a worker without a store to read them from cannot import files. */
   uploads?: Pick<UploadStore, 'get' | 'open'>;
   /** The kept refresh and access tokens; a worker without them cannot refresh. */

@@ -257,7 +257,12 @@ export function writeServiceConfigs(dir: string, moduleDir: string, db: Temporal
     dynamic,
     fs.readFileSync(path.join(moduleDir, 'config', 'dynamicconfig', 'development-sql.yaml'), 'utf8') +
       // Search attributes registered by `npm run temporal:setup` are usable at once on every frontend.
-      '\nsystem.forceSearchAttributesCacheRefreshOnRead:\n  - value: true\n    constraints: {}\n',
+      '\nsystem.forceSearchAttributesCacheRefreshOnRead:\n  - value: true\n    constraints: {}\n' +
+      // Fairness: each tenant's tasks (their `fairnessKey`) take turns. It is kept within a task
+      // queue partition, so one partition each: this cluster's queues are far below what one carries.
+      '\nmatching.enableFairness:\n  - value: true\n    constraints: {}\n' +
+      '\nmatching.numTaskqueueReadPartitions:\n  - value: 1\n    constraints: {}\n' +
+      '\nmatching.numTaskqueueWritePartitions:\n  - value: 1\n    constraints: {}\n',
   );
   base = replaceOnce(base, /filepath: "[^"]*"/, `filepath: "${dynamic}"`, 'the dynamic config path');
   for (const service of TEMPORAL_SERVICES) {

@@ -58,6 +58,11 @@ export interface DevServerOptions {
   namespace?: string;
   /** Custom search attributes registered at launch, e.g. `SEARCH_ATTRIBUTE_DEFINITIONS`. */
   searchAttributes?: ReadonlyArray<{ name: string; type: string }>;
+  /**
+   * Dynamic configuration values (`--dynamic-config-value KEY=VALUE`, VALUE as JSON);
+   * {@link DEV_SERVER_DYNAMIC_CONFIG} when absent.
+   */
+  dynamicConfig?: Readonly<Record<string, string | number | boolean>>;
   /** Receives every line the server prints (warnings and errors only, at `--log-level warn`). */
   log?: (line: string) => void;
   /** How long to wait for the server to answer; 60 s by default. */
@@ -83,6 +88,19 @@ export interface DevServer {
 }
 
 const STOP_GRACE_MS = 10_000;
+
+/**
+ * What every dev server this project starts runs with. `matching.enableFairness`: tasks are handed
+ * out in turn by their `fairnessKey` (the tenant: `api/imports/commands.ts`,
+ * `workflows/import-contacts.ts`), so one tenant's backlog of batches does not queue another's
+ * behind it. One partition per task queue, because fairness is kept within a partition; a single
+ * server gains nothing from more (bench/README.md, "Fairness and isolation between tenants").
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, string | number | boolean>> = {
+  'matching.enableFairness': true,
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
+};
 const OUTPUT_TAIL_LINES = 40;
 
 // Servers this process started and has not stopped, so that they die with it where possible.
@@ -186,6 +204,9 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   }
   if (namespace !== 'default') args.push('--namespace', namespace);
   for (const { name, type } of opts.searchAttributes ?? []) args.push('--search-attribute', `${name}=${type}`);
+  for (const [key, value] of Object.entries(opts.dynamicConfig ?? DEV_SERVER_DYNAMIC_CONFIG)) {
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  }
   args.push('--log-level', 'warn');
 
   if (opts.port && !(await portIsFree(opts.port))) throw new PortTakenError(opts.port, 'Temporal dev server');

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
 import { openSource, readProviderSettings } from '../providers';
 import {
   CarddavCredentials,
@@ -18,6 +17,7 @@ import type { ContactSource, SourcePage } from '../providers/types';
 import type { ContactRecord } from '../db/types';
 import { FAILURE_TYPES } from '../workflows/contract';
 import { type RadicaleServer, radicaleMissing, seedCard, startRadicale } from './support/radicale';
+import { failureOf } from './support/failures';
 
 const SOURCES = { providers: readProviderSettings({}), allowPrivateAddresses: true };
 const OWNER = { tenant: 'default', userId: 'alice' };
@@ -57,17 +57,6 @@ async function readPages(source: ContactSource, pageSize: number, cursor: string
   return read;
 }
 
-/** Resolves to the ApplicationFailure the promise rejects with, failing the test otherwise. */
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the call to fail, but it succeeded');
-}
-
 function assertGone(pid: number): void {
   assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `Radicale (pid ${pid}) is still running after stop()`);
 }
@@ -91,7 +80,7 @@ void describe('CardDAV source against Radicale (2,000 cards)', { skip }, () => {
   });
 
   void it('discovers the address book from the server root, through /.well-known/carddav', async () => {
-    const client = new DavClient(server, 10_000, true);
+    const client = new DavClient(server, { timeoutMs: 10_000, allowPrivateAddresses: true });
     const book = await discoverAddressBook(client, server.url, SIGNAL);
     assert.deepEqual(book, { url: server.addressBookUrl, syncCollection: true });
     const fromPrincipal = await discoverAddressBook(client, new URL(`/${server.username}/`, server.url).href, SIGNAL);
@@ -99,7 +88,7 @@ void describe('CardDAV source against Radicale (2,000 cards)', { skip }, () => {
   });
 
   void it('uses an address book URL as it is', async () => {
-    const book = await discoverAddressBook(new DavClient(server, 10_000, true), server.addressBookUrl, SIGNAL);
+    const book = await discoverAddressBook(new DavClient(server, { timeoutMs: 10_000, allowPrivateAddresses: true }), server.addressBookUrl, SIGNAL);
     assert.deepEqual(book, { url: server.addressBookUrl, syncCollection: true });
   });
 
@@ -268,9 +257,9 @@ void describe('CardDAV source failures a canned server provokes', () => {
       nonRetryable: true,
     },
     {
-      name: 'a server that never answers is a retryable ProviderUnavailable after the deadline',
+      name: 'a server that never answers is a retryable ProviderTooSlow after the deadline',
       respond: () => undefined,
-      type: FAILURE_TYPES.providerUnavailable,
+      type: FAILURE_TYPES.providerTooSlow,
       nonRetryable: false,
     },
     {

@@ -13,6 +13,7 @@ import {
   DEFAULT_EVENT_STREAMS_PER_KEY,
   DEFAULT_HOST,
   DEFAULT_TUNING,
+  OUTBOUND_DEFAULTS,
   PEER_RATE_LIMIT_DEFAULTS,
   PORT_DEFAULTS,
   UPLOAD_DEFAULTS,
@@ -106,7 +107,7 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       database: { kind: 'postgres', url: 'postgres://app:secret@db:5432/contacts' },
       tokenKey: key,
-      importDefaults: { pageSize: 500, pagesPerBatch: 4, maxBatchesPerRun: 1000, reauthTimeoutSeconds: DEFAULT_TUNING.reauthTimeoutSeconds },
+      importDefaults: { ...DEFAULT_TUNING, pageSize: 500, pagesPerBatch: 4, maxBatchesPerRun: 1000 },
       workerMaxConcurrentActivities: 3,
       heartbeatThrottleMs: 100,
       devServer: { port: 7300, uiPort: 8300 },
@@ -177,6 +178,47 @@ describe('loadConfig', () => {
     assertConfigError(() => loadConfig({ UPLOAD_RETENTION: '30m' }), /^UPLOAD_RETENTION must be at least 1h/);
     assertConfigError(() => loadConfig({ UPLOAD_RETENTION: 'a week' }), /^UPLOAD_RETENTION must be a duration/);
     assertConfigError(() => loadConfig({ EVENT_STREAMS_PER_KEY: '0' }), /^EVENT_STREAMS_PER_KEY must be an integer from 1/);
+  });
+});
+
+describe('outbound limits, worker connections and giving up', () => {
+  it('runs on the defaults, a tenant holding half the connections, an import giving up after a day', () => {
+    const config = loadConfig({});
+    assert.deepEqual(config.outboundLimits, OUTBOUND_DEFAULTS);
+    assert.equal(config.outboundLimits.maxResponseBytes, 32 * 1024 * 1024);
+    assert.deepEqual(config.workerConnections, { total: WORKER_DEFAULTS.connections, perTenant: WORKER_DEFAULTS.connections / 2 });
+    assert.equal(config.importDefaults.giveUpAfterSeconds, 24 * 3600);
+  });
+
+  it('takes durations in ms, s, m or h, and a per-tenant share derived from the connections unless given', () => {
+    const config = loadConfig({
+      PROVIDER_CONNECT_TIMEOUT: '500ms',
+      PROVIDER_FIRST_BYTE_TIMEOUT: '2m',
+      PROVIDER_IDLE_TIMEOUT: '15',
+      PROVIDER_REQUEST_TIMEOUT: '1h',
+      PROVIDER_MAX_RESPONSE_BYTES: '1_048_576',
+      WORKER_CONNECTIONS: '5',
+      IMPORT_GIVE_UP_AFTER: '90m',
+    });
+    assert.deepEqual(config.outboundLimits, {
+      connectTimeoutMs: 500,
+      firstByteTimeoutMs: 120_000,
+      idleTimeoutMs: 15_000,
+      requestTimeoutMs: 3_600_000,
+      maxResponseBytes: 1_048_576,
+    });
+    assert.deepEqual(config.workerConnections, { total: 5, perTenant: 3 });
+    assert.equal(config.importDefaults.giveUpAfterSeconds, 5400);
+    assert.deepEqual(loadConfig({ WORKER_CONNECTIONS: '5', WORKER_CONNECTIONS_PER_TENANT: '5' }).workerConnections, { total: 5, perTenant: 5 });
+  });
+
+  it('refuses limits it cannot keep, naming the variable', () => {
+    assertConfigError(() => loadConfig({ PROVIDER_IDLE_TIMEOUT: 'soon' }), /^PROVIDER_IDLE_TIMEOUT must be a duration such as 500ms, 10s or 2m/, /"soon"/);
+    assertConfigError(() => loadConfig({ PROVIDER_CONNECT_TIMEOUT: '0' }), /^PROVIDER_CONNECT_TIMEOUT must be a duration/);
+    assertConfigError(() => loadConfig({ PROVIDER_MAX_RESPONSE_BYTES: '100' }), /^PROVIDER_MAX_RESPONSE_BYTES must be an integer from 1024/);
+    assertConfigError(() => loadConfig({ WORKER_CONNECTIONS: '4', WORKER_CONNECTIONS_PER_TENANT: '5' }), /^WORKER_CONNECTIONS_PER_TENANT must be an integer from 1 to 4/);
+    assertConfigError(() => loadConfig({ IMPORT_GIVE_UP_AFTER: '0' }), /^IMPORT_GIVE_UP_AFTER must be at least 1s/);
+    assertConfigError(() => loadConfig({ IMPORT_GIVE_UP_AFTER: 'never' }), /^IMPORT_GIVE_UP_AFTER must be a duration/);
   });
 });
 

@@ -38,7 +38,7 @@ const input = {
   tenant: 'acme',
   userId: 'user-42',
   provider: 'google-people',
-  tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 10, reauthTimeoutSeconds: 0 },
+  tuning: { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 10, reauthTimeoutSeconds: 0, giveUpAfterSeconds: 86_400 },
   startedAt: '2025-01-01T00:00:00.000Z',
   mode: 'auto',
 };

@@ -10,19 +10,9 @@ import { parseRetryAfter } from '../providers/kit/retry-after';
 import { type DemoProvider, startDemoProvider } from '../demo-provider/server';
 // The contract's names, not the module's own: the workflow's retry policy reads these.
 import { FAILURE_TYPES } from '../workflows/contract';
+import { failureOf } from './support/failures';
 
 const TOKEN = 'ya29.test-token-that-must-never-leak';
-
-/** Resolves to the ApplicationFailure the promise rejects with, failing the test otherwise. */
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the call to fail, but it succeeded');
-}
 
 /** A throwaway server answering every request with one canned response, for shapes the demo never sends. */
 async function cannedServer(status: number, body: string, headers: Record<string, string> = {}): Promise<{ url: string; close: () => Promise<void> }> {
@@ -157,10 +147,10 @@ void describe('fetchConnectionsPage against the demo provider', () => {
     assert.equal(provider.stats.faultsInjected, 1);
   });
 
-  void it('fails retryably with ProviderUnavailable when a page is slower than timeoutMs', async () => {
+  void it('fails retryably with ProviderTooSlow when a page is slower than timeoutMs', async () => {
     provider.configure({ faults: { slowMs: 500 } });
     const failure = await failureOf(page({ timeoutMs: 50 }));
-    assert.equal(failure.type, FAILURE_TYPES.providerUnavailable);
+    assert.equal(failure.type, FAILURE_TYPES.providerTooSlow);
     assert.equal(failure.nonRetryable, false);
     assert.match(failure.message, /did not answer within 50 ms/);
   });

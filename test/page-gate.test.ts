@@ -6,7 +6,7 @@
  * ahead only when told to.
  *
  * Nothing here measures time: "still waiting" is checked after the event loop has run every
- * pending callback (`settle()`), which no amount of machine speed changes.
+ * pending callback (`settle()`, test/support/promises.ts), which no amount of machine speed changes.
  *
  *   npx tsx scripts/run-tests.ts test/page-gate.test.ts
  */
@@ -22,31 +22,8 @@ import type { ContactRecord, ContactStore, Store } from '../db/types';
 import { EMPTY_CHECKPOINT } from '../workflows/checkpoint';
 import type { ImportBatchInput, ImportBatchResult } from '../workflows/contract';
 import { storeCases, testSealer, uniqueId, waitFor } from './support/harness';
+import { isSettled, rejectionOf, settle } from './support/promises';
 import { readProviderSettings } from '../providers';
-
-/** Lets every callback already queued run (promise reactions included): what can happen now, has. */
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Whether `promise` has settled once the event loop has caught up. */
-async function isSettled(promise: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  promise.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  await settle();
-  return settled;
-}
-
-/** Resolves to what the promise rejects with, failing the test when it resolves instead. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  assert.fail('expected a rejection, but the promise resolved');
-}
 
 void describe('page gate', () => {
   void it('hands out no more permits than it has, and the next one once a permit is released', async () => {

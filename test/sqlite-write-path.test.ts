@@ -1,9 +1,9 @@
 /**
  * The write path of a page of contacts (db/contact-upsert.ts). On SQLite the store writes
  * a page with one prepared statement per row on the raw better-sqlite3 handle; without the handle
- * (and on PostgreSQL) with one multi-row statement through Kysely. Both must write the same rows,
- * count the same `written`, stamp the same change numbers, and commit or roll back with the page's
- * checkpoint as one transaction.
+ * with one multi-row statement through Kysely; on PostgreSQL the page, its change number and its
+ * checkpoint in one statement. All must write the same rows, count the same `written`, stamp the
+ * same change numbers, and commit or roll back with the page's checkpoint as one.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -210,6 +210,20 @@ for (const storeCase of storeCases()) {
       const outcome = await scenario(store, uniqueId('user'));
       assert.deepEqual(outcome.written, EXPECTED_WRITTEN);
       assert.deepEqual(outcome.rows.map((row) => (row as { externalId: string }).externalId), FEED_ORDER);
+    });
+
+    it("rolls the page's contacts and change number back with a checkpoint that fails to write", async () => {
+      const contacts = store.tenant(TENANT);
+      const userId = uniqueId('user');
+      // import_key is NOT NULL: filing the checkpoint fails, in the page's transaction or statement.
+      const broken = { ...checkpoint('x', 1), importKey: null } as unknown as PageSave;
+      await assert.rejects(contacts.savePage(userId, 'google', [person(1), person(2)], broken), /null/i);
+      assert.equal(await contacts.countContacts(userId), 0, "the page's contacts must go with its failed checkpoint");
+      assert.equal(await contacts.currentChangeSeq(userId), 0, 'and so must the change number it took');
+      const importKey = uniqueId('import');
+      assert.equal((await contacts.savePage(userId, 'google', [person(1)], checkpoint(importKey, 1))).written, 1, 'the store is usable after it');
+      assert.equal(await contacts.currentChangeSeq(userId), 1);
+      assert.equal((await contacts.readCheckpoint(importKey))?.writes, 1);
     });
 
     it('keeps every field exactly, whatever characters it holds', async () => {

@@ -7,6 +7,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, type ActivityDeps } from '../activities';
 import { WORKER_DEFAULTS } from '../config/defaults';
 import { TASK_QUEUE } from '../workflows/contract';
+import { heapHeadroomInterceptor, type HeapHeadroom } from './heap-headroom';
 import { importLogContext } from './log-context';
 
 export interface ImportWorkerOptions {
@@ -25,6 +26,8 @@ export interface ImportWorkerOptions {
    * it; its `failureConverterPath` must match the one the workflow bundle was built with.
    */
   dataConverter?: DataConverter;
+  /** The process's heap headroom, shared by its running batches (`worker/main.ts` makes one); none by default. */
+  heapHeadroom?: HeapHeadroom;
 }
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
@@ -39,7 +42,7 @@ export async function createImportWorker(options: ImportWorkerOptions): Promise<
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     activities: createActivities(options.deps),
     // Batch log lines name their import (`importId`), not only its workflow run.
-    interceptors: { activity: [importLogContext] },
+    interceptors: { activity: [importLogContext, ...(options.heapHeadroom ? [heapHeadroomInterceptor(options.heapHeadroom)] : [])] },
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     maxConcurrentActivityTaskExecutions:
       options.maxConcurrentActivityTaskExecutions ?? WORKER_DEFAULTS.maxConcurrentActivities,

@@ -16,18 +16,21 @@ import { loadPayloadKeyring } from '../encryption/payload-keys';
 import { temporalTarget } from '../config/temporal';
 import { createTokenSealer, loadTokenKey } from '../encryption/token-seal';
 import { CONFIG_EXIT_CODE } from '../config/parse';
-import { pageGateGauges } from '../activities/metrics';
+import { connectionGateGauges, pageGateGauges } from '../activities/metrics';
+import { createConnectionGate } from '../activities/connection-gate';
 import { createPageGate } from '../activities/page-gate';
 import { openStore } from '../db';
 import { closeProviders, readProviderSettings } from '../providers';
 import { workerWorkflowBundle } from './bundle-workflows';
 import { createImportWorker } from './create-worker';
+import { createHeapHeadroom } from './heap-headroom';
 import { createMisconfigurationGuard } from './misconfiguration-guard';
 import { ensureUploadExpirySchedule } from './upload-expiry-schedule';
 import { checkNamespace } from './preflight';
 import { sdkLogLevel, workerRuntimeLogging } from './runtime-logger';
 import { workerMetricsAddress, workerMetricsTelemetry } from './metrics';
 import { createLogger, logSettings, routeConsole } from '../observability/logger';
+import { startCpuStages } from '../observability/cpu-stages';
 
 // Every line this process writes is one pino event (JSON, or readable under LOG_FORMAT=pretty).
 const logger = createLogger('worker');
@@ -36,6 +39,8 @@ routeConsole(logger);
 async function main(): Promise<void> {
   const logs = logSettings();
   const config = loadConfig();
+  // The benchmark's CPU per stage; unset (as deployed), nothing is profiled.
+  if (config.workerCpuStagesFile) await startCpuStages(config.workerCpuStagesFile);
   // Each provider reads its own variables (GOOGLE_PEOPLE_BASE_URL, …), validated here at start too.
   const providers = readProviderSettings(process.env);
   const target = temporalTarget();
@@ -78,19 +83,27 @@ async function main(): Promise<void> {
           providers,
           defaultPhoneRegion: config.defaultPhoneRegion,
           allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
+          outboundLimits: config.outboundLimits,
         },
         onMisconfigured: (problem) => guard.report(problem),
         // One gate for the whole process: every batch's pages take turns through it.
         pageGate: createPageGate(config.workerPagesInFlight, metricsAddress ? pageGateGauges(Runtime.instance().metricMeter) : undefined),
+        // And one connection gate: every page fetch and webhook delivery waits on the network through it.
+        connectionGate: createConnectionGate(
+          { connections: config.workerConnections.total, perTenant: config.workerConnections.perTenant },
+          metricsAddress ? connectionGateGauges(Runtime.instance().metricMeter) : undefined,
+        ),
         fetchAhead: config.importFetchAhead,
       },
       maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities,
       heartbeatThrottleMs: config.heartbeatThrottleMs,
       dataConverter: converter,
+      heapHeadroom: createHeapHeadroom(config.workerHeapHeadroomPercent),
     });
     console.log(
       `worker: polling task queue "${worker.options.taskQueue}" on ${target.connectionOptions.address} (namespace ${target.namespace}), store ${config.database.kind}, ` +
-        `${config.workerMaxConcurrentActivities} batches and ${config.workerPagesInFlight} pages in flight at most, fetch-ahead ${config.importFetchAhead ? 'on' : 'off'}, ` +
+        `${config.workerMaxConcurrentActivities} batches, ${config.workerPagesInFlight} pages being saved and ${config.workerConnections.total} connections ` +
+        `(${config.workerConnections.perTenant} per tenant) at most, fetch-ahead ${config.importFetchAhead ? 'on' : 'off'}, ` +
         `${providers['google-people'].decodeThreads} decode thread(s)` +
         (metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''),
     );

@@ -82,8 +82,15 @@ export const FAILURE_TYPES = {
   providerInvalidRequest: 'ProviderInvalidRequest',
   /** 429: slow down; retryable, after `Retry-After` when the server sends one. */
   providerThrottled: 'ProviderThrottled',
-  /** 5xx, network errors, dropped connections, timeouts. Retryable. */
+  /** 5xx, network errors, dropped connections, a connection not accepted in time. Retryable. */
   providerUnavailable: 'ProviderUnavailable',
+  /**
+   * The answer missed a time limit (its first byte, a silence mid-body, the whole request's
+   * deadline): `PROVIDER_*_TIMEOUT`. Retryable.
+   */
+  providerTooSlow: 'ProviderTooSlow',
+  /** The answer passed `PROVIDER_MAX_RESPONSE_BYTES` while it streamed in. Retryable: the next answer may be smaller. */
+  responseTooLarge: 'ResponseTooLarge',
   /** A 2xx whose body is not the documented shape. Retryable: usually a proxy or a cut-off body. */
   providerBadResponse: 'ProviderBadResponse',
   /** The workflow or batch input does not match this contract (or its sealed credentials are malformed). */
@@ -109,6 +116,19 @@ export const NON_RETRYABLE_FAILURE_TYPES: readonly FailureType[] = [
   FAILURE_TYPES.invalidImportInput,
 ];
 
+/**
+ * Failure types of a source that does not deliver (outages, limits, throttling, garbage): a batch
+ * failing with these retries with backoff until it has saved nothing for `IMPORT_GIVE_UP_AFTER`,
+ * and the import then fails with the last one as its `errorType`.
+ */
+export const SOURCE_FAILURE_TYPES: readonly FailureType[] = [
+  FAILURE_TYPES.providerUnavailable,
+  FAILURE_TYPES.providerTooSlow,
+  FAILURE_TYPES.responseTooLarge,
+  FAILURE_TYPES.providerThrottled,
+  FAILURE_TYPES.providerBadResponse,
+];
+
 const count = z.number().int().nonnegative();
 const isoTime = z.string().min(1);
 
@@ -130,6 +150,8 @@ export const ImportTuning = z.object({
   maxBatchesPerRun: z.number().int().min(1),
   /** `REAUTH_TIMEOUT`: how long `needs_reauth` waits for new credentials; 0 fails the import at once. */
   reauthTimeoutSeconds: z.number().int().min(0),
+  /** `IMPORT_GIVE_UP_AFTER`: how long batches may fail on the source without saving a page before the import fails. */
+  giveUpAfterSeconds: z.number().int().min(1),
 });
 export type ImportTuning = z.infer<typeof ImportTuning>;
 

@@ -44,7 +44,8 @@ import {
   type ProgressSamples,
   type RunStatus,
 } from './contract';
-import { createReauthGate, credentialsRejection, reauthTimedOut } from './reauth';
+import { windowEnd } from './give-up';
+import { createReauthGate, credentialsRejection, describeWindow, reauthTimedOut } from './reauth';
 import { recordImportEnded } from './metrics';
 import { notifyConnectionNeedsReauth, notifyImportEvent } from './notify';
 
@@ -59,7 +60,8 @@ const batchOptions: ActivityOptions = {
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
-    // Provider outages delay the import; they never end it. 429s override this with Retry-After.
+    // Provider outages delay the import, up to IMPORT_GIVE_UP_AFTER (`batchOptionsFor`, give-up.ts).
+    // 429s override this with Retry-After.
     maximumInterval: '2 minutes',
     // The activities already mark these non-retryable; listing them here keeps that true even if not.
     nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
@@ -67,6 +69,20 @@ const batchOptions: ActivityOptions = {
 };
 
 const { importBatch } = proxyActivities<ImportActivities>(batchOptions);
+
+/** The options of one batch of `input`'s import. */
+function batchOptionsFor(input: ImportInput, summary: string): ActivityOptions {
+  return {
+    ...batchOptions,
+    summary,
+    // The batch's window (give-up.ts): its attempts end this long after it was scheduled, right after
+    // the import's last progress.
+    scheduleToCloseTimeout: input.tuning.giveUpAfterSeconds * 1000,
+    // Temporal's fairness, where the server has it on: the matching service hands out each
+    // tenant's batches in turn, however many imports one tenant queued.
+    priority: { fairnessKey: input.tenant },
+  };
+}
 
 const numberFormat = (n: number) => n.toLocaleString('en-US');
 
@@ -159,8 +175,21 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
     return renewed;
   }
 
-  if (!input.carried) publish(pauseRequested ? 'paused' : 'running');
   let batchesThisRun = 0;
+  /** Counts a batch; continues as new once the run has had enough of them, or history is large. */
+  async function continueAsNewIfDue(): Promise<void> {
+    batchesThisRun += 1;
+    if (!workflowInfo().continueAsNewSuggested && batchesThisRun < input.tuning.maxBatchesPerRun) return;
+    await condition(allHandlersFinished);
+    log.info('Continuing as new', { pages: checkpoint.pages, saved: checkpoint.saved });
+    await continueAsNew<typeof ImportContacts>({
+      ...input,
+      sealedCredentials,
+      carried: { checkpoint, paused: pauseRequested, runs: (input.carried?.runs ?? 1) + 1, samples },
+    });
+  }
+
+  if (!input.carried) publish(pauseRequested ? 'paused' : 'running');
   try {
     for (;;) {
       if (pauseRequested) {
@@ -189,13 +218,27 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
       // rather than carrying a malformed checkpoint into history.
       let result: ImportBatchResult;
       try {
-        result = ImportBatchResult.parse(await importBatch.executeWithOptions({ ...batchOptions, summary }, [batch]));
+        result = ImportBatchResult.parse(await importBatch.executeWithOptions(batchOptionsFor(input, summary), [batch]));
       } catch (err) {
         // Credentials rejected for good: wait for new ones (workflows/reauth.ts), then go on from here.
         const rejection = credentialsRejection(err, input.tuning);
-        if (!rejection) throw err;
-        takeStop(rejection.details);
-        sealedCredentials = await waitForCredentials(rejection);
+        if (rejection) {
+          takeStop(rejection.details);
+          sealedCredentials = await waitForCredentials(rejection);
+          continue;
+        }
+        // The batch's window closed (give-up.ts): give up on the source, or try again in a new one.
+        const ended = windowEnd(err, checkpoint);
+        if (!ended) throw err;
+        checkpoint = ended.checkpoint;
+        if (ended.outcome === 'give-up') {
+          const message = `Gave up after ${describeWindow(input.tuning.giveUpAfterSeconds)} without progress: ${ended.message}`;
+          publish('failed', { error: message, errorType: ended.type, completedAt: new Date().toISOString() });
+          throw ApplicationFailure.create({ type: ended.type, message, nonRetryable: true });
+        }
+        log.warn('A batch window closed without giving up', { why: ended.why, pages: checkpoint.pages });
+        publish(pauseRequested ? 'paused' : 'running');
+        await continueAsNewIfDue();
         continue;
       }
       checkpoint = result.checkpoint;
@@ -206,25 +249,18 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
         return { ...status };
       }
       publish(pauseRequested ? 'paused' : 'running');
-      batchesThisRun += 1;
-      if (workflowInfo().continueAsNewSuggested || batchesThisRun >= input.tuning.maxBatchesPerRun) {
-        await condition(allHandlersFinished);
-        log.info('Continuing as new', { pages: checkpoint.pages, saved: checkpoint.saved });
-        await continueAsNew<typeof ImportContacts>({
-          ...input,
-          sealedCredentials,
-          carried: { checkpoint, paused: pauseRequested, runs: (input.carried?.runs ?? 1) + 1, samples },
-        });
-      }
+      await continueAsNewIfDue();
     }
   } catch (err) {
     const cause = err instanceof ActivityFailure ? err.cause : undefined;
     takeStop(cause instanceof ApplicationFailure || cause instanceof CancelledFailure ? cause.details : undefined);
-    if (isCancellation(err)) {
+    // A batch that failed on its own while its cancellation was on the way was still asked to stop.
+    const cancelRequested = err instanceof ActivityFailure && err.retryState === 'CANCEL_REQUESTED' ? err : undefined;
+    if (isCancellation(err) || cancelRequested) {
       // Cancelled while waiting for credentials: the re-auth reason is no longer why it stopped.
       publish('cancelled', { completedAt: new Date().toISOString(), error: undefined, errorType: undefined, reauthBy: undefined });
       await notifyImportEvent(input, 'import.cancelled', status);
-      throw err;
+      throw cancelRequested ? new CancelledFailure('Import cancelled while its batch was failing', [], cancelRequested) : err;
     }
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
       const message = err.cause.message;

@@ -28,6 +28,8 @@ export async function ScheduledSync(rawInput: ScheduledSyncInput): Promise<Sched
       parentClosePolicy: ParentClosePolicy.ABANDON,
       // A finished import (whatever its outcome) may be followed by a new one, as from the API.
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      // Temporal's fairness, as for an import the API starts.
+      priority: { fairnessKey: owner.tenant },
       typedSearchAttributes: [
         { key: searchAttributes.tenant, value: owner.tenant },
         { key: searchAttributes.userId, value: owner.userId },

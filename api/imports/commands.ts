@@ -103,6 +103,8 @@ export function createImportCommands(options: ImportCommandsOptions) {
       workflowIdConflictPolicy: 'USE_EXISTING',
       // A finished import (whatever its outcome) may be followed by a new one.
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      // Temporal's fairness: its workflow tasks (and batches) take turns with other tenants'.
+      priority: { fairnessKey: tenant },
       memo,
       typedSearchAttributes: [
         { key: searchAttributes.tenant, value: tenant },

@@ -39,6 +39,8 @@ export function etaOf(status: ImportStatus, rate: number | undefined, waiting: W
 const REASON_OF_FAILURE: Record<string, WaitingReason> = {
   [FAILURE_TYPES.providerThrottled]: 'provider_throttled',
   [FAILURE_TYPES.providerUnavailable]: 'provider_unavailable',
+  [FAILURE_TYPES.providerTooSlow]: 'provider_too_slow',
+  [FAILURE_TYPES.responseTooLarge]: 'response_too_large',
   [FAILURE_TYPES.providerBadResponse]: 'provider_unavailable',
   [FAILURE_TYPES.providerUnauthenticated]: 'needs_reauth',
   [FAILURE_TYPES.workerMisconfigured]: 'worker_unavailable',
@@ -47,6 +49,8 @@ const REASON_OF_FAILURE: Record<string, WaitingReason> = {
 const MESSAGES: Record<WaitingReason, string> = {
   provider_throttled: 'The provider is limiting requests',
   provider_unavailable: 'The provider is not answering',
+  provider_too_slow: 'The provider answers too slowly: a request passed its time limit',
+  response_too_large: 'The provider sent an answer larger than this service reads (PROVIDER_MAX_RESPONSE_BYTES)',
   needs_reauth: 'The provider refused the credentials: the user has to reconnect',
   paused: 'Paused: resume to continue',
   worker_unavailable: 'No worker is running this import; it continues when one is back',
@@ -77,9 +81,15 @@ function isoOf(timestamp: { seconds?: unknown; nanos?: number | null } | null | 
 /**
  * Why an import that Temporal says is running is not making progress, from the workflow's state and
  * its pending batch; `undefined` while it moves. A batch counts as waiting when it failed before and
- * its retry has not yet reported a saved page (heartbeat) since it began.
+ * its retry has not saved a page since it began: `savedAt` (when the import's last page was saved,
+ * from the store; `null` for never) says so. A batch heartbeats while it waits on a slow page too,
+ * so only without word from the store does a heartbeat since the retry began count as moving.
  */
-export function waitingOf(status: ImportStatus, description: WorkflowExecutionDescription | undefined): Waiting | undefined {
+export function waitingOf(
+  status: ImportStatus,
+  description: WorkflowExecutionDescription | undefined,
+  savedAt?: string | null,
+): Waiting | undefined {
   if (status.state === 'needs_reauth') return waiting('needs_reauth', status);
   if (status.state === 'paused') return waiting('paused', status);
   if (status.state !== 'running' || description?.status.name !== 'RUNNING') return undefined;
@@ -87,9 +97,9 @@ export function waitingOf(status: ImportStatus, description: WorkflowExecutionDe
   const failure = pending?.lastFailure;
   if (!pending || !failure || (pending.attempt ?? 1) <= 1) return undefined;
   const startedAt = isoOf(pending.lastStartedTime);
-  const heartbeatAt = isoOf(pending.lastHeartbeatTime);
+  const movedAt = savedAt === undefined ? isoOf(pending.lastHeartbeatTime) : savedAt;
   const attemptRunning = pending.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
-  if (attemptRunning && heartbeatAt && startedAt && heartbeatAt > startedAt) return undefined;
+  if (attemptRunning && movedAt && startedAt && Date.parse(movedAt) > Date.parse(startedAt)) return undefined;
   // A heartbeat timeout is a worker that died mid-batch: the retry waits for a live one.
   const reason = failure.timeoutFailureInfo
     ? 'worker_unavailable'

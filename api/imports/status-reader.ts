@@ -41,6 +41,8 @@ export interface StatusReaderOptions {
 /** A stored checkpoint (db/checkpoints.ts), whose counts a status takes when they are ahead. */
 export interface StoredProgress {
   checkpoint: ImportCheckpoint;
+  /** When its page was saved: whether a retried batch is moving again (`waitingOf`). */
+  updatedAt?: string;
 }
 
 export type ReadStatus = (tenant: string, importId: string) => Promise<ImportView>;
@@ -56,9 +58,27 @@ export async function aheadOfStored<S extends StatusCounts & Pick<ImportStatus, 
   key: string,
   status: S,
 ): Promise<S> {
-  if (!storedProgress || (status.state !== 'running' && status.state !== 'paused' && status.state !== 'needs_reauth')) return status;
-  const stored = await storedProgress(tenant, key).catch(() => null);
-  return furthest(status, stored?.checkpoint ?? null);
+  return (await withStored(storedProgress, tenant, key, status)).status;
+}
+
+/**
+ * {@link aheadOfStored}, and when the import last saved a page: `null` when the store says it saved
+ * none yet, absent when the store was not asked (a closed import, no store) or did not answer.
+ */
+async function withStored<S extends StatusCounts & Pick<ImportStatus, 'state'>>(
+  storedProgress: StatusReaderOptions['storedProgress'],
+  tenant: string,
+  key: string,
+  status: S,
+): Promise<{ status: S; savedAt?: string | null }> {
+  const open = status.state === 'running' || status.state === 'paused' || status.state === 'needs_reauth';
+  if (!storedProgress || !open) return { status };
+  try {
+    const stored = await storedProgress(tenant, key);
+    return { status: furthest(status, stored?.checkpoint ?? null), savedAt: stored?.updatedAt ?? null };
+  } catch {
+    return { status };
+  }
 }
 
 /**
@@ -79,8 +99,7 @@ export function withStoredProgress(
 }
 
 export function createStatusReader({ client, queryTimeoutMs, warn = console.warn, storedProgress }: StatusReaderOptions): ReadStatus {
-  const aheadOf = (tenant: string, key: string, status: ImportStatus): Promise<ImportStatus> =>
-    aheadOfStored(storedProgress, tenant, key, status);
+  const aheadOf = (tenant: string, key: string, status: ImportStatus) => withStored(storedProgress, tenant, key, status);
 
   return async function readStatus(tenant, importId) {
     const ref = resolveImportId(tenant, importId, isProviderId);
@@ -105,9 +124,9 @@ export function createStatusReader({ client, queryTimeoutMs, warn = console.warn
       if (live.value === null) warn(`api: ignoring a status query answer for ${workflowId} that does not parse (${live.problem})`);
       else if (live.value.firstExecutionRunId === ref.firstRunId) {
         const { runId, firstExecutionRunId: _first, samples, ...answered } = live.value;
-        const status = await aheadOf(tenant, importKey(workflowId, ref.firstRunId), answered);
+        const { status, savedAt } = await aheadOf(tenant, importKey(workflowId, ref.firstRunId), answered);
         const rate = status.state === 'running' ? rateOf(samples, status.saved, Date.now()) : undefined;
-        const why = waitingOf(status, await latest);
+        const why = waitingOf(status, await latest, savedAt);
         const eta = etaOf(status, rate, why);
         return {
           ...base,
@@ -125,12 +144,12 @@ export function createStatusReader({ client, queryTimeoutMs, warn = console.warn
 
     const description = (await latest) ?? (await currentRunOfChain(client, workflowId, ref.firstRunId));
     if (!description) throw importNotFound(importId);
-    const status = await aheadOf(tenant, importKey(workflowId, ref.firstRunId), statusFromDescription(description, warn));
+    const { status, savedAt } = await aheadOf(tenant, importKey(workflowId, ref.firstRunId), statusFromDescription(description, warn));
     // Running, yet no worker answered the query: nothing runs it (or nothing can, as deployed).
     const why =
       description.status.name === 'RUNNING' && status.state === 'running'
-        ? (waitingOf(status, description) ?? waiting('worker_unavailable', status))
-        : waitingOf(status, description);
+        ? (waitingOf(status, description, savedAt) ?? waiting('worker_unavailable', status))
+        : waitingOf(status, description, savedAt);
     return { ...base, runId: description.runId, ...status, ...(why ? { waiting: why } : {}) };
   };
 }

@@ -25,6 +25,8 @@ export const PAGE_JS = String.raw`'use strict';
   var REASONS = {
     provider_throttled: ' is limiting requests',
     provider_unavailable: ' is not answering',
+    provider_too_slow: ' answers too slowly',
+    response_too_large: ' sent an answer too large to read',
     needs_reauth: ' refused the credentials: reconnect the account',
     paused: 'Paused',
     worker_unavailable: 'No worker is running this import; it continues when one is back'

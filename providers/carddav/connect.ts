@@ -37,7 +37,7 @@ async function verifyCarddavAccount(
     throw invalidInput('Give the server address (http:// or https://), the user name and the app password.');
   }
   const account = parsed.data;
-  const client = new DavClient(account, VERIFY_TIMEOUT_MS, options.allowPrivateAddresses);
+  const client = new DavClient(account, { timeoutMs: VERIFY_TIMEOUT_MS, allowPrivateAddresses: options.allowPrivateAddresses });
   const book = await discoverAddressBook(client, account.url, options.signal);
   return JSON.stringify({ ...account, url: book.url } satisfies CarddavCredentials);
 }
@@ -57,7 +57,11 @@ export const carddavConnect: AccountFormConnect<CarddavSourceCredentials> = {
 
 /** The source of `credentials`: the account they hold, or the one kept for the context's owner. */
 export async function openCarddavSource(credentials: CarddavSourceCredentials, context: SourceContext): Promise<ContactSource> {
-  const options = { parseCard: createCardParser({ defaultRegion: context.defaultPhoneRegion }), allowPrivateAddresses: context.allowPrivateAddresses };
+  const options = {
+    parseCard: createCardParser({ defaultRegion: context.defaultPhoneRegion }),
+    allowPrivateAddresses: context.allowPrivateAddresses,
+    limits: context.outboundLimits,
+  };
   if (!('account' in credentials)) return createCarddavSource(credentials, options);
   const kept = await loadKeptSecret(context, 'carddav');
   const account = CarddavCredentials.safeParse(jsonOrUndefined(kept.secret));

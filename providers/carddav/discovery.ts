@@ -12,7 +12,7 @@ import { FAILURE_TYPES } from '../../workflows/contract';
 import { failure } from '../kit/failures';
 import { type DavClient, describeUrl, failureForStatus } from './http';
 import { compareHrefs } from './listing';
-import { type MultistatusEntry, absoluteUrl, hrefsIn, propKey, propfind, readMultistatus, selfEntry } from './multistatus';
+import { type MultistatusEntry, absoluteUrl, hrefsIn, propKey, propfind, propfindBody, readMultistatus, selfEntry } from './multistatus';
 import { CARDDAV_NS, DAV_NS, childNamed, childrenNamed } from './xml';
 
 /** The address book an import reads. */
@@ -54,13 +54,10 @@ function notFound(message: string) {
  */
 async function probeWellKnown(client: DavClient, origin: string, signal: AbortSignal) {
   const what = 'the CardDAV discovery request (/.well-known/carddav)';
-  const body =
-    '<?xml version="1.0" encoding="utf-8"?>' +
-    `<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:prop>${PROBE_PROPS}</d:prop></d:propfind>`;
+  const body = propfindBody(PROBE_PROPS);
   const response = await client.send({ method: 'PROPFIND', url: `${origin}/.well-known/carddav`, depth: '0', body, signal }, what);
   if (response.status === 207) {
-    const { entries } = readMultistatus(response, what);
-    return { url: response.url, entries };
+    return { url: response.url, entries: await readMultistatus(response, what) };
   }
   const { status } = response;
   // Bad credentials and outages are failures wherever they happen; anything else means "no well-known here".

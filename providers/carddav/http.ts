@@ -1,15 +1,15 @@
 /**
- * HTTP for a CardDAV server: Basic authentication, a deadline per request, redirects followed by
- * hand (so a PROPFIND stays a PROPFIND and credentials are never sent over a downgrade to plain
- * HTTP), and every failure classified where it happens (`kit/failures.ts`): non-retryable for what
- * no retry can fix, retryable for outages, `nextRetryDelay` from `Retry-After`. The password goes
+ * HTTP for a CardDAV server: Basic authentication, the kit's bounded client (a deadline per
+ * request, the byte cap, the destination guard on every hop), redirects followed by hand (so a
+ * PROPFIND stays a PROPFIND and credentials are never sent over a downgrade to plain HTTP), and
+ * every failure classified where it happens (`kit/failures.ts`): non-retryable for what no retry
+ * can fix, retryable for outages and limits, `nextRetryDelay` from `Retry-After`. The password goes
  * into the `Authorization` header and nowhere else.
  */
 import type { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { checkDestination } from '../kit/destinations';
-import { describeNetworkError, failure, httpStatusFailure, redactSecrets } from '../kit/failures';
-import { httpRequest } from '../kit/http';
+import { failure, httpStatusFailure, outboundFailure, plainProblem, redactSecrets } from '../kit/failures';
+import { httpRequest, type OutboundLimits } from '../kit/http';
 
 const SERVER = 'The CardDAV server';
 const MAX_REDIRECTS = 5;
@@ -29,8 +29,21 @@ export interface DavRequest {
   /** An XML request body. */
   body: string;
   signal: AbortSignal;
-  /** This request's deadline instead of the client's (a whole-book listing can take minutes). */
+  /**
+   * This request's deadline and time to first byte instead of the client's: a server builds a
+   * whole-book listing before it sends a byte, and that can take minutes.
+   */
   timeoutMs?: number;
+}
+
+/** How a {@link DavClient} sends. */
+export interface DavClientOptions {
+  /** The worker's limits (`kit/http.ts`); the defaults when absent. */
+  limits?: OutboundLimits;
+  /** Deadline of one request, body included, instead of `limits.requestTimeoutMs`. */
+  timeoutMs?: number;
+  /** Let the user's URL reach loopback and private addresses (`SOURCES_ALLOW_PRIVATE_ADDRESSES`). */
+  allowPrivateAddresses?: boolean;
 }
 
 /** A response whose status the caller still has to judge (see {@link failureForStatus}). */
@@ -84,21 +97,19 @@ function sameSite(from: URL, to: URL): boolean {
 export class DavClient {
   readonly #authorization: string;
   readonly #secrets: string[];
-  readonly #timeoutMs: number;
-  readonly #allowPrivateAddresses: boolean;
+  readonly #options: DavClientOptions;
 
-  constructor(credentials: DavCredentials, timeoutMs: number, allowPrivateAddresses = false) {
-    this.#allowPrivateAddresses = allowPrivateAddresses;
+  constructor(credentials: DavCredentials, options: DavClientOptions = {}) {
+    this.#options = options;
     const token = Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8').toString('base64');
     this.#authorization = `Basic ${token}`;
     this.#secrets = [credentials.password, token].filter((secret) => secret.length >= 4);
-    this.#timeoutMs = timeoutMs;
   }
 
   /**
    * Sends `request`, following up to 5 redirects with the same method and body. Resolves with any
-   * final status; rejects with a retryable `ProviderUnavailable` when the server cannot be reached,
-   * drops the connection or misses the deadline, and with `request.signal.reason` when that aborts.
+   * final status; rejects as `outboundFailure` says when no answer comes (unreachable, a limit
+   * passed, a private address refused), and with `request.signal.reason` when that aborts.
    */
   async send(request: DavRequest, what: string): Promise<DavResponse> {
     let url = request.url;
@@ -141,7 +152,7 @@ export class DavClient {
     withCredentials: boolean,
   ): Promise<DavResponse & { location: string | null }> {
     request.signal.throwIfAborted();
-    await checkDestination(new URL(url), this.#allowPrivateAddresses, `${SERVER} for ${what}`);
+    const { limits, allowPrivateAddresses } = this.#options;
     const outcome = await httpRequest(
       {
         method: request.method,
@@ -154,26 +165,17 @@ export class DavClient {
         },
         body: request.body,
         redirect: 'manual',
-        timeoutMs: request.timeoutMs ?? this.#timeoutMs,
+        destinations: { allowPrivate: allowPrivateAddresses ?? false },
+        limits,
+        timeoutMs: request.timeoutMs ?? this.#options.timeoutMs,
+        firstByteTimeoutMs: request.timeoutMs,
         signal: request.signal,
       },
       'text',
     );
-    switch (outcome.kind) {
-      case 'answer': {
-        const { status, headers, body } = outcome;
-        return { status, url, body, retryAfter: headers.get('retry-after'), location: headers.get('location') };
-      }
-      case 'aborted':
-        throw request.signal.reason;
-      case 'timeout':
-        throw failure(FAILURE_TYPES.providerUnavailable, `${SERVER} did not answer ${what} at ${describeUrl(url)} within ${outcome.timeoutMs} ms.`);
-      case 'network': {
-        const { error } = outcome;
-        throw failure(FAILURE_TYPES.providerUnavailable, `Could not reach the CardDAV server for ${what} at ${describeUrl(url)}: ${describeNetworkError(error)}`, {
-          cause: error instanceof Error ? error : undefined,
-        });
-      }
-    }
+    if (outcome.kind === 'aborted') throw request.signal.reason;
+    if (outcome.kind !== 'answer') throw outboundFailure(plainProblem(outcome), SERVER, ` (${what} at ${describeUrl(url)})`);
+    const { status, headers, body } = outcome;
+    return { status, url, body, retryAfter: headers.get('retry-after'), location: headers.get('location') };
   }
 }

@@ -13,7 +13,7 @@ export { type CardResult, type ParseCard, parseBasicCard } from './basic-card';
 export { CarddavCredentials } from './credentials';
 export { type CarddavCursor, decodeCursor, encodeCursor } from './cursor';
 export { type AddressBook, discoverAddressBook } from './discovery';
-export { DavClient, type DavCredentials } from './http';
+export { DavClient, type DavClientOptions, type DavCredentials } from './http';
 export { type CarddavSourceOptions, createCarddavSource } from './source';
 
 export const carddav = {

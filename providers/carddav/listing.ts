@@ -10,7 +10,7 @@
 import { FAILURE_TYPES } from '../../workflows/contract';
 import { failure } from '../kit/failures';
 import { type DavClient, describeUrl, failureForStatus } from './http';
-import { type MultistatusEntry, hrefPath, propKey, propfind, readMultistatus } from './multistatus';
+import { type MultistatusEntry, eachMultistatusEntry, hrefPath, propKey, propfindBody } from './multistatus';
 import { CARDDAV_NS, DAV_NS, childNamed, escapeXml } from './xml';
 
 /** One card as a listing names it. */
@@ -92,12 +92,11 @@ export async function listBySync(client: DavClient, bookUrl: string, token: stri
       if ([400, 403, 405, 415, 422, 501].includes(response.status)) return null;
       throw failureForStatus(response, what);
     }
-    const { root, entries } = readMultistatus(response, what);
     let truncated = false;
-    for (const entry of entries) {
+    const { syncToken } = await eachMultistatusEntry(response, what, (entry) => {
       if (hrefKey(entry.href) === hrefKey(bookPath) || entry.href.endsWith('/')) {
         truncated ||= entry.status === 507;
-        continue;
+        return;
       }
       if (entry.status === 404) {
         byKey.delete(hrefKey(entry.href));
@@ -106,8 +105,8 @@ export async function listBySync(client: DavClient, bookUrl: string, token: stri
         byKey.set(hrefKey(entry.href), { href: entry.href, etag: etagOf(entry) });
         removed.delete(hrefKey(entry.href));
       }
-    }
-    const next = childNamed(root, DAV_NS, 'sync-token')?.text.trim() ?? '';
+    });
+    const next = syncToken ?? '';
     if (next === '') {
       throw failure(FAILURE_TYPES.providerBadResponse, `The CardDAV server answered ${what} at ${describeUrl(bookUrl)} without a sync-token.`);
     }
@@ -119,16 +118,16 @@ export async function listBySync(client: DavClient, bookUrl: string, token: stri
 
 /** Lists every card with `PROPFIND Depth: 1` (hrefs and etags). */
 export async function listByPropfind(client: DavClient, bookUrl: string, signal: AbortSignal): Promise<Listing> {
+  const what = 'the address book listing (PROPFIND)';
   const bookPath = hrefPath(bookUrl, bookUrl);
-  const answer = await propfind(
-    client,
-    { url: bookUrl, depth: '1', props: '<d:resourcetype/><d:getetag/>', signal, timeoutMs: LISTING_TIMEOUT_MS },
-    'the address book listing (PROPFIND)',
-  );
+  const body = propfindBody('<d:resourcetype/><d:getetag/>');
+  const response = await client.send({ method: 'PROPFIND', url: bookUrl, depth: '1', body, signal, timeoutMs: LISTING_TIMEOUT_MS }, what);
+  if (response.status !== 207) throw failureForStatus(response, what);
   const byKey = new Map<string, ListedCard>();
-  for (const entry of answer.entries) {
+  // Card by card as the body is read: a large book's entries are never all held at once.
+  await eachMultistatusEntry(response, what, (entry) => {
     if (entry.status !== 404 && isCard(entry, bookPath)) byKey.set(hrefKey(entry.href), { href: entry.href, etag: etagOf(entry) });
-  }
+  });
   return sortedListing(byKey, null);
 }
 
@@ -158,10 +157,10 @@ export async function multiget(
   const response = await client.send({ method: 'REPORT', url: bookUrl, body, signal }, what);
   if (response.status !== 207) throw failureForStatus(response, what);
   const cards = new Map<string, FetchedCard>();
-  for (const entry of readMultistatus(response, what).entries) {
+  await eachMultistatusEntry(response, what, (entry) => {
     const data = entry.props.get(propKey(CARDDAV_NS, 'address-data'))?.text ?? null;
     const status = entry.status ?? (entry.props.size > 0 ? 200 : 404);
     cards.set(hrefKey(entry.href), { status, etag: etagOf(entry), data });
-  }
+  });
   return cards;
 }

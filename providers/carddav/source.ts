@@ -24,6 +24,7 @@ import { type ParseCard, parseBasicCard } from './basic-card';
 import type { CarddavCredentials } from './credentials';
 import { type CarddavCursor, absoluteHref, decodeCursor, encodeCursor, relativeHref } from './cursor';
 import { discoverAddressBook } from './discovery';
+import type { OutboundLimits } from '../kit/http';
 import { DavClient } from './http';
 import { type ListedCard, type Listing, compareHrefs, hrefKey, listByPropfind, listBySync, multiget } from './listing';
 import { hrefPath } from './multistatus';
@@ -34,13 +35,13 @@ export interface CarddavSourceOptions {
   parseCard?: ParseCard;
   /** `auto` (default): `sync-collection` when the server has it, else PROPFIND. `propfind`: PROPFIND only. */
   listing?: 'auto' | 'propfind';
-  /** Deadline of one request, body included. Default 60000; a whole-book listing gets 10 minutes. */
+  /** Deadline of one request, body included, instead of `limits.requestTimeoutMs`; a whole-book listing gets 10 minutes. */
   timeoutMs?: number;
   /** Let the user's URL reach loopback and private addresses (the worker's `allowPrivateAddresses`). */
   allowPrivateAddresses?: boolean;
+  /** The worker's outbound limits (`kit/http.ts`); the defaults when absent. */
+  limits?: OutboundLimits;
 }
-
-const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** `url` without user-info, which would be a second, unmanaged copy of the credentials: never used. */
 function withoutUserInfo(url: string): string {
@@ -73,7 +74,8 @@ class CarddavSource implements ContactSource {
   constructor(credentials: CarddavCredentials, options: CarddavSourceOptions) {
     this.#options = options;
     this.#credentials = { ...credentials, url: withoutUserInfo(credentials.url) };
-    this.#client = new DavClient(this.#credentials, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.allowPrivateAddresses);
+    const { limits, timeoutMs, allowPrivateAddresses } = options;
+    this.#client = new DavClient(this.#credentials, { limits, timeoutMs, allowPrivateAddresses });
   }
 
   /** Tokens are valid for one address book of one account: a fingerprint of the URL and user, no secret. */

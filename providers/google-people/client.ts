@@ -9,7 +9,8 @@
 import type { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { failure, httpStatusFailure, redactSecrets } from '../kit/failures';
+import { failure, httpStatusFailure, outboundFailure, redactSecrets } from '../kit/failures';
+import type { OutboundLimits } from '../kit/http';
 import type { PhoneRegion } from '../kit/normalize';
 import { SyncTokenExpiredError, type SyncRequest } from '../types';
 import { excerpt, type DecodedConnections } from './page';
@@ -22,7 +23,6 @@ export const PERSON_FIELDS = 'names,emailAddresses,phoneNumbers,organizations,me
 /** The People API accepts page sizes from 1 to 1000. */
 export const MAX_PAGE_SIZE = 1000;
 
-const DEFAULT_TIMEOUT_MS = 60_000;
 const API_NAME = 'Google People API';
 
 export interface FetchPageOptions {
@@ -36,8 +36,15 @@ export interface FetchPageOptions {
   pageToken: string | null;
   /** Cancellation (e.g. the activity's `cancellationSignal`). Its abort is rethrown unchanged. */
   signal?: AbortSignal;
-  /** Whole request, body included. Default 60000. */
+  /** Whole request, body included, instead of `limits.requestTimeoutMs`. */
   timeoutMs?: number;
+  /** The worker's outbound limits (`kit/http.ts`); the defaults when absent. */
+  limits?: OutboundLimits;
+  /**
+   * Let redirects reach loopback and private addresses (`SOURCES_ALLOW_PRIVATE_ADDRESSES`). The
+   * configured `baseUrl` is the operator's, and may be private either way.
+   */
+  allowPrivateAddresses?: boolean;
   /** Region for phone numbers without a country code; `US` when absent. */
   defaultRegion?: PhoneRegion;
   /** Ask for a sync token, or for the changes since one (sync.ts). */
@@ -92,8 +99,7 @@ function classifyHttpError(httpStatus: number, body: string, retryAfter: string 
  * a provider failure.
  */
 export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<ConnectionsPage> {
-  const { accessToken, pageSize, pageToken, signal } = opts;
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const { accessToken, pageSize, pageToken, signal, timeoutMs, limits } = opts;
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
     throw failure(FAILURE_TYPES.providerInvalidRequest, `pageSize must be an integer from 1 to ${MAX_PAGE_SIZE} (got ${pageSize})`, {
       nonRetryable: true,
@@ -111,19 +117,21 @@ export async function fetchConnectionsPage(opts: FetchPageOptions): Promise<Conn
   setSyncParams(params, opts.sync);
   // String concatenation, not `new URL(path, base)`, keeps a path prefix in baseUrl (a proxy, say).
   const url = `${opts.baseUrl.replace(/\/+$/, '')}/v1/people/me/connections?${params.toString()}`;
+  const destinations = { allowPrivate: opts.allowPrivateAddresses ?? false, trustedOrigins: [new URL(url).origin] };
 
   try {
     const outcome = await (opts.decoder ?? inlineDecoder).request(
-      { url, accessToken, timeoutMs, pageToken, defaultRegion: opts.defaultRegion },
+      { url, accessToken, timeoutMs, limits, destinations, pageToken, defaultRegion: opts.defaultRegion },
       signal,
     );
     switch (outcome.kind) {
       case 'aborted':
         throw signal?.reason ?? new Error('the page request was aborted');
       case 'timeout':
-        throw failure(FAILURE_TYPES.providerUnavailable, `${API_NAME} did not answer within ${timeoutMs} ms.`);
+      case 'too_large':
+      case 'refused':
       case 'network':
-        throw failure(FAILURE_TYPES.providerUnavailable, `Could not reach ${API_NAME}: ${outcome.message}`);
+        throw outboundFailure(outcome, API_NAME);
       case 'http':
         if (opts.sync !== undefined && 'since' in opts.sync && isExpiredSyncToken(outcome.status, outcome.body)) {
           throw new SyncTokenExpiredError(`${API_NAME} no longer accepts the sync token (${outcome.status}): reading everything instead.`);

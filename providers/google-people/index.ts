@@ -42,6 +42,8 @@ function openGooglePeopleSource(credentials: OAuthCredentials, settings: GoogleP
             signal,
             defaultRegion: context.defaultPhoneRegion,
             sync,
+            limits: context.outboundLimits,
+            allowPrivateAddresses: context.allowPrivateAddresses,
             decoder: decoderFor(settings),
           }),
         signal,

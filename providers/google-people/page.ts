@@ -8,8 +8,9 @@
  * in one copy, while an object would be rebuilt field by field on the other side.
  */
 import { z } from 'zod';
-import { describeNetworkError } from '../kit/failures';
-import { httpRequest } from '../kit/http';
+import type { DestinationPolicy } from '../kit/destinations';
+import { plainProblem, type OutboundProblem } from '../kit/failures';
+import { httpRequest, type OutboundLimits } from '../kit/http';
 import type { ContactRecord, RejectedRecord } from '../../db/types';
 import type { PhoneRegion } from '../kit/normalize';
 import { readPeople } from './person';
@@ -59,8 +60,12 @@ export interface PageRequestSpec {
   url: string;
   /** OAuth access token; it goes into the `Authorization` header and nowhere else. */
   accessToken: string;
-  /** Whole request, body included. */
-  timeoutMs: number;
+  /** Whole request, body included, instead of `limits.requestTimeoutMs`. */
+  timeoutMs?: number;
+  /** The worker's outbound limits; the defaults when absent. */
+  limits?: OutboundLimits;
+  /** Where it may connect: the configured API's origin, and public addresses past its redirects. */
+  destinations: DestinationPolicy;
   pageToken: string | null;
   defaultRegion?: PhoneRegion;
 }
@@ -70,10 +75,8 @@ export type PageOutcome =
   | { kind: 'page'; status: number; result: DecodeResult }
   /** Any answer but a 2xx: its body as text, for the failure's message. */
   | { kind: 'http'; status: number; body: string; retryAfter: string | null }
-  | { kind: 'network'; message: string }
-  | { kind: 'timeout' }
-  /** The caller's signal aborted it. */
-  | { kind: 'aborted' };
+  /** No answer (unreachable, a limit passed, a refused address), or the caller's signal aborted it. */
+  | OutboundProblem;
 
 /** Asks for one page and reads it; never rejects. `serializeRaw` as in {@link DecodeRequest}. */
 export async function requestConnections(spec: PageRequestSpec, serializeRaw: boolean, signal?: AbortSignal): Promise<PageOutcome> {
@@ -83,23 +86,17 @@ export async function requestConnections(spec: PageRequestSpec, serializeRaw: bo
       url: spec.url,
       headers: { Authorization: `Bearer ${spec.accessToken}`, Accept: 'application/json' },
       timeoutMs: spec.timeoutMs,
+      limits: spec.limits,
+      destinations: spec.destinations,
       signal,
     },
     'bytes',
   );
-  switch (outcome.kind) {
-    case 'aborted':
-    case 'timeout':
-      return { kind: outcome.kind };
-    case 'network':
-      return { kind: 'network', message: describeNetworkError(outcome.error) };
-    case 'answer': {
-      const { status, headers, body } = outcome;
-      if (status < 200 || status > 299) return { kind: 'http', status, body: utf8.decode(body), retryAfter: headers.get('retry-after') };
-      const { pageToken, defaultRegion } = spec;
-      return { kind: 'page', status, result: decodeConnections({ body, pageToken, defaultRegion, serializeRaw }) };
-    }
-  }
+  if (outcome.kind !== 'answer') return plainProblem(outcome);
+  const { status, headers, body } = outcome;
+  if (status < 200 || status > 299) return { kind: 'http', status, body: utf8.decode(body), retryAfter: headers.get('retry-after') };
+  const { pageToken, defaultRegion } = spec;
+  return { kind: 'page', status, result: decodeConnections({ body, pageToken, defaultRegion, serializeRaw }) };
 }
 
 /** The first 200 characters of `body`, whitespace folded: enough to recognise a proxy's error page. */

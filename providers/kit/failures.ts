@@ -6,6 +6,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { msOptionalToNumber } from '@temporalio/common/lib/time';
 import { FAILURE_TYPES } from '../../workflows/contract';
+import type { HttpProblem, TimeLimit } from './http';
 import { parseRetryAfter } from './retry-after';
 
 export interface FailureOptions {
@@ -59,6 +60,58 @@ export function describeNetworkError(error: unknown): string {
     return `${error.message}: ${cause.message}${typeof code === 'string' ? ` (${code})` : ''}`;
   }
   return error.message;
+}
+
+/** A request that brought no answer, as plain data: an {@link HttpProblem}, or a network error in words. */
+export type OutboundProblem = HttpProblem | { kind: 'network'; message: string };
+
+/** `outcome` as plain data, its network error put in words (it crosses threads, and a message is all we keep). */
+export function plainProblem<P extends HttpProblem>(outcome: P | { kind: 'network'; error: unknown }): P | { kind: 'network'; message: string } {
+  return outcome.kind === 'network' ? { kind: 'network', message: describeNetworkError(outcome.error) } : (outcome as P);
+}
+
+/** `n` bytes in words: "32 MiB", "4096 bytes". */
+function bytes(n: number): string {
+  const mib = n / (1024 * 1024);
+  return mib >= 1 ? `${Number.isInteger(mib) ? mib : mib.toFixed(1)} MiB` : `${n} bytes`;
+}
+
+/** How a request that passed each time limit is told, and which setting raises it. */
+const TOO_SLOW: Record<Exclude<TimeLimit, 'connect'>, (ms: number) => string> = {
+  first_byte: (ms) => `did not start answering within ${ms} ms (PROVIDER_FIRST_BYTE_TIMEOUT)`,
+  idle: (ms) => `sent nothing for ${ms} ms in the middle of its answer (PROVIDER_IDLE_TIMEOUT)`,
+  deadline: (ms) => `did not answer within ${ms} ms`,
+};
+
+/**
+ * The failure for a request that brought no answer (not for an abort: the caller rethrows its
+ * signal's reason), in the words of `who` ("The CardDAV server") and `where` (" (the listing at
+ * https://dav.example/…)", or empty): a connection not accepted or a network error is a retryable
+ * `ProviderUnavailable`, any other time limit a retryable `ProviderTooSlow`, the byte cap a retryable
+ * `ResponseTooLarge`, a refused destination a non-retryable `ProviderInvalidRequest`. The messages
+ * name the limit, never the body or the address a name resolved to.
+ */
+export function outboundFailure(problem: Exclude<OutboundProblem, { kind: 'aborted' }>, who: string, where = ''): ApplicationFailure {
+  switch (problem.kind) {
+    case 'network':
+      return failure(FAILURE_TYPES.providerUnavailable, `Could not reach ${who}${where}: ${problem.message}`);
+    case 'refused':
+      return failure(
+        FAILURE_TYPES.providerInvalidRequest,
+        `${who}${where} is at a loopback or private-network address (${problem.origin}), which imports may not reach. Use the server's public address.`,
+        { nonRetryable: true },
+      );
+    case 'too_large':
+      return failure(
+        FAILURE_TYPES.responseTooLarge,
+        `${who} sent an answer larger than ${bytes(problem.maxBytes)}${where} (PROVIDER_MAX_RESPONSE_BYTES); it was not read further.`,
+      );
+    case 'timeout':
+      if (problem.limit === 'connect') {
+        return failure(FAILURE_TYPES.providerUnavailable, `${who} did not accept a connection within ${problem.timeoutMs} ms${where} (PROVIDER_CONNECT_TIMEOUT).`);
+      }
+      return failure(FAILURE_TYPES.providerTooSlow, `${who} ${TOO_SLOW[problem.limit](problem.timeoutMs)}${where}.`);
+  }
 }
 
 /** What a provider's unwanted HTTP status means, in the words of {@link httpStatusFailure}'s caller. */

@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { parseHttpUrl } from '../../config/parse';
 import type { OAuthConnect, OAuthEndpoints } from '../types';
-import { describeNetworkError } from './failures';
+import { outboundFailure, plainProblem } from './failures';
 import { httpRequest } from './http';
 import type { OAuthProvider } from './oauth-client';
 import { tokenGrant, type TokenGrant } from './oauth';
@@ -112,13 +112,14 @@ export async function revokeToken(endpoints: OAuthEndpoints, refreshToken: strin
         ...(clientId && clientSecret ? { client_id: clientId, client_secret: clientSecret } : {}),
       }).toString(),
       timeoutMs: REVOKE_TIMEOUT_MS,
+      // The endpoint is the operator's (it may be private); where it redirects is judged as any URL.
+      destinations: { allowPrivate: false, trustedOrigins: [new URL(endpoints.revocationUrl).origin] },
     },
     'text',
   );
   const endpoint = `${endpoints.provider.name}'s revocation endpoint`;
-  if (outcome.kind === 'timeout') return { outcome: 'failed', reason: `${endpoint} did not answer within ${REVOKE_TIMEOUT_MS} ms` };
-  if (outcome.kind === 'network') return { outcome: 'failed', reason: `could not reach ${endpoint}: ${describeNetworkError(outcome.error)}` };
   if (outcome.kind === 'aborted') return { outcome: 'failed', reason: 'the revocation was aborted' };
+  if (outcome.kind !== 'answer') return { outcome: 'failed', reason: outboundFailure(plainProblem(outcome), endpoint).message };
   if (outcome.status >= 200 && outcome.status <= 299) return { outcome: 'revoked' };
   if (outcome.status === 400 && outcome.body.includes('invalid_token')) return { outcome: 'revoked' };
   return { outcome: 'failed', reason: `${endpoint} answered HTTP ${outcome.status}` };

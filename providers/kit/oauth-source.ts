@@ -91,6 +91,7 @@ export function oauthAccessTokens(
     key: { ...context.owner, provider: providerId },
     tokens: context.tokens,
     accessToken: credentials.accessToken,
+    outbound: { limits: context.outboundLimits, allowPrivateAddresses: context.allowPrivateAddresses },
   });
 }
 

@@ -19,14 +19,21 @@ import { ConfigError, parseHttpUrl } from '../../config/parse';
 import type { ConnectionKey } from '../../db/connections';
 import { FAILURE_TYPES } from '../../workflows/contract';
 import type { TokenVault } from '../types';
-import { describeNetworkError, failure, jsonOrUndefined, workerMisconfigured } from './failures';
-import { httpRequest } from './http';
+import { failure, jsonOrUndefined, outboundFailure, plainProblem, workerMisconfigured } from './failures';
+import { httpRequest, type OutboundLimits } from './http';
 import type { OAuthClient, OAuthProvider } from './oauth-client';
 import { parseRetryAfter } from './retry-after';
 
 /** A token this close to its expiry is refreshed before it is used. */
 export const ACCESS_TOKEN_REFRESH_MARGIN_MS = 60_000;
+/** A token endpoint answers at once or not at all: half the usual request deadline. */
 const TOKEN_TIMEOUT_MS = 30_000;
+
+/** What token requests are held to: the worker's outbound limits, and whether redirects may reach private addresses. */
+export interface TokenRequestSettings {
+  limits?: OutboundLimits;
+  allowPrivateAddresses?: boolean;
+}
 
 export type { OAuthClient, OAuthProvider } from './oauth-client';
 
@@ -102,8 +109,11 @@ export async function tokenGrant(
   form: Record<string, string>,
   what: string,
   signal?: AbortSignal,
+  outbound: TokenRequestSettings = {},
 ): Promise<TokenGrant> {
   const endpoint = `${provider.name} OAuth token endpoint`;
+  // The token endpoint is the operator's (it may be private); where it redirects is judged as any URL.
+  const destinations = { allowPrivate: outbound.allowPrivateAddresses ?? false, trustedOrigins: [new URL(client.tokenUrl).origin] };
   const outcome = await httpRequest(
     {
       method: 'POST',
@@ -111,13 +121,14 @@ export async function tokenGrant(
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
       body: new URLSearchParams({ ...form, client_id: client.clientId, client_secret: client.clientSecret }).toString(),
       timeoutMs: TOKEN_TIMEOUT_MS,
+      limits: outbound.limits,
+      destinations,
       signal,
     },
     'text',
   );
   if (outcome.kind === 'aborted') throw signal?.reason;
-  if (outcome.kind === 'timeout') throw failure(FAILURE_TYPES.providerUnavailable, `The ${endpoint} did not answer within ${TOKEN_TIMEOUT_MS} ms.`);
-  if (outcome.kind === 'network') throw failure(FAILURE_TYPES.providerUnavailable, `Could not reach the ${endpoint}: ${describeNetworkError(outcome.error)}`);
+  if (outcome.kind !== 'answer') throw outboundFailure(plainProblem(outcome), `the ${endpoint}`);
   const { status, headers, body } = outcome;
   const json = jsonOrUndefined(body);
   if (status >= 200 && status <= 299) {
@@ -160,10 +171,11 @@ export function refreshAccessToken(
   client: OAuthClient & { clientId: string; clientSecret: string },
   refreshToken: string,
   signal?: AbortSignal,
+  outbound: TokenRequestSettings = {},
 ): Promise<TokenGrant> {
   const form: Record<string, string> = { grant_type: 'refresh_token', refresh_token: refreshToken };
   if (provider.refreshScope !== undefined) form.scope = provider.refreshScope;
-  return tokenGrant(provider, client, form, 'the refresh token', signal);
+  return tokenGrant(provider, client, form, 'the refresh token', signal, outbound);
 }
 
 /** The access token as it came, for a source without a refresh token: a 401 is final. */
@@ -180,6 +192,8 @@ export interface RefreshingOptions {
   tokens: TokenVault | undefined;
   /** The access token the import began with, when one came; a token from a later refresh wins. */
   accessToken: string | null;
+  /** What the token requests are held to; the defaults, public redirects only, when absent. */
+  outbound?: TokenRequestSettings;
 }
 
 /** Access tokens refreshed with the refresh token kept in the vault for `key`. */
@@ -220,7 +234,7 @@ export function refreshingAccessToken(options: RefreshingOptions): AccessTokens 
     }
     let result: TokenGrant;
     try {
-      result = await refreshAccessToken(provider, { ...client, clientId, clientSecret }, refreshToken, signal);
+      result = await refreshAccessToken(provider, { ...client, clientId, clientSecret }, refreshToken, signal, options.outbound);
     } catch (err) {
       // Refused for good: the user's connection waits for them to reconnect (and the web app is told).
       if (err instanceof ApplicationFailure && err.type === FAILURE_TYPES.providerUnauthenticated) await vault().refused(key, generation);

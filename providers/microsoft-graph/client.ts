@@ -13,15 +13,14 @@
  */
 import { z } from 'zod';
 import { FAILURE_TYPES } from '../../workflows/contract';
-import { describeNetworkError, failure, httpStatusFailure, jsonOrUndefined, redactSecrets } from '../kit/failures';
-import { httpRequest } from '../kit/http';
+import { failure, httpStatusFailure, jsonOrUndefined, outboundFailure, plainProblem, redactSecrets } from '../kit/failures';
+import { httpRequest, type OutboundLimits } from '../kit/http';
 import type { AccessTokens } from '../kit/oauth';
 import type { MailboxRequests } from './mailbox-limit';
 
 export const API_NAME = 'Microsoft Graph';
 /** The API version every request names, and every link Graph hands back starts with. */
 export const GRAPH_VERSION = '/v1.0';
-const DEFAULT_TIMEOUT_MS = 60_000;
 /** Longest link kept: Graph's are a few hundred characters; anything far longer is not one. */
 export const MAX_LINK_CHARS = 4096;
 
@@ -45,8 +44,12 @@ export interface GraphClientOptions {
   auth: AccessTokens;
   /** Where every request waits for its turn (`mailbox-limit.ts`). */
   requests: MailboxRequests;
-  /** Whole request, body included. Default 60000. */
+  /** Whole request, body included, instead of `limits.requestTimeoutMs`. */
   timeoutMs?: number;
+  /** The worker's outbound limits (`kit/http.ts`); the defaults when absent. */
+  limits?: OutboundLimits;
+  /** Loopback and private addresses allowed beyond the base URL's origin (`SOURCES_ALLOW_PRIVATE_ADDRESSES`). */
+  allowPrivateAddresses?: boolean;
 }
 
 /** "(429 TooManyRequests): Too many requests" from Graph's error body, or a short excerpt of whatever came. */
@@ -100,33 +103,28 @@ export class GraphClient {
     if (accessToken === '') {
       throw failure(FAILURE_TYPES.providerUnauthenticated, 'No access token was given. Ask the user to connect their account.', { nonRetryable: true });
     }
-    const timeoutMs = this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const { baseUrl, timeoutMs, limits, allowPrivateAddresses } = this.#options;
     const outcome = await httpRequest(
       {
         method: 'GET',
-        url: `${this.#options.baseUrl}${ref}`,
+        url: `${baseUrl}${ref}`,
         headers: {
           Authorization: `Bearer ${accessToken}`,
           Accept: 'application/json',
           ...(maxPageSize === undefined ? {} : { Prefer: `odata.maxpagesize=${maxPageSize}` }),
         },
-        timeoutMs,
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        limits,
+        // The operator's base URL may be private (the demo provider); nothing else is reached.
+        destinations: { allowPrivate: allowPrivateAddresses ?? false, trustedOrigins: [new URL(baseUrl).origin] },
         signal,
         // A redirect would carry the token along: Graph sends none to these requests.
         redirect: 'manual',
       },
       'text',
     );
-    switch (outcome.kind) {
-      case 'aborted':
-        throw signal.reason ?? new Error('the Graph request was aborted');
-      case 'timeout':
-        throw failure(FAILURE_TYPES.providerUnavailable, `${API_NAME} did not answer within ${timeoutMs} ms.`);
-      case 'network':
-        throw failure(FAILURE_TYPES.providerUnavailable, `Could not reach ${API_NAME}: ${describeNetworkError(outcome.error)}`);
-      case 'answer':
-        break;
-    }
+    if (outcome.kind === 'aborted') throw signal.reason ?? new Error('the Graph request was aborted');
+    if (outcome.kind !== 'answer') throw outboundFailure(plainProblem(outcome), API_NAME);
     const { status, headers, body } = outcome;
     if (status >= 200 && status <= 299) {
       const json = jsonOrUndefined(body);

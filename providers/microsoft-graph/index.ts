@@ -17,6 +17,8 @@ function openMicrosoftGraphSource(credentials: OAuthCredentials, settings: Micro
     auth: oauthAccessTokens(credentials, { provider: MICROSOFT_OAUTH, client: settings.oauth }, microsoftGraph.id, context),
     requests: mailboxRequests(),
     defaultRegion: context.defaultPhoneRegion,
+    limits: context.outboundLimits,
+    allowPrivateAddresses: context.allowPrivateAddresses,
   });
 }
 

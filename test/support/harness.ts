@@ -11,12 +11,15 @@ import { after } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { dataConverter } from '../../encryption/data-converter';
+import type { ConnectionGate } from '../../activities/connection-gate';
+import { DEFAULT_GIVE_UP_AFTER_SECONDS, type OutboundLimits } from '../../config/defaults';
 import { parsePayloadKeys } from '../../config/parse';
 import { createTokenSealer, type TokenSealer } from '../../encryption/token-seal';
 import { openStore } from '../../db';
 import type { Store } from '../../db/types';
 import { bundleWorkflowsInThread } from '../../worker/bundle-workflows';
 import { createImportWorker } from '../../worker/create-worker';
+import type { HeapHeadroom } from '../../worker/heap-headroom';
 import { SEARCH_ATTRIBUTE_DEFINITIONS, type ImportTuning } from '../../workflows/contract';
 import { startDevServer, type DevServer } from '../../scripts/temporal-cli';
 import { readProviderSettings } from '../../providers';
@@ -98,7 +101,13 @@ export function workflowBundle(): Promise<{ code: string } | { codePath: string 
  * How imports started by tests are cut: small pages, so a few thousand contacts make several
  * batches; no re-auth window, so rejected credentials fail the import at once.
  */
-export const TEST_TUNING: ImportTuning = { pageSize: 100, pagesPerBatch: 2, maxBatchesPerRun: 100, reauthTimeoutSeconds: 0 };
+export const TEST_TUNING: ImportTuning = {
+  pageSize: 100,
+  pagesPerBatch: 2,
+  maxBatchesPerRun: 100,
+  reauthTimeoutSeconds: 0,
+  giveUpAfterSeconds: DEFAULT_GIVE_UP_AFTER_SECONDS,
+};
 
 export const testSealer: TokenSealer = createTokenSealer(Buffer.alloc(32, 7));
 
@@ -154,6 +163,12 @@ export interface WorkerSetup {
   providerUrl: string;
   taskQueue: string;
   heartbeatThrottleMs?: number;
+  /** The worker's outbound limits (short ones, for a test of them); the defaults when absent. */
+  outboundLimits?: OutboundLimits;
+  /** The worker's connection gate; one of the default size when absent. */
+  connectionGate?: ConnectionGate;
+  /** A heap headroom to count the worker's batches (`worker/heap-headroom.ts`); none by default. */
+  heapHeadroom?: HeapHeadroom;
   /** More provider settings, as environment variables (`MICROSOFT_GRAPH_BASE_URL`, an OAuth client). */
   providerEnv?: NodeJS.ProcessEnv;
 }
@@ -168,12 +183,18 @@ export async function startWorker(setup: WorkerSetup): Promise<Worker> {
     workflowBundle: await workflowBundle(),
     heartbeatThrottleMs: setup.heartbeatThrottleMs ?? 20,
     dataConverter: testDataConverter,
+    ...(setup.heapHeadroom ? { heapHeadroom: setup.heapHeadroom } : {}),
     deps: {
       store: setup.store,
       client,
       sealer: testSealer,
       // The test servers (demo provider, Radicale) are on loopback.
-      sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: setup.providerUrl, ...setup.providerEnv }), allowPrivateAddresses: true },
+      sources: {
+        providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: setup.providerUrl, ...setup.providerEnv }),
+        allowPrivateAddresses: true,
+        ...(setup.outboundLimits ? { outboundLimits: setup.outboundLimits } : {}),
+      },
+      ...(setup.connectionGate ? { connectionGate: setup.connectionGate } : {}),
       keepAliveHeartbeatMs: 500,
     },
   });

@@ -1,0 +1,175 @@
+/**
+ * Temporal's task-queue fairness (`matching.enableFairness`, `priority.fairnessKey` = tenant on
+ * every batch): what it changes on the dev server. A worker with few activity slots; one tenant
+ * queues many one-batch imports, then another tenant starts one; the second tenant's import is
+ * timed from its start to its end, with fairness off and on (a dev server of its own each). The
+ * demo provider answers every page after a delay, so a batch holds its slot a while and the
+ * first tenant's backlog stays in the task queue, where fairness acts.
+ *
+ * In-process: the demo provider, a worker and a SQLite store of its own; no API (imports are
+ * started as workflows), so nothing but the queue's order is measured.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { DEFAULT_TUNING } from '../config/defaults';
+import { openStore } from '../db';
+import { startDemoProvider } from '../demo-provider/server';
+import { createTokenSealer } from '../encryption/token-seal';
+import { readProviderSettings } from '../providers';
+import { startDevServer } from '../scripts/temporal-cli';
+import { bundleWorkflowsInThread } from '../worker/bundle-workflows';
+import { createImportWorker } from '../worker/create-worker';
+import { ImportContacts } from '../workflows';
+import { importWorkflowId, SEARCH_ATTRIBUTE_DEFINITIONS, type ImportInput } from '../workflows/contract';
+import { round, type Progress } from './support';
+
+export interface FairnessRow {
+  /** `matching.enableFairness` on the dev server. */
+  fairness: 'off' | 'on';
+  /** Task queue partitions: the server's default (4), or one (`matching.numTaskqueue*Partitions`). */
+  partitions: 'default' | 1;
+  /** Activity slots of the worker. */
+  slots: number;
+  /** One-batch imports the busy tenant queued first. */
+  busyImports: number;
+  /** The demo provider's delay per page: about how long one batch holds its slot. */
+  pageDelayMs: number;
+  /** The quiet tenant's one import, start to end, in each round; and their median. */
+  quietSeconds: number[];
+  quietMedianSeconds: number;
+  /** How long the quiet import's batch waited in the task queue (scheduled to started), each round; and their median. */
+  quietQueueSeconds: number[];
+  quietQueueMedianSeconds: number;
+  /** The busy tenant's imports, first start to last end, median of the rounds. */
+  busyMedianSeconds: number;
+}
+
+const CONTACTS = 100;
+const CONFIGURATIONS = [
+  { fairness: 'off', partitions: 'default' },
+  { fairness: 'on', partitions: 'default' },
+  { fairness: 'off', partitions: 1 },
+  { fairness: 'on', partitions: 1 },
+] as const;
+
+const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+
+export async function measureFairness(
+  progress: Progress,
+  options: { busyImports?: number; slots?: number; pageDelayMs?: number; rounds?: number } = {},
+): Promise<FairnessRow[]> {
+  const { busyImports = 30, slots = 2, pageDelayMs = 200, rounds = 3 } = options;
+  const provider = await startDemoProvider({ contacts: CONTACTS, faults: { slowMs: pageDelayMs } });
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'contacts-bench-fairness-'));
+  const store = await openStore({ kind: 'sqlite', file: path.join(dataDir, 'contacts.db') });
+  const sealer = createTokenSealer(randomBytes(32));
+  const workflowBundle = await bundleWorkflowsInThread();
+  const rows: FairnessRow[] = [];
+  try {
+    for (const { fairness, partitions } of CONFIGURATIONS) {
+      const server = await startDevServer({
+        headless: true,
+        searchAttributes: SEARCH_ATTRIBUTE_DEFINITIONS,
+        dynamicConfig: {
+          'matching.enableFairness': fairness === 'on',
+          ...(partitions === 1 ? { 'matching.numTaskqueueReadPartitions': 1, 'matching.numTaskqueueWritePartitions': 1 } : {}),
+        },
+      });
+      const connection = await Connection.connect({ address: server.address });
+      const nativeConnection = await NativeConnection.connect({ address: server.address });
+      try {
+        const client = new Client({ connection });
+        const quiet: number[] = [];
+        const queued: number[] = [];
+        const busy: number[] = [];
+        for (let round = 0; round < rounds; round += 1) {
+          const taskQueue = `fairness-${randomBytes(4).toString('hex')}`;
+          const worker = await createImportWorker({
+            connection: nativeConnection,
+            namespace: 'default',
+            taskQueue,
+            workflowBundle,
+            maxConcurrentActivityTaskExecutions: slots,
+            deps: { store, sealer, sources: { providers: readProviderSettings({ GOOGLE_PEOPLE_BASE_URL: provider.url }), allowPrivateAddresses: true } },
+          });
+          const start = (tenant: string, userId: string) => {
+            const input: ImportInput = {
+              tenant,
+              userId,
+              provider: 'google-people',
+              sealedCredentials: sealer.seal(JSON.stringify({ accessToken: 'demo-token', refreshToken: null })),
+              tuning: { ...DEFAULT_TUNING, pageSize: CONTACTS, pagesPerBatch: 1 },
+              startedAt: new Date().toISOString(),
+              mode: 'full',
+            };
+            // As the API starts an import: its workflow tasks carry the tenant's fairness key too.
+            return client.workflow.start(ImportContacts, {
+              taskQueue,
+              workflowId: importWorkflowId({ tenant, userId }, 'google-people'),
+              args: [input],
+              priority: { fairnessKey: tenant },
+            });
+          };
+          await worker.runUntil(async () => {
+            const busyStarted = performance.now();
+            const handles = await Promise.all(Array.from({ length: busyImports }, (_, i) => start('busy', `${taskQueue}-busy-${i}`)));
+            // Its backlog waits in the task queue before the quiet tenant's one import arrives.
+            await new Promise((resolve) => setTimeout(resolve, 2 * pageDelayMs));
+            const quietStarted = performance.now();
+            const handle = await start('quiet', `${taskQueue}-quiet`);
+            await handle.result();
+            quiet.push(round2((performance.now() - quietStarted) / 1000));
+            queued.push(await queueWaitOf(handle));
+            await Promise.all(handles.map((handle) => handle.result()));
+            busy.push(round2((performance.now() - busyStarted) / 1000));
+          });
+        }
+        const row: FairnessRow = {
+          fairness,
+          partitions,
+          slots,
+          busyImports,
+          pageDelayMs,
+          quietSeconds: quiet,
+          quietMedianSeconds: median(quiet),
+          quietQueueSeconds: queued,
+          quietQueueMedianSeconds: median(queued),
+          busyMedianSeconds: median(busy),
+        };
+        rows.push(row);
+        progress(
+          `  fairness ${fairness}, ${partitions === 1 ? 'one partition' : 'default partitions'}: the quiet tenant's batch waited ${queued.join(', ')} s ` +
+            `in the queue (median ${row.quietQueueMedianSeconds} s), its import took ${quiet.join(', ')} s (median ${row.quietMedianSeconds} s), ` +
+            `beside ${busyImports} queued imports, which took ${row.busyMedianSeconds} s`,
+        );
+      } finally {
+        await nativeConnection.close();
+        await connection.close();
+        await server.stop();
+      }
+    }
+  } finally {
+    await store.close();
+    await provider.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+const round2 = (value: number) => round(value, 2);
+
+/** Seconds the import's first batch waited between being scheduled and being started, from its history. */
+async function queueWaitOf(handle: WorkflowHandle): Promise<number> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const at = (event: (typeof events)[number] | undefined) => {
+    const time = event?.eventTime;
+    return time ? Number(time.seconds) * 1000 + Math.floor((time.nanos ?? 0) / 1e6) : NaN;
+  };
+  const scheduled = events.find((event) => event.activityTaskScheduledEventAttributes);
+  const started = events.find((event) => event.activityTaskStartedEventAttributes);
+  return round2((at(started) - at(scheduled)) / 1000);
+}
