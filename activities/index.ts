@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import { connectionsPerTenant, WORKER_DEFAULTS } from '../config/defaults';
 import type { TokenSealer } from '../encryption/token-seal';
 import type { Store } from '../db/types';
+import { createConnectionActivities } from './connections';
 import { createErasureActivities } from './erasure';
 import { createImportBatch } from './import-batch';
 import { createScheduleActivities } from './sync-schedules';
@@ -16,7 +17,7 @@ import { measureBatch } from './metrics';
 import { createConnectionGate, type ConnectionGate } from './connection-gate';
 import { createPageGate, type PageGate } from './page-gate';
 import { SealedTokenVault } from './token-vault';
-import { openSource, type SourceSettings } from '../providers';
+import { openSource, type SourceOpener, type SourceSettings } from '../providers';
 
 export interface ActivityDeps {
   store: Store;
@@ -26,7 +27,7 @@ export interface ActivityDeps {
   /** What sources read from the worker's configuration (each provider's settings; never credentials). */
   sources: SourceSettings;
   /** Which source serves a provider; the registry's (`providers/index.ts`) unless a test swaps it. */
-  openSource?: typeof openSource;
+  openSource?: SourceOpener;
   /** How often a batch heartbeats while it waits on a slow page; below the heartbeat timeout. */
   keepAliveHeartbeatMs?: number;
   /**
@@ -58,13 +59,14 @@ export function createActivities(deps: ActivityDeps) {
         ...deps,
         // Uploaded files live in the worker's own store; sources read them through it. Kept refresh
         // tokens too, sealed with the worker's key.
-        sources: { uploads: deps.store.uploads, tokens: new SealedTokenVault(deps.store.credentials, deps.sealer), ...deps.sources },
+        sources: { uploads: deps.store.uploads, tokens: new SealedTokenVault(deps.store.connections, deps.sealer), ...deps.sources },
         openSource: deps.openSource ?? openSource,
         pageGate: deps.pageGate ?? createPageGate(WORKER_DEFAULTS.pagesInFlight[deps.store.kind]),
         connectionGate,
       }),
     ),
     ...createErasureActivities(deps),
+    ...createConnectionActivities(deps),
     ...createScheduleActivities(deps),
     ...createUploadExpiryActivities(deps),
     ...createWebhookActivities({

@@ -67,7 +67,7 @@ describe('the Microsoft Graph source against a lying Graph', () => {
     graph.addMailbox(mailbox);
     graph.put(mailbox, 'contacts', graphContact('d0', 'Ada', 'Default'));
     graph.resetStats();
-    source = sourceAt(graph.url, `at-${mailbox}`);
+    source = await sourceAt(graph.url, `at-${mailbox}`);
   });
 
   it('refuses a next link to the very page it came with, rather than save that page for ever', async () => {

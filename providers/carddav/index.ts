@@ -1,13 +1,13 @@
 /**
  * The CardDAV provider (RFC 6352): discovery, `sync-collection` or PROPFIND listings,
  * `addressbook-multiget` pages and a resumable cursor (source.ts). Cards are read with the same
- * vCard reader as uploaded files (`providers/formats`), and normalised the same way.
+ * vCard reader as uploaded files (`providers/formats`), and normalised the same way. Accounts
+ * connect through a form checked with discovery (connect.ts).
  */
-import { createCardParser } from '../formats';
 import type { ProviderDefinition } from '../types';
-import { CarddavCredentials, toCarddavCredentials } from './credentials';
+import { carddavConnect, openCarddavSource } from './connect';
+import { CarddavSourceCredentials, toCarddavCredentials } from './credentials';
 import { CarddavSource } from './request';
-import { createCarddavSource } from './source';
 
 export { type CardResult, type ParseCard, parseBasicCard } from './basic-card';
 export { CarddavCredentials } from './credentials';
@@ -29,14 +29,10 @@ export const carddav = {
       { name: 'password', label: 'Password', type: 'password' },
     ],
   },
-  credentials: CarddavCredentials,
+  credentials: CarddavSourceCredentials,
   toCredentials: toCarddavCredentials,
   // The server is the user's (the URL comes with each import): nothing to configure.
   readSettings: () => ({}),
-  openSource: (credentials, _settings, context) =>
-    createCarddavSource(credentials, {
-      parseCard: createCardParser({ defaultRegion: context.defaultPhoneRegion }),
-      allowPrivateAddresses: context.allowPrivateAddresses,
-      limits: context.outboundLimits,
-    }),
-} as const satisfies ProviderDefinition<'carddav', typeof CarddavSource, CarddavCredentials, Record<string, never>>;
+  openSource: (credentials, _settings, context) => openCarddavSource(credentials, context),
+  connect: carddavConnect,
+} as const satisfies ProviderDefinition<'carddav', typeof CarddavSource, CarddavSourceCredentials, Record<string, never>>;

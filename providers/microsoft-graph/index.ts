@@ -4,11 +4,11 @@
  * access tokens refreshed at the Microsoft identity platform (`kit/oauth.ts`), and at most 4
  * requests at once per mailbox (mailbox-limit.ts).
  */
-import { OAuthCredentials, oauthAccessTokens, toOAuthCredentials } from '../kit/oauth-source';
+import { OAuthCredentials, oauthAccessTokens, oauthConnect, toOAuthCredentials } from '../kit/oauth-source';
 import type { ContactSource, ProviderDefinition, SourceContext } from '../types';
 import { mailboxRequests } from './mailbox-limit';
 import { MicrosoftGraphSource } from './request';
-import { MICROSOFT_OAUTH, readMicrosoftGraphSettings, type MicrosoftGraphSettings } from './settings';
+import { MICROSOFT_OAUTH, MICROSOFT_SCOPES, readMicrosoftGraphSettings, type MicrosoftGraphSettings } from './settings';
 import { createMicrosoftGraphSource } from './source';
 
 function openMicrosoftGraphSource(credentials: OAuthCredentials, settings: MicrosoftGraphSettings, context: SourceContext): ContactSource {
@@ -32,4 +32,5 @@ export const microsoftGraph = {
   toCredentials: toOAuthCredentials,
   readSettings: readMicrosoftGraphSettings,
   openSource: openMicrosoftGraphSource,
+  connect: oauthConnect<MicrosoftGraphSettings>({ oauth: MICROSOFT_OAUTH, scopes: MICROSOFT_SCOPES }),
 } as const satisfies ProviderDefinition<'microsoft-graph', typeof MicrosoftGraphSource, OAuthCredentials, MicrosoftGraphSettings>;

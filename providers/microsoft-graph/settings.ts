@@ -2,6 +2,7 @@
 import { parseHttpUrl } from '../../config/parse';
 import { readOAuthClient, type OAuthClient, type OAuthProvider } from '../kit/oauth';
 import { GRAPH_VERSION } from './client';
+import { readOAuthEndpointUrls, type OAuthEndpointDefaults } from '../kit/oauth-connect';
 
 /** `MICROSOFT_GRAPH_BASE_URL` when unset: Microsoft Graph itself. */
 export const DEFAULT_MICROSOFT_GRAPH_BASE_URL = 'https://graph.microsoft.com';
@@ -12,14 +13,26 @@ export const DEFAULT_MICROSOFT_GRAPH_BASE_URL = 'https://graph.microsoft.com';
 export const DEFAULT_MICROSOFT_TOKEN_URL = 'https://login.microsoftonline.com/common/oauth2/v2.0/token';
 
 /**
- * Microsoft's OAuth client, in messages and variable names. A refresh asks again for what an import
- * needs: reading contacts, and a refresh token to keep (the v2.0 endpoint may refuse a refresh that
- * names no scope).
+ * `MICROSOFT_AUTH_URL` when unset: the v2.0 authorization endpoint for work, school and personal
+ * accounts; `npm start` points it at the demo provider. Microsoft offers no endpoint that revokes a
+ * refresh token, so there is no `MICROSOFT_REVOKE_URL`: disconnecting deletes the kept token only.
+ */
+export const DEFAULT_MICROSOFT_CONNECT_URLS: OAuthEndpointDefaults = {
+  authorizationUrl: 'https://login.microsoftonline.com/common/oauth2/v2.0/authorize',
+  revocationUrl: null,
+};
+
+/** What an import needs: reading contacts, and a refresh token to keep (`offline_access`). */
+export const MICROSOFT_SCOPES = ['https://graph.microsoft.com/Contacts.Read', 'offline_access'] as const;
+
+/**
+ * Microsoft's OAuth client, in messages and variable names. A refresh asks again for
+ * {@link MICROSOFT_SCOPES} (the v2.0 endpoint may refuse a refresh that names no scope).
  */
 export const MICROSOFT_OAUTH: OAuthProvider = {
   name: 'Microsoft',
   envPrefix: 'MICROSOFT',
-  refreshScope: 'https://graph.microsoft.com/Contacts.Read offline_access',
+  refreshScope: MICROSOFT_SCOPES.join(' '),
 };
 
 export interface MicrosoftGraphSettings {
@@ -27,6 +40,8 @@ export interface MicrosoftGraphSettings {
   baseUrl: string;
   /** The client workers refresh access tokens with (`MICROSOFT_CLIENT_ID`, `MICROSOFT_CLIENT_SECRET`, `MICROSOFT_TOKEN_URL`). */
   oauth: OAuthClient;
+  /** Where connect sessions send users to consent (`MICROSOFT_AUTH_URL`); no revocation endpoint. */
+  connectUrls: OAuthEndpointDefaults;
 }
 
 /**
@@ -44,5 +59,6 @@ export function readMicrosoftGraphSettings(env: NodeJS.ProcessEnv): MicrosoftGra
   return {
     baseUrl: graphBaseUrl(parseHttpUrl('MICROSOFT_GRAPH_BASE_URL', env.MICROSOFT_GRAPH_BASE_URL, DEFAULT_MICROSOFT_GRAPH_BASE_URL)),
     oauth: readOAuthClient(env, MICROSOFT_OAUTH, DEFAULT_MICROSOFT_TOKEN_URL),
+    connectUrls: readOAuthEndpointUrls(env, MICROSOFT_OAUTH, DEFAULT_MICROSOFT_CONNECT_URLS),
   };
 }

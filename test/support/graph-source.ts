@@ -13,7 +13,7 @@ const OWNER = { tenant: 'default', userId: 'alice' };
 const MAX_TEST_PAGES = 500;
 
 /** A Microsoft Graph source reading at `baseUrl` with `accessToken` alone (no refresh). */
-export function sourceAt(baseUrl: string, accessToken: string): ContactSource {
+export function sourceAt(baseUrl: string, accessToken: string): Promise<ContactSource> {
   const providers = readProviderSettings({ MICROSOFT_GRAPH_BASE_URL: baseUrl });
   return openSource('microsoft-graph', JSON.stringify({ accessToken, refreshToken: null }), { providers }, OWNER);
 }
