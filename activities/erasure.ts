@@ -54,12 +54,13 @@ export function createErasureActivities(deps: ErasureDeps) {
     }
   }
 
-  /** Deletes the user's contacts, rejects, uploaded files and stored credentials; resolves to how many contacts went. Idempotent. */
+  /** Deletes the user's contacts, rejects, uploaded files, connections and connect sessions; resolves to how many contacts went. Idempotent. */
   async function deleteUserData(owner: EraseUserInput): Promise<number> {
     const deleted = await deps.store.tenant(owner.tenant).deleteUser(owner.userId);
     await deps.store.uploads.deleteUser(owner.tenant, owner.userId);
-    // Stored refresh tokens too: nothing that could read the user's contacts again outlives the erasure.
-    await deps.store.credentials.deleteUser(owner.tenant, owner.userId);
+    // Their connections too: nothing that could read the user's contacts again outlives the erasure.
+    await deps.store.connections.deleteUser(owner.tenant, owner.userId);
+    await deps.store.connectSessions.deleteUser(owner.tenant, owner.userId);
     return deleted;
   }
 

@@ -30,7 +30,7 @@ import {
   type ImportCheckpoint,
 } from '../workflows/checkpoint';
 import { FAILURE_TYPES, ImportBatchInput, readInput, type ImportBatchResult } from '../workflows/contract';
-import type { ContactSource, openSource as OpenSource, SourceSettings } from '../providers';
+import type { ContactSource, SourceOpener, SourceSettings } from '../providers';
 import { invalidInput } from '../providers/kit/failures';
 import { fetchSyncedPage, keepSyncToken, resolveSyncMode, settleSyncedPage, type FetchedPage } from './import-sync';
 import { pageMetrics, type PageMetrics } from './metrics';
@@ -41,7 +41,7 @@ export interface ImportBatchDeps {
   store: Store;
   sealer: TokenSealer;
   sources: SourceSettings;
-  openSource: typeof OpenSource;
+  openSource: SourceOpener;
   keepAliveHeartbeatMs?: number;
   /** The worker's one page gate: how many pages are saved at once in this process, and whose go next. */
   pageGate: PageGate;
@@ -105,7 +105,7 @@ async function resume(ctx: Context, contacts: ContactStore, input: ImportBatchIn
 /** Unseals the credentials, opens the source and resolves the sync mode: the batch, ready to fetch. */
 async function open(ctx: Context, deps: ImportBatchDeps, input: ImportBatchInput, from: BatchHeartbeat): Promise<OpenBatch> {
   const owner = { tenant: input.tenant, userId: input.userId };
-  const source = deps.openSource(input.provider, unseal(ctx, deps, input.sealedCredentials), deps.sources, owner);
+  const source = await deps.openSource(input.provider, unseal(ctx, deps, input.sealedCredentials), deps.sources, owner);
   let checkpoint: ImportCheckpoint;
   try {
     // The budgets its requests count against, filed under the import: its status says when one is closed.

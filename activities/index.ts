@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import { connectionsPerTenant, GOVERNOR_DEFAULTS, WORKER_DEFAULTS } from '../config/defaults';
 import type { TokenSealer } from '../encryption/token-seal';
 import type { Store } from '../db/types';
+import { createConnectionActivities } from './connections';
 import { createErasureActivities } from './erasure';
 import { createImportBatch } from './import-batch';
 import { createScheduleActivities } from './sync-schedules';
@@ -16,7 +17,7 @@ import { measureBatch } from './metrics';
 import { createConnectionGate, type ConnectionGate } from './connection-gate';
 import { createPageGate, type PageGate } from './page-gate';
 import { SealedTokenVault } from './token-vault';
-import { openSource, type SourceSettings } from '../providers';
+import { openSource, type SourceOpener, type SourceSettings } from '../providers';
 import { createRequestGovernor, type RequestGovernor } from '../providers/kit/governor';
 
 export interface ActivityDeps {
@@ -27,7 +28,7 @@ export interface ActivityDeps {
   /** What sources read from the worker's configuration (each provider's settings; never credentials). */
   sources: SourceSettings;
   /** Which source serves a provider; the registry's (`providers/index.ts`) unless a test swaps it. */
-  openSource?: typeof openSource;
+  openSource?: SourceOpener;
   /** How often a batch heartbeats while it waits on a slow page; below the heartbeat timeout. */
   keepAliveHeartbeatMs?: number;
   /**
@@ -66,7 +67,7 @@ export function createActivities(deps: ActivityDeps) {
         // tokens too, sealed with the worker's key, and the budgets every worker shares.
         sources: {
           uploads: deps.store.uploads,
-          tokens: new SealedTokenVault(deps.store.credentials, deps.sealer),
+          tokens: new SealedTokenVault(deps.store.connections, deps.sealer),
           governor: deps.governor ?? createRequestGovernor({ state: deps.store.budgets, ...GOVERNOR_DEFAULTS }),
           ...deps.sources,
         },
@@ -76,6 +77,7 @@ export function createActivities(deps: ActivityDeps) {
       }),
     ),
     ...createErasureActivities(deps),
+    ...createConnectionActivities(deps),
     ...createScheduleActivities(deps),
     ...createUploadExpiryActivities(deps),
     ...createWebhookActivities({

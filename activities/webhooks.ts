@@ -28,8 +28,19 @@ export interface WebhookDeps {
 /** Longest one attempt waits for the receiver's answer; the activity's own timeout is above it. */
 const ATTEMPT_TIMEOUT_MS = 10_000;
 
-/** The JSON the receiver gets: counts and ids, never contact data or error messages. */
+/** The JSON the receiver gets: counts and ids, never contact data, secrets or error messages. */
 export function webhookBody({ event }: Pick<DeliverWebhookInput, 'event'>): string {
+  if (event.type === 'connection.needs_reauth') {
+    return JSON.stringify({
+      eventId: event.eventId,
+      type: event.type,
+      occurredAt: event.occurredAt,
+      connectionId: event.connectionId,
+      userId: event.userId,
+      provider: event.provider,
+      status: 'needs_reauth',
+    });
+  }
   return JSON.stringify({
     eventId: event.eventId,
     type: event.type,

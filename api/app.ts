@@ -20,12 +20,13 @@ import { keyVerified } from './peer-token';
 import type { Erasure, Imports, TemporalPing } from './imports';
 import { importNotFound } from './imports/status-reader';
 import { checkSyncMode } from './imports/sync-mode';
+import { resolveSource } from './imports/credentials';
 import { importKey, importWorkflowId } from '../workflows/contract';
 import { isProviderId, uploadOf } from '../providers';
 import { resolveImportId } from '../workflows/import-id';
 import { withPartialStatus } from './partial-status';
 import { rateLimit, rateLimitPeers, TokenBuckets, type RateLimitOptions } from './rate-limit';
-import { API_INFO, eraseUser, getImport, healthz, importAction, importEvents, listContacts, listRejects, livez, startImport } from './routes';
+import { API_INFO, eraseUser, getImport, healthz, importAction, importEvents, listContacts, listImports, listRejects, livez, startImport } from './routes';
 import { EVENTS_DEFAULTS, importEvents as streamImportEvents } from './events/stream';
 import { StreamSlots } from './events/stream-slots';
 import { ImportWatchers } from './events/watchers';
@@ -35,6 +36,8 @@ import { uploadRoutes, UPLOADS_PATH } from './uploads';
 import { CREDENTIALS_PATH_SUFFIX, reauthRoutes } from './reauth';
 import { resolveNotify, webhookRoutes } from './hooks/webhooks';
 import { syncRoutes } from './hooks/sync-routes';
+import { connectFlow, type ConnectOptions } from './connect/flow';
+import { connectRoutes } from './connect/routes';
 import type { SyncSchedules } from './hooks/schedules';
 import type { TokenSealer } from '../encryption/token-seal';
 import type { Logger } from '../observability/logger';
@@ -74,6 +77,8 @@ export interface AppDeps {
   metrics?: HttpMetrics;
   /** One line per request, with its `X-Request-Id` (api/request-log.ts). */
   log?: Logger;
+  /** Connect sessions (api/connect/); without them, `POST /v1/connect-sessions` answers 503 and no flow is served. */
+  connect?: ConnectOptions;
 }
 
 export function createApp(deps: AppDeps) {
@@ -122,13 +127,15 @@ export function createApp(deps: AppDeps) {
   app.openapi(startImport, async (c) => {
     const { tenant } = c.var.caller;
     const body = c.req.valid('json');
-    const uploadId = uploadOf(body.source);
+    const request = { ...body, source: await resolveSource(deps.store.connections, tenant, body.userId, body.source) };
+    const { source } = request;
+    const uploadId = uploadOf(source);
     if (uploadId !== undefined) {
       // Checked here, not only by the worker: an import of a file that is not this user's would
       // otherwise be accepted and fail later. Another tenant's upload is as unknown as none. The
       // check also records that this import reads the upload, before it starts, so the upload does
       // not expire under it (db/upload-expiry.ts).
-      const workflowId = importWorkflowId({ tenant, userId: body.userId }, body.source.provider);
+      const workflowId = importWorkflowId({ tenant, userId: body.userId }, source.provider);
       if (!(await deps.store.uploads.reference(tenant, uploadId, { userId: body.userId, workflowId }))) {
         throw new ApiError(
           422,
@@ -138,13 +145,15 @@ export function createApp(deps: AppDeps) {
         );
       }
     }
-    await checkSyncMode(deps.store, tenant, body);
+    await checkSyncMode(deps.store, tenant, request);
     // Events go to the request's `notify`, else the tenant's default URL (api/hooks/webhooks.ts).
     const notify = await resolveNotify(deps.store, tenant, body.notify);
-    const { created, view } = await deps.imports.start(tenant, { ...body, ...(notify ? { notify } : {}) });
+    const { created, view } = await deps.imports.start(tenant, { ...request, ...(notify ? { notify } : {}) });
     c.header('Location', `/v1/imports/${view.importId}`);
     return created ? c.json(view, 202) : c.json(view, 200);
   });
+
+  app.openapi(listImports, async (c) => c.json(await deps.imports.list(c.var.caller.tenant, c.req.valid('query')), 200));
 
   app.openapi(getImport, async (c) => {
     const { tenant } = c.var.caller;
@@ -229,6 +238,11 @@ export function createApp(deps: AppDeps) {
   reauthRoutes(app, { imports: deps.imports });
   webhookRoutes(app, { store: deps.store, sealer: deps.sealer });
   syncRoutes(app, { store: deps.store, schedules: deps.schedules });
+  connectRoutes(app, { store: deps.store, sealer: deps.sealer, schedules: deps.schedules, connect: deps.connect });
+  // The browser's part of connect sessions: outside /v1, with no key (the session's URL is its credential).
+  if (deps.connect && deps.sealer) {
+    app.route('/', connectFlow({ store: deps.store, imports: deps.imports, sealer: deps.sealer, connect: deps.connect, log: deps.log }));
+  }
 
   app.openapi(livez, (c) => c.json({ status: 'ok' as const }, 200));
   // Operator keys, like the codec server (keyless on loopback until any key exists); not a /v1 route.

@@ -8,9 +8,12 @@ import { createPayloadCodec } from '../encryption/payload-codec';
 import { loadPayloadKeyring } from '../encryption/payload-keys';
 import { CONFIG_EXIT_CODE } from '../config/parse';
 import { temporalTarget } from '../config/temporal';
+import { createSigner } from '../encryption/signing';
 import { createTokenSealer, loadTokenKey } from '../encryption/token-seal';
 import { openStore } from '../db';
+import { readProviderSettings } from '../providers';
 import { createApp } from './app';
+import { CALLBACK_PATH } from './connect/flow';
 import { createCodecApp } from './codec';
 import { createAuthenticator, OPEN_MODE_TENANT } from './auth';
 import { isLoopbackHost } from './loopback';
@@ -58,14 +61,15 @@ async function main(): Promise<void> {
     address: target.connectionOptions.address,
     meanwhile: 'answering 503 temporal_unavailable until it is back',
   });
+  const tokenKey = loadTokenKey(config);
   const imports = createTemporalImports({
     client,
-    sealer: createTokenSealer(loadTokenKey(config)),
+    sealer: createTokenSealer(tokenKey),
     tuning: config.importDefaults,
     taskQueue: config.taskQueue,
     isTemporalUp: () => monitor.up,
-    // Providers' refresh tokens are kept here, sealed, for the workers (db/credentials.ts).
-    credentials: store.credentials,
+    // Refresh tokens are kept here, sealed, as the users' connections, for the workers (db/connections.ts).
+    connections: store.connections,
     storedProgress: (tenant, key) => store.tenant(tenant).readCheckpoint(key),
     budgetWait: (tenant, key) => store.budgets.waitOf(tenant, key),
   });
@@ -93,17 +97,24 @@ async function main(): Promise<void> {
     peerRateLimit: config.peerRateLimit,
     uploadMaxBytes: config.uploadMaxBytes,
     uploadQuotaBytes: config.uploadQuotaBytes,
-    sealer: createTokenSealer(loadTokenKey(config)),
+    sealer: createTokenSealer(tokenKey),
     schedules: createTemporalSchedules({
       client,
-      sealer: createTokenSealer(loadTokenKey(config)),
+      sealer: createTokenSealer(tokenKey),
       tuning: config.importDefaults,
       taskQueue: config.taskQueue,
-      credentials: store.credentials,
+      connections: store.connections,
     }),
     events: { watchers, perKey: config.eventStreamsPerKey },
     metrics: createHttpMetrics({ processMetrics: true }),
     log: logger.child({ component: 'http' }),
+    connect: {
+      publicBaseUrl: config.publicBaseUrl,
+      signer: createSigner(tokenKey, 'connect-session'),
+      providers: readProviderSettings(process.env),
+      sessionTtlSeconds: config.connectSessionTtlSeconds,
+      allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
+    },
   });
   // The codec server for the Web UI and the CLI: operator keys only (a tenant's key must not open
   // other tenants' histories); keyless on loopback while no key at all exists, for npm start's Web UI.
@@ -127,6 +138,8 @@ async function main(): Promise<void> {
   console.log(
     `api: codec server at /codec, ${tenantKeys + operatorKeys > 0 ? 'for operator keys' : 'keyless on loopback until any key exists (then for operator keys: `npm run api-key -- create --operator --name NAME`)'}; payloads encrypted with key "${keyring[0].id}"`,
   );
+  // The address each provider's OAuth client must list as a redirect URI.
+  console.log(`api: connect sessions call back at ${config.publicBaseUrl}${CALLBACK_PATH} (PUBLIC_BASE_URL)`);
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     console.log(`api: listening on http://${config.host}:${info.port} (Temporal ${target.connectionOptions.address}, store ${config.database.kind})`);
   });

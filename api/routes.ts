@@ -12,7 +12,9 @@ import {
   ErrorBody,
   Health,
   ImportIdParam,
+  ImportPage,
   ImportView,
+  ListImportsQuery,
   ListContactsQuery,
   RejectPage,
   StartImportBody,
@@ -107,6 +109,18 @@ export const startImport = createRoute({
     ...v1Errors(400, 413, 422, 503),
     409: json(ErrorBody, '`notify` given, and the tenant has no webhook secret yet (`webhook_not_configured`): `PUT /v1/webhook` first'),
   },
+});
+
+export const listImports = createRoute({
+  method: 'get',
+  path: '/v1/imports',
+  summary: "The tenant's imports, open ones first, then the most recently ended: by user, provider or state, a page at a time",
+  description:
+    'Read from Temporal visibility (each import carries its tenant, user, provider and state as search attributes), so a ' +
+    'web app need not remember every import id. The counts are those the import last published (at each batch).',
+  security,
+  request: { query: ListImportsQuery },
+  responses: { 200: json(ImportPage, 'A page of imports'), ...v1Errors(400, 422, 503) },
 });
 
 export const getImport = createRoute({

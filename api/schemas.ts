@@ -85,6 +85,32 @@ export const ImportView = ImportStatus.extend({
 }).openapi('Import');
 export type ImportView = z.infer<typeof ImportView>;
 
+/** `GET /v1/imports`' query: filters, and a page. */
+export const ListImportsQuery = z
+  .object({
+    userId: UserId.optional().openapi({ param: { name: 'userId', in: 'query' }, description: "Only this user's imports" }),
+    provider: z.enum(PROVIDER_IDS).optional().openapi({ param: { name: 'provider', in: 'query' }, description: 'Only imports from this provider' }),
+    state: ImportStatus.shape.state.optional().openapi({ param: { name: 'state', in: 'query' }, description: 'Only imports in this state' }),
+    limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ param: { name: 'limit', in: 'query' } }),
+    cursor: z
+      .string()
+      .min(1)
+      .max(4096)
+      .regex(/^[A-Za-z0-9_-]+$/, { message: 'cursor must be a nextCursor this API returned, unchanged' })
+      .optional()
+      .openapi({ param: { name: 'cursor', in: 'query' }, description: 'The `nextCursor` of the previous page, unchanged' }),
+  })
+  .strict();
+export type ListImportsQuery = z.infer<typeof ListImportsQuery>;
+
+export const ImportPage = z
+  .object({
+    items: z.array(ImportView).describe('Open imports first, then the others, the most recently ended first'),
+    nextCursor: z.string().nullable().describe('Pass back as `cursor` for the next page; `null` on the last page'),
+  })
+  .openapi('ImportPage');
+export type ImportPage = z.infer<typeof ImportPage>;
+
 export const ErrorBody = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })
   .openapi('Error');

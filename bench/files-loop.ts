@@ -67,13 +67,13 @@ function carddavLoop(credentials: string, userId: string, contacts: ContactStore
   let cursor: string | null = null;
   return {
     async step() {
-      const page = await source.fetchPage({ cursor, pageSize: DEFAULT_TUNING.pageSize, signal });
+      const page = await (await source).fetchPage({ cursor, pageSize: DEFAULT_TUNING.pageSize, signal });
       await contacts.upsertContacts(userId, 'carddav', page.contacts);
       if (page.rejected?.length) await contacts.recordRejects(`${userId}/plain-loop`, userId, page.rejected);
       cursor = page.nextCursor;
       return { saved: page.contacts.length, rejected: page.rejected?.length ?? 0, more: cursor !== null };
     },
-    close: async () => source.close?.(),
+    close: async () => (await source).close?.(),
   };
 }
 

@@ -193,6 +193,20 @@ export const SCHEDULE_DEFAULTS = {
   nextRuns: 3,
 } as const;
 
+/** Connect sessions (`POST /v1/connect-sessions`, api/connect/). */
+export const CONNECT_DEFAULTS = {
+  /** How long a connect URL may be followed and its flow finished (`CONNECT_SESSION_TTL`): 10 minutes. */
+  sessionTtlSeconds: 10 * 60,
+  /** An error page sends the browser back to the web app after this many seconds (a link does it at once). */
+  errorRedirectSeconds: 5,
+  /** Account forms (CardDAV) a session may submit: each one makes the service call the user's server. */
+  formAttempts: 5,
+  /** Expired sessions are forgotten this long after they expire. */
+  keepExpiredMs: 24 * 60 * 60_000,
+  /** Origins `PUT /v1/connect-settings` takes at most. */
+  maxRedirectOrigins: 20,
+} as const;
+
 export const PORT_DEFAULTS = {
   api: 3000,
   temporal: 7233,

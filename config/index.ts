@@ -7,6 +7,7 @@ import path from 'node:path';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { TASK_QUEUE, type ImportTuning } from '../workflows/contract';
 import {
+  CONNECT_DEFAULTS,
   connectionsPerTenant,
   DEFAULT_GIVE_UP_AFTER_SECONDS,
   DEFAULT_REAUTH_TIMEOUT_SECONDS,
@@ -28,6 +29,7 @@ import {
   parseBoolean,
   parseDurationMs,
   parseDurationSeconds,
+  parseHttpUrl,
   parseInteger,
   parsePayloadKeys,
   PORT_RANGE,
@@ -93,6 +95,13 @@ export interface AppConfig {
   uploadRetentionSeconds: number;
   /** Requests per second and burst per API key (`RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST`). */
   rateLimit: { perSecond: number; burst: number };
+  /**
+   * Where browsers reach the API (`PUBLIC_BASE_URL`, default `http://HOST:PORT`): connect sessions'
+   * URLs and their OAuth callback, `<PUBLIC_BASE_URL>/connect/callback`, live under it.
+   */
+  publicBaseUrl: string;
+  /** How long a connect session lasts (`CONNECT_SESSION_TTL`, default 10 minutes). */
+  connectSessionTtlSeconds: number;
   /** The same per peer address, for requests without a valid key (`PEER_RATE_LIMIT_PER_SECOND`, `PEER_RATE_LIMIT_BURST`). */
   peerRateLimit: { perSecond: number; burst: number };
   /** Live event streams open at once per API key in one API process (`EVENT_STREAMS_PER_KEY`). */
@@ -126,6 +135,13 @@ function phoneRegion(raw: string): CountryCode {
     throw new ConfigError(`DEFAULT_PHONE_REGION must be a two-letter region code such as US, GB or DE (got "${raw}")`);
   }
   return region;
+}
+
+/** `CONNECT_SESSION_TTL`: a second at least (a session that is over at once connects nobody), a day at most. */
+function sessionTtl(raw: string | undefined): number {
+  const seconds = parseDurationSeconds('CONNECT_SESSION_TTL', raw, CONNECT_DEFAULTS.sessionTtlSeconds, 86_400);
+  if (seconds < 1) throw new ConfigError(`CONNECT_SESSION_TTL must be at least 1 second, such as 10m (got "${raw}")`);
+  return seconds;
 }
 
 /** `IMPORT_GIVE_UP_AFTER`: at least a second (tests), at most a year. */
@@ -191,13 +207,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
 
   const uiPort = parseInteger('TEMPORAL_UI_PORT', env.TEMPORAL_UI_PORT, PORT_DEFAULTS.temporalUi, PORT_RANGE);
+  const port = parseInteger('PORT', env.PORT, PORT_DEFAULTS.api, PORT_RANGE);
+  const host = env.HOST || DEFAULT_HOST;
   const integer = (name: string, fallback: number, min: number, max: number) =>
     parseInteger(name, env[name], fallback, { min, max });
   return {
     taskQueue: env.TEMPORAL_TASK_QUEUE || TASK_QUEUE,
     dataDir,
-    port: parseInteger('PORT', env.PORT, PORT_DEFAULTS.api, PORT_RANGE),
-    host: env.HOST || DEFAULT_HOST,
+    port,
+    host,
     database,
     tokenKey,
     importDefaults: {
@@ -243,5 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     eventStreamsPerKey: integer('EVENT_STREAMS_PER_KEY', DEFAULT_EVENT_STREAMS_PER_KEY, 1, 1_000_000),
     providerGovernor: parseBoolean('PROVIDER_GOVERNOR', env.PROVIDER_GOVERNOR, true),
     codecCorsOrigins: origins('CODEC_CORS_ORIGINS', env.CODEC_CORS_ORIGINS || `http://localhost:${uiPort},http://127.0.0.1:${uiPort}`),
+    publicBaseUrl: parseHttpUrl('PUBLIC_BASE_URL', env.PUBLIC_BASE_URL, `http://${host.includes(':') ? `[${host}]` : host}:${port}`),
+    connectSessionTtlSeconds: sessionTtl(env.CONNECT_SESSION_TTL),
   };
 }

@@ -6,7 +6,9 @@
 import type { Kysely } from 'kysely';
 import { createApiKeyStore } from './api-keys';
 import { createWebhookStore } from './webhooks';
-import { createCredentialStore } from './credentials';
+import { createConnectionStore } from './connections';
+import { createConnectSessionStore } from './connect-sessions';
+import { createConnectSettingsStore } from './connect-settings';
 import {
   currentChangeSeq,
   deleteUserChanges,
@@ -68,7 +70,9 @@ export function createStore(db: Kysely<StoreDatabase>, kind: Store['kind'], opti
     kind,
     apiKeys: createApiKeyStore(db),
     webhooks: createWebhookStore(db),
-    credentials: createCredentialStore(db),
+    connections: createConnectionStore(db),
+    connectSessions: createConnectSessionStore(db),
+    connectSettings: createConnectSettingsStore(db),
     uploads: createUploadStore(db, kind, options),
     syncState: createSyncStateStore(db),
     budgets: createBudgetStore(db, kind),

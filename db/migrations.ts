@@ -1,10 +1,11 @@
 /**
  * Schema migrations, in code so they ship with the build and need no migrations folder at run time.
  * Kysely runs them in name order and records each in `kysely_migration`. `0001_schema` creates the
- * whole schema of db/schema.ts; once a release has shipped, a change to it is the next migration
- * (`0002_…`), never an edit of one that shipped.
+ * schema as it first shipped; each change since is the next migration (`0002_…`), never an edit of
+ * one that shipped. Together they make the schema of db/schema.ts.
  */
 import { DEFAULT_MIGRATION_TABLE, sql, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { newConnectionId } from './connections';
 
 /** Adds `names` as NOT NULL text columns: most of our columns (see db/schema.ts). */
 function requiredText<N extends string>(...names: N[]) {
@@ -91,7 +92,8 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema.createIndex('rejects_by_user').on('rejects').columns(['tenant_id', 'user_id']).execute();
 
-      // One row per (tenant, user, provider): the refresh token and the last access token, sealed (db/credentials.ts).
+      // One row per (tenant, user, provider): the refresh token and the last access token, sealed.
+      // `0003_connections` moves its rows into `connections` and drops it.
       await db.schema
         .createTable('credentials')
         .$call(requiredText('tenant_id', 'user_id', 'provider'))
@@ -145,7 +147,75 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('uploads').dropColumn('import_workflow_id').execute();
     },
   },
-  '0003_rate_budgets': {
+
+  '0003_connections': {
+    async up(db) {
+      // A user's account at a provider, named by its connection id: the one home of their secret
+      // there (db/connections.ts). It takes over the rows of `credentials`.
+      await db.schema
+        .createTable('connections')
+        .$call(requiredText('tenant_id', 'user_id', 'provider', 'connection_id', 'status', 'scopes'))
+        .addColumn('sealed_secret', 'text')
+        .addColumn('sealed_access_token', 'text')
+        .addColumn('access_expires_at', 'text')
+        .addColumn('generation', 'integer', (col) => col.notNull())
+        .$call(requiredText('created_at', 'updated_at'))
+        .addPrimaryKeyConstraint('connections_pkey', ['tenant_id', 'user_id', 'provider'])
+        .execute();
+      await db.schema.createIndex('connections_by_id').on('connections').columns(['tenant_id', 'connection_id']).unique().execute();
+      const kept = await db
+        .selectFrom('credentials')
+        .select(['tenant_id', 'user_id', 'provider', 'sealed_refresh_token', 'sealed_access_token', 'access_expires_at', 'updated_at'])
+        .where('sealed_refresh_token', 'is not', null)
+        .execute();
+      for (const row of kept) {
+        await db
+          .insertInto('connections')
+          .values({
+            tenant_id: row.tenant_id,
+            user_id: row.user_id,
+            provider: row.provider,
+            connection_id: newConnectionId(),
+            status: 'connected',
+            scopes: '',
+            sealed_secret: row.sealed_refresh_token,
+            sealed_access_token: row.sealed_access_token,
+            access_expires_at: row.access_expires_at,
+            generation: 1,
+            created_at: row.updated_at,
+            updated_at: row.updated_at,
+          })
+          .execute();
+      }
+      await db.schema.dropTable('credentials').execute();
+
+      // Connect sessions: single use and short lived (db/connect-sessions.ts).
+      await db.schema
+        .createTable('connect_sessions')
+        .addColumn('session_id', 'text', (col) => col.primaryKey())
+        .$call(requiredText('tenant_id', 'user_id', 'provider', 'redirect_url'))
+        .addColumn('start_import', 'integer', (col) => col.notNull())
+        .$call(requiredText('created_at', 'expires_at'))
+        .addColumn('opened_at', 'text')
+        .addColumn('state_hash', 'text')
+        .addColumn('sealed_verifier', 'text')
+        .addColumn('attempts', 'integer', (col) => col.notNull().defaultTo(0))
+        .addColumn('finished_at', 'text')
+        .addColumn('outcome', 'text')
+        .addColumn('connection_id', 'text')
+        .execute();
+      await db.schema.createIndex('connect_sessions_by_user').on('connect_sessions').columns(['tenant_id', 'user_id']).execute();
+      await db.schema.createIndex('connect_sessions_by_expiry').on('connect_sessions').column('expires_at').execute();
+
+      // One row per tenant: the origins a connect session may send its user back to.
+      await db.schema
+        .createTable('connect_settings')
+        .addColumn('tenant_id', 'text', (col) => col.primaryKey())
+        .$call(requiredText('redirect_origins', 'updated_at'))
+        .execute();
+    },
+  },
+  '0004_rate_budgets': {
     async up(db) {
       // The rate governor's shared state (db/rate-budgets.ts). Times in ms since the epoch: double
       // precision holds them exactly in both dialects, and integer would overflow in PostgreSQL.

@@ -116,16 +116,62 @@ export interface RejectsTable {
   created_at: string;
 }
 
-/** A user's stored provider credentials, sealed with the token key (db/credentials.ts). Never in clear. */
-export interface CredentialsTable {
+/** A user's account at a provider and its sealed secret (db/connections.ts). Never in clear. */
+export interface ConnectionsTable {
   tenant_id: string;
   user_id: string;
   provider: string;
-  sealed_refresh_token: string | null;
-  /** The last access token a refresh gave, so the next batch need not refresh again. */
+  /** `con_…`: the web app's name for it; unique per tenant. */
+  connection_id: string;
+  /** `connected`, `needs_reauth` or `revoked`. */
+  status: 'connected' | 'needs_reauth' | 'revoked';
+  /** The granted scopes, space-separated; empty when the provider did not say. */
+  scopes: string;
+  /** The refresh token, or the provider's own secret (a CardDAV account as JSON), sealed; `null` once revoked. */
+  sealed_secret: string | null;
+  /** The last access token a refresh (or the code exchange) gave, so the next batch need not refresh again. */
   sealed_access_token: string | null;
   /** ISO time that access token expires. */
   access_expires_at: string | null;
+  /** Counts the secrets the user gave, so a refusal of an older one leaves a newer one alone. */
+  generation: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One connect session (db/connect-sessions.ts): single use, short lived. */
+export interface ConnectSessionsTable {
+  /** `cs_…`, random; the connect URL carries it signed. */
+  session_id: string;
+  tenant_id: string;
+  user_id: string;
+  provider: string;
+  /** Where the browser goes at the end: on one of the tenant's allowed origins. */
+  redirect_url: string;
+  /** 1: start an import once the connection exists. */
+  start_import: number;
+  created_at: string;
+  expires_at: string;
+  /** When the connect URL was followed (it is followed once). */
+  opened_at: string | null;
+  /** SHA-256 of the `state` (and form token) the session handed out when it was opened. */
+  state_hash: string | null;
+  /** The PKCE verifier, sealed with the token key. */
+  sealed_verifier: string | null;
+  /** Form submissions so far (account forms). */
+  attempts: number;
+  /** When the callback (or the form) took the session: it is taken once. */
+  finished_at: string | null;
+  /** `connected`, `denied`, or the error code it ended with. */
+  outcome: string | null;
+  connection_id: string | null;
+}
+
+/** A tenant's connect settings (db/connect-settings.ts). */
+export interface ConnectSettingsTable {
+  tenant_id: string;
+  /** JSON array of origins (`https://app.example.com`) a session's `redirectUrl` may be on. */
+  redirect_origins: string;
   updated_at: string;
 }
 
@@ -142,7 +188,9 @@ export interface WebhooksTable {
 
 export interface StoreDatabase {
   webhooks: WebhooksTable;
-  credentials: CredentialsTable;
+  connections: ConnectionsTable;
+  connect_sessions: ConnectSessionsTable;
+  connect_settings: ConnectSettingsTable;
   contacts: ContactsTable;
   api_keys: ApiKeysTable;
   uploads: UploadsTable;

@@ -2,7 +2,9 @@
 import type { ImportCheckpoint } from '../workflows/checkpoint';
 import type { ApiKeyStore } from './api-keys';
 import type { WebhookStore } from './webhooks';
-import type { CredentialStore } from './credentials';
+import type { ConnectionStore } from './connections';
+import type { ConnectSessionStore } from './connect-sessions';
+import type { ConnectSettingsStore } from './connect-settings';
 import type { ChangePage, ContactPage, ContactRecord } from './contact-shapes';
 import type { SyncStateStore } from './sync-state';
 import type { BudgetStore } from './rate-budgets';
@@ -215,8 +217,12 @@ export interface UploadStore {
 
 /** The one typed store both SQLite and PostgreSQL implement through the same queries. */
 export interface Store {
-  /** Users' provider credentials (refresh tokens), sealed. */
-  readonly credentials: CredentialStore;
+  /** Users' connections to providers, with their secrets (refresh tokens, CardDAV accounts) sealed. */
+  readonly connections: ConnectionStore;
+  /** Connect sessions: single use, short lived. */
+  readonly connectSessions: ConnectSessionStore;
+  /** Each tenant's allowed redirect origins for connect sessions. */
+  readonly connectSettings: ConnectSettingsStore;
   readonly kind: 'sqlite' | 'postgres';
   /** API keys, hashed, in the same database. */
   readonly apiKeys: ApiKeyStore;

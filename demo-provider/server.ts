@@ -10,7 +10,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createDemoGraph, DEMO_MICROSOFT_TOKEN_PATH, GRAPH_PATH_PREFIX, sendGraphError } from './graph';
-import { createDemoOAuth, DEMO_TOKEN_PATH, type DemoOAuth, type DemoOAuthOptions } from './oauth';
+import { createDemoOAuth, DEMO_AUTHORIZE_PATH, DEMO_REVOKE_PATH, DEMO_TOKEN_PATH, type DemoOAuth, type DemoOAuthOptions } from './oauth';
 import { decodePageToken, encodePageToken } from './people';
 import { createDemoSync, DEMO_CHANGES_PATH, deletedPersonJson, EXPIRED_SYNC_TOKEN_BODY, type DemoSync } from './sync';
 import { quotaBucket, quotaRate, validateFaults, type DemoFaultKind, type DemoFaults } from './faults';
@@ -55,7 +55,10 @@ export interface DemoProvider {
   /** Base URL to use as `GOOGLE_PEOPLE_BASE_URL`, e.g. `http://127.0.0.1:12345`. */
   readonly url: string;
   readonly stats: DemoProviderStats;
-  /** The OAuth token endpoint: its `configure` and token counters (`GOOGLE_TOKEN_URL` is `${url}/token`). */
+  /**
+   * The OAuth endpoints: consent (`GOOGLE_AUTH_URL` is `${url}/authorize`), tokens (`GOOGLE_TOKEN_URL`
+   * is `${url}/token`) and revocation (`GOOGLE_REVOKE_URL` is `${url}/revoke`); its `configure` and counters.
+   */
   readonly oauth: DemoOAuth;
   /** People edited, deleted, added between imports, and sync tokens (demo-provider/sync.ts). */
   readonly sync: DemoSync;
@@ -245,7 +248,8 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
   function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://demo.invalid');
     // Token requests are counted apart (`oauth.stats`): faults `every` N requests stay on pages.
-    if (url.pathname === DEMO_TOKEN_PATH || url.pathname === DEMO_MICROSOFT_TOKEN_PATH) return oauth.handle(req, res);
+    if (url.pathname === DEMO_TOKEN_PATH || url.pathname === DEMO_MICROSOFT_TOKEN_PATH || url.pathname === DEMO_REVOKE_PATH) return oauth.handle(req, res);
+    if (url.pathname === DEMO_AUTHORIZE_PATH) return oauth.authorization.handle(req, res);
     if (url.pathname === DEMO_CHANGES_PATH) return sync.handleAdmin(req, res);
     stats.requests++;
     log(stats.arrivals, Date.now());
@@ -262,7 +266,7 @@ export async function startDemoProvider(opts: DemoProviderOptions = {}): Promise
       fail(res, 401, 'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
       return;
     }
-    if (faults.revokedTokens?.includes(token) || oauth.isExpired(token)) {
+    if (faults.revokedTokens?.includes(token) || oauth.isRevoked(token) || oauth.isExpired(token)) {
       fail(res, 401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
       return;
     }

@@ -4,13 +4,14 @@
  * API, the batch activity and the configuration know only this shape.
  */
 import type { z } from 'zod';
-import type { CredentialKey } from '../db/credentials';
+import type { ConnectionKey } from '../db/connections';
 import type { ContactRecord, RejectedRecord, UploadStore } from '../db/types';
 import type { ImportOwner } from '../workflows/contract';
 import type { BudgetDeclaration } from './kit/budgets';
 import type { RequestGovernor } from './kit/governor';
 import type { OutboundLimits } from './kit/http';
 import type { PhoneRegion } from './kit/normalize';
+import type { OAuthClient, OAuthProvider } from './kit/oauth-client';
 
 export type { RejectedRecord, RejectReason } from '../db/types';
 
@@ -78,30 +79,39 @@ export interface ContactSource {
 
 /**
  * API side: where a provider keeps what must never enter workflow history (a refresh token), for
- * the one tenant, user and provider the API bound it to. It seals what it keeps.
+ * the one tenant, user and provider the API bound it to: the user's connection (`db/connections.ts`).
+ * It seals what it keeps.
  */
 export interface CredentialVault {
-  /** Keeps `token`, replacing any kept before and the access token that one gave. */
+  /** Keeps `token` as the connection's secret, replacing any kept before and the access token that one gave. */
   keepRefreshToken(token: string): Promise<void>;
 }
 
-/** A refresh token kept in the store, and the access token its last refresh gave, opened. */
+/** A connection's kept secret and the access token its last refresh gave, opened. */
 export interface KeptTokens {
-  refreshToken: string;
+  /** An OAuth refresh token, or whatever else the provider keeps (a CardDAV account, as JSON). */
+  secret: string;
   /** `expiresAt` in epoch ms, `null` when the provider did not say. */
   accessToken: { token: string; expiresAt: number | null } | null;
+  /** Names this secret among those the user gave over time: what {@link TokenVault.refused} marks. */
+  generation: number;
 }
 
 /**
- * Worker side: the tokens the API kept ({@link CredentialVault}), by tenant, user and provider. The
- * worker opens and seals them with its key; one that does not open fails retryably as
- * `WorkerMisconfigured`.
+ * Worker side: the secrets the API kept ({@link CredentialVault}, or a connect session), by tenant,
+ * user and provider. The worker opens and seals them with its key; one that does not open fails
+ * retryably as `WorkerMisconfigured`.
  */
 export interface TokenVault {
-  /** What is kept for `key`; `null` when no refresh token is. */
-  load(key: CredentialKey): Promise<KeptTokens | null>;
+  /** What is kept for `key`; `null` when nothing usable is (none, revoked, or waiting for the user to reconnect). */
+  load(key: ConnectionKey): Promise<KeptTokens | null>;
   /** What a refresh gave: the access token, and the refresh token when the provider rotated it. */
-  saveRefreshed(key: CredentialKey, refreshed: { accessToken: string; expiresAt: number | null; refreshToken: string | null }): Promise<void>;
+  saveRefreshed(key: ConnectionKey, refreshed: { accessToken: string; expiresAt: number | null; refreshToken: string | null }): Promise<void>;
+  /**
+   * The provider refused the secret of `generation` for good (`invalid_grant`, a 401 to a kept
+   * password): its connection needs the user to reconnect. A newer secret is left alone.
+   */
+  refused(key: ConnectionKey, generation: number): Promise<void>;
 }
 
 /** What the worker gives every source it opens, besides the provider's own settings. */
@@ -155,6 +165,60 @@ export interface FormField {
   placeholder?: string;
 }
 
+/** The provider's OAuth endpoints and the service's client there, from its settings. */
+export interface OAuthEndpoints {
+  /** Its name in messages and its variables' prefix (`GOOGLE`). */
+  provider: OAuthProvider;
+  /** The service's client (`{PREFIX}_CLIENT_ID`, `{PREFIX}_CLIENT_SECRET`) and the token endpoint. */
+  client: OAuthClient;
+  /** Where the user's browser is sent to consent (`{PREFIX}_AUTH_URL`). */
+  authorizationUrl: string;
+  /** RFC 7009 token revocation (`{PREFIX}_REVOKE_URL`); `null`: the provider offers none for a refresh token. */
+  revocationUrl: string | null;
+}
+
+/** A provider connected with the OAuth authorization-code flow (PKCE, `state`) in the user's browser. */
+export interface OAuthConnect<Settings = unknown, Credentials = unknown> {
+  kind: 'oauth';
+  /** How buttons and pages name the account: `Google`. */
+  name: string;
+  /** What the consent asks for. */
+  scopes: readonly string[];
+  /** Extra parameters of the authorization request (Google: `access_type=offline`, `prompt=consent`). */
+  authorizeParams?: Readonly<Record<string, string>>;
+  endpoints(settings: Settings): OAuthEndpoints;
+  /** The credentials an import by connection seals: "the refresh token is kept". */
+  storedCredentials: Credentials;
+}
+
+/** A server the account form offers by name; `url: null`: the user gives the address (Nextcloud). */
+export interface KnownServer {
+  id: string;
+  label: string;
+  url: string | null;
+}
+
+/** A provider connected with a small form the service renders (an app password for a server). */
+export interface AccountFormConnect<Credentials = unknown> {
+  kind: 'account-form';
+  name: string;
+  /** The servers offered in a list before the address field. */
+  knownServers: readonly KnownServer[];
+  /** The form's inputs besides the server: each value arrives under its `name`. */
+  fields: readonly FormField[];
+  /**
+   * Checks what the user typed (the server's address resolved from {@link knownServers}) before
+   * anything is stored, and answers the secret to keep, or throws an `ApplicationFailure` whose
+   * message may be shown to the user (it never quotes the password).
+   */
+  verify(account: Record<string, string> & { url: string }, options: { allowPrivateAddresses: boolean; signal: AbortSignal }): Promise<string>;
+  /** The credentials an import by connection seals: "the account is kept". */
+  storedCredentials: Credentials;
+}
+
+/** How a user connects an account of this provider through a connect session (`api/connect/`). */
+export type ProviderConnect<Settings = unknown, Credentials = unknown> = OAuthConnect<Settings, Credentials> | AccountFormConnect<Credentials>;
+
 /**
  * Everything specific to one provider, behind one shape: a folder exports one, and the registry
  * (`./index.ts`) lists it.
@@ -186,10 +250,15 @@ export interface ProviderDefinition<Id extends string = string, Request extends 
   readonly budgets?: readonly BudgetDeclaration[];
   /** Its environment variables, read once at worker start by `readProviderSettings` (`./index.ts`); throws `ConfigError` for bad values. */
   readSettings(env: NodeJS.ProcessEnv): Settings;
-  /** Worker side: the source that reads the contacts these (opened, parsed) credentials reach. */
-  openSource(credentials: Credentials, settings: Settings, context: SourceContext): ContactSource;
+  /**
+   * Worker side: the source that reads the contacts these (opened, parsed) credentials reach; a
+   * promise when opening reads what is kept (the account of an import by connection).
+   */
+  openSource(credentials: Credentials, settings: Settings, context: SourceContext): ContactSource | Promise<ContactSource>;
   /** What the worker's start line says of `settings` (`2 decode thread(s)`); a provider without it says nothing. */
   describeSettings?(settings: Settings): string;
   /** Releases what the provider keeps for `settings` across sources (decode threads); at worker shutdown. */
   close?(settings: Settings): Promise<void>;
+  /** How a user connects an account (connect sessions); without it the provider takes raw credentials only. */
+  readonly connect?: ProviderConnect<Settings, Credentials>;
 }

@@ -28,7 +28,7 @@ import { nodeScriptPart, Supervisor, type NodeScriptPartOptions, type PartSpec }
 import { freePort, startDevServer } from './temporal-cli';
 import { DEFAULT_WORKER_METRICS_ADDRESS, splitHostPort, withPort, workerMetricsAddress } from '../worker/metrics';
 import { DEMO_MICROSOFT_TOKEN_PATH } from '../demo-provider/graph';
-import { DEMO_OAUTH_CLIENT, DEMO_TOKEN_PATH } from '../demo-provider/oauth';
+import { DEMO_AUTHORIZE_PATH, DEMO_OAUTH_CLIENT, DEMO_REVOKE_PATH, DEMO_TOKEN_PATH } from '../demo-provider/oauth';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -192,11 +192,15 @@ async function main(): Promise<void> {
           onReady: (url) => {
             demoUrl = url;
             env.GOOGLE_PEOPLE_BASE_URL ??= url;
-            // Refresh tokens work locally too: the demo provider serves the token endpoint, for its own client.
+            // OAuth works locally too: the demo provider serves consent (connect sessions), tokens
+            // and revocation, for its own client.
+            env.GOOGLE_AUTH_URL ??= `${url}${DEMO_AUTHORIZE_PATH}`;
             env.GOOGLE_TOKEN_URL ??= `${url}${DEMO_TOKEN_PATH}`;
+            env.GOOGLE_REVOKE_URL ??= `${url}${DEMO_REVOKE_PATH}`;
             env.GOOGLE_CLIENT_ID ??= DEMO_OAUTH_CLIENT.clientId;
             env.GOOGLE_CLIENT_SECRET ??= DEMO_OAUTH_CLIENT.clientSecret;
             env.MICROSOFT_GRAPH_BASE_URL ??= url;
+            env.MICROSOFT_AUTH_URL ??= `${url}${DEMO_AUTHORIZE_PATH}`;
             env.MICROSOFT_TOKEN_URL ??= `${url}${DEMO_MICROSOFT_TOKEN_PATH}`;
             env.MICROSOFT_CLIENT_ID ??= DEMO_OAUTH_CLIENT.clientId;
             env.MICROSOFT_CLIENT_SECRET ??= DEMO_OAUTH_CLIENT.clientSecret;
@@ -204,7 +208,7 @@ async function main(): Promise<void> {
           stopGraceMs: 5_000,
         }),
       );
-      console.log(`start: demo provider on ${demoUrl} (Google People API and Microsoft Graph; any access token works)`);
+      console.log(`start: demo provider on ${demoUrl} (Google People API and Microsoft Graph; any access token works; "Connect Google" and "Connect Microsoft" ask it for consent)`);
     }
 
     let apiUrl = '';

@@ -38,9 +38,8 @@ describe('HTTP contract', () => {
     it('answers 405 with Allow to a method a known path does not serve', async () => {
       const { importId } = await startImport(uniqueId('mia'));
       const cases: Array<[string, string, string]> = [
-        ['PUT', '/v1/imports', 'POST'],
-        ['DELETE', '/v1/imports', 'POST'],
-        ['GET', '/v1/imports', 'POST'],
+        ['PUT', '/v1/imports', 'GET, HEAD, POST'],
+        ['DELETE', '/v1/imports', 'GET, HEAD, POST'],
         ['DELETE', `/v1/imports/${importId}`, 'GET, HEAD'],
         ['PUT', `/v1/imports/${importId}`, 'GET, HEAD'],
         ['GET', `/v1/imports/${importId}/pause`, 'POST'],
@@ -69,7 +68,7 @@ describe('HTTP contract', () => {
       try {
         const { port } = server.address() as net.AddressInfo;
         const cases: Array<[string, string]> = [
-          ['/v1/imports', 'POST'],
+          ['/v1/imports', 'GET, HEAD, POST'],
           [`/v1/imports/${neverIssued()}`, 'GET, HEAD'],
           [`/v1/imports/${neverIssued()}/pause`, 'POST'],
           ['/v1/users/u1/contacts', 'GET, HEAD'],

@@ -106,9 +106,9 @@ for (const storeCase of storeCases()) {
       assertEveryPageOnce();
 
       // Kept sealed in the store: the refresh token as given, the access token the refresh gave.
-      const row = await store.credentials.get({ tenant: TENANT, userId, provider: 'google-people' });
-      assert.ok(row?.sealedRefreshToken && row.sealedAccessToken, 'both tokens are stored');
-      assert.equal(testSealer.open(row.sealedRefreshToken), secrets.refreshToken);
+      const row = await store.connections.get({ tenant: TENANT, userId, provider: 'google-people' });
+      assert.ok(row?.sealedSecret && row.sealedAccessToken, 'both tokens are stored');
+      assert.equal(testSealer.open(row.sealedSecret), secrets.refreshToken);
       const issued = testSealer.open(row.sealedAccessToken);
       assert.match(issued, /^demo-at\./, 'the stored access token is the one the refresh gave');
       assert.ok(!JSON.stringify(row).includes(secrets.refreshToken) && !JSON.stringify(row).includes(issued), 'the store holds them sealed only');
@@ -132,7 +132,7 @@ for (const storeCase of storeCases()) {
       const { json: started } = await api.startImport({ userId, source: { provider: 'google-people', refreshToken } }, 202);
       await waitFor(() => provider.stats.requests === 1, 'the first page request to arrive');
       assert.equal(provider.oauth.stats.tokenRequests, 1, 'a source with only a refresh token refreshes first');
-      const row = await store.credentials.get({ tenant: TENANT, userId, provider: 'google-people' });
+      const row = await store.connections.get({ tenant: TENANT, userId, provider: 'google-people' });
       assert.ok(row?.accessExpiresAt, 'the expiry is stored with the access token');
       const expiresAt = Date.parse(row.accessExpiresAt);
       await waitFor(() => Date.now() > expiresAt + 100, 'the first access token to expire', 30_000);
@@ -152,7 +152,7 @@ for (const storeCase of storeCases()) {
       const { json: started } = await api.startImport({ userId, source: { provider: 'google-people', accessToken: 'plain-token' } }, 202);
       assert.equal((await finished(started.importId)).saved, N);
       assert.equal(provider.oauth.stats.tokenRequests, 0);
-      assert.equal(await store.credentials.get({ tenant: TENANT, userId, provider: 'google-people' }), null);
+      assert.equal(await store.connections.get({ tenant: TENANT, userId, provider: 'google-people' }), null);
     });
 
     it('refuses a Google source with neither token (422)', async () => {

@@ -23,7 +23,7 @@ describe("the demo provider's Microsoft Graph side", () => {
   before(async () => {
     provider = await startDemoProvider({ contacts: PEOPLE });
     const providers = readProviderSettings({ MICROSOFT_GRAPH_BASE_URL: provider.url });
-    source = openSource('microsoft-graph', JSON.stringify({ accessToken: 'demo-token', refreshToken: null }), { providers }, { tenant: 'default', userId: 'demo' });
+    source = await openSource('microsoft-graph', JSON.stringify({ accessToken: 'demo-token', refreshToken: null }), { providers }, { tenant: 'default', userId: 'demo' });
   });
   beforeEach(() => provider.configure({ faults: {} }));
   after(() => provider.close());

@@ -104,7 +104,7 @@ describe('destinations of outbound requests', () => {
 
   it('refuses a loopback address, by IP or by name, without retries, unless private addresses are allowed', async () => {
     for (const url of [`http://127.0.0.1:${port}/`, `http://localhost:${port}/`, `http://[::1]:${port}/`, 'http://169.254.169.254/latest/', 'http://[::ffff:7f00:1]/']) {
-      const source = openSource('carddav', JSON.stringify({ url, username: 'alice', password: 'secret-pw' }), { providers: readProviderSettings({}) }, { tenant: 'default', userId: 'alice' });
+      const source = await openSource('carddav', JSON.stringify({ url, username: 'alice', password: 'secret-pw' }), { providers: readProviderSettings({}) }, { tenant: 'default', userId: 'alice' });
       const failure = await failureOf(source.fetchPage({ cursor: null, pageSize: 10, signal: new AbortController().signal }));
       assert.equal(failure.type, FAILURE_TYPES.providerInvalidRequest, failure.message);
       assert.equal(failure.nonRetryable, true);

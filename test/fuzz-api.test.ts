@@ -19,14 +19,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { serve, type ServerType } from '@hono/node-server';
 import type { Store } from '../db/types';
 import { storeCases, uniqueId } from './support/harness';
-import { createTestApp } from './support/api';
+import { readProviderSettings } from '../providers';
+import { connectOptions, createTestApp, serveApp } from './support/api';
 
 const PROJECT_DIR = path.resolve(__dirname, '..');
 const SCHEMATHESIS = path.join(PROJECT_DIR, '.venv-fuzz', 'bin', 'schemathesis');
@@ -86,7 +85,7 @@ function schemathesis(args: string[], cwd: string, timeoutMs: number, env: NodeJ
 
 describe('fuzzing the API from its OpenAPI document (schemathesis)', { skip: SKIP }, () => {
   let store: Store;
-  let server: ServerType | undefined;
+  let server: Awaited<ReturnType<typeof serveApp>> | undefined;
   let url: string;
   /** Tenant A's key (every request) and tenant B's (A's peer). */
   const keys = { a: '', b: '' };
@@ -107,15 +106,34 @@ describe('fuzzing the API from its OpenAPI document (schemathesis)', { skip: SKI
     // A short status query: with no worker on the queue, every status read answers from the memo.
     // Event streams of imports that never end (no worker) close after a second, as they do after
     // five minutes in production: schemathesis reads each answer to its end.
-    const { app } = await createTestApp({ store, taskQueue, imports: { queryTimeoutMs: 200 }, events: { maxStreamMs: 1_000 } });
-    const fetch = (request: Request) => {
-      if (request.headers.get('authorization') === `Bearer ${keys.b}`) callsAsB++;
-      return app.fetch(request);
-    };
-    server = await new Promise<ServerType>((resolve) => {
-      const s = serve({ fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    // Connect sessions with clients of their own at every OAuth provider; disconnecting revokes at a
+    // port where nothing listens (refused at once), never at Google (Microsoft offers no revocation).
+    const providers = readProviderSettings({
+      GOOGLE_CLIENT_ID: 'fuzz-client',
+      GOOGLE_CLIENT_SECRET: 'fuzz-secret',
+      GOOGLE_REVOKE_URL: 'http://127.0.0.1:9/revoke',
+      MICROSOFT_CLIENT_ID: 'fuzz-client',
+      MICROSOFT_CLIENT_SECRET: 'fuzz-secret',
     });
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    let app: Awaited<ReturnType<typeof createTestApp>>['app'] | undefined;
+    server = await serveApp(async (serverUrl) => {
+      ({ app } = await createTestApp({
+        store,
+        taskQueue,
+        imports: { queryTimeoutMs: 200 },
+        events: { maxStreamMs: 1_000 },
+        connect: connectOptions(serverUrl, providers),
+      }));
+      const built = app;
+      return {
+        fetch: (request: Request) => {
+          if (request.headers.get('authorization') === `Bearer ${keys.b}`) callsAsB++;
+          return built.fetch(request);
+        },
+      };
+    });
+    url = server.url;
+    assert.ok(app);
     const started = await app.request('/v1/imports', {
       method: 'POST',
       headers: { authorization: `Bearer ${keys.a}`, 'content-type': 'application/json' },
@@ -129,11 +147,7 @@ describe('fuzzing the API from its OpenAPI document (schemathesis)', { skip: SKI
   });
 
   after(async () => {
-    if (server) {
-      const closing = new Promise<void>((resolve) => server!.close(() => resolve()));
-      if ('closeAllConnections' in server) server.closeAllConnections();
-      await closing;
-    }
+    await server?.close();
     await store?.close();
     if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
   });

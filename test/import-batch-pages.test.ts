@@ -113,7 +113,7 @@ void describe('importBatch activity', () => {
         {
           provider: 'google-people',
           credentials: googleCredentials(user.token),
-          settings: { uploads: bench.deps.store.uploads, tokens: new SealedTokenVault(bench.deps.store.credentials, bench.deps.sealer), ...bench.deps.sources },
+          settings: { uploads: bench.deps.store.uploads, tokens: new SealedTokenVault(bench.deps.store.connections, bench.deps.sealer), ...bench.deps.sources },
         },
       ],
       'the source is opened once, for the batch provider, with the credentials unsealed',

@@ -51,8 +51,8 @@ for (const storeCase of storeCases()) {
       assert.equal(done.saved, SEEDED_COUNT);
       assert.equal(await bed.contacts.countContacts(userId), SEEDED_COUNT);
       for (const [id, times] of graph.stats.served) assert.equal(times, 1, `${id} was served ${times} times: the import resumed where it stopped`);
-      const kept = await bed.store.credentials.get({ tenant: TENANT, userId, provider: 'microsoft-graph' });
-      assert.ok(kept?.sealedRefreshToken, 'the rotated refresh token is kept, sealed');
+      const kept = await bed.store.connections.get({ tenant: TENANT, userId, provider: 'microsoft-graph' });
+      assert.ok(kept?.sealedSecret, 'the rotated refresh token is kept, sealed');
     });
 
     it('waits in needs_reauth on a 401 for an access token alone, and a new access token finishes it', async () => {

@@ -61,13 +61,13 @@ describe('the Microsoft Graph source against a lying Graph', () => {
     graph = await startGraphLookalike();
   });
   after(() => graph.close());
-  beforeEach(() => {
+  beforeEach(async () => {
     graph.hostile = undefined;
     mailbox = uniqueId('mbx');
     graph.addMailbox(mailbox);
     graph.put(mailbox, 'contacts', graphContact('d0', 'Ada', 'Default'));
     graph.resetStats();
-    source = sourceAt(graph.url, `at-${mailbox}`);
+    source = await sourceAt(graph.url, `at-${mailbox}`);
   });
 
   it('refuses a next link to the very page it came with, rather than save that page for ever', async () => {

@@ -27,7 +27,7 @@ const deleted = (pages: SourcePage[]) => pages.flatMap((page) => page.deleted ??
 const tokenOf = (pages: SourcePage[]) => pages.at(-1)?.syncToken;
 
 describe('the Microsoft Graph settings', () => {
-  it('read MICROSOFT_GRAPH_BASE_URL, the OAuth client and the budgets, with Graph, the common v2.0 endpoint and Graph\'s published limits as defaults', () => {
+  it('read MICROSOFT_GRAPH_BASE_URL, the OAuth client, MICROSOFT_AUTH_URL and the budgets, with Graph, the common v2.0 endpoints and Graph\'s published limits as defaults', () => {
     assert.deepEqual(readProviderSettings({})['microsoft-graph'], {
       baseUrl: DEFAULT_MICROSOFT_GRAPH_BASE_URL,
       oauth: { clientId: undefined, clientSecret: undefined, tokenUrl: DEFAULT_MICROSOFT_TOKEN_URL },
@@ -35,13 +35,23 @@ describe('the Microsoft Graph settings', () => {
         mailbox: { rate: { count: 10_000, perMs: 600_000 }, concurrency: 4 },
         app: { rate: { count: 130_000, perMs: 10_000 }, concurrency: null },
       },
+      connectUrls: { authorizationUrl: 'https://login.microsoftonline.com/common/oauth2/v2.0/authorize', revocationUrl: null },
     });
-    const env = { MICROSOFT_GRAPH_BASE_URL: 'http://127.0.0.1:8090/', MICROSOFT_CLIENT_ID: 'id', MICROSOFT_CLIENT_SECRET: 'secret', MICROSOFT_TOKEN_URL: 'http://127.0.0.1:8090/t' };
+    const env = {
+      MICROSOFT_GRAPH_BASE_URL: 'http://127.0.0.1:8090/',
+      MICROSOFT_CLIENT_ID: 'id',
+      MICROSOFT_CLIENT_SECRET: 'secret',
+      MICROSOFT_TOKEN_URL: 'http://127.0.0.1:8090/t',
+      MICROSOFT_AUTH_URL: 'http://127.0.0.1:8090/authorize',
+      // Microsoft offers no revocation of refresh tokens: a revocation URL is not read.
+      MICROSOFT_REVOKE_URL: 'http://127.0.0.1:8090/revoke',
+    };
     assert.deepEqual(readProviderSettings(env)['microsoft-graph'], {
       baseUrl: 'http://127.0.0.1:8090',
       oauth: { clientId: 'id', clientSecret: 'secret', tokenUrl: 'http://127.0.0.1:8090/t' },
       // Not Graph itself: the rates are learned, the mailbox's concurrency holds.
       budgets: { mailbox: { rate: 'learn', concurrency: 4 }, app: { rate: 'learn', concurrency: null } },
+      connectUrls: { authorizationUrl: 'http://127.0.0.1:8090/authorize', revocationUrl: null },
     });
     const set = readProviderSettings({ MICROSOFT_GRAPH_MAILBOX_RATE: '600/min', MICROSOFT_GRAPH_MAILBOX_CONCURRENCY: '2', MICROSOFT_GRAPH_APP_RATE: 'off' })['microsoft-graph'];
     assert.deepEqual(set.budgets, { mailbox: { rate: { count: 600, perMs: 60_000 }, concurrency: 2 }, app: { rate: null, concurrency: null } });
@@ -78,7 +88,7 @@ describe('the Microsoft Graph source', () => {
     graph = await startGraphLookalike();
   });
   after(() => graph.close());
-  beforeEach(() => {
+  beforeEach(async () => {
     mailbox = uniqueId('mbx');
     graph.addMailbox(mailbox);
     graph.addFolder(mailbox, 'work');
@@ -88,11 +98,11 @@ describe('the Microsoft Graph source', () => {
     graph.put(mailbox, 'team', graphContact('t0', 'Grace', 'Team'));
     graph.faults = [];
     graph.resetStats();
-    source = sourceAt(graph.url, `at-${mailbox}`);
+    source = await sourceAt(graph.url, `at-${mailbox}`);
   });
 
   it('reads the same at a base URL given with the version path and a trailing slash', async () => {
-    const pages = await readAll(sourceAt(`${graph.url}/v1.0/`, `at-${mailbox}`));
+    const pages = await readAll(await sourceAt(`${graph.url}/v1.0/`, `at-${mailbox}`));
     assert.deepEqual(ids(pages), ['d0', 'd1', 'd2', 'd3', 'd4', 'd5', 't0', 'w0', 'w1', 'w2', 'w3', 'w4']);
   });
 
@@ -104,7 +114,7 @@ describe('the Microsoft Graph source', () => {
     for (const { prefer } of graph.stats.deltaRequests) assert.equal(prefer, 'odata.maxpagesize=4');
     const first = graph.stats.deltaRequests[0]?.query ?? '';
     assert.match(first, /\$select=displayName,givenName,surname,emailAddresses,mobilePhone,businessPhones,homePhones,companyName,changeKey/);
-    const plain = await readAll(sourceAt(graph.url, `at-${mailbox}`));
+    const plain = await readAll(await sourceAt(graph.url, `at-${mailbox}`));
     assert.equal(tokenOf(plain), undefined, 'no token unless asked for');
   });
 
@@ -199,7 +209,7 @@ describe('the Microsoft Graph source', () => {
     graph.delayMs = 30;
     try {
       // Two governors on two connections stand for two workers; each reads the mailbox in a batch of its own.
-      const [a, b] = stores.map((store) => sourceAt(graph.url, `at-${mailbox}`, createRequestGovernor({ state: store.budgets, ...GOVERNOR_DEFAULTS })));
+      const [a, b] = await Promise.all(stores.map((store) => sourceAt(graph.url, `at-${mailbox}`, createRequestGovernor({ state: store.budgets, ...GOVERNOR_DEFAULTS }))));
       const [first, second] = await Promise.all([readAll(a as ContactSource), readAll(b as ContactSource)]);
       assert.equal(ids(first).length, 12);
       assert.equal(ids(second).length, 12);
@@ -226,7 +236,7 @@ describe('the Microsoft Graph source', () => {
     });
     await new Promise<void>((resolve) => lying.listen(0, '127.0.0.1', resolve));
     try {
-      const failure = await rejectsWith(readAll(sourceAt(`http://127.0.0.1:${(lying.address() as AddressInfo).port}`, 'secret')), FAILURE_TYPES.providerBadResponse);
+      const failure = await rejectsWith(readAll(await sourceAt(`http://127.0.0.1:${(lying.address() as AddressInfo).port}`, 'secret')), FAILURE_TYPES.providerBadResponse);
       assert.equal(failure.nonRetryable, true);
       assert.equal(strayRequests, 0);
     } finally {

@@ -83,12 +83,14 @@ describe('sources over a hostile server', () => {
     await server.close();
   });
   const SIGNAL = new AbortController().signal;
-  const carddav = (path: string) =>
-    openSource(
-      'carddav',
-      JSON.stringify({ url: `${server.url}${path}`, username: 'alice', password: 'secret-password' }),
-      { providers: readProviderSettings({}), allowPrivateAddresses: true, outboundLimits: LIMITS },
-      { tenant: 'hostile', userId: 'alice' },
+  const carddav = async (path: string) =>
+    (
+      await openSource(
+        'carddav',
+        JSON.stringify({ url: `${server.url}${path}`, username: 'alice', password: 'secret-password' }),
+        { providers: readProviderSettings({}), allowPrivateAddresses: true, outboundLimits: LIMITS },
+        { tenant: 'hostile', userId: 'alice' },
+      )
     ).fetchPage({ cursor: null, pageSize: 10, signal: SIGNAL });
 
   it('fails a CardDAV import whose server dribbles with a retryable ProviderTooSlow', async () => {

@@ -100,8 +100,8 @@ for (const storeCase of storeCases()) {
       for (const [offset, times] of provider.stats.pageTokensServed) {
         assert.equal(times, 1, `resumed from its checkpoint: the page at ${offset} was served ${times} times`);
       }
-      const row = await store.credentials.get({ tenant: TENANT, userId, provider: 'google-people' });
-      assert.equal(testSealer.open(row?.sealedRefreshToken ?? ''), 'rt-2', 'the new refresh token replaced the refused one');
+      const row = await store.connections.get({ tenant: TENANT, userId, provider: 'google-people' });
+      assert.equal(testSealer.open(row?.sealedSecret ?? ''), 'rt-2', 'the new refresh token replaced the refused one');
       assert.equal(await pendingBatches(started.workflowId).catch(() => 0), 0);
     });
 
@@ -157,7 +157,7 @@ for (const storeCase of storeCases()) {
       const { json: started } = await api.startImport({ userId, source: { provider: 'google-people', refreshToken: 'rt-erin' } }, 202);
       await reached(started.importId, 'needs_reauth');
       const key = { tenant: TENANT, userId, provider: 'google-people' };
-      assert.ok(await store.credentials.get(key), 'the refresh token is stored');
+      assert.ok(await store.connections.get(key), 'the refresh token is stored');
 
       assert.equal((await api.call('DELETE', `/v1/users/${userId}`)).status, 202);
       const { client } = await temporal();
@@ -172,7 +172,7 @@ for (const storeCase of storeCases()) {
         [undefined, undefined, undefined],
         'a cancelled import no longer says it waits for credentials',
       );
-      assert.equal(await store.credentials.get(key), null, 'erasure deletes the stored credentials');
+      assert.equal(await store.connections.get(key), null, 'erasure deletes the stored credentials');
     });
   });
 }

@@ -12,12 +12,14 @@ import type { Worker } from '@temporalio/worker';
 import type { createApp } from '../api/app';
 import type { Store } from '../db/types';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
-import { expectContactPage, expectImport, type ImportView, createTestApp } from './support/api';
-import { startWorker, storeCases, temporal, uniqueId, waitFor } from './support/harness';
+import { readProviderSettings } from '../providers';
+import { connectOptions, expectContactPage, expectImport, type ImportView, createTestApp } from './support/api';
+import { startWorker, storeCases, temporal, testSealer, uniqueId, waitFor } from './support/harness';
 
 const CONTACTS = 250;
 const SOURCE = { provider: 'google-people', accessToken: 'demo-token' } as const;
 const WEBHOOK_OF_A = 'https://hooks.tenant-a.example/contacts';
+const ORIGIN_OF_A = 'https://app.tenant-a.example';
 
 interface Operation {
   method: string;
@@ -37,6 +39,7 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
   /** One user id both tenants use: isolation must not rest on user ids being different. */
   const userId = uniqueId('shared-user');
   let importOfA: ImportView;
+  let connectionOfA = '';
   /** Strings that identify A's data: none may appear in anything B is answered. */
   let secretsOfA: string[] = [];
 
@@ -62,7 +65,9 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
     workerRun = worker.run();
     keys.a = (await store.apiKeys.create({ scope: 'tenant', tenant: tenantA, name: 'app a' })).key;
     keys.b = (await store.apiKeys.create({ scope: 'tenant', tenant: tenantB, name: 'app b' })).key;
-    ({ app } = await createTestApp({ store, taskQueue }));
+    // Connect sessions whose revocation would go to a port where nothing listens: B never gets that far.
+    const providers = readProviderSettings({ GOOGLE_CLIENT_ID: 'isolation', GOOGLE_CLIENT_SECRET: 'isolation', GOOGLE_REVOKE_URL: 'http://127.0.0.1:9/revoke' });
+    ({ app } = await createTestApp({ store, taskQueue, connect: connectOptions('http://127.0.0.1:1', providers) }));
 
     // Tenant A imports the user's contacts, to the end.
     const upload = await call('a', 'POST', `/v1/uploads?userId=${userId}`, { raw: VCARD, type: 'text/vcard' });
@@ -84,9 +89,14 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
     assert.equal(hook.status, 201, await hook.clone().text());
     const sync = await call('a', 'PUT', `/v1/users/${userId}/sync`, { json: { every: '6h', source: SOURCE } });
     assert.equal(sync.status, 201, await sync.clone().text());
+    // A's connection of the same user, and the origins A's connect sessions may go back to.
+    const kept = await store.connections.keep({ tenant: tenantA, userId, provider: 'google-people' }, { sealedSecret: testSealer.seal('rt-of-a'), scopes: [] });
+    connectionOfA = kept.connection.connectionId;
+    assert.equal((await call('a', 'PUT', '/v1/connect-settings', { json: { redirectOrigins: [ORIGIN_OF_A] } })).status, 200);
     // Not A's import id: B sent it, and a 404 may quote it back. Everything else B never had.
     secretsOfA = [
       WEBHOOK_OF_A,
+      ORIGIN_OF_A,
       tenantA,
       importOfA.runId,
       ...page.items.flatMap((c) => [c.externalId, c.displayName, c.email].filter((v): v is string => !!v)),
@@ -108,6 +118,7 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
       if (name === 'importId') return importOfA.importId;
       if (name === 'userId') return userId;
       if (name === 'uploadId') return uploadOfA;
+      if (name === 'connectionId') return connectionOfA;
       throw new Error(`${path}: this test does not know how to fill {${name}} with tenant A's value; add it to fillPath`);
     });
   }
@@ -121,6 +132,10 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
     }
     if (op.method === 'put' && op.path === '/v1/webhook') return { json: { url: 'https://hooks.tenant-b.example/contacts' } };
     if (op.method === 'put' && op.path === '/v1/users/{userId}/sync') return { json: { every: '6h', source: SOURCE } };
+    if (op.method === 'post' && op.path === '/v1/connect-sessions') {
+      return { json: { userId, provider: 'google-people', redirectUrl: `${ORIGIN_OF_A}/connected` } };
+    }
+    if (op.method === 'put' && op.path === '/v1/connect-settings') return { json: { redirectOrigins: ['https://app.tenant-b.example'] } };
     if (op.requestBody?.required) {
       throw new Error(`${op.method.toUpperCase()} ${op.path} needs a body: add one for it to bodyFor`);
     }
@@ -140,14 +155,23 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
     for (const op of operations) {
       // Query parameters a route requires (the upload's user) get tenant A's value too.
       const url = fillPath(op.path) + (op.path === '/v1/uploads' && op.method === 'post' ? `?userId=${userId}` : '');
-      const res = await call('b', op.method.toUpperCase(), url, bodyFor(op));
+      const body = bodyFor(op);
+      const res = await call('b', op.method.toUpperCase(), url, body);
       const text = await res.text();
       const what = `${op.method.toUpperCase()} ${op.path} as tenant B → ${res.status} ${text.slice(0, 300)}`;
       seen.push(`${op.method.toUpperCase()} ${op.path} ${res.status}`);
-      for (const secret of secretsOfA) assert.ok(!text.includes(secret), `${what}: leaks "${secret}" of tenant A`);
+      // What B sent itself (A's redirect origin, to try A's settings) may be quoted back to it.
+      const sent = body === undefined ? '' : JSON.stringify(body);
+      for (const secret of secretsOfA.filter((s) => !sent.includes(s))) assert.ok(!text.includes(secret), `${what}: leaks "${secret}" of tenant A`);
       assert.ok(res.status !== 401 && res.status < 500, `${what}: tenant B's key works and nothing fails`);
-      if (op.path.includes('{importId}') || op.path.includes('{uploadId}')) {
+      if (op.path.includes('{importId}') || op.path.includes('{uploadId}') || op.path.includes('{connectionId}')) {
         assert.equal(res.status, 404, `${what}: another tenant's import is as unknown as a made-up one`);
+      }
+      if (op.method === 'post' && op.path === '/v1/connect-sessions') {
+        assert.equal(res.status, 422, `${what}: A's origins are not B's`);
+      }
+      if (op.method === 'get' && op.path === '/v1/users/{userId}/connections') {
+        assert.deepEqual(JSON.parse(text), { items: [] }, `${what}: B has no connections for this user`);
       }
       if (op.method === 'get' && op.path === '/v1/users/{userId}/contacts') {
         assert.deepEqual(JSON.parse(text), { items: [], nextCursor: null }, `${what}: B has no contacts for this user`);
@@ -173,6 +197,8 @@ describe('tenant isolation, route by route from the OpenAPI document', () => {
     const syncsOfA = (await (await call('a', 'GET', `/v1/users/${userId}/sync`)).json()) as { items: unknown[] };
     assert.equal(syncsOfA.items.length, 1, "tenant A keeps its sync schedule (B's DELETE removed only B's)");
     assert.equal((await store.webhooks.get(tenantA))?.url, WEBHOOK_OF_A, "tenant A keeps its webhook URL");
+    assert.equal((await store.connections.byId(tenantA, connectionOfA))?.status, 'connected', 'tenant A keeps its connection');
+    assert.deepEqual((await store.connectSettings.get(tenantA))?.redirectOrigins, [ORIGIN_OF_A], 'and its redirect origins');
   });
 
   it("answers tenant B's request for tenant A's import exactly as one for an id that never existed", async () => {

@@ -270,12 +270,14 @@ export const resumeSignal = defineSignal('resume');
 /**
  * The memo. `progress` mirrors the status at every batch, so the API can answer from `describe`
  * when no worker is up to answer the query; `startToken` tells the API's own start apart from an
- * import that was already running. Counts, times and a random token: no PII, no secrets.
+ * import that was already running; `firstRunId` names the chain a run belongs to, which a listing
+ * of runs (visibility) does not say. Counts, times, ids and a random token: no PII, no secrets.
  */
-export const MEMO_KEYS = { progress: 'progress', startToken: 'startToken' } as const;
+export const MEMO_KEYS = { progress: 'progress', startToken: 'startToken', firstRunId: 'firstRunId' } as const;
 export const ImportMemo = z.object({
   [MEMO_KEYS.progress]: ImportStatus.optional(),
   [MEMO_KEYS.startToken]: z.string().optional(),
+  [MEMO_KEYS.firstRunId]: z.string().optional(),
 });
 export type ImportMemo = z.infer<typeof ImportMemo>;
 

@@ -46,11 +46,27 @@ export const WebhookEvent = z.object({
 });
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
 
+/**
+ * A connection's event: its provider refused the user's kept secret for good, and it waits for the
+ * user to reconnect (a new connect session for the same user and provider). `eventId` names the
+ * connection and the secret refused, so it is told once per refusal.
+ */
+export const ConnectionEvent = z.object({
+  eventId: z.string().min(1),
+  type: z.literal('connection.needs_reauth'),
+  occurredAt: z.string().min(1),
+  tenant: TenantId,
+  userId: z.string().min(1),
+  provider: Provider,
+  connectionId: z.string().min(1),
+});
+export type ConnectionEvent = z.infer<typeof ConnectionEvent>;
+
 /** `DeliverWebhook`'s argument. */
 export const DeliverWebhookInput = z.object({
   url: z.string().url().max(2048),
   retryInitialIntervalMs: z.number().int().min(1),
-  event: WebhookEvent,
+  event: z.union([WebhookEvent, ConnectionEvent]),
 });
 export type DeliverWebhookInput = z.infer<typeof DeliverWebhookInput>;
 
@@ -69,6 +85,15 @@ export type WebhookDelivery = z.infer<typeof WebhookDelivery>;
 export function deliverWebhookWorkflowId(event: Pick<WebhookEvent, 'workflowId' | 'eventId'>): string {
   return `webhook/${event.workflowId}/${event.eventId}`;
 }
+
+/** The same for a connection's event: one delivery per connection and refused secret. */
+export function connectionEventWorkflowId(event: Pick<ConnectionEvent, 'tenant' | 'connectionId' | 'eventId'>): string {
+  return `webhook/connection/${event.tenant}/${event.connectionId}/${event.eventId}`;
+}
+
+/** Whose connection to look at when an import's credentials were refused: `connectionNeedingReauth`'s argument. */
+export const ConnectionOwner = z.object({ tenant: TenantId, userId: z.string().min(1), provider: Provider });
+export type ConnectionOwner = z.infer<typeof ConnectionOwner>;
 
 /**
  * What a sync schedule starts each time (`ScheduledSync`'s argument): an import's input without the

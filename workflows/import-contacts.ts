@@ -47,7 +47,7 @@ import {
 import { windowEnd } from './give-up';
 import { createReauthGate, credentialsRejection, describeWindow, reauthTimedOut } from './reauth';
 import { recordImportEnded } from './metrics';
-import { notifyImportEvent } from './notify';
+import { notifyConnectionNeedsReauth, notifyImportEvent } from './notify';
 
 const batchOptions: ActivityOptions = {
   // A batch is a few pages; a slow provider makes it long, and the heartbeat (not this) is what
@@ -136,7 +136,7 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
       { key: searchAttributes.state, value: state },
       { key: searchAttributes.contactsSaved, value: checkpoint.saved },
     ]);
-    upsertMemo({ [MEMO_KEYS.progress]: { ...status } });
+    upsertMemo({ [MEMO_KEYS.progress]: { ...status }, [MEMO_KEYS.firstRunId]: info.firstExecutionRunId });
     const of = checkpoint.total === null ? '' : ` of ${numberFormat(checkpoint.total)}`;
     setCurrentDetails(`**${state}** · ${numberFormat(checkpoint.saved)}${of} contacts saved · ${checkpoint.pages} pages`);
     // A metric, not a command: replay emits none, and history gains no event for it.
@@ -161,8 +161,10 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
     const seconds = input.tuning.reauthTimeoutSeconds;
     const reauthBy = new Date(Date.now() + seconds * 1000).toISOString();
     publish('needs_reauth', { error: rejection.message, errorType: rejection.type ?? FAILURE_TYPES.providerUnauthenticated, reauthBy });
-    // The web app hears of it (a webhook), so it can ask its user to reconnect.
+    // The web app hears of it (a webhook), so it can ask its user to reconnect; and of the connection
+    // itself when its kept secret was what the provider refused.
     await notifyImportEvent(input, 'import.needs_reauth', status);
+    await notifyConnectionNeedsReauth(input);
     const renewed = await reauth.wait(seconds);
     if (renewed === null) {
       const failure = reauthTimedOut(rejection, seconds);

@@ -59,6 +59,21 @@ export function resolveImportId<P extends Provider>(tenant: string, importId: st
   return ref && ref.tenant === tenant ? ref : null;
 }
 
+/**
+ * The import a run of `ImportContacts` belongs to, from its workflow ID (made by {@link importWorkflowId})
+ * and its chain's first run: how a listing of runs names their imports. `null` for any other ID.
+ */
+export function refOfRun<P extends Provider>(workflowId: string, firstRunId: string, isProvider: ProviderGuard<P>): ImportRef<P> | null {
+  const [, rawTenant, rawProvider, ...rest] = workflowId.split('/');
+  const tenant = TenantId.safeParse(rawTenant);
+  const userId = rest.join('/');
+  if (!tenant.success || !isProvider(rawProvider) || !userId || !RUN_ID.test(firstRunId)) return null;
+  const owner = { tenant: tenant.data, userId };
+  // Made the way importWorkflowId makes it, or not an import's.
+  if (importWorkflowId(owner, rawProvider) !== workflowId) return null;
+  return { ...owner, provider: rawProvider, firstRunId, workflowId };
+}
+
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 /** RFC 4648 base64url without padding: what `Buffer`'s `base64url` writes, which the sandbox lacks. */

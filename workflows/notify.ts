@@ -9,10 +9,47 @@
  * parent; its deterministic workflow ID makes a second start of the same event a no-op.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { CancellationScope, ParentClosePolicy, log, startChild, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, ParentClosePolicy, log, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+import type { ImportActivities } from '../activities';
 import { searchAttributes, type ImportInput, type ImportStatus } from './contract';
 import { DeliverWebhook } from './deliver-webhook';
-import { deliverWebhookWorkflowId, type DeliverWebhookInput, type WebhookEventType } from './hooks-contract';
+import {
+  connectionEventWorkflowId,
+  DeliverWebhookInput,
+  deliverWebhookWorkflowId,
+  type WebhookEvent,
+  type WebhookEventType,
+} from './hooks-contract';
+
+const { connectionNeedingReauth } = proxyActivities<ImportActivities>({
+  // One read of the store: a store that does not answer soon is retried, a few times, then skipped.
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 5 },
+});
+
+/** Starts `DeliverWebhook` for `delivery` under `workflowId`, once; resolves when it has started. */
+async function startDelivery(delivery: DeliverWebhookInput, workflowId: string, owner: Pick<ImportInput, 'tenant' | 'userId' | 'provider'>): Promise<void> {
+  await CancellationScope.nonCancellable(async () => {
+    try {
+      await startChild(DeliverWebhook, {
+        workflowId,
+        args: [delivery],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        // An event is delivered once: a reset that replays to this point does not send it again.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: searchAttributes.tenant, value: owner.tenant },
+          { key: searchAttributes.userId, value: owner.userId },
+          { key: searchAttributes.provider, value: owner.provider },
+        ],
+        staticSummary: `Deliver ${delivery.event.type} for user ${owner.userId} of ${owner.tenant}`,
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      log.info('Webhook event already being delivered', { eventId: delivery.event.eventId });
+    }
+  });
+}
 
 /**
  * Starts delivering `type` with the import's counts from `status`, when the import has a
@@ -24,45 +61,41 @@ export async function notifyImportEvent(input: ImportInput, type: WebhookEventTy
   const info = workflowInfo();
   // Deterministic: the same run and history position on every replay, unique across the chain.
   const eventId = `evt_${info.runId}_${info.historyLength}`;
-  const delivery: DeliverWebhookInput = {
-    url: input.notify.url,
-    retryInitialIntervalMs: input.notify.retryInitialIntervalMs,
-    event: {
-      eventId,
-      type,
-      occurredAt: new Date().toISOString(),
-      tenant: input.tenant,
-      userId: input.userId,
-      provider: input.provider,
-      workflowId: info.workflowId,
-      firstRunId: info.firstExecutionRunId,
-      state: status.state,
-      fetched: status.fetched,
-      saved: status.saved,
-      rejected: status.rejected,
-      pages: status.pages,
-      total: status.total,
-      ...(status.errorType ? { errorType: status.errorType } : {}),
-    },
+  const event: WebhookEvent = {
+    eventId,
+    type,
+    occurredAt: new Date().toISOString(),
+    tenant: input.tenant,
+    userId: input.userId,
+    provider: input.provider,
+    workflowId: info.workflowId,
+    firstRunId: info.firstExecutionRunId,
+    state: status.state,
+    fetched: status.fetched,
+    saved: status.saved,
+    rejected: status.rejected,
+    pages: status.pages,
+    total: status.total,
+    ...(status.errorType ? { errorType: status.errorType } : {}),
   };
-  await CancellationScope.nonCancellable(async () => {
-    try {
-      await startChild(DeliverWebhook, {
-        workflowId: deliverWebhookWorkflowId(delivery.event),
-        args: [delivery],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        // An event is delivered once: a reset that replays to this point does not send it again.
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: searchAttributes.tenant, value: input.tenant },
-          { key: searchAttributes.userId, value: input.userId },
-          { key: searchAttributes.provider, value: input.provider },
-        ],
-        staticSummary: `Deliver ${type} for user ${input.userId} of ${input.tenant}`,
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      log.info('Webhook event already being delivered', { eventId });
-    }
+  const delivery = { url: input.notify.url, retryInitialIntervalMs: input.notify.retryInitialIntervalMs, event };
+  await startDelivery(delivery, deliverWebhookWorkflowId(event), input);
+}
+
+/**
+ * When the provider refused the user's kept secret (the import read their connection), tells the
+ * tenant's webhook `connection.needs_reauth`, once per refused secret, so the web app can ask the
+ * user to reconnect. Resolves once the delivery has started, or at once when there is nothing to say.
+ */
+export async function notifyConnectionNeedsReauth(input: ImportInput): Promise<void> {
+  const found = await connectionNeedingReauth({
+    tenant: input.tenant,
+    userId: input.userId,
+    provider: input.provider,
+    ...(input.notify ? { retryInitialIntervalMs: input.notify.retryInitialIntervalMs } : {}),
   });
+  if (found === null) return;
+  const delivery = DeliverWebhookInput.parse(found);
+  if (delivery.event.type !== 'connection.needs_reauth') return;
+  await startDelivery(delivery, connectionEventWorkflowId(delivery.event), input);
 }

@@ -12,17 +12,20 @@ import { parseOrNull, searchAttributes, type ImportTuning } from '../../workflow
 import { ScheduledSyncResult, scheduledSyncWorkflowId, syncScheduleId, type ScheduledSyncInput } from '../../workflows/hooks-contract';
 import { ApiError } from '../errors';
 import { sealCredentials } from '../imports/credentials';
-import type { CredentialStore } from '../../db/credentials';
-import { SCHEDULE_PROVIDER_IDS } from '../../providers';
+import type { ConnectionStore } from '../../db/connections';
+import { SCHEDULE_PROVIDER_IDS, type ResolvedSource } from '../../providers';
 import { encodeImportId } from '../../workflows/import-id';
 import type { PutSyncBody, SyncView } from './schemas';
 
 type SyncProvider = SyncView['provider'];
 
+/** A `PUT` as the API hands it on: a connection source already looked up, of a provider that schedules. */
+export type ScheduleRequest = Omit<PutSyncBody, 'source'> & { source: ResolvedSource & { provider: SyncProvider } };
+
 /** What the HTTP layer needs of sync schedules (an interface, so contract tests can fake it). */
 export interface SyncSchedules {
   /** Creates or replaces the schedule; `created` is `false` when one existed. */
-  put(tenant: string, userId: string, request: PutSyncBody): Promise<{ created: boolean; view: SyncView }>;
+  put(tenant: string, userId: string, request: ScheduleRequest): Promise<{ created: boolean; view: SyncView }>;
   /** The user's schedules (of `provider` only, when given). */
   list(tenant: string, userId: string, provider?: SyncProvider): Promise<SyncView[]>;
   /** Deletes the user's schedules (of `provider` only, when given); resolves to the providers whose went. */
@@ -38,8 +41,8 @@ export interface TemporalSchedulesOptions {
   minEveryMs?: number;
   /** First retry of a refused webhook delivery, for the imports the schedule starts. */
   webhookRetryInitialMs?: number;
-  /** Where a refresh token is kept, sealed (as for `POST /v1/imports`); without it one is refused. */
-  credentials?: CredentialStore;
+  /** Where a refresh token is kept, sealed, as a connection (as for `POST /v1/imports`); without it one is refused. */
+  connections?: ConnectionStore;
 }
 
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -102,7 +105,7 @@ export function createTemporalSchedules(options: TemporalSchedulesOptions): Sync
     }
   }
 
-  async function put(tenant: string, userId: string, { every, source, notify }: PutSyncBody) {
+  async function put(tenant: string, userId: string, { every, source, notify }: ScheduleRequest) {
     const everyMs = parseEvery(every);
     if (everyMs < minEveryMs) {
       throw new ApiError(422, 'validation_failed', `every: at least ${formatEvery(minEveryMs)} between syncs (got "${every}")`);
@@ -111,7 +114,7 @@ export function createTemporalSchedules(options: TemporalSchedulesOptions): Sync
     const owner = { tenant, userId };
     // Sealed like an import's (a refresh token goes to the store, and the input only notes it is
     // there); the payload codec encrypts the schedule's action on top.
-    const sealedCredentials = await sealCredentials(options.credentials, sealer, owner, source);
+    const sealedCredentials = await sealCredentials(options.connections, sealer, owner, source);
     const input: ScheduledSyncInput = {
       tenant,
       userId,

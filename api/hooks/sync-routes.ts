@@ -5,9 +5,11 @@ import { ApiError } from '../errors';
 import { json, security, v1Errors } from '../routes';
 import { UserIdParam } from '../schemas';
 import { PutSyncBody, SyncDeleted, SyncList, SyncQuery, SyncView } from './schemas';
-import type { SyncSchedules } from './schedules';
+import type { ScheduleRequest, SyncSchedules } from './schedules';
 import { NOTIFY_CONFLICT, resolveNotify } from './webhooks';
 import type { Store } from '../../db/types';
+import { SCHEDULE_PROVIDER_IDS, isScheduleProviderId } from '../../providers';
+import { resolveSource } from '../imports/credentials';
 
 export const putSync = createRoute({
   method: 'put',
@@ -50,9 +52,16 @@ export function syncRoutes(app: OpenAPIHono<{ Variables: CallerVariables }>, dep
     if (!schedules) throw unavailable();
     const { tenant } = c.var.caller;
     const body = c.req.valid('json');
+    const { userId } = c.req.valid('param');
+    const source = await resolveSource(deps.store.connections, tenant, userId, body.source);
+    if (!isScheduleProviderId(source.provider)) {
+      throw new ApiError(422, 'schedule_unavailable', `source: ${source.provider} imports are not scheduled; providers that are: ${SCHEDULE_PROVIDER_IDS.join(', ')}`);
+    }
     // As for one import: the request's `notify`, else the tenant's default URL at the time of the PUT.
     const notify = await resolveNotify(deps.store, tenant, body.notify);
-    const { created, view } = await schedules.put(tenant, c.req.valid('param').userId, { ...body, ...(notify ? { notify } : {}) });
+    // Its provider was checked just above.
+    const scheduled = source as ScheduleRequest['source'];
+    const { created, view } = await schedules.put(tenant, userId, { ...body, source: scheduled, ...(notify ? { notify } : {}) });
     return created ? c.json(view, 201) : c.json(view, 200);
   });
   app.openapi(getSync, async (c) => {

@@ -18,7 +18,7 @@ import {
   type ImportTuning,
 } from '../../workflows/contract';
 import { WEBHOOK_DEFAULTS } from '../../config/defaults';
-import type { CredentialStore } from '../../db/credentials';
+import type { ConnectionStore } from '../../db/connections';
 import { ApiError } from '../errors';
 import { sealCredentials } from './credentials';
 import type { ImportView } from '../schemas';
@@ -36,8 +36,8 @@ export interface ImportCommandsOptions {
   readStatus: ReadStatus;
   /** Called after a command reached the import, so cached status is not served from before it. */
   onChanged: (tenant: string, importId: string) => void;
-  /** Where refresh tokens are kept, sealed (db/credentials.ts); without it, a source with one is refused. */
-  credentials?: CredentialStore;
+  /** Where refresh tokens are kept, sealed, as connections (db/connections.ts); without it, a source with one is refused. */
+  connections?: ConnectionStore;
   /** First retry of a refused webhook delivery (`WEBHOOK_DEFAULTS`; tests shorten it). */
   webhookRetryInitialMs?: number;
 }
@@ -82,7 +82,7 @@ export function createImportCommands(options: ImportCommandsOptions) {
     // the server's `started` flag). Random, not secret.
     const startToken = randomBytes(12).toString('base64url');
     // Before the start: a refresh token goes to the store first, where the import's first batch looks for it.
-    const sealedCredentials = await sealCredentials(options.credentials, sealer, { tenant, userId }, source);
+    const sealedCredentials = await sealCredentials(options.connections, sealer, { tenant, userId }, source);
     const input: ImportInput = {
       tenant,
       userId,

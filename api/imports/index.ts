@@ -9,9 +9,10 @@ import type { TokenSealer } from '../../encryption/token-seal';
 import { TASK_QUEUE, type ImportTuning } from '../../workflows/contract';
 import { TemporalUnavailableError } from '../errors';
 import type { ImportView } from '../schemas';
-import type { CredentialStore } from '../../db/credentials';
+import type { ConnectionStore } from '../../db/connections';
 import { createImportCommands } from './commands';
-import { createCredentialRenewal } from './credentials';
+import { createCredentialRenewal, createWaitingRenewal } from './credentials';
+import { createImportList } from './list';
 import { SharedReads } from './shared-reads';
 import { createStatusReader, withStoredState, type StatusReaderOptions } from './status-reader';
 import type { Imports, TemporalPing } from './types';
@@ -43,8 +44,8 @@ export interface TemporalImportsOptions {
   isTemporalUp?: () => boolean;
   /** First retry of a refused webhook delivery (`WEBHOOK_DEFAULTS` unless given). */
   webhookRetryInitialMs?: number;
-  /** Where refresh tokens are kept, sealed (`store.credentials`); without it, sources with one are refused (422). */
-  credentials?: CredentialStore;
+  /** Where refresh tokens are kept, sealed, as connections (`store.connections`); without it, sources with one are refused (422). */
+  connections?: ConnectionStore;
   /** The checkpoint stored with an import's last page, so a status answered from the memo is never behind it. */
   storedProgress?: StatusReaderOptions['storedProgress'];
   /** The closure of a budget the import's requests count against (`store.budgets.waitOf`): `waiting: rate_limited`. */
@@ -70,15 +71,17 @@ export function createTemporalImports(options: TemporalImportsOptions): Imports 
     readStatus,
     onChanged: (tenant, importId) => statuses.forget(cacheKey(tenant, importId)),
     webhookRetryInitialMs: options.webhookRetryInitialMs,
-    credentials: options.credentials,
+    connections: options.connections,
   });
   const renewCredentials = createCredentialRenewal({
     client: options.client,
     sealer: options.sealer,
-    credentials: options.credentials,
+    connections: options.connections,
     readStatus,
     onChanged: (tenant, importId) => statuses.forget(cacheKey(tenant, importId)),
   });
+  const renewWaiting = createWaitingRenewal(options.client, renewCredentials);
+  const list = createImportList({ client: options.client, sealer: options.sealer });
   const budgetMs = options.callBudgetMs ?? TEMPORAL_OUTAGE_DEFAULTS.callBudgetMs;
   // One deadline for every request a call makes to Temporal (the client keeps it in async context):
   // without it, a call to a server that is down waits out the SDK's retries, 20 s and more.
@@ -98,6 +101,12 @@ export function createTemporalImports(options: TemporalImportsOptions): Imports 
       if (options.isTemporalUp?.() === false) return Promise.reject(new TemporalUnavailableError());
       return options.client.withDeadline(Date.now() + 4 * budgetMs, () => renewCredentials(...args));
     },
+    // A describe before the renewal above.
+    renewWaiting: (...args: Parameters<typeof renewWaiting>) => {
+      if (options.isTemporalUp?.() === false) return Promise.reject(new TemporalUnavailableError());
+      return options.client.withDeadline(Date.now() + 5 * budgetMs, () => renewWaiting(...args));
+    },
+    list: bounded(list),
     // The Temporal part of a status is shared and cached; the store's checkpoint and budget closure
     // are read fresh, so no process answers behind what another already said.
     get: bounded(async (tenant: string, importId: string) =>

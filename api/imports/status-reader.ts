@@ -167,11 +167,13 @@ export function createStatusReader({ client, queryTimeoutMs, warn = console.warn
   };
 }
 
-/** Status from `describe`: the memo the workflow keeps current, and how the run ended. */
-export function statusFromDescription(
-  description: WorkflowExecutionDescription,
-  warn: (message: string) => void = console.warn,
-): ImportStatus {
+/** What Temporal records of a run, by `describe` or in a listing, that a status is read from. */
+export type RunRecord = Pick<WorkflowExecutionDescription, 'workflowId' | 'memo' | 'startTime' | 'closeTime'> & {
+  status: { name: WorkflowExecutionDescription['status']['name'] };
+};
+
+/** Status from `describe` (or a listing): the memo the workflow keeps current, and how the run ended. */
+export function statusFromDescription(description: RunRecord, warn: (message: string) => void = console.warn): ImportStatus {
   const memo = parseOrNull(ImportMemo, description.memo ?? {});
   if (memo.value === null) warn(`api: ignoring the memo of ${description.workflowId}, which does not parse (${memo.problem})`);
   const progress = memo.value?.progress;

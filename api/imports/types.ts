@@ -2,9 +2,11 @@
  * What the HTTP layer needs from "imports", as an interface: the Temporal-backed implementation
  * (`createTemporalImports`) in production and end-to-end tests, fakes in the HTTP contract tests.
  */
-import type { ErasureView, ImportView, StartImportBody } from '../schemas';
+import type { ResolvedSource } from '../../providers';
+import type { ErasureView, ImportPage, ImportView, ListImportsQuery, StartImportBody } from '../schemas';
 
-export type StartImportRequest = StartImportBody;
+/** A start as the API hands it on: a connection source already looked up (`resolveSource`). */
+export type StartImportRequest = Omit<StartImportBody, 'source'> & { source: ResolvedSource };
 
 export interface StartedImport {
   /** `false` when an import for this user and provider was already running: `view` is that one. */
@@ -30,6 +32,13 @@ export interface Imports {
    * an unknown import, 409 when it is not waiting for credentials, 422 for another provider's source.
    */
   renewCredentials(tenant: string, importId: string, source: StartImportRequest['source']): Promise<ImportView>;
+  /**
+   * The user's import of `source.provider`, when it waits in `needs_reauth`, gets `source` (a
+   * connection just repaired) and resumes. Resolves to its id, or `null` when none was waiting.
+   */
+  renewWaiting(tenant: string, userId: string, source: StartImportRequest['source']): Promise<string | null>;
+  /** The tenant's imports, filtered, a page at a time (Temporal visibility). `ApiError` 400 for a cursor it did not issue. */
+  list(tenant: string, query: ListImportsQuery): Promise<ImportPage>;
 }
 
 /** Whether Temporal answers, for `/healthz`. Rejects when it does not within `deadline` (epoch ms). */

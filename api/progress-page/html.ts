@@ -1,13 +1,19 @@
-/** The progress page's markup: a form to start (or rejoin) an import, and the import as it goes. */
+/**
+ * The progress page's markup: a form to start (or rejoin) an import, buttons to connect an account
+ * and import from it, and the import as it goes.
+ */
 import { PROVIDERS } from '../../providers';
 import type { FormField, ProviderDefinition } from '../../providers/types';
+import { escapeHtml } from '../html';
 
 /** The providers the form offers: those whose definition says how to ask for a source. */
 const offered = PROVIDERS.flatMap(({ id, form }: Pick<ProviderDefinition, 'id' | 'form'>) => (form ? [{ id, form }] : []));
 
-/** `text` for an attribute value or element content. */
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** The providers whose accounts connect (a connect session), each with its button. */
+function connectButtons(): string {
+  return PROVIDERS.flatMap(({ id, connect }: Pick<ProviderDefinition, 'id' | 'connect'>) =>
+    connect ? [`      <button type="button" data-connect="${escapeHtml(id)}">Connect ${escapeHtml(connect.name)}</button>`] : [],
+  ).join('\n');
 }
 
 function providerOptions(): string {
@@ -61,6 +67,10 @@ ${providerFields()}
       <p class="hint">Needed once an API key exists (on loopback the API answers without one until then). Kept in this tab only.</p>
     </details>
     <button type="submit" id="startButton">Import</button>
+    <div id="connect" class="connect">
+      <p class="hint">Or connect the user's account and import from it:</p>
+${connectButtons()}
+    </div>
     <p id="formError" class="error" role="alert" hidden></p>
   </form>
 

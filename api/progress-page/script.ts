@@ -9,6 +9,10 @@
  * itself. A key never goes into a URL, where logs and history would keep it.
  *
  * The providers' names come from the registry (`providers/index.ts`), and so does the form.
+ *
+ * Connect buttons run a connect session: the page asks `POST /v1/connect-sessions` for a URL (with
+ * itself as `redirectUrl`, and `import: true`), sends the browser there, and is sent back with
+ * `?status=connected&connection=…&import=…`: it then shows that import as any other.
  */
 import { PROVIDERS } from '../../providers';
 
@@ -249,6 +253,32 @@ export const PAGE_JS = String.raw`'use strict';
   });
   $('more').addEventListener('click', function () { loadContacts(false); });
   $('again').addEventListener('click', reset);
+  document.querySelectorAll('[data-connect]').forEach(function (button) {
+    button.addEventListener('click', function () {
+      show($('formError'), false);
+      button.disabled = true;
+      var back = location.origin + location.pathname;
+      api('POST', '/v1/connect-sessions', { userId: $('userId').value, provider: button.dataset.connect, redirectUrl: back, import: true })
+        .then(function (session) { location.assign(session.connectUrl); }, function (err) {
+          $('formError').textContent = err.message;
+          show($('formError'), true);
+          button.disabled = false;
+        });
+    });
+  });
+
+  /** The end of a connect session, as it came back in the URL: said when it did not connect, then dropped from the URL. */
+  var returned = new URL(location.href);
+  var connectStatus = returned.searchParams.get('status');
+  var connectCode = returned.searchParams.get('code');
+  if (connectStatus) {
+    ['status', 'connection', 'code', 'importError'].forEach(function (name) { returned.searchParams.delete(name); });
+    history.replaceState(null, '', returned);
+    if (connectStatus !== 'connected') {
+      $('formError').textContent = connectStatus === 'denied' ? 'The account was not connected: access was not allowed.' : 'The account was not connected (' + (connectCode || 'error') + ').';
+      show($('formError'), true);
+    }
+  }
 
   var fromUrl = new URL(location.href).searchParams.get('import');
   var known = fromUrl || localStorage.getItem(STORED_IMPORT);

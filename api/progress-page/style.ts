@@ -8,6 +8,8 @@ input, select { display: block; width: 100%; box-sizing: border-box; padding: 0.
 button { font: inherit; padding: 0.4rem 1rem; margin-right: 0.4rem; cursor: pointer; }
 button:disabled { cursor: default; opacity: 0.5; }
 .hint, .muted { color: #57606a; font-size: 0.9rem; }
+.connect { margin-top: 1rem; padding-top: 0.6rem; border-top: 1px solid #e6e8eb; }
+.connect button { margin-bottom: 0.4rem; }
 .bar { height: 1.2rem; background: #e6e8eb; border-radius: 0.6rem; overflow: hidden; margin: 1rem 0 0.5rem; }
 #barFill { height: 100%; width: 0; background: #2f81f7; }
 code { word-break: break-all; }

@@ -1,15 +1,15 @@
 /**
  * The CardDAV provider (RFC 6352): discovery, `sync-collection` or PROPFIND listings,
  * `addressbook-multiget` pages and a resumable cursor (source.ts). Cards are read with the same
- * vCard reader as uploaded files (`providers/formats`), and normalised the same way.
+ * vCard reader as uploaded files (`providers/formats`), and normalised the same way. Accounts
+ * connect through a form checked with discovery (connect.ts).
  */
-import { createCardParser } from '../formats';
 import { readBudgets, type Budgets } from '../kit/budgets';
 import type { ProviderDefinition } from '../types';
 import { CARDDAV_BUDGETS } from './budgets';
-import { CarddavCredentials, toCarddavCredentials } from './credentials';
+import { carddavConnect, openCarddavSource } from './connect';
+import { CarddavSourceCredentials, toCarddavCredentials } from './credentials';
 import { CarddavSource } from './request';
-import { createCarddavSource } from './source';
 
 export { type CardResult, type ParseCard, parseBasicCard } from './basic-card';
 export { CarddavCredentials } from './credentials';
@@ -31,17 +31,11 @@ export const carddav = {
       { name: 'password', label: 'Password', type: 'password' },
     ],
   },
-  credentials: CarddavCredentials,
+  credentials: CarddavSourceCredentials,
   toCredentials: toCarddavCredentials,
   budgets: CARDDAV_BUDGETS,
   // The server is the user's (the URL comes with each import): only its budgets are configured.
   readSettings: (env) => ({ budgets: readBudgets(env, CARDDAV_BUDGETS) }),
-  openSource: (credentials, settings, context) =>
-    createCarddavSource(credentials, {
-      parseCard: createCardParser({ defaultRegion: context.defaultPhoneRegion }),
-      allowPrivateAddresses: context.allowPrivateAddresses,
-      governor: context.governor,
-      budgets: settings.budgets,
-      limits: context.outboundLimits,
-    }),
-} as const satisfies ProviderDefinition<'carddav', typeof CarddavSource, CarddavCredentials, { budgets: Budgets }>;
+  openSource: (credentials, settings, context) => openCarddavSource(credentials, context, settings.budgets),
+  connect: carddavConnect,
+} as const satisfies ProviderDefinition<'carddav', typeof CarddavSource, CarddavSourceCredentials, { budgets: Budgets }>;

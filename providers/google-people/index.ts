@@ -4,7 +4,7 @@
  * access tokens refreshed with a kept refresh token (`kit/oauth.ts`). The cursor is the API's
  * `pageToken`.
  */
-import { OAuthCredentials, oauthAccessTokens, toOAuthCredentials } from '../kit/oauth-source';
+import { OAuthCredentials, oauthAccessTokens, oauthConnect, toOAuthCredentials } from '../kit/oauth-source';
 import type { ContactSource, ProviderDefinition, SourceContext } from '../types';
 import { googlePeopleKeys, googlePeopleRefusal, GOOGLE_PEOPLE_BUDGETS } from './budgets';
 import { fetchConnectionsPage, PERSON_FIELDS } from './client';
@@ -80,4 +80,10 @@ export const googlePeople = {
     await decoders.get(settings)?.close();
     decoders.delete(settings);
   },
+  connect: oauthConnect<GooglePeopleSettings>({
+    oauth: GOOGLE_OAUTH,
+    scopes: ['https://www.googleapis.com/auth/contacts.readonly'],
+    // A refresh token comes only with offline access, and Google issues one again only on consent.
+    authorizeParams: { access_type: 'offline', prompt: 'consent' },
+  }),
 } as const satisfies ProviderDefinition<'google-people', typeof GooglePeopleSource, OAuthCredentials, GooglePeopleSettings>;

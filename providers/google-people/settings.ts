@@ -2,12 +2,22 @@
 import { parseHttpUrl, parseInteger } from '../../config/parse';
 import { readBudgets, type Budgets } from '../kit/budgets';
 import { readOAuthClient, type OAuthClient, type OAuthProvider } from '../kit/oauth';
+import { readOAuthEndpointUrls, type OAuthEndpointDefaults } from '../kit/oauth-connect';
 import { GOOGLE_PEOPLE_BUDGETS } from './budgets';
 
 /** `GOOGLE_PEOPLE_BASE_URL` when unset: Google's own API. */
 export const DEFAULT_GOOGLE_PEOPLE_BASE_URL = 'https://people.googleapis.com';
 /** `GOOGLE_TOKEN_URL` when unset; `npm start` points it at the demo provider's `/token`. */
 export const DEFAULT_GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
+/**
+ * Where users consent and where their tokens are revoked (`GOOGLE_AUTH_URL`, `GOOGLE_REVOKE_URL`
+ * when unset); `npm start` points both at the demo provider.
+ */
+export const DEFAULT_GOOGLE_CONNECT_URLS: OAuthEndpointDefaults = {
+  authorizationUrl: 'https://accounts.google.com/o/oauth2/v2/auth',
+  revocationUrl: 'https://oauth2.googleapis.com/revoke',
+};
+
 /**
  * `WORKER_DECODE_THREADS` when unset: none, pages are fetched and decoded on the worker's own
  * thread. Threads pay on larger machines only; bench/README.md has the measurements.
@@ -22,6 +32,8 @@ export interface GooglePeopleSettings {
   baseUrl: string;
   /** The client workers refresh access tokens with (`GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_TOKEN_URL`). */
   oauth: OAuthClient;
+  /** Where connect sessions send users to consent, and where disconnecting revokes (`GOOGLE_AUTH_URL`, `GOOGLE_REVOKE_URL`). */
+  connectUrls: OAuthEndpointDefaults;
   /** Threads that fetch and decode pages beside the worker's own (`WORKER_DECODE_THREADS`; 0: on it; page-decoder.ts). */
   decodeThreads: number;
   /**
@@ -37,6 +49,7 @@ export function readGooglePeopleSettings(env: NodeJS.ProcessEnv): GooglePeopleSe
   return {
     baseUrl,
     oauth: readOAuthClient(env, GOOGLE_OAUTH, DEFAULT_GOOGLE_TOKEN_URL),
+    connectUrls: readOAuthEndpointUrls(env, GOOGLE_OAUTH, DEFAULT_GOOGLE_CONNECT_URLS),
     decodeThreads: parseInteger('WORKER_DECODE_THREADS', env.WORKER_DECODE_THREADS, DEFAULT_DECODE_THREADS, { min: 0, max: 64 }),
     budgets: readBudgets(env, GOOGLE_PEOPLE_BUDGETS, baseUrl === DEFAULT_GOOGLE_PEOPLE_BASE_URL),
   };

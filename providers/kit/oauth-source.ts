@@ -5,11 +5,14 @@
  * - the credentials the API seals for it: the access token, and a note that the refresh token is
  *   kept in the store (through the API's vault), never in workflow history;
  * - the access tokens a worker's source uses: the one the import began with, or ones refreshed with
- *   the kept refresh token (`./oauth.ts`).
+ *   the kept refresh token (`./oauth.ts`);
+ * - how a user connects an account of theirs (`connect`): the same kept refresh token, from a
+ *   connect session's code exchange.
  */
 import { z } from '@hono/zod-openapi';
-import type { CredentialVault, SourceContext } from '../types';
+import type { CredentialVault, OAuthConnect, SourceContext } from '../types';
 import { clientVariables, fixedAccessToken, refreshingAccessToken, type AccessTokens, type OAuthClient, type OAuthProvider } from './oauth';
+import type { OAuthEndpointDefaults } from './oauth-connect';
 
 /** An OAuth token: it goes into an HTTP header or a form body, so printable ASCII only (RFC 6750's token characters and then some). */
 function token(field: string) {
@@ -90,4 +93,31 @@ export function oauthAccessTokens(
     accessToken: credentials.accessToken,
     outbound: { limits: context.outboundLimits, allowPrivateAddresses: context.allowPrivateAddresses },
   });
+}
+
+/** What an OAuth provider's settings hold for connecting: its client, and its consent and revocation endpoints. */
+export interface OAuthConnectSettings {
+  oauth: OAuthClient;
+  connectUrls: OAuthEndpointDefaults;
+}
+
+/**
+ * The `connect` part of an OAuth provider's definition: users consent at the provider, and an
+ * import by connection reads the refresh token the session kept.
+ */
+export function oauthConnect<Settings extends OAuthConnectSettings>(options: {
+  oauth: OAuthProvider;
+  scopes: readonly string[];
+  /** Extra parameters of the authorization request. */
+  authorizeParams?: Readonly<Record<string, string>>;
+}): OAuthConnect<Settings, OAuthCredentials> {
+  const { oauth, scopes, authorizeParams } = options;
+  return {
+    kind: 'oauth',
+    name: oauth.name,
+    scopes,
+    ...(authorizeParams ? { authorizeParams } : {}),
+    endpoints: (settings) => ({ provider: oauth, client: settings.oauth, ...settings.connectUrls }),
+    storedCredentials: { accessToken: null, refreshToken: 'stored' },
+  };
 }

@@ -16,11 +16,12 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { ConfigError, parseHttpUrl } from '../../config/parse';
-import type { CredentialKey } from '../../db/credentials';
+import type { ConnectionKey } from '../../db/connections';
 import { FAILURE_TYPES } from '../../workflows/contract';
 import type { TokenVault } from '../types';
 import { describeProviderError, failure, jsonOrUndefined, outboundFailure, plainProblem, workerMisconfigured } from './failures';
 import { httpRequest, type OutboundLimits } from './http';
+import type { OAuthClient, OAuthProvider } from './oauth-client';
 import { parseRetryAfter } from './retry-after';
 
 /** A token this close to its expiry is refreshed before it is used. */
@@ -34,28 +35,7 @@ export interface TokenRequestSettings {
   allowPrivateAddresses?: boolean;
 }
 
-/** Who the service's OAuth client is registered with: its name in messages, and its variables' prefix. */
-export interface OAuthProvider {
-  /** `Google`: "Google refused the refresh token". */
-  name: string;
-  /** `GOOGLE`: the client is `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET` and `GOOGLE_TOKEN_URL`. */
-  envPrefix: string;
-  /**
-   * The `scope` a refresh asks for, for token endpoints that want it said (Microsoft's v2.0 endpoint
-   * may refuse a refresh without it); absent, the refresh keeps the scopes the user granted.
-   */
-  refreshScope?: string;
-}
-
-/** The service's OAuth client at one provider; `undefined` id and secret: this service has none. */
-export interface OAuthClient {
-  clientId: string | undefined;
-  clientSecret: string | undefined;
-  /** The provider's token endpoint, or the demo provider's `/token`. */
-  tokenUrl: string;
-  /** Refresh a token this close to its expiry before using it ({@link ACCESS_TOKEN_REFRESH_MARGIN_MS} when absent). */
-  refreshMarginMs?: number;
-}
+export type { OAuthClient, OAuthProvider } from './oauth-client';
 
 /** Access tokens for one source's requests. */
 export interface AccessTokens {
@@ -92,9 +72,21 @@ const tokenResponseSchema = z.looseObject({
   access_token: z.string().min(1),
   expires_in: z.coerce.number().nonnegative().optional(),
   refresh_token: z.string().min(1).optional(),
+  scope: z.string().optional(),
 });
 const tokenErrorSchema = z.looseObject({ error: z.string(), error_description: z.string().optional() });
 
+/** What a token endpoint granted. */
+export interface TokenGrant {
+  accessToken: string;
+  expiresInSeconds: number | null;
+  /** A new refresh token, when the endpoint issued (or rotated) one. */
+  refreshToken: string | null;
+  /** The scopes granted, as the endpoint said them (space-separated), when it did. */
+  scope: string | null;
+}
+
+/**
 /**
  * Token endpoint errors that only the user can fix by connecting again: `invalid_grant` (RFC 6749:
  * the refresh token is expired or revoked), and OpenID Connect's `interaction_required`,
@@ -104,17 +96,21 @@ const tokenErrorSchema = z.looseObject({ error: z.string(), error_description: z
 const REAUTH_ERRORS: ReadonlySet<string> = new Set(['invalid_grant', 'interaction_required', 'consent_required', 'login_required']);
 
 /**
- * Trades a refresh token for an access token. Throws `ProviderUnauthenticated` (non-retryable) on
- * `invalid_grant` and the other errors only the user can fix, `WorkerMisconfigured` when the client is refused, and the usual retryable types
- * for throttling, outages and bodies of the wrong shape.
+ * One grant at the provider's token endpoint with the service's client: `form` is the grant's own
+ * parameters, `what` names what it trades in messages ("the refresh token"). Throws
+ * `ProviderUnauthenticated` (non-retryable) on `invalid_grant` and the other errors only the user
+ * can fix, `WorkerMisconfigured` when the client is refused, and the usual retryable types for
+ * throttling, outages and bodies of the wrong shape. Neither the grant nor the tokens ever appear
+ * in a message.
  */
-export async function refreshAccessToken(
+export async function tokenGrant(
   provider: OAuthProvider,
   client: OAuthClient & { clientId: string; clientSecret: string },
-  refreshToken: string,
+  form: Record<string, string>,
+  what: string,
   signal?: AbortSignal,
   outbound: TokenRequestSettings = {},
-): Promise<{ accessToken: string; expiresInSeconds: number | null; refreshToken: string | null }> {
+): Promise<TokenGrant> {
   const endpoint = `${provider.name} OAuth token endpoint`;
   // The token endpoint is the operator's (it may be private); where it redirects is judged as any URL.
   const destinations = { allowPrivate: outbound.allowPrivateAddresses ?? false, trustedOrigins: [new URL(client.tokenUrl).origin] };
@@ -123,13 +119,7 @@ export async function refreshAccessToken(
       method: 'POST',
       url: client.tokenUrl,
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-      body: new URLSearchParams({
-        grant_type: 'refresh_token',
-        refresh_token: refreshToken,
-        client_id: client.clientId,
-        client_secret: client.clientSecret,
-        ...(provider.refreshScope === undefined ? {} : { scope: provider.refreshScope }),
-      }).toString(),
+      body: new URLSearchParams({ ...form, client_id: client.clientId, client_secret: client.clientSecret }).toString(),
       timeoutMs: TOKEN_TIMEOUT_MS,
       limits: outbound.limits,
       destinations,
@@ -148,30 +138,47 @@ export async function refreshAccessToken(
       accessToken: parsed.data.access_token,
       expiresInSeconds: parsed.data.expires_in ?? null,
       refreshToken: parsed.data.refresh_token ?? null,
+      scope: parsed.data.scope ?? null,
     };
   }
   const error = tokenErrorSchema.safeParse(json);
   // The provider's own words (Google's `Token has been expired or revoked.`), whatever it echoed cut out.
-  const what = describeProviderError(
+  const said = describeProviderError(
     error.success ? { status, code: error.data.error, text: error.data.error_description } : { status },
-    [refreshToken, client.clientSecret],
+    [form.refresh_token, form.code, form.code_verifier, client.clientSecret].filter((secret) => secret !== undefined),
   );
   if (error.success && REAUTH_ERRORS.has(error.data.error)) {
     throw failure(
       FAILURE_TYPES.providerUnauthenticated,
-      `${provider.name} refused the refresh token ${what}. Ask the user to reconnect their account.`,
+      `${provider.name} refused ${what} ${said}. Ask the user to reconnect their account.`,
       { nonRetryable: true },
     );
   }
   if (error.success && (error.data.error === 'invalid_client' || error.data.error === 'unauthorized_client')) {
-    throw workerMisconfigured(`The ${endpoint} refused this service's OAuth client ${what}; check ${clientVariables(provider)}.`);
+    throw workerMisconfigured(`The ${endpoint} refused this service's OAuth client ${said}; check ${clientVariables(provider)}.`);
   }
   const nextRetryDelay = parseRetryAfter(headers.get('retry-after'));
-  if (status === 429) throw failure(FAILURE_TYPES.providerThrottled, `The ${endpoint} is throttling requests ${what}.`, { nextRetryDelay });
+  if (status === 429) throw failure(FAILURE_TYPES.providerThrottled, `The ${endpoint} is throttling requests ${said}.`, { nextRetryDelay });
   if (status >= 500 || status === 408) {
-    throw failure(FAILURE_TYPES.providerUnavailable, `The ${endpoint} is unavailable ${what}.`, { nextRetryDelay });
+    throw failure(FAILURE_TYPES.providerUnavailable, `The ${endpoint} is unavailable ${said}.`, { nextRetryDelay });
   }
-  throw failure(FAILURE_TYPES.providerInvalidRequest, `The ${endpoint} refused the refresh request ${what}.`, { nonRetryable: true });
+  throw failure(FAILURE_TYPES.providerInvalidRequest, `The ${endpoint} refused the request for ${what} ${said}.`, { nonRetryable: true });
+}
+
+/**
+ * Trades a refresh token for an access token ({@link tokenGrant}'s failures): `refreshToken` in the
+ * answer when the provider rotated it.
+ */
+export function refreshAccessToken(
+  provider: OAuthProvider,
+  client: OAuthClient & { clientId: string; clientSecret: string },
+  refreshToken: string,
+  signal?: AbortSignal,
+  outbound: TokenRequestSettings = {},
+): Promise<TokenGrant> {
+  const form: Record<string, string> = { grant_type: 'refresh_token', refresh_token: refreshToken };
+  if (provider.refreshScope !== undefined) form.scope = provider.refreshScope;
+  return tokenGrant(provider, client, form, 'the refresh token', signal, outbound);
 }
 
 /** The access token as it came, for a source without a refresh token: a 401 is final. */
@@ -183,7 +190,7 @@ export interface RefreshingOptions {
   provider: OAuthProvider;
   client: OAuthClient;
   /** Whose refresh token, under which provider: the vault's key. */
-  key: CredentialKey;
+  key: ConnectionKey;
   /** Where the refresh token is kept; absent: this worker cannot refresh (it fails the batch retryably). */
   tokens: TokenVault | undefined;
   /** The access token the import began with, when one came; a token from a later refresh wins. */
@@ -197,6 +204,7 @@ export function refreshingAccessToken(options: RefreshingOptions): AccessTokens 
   const { provider, client, key } = options;
   const margin = client.refreshMarginMs ?? ACCESS_TOKEN_REFRESH_MARGIN_MS;
   let refreshToken = '';
+  let generation = 0;
   let current: { token: string; expiresAt: number | null } | null = null;
   let loaded: Promise<void> | null = null;
   let refreshing: Promise<string> | null = null;
@@ -212,11 +220,12 @@ export function refreshingAccessToken(options: RefreshingOptions): AccessTokens 
     if (kept === null) {
       throw failure(
         FAILURE_TYPES.providerUnauthenticated,
-        'No refresh token is stored for this user and provider any more. Ask the user to reconnect their account.',
+        'No usable refresh token is stored for this user and provider. Ask the user to reconnect their account.',
         { nonRetryable: true },
       );
     }
-    refreshToken = kept.refreshToken;
+    refreshToken = kept.secret;
+    generation = kept.generation;
     // A token from an earlier refresh is newer than the one the import began with.
     current = kept.accessToken ?? (options.accessToken === null ? null : { token: options.accessToken, expiresAt: null });
   }
@@ -226,7 +235,14 @@ export function refreshingAccessToken(options: RefreshingOptions): AccessTokens 
     if (!clientId || !clientSecret) {
       throw workerMisconfigured(`This worker cannot refresh ${provider.name} access tokens: set ${clientVariables(provider)}`);
     }
-    const result = await refreshAccessToken(provider, { ...client, clientId, clientSecret }, refreshToken, signal, options.outbound);
+    let result: TokenGrant;
+    try {
+      result = await refreshAccessToken(provider, { ...client, clientId, clientSecret }, refreshToken, signal, options.outbound);
+    } catch (err) {
+      // Refused for good: the user's connection waits for them to reconnect (and the web app is told).
+      if (err instanceof ApplicationFailure && err.type === FAILURE_TYPES.providerUnauthenticated) await vault().refused(key, generation);
+      throw err;
+    }
     const expiresAt = result.expiresInSeconds === null ? null : Date.now() + result.expiresInSeconds * 1000;
     current = { token: result.accessToken, expiresAt };
     if (result.refreshToken !== null) refreshToken = result.refreshToken;

@@ -4,11 +4,11 @@
  * access tokens refreshed at the Microsoft identity platform (`kit/oauth.ts`), and every request
  * within the mailbox's and the app's budgets (budgets.ts), 4 at once per mailbox among them.
  */
-import { OAuthCredentials, oauthAccessTokens, toOAuthCredentials } from '../kit/oauth-source';
+import { OAuthCredentials, oauthAccessTokens, oauthConnect, toOAuthCredentials } from '../kit/oauth-source';
 import type { ContactSource, ProviderDefinition, SourceContext } from '../types';
 import { microsoftGraphKeys, MICROSOFT_GRAPH_BUDGETS } from './budgets';
 import { MicrosoftGraphSource } from './request';
-import { MICROSOFT_OAUTH, readMicrosoftGraphSettings, type MicrosoftGraphSettings } from './settings';
+import { MICROSOFT_OAUTH, MICROSOFT_SCOPES, readMicrosoftGraphSettings, type MicrosoftGraphSettings } from './settings';
 import { createMicrosoftGraphSource } from './source';
 
 function openMicrosoftGraphSource(credentials: OAuthCredentials, settings: MicrosoftGraphSettings, context: SourceContext): ContactSource {
@@ -35,4 +35,5 @@ export const microsoftGraph = {
   budgets: MICROSOFT_GRAPH_BUDGETS,
   readSettings: readMicrosoftGraphSettings,
   openSource: openMicrosoftGraphSource,
+  connect: oauthConnect<MicrosoftGraphSettings>({ oauth: MICROSOFT_OAUTH, scopes: MICROSOFT_SCOPES }),
 } as const satisfies ProviderDefinition<'microsoft-graph', typeof MicrosoftGraphSource, OAuthCredentials, MicrosoftGraphSettings>;

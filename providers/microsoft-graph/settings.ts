@@ -4,6 +4,7 @@ import { readBudgets, type Budgets } from '../kit/budgets';
 import { readOAuthClient, type OAuthClient, type OAuthProvider } from '../kit/oauth';
 import { MICROSOFT_GRAPH_BUDGETS } from './budgets';
 import { GRAPH_VERSION } from './client';
+import { readOAuthEndpointUrls, type OAuthEndpointDefaults } from '../kit/oauth-connect';
 
 /** `MICROSOFT_GRAPH_BASE_URL` when unset: Microsoft Graph itself. */
 export const DEFAULT_MICROSOFT_GRAPH_BASE_URL = 'https://graph.microsoft.com';
@@ -14,14 +15,26 @@ export const DEFAULT_MICROSOFT_GRAPH_BASE_URL = 'https://graph.microsoft.com';
 export const DEFAULT_MICROSOFT_TOKEN_URL = 'https://login.microsoftonline.com/common/oauth2/v2.0/token';
 
 /**
- * Microsoft's OAuth client, in messages and variable names. A refresh asks again for what an import
- * needs: reading contacts, and a refresh token to keep (the v2.0 endpoint may refuse a refresh that
- * names no scope).
+ * `MICROSOFT_AUTH_URL` when unset: the v2.0 authorization endpoint for work, school and personal
+ * accounts; `npm start` points it at the demo provider. Microsoft offers no endpoint that revokes a
+ * refresh token, so there is no `MICROSOFT_REVOKE_URL`: disconnecting deletes the kept token only.
+ */
+export const DEFAULT_MICROSOFT_CONNECT_URLS: OAuthEndpointDefaults = {
+  authorizationUrl: 'https://login.microsoftonline.com/common/oauth2/v2.0/authorize',
+  revocationUrl: null,
+};
+
+/** What an import needs: reading contacts, and a refresh token to keep (`offline_access`). */
+export const MICROSOFT_SCOPES = ['https://graph.microsoft.com/Contacts.Read', 'offline_access'] as const;
+
+/**
+ * Microsoft's OAuth client, in messages and variable names. A refresh asks again for
+ * {@link MICROSOFT_SCOPES} (the v2.0 endpoint may refuse a refresh that names no scope).
  */
 export const MICROSOFT_OAUTH: OAuthProvider = {
   name: 'Microsoft',
   envPrefix: 'MICROSOFT',
-  refreshScope: 'https://graph.microsoft.com/Contacts.Read offline_access',
+  refreshScope: MICROSOFT_SCOPES.join(' '),
 };
 
 export interface MicrosoftGraphSettings {
@@ -36,6 +49,8 @@ export interface MicrosoftGraphSettings {
    * requests still hold.
    */
   budgets: Budgets;
+  /** Where connect sessions send users to consent (`MICROSOFT_AUTH_URL`); no revocation endpoint. */
+  connectUrls: OAuthEndpointDefaults;
 }
 
 /**
@@ -55,5 +70,6 @@ export function readMicrosoftGraphSettings(env: NodeJS.ProcessEnv): MicrosoftGra
     baseUrl,
     oauth: readOAuthClient(env, MICROSOFT_OAUTH, DEFAULT_MICROSOFT_TOKEN_URL),
     budgets: readBudgets(env, MICROSOFT_GRAPH_BUDGETS, baseUrl === DEFAULT_MICROSOFT_GRAPH_BASE_URL),
+    connectUrls: readOAuthEndpointUrls(env, MICROSOFT_OAUTH, DEFAULT_MICROSOFT_CONNECT_URLS),
   };
 }

@@ -21,7 +21,10 @@ import { ContactPage, ErrorBody, ImportView } from '../../api/schemas';
 import type { Store } from '../../db/types';
 import { createTemporalSchedules, type TemporalSchedulesOptions } from '../../api/hooks/schedules';
 import { DEFAULT_TENANT, type ImportTuning, type TenantId } from '../../workflows/contract';
-import { temporal, TEST_TUNING, testSealer } from './harness';
+import { temporal, TEST_TOKEN_KEY, TEST_TUNING, testSealer } from './harness';
+import type { ConnectOptions } from '../../api/connect/flow';
+import { createSigner } from '../../encryption/signing';
+import type { ProviderSettings } from '../../providers';
 
 /** One answer: the status, the headers and the JSON body as it came (`undefined` when empty). */
 export interface ApiResponse<T = unknown> {
@@ -100,6 +103,45 @@ export interface TestAppOptions {
   schedules?: Partial<Omit<TemporalSchedulesOptions, 'client' | 'sealer' | 'taskQueue' | 'tuning'>>;
   /** Live events' timings: a short `maxStreamMs` for clients that read a response to its end. */
   events?: Parameters<typeof createApp>[0]['events'];
+  /** Connect sessions: their flow, reaching providers with these settings (`connectOptions`). */
+  connect?: ConnectOptions;
+}
+
+/** What connect sessions of a test API need: its own URL, the providers' settings, a session lifetime. */
+export function connectOptions(publicBaseUrl: string, providers: ProviderSettings, sessionTtlSeconds?: number): ConnectOptions {
+  return {
+    publicBaseUrl,
+    signer: createSigner(Buffer.from(TEST_TOKEN_KEY, 'base64'), 'connect-session'),
+    providers,
+    allowPrivateAddresses: true,
+    ...(sessionTtlSeconds === undefined ? {} : { sessionTtlSeconds }),
+  };
+}
+
+/**
+ * A server on a free loopback port, serving the app `build` makes once the server's URL is known
+ * (connect sessions call back under it).
+ */
+export async function serveApp(build: (url: string) => Promise<{ fetch: (request: Request) => Response | Promise<Response> }>): Promise<{
+  url: string;
+  close(): Promise<void>;
+}> {
+  // Requests before the app is built (none are made) are answered 503.
+  const built: { app?: { fetch: (request: Request) => Response | Promise<Response> } } = {};
+  const server: ServerType = await new Promise((resolve) => {
+    const fetch = (request: Request) => built.app?.fetch(request) ?? new Response('starting', { status: 503 });
+    const s = serve({ fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  built.app = await build(url);
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      }),
+  };
 }
 
 /**
@@ -115,7 +157,7 @@ export async function createTestApp(options: TestAppOptions): Promise<{ app: Ret
     sealer: testSealer,
     taskQueue,
     tuning: { ...TEST_TUNING, ...options.tuning },
-    credentials: store.credentials,
+    connections: store.connections,
     storedProgress: (tenant, key) => store.tenant(tenant).readCheckpoint(key),
     budgetWait: (tenant, key) => store.budgets.waitOf(tenant, key),
     ...options.imports,
@@ -130,12 +172,13 @@ export async function createTestApp(options: TestAppOptions): Promise<{ app: Ret
     peerRateLimit: TEST_RATE_LIMIT,
     events: options.events,
     sealer: testSealer,
+    connect: options.connect,
     schedules: createTemporalSchedules({
       client,
       sealer: testSealer,
       taskQueue,
       tuning: { ...TEST_TUNING, ...options.tuning },
-      credentials: store.credentials,
+      connections: store.connections,
       ...options.schedules,
     }),
   });
@@ -148,15 +191,22 @@ export async function startApi(options: {
   tuning?: Partial<ImportTuning>;
   /** The tenant whose key the calls carry; `default` unless given. */
   tenant?: TenantId;
+  /** Connect sessions, with these providers' settings (and session lifetime); none unless given. */
+  connect?: { providers: ProviderSettings; sessionTtlSeconds?: number };
+  /** Sync schedules' options (a shorter minimum `every`). */
+  schedules?: TestAppOptions['schedules'];
+  imports?: TestAppOptions['imports'];
 }): Promise<TestApi> {
   const { store, taskQueue } = options;
   const tenant = options.tenant ?? DEFAULT_TENANT;
   const { key } = await store.apiKeys.create({ scope: 'tenant', tenant, name: `test api on ${taskQueue}` });
-  const { app } = await createTestApp(options);
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  let app: ReturnType<typeof createApp> | undefined;
+  const server = await serveApp(async (url) => {
+    const connect = options.connect && connectOptions(url, options.connect.providers, options.connect.sessionTtlSeconds);
+    ({ app } = await createTestApp({ ...options, connect }));
+    return app;
   });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { url } = server;
 
   async function call(method: string, path: string, body?: unknown, overrides: HeaderOverrides = {}): Promise<ApiResponse> {
     const headers: Record<string, string> = { authorization: `Bearer ${key}` };
@@ -175,16 +225,13 @@ export async function startApi(options: {
     return { status: response.status, headers: response.headers, json };
   }
 
+  if (!app) throw new Error('startApi: the app was not built');
   return {
     app,
     url,
     tenant,
     key,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        if ('closeAllConnections' in server) server.closeAllConnections();
-      }),
+    close: () => server.close(),
     call,
     getImport: async (importId) => expectImport(await call('GET', `/v1/imports/${importId}`), 200),
     async startImport(body, status = 202) {

@@ -3,8 +3,6 @@
  * on a listening port, over a Temporal client that counts the status reads it makes, and a small
  * Server-Sent Events reader over fetch.
  */
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
 import { Client } from '@temporalio/client';
 import { createApp } from '../../api/app';
 import { createAuthenticator } from '../../api/auth';
@@ -14,6 +12,8 @@ import { createTemporalErasure, createTemporalImports, temporalPing, type Tempor
 import { progressPage } from '../../api/progress-page';
 import type { Store } from '../../db/types';
 import { DEFAULT_TENANT, type ImportTuning } from '../../workflows/contract';
+import type { ProviderSettings } from '../../providers';
+import { connectOptions, serveApp } from './api';
 import { NAMESPACE, temporal, TEST_TUNING, testDataConverter, testSealer } from './harness';
 
 /** Temporal calls of one kind, counted as the client makes them. */
@@ -41,6 +41,8 @@ export interface EventsApiOptions {
   keepaliveMs?: number;
   intervalMs?: number;
   imports?: Partial<Omit<TemporalImportsOptions, 'client' | 'sealer' | 'taskQueue' | 'tuning'>>;
+  /** Connect sessions (the page's Connect buttons), reaching providers with these settings. */
+  connect?: ProviderSettings;
 }
 
 /** The app as `api/main.ts` builds it (events, page, docs), on a free port of 127.0.0.1. */
@@ -75,32 +77,32 @@ export async function startEventsApi(options: EventsApiOptions): Promise<EventsA
     ? undefined
     : (await store.apiKeys.create({ scope: 'tenant', tenant: options.tenant ?? DEFAULT_TENANT, name: `events ${taskQueue}` })).key;
   const watchers = new ImportWatchers((tenant, importId) => imports.get(tenant, importId), { intervalMs: options.intervalMs });
-  const app = createApp({
-    imports,
-    erasure: createTemporalErasure({ client, taskQueue }),
-    store,
-    auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: !!options.keyless }),
-    temporal: temporalPing(client),
-    rateLimit: { perSecond: 10_000, burst: 10_000 },
-    peerRateLimit: { perSecond: 10_000, burst: 10_000 },
-    events: { watchers, keepaliveMs: options.keepaliveMs },
-  });
-  app.route('/', progressPage());
-  app.route('/', docsPage());
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  const server = await serveApp(async (url) => {
+    const app = createApp({
+      imports,
+      erasure: createTemporalErasure({ client, taskQueue }),
+      store,
+      auth: createAuthenticator({ keys: store.apiKeys, loopbackOnly: !!options.keyless }),
+      temporal: temporalPing(client),
+      rateLimit: { perSecond: 10_000, burst: 10_000 },
+      peerRateLimit: { perSecond: 10_000, burst: 10_000 },
+      events: { watchers, keepaliveMs: options.keepaliveMs },
+      sealer: testSealer,
+      ...(options.connect ? { connect: connectOptions(url, options.connect) } : {}),
+    });
+    app.route('/', progressPage());
+    app.route('/', docsPage());
+    return app;
   });
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: server.url,
     key,
     watchers,
     counts,
-    close: () =>
-      new Promise<void>((resolve) => {
-        watchers.close();
-        server.close(() => resolve());
-        if ('closeAllConnections' in server) server.closeAllConnections();
-      }),
+    close: () => {
+      watchers.close();
+      return server.close();
+    },
   };
 }
 

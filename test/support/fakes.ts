@@ -16,7 +16,7 @@ import {
   type StartImportRequest,
   type TemporalPing,
 } from '../../api/imports';
-import type { ErasureView, ImportView } from '../../api/schemas';
+import type { ErasureView, ImportPage, ImportView, ListImportsQuery } from '../../api/schemas';
 import { eraseWorkflowId, type ImportStatus } from '../../workflows/contract';
 import { isProviderId } from '../../providers';
 import { resolveImportId } from '../../workflows/import-id';
@@ -101,6 +101,34 @@ export class FakeImports implements Imports {
     if (view.state !== 'needs_reauth') throw new ApiError(409, 'import_not_waiting', `Import ${importId} is ${view.state}`);
     if (source.provider !== view.provider) throw new ApiError(422, 'provider_mismatch', `source.provider: import ${importId} reads ${view.provider}`);
     return { ...this.update(view, { state: 'running', error: undefined, errorType: undefined, reauthBy: undefined }) };
+  }
+
+  /** Resumes the user's import of that provider when it waits in `needs_reauth`. */
+  async renewWaiting(tenant: string, userId: string, source: StartImportRequest['source']): Promise<string | null> {
+    this.enter('renewWaiting', tenant, userId);
+    const waiting = [...this.imports.values()].find(
+      ({ tenant: t, view }) => t === tenant && view.userId === userId && view.provider === source.provider && view.state === 'needs_reauth',
+    );
+    if (!waiting) return null;
+    this.update(waiting.view, { state: 'running', error: undefined, errorType: undefined, reauthBy: undefined });
+    return waiting.view.importId;
+  }
+
+  /** The tenant's imports, newest first, filtered as asked; the cursor is the position of the next one. */
+  async list(tenant: string, query: ListImportsQuery): Promise<ImportPage> {
+    this.enter('list', tenant, JSON.stringify(query));
+    const matching = [...this.imports.values()]
+      .filter(({ tenant: t, view }) => t === tenant && (query.userId ?? view.userId) === view.userId)
+      .filter(({ view }) => (query.provider ?? view.provider) === view.provider && (query.state ?? view.state) === view.state)
+      .map(({ view }) => ({ ...view }))
+      .reverse();
+    const from = query.cursor === undefined ? 0 : Number(Buffer.from(query.cursor, 'base64url').toString('utf8'));
+    if (!Number.isInteger(from) || from < 0) throw new ApiError(400, 'invalid_cursor', 'cursor is not one this API issued');
+    const next = from + query.limit;
+    return {
+      items: matching.slice(from, next),
+      nextCursor: next < matching.length ? Buffer.from(String(next)).toString('base64url') : null,
+    };
   }
 
   /** Moves an import along, as its workflow would: `set(id, { state: 'completed', saved: 10 })`. */

@@ -17,7 +17,7 @@ const MAX_TEST_PAGES = 500;
  * A Microsoft Graph source reading at `baseUrl` with `accessToken` alone (no refresh), its requests
  * sent as they come unless a `governor` spends their budgets.
  */
-export function sourceAt(baseUrl: string, accessToken: string, governor?: RequestGovernor): ContactSource {
+export function sourceAt(baseUrl: string, accessToken: string, governor?: RequestGovernor): Promise<ContactSource> {
   const providers = readProviderSettings({ MICROSOFT_GRAPH_BASE_URL: baseUrl });
   return openSource('microsoft-graph', JSON.stringify({ accessToken, refreshToken: null }), { providers, governor }, OWNER);
 }

@@ -34,8 +34,11 @@ function oauthProviderSettings(providerUrl: string): ProviderSettings {
   return { ...settings, 'google-people': { ...google, oauth: { ...google.oauth, refreshMarginMs: 0 } } };
 }
 
-/** A fresh worker whose Google source refreshes at `provider`'s token endpoint with the demo client. */
-export async function startOAuthWorker(setup: { store: Store; provider: DemoProvider; taskQueue: string }): Promise<Worker> {
+/**
+ * A fresh worker whose Google source reads from `provider` and refreshes at its token endpoint with
+ * the demo client, or with the OAuth settings of `providers` when given (another server's).
+ */
+export async function startOAuthWorker(setup: { store: Store; provider: DemoProvider; taskQueue: string; providers?: ProviderSettings }): Promise<Worker> {
   const { nativeConnection, client } = await temporal();
   return createImportWorker({
     connection: nativeConnection,
@@ -48,7 +51,7 @@ export async function startOAuthWorker(setup: { store: Store; provider: DemoProv
       store: setup.store,
       client,
       sealer: testSealer,
-      sources: { providers: oauthProviderSettings(setup.provider.url), allowPrivateAddresses: true },
+      sources: { providers: setup.providers ?? oauthProviderSettings(setup.provider.url), allowPrivateAddresses: true },
       keepAliveHeartbeatMs: 500,
     },
   });
