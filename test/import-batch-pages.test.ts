@@ -107,6 +107,13 @@ void describe('importBatch activity', () => {
     const batch = runBatch({ ...user, pageSize: 2 }, {}, withFake);
 
     assert.deepEqual(await batch.result, { done: true, checkpoint: { cursor: null, fetched: 5, saved: 5, rejected: 0, pages: 3, total: 5, ...FULL_READ } });
+    // The process's governor rides along with the settings; it is the governor tests' to check.
+    const governors = opened.map((open) => {
+      const { governor, ...settings } = (open as { settings: { governor?: { run?: unknown } } }).settings;
+      Object.assign(open as object, { settings });
+      return typeof governor?.run;
+    });
+    assert.deepEqual(governors, ['function'], 'the source gets the process governor');
     assert.deepEqual(
       opened,
       [
