@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, parseInteger } from '../config/parse';
 import { RESULTS_DIR } from './support';
 
-export const PHASES = ['throughput', 'history', 'status', 'events', 'start', 'recovery', 'files', 'graph', 'concurrency', 'kill', 'fairness'] as const;
+export const PHASES = ['throughput', 'history', 'status', 'events', 'start', 'recovery', 'files', 'graph', 'concurrency', 'kill', 'fairness', 'governor'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export type Store = 'sqlite' | 'postgres';
@@ -44,6 +44,9 @@ export interface BenchOptions {
   /** `--kill-contacts`, `--kills`: the kill phase's import (200,000) and SIGKILLs (30). */
   readonly killContacts: number;
   readonly kills: number;
+  /** `--governor-imports`, `--governor-contacts`: the governor phase's imports at once (10) and contacts in each (3,000). */
+  readonly governorImports: number;
+  readonly governorContacts: number;
   /** `--out NAME`: `bench/results/NAME.json`. */
   readonly resultsFile: string;
   /** `--rounds`: interleaved rounds of the throughput phase (each the plain loop, then the service); figures are their medians. */
@@ -55,7 +58,7 @@ export interface BenchOptions {
 }
 
 /** Defaults of the flags that take a number. */
-const DEFAULTS = { rounds: 3, contacts: 100_000, large: 1_000_000, starts: 1000, duration: 10, killAt: 0.3, fileContacts: 50_000, carddavContacts: 5_000, graphContacts: 100_000, concurrent: 20, concurrentContacts: 50_000, killContacts: 200_000, kills: 30 } as const;
+const DEFAULTS = { rounds: 3, contacts: 100_000, large: 1_000_000, starts: 1000, duration: 10, killAt: 0.3, fileContacts: 50_000, carddavContacts: 5_000, graphContacts: 100_000, concurrent: 20, concurrentContacts: 50_000, killContacts: 200_000, kills: 30, governorImports: 10, governorContacts: 3000 } as const;
 const SIZE = { min: 1, max: 1_000_000_000 };
 
 /** `argv` (without node and the script) and `env` as {@link BenchOptions}; throws {@link ConfigError}. */
@@ -80,6 +83,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       'concurrent-contacts': { type: 'string' },
       'kill-contacts': { type: 'string' },
       kills: { type: 'string' },
+      'governor-imports': { type: 'string' },
+      'governor-contacts': { type: 'string' },
       rounds: { type: 'string' },
       'no-stages': { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
@@ -107,6 +112,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     concurrentContacts: parseInteger('--concurrent-contacts', args['concurrent-contacts'], DEFAULTS.concurrentContacts, SIZE),
     killContacts: parseInteger('--kill-contacts', args['kill-contacts'], DEFAULTS.killContacts, SIZE),
     kills: parseInteger('--kills', args.kills, DEFAULTS.kills, { min: 1, max: 1000 }),
+    governorImports: parseInteger('--governor-imports', args['governor-imports'], DEFAULTS.governorImports, { min: 1, max: 1000 }),
+    governorContacts: parseInteger('--governor-contacts', args['governor-contacts'], DEFAULTS.governorContacts, SIZE),
     resultsFile: path.join(RESULTS_DIR, `${args.out.replace(/\.json$/, '')}.json`),
     rounds: parseInteger('--rounds', args.rounds, DEFAULTS.rounds, { min: 1, max: 100 }),
     stages: !args['no-stages'],

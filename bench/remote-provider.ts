@@ -14,6 +14,11 @@ export interface RemoteProviderStats {
   pagesServed: number;
   contactsServed: number;
   faultsInjected: number;
+  /** Requests refused by the app-wide quota (`faults.appQuota`). */
+  quotaRefusals: number;
+  /** When each contact request arrived, and when each `429` was sent (ms since the epoch; the first 10,000). */
+  arrivals: number[];
+  refusedAt: number[];
   /** Times each page (by starting offset) was served; above 1 means it was fetched twice. */
   pageTokensServed: Record<string, number>;
 }

@@ -12,6 +12,7 @@ import type { SourceRow } from './measure-files';
 import type { GraphRow } from './measure-graph';
 import type { EventsFigures } from './measure-events';
 import type { FairnessRow } from './measure-fairness';
+import type { GovernorRow } from './measure-governor';
 import type { ConcurrencyFigures } from './measure-concurrency';
 import type { HistoryFigures } from './measure-history';
 import type { KillFigures } from './measure-kills';
@@ -49,6 +50,8 @@ export interface Results {
   kills?: KillFigures;
   /** Temporal's fairness on the dev server: a quiet tenant's batch beside a busy tenant's backlog. */
   fairness?: FairnessRow[];
+  /** The rate governor against the provider's app-wide quota: configured, learning, off. */
+  governor?: GovernorRow[];
   /** Worker RSS during each service import, MB at 1 s intervals, by `<store>-<contacts>`. */
   rssSeries?: Record<string, Array<[number, number]>>;
   targets?: Target[];
@@ -138,6 +141,19 @@ export function targets(results: Results): Target[] {
     out.push({ target: `worker peak RSS ≤ 300 MB, ${c.imports} × ${fmt(c.contactsEach)} at once (${c.store})`, measured: `${c.workerPeakRssMB} MB`, met: c.workerPeakRssMB <= 300 });
     if (c.small) {
       out.push({ target: `${fmt(c.small.contacts)}-contact import beside ${c.small.largeImports} large ones ≤ 3× alone (${c.store})`, measured: `${c.small.ratio}× (${c.small.underLoadSeconds} s vs ${c.small.aloneSeconds} s)`, met: c.small.ratio <= 3 });
+    }
+  }
+  for (const g of results.governor ?? []) {
+    const setup = `${g.workers} workers, ${g.imports} × ${fmt(g.contactsEach)} at ${g.pageSize}/page, quota ${g.quotaPerSecond}/s`;
+    out.push({ target: `every import exact, governor ${g.configuration} (${setup})`, measured: g.exact ? `${g.imports} of ${g.imports}` : g.inexact.join('; '), met: g.exact });
+    const refused = `${g.refusedPercent} % (${g.refused} of ${g.requests})`;
+    if (g.configuration === 'configured') {
+      out.push({ target: 'governor configured at the quota: ≤ 1 % of requests get a 429', measured: refused, met: g.refusedPercent <= 1 });
+      out.push({ target: "governor configured at the quota: ≤ 1.2× the quota's ideal time", measured: `${g.ratio}× (${g.seconds} s vs ${g.idealSeconds} s)`, met: g.ratio <= 1.2 });
+    }
+    if (g.configuration === 'learning') {
+      out.push({ target: 'governor learning: ≤ 10 % of requests get a 429', measured: refused, met: g.refusedPercent <= 10 });
+      out.push({ target: 'governor learning: ≥ 70 % of the quota used', measured: `${g.quotaUsedPercent} % (${g.seconds} s)`, met: g.quotaUsedPercent >= 70 });
     }
   }
   if (results.kills) {
@@ -263,6 +279,22 @@ export function markdown(results: Results, options: BenchOptions): string {
     lines.push('|---|---|--:|--:|--:|');
     for (const f of results.fairness) {
       lines.push(`| ${f.fairness} | ${f.partitions} | ${f.quietQueueMedianSeconds} s | ${f.quietMedianSeconds} s | ${f.busyMedianSeconds} s |`);
+    }
+    lines.push('');
+  }
+  if (results.governor && results.governor.length > 0) {
+    const first = results.governor[0]!;
+    lines.push(
+      `Rate governor: ${first.workers} workers, ${first.imports} imports of ${fmt(first.contactsEach)} at once (${first.pageSize} a page), the provider enforcing an app-wide quota of ${first.quotaPerSecond} requests/s with 429 and Retry-After; ideal = accepted requests ÷ quota.`,
+    );
+    lines.push('');
+    lines.push('| Governor | Requests | 429s | Share | Imports took | Ideal | Ratio | Quota used | Peak accepted/s | Exact |');
+    lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|');
+    for (const g of results.governor) {
+      const how = Object.entries(g.env).map(([k, v]) => `\`${k}=${v}\``).join(' ') || 'nothing set (learning)';
+      lines.push(
+        `| ${g.configuration}: ${how} | ${g.requests} | ${g.refused} | ${g.refusedPercent} % | ${g.seconds} s | ${g.idealSeconds} s | ${g.ratio}× | ${g.quotaUsedPercent} % | ${g.peakAcceptedPerSecond} | ${g.exact ? `${g.imports}/${g.imports}` : `**no**: ${g.inexact.join('; ')}`} |`,
+      );
     }
     lines.push('');
   }

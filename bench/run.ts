@@ -6,6 +6,7 @@
  *   npm run bench -- --only throughput,history --skip-million --env IMPORT_PAGES_PER_BATCH=50 --out ppb50
  *   npm run bench -- --only files --no-pg          vCard file and CardDAV imports against their plain loops
  *   npm run bench -- --only graph --graph-contacts 20000   Microsoft Graph imports against theirs
+ *   npm run bench -- --only governor --no-pg       the rate governor against an app-wide quota of 20/s
  *
  * The runner: options (`options.ts`) → a dev server, the demo provider and, per store, a worker and
  * the API (`service.ts`) → the phases (`measure-*.ts`) → the report (`report.ts`). It stops all it
@@ -23,6 +24,7 @@ import { measureGraph, type GraphRow } from './measure-graph';
 import { measureKills } from './measure-kills';
 import { measureEvents } from './measure-events';
 import { measureFairness } from './measure-fairness';
+import { measureGovernor } from './measure-governor';
 import { measureHistory } from './measure-history';
 import { measureRecovery } from './measure-recovery';
 import { measureStart } from './measure-start';
@@ -82,6 +84,14 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
       results.fairness = await measureFairness(progress);
     } catch (err) {
       results.errors.push(`fairness: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+  }
+  // The rate governor against the provider's app-wide quota: 2 workers, a store of their own per configuration.
+  if (runs(options, 'governor')) {
+    try {
+      results.governor = await measureGovernor(run, teardown);
+    } catch (err) {
+      results.errors.push(`governor: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     }
   }
   if (runs(options, 'kill')) {
