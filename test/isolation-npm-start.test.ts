@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { ImportView } from '../api/schemas';
 import { openStore } from '../db';
 import { uniqueId, waitFor } from './support/harness';
-import { startHostileServer, type HostileServer } from './support/hostile-server';
+import { startHostileServer, type HostileServer } from '../demo-provider/hostile-server';
 import { startNpmStart, type NpmStart } from './support/npm-start';
 
 const CONTACTS = 2_500;

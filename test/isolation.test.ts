@@ -19,7 +19,7 @@ import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
 import { FAILURE_TYPES } from '../workflows/contract';
 import { startApi, type TestApi } from './support/api';
 import { startWorker, storeCases, uniqueId, waitFor } from './support/harness';
-import { startHostileServer, type HostileServer } from './support/hostile-server';
+import { startHostileServer, type HostileServer } from '../demo-provider/hostile-server';
 
 const CONTACTS = 2_500;
 const LIMITS: OutboundLimits = { ...OUTBOUND_DEFAULTS, firstByteTimeoutMs: 1_000, idleTimeoutMs: 1_000, requestTimeoutMs: 1_500, maxResponseBytes: 1 << 20 };

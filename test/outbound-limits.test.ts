@@ -13,7 +13,7 @@ import { fetchConnectionsPage } from '../providers/google-people/client';
 import { httpRequest } from '../providers/kit/http';
 import { FAILURE_TYPES } from '../workflows/contract';
 import { failureOf } from './support/failures';
-import { startHostileServer, type HostileServer } from './support/hostile-server';
+import { startHostileServer, type HostileServer } from '../demo-provider/hostile-server';
 
 const LIMITS: OutboundLimits = {
   ...OUTBOUND_DEFAULTS,
