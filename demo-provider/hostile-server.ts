@@ -1,7 +1,8 @@
 /**
- * A server that misbehaves on purpose, for the outbound limits (`providers/kit/http.ts`) and the
- * isolation tests: it answers at once and then dribbles one byte at a time, never finishes a
- * multistatus, announces more than it sends, or sends compressed bombs. Each behaviour is a path:
+ * A server that misbehaves on purpose, for the outbound limits (`providers/kit/http.ts`), the
+ * isolation tests and the hostile tenants of `npm run chaos` (scripts/chaos-hostile.ts): it answers
+ * at once and then dribbles one byte at a time, never finishes a multistatus, announces more than
+ * it sends, or sends compressed bombs. Each behaviour is a path:
  *
  *   /dribble?every=ms   a 207 at once, then one byte every `every` ms, forever
  *   /endless            a 207 multistatus of `<response>`s without end, as fast as the client reads

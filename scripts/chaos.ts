@@ -7,16 +7,29 @@
  * provider throttle, fail or drop connections. Meanwhile it polls the import's status through
  * both APIs. At the end of each run it counts the user's contacts in the store.
  *
+ * Two hostile tenants run beside it (scripts/chaos-hostile.ts): one whose CardDAV source dribbles
+ * a byte every 2 s, one whose source never ends, with the limits shortened for the whole cluster
+ * (`HOSTILE_LIMITS_ENV`). Each run starts their imports afresh and, at its end, checks that each
+ * is waiting with its reason (`provider_too_slow`, `response_too_large`) or has failed after the
+ * give-up with its type (`ProviderTooSlow`, `ResponseTooLarge`), then cancels what still runs.
+ * How much they slow the others down: each run first imports a bystander of `--bystander`
+ * contacts alone (no hostile import running, no fault), then starts the hostile imports, waits
+ * until each has reached its server, and imports the same bystander again beside them (still no
+ * fault); the table's "hostile +s" is the second time minus the first, in the same run, on the same
+ * cluster. Both bystanders are counted in the store like the main import.
+ *
  *   --runs N            runs (default 3)
  *   --seed S            seed of sizes, faults and moments (default: from the clock; printed)
  *   --min A --max B     contacts per import (default 50000 and 300000)
  *   --faults K          faults per run (default 2; the kinds take turns, so every K runs cover them all)
  *   --bound-seconds T   an import not completed T seconds after it started is stuck (default 600)
+ *   --bystander B       contacts of the import timed alone and beside the hostile tenants (default 5000)
  *
  * Needs DATABASE_URL and TEMPORAL_DB_URL as `npm run cluster` does, and the right to restart that
  * PostgreSQL (root and Debian's pg_ctlcluster, or CHAOS_PG_RESTART="command"). Prints a table,
- * then `chaos: result {json}`; exits 1 unless every run ended with exactly N contacts, none
- * doubled, none stuck and no wrong status answer. Answers whose count went back (the API's memo
+ * then `chaos: result {json}`; exits 1 unless every run ended with exactly N contacts (and B for
+ * each bystander), none doubled, none stuck, no wrong status answer and every hostile import
+ * ended as its limits say. Answers whose count went back (the API's memo
  * fallback, a batch behind) are counted in their own column, not as failures.
  */
 import fs from 'node:fs';
@@ -27,33 +40,22 @@ import pg from 'pg';
 import { loadConfig } from '../config';
 import { openStore } from '../db';
 import { startDemoProvider } from '../demo-provider/server';
+import { startHostileServer, type HostileServer } from '../demo-provider/hostile-server';
+import { emptyResult, runFailed, summarise, table, type RunResult } from './chaos-report';
 import { FAULT_KINDS, injectFault, postgresRestarter, seededRandom, type FaultContext, type FaultKind } from './chaos-faults';
+import {
+  cancelHostile,
+  HOSTILE_LIMITS_ENV,
+  HOSTILE_TENANTS,
+  hostileOutcome,
+  startHostileImports,
+  type HostileTenant,
+} from './chaos-hostile';
 import { clusterPorts, clusterSupervisor, startCluster } from './cluster-parts';
 import { parseTemporalDbUrl } from './cluster-temporal';
 
 const TENANT = 'chaos';
 const POLL_MS = 200;
-
-interface RunResult {
-  run: number;
-  contacts: number;
-  faults: string[];
-  seconds: number;
-  stored: number;
-  lost: number;
-  doubled: number;
-  stuck: boolean;
-  /** Status answers: 200s checked, 503s (allowed while Temporal or PostgreSQL restarts), refused (the API was down). */
-  answers: { ok: number; unavailable: number; refused: number };
-  /** Answers that were wrong: any status but 200/503, a state other than running/completed, a count past N, a wrong total. */
-  statusErrors: string[];
-  /**
-   * 200s with fewer contacts saved than an earlier answer said. The API answers from the workflow's
-   * memo when no worker answers the status query in time (api/imports/status-reader.ts), and the
-   * memo can be a batch behind. Counted apart from the errors above, and shown in the table.
-   */
-  backwards: string[];
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -66,6 +68,7 @@ function options() {
       max: { type: 'string', default: '300000' },
       faults: { type: 'string', default: '2' },
       'bound-seconds': { type: 'string', default: '600' },
+      bystander: { type: 'string', default: '5000' },
     },
   });
   const int = (name: string, raw: string | undefined, min: number) => {
@@ -82,6 +85,7 @@ function options() {
     max,
     faultsPerRun: int('faults', values.faults, 0),
     boundMs: int('bound-seconds', values['bound-seconds'], 1) * 1000,
+    bystander: int('bystander', values.bystander, 1),
   };
 }
 
@@ -120,31 +124,96 @@ async function countStored(db: pg.Pool, userId: string): Promise<{ rows: number;
   }
 }
 
-async function oneRun(
-  run: number,
-  kinds: FaultKind[],
-  ctx: FaultContext & { apis: string[]; key: string; db: pg.Pool; contacts: number; boundMs: number; seed: number },
-): Promise<RunResult> {
+interface RunContext extends FaultContext {
+  apis: string[];
+  key: string;
+  hostileKeys: Record<HostileTenant, string>;
+  hostileServer: HostileServer;
+  db: pg.Pool;
+  contacts: number;
+  bystander: number;
+  boundMs: number;
+  seed: number;
+}
+
+/** How long the hostile imports may take to show how they end, once the run's main import is over. */
+const HOSTILE_OUTCOME_MS = 90_000;
+
+/**
+ * One run: the bystander alone, the hostile tenants' imports started, the bystander beside them,
+ * then the main import under faults; at the end the hostile imports' outcome, and their cancellation.
+ */
+async function oneRun(run: number, kinds: FaultKind[], ctx: RunContext): Promise<RunResult> {
+  const userId = `chaos-${ctx.seed}-${run}-${Date.now().toString(36)}`;
+  const result = emptyResult(run, ctx.contacts);
+  result.bystander.alone = await timeBystander(ctx, `${userId}-alone`, result);
+  const requestsBefore = hostileRequests(ctx.hostileServer);
+  const hostile = await startHostileImports(ctx.apis, ctx.hostileKeys, ctx.hostileServer, userId);
+  try {
+    await reached(ctx.hostileServer, requestsBefore, 60_000);
+    result.bystander.beside = await timeBystander(ctx, `${userId}-beside`, result);
+    await mainImport(userId, kinds, ctx, result);
+    result.hostile = await hostileOutcome(ctx.apis, ctx.hostileKeys, hostile, HOSTILE_OUTCOME_MS);
+  } finally {
+    await cancelHostile(ctx.apis, ctx.hostileKeys, hostile, 120_000);
+  }
+  return result;
+}
+
+/** Requests the hostile server has had so far, by the hostile tenants' behaviours. */
+const hostileRequests = (server: HostileServer) => (server.requests.dribble ?? 0) + (server.requests.endless ?? 0);
+
+/** Resolves once the hostile server has had a request per hostile import since `before`. */
+async function reached(server: HostileServer, before: number, timeoutMs: number): Promise<void> {
+  const imports = HOSTILE_TENANTS.reduce((total, t) => total + t.imports, 0);
+  const deadline = Date.now() + timeoutMs;
+  while (hostileRequests(server) - before < imports) {
+    if (Date.now() > deadline) throw new Error(`the hostile imports did not reach their server within ${timeoutMs / 1000} s`);
+    await sleep(POLL_MS);
+  }
+}
+
+/**
+ * The bystander's import of `ctx.bystander` contacts (no fault running), from its POST to the status
+ * that says it completed, in seconds. Its rows are counted into `result` like the main import's.
+ */
+async function timeBystander(ctx: RunContext, userId: string, result: RunResult): Promise<number> {
+  ctx.provider.configure({ contacts: ctx.bystander, faults: {} });
+  const started = Date.now();
+  const importId = await startImport(ctx.apis, ctx.key, userId);
+  for (let poll = 0; ; poll++) {
+    if (Date.now() - started > ctx.boundMs) {
+      result.stuck = true;
+      break;
+    }
+    try {
+      const res = await fetch(`${ctx.apis[poll % ctx.apis.length]}/v1/imports/${importId}`, { headers: { authorization: `Bearer ${ctx.key}` } });
+      const body = (await res.json().catch(() => undefined)) as { state?: string; saved?: number; errorType?: string } | undefined;
+      if (res.status === 200 && body?.state === 'completed') break;
+      if (res.status === 200 && body?.state !== 'running') {
+        result.statusErrors.push(`the bystander's import ${importId} ended ${JSON.stringify(body)?.slice(0, 200)}`);
+        break;
+      }
+    } catch {
+      // an API restarting after the previous run's fault: ask the other
+    }
+    await sleep(POLL_MS);
+  }
+  const seconds = Math.round((Date.now() - started) / 100) / 10;
+  const { rows, distinct } = await countStored(ctx.db, userId);
+  result.lost += Math.max(0, ctx.bystander - distinct);
+  result.doubled += rows - distinct;
+  return seconds;
+}
+
+/** The run's main import of `ctx.contacts`, with `kinds` of faults injected as it goes; fills `result`. */
+async function mainImport(userId: string, kinds: FaultKind[], ctx: RunContext, result: RunResult): Promise<void> {
   const { random, contacts } = ctx;
   ctx.provider.configure({ contacts, faults: {} });
-  const userId = `chaos-${ctx.seed}-${run}-${Date.now().toString(36)}`;
   const started = Date.now();
   const importId = await startImport(ctx.apis, ctx.key, userId);
   // Each fault fires once this share of the contacts is saved.
   const plan = kinds.map((kind) => ({ kind, at: Math.floor(contacts * (0.05 + random() * 0.6)), fired: false }));
-  const result: RunResult = {
-    run,
-    contacts,
-    faults: [],
-    seconds: 0,
-    stored: 0,
-    lost: 0,
-    doubled: 0,
-    stuck: false,
-    answers: { ok: 0, unavailable: 0, refused: 0 },
-    statusErrors: [],
-    backwards: [],
-  };
   const inFlight: Array<Promise<void>> = [];
   let maxSaved = 0;
   let completed = false;
@@ -203,41 +272,8 @@ async function oneRun(
   ctx.provider.configure({ faults: {} });
   const { rows, distinct } = await countStored(ctx.db, userId);
   result.stored = rows;
-  result.lost = Math.max(0, contacts - distinct);
-  result.doubled = rows - distinct;
-  return result;
-}
-
-function table(results: RunResult[], counts: Record<FaultKind, number>): string {
-  const lines = ['run  contacts  seconds  stored    lost  doubled  stuck  503s  refused  status errors  went back  faults'];
-  for (const r of results) {
-    lines.push(
-      [
-        String(r.run).padStart(3),
-        String(r.contacts).padStart(9),
-        r.seconds.toFixed(1).padStart(8),
-        String(r.stored).padStart(7),
-        String(r.lost).padStart(7),
-        String(r.doubled).padStart(8),
-        (r.stuck ? 'YES' : 'no').padStart(6),
-        String(r.answers.unavailable).padStart(5),
-        String(r.answers.refused).padStart(8),
-        String(r.statusErrors.length).padStart(14),
-        String(r.backwards.length).padStart(10),
-        ` ${r.faults.map((f) => f.split(':')[0]).join(', ')}`,
-      ].join(' '),
-    );
-  }
-  const sum = (f: (r: RunResult) => number) => results.reduce((total, r) => total + f(r), 0);
-  lines.push(
-    '',
-    '| runs | contacts | ' + FAULT_KINDS.join(' | ') + ' | lost | doubled | stuck | status errors | went back | 503 answers |',
-    '|' + ' ---: |'.repeat(FAULT_KINDS.length + 8),
-    `| ${results.length} | ${sum((r) => r.contacts)} | ${FAULT_KINDS.map((k) => counts[k]).join(' | ')} | ${sum((r) => r.lost)} | ` +
-      `${sum((r) => r.doubled)} | ${sum((r) => (r.stuck ? 1 : 0))} | ${sum((r) => r.statusErrors.length)} | ` +
-      `${sum((r) => r.backwards.length)} | ${sum((r) => r.answers.unavailable)} |`,
-  );
-  return lines.join('\n');
+  result.lost += Math.max(0, contacts - distinct);
+  result.doubled += rows - distinct;
 }
 
 async function main(): Promise<number> {
@@ -250,6 +286,7 @@ async function main(): Promise<number> {
   console.log(`chaos: ${opts.runs} runs, seed ${opts.seed}, ${opts.min}–${opts.max} contacts, ${opts.faultsPerRun} faults per run`);
 
   const provider = await startDemoProvider({ contacts: 0 });
+  const hostileServer = await startHostileServer();
   const ports = await clusterPorts({ temporal: 0, ui: 0, api: 0, provider: 0 }, 2);
   fs.mkdirSync(config.dataDir, { recursive: true });
   const supervisor = clusterSupervisor(config.dataDir, {
@@ -271,6 +308,7 @@ async function main(): Promise<number> {
       ports,
       workers: 2,
       providerUrl: provider.url,
+      env: HOSTILE_LIMITS_ENV,
       ui: false,
       supervisor,
       say: () => undefined,
@@ -278,6 +316,8 @@ async function main(): Promise<number> {
     console.log(`chaos: cluster up (Temporal ${cluster.temporalAddress}, APIs ${cluster.apiUrls.join(', ')}); logs in ${path.join(config.dataDir, 'cluster', 'logs')}`);
     const store = await openStore(config.database);
     const { key } = await store.apiKeys.create({ scope: 'tenant', tenant: TENANT, name: `chaos seed ${opts.seed}` });
+    const hostileKeys = {} as Record<HostileTenant, string>;
+    for (const { tenant } of HOSTILE_TENANTS) hostileKeys[tenant] = (await store.apiKeys.create({ scope: 'tenant', tenant, name: `chaos seed ${opts.seed}` })).key;
     await store.close();
 
     // The kinds take turns in a seeded order, so every kind comes up once per |kinds| faults.
@@ -285,54 +325,57 @@ async function main(): Promise<number> {
     const counts = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
     const results: RunResult[] = [];
     let next = 0;
+    const base: RunContext = {
+      cluster,
+      provider,
+      temporalPorts: ports.temporal,
+      apiPorts: ports.apis,
+      workers: 2,
+      restartPostgres,
+      random,
+      apis: cluster.apiUrls,
+      key,
+      hostileKeys,
+      hostileServer,
+      db,
+      contacts: 0,
+      bystander: opts.bystander,
+      boundMs: opts.boundMs,
+      seed: opts.seed,
+    };
+    // The first import on a fresh cluster waits on its workers' first polls (seconds, tens of them on
+    // a busy machine): one bystander import, untimed, so that run 1's baseline is like the others'.
+    const warmUp = emptyResult(0, 0);
+    const warmUpSeconds = await timeBystander(base, `chaos-${opts.seed}-warm-up-${Date.now().toString(36)}`, warmUp);
+    if (runFailed(warmUp)) throw new Error(`the warm-up import failed: ${JSON.stringify(warmUp)}`);
+    console.log(`chaos: warm-up import of ${opts.bystander} contacts in ${warmUpSeconds} s`);
     for (let run = 1; run <= opts.runs; run++) {
       const kinds = Array.from({ length: opts.faultsPerRun }, () => order[next++ % order.length]!);
       const contacts = opts.min + Math.floor(random() * (opts.max - opts.min + 1));
-      const ctx = {
-        cluster,
-        provider,
-        temporalPorts: ports.temporal,
-        apiPorts: ports.apis,
-        workers: 2,
-        restartPostgres,
-        random,
-        apis: cluster.apiUrls,
-        key,
-        db,
-        contacts,
-        boundMs: opts.boundMs,
-        seed: opts.seed,
-      };
-      const result = await oneRun(run, kinds, ctx);
+      const result = await oneRun(run, kinds, { ...base, contacts });
       for (const fault of result.faults) counts[fault.split('@')[0] as FaultKind]++;
       results.push(result);
-      const verdict = result.lost || result.doubled || result.stuck || result.statusErrors.length ? 'FAILED' : 'ok';
+      const verdict = runFailed(result) ? 'FAILED' : 'ok';
       console.log(
         `chaos: run ${run}/${opts.runs}: ${contacts} contacts in ${result.seconds} s, stored ${result.stored} (lost ${result.lost}, ` +
           `doubled ${result.doubled})${result.stuck ? ', STUCK' : ''}; faults: ${result.faults.join('; ') || 'none fired'}; ` +
-          `status: ${result.answers.ok} ok, ${result.answers.unavailable} 503, ${result.answers.refused} refused, ${result.backwards.length} went back -> ${verdict}`,
+          `status: ${result.answers.ok} ok, ${result.answers.unavailable} 503, ${result.answers.refused} refused, ${result.backwards.length} went back; ` +
+          `bystander ${opts.bystander} alone ${result.bystander.alone} s, beside the hostile tenants ${result.bystander.beside} s; ` +
+          `hostile ${result.hostile.waiting} waiting, ${result.hostile.failed} gave up, ${result.hostile.wrong.length} wrong -> ${verdict}`,
       );
+      for (const wrong of result.hostile.wrong) console.log(`chaos:   hostile: ${wrong}`);
       for (const error of result.statusErrors) console.log(`chaos:   wrong: ${error}`);
       for (const stale of result.backwards) console.log(`chaos:   went back: ${stale}`);
     }
-    console.log(`\n${table(results, counts)}\n`);
-    const failed = results.some((r) => r.lost || r.doubled || r.stuck || r.statusErrors.length > 0);
-    const summary = {
-      runs: results.length,
-      seed: opts.seed,
-      faults: counts,
-      lost: results.reduce((t, r) => t + r.lost, 0),
-      doubled: results.reduce((t, r) => t + r.doubled, 0),
-      stuck: results.filter((r) => r.stuck).length,
-      statusErrors: results.reduce((t, r) => t + r.statusErrors.length, 0),
-      backwards: results.reduce((t, r) => t + r.backwards.length, 0),
-      unavailableAnswers: results.reduce((t, r) => t + r.answers.unavailable, 0),
-    };
+    console.log(`\n${table(results, counts, opts.bystander)}\n`);
+    const failed = results.some(runFailed);
+    const summary = summarise(results, counts, opts);
     console.log(`chaos: result ${JSON.stringify(summary)}`);
     return failed ? 1 : 0;
   } finally {
     await supervisor.stop();
     await db.end().catch(() => undefined);
+    await hostileServer.close();
     await provider.close();
   }
 }

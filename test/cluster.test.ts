@@ -3,7 +3,9 @@
  * services on PostgreSQL, two workers and two APIs; the documented operator commands
  * (test/operations-*.test.ts, `temporal` and `tctl`) pass against it; `npm run cluster` stops
  * cleanly on Ctrl-C; and the chaos short form (`npm run chaos`, 3 runs of 50,000 contacts, every
- * fault kind at least once) ends every run with exactly N contacts, none doubled, none stuck.
+ * fault kind at least once) ends every run with exactly N contacts, none doubled, none stuck, while
+ * the hostile tenants' imports (a dribbling source, an endless one) beside them end as the limits
+ * say: waiting with their reason, or failed after the give-up with their type.
  *
  * Needs the Temporal server built into `.temporal/bin` (`npm run cluster` builds it; `.ci/run`
  * does before `npm test`) and a PostgreSQL of its own that the chaos runs may restart:
@@ -154,7 +156,7 @@ describe('the cluster', { skip: SKIP, timeout: 1_500_000 }, () => {
     }
   });
 
-  it('loses, doubles and strands nothing under the chaos short form', async () => {
+  it('loses, doubles and strands nothing under the chaos short form, beside tenants whose sources dribble or never end', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'contacts-import-chaos-'));
     const chaos = node(
       [path.join(ROOT, 'scripts', 'chaos.ts'), '--runs', '3', '--seed', '13', '--min', '50000', '--max', '50000', '--bound-seconds', '400'],
@@ -173,12 +175,22 @@ describe('the cluster', { skip: SKIP, timeout: 1_500_000 }, () => {
         stuck: number;
         statusErrors: number;
         backwards: number;
+        hostile: { imports: Record<string, number>; waiting: number; failed: number; wrong: number };
+        bystander: { contacts: number; aloneSeconds: number[]; besideSeconds: number[] };
       };
       console.log(output.slice(output.indexOf('\nrun ')));
       assert.equal(result.runs, 3);
       assert.deepEqual({ lost: result.lost, doubled: result.doubled, stuck: result.stuck }, { lost: 0, doubled: 0, stuck: 0 }, output);
       assert.equal(result.statusErrors, 0, `wrong status answers:\n${output}`);
       for (const [kind, count] of Object.entries(result.faults)) assert.ok(count >= 1, `no ${kind} fault fired in 3 runs:\n${output}`);
+      // Four dribbling and two endless imports a run, each parked with its reason or given up with its type.
+      assert.deepEqual(result.hostile.imports, { 'chaos-dribble': 12, 'chaos-endless': 6 });
+      assert.equal(result.hostile.wrong, 0, `hostile imports ended otherwise than their limits say:\n${output}`);
+      assert.equal(result.hostile.waiting + result.hostile.failed, 18, output);
+      // The bystander was timed alone and beside them in every run (the figures themselves are the table's, not asserted).
+      assert.equal(result.bystander.aloneSeconds.length, 3);
+      assert.equal(result.bystander.besideSeconds.length, 3);
+      for (const seconds of [...result.bystander.aloneSeconds, ...result.bystander.besideSeconds]) assert.ok(seconds > 0, output);
       assert.equal(code, 0, output);
     } finally {
       await stopAll(chaos, dataDir);
