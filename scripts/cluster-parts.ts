@@ -198,6 +198,39 @@ export function clusterSupervisor(
 }
 
 /**
+ * Temporal's four services of a cluster, started as parts with `start` (from `<dir>/config`), then
+ * the `default` namespace answering and `npm run temporal:setup` run against it; resolves to the
+ * front end's `host:port`. `fairness: false` turns `matching.enableFairness` off (the fairness bench).
+ */
+export async function startTemporalServices(options: {
+  dir: string;
+  temporalDb: TemporalDatabase;
+  ports: ServicePorts;
+  start: (spec: PartSpec) => Promise<void>;
+  say: (line: string) => void;
+  fairness?: boolean;
+}): Promise<string> {
+  const { dir, temporalDb, ports, start, say } = options;
+  const temporalAddress = `127.0.0.1:${ports.frontend.grpc}`;
+  installTemporalServer(say);
+  const moduleDir = serverModuleDir();
+  await migrateTemporalDatabases(temporalDb, moduleDir, say);
+  writeServiceConfigs(dir, moduleDir, temporalDb, ports, { fairness: options.fairness ?? true });
+  for (const service of TEMPORAL_SERVICES) {
+    await start(temporalServicePart(service, dir, temporalDb, ports));
+    say(`cluster: temporal ${service} on 127.0.0.1:${ports[service].grpc}`);
+  }
+  // Registered and answering: temporal:setup's first call names it.
+  await ensureNamespace(temporalAddress, 'default', say);
+  const setup = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'temporal-setup.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default' },
+  });
+  say(`cluster: npm run temporal:setup: ${setup.stdout.trim().split('\n').pop() ?? ''}`);
+  return temporalAddress;
+}
+
+/**
  * Builds what is missing, prepares both databases and starts every part; rejects (having stopped
  * what it started) when one cannot start.
  */
@@ -219,21 +252,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     stop: () => supervisor.stop(),
   };
   try {
-    installTemporalServer(say);
-    const moduleDir = serverModuleDir();
-    await migrateTemporalDatabases(temporalDb, moduleDir, say);
-    writeServiceConfigs(dir, moduleDir, temporalDb, ports.temporal);
-    for (const service of TEMPORAL_SERVICES) {
-      await start(temporalServicePart(service, dir, temporalDb, ports.temporal));
-      say(`cluster: temporal ${service} on 127.0.0.1:${ports.temporal[service].grpc}`);
-    }
-    // Registered and answering: temporal:setup's first call names it.
-    await ensureNamespace(temporalAddress, 'default', say);
-    const setup = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'temporal-setup.ts')], {
-      cwd: ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default' },
-    });
-    say(`cluster: npm run temporal:setup: ${setup.stdout.trim().split('\n').pop() ?? ''}`);
+    await startTemporalServices({ dir, temporalDb, ports: ports.temporal, start, say });
 
     const env: NodeJS.ProcessEnv = {
       ...process.env,

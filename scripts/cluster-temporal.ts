@@ -232,8 +232,9 @@ function replaceOnce(text: string, pattern: RegExp, replacement: string, what: s
  * `config/development-postgres12.yaml`: our database and shard count, every port ours, pprof off,
  * metrics on a port per service (each is its own process), the dynamic config file of our own.
  * The database password is not written: the files are templates that read `TEMPORAL_DB_PASSWORD`.
+ * Task-queue fairness is on unless `fairness` is false (bench/measure-fairness.ts measures both).
  */
-export function writeServiceConfigs(dir: string, moduleDir: string, db: TemporalDatabase, ports: ServicePorts): void {
+export function writeServiceConfigs(dir: string, moduleDir: string, db: TemporalDatabase, ports: ServicePorts, { fairness = true } = {}): void {
   const configDir = path.join(dir, 'config');
   fs.mkdirSync(configDir, { recursive: true });
   let base = fs.readFileSync(path.join(moduleDir, 'config', 'development-postgres12.yaml'), 'utf8');
@@ -260,7 +261,7 @@ export function writeServiceConfigs(dir: string, moduleDir: string, db: Temporal
       '\nsystem.forceSearchAttributesCacheRefreshOnRead:\n  - value: true\n    constraints: {}\n' +
       // Fairness: each tenant's tasks (their `fairnessKey`) take turns. It is kept within a task
       // queue partition, so one partition each: this cluster's queues are far below what one carries.
-      '\nmatching.enableFairness:\n  - value: true\n    constraints: {}\n' +
+      `\nmatching.enableFairness:\n  - value: ${fairness}\n    constraints: {}\n` +
       '\nmatching.numTaskqueueReadPartitions:\n  - value: 1\n    constraints: {}\n' +
       '\nmatching.numTaskqueueWritePartitions:\n  - value: 1\n    constraints: {}\n',
   );
