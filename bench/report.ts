@@ -48,7 +48,7 @@ export interface Results {
   concurrency?: ConcurrencyFigures[];
   /** The kill test's full form. */
   kills?: KillFigures;
-  /** Temporal's fairness on the dev server: a quiet tenant's batch beside a busy tenant's backlog. */
+  /** Temporal's fairness on dev servers and the cluster: a quiet tenant's batch beside a busy tenant's backlog. */
   fairness?: FairnessRow[];
   /** The rate governor against the provider's app-wide quota: configured, learning, off. */
   governor?: GovernorRow[];
@@ -275,10 +275,10 @@ export function markdown(results: Results, options: BenchOptions): string {
     const first = results.fairness[0]!;
     lines.push(`Fairness: a quiet tenant's one import beside ${first.busyImports} queued one-batch imports of another tenant, ${first.slots} activity slots, ${first.pageDelayMs} ms per page (medians).`);
     lines.push('');
-    lines.push('| matching.enableFairness | Partitions | Quiet batch waited in the queue | Quiet import took | Busy imports took |');
-    lines.push('|---|---|--:|--:|--:|');
+    lines.push('| Server | matching.enableFairness | Partitions | Quiet batch waited in the queue | Quiet import took | Busy imports took |');
+    lines.push('|---|---|---|--:|--:|--:|');
     for (const f of results.fairness) {
-      lines.push(`| ${f.fairness} | ${f.partitions} | ${f.quietQueueMedianSeconds} s | ${f.quietMedianSeconds} s | ${f.busyMedianSeconds} s |`);
+      lines.push(`| ${f.server} | ${f.fairness} | ${f.partitions} | ${f.quietQueueMedianSeconds} s | ${f.quietMedianSeconds} s | ${f.busyMedianSeconds} s |`);
     }
     lines.push('');
   }

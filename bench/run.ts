@@ -7,6 +7,7 @@
  *   npm run bench -- --only files --no-pg          vCard file and CardDAV imports against their plain loops
  *   npm run bench -- --only graph --graph-contacts 20000   Microsoft Graph imports against theirs
  *   npm run bench -- --only governor --no-pg       the rate governor against an app-wide quota of 20/s
+ *   TEMPORAL_DB_URL=… npm run bench -- --only fairness-cluster --no-pg   Temporal's fairness on the cluster's services
  *
  * The runner: options (`options.ts`) → a dev server, the demo provider and, per store, a worker and
  * the API (`service.ts`) → the phases (`measure-*.ts`) → the report (`report.ts`). It stops all it
@@ -16,6 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config';
+import { parseTemporalDbUrl } from '../scripts/cluster-temporal';
 import { DEFAULT_TUNING } from '../config/defaults';
 import { POLL_MS } from './http-client';
 import { measureConcurrency } from './measure-concurrency';
@@ -77,11 +79,17 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
       }
     }
   }
-  // Temporal's fairness on dev servers of its own (with and without), an in-process worker.
-  if (runs(options, 'fairness')) {
+  // Temporal's fairness (with and without), an in-process worker: on dev servers of its own, and on
+  // the cluster's four Temporal services on the PostgreSQL `npm run cluster` uses (TEMPORAL_DB_URL).
+  const fairnessOnCluster = runs(options, 'fairness-cluster') ? process.env.TEMPORAL_DB_URL : undefined;
+  if (runs(options, 'fairness-cluster') && !fairnessOnCluster) {
+    progress('fairness-cluster: skipped, TEMPORAL_DB_URL is not set (the PostgreSQL of npm run cluster, see docs/deploy.md)');
+  }
+  if (runs(options, 'fairness') || fairnessOnCluster) {
     progress('fairness: a quiet tenant beside a busy one, matching.enableFairness off and on');
     try {
-      results.fairness = await measureFairness(progress);
+      const servers = { devServer: runs(options, 'fairness'), cluster: fairnessOnCluster ? parseTemporalDbUrl(fairnessOnCluster) : undefined };
+      results.fairness = await measureFairness(progress, servers);
     } catch (err) {
       results.errors.push(`fairness: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     }
