@@ -19,7 +19,8 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { describe, it } from 'node:test';
-import { TEMPORAL_SERVER_BIN, TEMPORAL_SQL_TOOL_BIN } from '../scripts/cluster-temporal';
+import { clusterPorts } from '../scripts/cluster-parts';
+import { parseTemporalDbUrl, serverModuleDir, TEMPORAL_SERVER_BIN, TEMPORAL_SQL_TOOL_BIN, writeServiceConfigs } from '../scripts/cluster-temporal';
 import { waitFor } from './support/harness';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -102,6 +103,22 @@ async function stopAll(child: Child, dataDir: string): Promise<void> {
 }
 
 describe('the cluster', { skip: SKIP, timeout: 1_500_000 }, () => {
+  it("turns Temporal's task-queue fairness on in its dynamic config, and off only when told (the fairness bench)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contacts-import-cluster-config-'));
+    try {
+      const { temporal } = await clusterPorts({ temporal: 17_000, ui: 0, api: 0, provider: 0 }, 0);
+      const moduleDir = serverModuleDir();
+      const fairnessOf = () => /\nmatching\.enableFairness:\n {2}- value: (\w+)\n/.exec(fs.readFileSync(path.join(dir, 'config', 'dynamic.yaml'), 'utf8'))?.[1];
+      writeServiceConfigs(dir, moduleDir, parseTemporalDbUrl(TEMPORAL_DB_URL), temporal);
+      assert.equal(fairnessOf(), 'true');
+      writeServiceConfigs(dir, moduleDir, parseTemporalDbUrl(TEMPORAL_DB_URL), temporal, { fairness: false });
+      assert.equal(fairnessOf(), 'false');
+      assert.match(fs.readFileSync(path.join(dir, 'config', 'dynamic.yaml'), 'utf8'), /matching\.numTaskqueueReadPartitions:\n {2}- value: 1\n/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs the documented temporal and tctl commands against npm run cluster, which then stops cleanly', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'contacts-import-cluster-'));
     const cluster = node([path.join(ROOT, 'scripts', 'cluster.ts')], {
