@@ -9,7 +9,9 @@
  *   slots through Updates;
  * - `task-queue`: no governor; Temporal's own task-queue rate limit (`UpdateTaskQueueConfig`'s
  *   queue rate limit, as `temporal task-queue config set --queue-rps-limit` sets it) on the
- *   activity task queue, at one page per batch so that one activity task is one request.
+ *   activity task queue, at one page per batch so that one activity task is one request;
+ * - `task-queue-batches`: the same at the service's own batches (`IMPORT_PAGES_PER_BATCH`, 10
+ *   pages), the rate scaled down by the pages a batch fetches.
  *
  * The workers are `bench/governor-worker.ts` processes (the service's import worker, the state's
  * calls timed). The user's own budget is `off` in all three, so only the app's budget holds
@@ -21,23 +23,35 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { tsToMs } from '@temporalio/common/lib/time';
+import { DEFAULT_TUNING } from '../config/defaults';
 import { temporal } from '@temporalio/proto';
 import { entityTaskQueue, type GovernorState, type GovernorWorkerStats } from './governor-state';
 import { describeQuotaFigures, importsUnderQuota, PAGE_SIZE, QUOTA, scenarioEnv, type QuotaFigures } from './measure-governor';
 import { startService, stopService, type BenchRun, type Teardown } from './service';
 import { fmt, percentile, round, spawnScript, type Child } from './support';
 
-export const GOVERNOR_ALTERNATIVES = ['store', 'entity', 'task-queue'] as const;
+export const GOVERNOR_ALTERNATIVES = ['store', 'entity', 'task-queue', 'task-queue-batches'] as const;
 export type GovernorAlternative = (typeof GOVERNOR_ALTERNATIVES)[number];
 
 const EventType = temporal.api.enums.v1.EventType;
 
-/** Each alternative's governor state in the workers, and its environment beyond the scenario's. */
-const ALTERNATIVES: Record<GovernorAlternative, { state: GovernorState; env: Record<string, string> }> = {
+/** The service's pages per batch, for the rate of batches that makes the quota's rate of requests. */
+const PAGES_PER_BATCH = DEFAULT_TUNING.pagesPerBatch;
+
+/**
+ * Each alternative's governor state in the workers, its environment beyond the scenario's, and the
+ * rate limit of its activity task queue (requests, that is tasks, a second), if any.
+ */
+const ALTERNATIVES: Record<GovernorAlternative, { state: GovernorState; env: Record<string, string>; queueRate?: number }> = {
   store: { state: 'store', env: { GOOGLE_PEOPLE_APP_RATE: QUOTA.budget } },
   entity: { state: 'entity', env: { GOOGLE_PEOPLE_APP_RATE: QUOTA.budget } },
   // One page per batch: the queue's rate of activity tasks is then the rate of requests.
-  'task-queue': { state: 'off', env: { PROVIDER_GOVERNOR: 'off', IMPORT_PAGES_PER_BATCH: '1' } },
+  'task-queue': { state: 'off', env: { PROVIDER_GOVERNOR: 'off', IMPORT_PAGES_PER_BATCH: '1' }, queueRate: QUOTA.perSecond },
+  'task-queue-batches': {
+    state: 'off',
+    env: { PROVIDER_GOVERNOR: 'off', IMPORT_PAGES_PER_BATCH: String(PAGES_PER_BATCH) },
+    queueRate: QUOTA.perSecond / PAGES_PER_BATCH,
+  },
 };
 
 /** p50 and p99 of some latencies, ms, and how many there were. */
@@ -86,7 +100,7 @@ export interface GovernorAlternativeRow extends QuotaFigures {
   entityActionsPerRequest: number | null;
   /** Updates the entity backend sent again because the run they reached continued as new. */
   entityResends: number | null;
-  /** The activity task queue's rate limit, requests/s, as the server reported it once set (`task-queue` only). */
+  /** The activity task queue's rate limit, tasks/s, as the server reported it once set (`task-queue…` only). */
   taskQueueRateLimit: number | null;
 }
 
@@ -100,7 +114,7 @@ export async function measureGovernorAlternatives(run: BenchRun, teardown: Teard
 async function measureAlternative(run: BenchRun, teardown: Teardown, alternative: GovernorAlternative): Promise<GovernorAlternativeRow> {
   const { progress, options } = run;
   const { governorImports: imports, governorContacts: each } = options;
-  const { state, env: ownEnv } = ALTERNATIVES[alternative];
+  const { state, env: ownEnv, queueRate } = ALTERNATIVES[alternative];
   const env = { GOOGLE_PEOPLE_USER_RATE: 'off', ...ownEnv };
   const baseEnv = scenarioEnv(run, teardown, `governor-alt-${alternative}`, { BENCH_GOVERNOR_STATE: state, ...env }, ['GOOGLE_PEOPLE_APP_RATE', 'PROVIDER_GOVERNOR', 'IMPORT_PAGES_PER_BATCH']);
   const dataDir = baseEnv.DATA_DIR!;
@@ -114,16 +128,16 @@ async function measureAlternative(run: BenchRun, teardown: Teardown, alternative
     return worker;
   };
   let taskQueueRateLimit: number | null = null;
-  if (alternative === 'task-queue') {
+  if (queueRate !== undefined) {
     const { config } = await run.client.workflowService.updateTaskQueueConfig({
       namespace: run.client.options.namespace,
       identity: 'bench',
       taskQueue,
       taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-      updateQueueRateLimit: { rateLimit: { requestsPerSecond: QUOTA.perSecond }, reason: 'the provider app quota' },
+      updateQueueRateLimit: { rateLimit: { requestsPerSecond: queueRate }, reason: 'the provider app quota' },
     });
     taskQueueRateLimit = config?.queueRateLimit?.rateLimit?.requestsPerSecond ?? null;
-    if (taskQueueRateLimit !== QUOTA.perSecond) throw new Error(`the server did not take the task queue's rate limit (it reports ${taskQueueRateLimit})`);
+    if (taskQueueRateLimit !== queueRate) throw new Error(`the server did not take the task queue's rate limit of ${queueRate}/s (it reports ${taskQueueRateLimit})`);
     progress(`  the activity task queue's rate limit: ${taskQueueRateLimit}/s`);
   }
   const service = await startService({ ...run, baseEnv }, 'sqlite', teardown, false, (workerEnv) => startGovernorWorker(workerEnv, 0));
