@@ -13,7 +13,8 @@
  * - `task-queue-batches`: the same at the service's own batches (`IMPORT_PAGES_PER_BATCH`, 10
  *   pages), the rate scaled down by the pages a batch fetches.
  *
- * The workers are `bench/governor-worker.ts` processes (the service's import worker, the state's
+ * The phase runs on a dev server of its own with eager activity dispatch off, as a cluster has it
+ * (see {@link DYNAMIC_CONFIG}). The workers are `bench/governor-worker.ts` processes (the service's import worker, the state's
  * calls timed). The user's own budget is `off` in all three, so only the app's budget holds
  * requests back and the entity holds configured rates only. Figures: those of the governor phase
  * (`QuotaFigures`), and the cost: calls to the state per request the provider received and their
@@ -24,6 +25,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { DEFAULT_TUNING } from '../config/defaults';
+import { DEV_SERVER_DYNAMIC_CONFIG, startDevServer } from '../scripts/temporal-cli';
+import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
+import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { entityTaskQueue, type GovernorState, type GovernorWorkerStats } from './governor-state';
 import { describeQuotaFigures, importsUnderQuota, PAGE_SIZE, QUOTA, scenarioEnv, type QuotaFigures } from './measure-governor';
@@ -104,11 +108,33 @@ export interface GovernorAlternativeRow extends QuotaFigures {
   taskQueueRateLimit: number | null;
 }
 
-/** Runs the alternatives one after the other, each on workers, an API and a store of its own. */
+/**
+ * Dynamic configuration of this phase's dev server: the bench's, with eager activity dispatch off,
+ * as a cluster has it (`system.enableActivityEagerExecution` defaults to false in the server; the
+ * CLI's dev server turns it on). An activity dispatched eagerly comes back in the workflow task's
+ * answer without passing the matching service, so the task queue's rate limit never sees it.
+ */
+const DYNAMIC_CONFIG = { ...DEV_SERVER_DYNAMIC_CONFIG, 'system.enableActivityEagerExecution': false } as const;
+
+/** Runs the alternatives one after the other on a dev server of their own, each on workers, an API and a store of its own. */
 export async function measureGovernorAlternatives(run: BenchRun, teardown: Teardown): Promise<GovernorAlternativeRow[]> {
-  const rows: GovernorAlternativeRow[] = [];
-  for (const alternative of GOVERNOR_ALTERNATIVES) rows.push(await measureAlternative(run, teardown, alternative));
-  return rows;
+  run.progress('governor alternatives: a dev server of their own, eager activity dispatch off');
+  const devServer = await startDevServer({ headless: true, searchAttributes: SEARCH_ATTRIBUTE_DEFINITIONS, dynamicConfig: DYNAMIC_CONFIG, log: () => undefined });
+  try {
+    const connection = await Connection.connect({ address: devServer.address });
+    try {
+      // Only raw calls and terminations: each alternative's service has a payload key of its own.
+      const client = new Client({ connection, namespace: run.client.options.namespace });
+      const ownRun: BenchRun = { ...run, devServer, client, baseEnv: { ...run.baseEnv, TEMPORAL_ADDRESS: devServer.address } };
+      const rows: GovernorAlternativeRow[] = [];
+      for (const alternative of GOVERNOR_ALTERNATIVES) rows.push(await measureAlternative(ownRun, teardown, alternative));
+      return rows;
+    } finally {
+      await connection.close();
+    }
+  } finally {
+    await devServer.stop();
+  }
 }
 
 async function measureAlternative(run: BenchRun, teardown: Teardown, alternative: GovernorAlternative): Promise<GovernorAlternativeRow> {
