@@ -302,7 +302,9 @@ export function markdown(results: Results, options: BenchOptions): string {
     lines.push('');
   }
   if (results.governorAlternatives && results.governorAlternatives.length > 0) {
-    lines.push("Governor's shared state: the same scenario, the app's budget held by the store, an entity workflow per key, or Temporal's task-queue rate limit (no governor, one page per batch).");
+    lines.push(
+      "Governor's shared state: the same scenario, the app's budget held by the store, an entity workflow per key, or Temporal's task-queue rate limit (no governor; one page per batch, or the service's batches at the rate ÷ pages per batch).",
+    );
     lines.push('');
     lines.push('| State | Requests | 429s | Share | Ratio | Quota used | Exact | State calls a request | A reservation p50 / p99 | Batch queue wait p50 / p99 | Import history events a request | Entity events / actions a request |');
     lines.push('|---|--:|--:|--:|--:|--:|:-:|---|--:|--:|--:|--:|');
