@@ -5,8 +5,8 @@
  * the listing and the counts, and listed by the change feed so a web app's copy can drop them.
  *
  * Every write of a user's contacts (a page upsert, a batch of tombstones, a sweep) takes the next
- * number of that user's change counter (`change_counters`) in its own transaction and stamps the
- * rows it changes with it (`change_seq`). The counter row is updated first, so in PostgreSQL it is
+ * number of that user's change counter (`change_counters`) in its transaction and stamps the rows
+ * it changes with it (`change_seq`). The counter row is updated first, so in PostgreSQL it is
  * locked until commit: two writers of one user queue on it, and the numbers follow commit order.
  * A reader that sees number n has therefore seen every change numbered below n, which is what lets
  * `changedSince` resume from a cursor without missing anything. (SQLite has one writer anyway.)
@@ -120,23 +120,40 @@ export async function tombstoneContacts(
   externalIds: readonly string[],
 ): Promise<number> {
   if (externalIds.length === 0) return 0;
-  return writeTransaction(db, async (trx) => {
-    const columns = tombstoneColumns(await nextChangeSeq(trx, tenant, userId), new Date().toISOString());
-    let deleted = 0;
-    for (const ids of chunks([...new Set(externalIds)])) {
-      const result = await trx
-        .updateTable('contacts')
-        .set(columns)
-        .where('tenant_id', '=', tenant)
-        .where('user_id', '=', userId)
-        .where('provider', '=', provider)
-        .where('external_id', 'in', ids)
-        .where('deleted_at', 'is', null)
-        .executeTakeFirst();
-      deleted += Number(result.numUpdatedRows);
-    }
-    return deleted;
-  });
+  return writeTransaction(db, (trx) => tombstoneIn(trx, tenant, userId, provider, externalIds));
+}
+
+/** {@link tombstoneContacts} in the caller's transaction `trx` (a page's, db/contact-upsert.ts). */
+export async function tombstoneIn(
+  trx: Kysely<StoreDatabase>,
+  tenant: string,
+  userId: string,
+  provider: string,
+  externalIds: readonly string[],
+): Promise<number> {
+  if (externalIds.length === 0) return 0;
+  const tombstone = await tombstoneLive(trx, tenant, userId, provider);
+  let deleted = 0;
+  for (const ids of chunks([...new Set(externalIds)])) {
+    const result = await tombstone.where('external_id', 'in', ids).executeTakeFirst();
+    deleted += Number(result.numUpdatedRows);
+  }
+  return deleted;
+}
+
+/**
+ * The update that tombstones the user's live contacts of `provider`, stamped with their next change
+ * number (taken now, in `trx`): the caller narrows it to the contacts it deletes.
+ */
+async function tombstoneLive(trx: Kysely<StoreDatabase>, tenant: string, userId: string, provider: string) {
+  const columns = tombstoneColumns(await nextChangeSeq(trx, tenant, userId), new Date().toISOString());
+  return trx
+    .updateTable('contacts')
+    .set(columns)
+    .where('tenant_id', '=', tenant)
+    .where('user_id', '=', userId)
+    .where('provider', '=', provider)
+    .where('deleted_at', 'is', null);
 }
 
 /**
@@ -187,21 +204,24 @@ export async function sweepUnseen(
   mark: string,
   upTo: number,
 ): Promise<number> {
-  return writeTransaction(db, async (trx) => {
-    const columns = tombstoneColumns(await nextChangeSeq(trx, tenant, userId), new Date().toISOString());
-    const result = await trx
-      .updateTable('contacts')
-      .set(columns)
-      .where('tenant_id', '=', tenant)
-      .where('user_id', '=', userId)
-      .where('provider', '=', provider)
-      .where('deleted_at', 'is', null)
-      // Written since the listing began: the listing's own pages wrote it (one import per user and provider).
-      .where('change_seq', '<=', upTo)
-      .where((eb) => eb.or([eb('sync_mark', 'is', null), eb('sync_mark', '<>', mark)]))
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  });
+  return writeTransaction(db, (trx) => sweepIn(trx, tenant, userId, provider, mark, upTo));
+}
+
+/** {@link sweepUnseen} in the caller's transaction `trx` (a page's, db/contact-upsert.ts). */
+export async function sweepIn(
+  trx: Kysely<StoreDatabase>,
+  tenant: string,
+  userId: string,
+  provider: string,
+  mark: string,
+  upTo: number,
+): Promise<number> {
+  const result = await (await tombstoneLive(trx, tenant, userId, provider))
+    // Written since the listing began: the listing's own pages wrote it (one import per user and provider).
+    .where('change_seq', '<=', upTo)
+    .where((eb) => eb.or([eb('sync_mark', 'is', null), eb('sync_mark', '<>', mark)]))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }
 
 /** The user's contacts changed after `since` (a cursor, or {@link CHANGES_START}), in commit order. */

@@ -99,9 +99,8 @@ function tenantContacts(db: Kysely<StoreDatabase>, writeContacts: ContactWriter,
       return writeTransaction(db, async (trx) => ({ written: await writeContacts(trx, tenant, userId, provider, contacts) }));
     },
 
-    async savePage(userId: string, provider: string, contacts: readonly ContactRecord[], saved: PageSave): Promise<UpsertResult> {
-      return { written: await writePage(db, tenant, userId, provider, contacts, saved) };
-    },
+    savePage: (userId: string, provider: string, contacts: readonly ContactRecord[], saved: PageSave) =>
+      writePage(db, tenant, userId, provider, contacts, saved),
 
     readCheckpoint: (importKey) => readCheckpoint(db, tenant, importKey),
 

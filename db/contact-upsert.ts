@@ -15,17 +15,19 @@
  * All write exactly the same rows: one per externalId (the last one wins), stamped with the page's
  * change number, rewritten only when the etag changed or the row was a tombstone.
  *
- * An import's page goes with its checkpoint ({@link PageWriter}): in one transaction of the writer
- * and the checkpoint's upsert, or on PostgreSQL in one statement that takes the change number,
- * writes the contacts and files the checkpoint, so a page is one round trip instead of five
- * (BEGIN, the number, the contacts, the checkpoint, COMMIT).
+ * An import's page goes with its deletions and its checkpoint ({@link PageWriter}): in one
+ * transaction of the deletions, the writer and the checkpoint's upsert, or, on PostgreSQL for a page
+ * that deletes nothing, in one statement that takes the change number, writes the contacts and files
+ * the checkpoint, so a page is one round trip instead of five (BEGIN, the number, the contacts, the
+ * checkpoint, COMMIT).
  */
 import { sql, type CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
 import type SqliteDatabase from 'better-sqlite3';
-import { nextChangeSeq, oneSqliteWriterAtATime, takeChangeSeq } from './changes';
+import { nextChangeSeq, oneSqliteWriterAtATime, sweepIn, takeChangeSeq, tombstoneIn } from './changes';
 import { fileCheckpoint, writeCheckpoint } from './checkpoints';
 import type { ContactsTable, StoreDatabase } from './schema';
-import type { ContactRecord, PageSave } from './types';
+import { countDeletions } from '../workflows/checkpoint';
+import type { ContactRecord, PageDeletions, PageResult, PageSave } from './types';
 
 /** The better-sqlite3 connection Kysely's SQLite dialect runs on (db/index.ts). */
 export type SqliteHandle = SqliteDatabase.Database;
@@ -91,8 +93,8 @@ export function createContactWriter(path: WritePath, sqlite?: SqliteHandle): Con
 }
 
 /**
- * Saves a page of one user's contacts and the checkpoint `saved` it moves the import to, both or
- * neither; resolves to rows inserted or rewritten.
+ * Saves a page of one user's contacts, its deletions, and the checkpoint `saved` it moves the import
+ * to (with those deletions counted), all or nothing.
  */
 export type PageWriter = (
   db: Kysely<StoreDatabase>,
@@ -101,18 +103,40 @@ export type PageWriter = (
   provider: string,
   contacts: readonly ContactRecord[],
   saved: PageSave,
-) => Promise<number>;
+) => Promise<PageResult>;
 
-/** How `path` saves a page with its checkpoint: one statement with `unnest`, else `writer` and the checkpoint in a transaction. */
+/**
+ * How `path` saves a page with its checkpoint: one statement with `unnest` when the page deletes
+ * nothing, else `writer`, the deletions and the checkpoint in a transaction.
+ */
 export function createPageWriter(path: WritePath, writer: ContactWriter): PageWriter {
-  if (path === 'unnest') return unnestPageWriter();
+  const inTransaction = transactionPageWriter(writer);
+  if (path !== 'unnest') return inTransaction;
+  const oneStatement = unnestPageWriter();
+  return (db, tenant, userId, provider, contacts, saved) =>
+    (hasDeletions(saved.deletions) ? inTransaction : oneStatement)(db, tenant, userId, provider, contacts, saved);
+}
+
+function hasDeletions(deletions: PageDeletions | undefined): boolean {
+  return (deletions?.externalIds?.length ?? 0) > 0 || deletions?.sweep !== undefined;
+}
+
+/**
+ * The page in one transaction: the reported deletions first (a contact the page also lists comes
+ * back), then the contacts, then the sweep (which leaves what the page wrote: it has a newer change
+ * number), and last the checkpoint with what they tombstoned counted in.
+ */
+function transactionPageWriter(writer: ContactWriter): PageWriter {
   return (db, tenant, userId, provider, contacts, saved) =>
     // One SQLite writer per process (db/changes.ts), or a second store on the file deadlocks it.
     oneSqliteWriterAtATime(db, () =>
       db.transaction().execute(async (trx) => {
+        const { externalIds = [], sweep } = saved.deletions ?? {};
+        let deleted = await tombstoneIn(trx, tenant, userId, provider, externalIds);
         const written = await writer(trx, tenant, userId, provider, contacts);
-        await writeCheckpoint(trx, tenant, userId, saved);
-        return written;
+        if (sweep) deleted += await sweepIn(trx, tenant, userId, provider, sweep.mark, sweep.upTo);
+        await writeCheckpoint(trx, tenant, userId, { ...saved, checkpoint: countDeletions(saved.checkpoint, deleted) });
+        return { written, deleted };
       }),
     );
 }
@@ -179,9 +203,9 @@ function unnestWriter(): ContactWriter {
 }
 
 /**
- * PostgreSQL, a page with its checkpoint in one statement: the change number, the contacts and the
- * checkpoint are three data-modifying parts of one `WITH`, so they commit together as the
- * transaction of {@link createPageWriter} would. The contacts read the number from its part, so the
+ * PostgreSQL, a page that deletes nothing with its checkpoint in one statement: the change number,
+ * the contacts and the checkpoint are three data-modifying parts of one `WITH`, so they commit
+ * together as the transaction of {@link transactionPageWriter} would. The contacts read the number from its part, so the
  * counter row is taken (and locked until commit) before any contact is written, as in that
  * transaction. A page with no contacts takes no number, as the writers do not.
  */
@@ -190,7 +214,7 @@ function unnestPageWriter(): PageWriter {
     const latest = lastOfEach(contacts);
     if (latest.length === 0) {
       await fileCheckpoint(db, tenant, userId, saved).execute();
-      return 0;
+      return { written: 0, deleted: 0 };
     }
     const contactsPart = unnestInsert(tenant, userId, provider, latest, sql`(SELECT seq FROM seq)`);
     const { written } = await db
@@ -201,7 +225,7 @@ function unnestPageWriter(): PageWriter {
       .selectFrom('written')
       .select((eb) => eb.fn.countAll<string>().as('written'))
       .executeTakeFirstOrThrow();
-    return Number(written);
+    return { written: Number(written), deleted: 0 };
   };
 }
 
