@@ -25,6 +25,7 @@ import { sql, type CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
 import type SqliteDatabase from 'better-sqlite3';
 import { nextChangeSeq, oneSqliteWriterAtATime, sweepIn, takeChangeSeq, tombstoneIn } from './changes';
 import { fileCheckpoint, writeCheckpoint } from './checkpoints';
+import { fileOwner, ownerIdOf } from './owners';
 import type { ContactsTable, StoreDatabase } from './schema';
 import { countDeletions } from '../workflows/checkpoint';
 import type { ContactRecord, PageDeletions, PageResult, PageSave } from './types';
@@ -43,9 +44,7 @@ export type ContactWriter = (
 
 /** The columns of a contacts row, in the order both upserts bind them. */
 export const ROW_COLUMNS = [
-  'tenant_id',
-  'user_id',
-  'provider',
+  'owner_id',
   'external_id',
   'etag',
   'display_name',
@@ -61,7 +60,7 @@ export const ROW_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof ContactsTable>;
 
 // SQLite binds at most 32766 parameters per statement, PostgreSQL 65535: size chunks for the
-// smaller so one statement shape works on both (2184 rows, so a 1000-contact page is one statement).
+// smaller so one statement shape works on both (2520 rows, so a 1000-contact page is one statement).
 const ROWS_PER_STATEMENT = Math.floor(32766 / ROW_COLUMNS.length);
 // Distinct upsert sizes kept compiled: the full page size, the short last page, a few stragglers.
 const STATEMENT_CACHE_SIZE = 8;
@@ -69,7 +68,7 @@ const STATEMENT_CACHE_SIZE = 8;
 // An unchanged etag means an unchanged contact: skip the write, keep updated_at and its change
 // number, and leave the row out of the count (SQLite's changes() and PostgreSQL's rowCount agree).
 // A tombstone that comes back is written whatever its etag. created_at is never rewritten.
-const ON_CONFLICT = `ON CONFLICT (tenant_id, user_id, provider, external_id) DO UPDATE SET etag = excluded.etag,
+const ON_CONFLICT = `ON CONFLICT (owner_id, external_id) DO UPDATE SET etag = excluded.etag,
   display_name = excluded.display_name, email = excluded.email, phone = excluded.phone,
   organization = excluded.organization, phone_e164 = excluded.phone_e164, raw = excluded.raw,
   updated_at = excluded.updated_at, deleted_at = excluded.deleted_at, change_seq = excluded.change_seq
@@ -79,7 +78,7 @@ const SQLITE_UPSERT = `INSERT INTO contacts (${ROW_COLUMNS.join(', ')}) VALUES (
 /**
  * How a page reaches the table: `prepared` (SQLite, a statement per row on the raw handle),
  * `unnest` (PostgreSQL, one statement binding a column array each), `multi-row` (either, through
- * Kysely: one VALUES list of 15 parameters a row).
+ * Kysely: one VALUES list of 13 parameters a row).
  */
 export type WritePath = 'prepared' | 'unnest' | 'multi-row';
 
@@ -144,11 +143,11 @@ function transactionPageWriter(writer: ContactWriter): PageWriter {
 function multiRowWriter(): ContactWriter {
   const statements = new StatementCache();
   return async (trx, tenant, userId, provider, contacts) => {
-    const rows = contactRows(tenant, userId, provider, contacts);
-    if (rows.length === 0) return 0;
+    if (contacts.length === 0) return 0;
+    const ownerId = await fileOwner(trx, tenant, userId, provider);
     // The rows of one call are one user's; their change number orders them in the change feed.
     const seq = await nextChangeSeq(trx, tenant, userId);
-    for (const row of rows) row.change_seq = seq;
+    const rows = contactRows(ownerId, seq, contacts);
     let written = 0;
     for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
       written += await upsertRows(trx, statements, rows.slice(start, start + ROWS_PER_STATEMENT));
@@ -163,6 +162,7 @@ function preparedWriter(sqlite: SqliteHandle): ContactWriter {
   return async (trx, tenant, userId, provider, contacts) => {
     const latest = lastOfEach(contacts);
     if (latest.length === 0) return 0;
+    const ownerId = await fileOwner(trx, tenant, userId, provider);
     const seq = await nextChangeSeq(trx, tenant, userId);
     upsert ??= sqlite.prepare(SQLITE_UPSERT);
     const now = new Date().toISOString();
@@ -170,17 +170,17 @@ function preparedWriter(sqlite: SqliteHandle): ContactWriter {
     // cost more CPU: bench/README.md). One array refilled per contact, as better-sqlite3 copies
     // values into SQLite when it binds them. The caller's transaction holds Kysely's one connection,
     // and these statements run on that same connection, in that transaction.
-    const values: unknown[] = [tenant, userId, provider, '', '', null, null, null, null, null, '', now, now, null, seq];
+    const values: unknown[] = [ownerId, '', '', null, null, null, null, null, '', now, now, null, seq];
     let written = 0;
     for (const contact of latest) {
-      values[3] = contact.externalId;
-      values[4] = contact.etag;
-      values[5] = contact.displayName ?? null;
-      values[6] = contact.email ?? null;
-      values[7] = contact.phone ?? null;
-      values[8] = contact.organization ?? null;
-      values[9] = contact.phoneE164 ?? null;
-      values[10] = contact.rawJson ?? JSON.stringify(contact.raw ?? null);
+      values[1] = contact.externalId;
+      values[2] = contact.etag;
+      values[3] = contact.displayName ?? null;
+      values[4] = contact.email ?? null;
+      values[5] = contact.phone ?? null;
+      values[6] = contact.organization ?? null;
+      values[7] = contact.phoneE164 ?? null;
+      values[8] = contact.rawJson ?? JSON.stringify(contact.raw ?? null);
       written += upsert.run(values).changes;
     }
     return written;
@@ -188,26 +188,27 @@ function preparedWriter(sqlite: SqliteHandle): ContactWriter {
 }
 
 /**
- * PostgreSQL: the page as eight column arrays, unnested into rows by the server. Ten parameters
- * whatever the page size instead of 15,000, so neither pg nor the server handles a parameter per
+ * PostgreSQL: the page as eight column arrays, unnested into rows by the server. A dozen parameters
+ * whatever the page size instead of 13,000, so neither pg nor the server handles a parameter per
  * value, and the statement text is the same for every page.
  */
 function unnestWriter(): ContactWriter {
   return async (trx, tenant, userId, provider, contacts) => {
     const latest = lastOfEach(contacts);
     if (latest.length === 0) return 0;
+    const ownerId = await fileOwner(trx, tenant, userId, provider);
     const seq = await nextChangeSeq(trx, tenant, userId);
-    const result = await unnestInsert(tenant, userId, provider, latest, sql`${seq}::integer`).execute(trx);
+    const result = await unnestInsert(sql`${ownerId}::integer`, latest, sql`${seq}::integer`).execute(trx);
     return Number(result.numAffectedRows ?? 0n);
   };
 }
 
 /**
- * PostgreSQL, a page that deletes nothing with its checkpoint in one statement: the change number,
- * the contacts and the checkpoint are three data-modifying parts of one `WITH`, so they commit
- * together as the transaction of {@link transactionPageWriter} would. The contacts read the number from its part, so the
- * counter row is taken (and locked until commit) before any contact is written, as in that
- * transaction. A page with no contacts takes no number, as the writers do not.
+ * PostgreSQL, a page that deletes nothing with its checkpoint in one statement: the owner, the
+ * change number, the contacts and the checkpoint are parts of one `WITH`, so they commit together as
+ * the transaction of {@link transactionPageWriter} would. The contacts read the number from its
+ * part, so the counter row is taken (and locked until commit) before any contact is written, as in
+ * that transaction. A page with no contacts takes no number, as the writers do not.
  */
 function unnestPageWriter(): PageWriter {
   return async (db, tenant, userId, provider, contacts, saved) => {
@@ -216,8 +217,11 @@ function unnestPageWriter(): PageWriter {
       await fileCheckpoint(db, tenant, userId, saved).execute();
       return { written: 0, deleted: 0 };
     }
-    const contactsPart = unnestInsert(tenant, userId, provider, latest, sql`(SELECT seq FROM seq)`);
+    const contactsPart = unnestInsert(sql`(SELECT owner_id FROM owner)`, latest, sql`(SELECT seq FROM seq)`);
+    const owner = fileOwnerParts(db, tenant, userId, provider);
     const { written } = await db
+      .with('owner_filed', () => owner.filed)
+      .with('owner', () => owner.owner)
       .with('seq', () => takeChangeSeq(db, tenant, userId))
       .with('checkpoint', () => fileCheckpoint(db, tenant, userId, saved).returning('import_key'))
       // Kysely parenthesises the builders it made, not raw SQL.
@@ -229,8 +233,24 @@ function unnestPageWriter(): PageWriter {
   };
 }
 
-/** The `INSERT … SELECT … FROM unnest(…)` of `latest` (one per externalId), stamped with the change number `seq`. */
-function unnestInsert(tenant: string, userId: string, provider: string, latest: readonly ContactRecord[], seq: RawBuilder<unknown>): RawBuilder<unknown> {
+/**
+ * PostgreSQL, the owner's number as two parts of one statement (`owner_filed`, then `owner`): filed
+ * when it has none (no row when it has one, so the identity is not spent on every page), else read.
+ * A first write that races another for the same owner reads no row and fails on the NOT NULL key,
+ * to be retried, as the batch is.
+ */
+function fileOwnerParts(db: Kysely<StoreDatabase>, tenant: string, userId: string, provider: string) {
+  const existing = ownerIdOf(db, tenant, userId, provider);
+  return {
+    filed: sql<{ owner_id: number }>`(INSERT INTO owners (tenant_id, user_id, provider)
+      SELECT ${tenant}, ${userId}, ${provider} WHERE NOT EXISTS (${existing})
+      ON CONFLICT DO NOTHING RETURNING owner_id)`,
+    owner: sql<{ owner_id: number }>`(SELECT owner_id FROM owner_filed UNION ALL ${existing})`,
+  };
+}
+
+/** The `INSERT … SELECT … FROM unnest(…)` of `latest` (one per externalId) for the owner `ownerId`, stamped with the change number `seq`. */
+function unnestInsert(ownerId: RawBuilder<unknown>, latest: readonly ContactRecord[], seq: RawBuilder<unknown>): RawBuilder<unknown> {
   const count = latest.length;
   const ids = new Array<string>(count);
   const etags = new Array<string>(count);
@@ -257,7 +277,7 @@ function unnestInsert(tenant: string, userId: string, provider: string, latest: 
   const now = new Date().toISOString();
   // Every unnest argument is typed: the server must not guess an array's element type.
   return sql`INSERT INTO contacts (${sql.raw(ROW_COLUMNS.join(', '))})
-    SELECT ${tenant}, ${userId}, ${provider}, u.external_id, u.etag, u.display_name, u.email, u.phone, u.organization,
+    SELECT ${ownerId}, u.external_id, u.etag, u.display_name, u.email, u.phone, u.organization,
       u.phone_e164, u.raw, ${now}, ${now}, NULL, ${seq}
     FROM unnest(${textArray(ids)}::text[], ${textArray(etags)}::text[], ${textArray(names)}::text[], ${textArray(emails)}::text[],
       ${textArray(phones)}::text[], ${textArray(organizations)}::text[], ${textArray(e164s)}::text[], ${rawLiteral}::text[])
@@ -292,13 +312,11 @@ function lastOfEach(contacts: readonly ContactRecord[]): readonly ContactRecord[
   return byExternalId.size === contacts.length ? contacts : [...byExternalId.values()];
 }
 
-/** The rows of `contacts` for the multi-row statement, change_seq to be stamped by the caller. */
-function contactRows(tenant: string, userId: string, provider: string, contacts: readonly ContactRecord[]): ContactsTable[] {
+/** The rows of `contacts` for the multi-row statement, of the owner `ownerId`, stamped with the change number `seq`. */
+function contactRows(ownerId: number, seq: number, contacts: readonly ContactRecord[]): ContactsTable[] {
   const now = new Date().toISOString();
   return lastOfEach(contacts).map((contact) => ({
-    tenant_id: tenant,
-    user_id: userId,
-    provider,
+    owner_id: ownerId,
     external_id: contact.externalId,
     etag: contact.etag,
     display_name: contact.displayName,
@@ -310,7 +328,7 @@ function contactRows(tenant: string, userId: string, provider: string, contacts:
     created_at: now,
     updated_at: now,
     deleted_at: null,
-    change_seq: 0,
+    change_seq: seq,
   }));
 }
 
@@ -321,7 +339,7 @@ function upsertQuery(db: Kysely<StoreDatabase>, rows: ContactsTable[]) {
     .values(rows)
     .onConflict((oc) =>
       oc
-        .columns(['tenant_id', 'user_id', 'provider', 'external_id'])
+        .columns(['owner_id', 'external_id'])
         .doUpdateSet((eb) => ({
           etag: eb.ref('excluded.etag'),
           display_name: eb.ref('excluded.display_name'),
