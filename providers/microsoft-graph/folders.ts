@@ -1,7 +1,8 @@
 /**
  * A mailbox's contact folders: the default Contacts folder, the folders in it (`/me/contactFolders`)
  * and their child folders (`/contactFolders/{id}/childFolders`), however deep. The listings of one
- * level are asked for at once; the mailbox's concurrency budget (budgets.ts) spaces them.
+ * level are asked for {@link MAILBOX_CONCURRENCY} at a time, as many as Graph serves a mailbox at
+ * once: more would only wait on the mailbox's concurrency budget (budgets.ts).
  *
  * Bounded against a server that lists without end: at most {@link MAX_FOLDERS} folders (their ids
  * travel in the import's cursor), counted on every listing page as it comes, and at most
@@ -10,6 +11,7 @@
 import { z } from 'zod';
 import { FAILURE_TYPES } from '../../workflows/contract';
 import { failure } from '../kit/failures';
+import { MAILBOX_CONCURRENCY } from './budgets';
 import { API_NAME, GRAPH_VERSION, type GraphClient } from './client';
 
 /**
@@ -122,7 +124,11 @@ export async function listContactFolders(client: GraphClient, signal: AbortSigna
   let level = top;
   while (level.length > 0) {
     for (const id of level) folders.push(id);
-    const children = await Promise.all(level.map((id) => listIds(client, `${folderPath(id)}/childFolders?$select=id&$top=100`, found, signal)));
+    const children: Array<string[] | null> = [];
+    for (let start = 0; start < level.length; start += MAILBOX_CONCURRENCY) {
+      const slice = level.slice(start, start + MAILBOX_CONCURRENCY);
+      children.push(...(await Promise.all(slice.map((id) => listIds(client, `${folderPath(id)}/childFolders?$select=id&$top=100`, found, signal)))));
+    }
     level = children.flatMap((ids) => ids ?? []);
   }
   return folders;
