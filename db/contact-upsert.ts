@@ -144,9 +144,12 @@ function multiRowWriter(): ContactWriter {
   const statements = new StatementCache();
   return async (trx, tenant, userId, provider, contacts) => {
     if (contacts.length === 0) return 0;
-    const ownerId = await fileOwner(trx, tenant, userId, provider);
     // The rows of one call are one user's; their change number orders them in the change feed.
+    // Taken before the owner is read: a SQLite transaction that starts with a read and writes later
+    // fails at once (SQLITE_BUSY, no busy wait) if another process wrote in between, while one that
+    // starts with a write waits its turn. In PostgreSQL the counter row's lock is the page's first.
     const seq = await nextChangeSeq(trx, tenant, userId);
+    const ownerId = await fileOwner(trx, tenant, userId, provider);
     const rows = contactRows(ownerId, seq, contacts);
     let written = 0;
     for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
@@ -162,8 +165,9 @@ function preparedWriter(sqlite: SqliteHandle): ContactWriter {
   return async (trx, tenant, userId, provider, contacts) => {
     const latest = lastOfEach(contacts);
     if (latest.length === 0) return 0;
-    const ownerId = await fileOwner(trx, tenant, userId, provider);
+    // The change number first (a write), then the owner: see multiRowWriter.
     const seq = await nextChangeSeq(trx, tenant, userId);
+    const ownerId = await fileOwner(trx, tenant, userId, provider);
     upsert ??= sqlite.prepare(SQLITE_UPSERT);
     const now = new Date().toISOString();
     // The values bound straight from the record: no row object, no page-wide parameter array (those
@@ -196,8 +200,9 @@ function unnestWriter(): ContactWriter {
   return async (trx, tenant, userId, provider, contacts) => {
     const latest = lastOfEach(contacts);
     if (latest.length === 0) return 0;
-    const ownerId = await fileOwner(trx, tenant, userId, provider);
+    // The change number first (a write), then the owner: see multiRowWriter.
     const seq = await nextChangeSeq(trx, tenant, userId);
+    const ownerId = await fileOwner(trx, tenant, userId, provider);
     const result = await unnestInsert(sql`${ownerId}::integer`, latest, sql`${seq}::integer`).execute(trx);
     return Number(result.numAffectedRows ?? 0n);
   };
