@@ -84,12 +84,29 @@ export function createImportBatch(deps: ImportBatchDeps) {
     // Checked against the contract: what a workflow on another version sent is not trusted.
     const input = readInput(ImportBatchInput, rawInput, 'batch input');
     const ctx = Context.current();
-    const from = await resume(ctx, deps.store.tenant(input.tenant), input);
-    if (isFinished(from.checkpoint)) return { checkpoint: from.checkpoint, done: true };
-    if (from.pagesThisBatch >= input.maxPages) return { checkpoint: from.checkpoint, done: false };
-    const batch = await open(ctx, deps, input, from);
-    return finish(batch, savePages(batch));
+    try {
+      const from = await resume(ctx, deps.store.tenant(input.tenant), input);
+      if (isFinished(from.checkpoint)) return { checkpoint: from.checkpoint, done: true };
+      if (from.pagesThisBatch >= input.maxPages) return { checkpoint: from.checkpoint, done: false };
+      const batch = await open(ctx, deps, input, from);
+      return await finish(batch, savePages(batch));
+    } catch (err) {
+      await noteFailure(ctx, deps.store, input, err);
+      throw err;
+    }
   };
+}
+
+/**
+ * Notes in the store that this attempt failed, so the import's status asks Temporal why it waits
+ * (db/import-state.ts) until its next page is saved. A cancellation is no failure. Best effort:
+ * the attempt's own failure is what the workflow and its retry go by.
+ */
+async function noteFailure(ctx: Context, store: Store, input: ImportBatchInput, err: unknown): Promise<void> {
+  if (err instanceof CancelledFailure || ctx.cancellationSignal.aborted) return;
+  await store.importStates
+    .noteBatchFailure(input.tenant, input.importKey)
+    .catch((noted: unknown) => ctx.log.warn('Could not note the failed attempt for the status', { error: String(noted) }));
 }
 
 /** Where this attempt continues: the batch start, its last heartbeat or the stored checkpoint (`resumeFrom`). */

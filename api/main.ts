@@ -70,8 +70,7 @@ async function main(): Promise<void> {
     isTemporalUp: () => monitor.up,
     // Refresh tokens are kept here, sealed, as the users' connections, for the workers (db/connections.ts).
     connections: store.connections,
-    storedProgress: (tenant, key) => store.tenant(tenant).readCheckpoint(key),
-    budgetWait: (tenant, key) => store.budgets.waitOf(tenant, key),
+    storedState: (tenant, key) => store.importStates.read(tenant, key),
   });
   const loopbackOnly = isLoopbackHost(config.host);
   const [tenantKeys, operatorKeys] = await Promise.all([

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ImportView } from '../api/schemas';
 import type { ImportsApi } from './http-client';
-import { startService, startWorker, stopService, type BenchRun, type Teardown } from './service';
+import { startService, startWorker, stopService, type BenchRun, type Service, type Teardown } from './service';
 import { fmt, round, sleep } from './support';
 
 /** The provider's app-wide quota, and the same figure as the governor's budget syntax. */
@@ -36,15 +36,8 @@ const CONFIGURATION_ENV: Record<GovernorConfiguration, Record<string, string>> =
   off: { PROVIDER_GOVERNOR: 'off' },
 };
 
-export interface GovernorRow {
-  configuration: GovernorConfiguration;
-  /** What the workers ran with beyond the bench's environment. */
-  env: Record<string, string>;
-  workers: number;
-  imports: number;
-  contactsEach: number;
-  pageSize: number;
-  quotaPerSecond: number;
+/** What the provider and the imports say about one run of the imports under the quota ({@link importsUnderQuota}). */
+export interface QuotaFigures {
   /** Contact requests the provider received, refused ones included. */
   requests: number;
   /** Of them, refused by the quota with `429`. */
@@ -69,6 +62,17 @@ export interface GovernorRow {
   inexact: string[];
 }
 
+export interface GovernorRow extends QuotaFigures {
+  configuration: GovernorConfiguration;
+  /** What the workers ran with beyond the bench's environment. */
+  env: Record<string, string>;
+  workers: number;
+  imports: number;
+  contactsEach: number;
+  pageSize: number;
+  quotaPerSecond: number;
+}
+
 /** Runs the three configurations one after the other, each on workers, an API and a store of its own. */
 export async function measureGovernor(run: BenchRun, teardown: Teardown): Promise<GovernorRow[]> {
   const rows: GovernorRow[] = [];
@@ -80,68 +84,80 @@ async function measureConfiguration(run: BenchRun, teardown: Teardown, configura
   const { progress, options } = run;
   const { governorImports: imports, governorContacts: each } = options;
   const env = CONFIGURATION_ENV[configuration];
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `contacts-bench-governor-${configuration}-`));
-  teardown.add(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-  const baseEnv: NodeJS.ProcessEnv = {
-    ...run.baseEnv,
-    DATA_DIR: dataDir,
-    TEMPORAL_TASK_QUEUE: `${run.tag}governor-${configuration}`,
-    IMPORT_PAGE_SIZE: String(PAGE_SIZE),
-    ...env,
-  };
-  // Only the configuration's own variables: the bench's environment may hold others.
-  for (const key of ['GOOGLE_PEOPLE_APP_RATE', 'PROVIDER_GOVERNOR'] as const) if (!(key in env)) delete baseEnv[key];
+  const baseEnv = scenarioEnv(run, teardown, `governor-${configuration}`, env, ['GOOGLE_PEOPLE_APP_RATE', 'PROVIDER_GOVERNOR']);
   progress(`governor (${configuration}): 2 workers, ${imports} imports of ${fmt(each)} at ${PAGE_SIZE} a page, the provider's app quota ${QUOTA.budget}${Object.keys(env).length ? `, ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ', nothing configured'}`);
   const service = await startService({ ...run, baseEnv }, 'sqlite', teardown);
   const second = await startWorker(service.env, `worker-2-${configuration}`);
   try {
-    // No quota first, so that the next one starts with a full bucket of its own.
-    await run.provider.configure({ contacts: each, faults: {} });
-    await run.provider.configure({ faults: { appQuota: QUOTA.budget } });
-    await run.provider.resetStats();
-    const started = await Promise.all(Array.from({ length: imports }, (_, i) => service.imports.postImport(`${run.tag}governor-${configuration}-${i}`)));
-    const ended = await waitAll(service.imports, started.map(({ view }) => view.importId), 900_000);
-    const stats = await run.provider.stats();
-
-    const inexact: string[] = [];
-    for (const view of ended) {
-      const rows = await service.admin.count(view.userId);
-      if (view.state !== 'completed' || view.saved !== each || rows !== each) inexact.push(`${view.state}, ${view.saved} / ${rows}`);
-    }
-    const seconds = (Math.max(...ended.map((v) => Date.parse(v.completedAt ?? v.updatedAt))) - Math.min(...ended.map((v) => Date.parse(v.startedAt)))) / 1000;
-    const accepted = stats.requests - stats.quotaRefusals;
-    const idealSeconds = accepted / QUOTA.perSecond;
-    const arrivals = stats.arrivals;
-    const row: GovernorRow = {
-      configuration,
-      env,
-      workers: 2,
-      imports,
-      contactsEach: each,
-      pageSize: PAGE_SIZE,
-      quotaPerSecond: QUOTA.perSecond,
-      requests: stats.requests,
-      refused: stats.quotaRefusals,
-      refusedPercent: round((100 * stats.quotaRefusals) / Math.max(1, stats.requests), 2),
-      seconds: round(seconds, 2),
-      providerSpanSeconds: arrivals.length > 1 ? round((arrivals[arrivals.length - 1]! - arrivals[0]!) / 1000, 2) : 0,
-      idealSeconds: round(idealSeconds, 2),
-      ratio: round(seconds / idealSeconds, 2),
-      quotaUsedPercent: round((100 * accepted) / (QUOTA.perSecond * seconds), 1),
-      peakAcceptedPerSecond: peakPerSecond(arrivals, stats.refusedAt),
-      exact: inexact.length === 0,
-      inexact,
-    };
-    progress(
-      `  ${row.requests} requests, ${row.refused} refused (${row.refusedPercent} %), ${row.seconds} s against ${row.idealSeconds} s ideal (${row.ratio}×), ` +
-        `${row.quotaUsedPercent} % of the quota used, peak ${row.peakAcceptedPerSecond} accepted/s, ${row.exact ? 'every import exact' : `NOT exact: ${inexact.join('; ')}`}`,
-    );
+    const figures = await importsUnderQuota(run, service, `${run.tag}governor-${configuration}`);
+    const row: GovernorRow = { configuration, env, workers: 2, imports, contactsEach: each, pageSize: PAGE_SIZE, quotaPerSecond: QUOTA.perSecond, ...figures };
+    progress(`  ${describeQuotaFigures(row)}`);
     return row;
   } finally {
     await second.stop();
     await stopService(run, service);
     await run.provider.configure({ contacts: options.contacts, faults: {} });
   }
+}
+
+/**
+ * The environment of one configuration's workers and API: the bench's, with a data directory (so a
+ * store and governor state) and a task queue of their own, `name` in both, the scenario's page size
+ * and `env`. Of the `managed` variables, only those `env` sets: the bench's environment may hold others.
+ */
+export function scenarioEnv(run: BenchRun, teardown: Teardown, name: string, env: Record<string, string>, managed: readonly string[]): NodeJS.ProcessEnv {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `contacts-bench-${name}-`));
+  teardown.add(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const baseEnv: NodeJS.ProcessEnv = { ...run.baseEnv, DATA_DIR: dataDir, TEMPORAL_TASK_QUEUE: `${run.tag}${name}`, IMPORT_PAGE_SIZE: String(PAGE_SIZE), ...env };
+  for (const key of managed) if (!(key in env)) delete baseEnv[key];
+  return baseEnv;
+}
+
+/**
+ * The scenario every configuration runs: a fresh quota of {@link QUOTA} at the provider, then
+ * `--governor-imports` imports of `--governor-contacts` each, users `<prefix>-<i>`, started at once
+ * through `service`'s API and waited for; what the provider saw and whether each import is exact.
+ */
+export async function importsUnderQuota(run: BenchRun, service: Service, prefix: string): Promise<QuotaFigures> {
+  const { governorImports: imports, governorContacts: each } = run.options;
+  // No quota first, so that the next one starts with a full bucket of its own.
+  await run.provider.configure({ contacts: each, faults: {} });
+  await run.provider.configure({ faults: { appQuota: QUOTA.budget } });
+  await run.provider.resetStats();
+  const started = await Promise.all(Array.from({ length: imports }, (_, i) => service.imports.postImport(`${prefix}-${i}`)));
+  const ended = await waitAll(service.imports, started.map(({ view }) => view.importId), 900_000);
+  const stats = await run.provider.stats();
+
+  const inexact: string[] = [];
+  for (const view of ended) {
+    const rows = await service.admin.count(view.userId);
+    if (view.state !== 'completed' || view.saved !== each || rows !== each) inexact.push(`${view.state}, ${view.saved} / ${rows}`);
+  }
+  const seconds = (Math.max(...ended.map((v) => Date.parse(v.completedAt ?? v.updatedAt))) - Math.min(...ended.map((v) => Date.parse(v.startedAt)))) / 1000;
+  const accepted = stats.requests - stats.quotaRefusals;
+  const idealSeconds = accepted / QUOTA.perSecond;
+  const arrivals = stats.arrivals;
+  return {
+    requests: stats.requests,
+    refused: stats.quotaRefusals,
+    refusedPercent: round((100 * stats.quotaRefusals) / Math.max(1, stats.requests), 2),
+    seconds: round(seconds, 2),
+    providerSpanSeconds: arrivals.length > 1 ? round((arrivals[arrivals.length - 1]! - arrivals[0]!) / 1000, 2) : 0,
+    idealSeconds: round(idealSeconds, 2),
+    ratio: round(seconds / idealSeconds, 2),
+    quotaUsedPercent: round((100 * accepted) / (QUOTA.perSecond * seconds), 1),
+    peakAcceptedPerSecond: peakPerSecond(arrivals, stats.refusedAt),
+    exact: inexact.length === 0,
+    inexact,
+  };
+}
+
+/** One line of progress for {@link QuotaFigures}. */
+export function describeQuotaFigures(f: QuotaFigures): string {
+  return (
+    `${f.requests} requests, ${f.refused} refused (${f.refusedPercent} %), ${f.seconds} s against ${f.idealSeconds} s ideal (${f.ratio}×), ` +
+    `${f.quotaUsedPercent} % of the quota used, peak ${f.peakAcceptedPerSecond} accepted/s, ${f.exact ? 'every import exact' : `NOT exact: ${f.inexact.join('; ')}`}`
+  );
 }
 
 /**

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, parseInteger } from '../config/parse';
 import { RESULTS_DIR } from './support';
 
-export const PHASES = ['throughput', 'history', 'status', 'events', 'start', 'recovery', 'files', 'graph', 'concurrency', 'kill', 'fairness', 'governor'] as const;
+export const PHASES = ['throughput', 'history', 'status', 'events', 'start', 'recovery', 'files', 'graph', 'concurrency', 'kill', 'fairness', 'governor', 'governor-alternatives'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export type Store = 'sqlite' | 'postgres';
@@ -44,7 +44,7 @@ export interface BenchOptions {
   /** `--kill-contacts`, `--kills`: the kill phase's import (200,000) and SIGKILLs (30). */
   readonly killContacts: number;
   readonly kills: number;
-  /** `--governor-imports`, `--governor-contacts`: the governor phase's imports at once (10) and contacts in each (3,000). */
+  /** `--governor-imports`, `--governor-contacts`: the governor phases' imports at once (10) and contacts in each (3,000). */
   readonly governorImports: number;
   readonly governorContacts: number;
   /** `--out NAME`: `bench/results/NAME.json`. */

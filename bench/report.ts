@@ -13,6 +13,7 @@ import type { GraphRow } from './measure-graph';
 import type { EventsFigures } from './measure-events';
 import type { FairnessRow } from './measure-fairness';
 import type { GovernorRow } from './measure-governor';
+import type { GovernorAlternativeRow } from './measure-governor-alternatives';
 import type { ConcurrencyFigures } from './measure-concurrency';
 import type { HistoryFigures } from './measure-history';
 import type { KillFigures } from './measure-kills';
@@ -52,6 +53,8 @@ export interface Results {
   fairness?: FairnessRow[];
   /** The rate governor against the provider's app-wide quota: configured, learning, off. */
   governor?: GovernorRow[];
+  /** Where the governor's state lives: the store, an entity workflow, Temporal's task-queue rate limit. */
+  governorAlternatives?: GovernorAlternativeRow[];
   /** Worker RSS during each service import, MB at 1 s intervals, by `<store>-<contacts>`. */
   rssSeries?: Record<string, Array<[number, number]>>;
   targets?: Target[];
@@ -294,6 +297,23 @@ export function markdown(results: Results, options: BenchOptions): string {
       const how = Object.entries(g.env).map(([k, v]) => `\`${k}=${v}\``).join(' ') || 'nothing set (learning)';
       lines.push(
         `| ${g.configuration}: ${how} | ${g.requests} | ${g.refused} | ${g.refusedPercent} % | ${g.seconds} s | ${g.idealSeconds} s | ${g.ratio}× | ${g.quotaUsedPercent} % | ${g.peakAcceptedPerSecond} | ${g.exact ? `${g.imports}/${g.imports}` : `**no**: ${g.inexact.join('; ')}`} |`,
+      );
+    }
+    lines.push('');
+  }
+  if (results.governorAlternatives && results.governorAlternatives.length > 0) {
+    lines.push(
+      "Governor's shared state: the same scenario, the app's budget held by the store, an entity workflow per key, or Temporal's task-queue rate limit (no governor; one page per batch, or the service's batches at the rate ÷ pages per batch).",
+    );
+    lines.push('');
+    lines.push('| State | Requests | 429s | Share | Ratio | Quota used | Exact | State calls a request | A reservation p50 / p99 | Batch queue wait p50 / p99 | Import history events a request | Entity events / actions a request |');
+    lines.push('|---|--:|--:|--:|--:|--:|:-:|---|--:|--:|--:|--:|');
+    for (const g of results.governorAlternatives) {
+      const calls = Object.entries(g.stateCallsPerRequest).map(([k, v]) => `${k} ${v}`).join(', ') || '–';
+      const reserve = g.reserveLatency ? `${g.reserveLatency.p50} / ${g.reserveLatency.p99} ms` : '–';
+      const entity = g.entityHistory ? `${g.entityEventsPerRequest} / ${g.entityActionsPerRequest}` : '–';
+      lines.push(
+        `| ${g.alternative} | ${g.requests} | ${g.refused} | ${g.refusedPercent} % | ${g.ratio}× | ${g.quotaUsedPercent} % | ${g.exact ? `${g.imports}/${g.imports}` : `**no**: ${g.inexact.join('; ')}`} | ${calls} | ${reserve} | ${g.batchQueueWait.p50} / ${g.batchQueueWait.p99} ms | ${g.importEventsPerRequest} | ${entity} |`,
       );
     }
     lines.push('');

@@ -7,6 +7,7 @@
  *   npm run bench -- --only files --no-pg          vCard file and CardDAV imports against their plain loops
  *   npm run bench -- --only graph --graph-contacts 20000   Microsoft Graph imports against theirs
  *   npm run bench -- --only governor --no-pg       the rate governor against an app-wide quota of 20/s
+ *   npm run bench -- --only governor-alternatives --no-pg   its shared state in the store, an entity workflow, Temporal's task-queue rate limit
  *
  * The runner: options (`options.ts`) → a dev server, the demo provider and, per store, a worker and
  * the API (`service.ts`) → the phases (`measure-*.ts`) → the report (`report.ts`). It stops all it
@@ -25,6 +26,7 @@ import { measureKills } from './measure-kills';
 import { measureEvents } from './measure-events';
 import { measureFairness } from './measure-fairness';
 import { measureGovernor } from './measure-governor';
+import { measureGovernorAlternatives } from './measure-governor-alternatives';
 import { measureHistory } from './measure-history';
 import { measureRecovery } from './measure-recovery';
 import { measureStart } from './measure-start';
@@ -92,6 +94,14 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
       results.governor = await measureGovernor(run, teardown);
     } catch (err) {
       results.errors.push(`governor: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+  }
+  // The same scenario with the governor's shared state in each place it could live.
+  if (runs(options, 'governor-alternatives')) {
+    try {
+      results.governorAlternatives = await measureGovernorAlternatives(run, teardown);
+    } catch (err) {
+      results.errors.push(`governor alternatives: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     }
   }
   if (runs(options, 'kill')) {

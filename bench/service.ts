@@ -135,17 +135,24 @@ export async function startWorker(env: NodeJS.ProcessEnv, name = 'worker'): Prom
 }
 
 /**
- * Starts the worker, then the API, on `store`; `teardown` deletes this run's rows from it and closes
- * it. With `cpuStages` the worker profiles itself for the throughput phase's split by stage.
+ * Starts the worker (`startFirstWorker`, the service's own by default), then the API, on `store`;
+ * `teardown` deletes this run's rows from it and closes it. With `cpuStages` the worker profiles
+ * itself for the throughput phase's split by stage.
  */
-export async function startService(run: BenchRun, store: Store, teardown: Teardown, cpuStages = false): Promise<Service> {
+export async function startService(
+  run: BenchRun,
+  store: Store,
+  teardown: Teardown,
+  cpuStages = false,
+  startFirstWorker: (env: NodeJS.ProcessEnv) => Promise<Child> = startWorker,
+): Promise<Service> {
   const env: NodeJS.ProcessEnv = { ...run.baseEnv, PORT: String(await freePort()) };
   if (store === 'postgres') env.DATABASE_URL = run.options.postgresUrl;
   else delete env.DATABASE_URL;
   const cpuStagesFile = cpuStages ? path.join(env.DATA_DIR ?? os.tmpdir(), `cpu-stages-${store}.json`) : undefined;
   if (cpuStagesFile) env.WORKER_CPU_STAGES_FILE = cpuStagesFile;
   // The worker migrates the store first, so the API does not race it on a fresh SQLite file.
-  const worker = await startWorker(env);
+  const worker = await startFirstWorker(env);
   const api = spawnBuilt('api', 'api/main.ts', env);
   const apiUrl = await api.waitFor(/api: listening on (http:\/\/[^\s"]+)/, 60_000);
   const admin = openStoreAdmin(loadConfig(env).database);

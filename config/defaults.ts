@@ -161,6 +161,12 @@ export const STATUS_DEFAULTS = {
   freshMs: 250,
   /** A status younger than this is answered while a fresher one is being fetched. */
   staleMs: 2_000,
+  /**
+   * A running import that saved no page for this long may be waiting for a reason only Temporal
+   * knows (a worker that died mid-batch): its status asks Temporal's record of the pending batch.
+   * Sooner, the store's record of saved pages and failed attempts says whether it moves.
+   */
+  quietMs: 10_000,
 } as const;
 
 /** How the API answers while Temporal does not. */

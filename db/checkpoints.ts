@@ -46,7 +46,14 @@ export async function readCheckpoint(db: Kysely<StoreDatabase>, tenant: string, 
     .where('tenant_id', '=', tenant)
     .where('import_key', '=', importKey)
     .executeTakeFirst();
-  if (!row) return null;
+  return row ? storedCheckpointOf(row, importKey) : null;
+}
+
+/** A checkpoint row read back (see {@link readCheckpoint}): `null` when its JSON does not parse. */
+export function storedCheckpointOf(
+  row: { checkpoint: string; writes: number | string; updated_at: string },
+  importKey: string,
+): StoredCheckpoint | null {
   const checkpoint = parseOrNull(ImportCheckpoint, jsonOrText(row.checkpoint));
   if (checkpoint.value === null) {
     console.warn(`store: ignoring the stored checkpoint of import ${importKey}, which does not parse (${checkpoint.problem})`);

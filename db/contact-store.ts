@@ -22,6 +22,7 @@ import { createContactWriter, createPageWriter, type ContactWriter, type PageWri
 import { deleteUserCheckpoints, readCheckpoint } from './checkpoints';
 import { deleteUserRejects, listRejects, recordRejects } from './rejects';
 import { createBudgetStore, deleteUserBudgetKeys } from './rate-budgets';
+import { createImportStateStore } from './import-state';
 import type { StoreDatabase } from './schema';
 import { createSyncStateStore } from './sync-state';
 import { compareText, deleteUserOwners, ownerIdOf, ownerIdsOf, ownersOf } from './owners';
@@ -74,6 +75,7 @@ export function createStore(db: Kysely<StoreDatabase>, kind: Store['kind'], opti
     uploads: createUploadStore(db, kind, options),
     syncState: createSyncStateStore(db),
     budgets: createBudgetStore(db, kind),
+    importStates: createImportStateStore(db, kind),
     tenant: (tenant) => tenantContacts(db, writeContacts, writePage, tenant),
 
     async ping(): Promise<void> {

@@ -275,6 +275,15 @@ const migrations: Record<string, Migration> = {
       for (const table of ['import_budget_keys', 'rate_slot_waiters', 'rate_slots', 'rate_keys']) await db.schema.dropTable(table).ifExists().execute();
     },
   },
+  '0002_import_failed_at': {
+    async up(db) {
+      // Nullable, no default: existing rows and every page write leave it empty (db/import-state.ts).
+      await db.schema.alterTable('import_checkpoints').addColumn('failed_at', 'text').execute();
+    },
+    async down(db) {
+      await db.schema.alterTable('import_checkpoints').dropColumn('failed_at').execute();
+    },
+  },
 };
 
 /** Hands Kysely's `Migrator` the migrations above. */

@@ -105,6 +105,28 @@ function dialect(kind: 'sqlite' | 'postgres') {
   return { now, greatest: fn(kind === 'postgres' ? 'greatest' : 'max'), least: fn(kind === 'postgres' ? 'least' : 'min') };
 }
 
+/** A row of {@link latestClosure}: `closed_until` in ms of the database's clock. */
+export interface ClosureRow {
+  closed_until: number | null;
+  closed_by: string | null;
+}
+
+/**
+ * The statement for the latest closure among an import's keys that still runs: at most one
+ * {@link ClosureRow}. A subquery of the status's one read too (db/import-state.ts).
+ */
+export function latestClosure(kind: 'sqlite' | 'postgres', tenant: string, importKey: string): RawBuilder<ClosureRow> {
+  return sql<ClosureRow>`SELECT k.closed_until, k.closed_by FROM import_budget_keys i JOIN rate_keys k ON k.key = i.budget_key
+    WHERE i.tenant_id = ${tenant} AND i.import_key = ${importKey} AND k.closed_until > ${dialect(kind).now}
+    ORDER BY k.closed_until DESC LIMIT 1`;
+}
+
+/** The {@link BudgetWait} a {@link ClosureRow} says, `null` for none. */
+export function budgetWaitOf(row: ClosureRow | undefined): BudgetWait | null {
+  if (!row || row.closed_until === null) return null;
+  return { until: new Date(Number(row.closed_until)).toISOString(), cause: row.closed_by === '503' ? 'unavailable' : 'throttled' };
+}
+
 /** The {@link BudgetStore} over the `rate_keys`, `rate_slots` and `import_budget_keys` tables. */
 export function createBudgetStore(db: Kysely<StoreDatabase>, kind: 'sqlite' | 'postgres'): BudgetStore {
   const { now, greatest, least } = dialect(kind);
@@ -251,13 +273,8 @@ export function createBudgetStore(db: Kysely<StoreDatabase>, kind: 'sqlite' | 'p
     },
 
     async waitOf(tenant, importKey) {
-      const { rows } = await sql<{ closed_until: number; closed_by: string | null }>`
-        SELECT k.closed_until, k.closed_by FROM import_budget_keys i JOIN rate_keys k ON k.key = i.budget_key
-        WHERE i.tenant_id = ${tenant} AND i.import_key = ${importKey} AND k.closed_until > ${now}
-        ORDER BY k.closed_until DESC LIMIT 1`.execute(db);
-      const row = rows[0];
-      if (!row) return null;
-      return { until: new Date(Number(row.closed_until)).toISOString(), cause: row.closed_by === '503' ? 'unavailable' : 'throttled' };
+      const { rows } = await sql<ClosureRow>`${latestClosure(kind, tenant, importKey)}`.execute(db);
+      return budgetWaitOf(rows[0]);
     },
 
     deleteUser: (tenant, userId) => deleteUserBudgetKeys(db, tenant, userId),

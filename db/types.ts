@@ -7,7 +7,7 @@ import type { ConnectSessionStore } from './connect-sessions';
 import type { ConnectSettingsStore } from './connect-settings';
 import type { ChangePage, ContactPage, ContactRecord } from './contact-shapes';
 import type { SyncStateStore } from './sync-state';
-import type { BudgetStore } from './rate-budgets';
+import type { BudgetStore, BudgetWait } from './rate-budgets';
 
 export type { ChangePage, ContactChange, ContactPage, ContactRecord, StoredContact } from './contact-shapes';
 export { InvalidCursorError } from './contact-shapes';
@@ -234,6 +234,25 @@ export interface UploadStore {
 }
 
 /** The one typed store both SQLite and PostgreSQL implement through the same queries. */
+/** An import's stored state, as its status reads it (db/import-state.ts). */
+export interface StoredImportState {
+  /** The checkpoint of its last saved page; `null` before the first (or a row that does not parse). */
+  progress: (StoredCheckpoint & { failedAt: string | null }) | null;
+  /** The latest closure among its budget keys that still runs. */
+  wait: BudgetWait | null;
+}
+
+/** What the status of an import reads from the store, and what the worker notes there for it. */
+export interface ImportStateStore {
+  /** {@link StoredImportState}: one read. */
+  read(tenant: string, importKey: string): Promise<StoredImportState>;
+  /**
+   * Notes that a batch attempt of the import failed (its retry, if any, is Temporal's): its status
+   * asks Temporal why until the next page is saved. A no-op before the import's first saved page.
+   */
+  noteBatchFailure(tenant: string, importKey: string): Promise<void>;
+}
+
 export interface Store {
   /** Users' connections to providers, with their secrets (refresh tokens, CardDAV accounts) sealed. */
   readonly connections: ConnectionStore;
@@ -254,6 +273,8 @@ export interface Store {
   readonly webhooks: WebhookStore;
   /** The rate governor's shared budgets: every worker's grants, leases and closures, and which imports use which keys. */
   readonly budgets: BudgetStore;
+  /** What an import's status reads in one statement, and the batch failures noted for it. */
+  readonly importStates: ImportStateStore;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -5,7 +5,9 @@
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import type { AppConfig } from '../config';
 import { WORKER_DEFAULTS } from '../config/defaults';
+import type { ProviderSettings, SourceSettings } from '../providers';
 import { TASK_QUEUE } from '../workflows/contract';
 import { heapHeadroomInterceptor, type HeapHeadroom } from './heap-headroom';
 import { importLogContext } from './log-context';
@@ -31,6 +33,19 @@ export interface ImportWorkerOptions {
 }
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
+
+/** What a worker process's sources read from its configuration: each provider's settings, and what every source shares. */
+export function workerSourceSettings(
+  config: Pick<AppConfig, 'defaultPhoneRegion' | 'sourcesAllowPrivateAddresses' | 'outboundLimits'>,
+  providers: ProviderSettings,
+): SourceSettings {
+  return {
+    providers,
+    defaultPhoneRegion: config.defaultPhoneRegion,
+    allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
+    outboundLimits: config.outboundLimits,
+  };
+}
 
 export async function createImportWorker(options: ImportWorkerOptions): Promise<Worker> {
   const throttle = `${options.heartbeatThrottleMs ?? WORKER_DEFAULTS.heartbeatThrottleMs} milliseconds` as const;

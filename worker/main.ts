@@ -24,7 +24,7 @@ import { openStore } from '../db';
 import { closeProviders, describeBudgets, describeProviderSettings, readProviderSettings } from '../providers';
 import { createRequestGovernor, ungoverned } from '../providers/kit/governor';
 import { workerWorkflowBundle } from './bundle-workflows';
-import { createImportWorker } from './create-worker';
+import { createImportWorker, workerSourceSettings } from './create-worker';
 import { createHeapHeadroom } from './heap-headroom';
 import { createMisconfigurationGuard } from './misconfiguration-guard';
 import { ensureUploadExpirySchedule } from './upload-expiry-schedule';
@@ -81,12 +81,7 @@ async function main(): Promise<void> {
         // this worker's own connection.
         client,
         sealer: createTokenSealer(loadTokenKey(config)),
-        sources: {
-          providers,
-          defaultPhoneRegion: config.defaultPhoneRegion,
-          allowPrivateAddresses: config.sourcesAllowPrivateAddresses,
-          outboundLimits: config.outboundLimits,
-        },
+        sources: workerSourceSettings(config, providers),
         onMisconfigured: (problem) => guard.report(problem),
         // One gate for the whole process: every batch's pages take turns through it.
         pageGate: createPageGate(config.workerPagesInFlight, metricsAddress ? pageGateGauges(Runtime.instance().metricMeter) : undefined),

@@ -32,6 +32,8 @@ export interface TemporalImportsOptions {
   statusFreshMs?: number;
   /** A status younger than this is answered while a fresher one is being fetched. */
   statusStaleMs?: number;
+  /** A running import that saved no page for this long has its status ask Temporal why (`STATUS_DEFAULTS.quietMs`). */
+  statusQuietMs?: number;
   /**
    * Longest one call (a status, a start, a command) waits on Temporal, all its requests together,
    * before it fails as Temporal unavailable (503). Must exceed `queryTimeoutMs`.
@@ -46,17 +48,20 @@ export interface TemporalImportsOptions {
   webhookRetryInitialMs?: number;
   /** Where refresh tokens are kept, sealed, as connections (`store.connections`); without it, sources with one are refused (422). */
   connections?: ConnectionStore;
-  /** The checkpoint stored with an import's last page, so a status answered from the memo is never behind it. */
-  storedProgress?: StatusReaderOptions['storedProgress'];
-  /** The closure of a budget the import's requests count against (`store.budgets.waitOf`): `waiting: rate_limited`. */
-  budgetWait?: StatusReaderOptions['budgetWait'];
+  /**
+   * What the store holds of an import, in one read (`store.importStates.read`): a status is never
+   * behind its stored checkpoint, asks Temporal why it waits only when the store cannot show it
+   * moving, and says `rate_limited` while a budget of the import's is closed.
+   */
+  storedState?: StatusReaderOptions['storedState'];
 }
 
 export function createTemporalImports(options: TemporalImportsOptions): Imports {
   const readStatus = createStatusReader({
     client: options.client,
     queryTimeoutMs: options.queryTimeoutMs ?? STATUS_DEFAULTS.queryTimeoutMs,
-    storedProgress: options.storedProgress,
+    storedState: options.storedState,
+    quietMs: options.statusQuietMs,
   });
   // Keyed by import id, which names its tenant: readStatus refuses it for any other tenant.
   const statuses = new SharedReads<ImportView>((key) => readStatus(...splitKey(key)), {
@@ -108,9 +113,9 @@ export function createTemporalImports(options: TemporalImportsOptions): Imports 
     },
     list: bounded(list),
     // The Temporal part of a status is shared and cached; the store's checkpoint and budget closure
-    // are read fresh, so no process answers behind what another already said.
+    // are read fresh (one statement), so no process answers behind what another already said.
     get: bounded(async (tenant: string, importId: string) =>
-      withStoredState(options, tenant, importId, await statuses.get(cacheKey(tenant, importId))),
+      withStoredState(options.storedState, tenant, importId, await statuses.get(cacheKey(tenant, importId))),
     ),
   };
 }

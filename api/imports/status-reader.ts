@@ -4,7 +4,7 @@
  * contract's schemas: they come from workflow code that may be older or newer than this API.
  */
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
-import { EMPTY_CHECKPOINT, furthest, statusCounts, type ImportCheckpoint, type StatusCounts } from '../../workflows/checkpoint';
+import { EMPTY_CHECKPOINT, furthest, statusCounts, type StatusCounts } from '../../workflows/checkpoint';
 import {
   importKey,
   ImportMemo,
@@ -18,7 +18,8 @@ import type { ImportView } from '../schemas';
 import { currentRunOfChain } from './chain';
 import { isProviderId } from '../../providers';
 import { resolveImportId } from '../../workflows/import-id';
-import type { BudgetWait } from '../../db/types';
+import type { StoredImportState } from '../../db/types';
+import { STATUS_DEFAULTS } from '../../config/defaults';
 import { etaOf, rateOf, waiting, waitingOf, withBudgetWait } from './progress';
 
 export const importNotFound = (importId: string) =>
@@ -31,27 +32,30 @@ export interface StatusReaderOptions {
   /** Where a value that does not parse is reported (counts and times only: never PII). */
   warn?: (message: string) => void;
   /**
-   * The checkpoint committed with an import's last saved page (`store.tenant(t).readCheckpoint`),
-   * by its import key. The workflow's counts (query and memo) move when a batch ends, so they can
-   * be a batch behind what is stored, and the memo behind the query: with this, a status answered
-   * from the memo (no worker answering in time) does not step back after one from the query.
+   * What the store holds of an import, by its import key, in one read (`store.importStates.read`):
+   * the checkpoint committed with its last saved page, when a batch attempt last failed, and the
+   * latest closure among its budget keys. The workflow's counts (query and memo) move when a batch
+   * ends, so they can be a batch behind what is stored, and the memo behind the query: with this, a
+   * status answered from the memo (no worker answering in time) does not step back after one from
+   * the query; a running import that saves pages and has no failure since is known to be moving
+   * without asking Temporal; and every import on a key a provider closed says so, until when.
    */
-  storedProgress?: (tenant: string, importKey: string) => Promise<StoredProgress | null>;
+  storedState?: (tenant: string, importKey: string) => Promise<StoredImportState>;
   /**
-   * The latest closure among the budget keys the import's requests count against
-   * (`store.budgets.waitOf`), so every import on a key a provider closed says so, until when.
+   * A running import whose last page was saved longer ago than this may be waiting for a reason
+   * the store does not know (a worker that died mid-batch): its status asks Temporal (`describe`).
    */
-  budgetWait?: (tenant: string, importKey: string) => Promise<BudgetWait | null>;
-}
-
-/** A stored checkpoint (db/checkpoints.ts), whose counts a status takes when they are ahead. */
-export interface StoredProgress {
-  checkpoint: ImportCheckpoint;
-  /** When its page was saved: whether a retried batch is moving again (`waitingOf`). */
-  updatedAt?: string;
+  quietMs?: number;
 }
 
 export type ReadStatus = (tenant: string, importId: string) => Promise<ImportView>;
+
+/** What {@link withStored} learnt from the store, beside the counts it took. */
+interface Stored<S> {
+  status: S;
+  /** The stored state; absent when there is no store or it did not answer. */
+  state?: StoredImportState;
+}
 
 /**
  * `status` brought up to the stored checkpoint (`furthest`), so a progress bar never steps back
@@ -59,73 +63,78 @@ export type ReadStatus = (tenant: string, importId: string) => Promise<ImportVie
  * committed, and an import that ended (cancelled, terminated, failed) before its workflow heard of
  * its last pages has a memo behind them. A store that does not answer leaves `status` as it is.
  */
-export async function aheadOfStored<S extends StatusCounts>(
-  storedProgress: StatusReaderOptions['storedProgress'],
-  tenant: string,
-  key: string,
-  status: S,
-): Promise<S> {
-  return (await withStored(storedProgress, tenant, key, status)).status;
-}
-
-/**
- * {@link aheadOfStored}, and when the import last saved a page: `null` when the store says it saved
- * none yet, absent when there is no store or it did not answer.
- */
 async function withStored<S extends StatusCounts>(
-  storedProgress: StatusReaderOptions['storedProgress'],
+  storedState: StatusReaderOptions['storedState'],
   tenant: string,
   key: string,
   status: S,
-): Promise<{ status: S; savedAt?: string | null }> {
-  if (!storedProgress) return { status };
+): Promise<Stored<S>> {
+  if (!storedState) return { status };
   try {
-    const stored = await storedProgress(tenant, key);
-    return { status: furthest(status, stored?.checkpoint ?? null), savedAt: stored?.updatedAt ?? null };
+    const state = await storedState(tenant, key);
+    return { status: furthest(status, state.progress?.checkpoint ?? null), state };
   } catch {
     return { status };
   }
 }
 
+/** When the import last saved a page, for `waitingOf`: `null` for never, absent without word from the store. */
+const savedAtOf = (state: StoredImportState | undefined) => (state ? (state.progress?.updatedAt ?? null) : undefined);
+
+/**
+ * Whether a running import's status has to ask Temporal why it may be waiting: unless the store
+ * shows it moving (a page saved within `quietMs`, and no batch attempt failed since), or the store
+ * did not answer.
+ */
+export function mayBeWaiting(state: StoredImportState | undefined, now: number, quietMs: number): boolean {
+  const progress = state?.progress;
+  if (!progress) return true;
+  const savedAt = Date.parse(progress.updatedAt);
+  if (progress.failedAt !== null && Date.parse(progress.failedAt) >= savedAt) return true;
+  return !(now - savedAt <= quietMs);
+}
+
 /**
  * A status read earlier (a shared, cached answer: `shared-reads.ts`) brought up to what the store
- * says now: the checkpoint stored with the last page, and any closed budget of the import's (two
- * primary-key reads, side by side). Several API processes each cache their own answers: with this,
- * a client whose requests alternate between them never sees the count go back by the pages one
- * process's answer is behind the other's, and a provider's pause shows at once.
+ * says now, in one read: the checkpoint stored with the last page, and any closed budget of the
+ * import's. Several API processes each cache their own answers: with this, a client whose requests
+ * alternate between them never sees the count go back by the pages one process's answer is behind
+ * the other's, and a provider's pause shows at once.
  */
 export async function withStoredState(
-  reads: Pick<StatusReaderOptions, 'storedProgress' | 'budgetWait'>,
+  storedState: StatusReaderOptions['storedState'],
   tenant: string,
   importId: string,
   view: ImportView,
 ): Promise<ImportView> {
   const ref = resolveImportId(tenant, importId, isProviderId);
   if (!ref) return view;
-  const key = importKey(ref.workflowId, ref.firstRunId);
-  const open = view.state === 'running';
-  const [ahead, wait] = await Promise.all([
-    aheadOfStored(reads.storedProgress, tenant, key, view),
-    open && reads.budgetWait ? reads.budgetWait(tenant, key).catch(() => null) : null,
-  ]);
-  return withBudgetWait(ahead, wait);
+  const { status, state } = await withStored(storedState, tenant, importKey(ref.workflowId, ref.firstRunId), view);
+  return withBudgetWait(status, state?.wait ?? null);
 }
 
-export function createStatusReader({ client, queryTimeoutMs, warn = console.warn, storedProgress }: StatusReaderOptions): ReadStatus {
-  const aheadOf = (tenant: string, key: string, status: ImportStatus) => withStored(storedProgress, tenant, key, status);
+export function createStatusReader({
+  client,
+  queryTimeoutMs,
+  warn = console.warn,
+  storedState,
+  quietMs = STATUS_DEFAULTS.quietMs,
+}: StatusReaderOptions): ReadStatus {
+  const aheadOf = (tenant: string, key: string, status: ImportStatus) => withStored(storedState, tenant, key, status);
 
   return async function readStatus(tenant, importId) {
     const ref = resolveImportId(tenant, importId, isProviderId);
     if (!ref) throw importNotFound(importId);
     const { workflowId } = ref;
     const base = { importId, workflowId, userId: ref.userId, provider: ref.provider };
-    // Alongside the query: Temporal's record of the pending batch (attempt, last failure, next
-    // attempt time) says why a running import is not moving. Answered by the server alone.
-    const latest = client.workflow
-      .getHandle(workflowId)
-      .describe()
-      .then((d) => (d.raw.workflowExecutionInfo?.firstRunId === ref.firstRunId ? d : undefined))
-      .catch(() => undefined);
+    // Temporal's record of the pending batch (attempt, last failure, next attempt time) says why a
+    // running import is not moving; answered by the server alone, and only asked when needed.
+    const describe = () =>
+      client.workflow
+        .getHandle(workflowId)
+        .describe()
+        .then((d) => (d.raw.workflowExecutionInfo?.firstRunId === ref.firstRunId ? d : undefined))
+        .catch(() => undefined);
 
     // Fast path: the newest run under this workflow ID is usually our chain, still running.
     // NOT_OPEN (set on the client) makes the server reject the query at once for a closed run.
@@ -137,9 +146,11 @@ export function createStatusReader({ client, queryTimeoutMs, warn = console.warn
       if (live.value === null) warn(`api: ignoring a status query answer for ${workflowId} that does not parse (${live.problem})`);
       else if (live.value.firstExecutionRunId === ref.firstRunId) {
         const { runId, firstExecutionRunId: _first, samples, ...answered } = live.value;
-        const { status, savedAt } = await aheadOf(tenant, importKey(workflowId, ref.firstRunId), answered);
-        const rate = status.state === 'running' ? rateOf(samples, status.saved, Date.now()) : undefined;
-        const why = waitingOf(status, await latest, savedAt);
+        const { status, state } = await aheadOf(tenant, importKey(workflowId, ref.firstRunId), answered);
+        const now = Date.now();
+        const rate = status.state === 'running' ? rateOf(samples, status.saved, now) : undefined;
+        const description = status.state === 'running' && mayBeWaiting(state, now, quietMs) ? await describe() : undefined;
+        const why = waitingOf(status, description, savedAtOf(state));
         const eta = etaOf(status, rate, why);
         return {
           ...base,
@@ -155,9 +166,10 @@ export function createStatusReader({ client, queryTimeoutMs, warn = console.warn
       // Closed, a newer import, or no worker answering: Temporal's own records answer below.
     }
 
-    const description = (await latest) ?? (await currentRunOfChain(client, workflowId, ref.firstRunId));
+    const description = (await describe()) ?? (await currentRunOfChain(client, workflowId, ref.firstRunId));
     if (!description) throw importNotFound(importId);
-    const { status, savedAt } = await aheadOf(tenant, importKey(workflowId, ref.firstRunId), statusFromDescription(description, warn));
+    const { status, state } = await aheadOf(tenant, importKey(workflowId, ref.firstRunId), statusFromDescription(description, warn));
+    const savedAt = savedAtOf(state);
     // Running, yet no worker answered the query: nothing runs it (or nothing can, as deployed).
     const why =
       description.status.name === 'RUNNING' && status.state === 'running'

@@ -168,8 +168,7 @@ export async function createTestApp(options: TestAppOptions): Promise<{ app: Ret
     taskQueue,
     tuning: { ...TEST_TUNING, ...options.tuning },
     connections: store.connections,
-    storedProgress: (tenant, key) => store.tenant(tenant).readCheckpoint(key),
-    budgetWait: (tenant, key) => store.budgets.waitOf(tenant, key),
+    storedState: (tenant, key) => store.importStates.read(tenant, key),
     ...options.imports,
   });
   const app = createApp({

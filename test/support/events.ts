@@ -70,7 +70,7 @@ export async function startEventsApi(options: EventsApiOptions): Promise<EventsA
     taskQueue,
     tuning: { ...TEST_TUNING, pagesPerBatch: 1, ...options.tuning },
     // As api/main.ts: a budget a provider closed shows in the status of every import on it.
-    budgetWait: (tenant, key) => store.budgets.waitOf(tenant, key),
+    storedState: (tenant, key) => store.importStates.read(tenant, key),
     ...options.imports,
   });
   const key = options.keyless
