@@ -22,6 +22,7 @@ import { SealedTokenError, type TokenSealer } from '../encryption/token-seal';
 import type { ContactStore, Store } from '../db/types';
 import {
   advance,
+  countDeletions,
   fallBackToFullRead,
   isFinished,
   resumeFrom,
@@ -233,22 +234,23 @@ async function fetch(batch: OpenBatch, at: ImportCheckpoint, cursor: string | nu
 }
 
 /**
- * Saves a fetched page onto `current`, its import's checkpoint: its rejects (idempotent), then its
- * tombstones, marks and sweep, then its contacts with the checkpoint they move the import to in one
- * transaction, and last the sync token it ends with. Resolves to that checkpoint; the page's permit
+ * Saves a fetched page onto `current`, its import's checkpoint: its rejects and a sweeping
+ * listing's marks (idempotent), then in one transaction its tombstones, its contacts, the sweep and
+ * the checkpoint they move the import to, and last the sync token it ends with. Resolves to that checkpoint; the page's permit
  * goes back however the save ends.
  */
 async function save(batch: OpenBatch, current: ImportCheckpoint, { page, permit }: PageInFlight): Promise<ImportCheckpoint> {
   const { deps, input, contacts, source } = batch;
   try {
     if (page.rejected?.length) await contacts.recordRejects(input.importKey, input.userId, page.rejected);
-    const deleted = await settleSyncedPage(deps.store, input, current, page, source, input.importKey);
+    const deletions = await settleSyncedPage(deps.store, input, current, page, input.importKey);
     const rejected = page.rejected?.length ?? 0;
-    const after = advance(current, { saved: page.contacts.length, rejected, nextCursor: page.nextCursor, total: page.total, deleted });
-    await contacts.savePage(input.userId, input.provider, page.contacts, { importKey: input.importKey, checkpoint: after });
+    // The page's deletions are counted by the save, in its transaction (countDeletions).
+    const after = advance(current, { saved: page.contacts.length, rejected, nextCursor: page.nextCursor, total: page.total, deleted: 0 });
+    const { deleted } = await contacts.savePage(input.userId, input.provider, page.contacts, { importKey: input.importKey, checkpoint: after, deletions });
     // Only once the page it ends is committed (import-sync.ts says why).
     await keepSyncToken(deps.store, input, page, source);
-    return after;
+    return countDeletions(after, deleted);
   } finally {
     permit.release();
   }

@@ -13,7 +13,7 @@
  * - A token the provider refuses (expired) turns the import into a full one with a sweep, from the
  *   page that failed on: that page is replaced by the first page of the full listing.
  */
-import type { ContactStore, Store } from '../db/types';
+import type { ContactStore, PageDeletions, Store } from '../db/types';
 import type { ImportCheckpoint } from '../workflows/checkpoint';
 import type { ImportBatchInput } from '../workflows/contract';
 import { providerById } from '../providers';
@@ -79,31 +79,25 @@ export async function fetchSyncedPage(
 }
 
 /**
- * The page's bookkeeping besides its contacts, done before the page's own save commits its
- * checkpoint: deletions the source reported, the marks of a sweeping listing, and on the last page
- * the sweep and the next sync token. Resolves to how many contacts it tombstoned.
+ * The page's bookkeeping besides its contacts. The marks of a sweeping listing are written here,
+ * before the page's save (they count nothing, and a retried page writes them again); the deletions
+ * the source reported and, on the last page, the sweep are returned for the save to do in the
+ * page's own transaction, so the checkpoint counts exactly what that transaction tombstoned.
  */
 export async function settleSyncedPage(
   store: Store,
   input: ImportBatchInput,
   checkpoint: ImportCheckpoint,
   page: SourcePage,
-  source: ContactSource,
   mark: string,
-): Promise<number> {
+): Promise<PageDeletions> {
   const contacts = store.tenant(input.tenant);
-  let deleted = 0;
-  if (page.deleted?.length) deleted += await contacts.tombstoneContacts(input.userId, input.provider, page.deleted);
-  if (checkpoint.sweepAt !== undefined) {
-    // Rejects by id count as seen too: a record the provider still has is not deleted for being unreadable.
-    const seen = [...page.contacts.map((contact) => contact.externalId), ...(page.rejected ?? []).map((reject) => reject.position)];
-    await contacts.markSeen(input.userId, input.provider, seen, mark);
-  }
-  if (page.nextCursor !== null) return deleted;
-  if (checkpoint.sweepAt !== undefined) {
-    deleted += await contacts.sweepUnseen(input.userId, input.provider, mark, checkpoint.sweepAt);
-  }
-  return deleted;
+  const deletions: PageDeletions = page.deleted?.length ? { externalIds: page.deleted } : {};
+  if (checkpoint.sweepAt === undefined) return deletions;
+  // Rejects by id count as seen too: a record the provider still has is not deleted for being unreadable.
+  const seen = [...page.contacts.map((contact) => contact.externalId), ...(page.rejected ?? []).map((reject) => reject.position)];
+  await contacts.markSeen(input.userId, input.provider, seen, mark);
+  return page.nextCursor === null ? { ...deletions, sweep: { mark, upTo: checkpoint.sweepAt } } : deletions;
 }
 
 /**

@@ -144,7 +144,9 @@ async function timedImport(store: Store, pages: readonly ContactRecord[][], fini
 async function runPostgres(variant: Variant, pages: readonly ContactRecord[][], url: string): Promise<Figures> {
   const db = new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }) });
   const clean = async () => {
-    for (const table of ['contacts', 'change_counters', 'import_checkpoints'] as const) {
+    const owners = db.selectFrom('owners').select('owner_id').where('tenant_id', '=', 'bench');
+    await db.deleteFrom('contacts').where('owner_id', 'in', owners).execute();
+    for (const table of ['owners', 'change_counters', 'import_checkpoints'] as const) {
       await db.deleteFrom(table).where('tenant_id', '=', 'bench').execute();
     }
   };

@@ -12,6 +12,9 @@ export interface StoreAdmin {
   close(): Promise<void>;
 }
 
+/** The owners (db/owners.ts) of the user bound to `?`: a contacts row names its owner, not its user. */
+const OWNERS_OF_USER = 'SELECT owner_id FROM owners WHERE user_id = ?';
+
 export function openStoreAdmin(database: AppConfig['database']): StoreAdmin {
   if (database.kind === 'sqlite') {
     let db: Sqlite.Database | undefined;
@@ -19,9 +22,13 @@ export function openStoreAdmin(database: AppConfig['database']): StoreAdmin {
     const open = () => (db ??= new Sqlite(database.file, { timeout: 30_000 }));
     return {
       count: async (userId) =>
-        Number((open().prepare('SELECT count(*) AS n FROM contacts WHERE user_id = ?').get(userId) as { n: number }).n),
-      deleteUsers: async (prefix) =>
-        open().prepare("DELETE FROM contacts WHERE user_id >= ? AND user_id < ? || x'7f'").run(prefix, prefix).changes,
+        Number((open().prepare(`SELECT count(*) AS n FROM contacts WHERE owner_id IN (${OWNERS_OF_USER})`).get(userId) as { n: number }).n),
+      deleteUsers: async (prefix) => {
+        const users = "user_id >= ? AND user_id < ? || x'7f'";
+        const { changes } = open().prepare(`DELETE FROM contacts WHERE owner_id IN (SELECT owner_id FROM owners WHERE ${users})`).run(prefix, prefix);
+        open().prepare(`DELETE FROM owners WHERE ${users}`).run(prefix, prefix);
+        return changes;
+      },
       deleteRejectsAndUploads: async (prefix) => {
         const db = open();
         const users = "user_id >= ? AND user_id < ? || x'7f'";
@@ -38,11 +45,12 @@ export function openStoreAdmin(database: AppConfig['database']): StoreAdmin {
   const pool = new pg.Pool({ connectionString: database.url, max: 2 });
   return {
     count: async (userId) => {
-      const result = await pool.query<{ n: string }>('SELECT count(*) AS n FROM contacts WHERE user_id = $1', [userId]);
+      const result = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM contacts WHERE owner_id IN (${OWNERS_OF_USER.replace('?', '$1')})`, [userId]);
       return Number(result.rows[0]?.n ?? 0);
     },
     deleteUsers: async (prefix) => {
-      const result = await pool.query('DELETE FROM contacts WHERE starts_with(user_id, $1)', [prefix]);
+      const result = await pool.query('DELETE FROM contacts WHERE owner_id IN (SELECT owner_id FROM owners WHERE starts_with(user_id, $1))', [prefix]);
+      await pool.query('DELETE FROM owners WHERE starts_with(user_id, $1)', [prefix]);
       return result.rowCount ?? 0;
     },
     deleteRejectsAndUploads: async (prefix) => {

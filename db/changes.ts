@@ -5,15 +5,16 @@
  * the listing and the counts, and listed by the change feed so a web app's copy can drop them.
  *
  * Every write of a user's contacts (a page upsert, a batch of tombstones, a sweep) takes the next
- * number of that user's change counter (`change_counters`) in its own transaction and stamps the
- * rows it changes with it (`change_seq`). The counter row is updated first, so in PostgreSQL it is
+ * number of that user's change counter (`change_counters`) in its transaction and stamps the rows
+ * it changes with it (`change_seq`). The counter row is updated first, so in PostgreSQL it is
  * locked until commit: two writers of one user queue on it, and the numbers follow commit order.
  * A reader that sees number n has therefore seen every change numbered below n, which is what lets
  * `changedSince` resume from a cursor without missing anything. (SQLite has one writer anyway.)
  */
 import { sql, SqliteAdapter, type Kysely } from 'kysely';
 import type { StoreDatabase } from './schema';
-import { storedContact } from './stored-contact';
+import { compareText, ownerIdOf, ownersOf, type Owner } from './owners';
+import { STORED_CONTACT_COLUMNS, storedContact } from './stored-contact';
 import { InvalidCursorError, type ChangePage, type ContactChange } from './contact-shapes';
 
 /** How many ids one `IN (…)` lists: far below both dialects' parameter limits. */
@@ -120,23 +121,38 @@ export async function tombstoneContacts(
   externalIds: readonly string[],
 ): Promise<number> {
   if (externalIds.length === 0) return 0;
-  return writeTransaction(db, async (trx) => {
-    const columns = tombstoneColumns(await nextChangeSeq(trx, tenant, userId), new Date().toISOString());
-    let deleted = 0;
-    for (const ids of chunks([...new Set(externalIds)])) {
-      const result = await trx
-        .updateTable('contacts')
-        .set(columns)
-        .where('tenant_id', '=', tenant)
-        .where('user_id', '=', userId)
-        .where('provider', '=', provider)
-        .where('external_id', 'in', ids)
-        .where('deleted_at', 'is', null)
-        .executeTakeFirst();
-      deleted += Number(result.numUpdatedRows);
-    }
-    return deleted;
-  });
+  return writeTransaction(db, (trx) => tombstoneIn(trx, tenant, userId, provider, externalIds));
+}
+
+/** {@link tombstoneContacts} in the caller's transaction `trx` (a page's, db/contact-upsert.ts). */
+export async function tombstoneIn(
+  trx: Kysely<StoreDatabase>,
+  tenant: string,
+  userId: string,
+  provider: string,
+  externalIds: readonly string[],
+): Promise<number> {
+  if (externalIds.length === 0) return 0;
+  const tombstone = await tombstoneLive(trx, tenant, userId, provider);
+  let deleted = 0;
+  for (const ids of chunks([...new Set(externalIds)])) {
+    const result = await tombstone.where('external_id', 'in', ids).executeTakeFirst();
+    deleted += Number(result.numUpdatedRows);
+  }
+  return deleted;
+}
+
+/**
+ * The update that tombstones the user's live contacts of `provider`, stamped with their next change
+ * number (taken now, in `trx`): the caller narrows it to the contacts it deletes.
+ */
+async function tombstoneLive(trx: Kysely<StoreDatabase>, tenant: string, userId: string, provider: string) {
+  const columns = tombstoneColumns(await nextChangeSeq(trx, tenant, userId), new Date().toISOString());
+  return trx
+    .updateTable('contacts')
+    .set(columns)
+    .where('owner_id', '=', ownerIdOf(trx, tenant, userId, provider))
+    .where('deleted_at', 'is', null);
 }
 
 /**
@@ -155,9 +171,7 @@ export async function markSeen(
     await db
       .updateTable('contacts')
       .set({ sync_mark: mark })
-      .where('tenant_id', '=', tenant)
-      .where('user_id', '=', userId)
-      .where('provider', '=', provider)
+      .where('owner_id', '=', ownerIdOf(db, tenant, userId, provider))
       .where('external_id', 'in', ids)
       .execute();
   }
@@ -187,21 +201,24 @@ export async function sweepUnseen(
   mark: string,
   upTo: number,
 ): Promise<number> {
-  return writeTransaction(db, async (trx) => {
-    const columns = tombstoneColumns(await nextChangeSeq(trx, tenant, userId), new Date().toISOString());
-    const result = await trx
-      .updateTable('contacts')
-      .set(columns)
-      .where('tenant_id', '=', tenant)
-      .where('user_id', '=', userId)
-      .where('provider', '=', provider)
-      .where('deleted_at', 'is', null)
-      // Written since the listing began: the listing's own pages wrote it (one import per user and provider).
-      .where('change_seq', '<=', upTo)
-      .where((eb) => eb.or([eb('sync_mark', 'is', null), eb('sync_mark', '<>', mark)]))
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  });
+  return writeTransaction(db, (trx) => sweepIn(trx, tenant, userId, provider, mark, upTo));
+}
+
+/** {@link sweepUnseen} in the caller's transaction `trx` (a page's, db/contact-upsert.ts). */
+export async function sweepIn(
+  trx: Kysely<StoreDatabase>,
+  tenant: string,
+  userId: string,
+  provider: string,
+  mark: string,
+  upTo: number,
+): Promise<number> {
+  const result = await (await tombstoneLive(trx, tenant, userId, provider))
+    // Written since the listing began: the listing's own pages wrote it (one import per user and provider).
+    .where('change_seq', '<=', upTo)
+    .where((eb) => eb.or([eb('sync_mark', 'is', null), eb('sync_mark', '<>', mark)]))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }
 
 /** The user's contacts changed after `since` (a cursor, or {@link CHANGES_START}), in commit order. */
@@ -216,48 +233,47 @@ export async function listChanges(
     throw new RangeError(`listChanges limit must be an integer from 1 to 1000 (got ${limit})`);
   }
   const after = decodeChangeCursor(since);
-  const rows = await db
-    .selectFrom('contacts')
-    .select([
-      'provider',
-      'external_id',
-      'etag',
-      'display_name',
-      'email',
-      'phone',
-      'phone_e164',
-      'organization',
-      'raw',
-      'created_at',
-      'updated_at',
-      'deleted_at',
-      'change_seq',
-    ])
-    .where('tenant_id', '=', tenant)
-    .where('user_id', '=', userId)
-    // A range of the (tenant, user, change_seq, provider, external_id) index; the first test helps planners find it.
-    .where('change_seq', '>=', after.seq)
-    .where(({ eb, refTuple, tuple }) =>
-      eb(refTuple('change_seq', 'provider', 'external_id'), '>', tuple(after.seq, after.provider, after.externalId)),
-    )
-    .orderBy('change_seq')
-    .orderBy('provider')
-    .orderBy('external_id')
-    .limit(limit + 1)
-    .execute();
+  // A range of each owner's (owner_id, change_seq, external_id) index, merged here in the feed's
+  // order (change_seq, provider, external_id): a user has an owner per provider, a handful at most.
+  const rows: ChangedRow[] = [];
+  for (const owner of await ownersOf(db, tenant, userId)) {
+    for (const row of await ownerChanges(db, owner, after, limit + 1)) rows.push({ ...row, provider: owner.provider });
+  }
+  // Stable: rows of one change and provider keep their owner's order, which the next cursor continues.
+  rows.sort((a, b) => Number(a.change_seq) - Number(b.change_seq) || compareText(a.provider, b.provider));
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   const items = page.map((row): ContactChange => {
     if (row.deleted_at !== null) {
       return { change: 'delete', provider: row.provider, externalId: row.external_id, deletedAt: row.deleted_at };
     }
-    return { change: 'upsert', ...storedContact(row) };
+    return { change: 'upsert', ...storedContact(row.provider, row) };
   });
   return {
     items,
     cursor: last ? encodeChangeCursor({ seq: Number(last.change_seq), provider: last.provider, externalId: last.external_id }) : since,
     hasMore: rows.length > limit,
   };
+}
+
+type ChangedRow = Awaited<ReturnType<typeof ownerChanges>>[number] & { provider: string };
+
+/** The first `count` changes of `owner` after the position `after`, in (change_seq, external_id) order. */
+function ownerChanges(db: Kysely<StoreDatabase>, owner: Owner, after: ChangePosition, count: number) {
+  let query = db
+    .selectFrom('contacts')
+    .select([...STORED_CONTACT_COLUMNS, 'deleted_at', 'change_seq'])
+    .where('owner_id', '=', owner.ownerId)
+    // The first test helps planners find the range of the index.
+    .where('change_seq', '>=', after.seq);
+  // The feed's order puts providers within a change: this owner's rows of the cursor's change come
+  // after it only when its provider does, or, of the cursor's provider, past its external id.
+  const side = compareText(owner.provider, after.provider);
+  if (side < 0) query = query.where('change_seq', '>', after.seq);
+  if (side === 0) {
+    query = query.where(({ eb, refTuple, tuple }) => eb(refTuple('change_seq', 'external_id'), '>', tuple(after.seq, after.externalId)));
+  }
+  return query.orderBy('change_seq').orderBy('external_id').limit(count).execute();
 }
 
 /** Erasure: the user's change counter goes with their contacts. */

@@ -18,14 +18,15 @@ import {
   tombstoneContacts,
   writeTransaction,
 } from './changes';
-import { createContactWriter, createPageWriter, ROW_COLUMNS, type ContactWriter, type PageWriter, type SqliteHandle, type WritePath } from './contact-upsert';
+import { createContactWriter, createPageWriter, type ContactWriter, type PageWriter, type SqliteHandle, type WritePath } from './contact-upsert';
 import { deleteUserCheckpoints, readCheckpoint } from './checkpoints';
 import { deleteUserRejects, listRejects, recordRejects } from './rejects';
 import { createBudgetStore, deleteUserBudgetKeys } from './rate-budgets';
 import { createImportStateStore } from './import-state';
 import type { StoreDatabase } from './schema';
 import { createSyncStateStore } from './sync-state';
-import { storedContact } from './stored-contact';
+import { compareText, deleteUserOwners, ownerIdOf, ownerIdsOf, ownersOf } from './owners';
+import { STORED_CONTACT_COLUMNS, storedContact, type StoredContactRow } from './stored-contact';
 import { createUploadStore, type UploadStoreOptions } from './uploads';
 import {
   InvalidCursorError,
@@ -38,9 +39,6 @@ import {
 } from './types';
 
 const MAX_PAGE_SIZE = 1000;
-
-/** What a listing reads: a row's columns but its owner's (the query already names them). */
-const LISTED_COLUMNS = ROW_COLUMNS.filter((column) => column !== 'tenant_id' && column !== 'user_id');
 
 interface CursorKey {
   provider: string;
@@ -101,9 +99,8 @@ function tenantContacts(db: Kysely<StoreDatabase>, writeContacts: ContactWriter,
       return writeTransaction(db, async (trx) => ({ written: await writeContacts(trx, tenant, userId, provider, contacts) }));
     },
 
-    async savePage(userId: string, provider: string, contacts: readonly ContactRecord[], saved: PageSave): Promise<UpsertResult> {
-      return { written: await writePage(db, tenant, userId, provider, contacts, saved) };
-    },
+    savePage: (userId: string, provider: string, contacts: readonly ContactRecord[], saved: PageSave) =>
+      writePage(db, tenant, userId, provider, contacts, saved),
 
     readCheckpoint: (importKey) => readCheckpoint(db, tenant, importKey),
 
@@ -113,40 +110,39 @@ function tenantContacts(db: Kysely<StoreDatabase>, writeContacts: ContactWriter,
         throw new RangeError(`listContacts limit must be an integer from 1 to ${MAX_PAGE_SIZE} (got ${limit})`);
       }
       const after = cursor ? decodeCursor(cursor) : null;
-      let query = db
-        .selectFrom('contacts')
-        .select(LISTED_COLUMNS)
-        .where('tenant_id', '=', tenant)
-        .where('user_id', '=', userId)
-        // Tombstones are for the change feed (db/changes.ts), not the listing.
-        .where('deleted_at', 'is', null);
-      if (after) {
-        // A row-value comparison is a range on the primary key (tenant_id, user_id, provider, external_id):
-        // every page is an index seek, however deep into the list it is.
-        query = query.where(({ eb, refTuple, tuple }) =>
-          eb(refTuple('provider', 'external_id'), '>', tuple(after.provider, after.externalId)),
-        );
+      // Each owner's contacts are a range of the key (owner_id, external_id), read in provider order
+      // and past the cursor: every page is an index seek per owner, however deep into the list it is.
+      const rows: Array<{ provider: string; row: StoredContactRow }> = [];
+      for (const owner of await ownersOf(db, tenant, userId)) {
+        if (after && compareText(owner.provider, after.provider) < 0) continue;
+        let query = db
+          .selectFrom('contacts')
+          .select(STORED_CONTACT_COLUMNS)
+          .where('owner_id', '=', owner.ownerId)
+          // Tombstones are for the change feed (db/changes.ts), not the listing.
+          .where('deleted_at', 'is', null);
+        if (after && owner.provider === after.provider) query = query.where('external_id', '>', after.externalId);
+        // One row more than asked tells whether another page follows.
+        const found = await query.orderBy('external_id').limit(limit + 1 - rows.length).execute();
+        for (const row of found) rows.push({ provider: owner.provider, row });
+        if (rows.length > limit) break;
       }
-      // One row more than asked tells whether another page follows.
-      const rows = await query.orderBy('provider').orderBy('external_id').limit(limit + 1).execute();
       const pageRows = rows.length > limit ? rows.slice(0, limit) : rows;
       const last = pageRows.at(-1);
       return {
-        items: pageRows.map(storedContact),
+        items: pageRows.map(({ provider, row }) => storedContact(provider, row)),
         nextCursor:
-          rows.length > limit && last ? encodeCursor({ provider: last.provider, externalId: last.external_id }) : null,
+          rows.length > limit && last ? encodeCursor({ provider: last.provider, externalId: last.row.external_id }) : null,
       };
     },
 
     async countContacts(userId: string, provider?: string): Promise<number> {
-      let query = db
+      const { count } = await db
         .selectFrom('contacts')
         .select((eb) => eb.fn.countAll().as('count'))
-        .where('tenant_id', '=', tenant)
-        .where('user_id', '=', userId)
-        .where('deleted_at', 'is', null);
-      if (provider !== undefined) query = query.where('provider', '=', provider);
-      const { count } = await query.executeTakeFirstOrThrow();
+        .where('owner_id', 'in', provider === undefined ? ownerIdsOf(db, tenant, userId) : ownerIdOf(db, tenant, userId, provider))
+        .where('deleted_at', 'is', null)
+        .executeTakeFirstOrThrow();
       // PostgreSQL returns count(*) as a bigint string, SQLite as a number.
       return Number(count);
     },
@@ -172,11 +168,8 @@ function tenantContacts(db: Kysely<StoreDatabase>, writeContacts: ContactWriter,
       await createSyncStateStore(db).deleteUser(tenant, userId);
       await deleteUserCheckpoints(db, tenant, userId);
       await deleteUserBudgetKeys(db, tenant, userId);
-      const result = await db
-        .deleteFrom('contacts')
-        .where('tenant_id', '=', tenant)
-        .where('user_id', '=', userId)
-        .executeTakeFirst();
+      const result = await db.deleteFrom('contacts').where('owner_id', 'in', ownerIdsOf(db, tenant, userId)).executeTakeFirst();
+      await deleteUserOwners(db, tenant, userId);
       return Number(result.numDeletedRows);
     },
   };

@@ -15,17 +15,20 @@
  * All write exactly the same rows: one per externalId (the last one wins), stamped with the page's
  * change number, rewritten only when the etag changed or the row was a tombstone.
  *
- * An import's page goes with its checkpoint ({@link PageWriter}): in one transaction of the writer
- * and the checkpoint's upsert, or on PostgreSQL in one statement that takes the change number,
- * writes the contacts and files the checkpoint, so a page is one round trip instead of five
- * (BEGIN, the number, the contacts, the checkpoint, COMMIT).
+ * An import's page goes with its deletions and its checkpoint ({@link PageWriter}): in one
+ * transaction of the deletions, the writer and the checkpoint's upsert, or, on PostgreSQL for a page
+ * that deletes nothing, in one statement that takes the change number, writes the contacts and files
+ * the checkpoint, so a page is one round trip instead of five (BEGIN, the number, the contacts, the
+ * checkpoint, COMMIT).
  */
 import { sql, type CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
 import type SqliteDatabase from 'better-sqlite3';
-import { nextChangeSeq, oneSqliteWriterAtATime, takeChangeSeq } from './changes';
+import { nextChangeSeq, oneSqliteWriterAtATime, sweepIn, takeChangeSeq, tombstoneIn } from './changes';
 import { fileCheckpoint, writeCheckpoint } from './checkpoints';
+import { fileOwner, ownerIdOf } from './owners';
 import type { ContactsTable, StoreDatabase } from './schema';
-import type { ContactRecord, PageSave } from './types';
+import { countDeletions } from '../workflows/checkpoint';
+import type { ContactRecord, PageDeletions, PageResult, PageSave } from './types';
 
 /** The better-sqlite3 connection Kysely's SQLite dialect runs on (db/index.ts). */
 export type SqliteHandle = SqliteDatabase.Database;
@@ -41,9 +44,7 @@ export type ContactWriter = (
 
 /** The columns of a contacts row, in the order both upserts bind them. */
 export const ROW_COLUMNS = [
-  'tenant_id',
-  'user_id',
-  'provider',
+  'owner_id',
   'external_id',
   'etag',
   'display_name',
@@ -59,7 +60,7 @@ export const ROW_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof ContactsTable>;
 
 // SQLite binds at most 32766 parameters per statement, PostgreSQL 65535: size chunks for the
-// smaller so one statement shape works on both (2184 rows, so a 1000-contact page is one statement).
+// smaller so one statement shape works on both (2520 rows, so a 1000-contact page is one statement).
 const ROWS_PER_STATEMENT = Math.floor(32766 / ROW_COLUMNS.length);
 // Distinct upsert sizes kept compiled: the full page size, the short last page, a few stragglers.
 const STATEMENT_CACHE_SIZE = 8;
@@ -67,7 +68,7 @@ const STATEMENT_CACHE_SIZE = 8;
 // An unchanged etag means an unchanged contact: skip the write, keep updated_at and its change
 // number, and leave the row out of the count (SQLite's changes() and PostgreSQL's rowCount agree).
 // A tombstone that comes back is written whatever its etag. created_at is never rewritten.
-const ON_CONFLICT = `ON CONFLICT (tenant_id, user_id, provider, external_id) DO UPDATE SET etag = excluded.etag,
+const ON_CONFLICT = `ON CONFLICT (owner_id, external_id) DO UPDATE SET etag = excluded.etag,
   display_name = excluded.display_name, email = excluded.email, phone = excluded.phone,
   organization = excluded.organization, phone_e164 = excluded.phone_e164, raw = excluded.raw,
   updated_at = excluded.updated_at, deleted_at = excluded.deleted_at, change_seq = excluded.change_seq
@@ -77,7 +78,7 @@ const SQLITE_UPSERT = `INSERT INTO contacts (${ROW_COLUMNS.join(', ')}) VALUES (
 /**
  * How a page reaches the table: `prepared` (SQLite, a statement per row on the raw handle),
  * `unnest` (PostgreSQL, one statement binding a column array each), `multi-row` (either, through
- * Kysely: one VALUES list of 15 parameters a row).
+ * Kysely: one VALUES list of 13 parameters a row).
  */
 export type WritePath = 'prepared' | 'unnest' | 'multi-row';
 
@@ -91,8 +92,8 @@ export function createContactWriter(path: WritePath, sqlite?: SqliteHandle): Con
 }
 
 /**
- * Saves a page of one user's contacts and the checkpoint `saved` it moves the import to, both or
- * neither; resolves to rows inserted or rewritten.
+ * Saves a page of one user's contacts, its deletions, and the checkpoint `saved` it moves the import
+ * to (with those deletions counted), all or nothing.
  */
 export type PageWriter = (
   db: Kysely<StoreDatabase>,
@@ -101,18 +102,40 @@ export type PageWriter = (
   provider: string,
   contacts: readonly ContactRecord[],
   saved: PageSave,
-) => Promise<number>;
+) => Promise<PageResult>;
 
-/** How `path` saves a page with its checkpoint: one statement with `unnest`, else `writer` and the checkpoint in a transaction. */
+/**
+ * How `path` saves a page with its checkpoint: one statement with `unnest` when the page deletes
+ * nothing, else `writer`, the deletions and the checkpoint in a transaction.
+ */
 export function createPageWriter(path: WritePath, writer: ContactWriter): PageWriter {
-  if (path === 'unnest') return unnestPageWriter();
+  const inTransaction = transactionPageWriter(writer);
+  if (path !== 'unnest') return inTransaction;
+  const oneStatement = unnestPageWriter();
+  return (db, tenant, userId, provider, contacts, saved) =>
+    (hasDeletions(saved.deletions) ? inTransaction : oneStatement)(db, tenant, userId, provider, contacts, saved);
+}
+
+function hasDeletions(deletions: PageDeletions | undefined): boolean {
+  return (deletions?.externalIds?.length ?? 0) > 0 || deletions?.sweep !== undefined;
+}
+
+/**
+ * The page in one transaction: the reported deletions first (a contact the page also lists comes
+ * back), then the contacts, then the sweep (which leaves what the page wrote: it has a newer change
+ * number), and last the checkpoint with what they tombstoned counted in.
+ */
+function transactionPageWriter(writer: ContactWriter): PageWriter {
   return (db, tenant, userId, provider, contacts, saved) =>
     // One SQLite writer per process (db/changes.ts), or a second store on the file deadlocks it.
     oneSqliteWriterAtATime(db, () =>
       db.transaction().execute(async (trx) => {
+        const { externalIds = [], sweep } = saved.deletions ?? {};
+        let deleted = await tombstoneIn(trx, tenant, userId, provider, externalIds);
         const written = await writer(trx, tenant, userId, provider, contacts);
-        await writeCheckpoint(trx, tenant, userId, saved);
-        return written;
+        if (sweep) deleted += await sweepIn(trx, tenant, userId, provider, sweep.mark, sweep.upTo);
+        await writeCheckpoint(trx, tenant, userId, { ...saved, checkpoint: countDeletions(saved.checkpoint, deleted) });
+        return { written, deleted };
       }),
     );
 }
@@ -120,11 +143,14 @@ export function createPageWriter(path: WritePath, writer: ContactWriter): PageWr
 function multiRowWriter(): ContactWriter {
   const statements = new StatementCache();
   return async (trx, tenant, userId, provider, contacts) => {
-    const rows = contactRows(tenant, userId, provider, contacts);
-    if (rows.length === 0) return 0;
+    if (contacts.length === 0) return 0;
     // The rows of one call are one user's; their change number orders them in the change feed.
+    // Taken before the owner is read: a SQLite transaction that starts with a read and writes later
+    // fails at once (SQLITE_BUSY, no busy wait) if another process wrote in between, while one that
+    // starts with a write waits its turn. In PostgreSQL the counter row's lock is the page's first.
     const seq = await nextChangeSeq(trx, tenant, userId);
-    for (const row of rows) row.change_seq = seq;
+    const ownerId = await fileOwner(trx, tenant, userId, provider);
+    const rows = contactRows(ownerId, seq, contacts);
     let written = 0;
     for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
       written += await upsertRows(trx, statements, rows.slice(start, start + ROWS_PER_STATEMENT));
@@ -139,24 +165,26 @@ function preparedWriter(sqlite: SqliteHandle): ContactWriter {
   return async (trx, tenant, userId, provider, contacts) => {
     const latest = lastOfEach(contacts);
     if (latest.length === 0) return 0;
+    // The change number first (a write), then the owner: see multiRowWriter.
     const seq = await nextChangeSeq(trx, tenant, userId);
+    const ownerId = await fileOwner(trx, tenant, userId, provider);
     upsert ??= sqlite.prepare(SQLITE_UPSERT);
     const now = new Date().toISOString();
     // The values bound straight from the record: no row object, no page-wide parameter array (those
     // cost more CPU: bench/README.md). One array refilled per contact, as better-sqlite3 copies
     // values into SQLite when it binds them. The caller's transaction holds Kysely's one connection,
     // and these statements run on that same connection, in that transaction.
-    const values: unknown[] = [tenant, userId, provider, '', '', null, null, null, null, null, '', now, now, null, seq];
+    const values: unknown[] = [ownerId, '', '', null, null, null, null, null, '', now, now, null, seq];
     let written = 0;
     for (const contact of latest) {
-      values[3] = contact.externalId;
-      values[4] = contact.etag;
-      values[5] = contact.displayName ?? null;
-      values[6] = contact.email ?? null;
-      values[7] = contact.phone ?? null;
-      values[8] = contact.organization ?? null;
-      values[9] = contact.phoneE164 ?? null;
-      values[10] = contact.rawJson ?? JSON.stringify(contact.raw ?? null);
+      values[1] = contact.externalId;
+      values[2] = contact.etag;
+      values[3] = contact.displayName ?? null;
+      values[4] = contact.email ?? null;
+      values[5] = contact.phone ?? null;
+      values[6] = contact.organization ?? null;
+      values[7] = contact.phoneE164 ?? null;
+      values[8] = contact.rawJson ?? JSON.stringify(contact.raw ?? null);
       written += upsert.run(values).changes;
     }
     return written;
@@ -164,36 +192,41 @@ function preparedWriter(sqlite: SqliteHandle): ContactWriter {
 }
 
 /**
- * PostgreSQL: the page as eight column arrays, unnested into rows by the server. Ten parameters
- * whatever the page size instead of 15,000, so neither pg nor the server handles a parameter per
+ * PostgreSQL: the page as eight column arrays, unnested into rows by the server. A dozen parameters
+ * whatever the page size instead of 13,000, so neither pg nor the server handles a parameter per
  * value, and the statement text is the same for every page.
  */
 function unnestWriter(): ContactWriter {
   return async (trx, tenant, userId, provider, contacts) => {
     const latest = lastOfEach(contacts);
     if (latest.length === 0) return 0;
+    // The change number first (a write), then the owner: see multiRowWriter.
     const seq = await nextChangeSeq(trx, tenant, userId);
-    const result = await unnestInsert(tenant, userId, provider, latest, sql`${seq}::integer`).execute(trx);
+    const ownerId = await fileOwner(trx, tenant, userId, provider);
+    const result = await unnestInsert(sql`${ownerId}::integer`, latest, sql`${seq}::integer`).execute(trx);
     return Number(result.numAffectedRows ?? 0n);
   };
 }
 
 /**
- * PostgreSQL, a page with its checkpoint in one statement: the change number, the contacts and the
- * checkpoint are three data-modifying parts of one `WITH`, so they commit together as the
- * transaction of {@link createPageWriter} would. The contacts read the number from its part, so the
- * counter row is taken (and locked until commit) before any contact is written, as in that
- * transaction. A page with no contacts takes no number, as the writers do not.
+ * PostgreSQL, a page that deletes nothing with its checkpoint in one statement: the owner, the
+ * change number, the contacts and the checkpoint are parts of one `WITH`, so they commit together as
+ * the transaction of {@link transactionPageWriter} would. The contacts read the number from its
+ * part, so the counter row is taken (and locked until commit) before any contact is written, as in
+ * that transaction. A page with no contacts takes no number, as the writers do not.
  */
 function unnestPageWriter(): PageWriter {
   return async (db, tenant, userId, provider, contacts, saved) => {
     const latest = lastOfEach(contacts);
     if (latest.length === 0) {
       await fileCheckpoint(db, tenant, userId, saved).execute();
-      return 0;
+      return { written: 0, deleted: 0 };
     }
-    const contactsPart = unnestInsert(tenant, userId, provider, latest, sql`(SELECT seq FROM seq)`);
+    const contactsPart = unnestInsert(sql`(SELECT owner_id FROM owner)`, latest, sql`(SELECT seq FROM seq)`);
+    const owner = fileOwnerParts(db, tenant, userId, provider);
     const { written } = await db
+      .with('owner_filed', () => owner.filed)
+      .with('owner', () => owner.owner)
       .with('seq', () => takeChangeSeq(db, tenant, userId))
       .with('checkpoint', () => fileCheckpoint(db, tenant, userId, saved).returning('import_key'))
       // Kysely parenthesises the builders it made, not raw SQL.
@@ -201,12 +234,28 @@ function unnestPageWriter(): PageWriter {
       .selectFrom('written')
       .select((eb) => eb.fn.countAll<string>().as('written'))
       .executeTakeFirstOrThrow();
-    return Number(written);
+    return { written: Number(written), deleted: 0 };
   };
 }
 
-/** The `INSERT … SELECT … FROM unnest(…)` of `latest` (one per externalId), stamped with the change number `seq`. */
-function unnestInsert(tenant: string, userId: string, provider: string, latest: readonly ContactRecord[], seq: RawBuilder<unknown>): RawBuilder<unknown> {
+/**
+ * PostgreSQL, the owner's number as two parts of one statement (`owner_filed`, then `owner`): filed
+ * when it has none (no row when it has one, so the identity is not spent on every page), else read.
+ * A first write that races another for the same owner reads no row and fails on the NOT NULL key,
+ * to be retried, as the batch is.
+ */
+function fileOwnerParts(db: Kysely<StoreDatabase>, tenant: string, userId: string, provider: string) {
+  const existing = ownerIdOf(db, tenant, userId, provider);
+  return {
+    filed: sql<{ owner_id: number }>`(INSERT INTO owners (tenant_id, user_id, provider)
+      SELECT ${tenant}, ${userId}, ${provider} WHERE NOT EXISTS (${existing})
+      ON CONFLICT DO NOTHING RETURNING owner_id)`,
+    owner: sql<{ owner_id: number }>`(SELECT owner_id FROM owner_filed UNION ALL ${existing})`,
+  };
+}
+
+/** The `INSERT … SELECT … FROM unnest(…)` of `latest` (one per externalId) for the owner `ownerId`, stamped with the change number `seq`. */
+function unnestInsert(ownerId: RawBuilder<unknown>, latest: readonly ContactRecord[], seq: RawBuilder<unknown>): RawBuilder<unknown> {
   const count = latest.length;
   const ids = new Array<string>(count);
   const etags = new Array<string>(count);
@@ -233,7 +282,7 @@ function unnestInsert(tenant: string, userId: string, provider: string, latest: 
   const now = new Date().toISOString();
   // Every unnest argument is typed: the server must not guess an array's element type.
   return sql`INSERT INTO contacts (${sql.raw(ROW_COLUMNS.join(', '))})
-    SELECT ${tenant}, ${userId}, ${provider}, u.external_id, u.etag, u.display_name, u.email, u.phone, u.organization,
+    SELECT ${ownerId}, u.external_id, u.etag, u.display_name, u.email, u.phone, u.organization,
       u.phone_e164, u.raw, ${now}, ${now}, NULL, ${seq}
     FROM unnest(${textArray(ids)}::text[], ${textArray(etags)}::text[], ${textArray(names)}::text[], ${textArray(emails)}::text[],
       ${textArray(phones)}::text[], ${textArray(organizations)}::text[], ${textArray(e164s)}::text[], ${rawLiteral}::text[])
@@ -268,13 +317,11 @@ function lastOfEach(contacts: readonly ContactRecord[]): readonly ContactRecord[
   return byExternalId.size === contacts.length ? contacts : [...byExternalId.values()];
 }
 
-/** The rows of `contacts` for the multi-row statement, change_seq to be stamped by the caller. */
-function contactRows(tenant: string, userId: string, provider: string, contacts: readonly ContactRecord[]): ContactsTable[] {
+/** The rows of `contacts` for the multi-row statement, of the owner `ownerId`, stamped with the change number `seq`. */
+function contactRows(ownerId: number, seq: number, contacts: readonly ContactRecord[]): ContactsTable[] {
   const now = new Date().toISOString();
   return lastOfEach(contacts).map((contact) => ({
-    tenant_id: tenant,
-    user_id: userId,
-    provider,
+    owner_id: ownerId,
     external_id: contact.externalId,
     etag: contact.etag,
     display_name: contact.displayName,
@@ -286,7 +333,7 @@ function contactRows(tenant: string, userId: string, provider: string, contacts:
     created_at: now,
     updated_at: now,
     deleted_at: null,
-    change_seq: 0,
+    change_seq: seq,
   }));
 }
 
@@ -297,7 +344,7 @@ function upsertQuery(db: Kysely<StoreDatabase>, rows: ContactsTable[]) {
     .values(rows)
     .onConflict((oc) =>
       oc
-        .columns(['tenant_id', 'user_id', 'provider', 'external_id'])
+        .columns(['owner_id', 'external_id'])
         .doUpdateSet((eb) => ({
           etag: eb.ref('excluded.etag'),
           display_name: eb.ref('excluded.display_name'),

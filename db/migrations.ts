@@ -4,7 +4,7 @@
  * schema as it first shipped; each change since is the next migration (`0002_…`), never an edit of
  * one that shipped. Together they make the schema of db/schema.ts.
  */
-import { DEFAULT_MIGRATION_TABLE, sql, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { DEFAULT_MIGRATION_TABLE, sql, SqliteAdapter, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { newConnectionId } from './connections';
 
 /** Adds `names` as NOT NULL text columns: most of our columns (see db/schema.ts). */
@@ -20,9 +20,20 @@ const migrations: Record<string, Migration> = {
   '0001_schema': {
     async up(db) {
       // Plain text columns in both dialects keep one set of queries (see db/schema.ts).
+      // Owners (db/owners.ts): the contacts key starts with an integer, not three text columns.
+      // AUTOINCREMENT in SQLite so a number erasure freed is never given to another owner.
+      const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
+      await db.schema
+        .createTable('owners')
+        .addColumn('owner_id', 'integer', (col) => (sqlite ? col.primaryKey().autoIncrement() : col.primaryKey().generatedByDefaultAsIdentity()))
+        .$call(requiredText('tenant_id', 'user_id', 'provider'))
+        // Tenant first: a user's owners are a range of it.
+        .addUniqueConstraint('owners_key', ['tenant_id', 'user_id', 'provider'])
+        .execute();
       await db.schema
         .createTable('contacts')
-        .$call(requiredText('tenant_id', 'user_id', 'provider', 'external_id', 'etag'))
+        .addColumn('owner_id', 'integer', (col) => col.notNull())
+        .$call(requiredText('external_id', 'etag'))
         .addColumn('display_name', 'text')
         .addColumn('email', 'text')
         .addColumn('phone', 'text')
@@ -33,15 +44,16 @@ const migrations: Record<string, Migration> = {
         .addColumn('deleted_at', 'text')
         .addColumn('change_seq', 'integer', (col) => col.notNull().defaultTo(0))
         .addColumn('sync_mark', 'text')
-        // Tenant first: every query of a tenant is a range of the key. The key doubles as the index
-        // for upserts, per-user counts and keyset pages.
-        .addPrimaryKeyConstraint('contacts_pkey', ['tenant_id', 'user_id', 'provider', 'external_id'])
+        // Every query of contacts is a range of one owner's: the key doubles as the index for
+        // upserts, per-user counts and keyset pages.
+        .addPrimaryKeyConstraint('contacts_pkey', ['owner_id', 'external_id'])
         .execute();
-      // The change feed's order, whole: a page is a range of it, however many rows share one change.
+      // The change feed's order within an owner, whole: a page is a range of it per owner,
+      // however many rows share one change.
       await db.schema
         .createIndex('contacts_by_change')
         .on('contacts')
-        .columns(['tenant_id', 'user_id', 'change_seq', 'provider', 'external_id'])
+        .columns(['owner_id', 'change_seq', 'external_id'])
         .execute();
       await db.schema
         .createTable('change_counters')
@@ -263,7 +275,7 @@ const migrations: Record<string, Migration> = {
       for (const table of ['import_budget_keys', 'rate_slot_waiters', 'rate_slots', 'rate_keys']) await db.schema.dropTable(table).ifExists().execute();
     },
   },
-  '0002_import_failed_at': {
+  '0005_import_failed_at': {
     async up(db) {
       // Nullable, no default: existing rows and every page write leave it empty (db/import-state.ts).
       await db.schema.alterTable('import_checkpoints').addColumn('failed_at', 'text').execute();

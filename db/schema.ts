@@ -1,14 +1,26 @@
 /**
  * The tables as the query layer sees them. One shape for both dialects: every column is text in
  * SQLite and in PostgreSQL, so the same Kysely queries read and write both without per-dialect
- * mapping (`raw` is JSON text, timestamps are ISO 8601 strings, which sort in time order).
+ * mapping (`raw` is JSON text, timestamps are ISO 8601 strings, which sort in time order). The
+ * exceptions are integers both drivers read back as numbers (counters, the contacts' owner).
  */
+import type { Generated } from 'kysely';
 
-export interface ContactsTable {
-  /** The web app the row belongs to (the API key's tenant); part of every key. */
+/**
+ * One row per (tenant, user, provider) that has contacts: the integer the contacts key starts with
+ * (db/owners.ts). Generated on insert: SQLite's rowid, PostgreSQL's identity.
+ */
+export interface OwnersTable {
+  owner_id: Generated<number>;
+  /** The web app the contacts belong to (the API key's tenant). */
   tenant_id: string;
   user_id: string;
   provider: string;
+}
+
+export interface ContactsTable {
+  /** Whose contact, of which provider: an {@link OwnersTable} row. The key is (owner_id, external_id). */
+  owner_id: number;
   external_id: string;
   etag: string;
   display_name: string | null;
@@ -191,6 +203,7 @@ export interface StoreDatabase {
   connections: ConnectionsTable;
   connect_sessions: ConnectSessionsTable;
   connect_settings: ConnectSettingsTable;
+  owners: OwnersTable;
   contacts: ContactsTable;
   api_keys: ApiKeysTable;
   uploads: UploadsTable;

@@ -6,24 +6,25 @@ import type { ContactsTable } from './schema';
 import type { StoredContact } from './contact-shapes';
 
 /** The columns {@link storedContact} reads. */
-export type StoredContactRow = Pick<
-  ContactsTable,
-  | 'provider'
-  | 'external_id'
-  | 'etag'
-  | 'display_name'
-  | 'email'
-  | 'phone'
-  | 'phone_e164'
-  | 'organization'
-  | 'raw'
-  | 'created_at'
-  | 'updated_at'
->;
+export const STORED_CONTACT_COLUMNS = [
+  'external_id',
+  'etag',
+  'display_name',
+  'email',
+  'phone',
+  'phone_e164',
+  'organization',
+  'raw',
+  'created_at',
+  'updated_at',
+] as const satisfies ReadonlyArray<keyof ContactsTable>;
 
-export function storedContact(row: StoredContactRow): StoredContact {
+export type StoredContactRow = Pick<ContactsTable, (typeof STORED_CONTACT_COLUMNS)[number]>;
+
+/** The contact of `provider` (its owner's) that `row` holds. */
+export function storedContact(provider: string, row: StoredContactRow): StoredContact {
   return {
-    provider: row.provider,
+    provider,
     externalId: row.external_id,
     etag: row.etag,
     displayName: row.display_name,

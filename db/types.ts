@@ -43,7 +43,24 @@ export interface UpsertResult {
 export interface PageSave {
   /** The import (continue-as-new chain): `workflowId/firstRunId`. */
   importKey: string;
+  /** The checkpoint the page moves the import to, before its {@link deletions} are counted: the store adds them. */
   checkpoint: ImportCheckpoint;
+  /** What the page deletes, in its transaction, so the checkpoint counts exactly what that transaction tombstoned. */
+  deletions?: PageDeletions;
+}
+
+/** A page's deletions: those its source reported, and on a sweeping listing's last page the sweep. */
+export interface PageDeletions {
+  /** Contacts the source reported deleted ({@link ContactStore.tombstoneContacts}). */
+  externalIds?: readonly string[];
+  /** The sweep of a full listing's last page ({@link ContactStore.sweepUnseen}): its mark and the change number it began at. */
+  sweep?: { mark: string; upTo: number };
+}
+
+/** What {@link ContactStore.savePage} did. */
+export interface PageResult extends UpsertResult {
+  /** Contacts its deletions tombstoned, counted into the filed checkpoint's `deleted`. */
+  deleted: number;
 }
 
 /** An import's checkpoint as stored, with how many page transactions wrote it. */
@@ -74,10 +91,11 @@ export interface ContactStore {
   /** Idempotent: keyed on (tenant, userId, provider, externalId), one transaction per call. */
   upsertContacts(userId: string, provider: string, contacts: readonly ContactRecord[]): Promise<UpsertResult>;
   /**
-   * Upserts a page's contacts and files its checkpoint in ONE transaction: after a crash, the stored
-   * checkpoint says exactly which pages are saved. Idempotent like {@link upsertContacts}.
+   * Upserts a page's contacts, tombstones its deletions and files its checkpoint in ONE transaction:
+   * after a crash, the stored checkpoint says exactly which pages are saved, and a retried page
+   * counts its deletions once. Idempotent like {@link upsertContacts}.
    */
-  savePage(userId: string, provider: string, contacts: readonly ContactRecord[], saved: PageSave): Promise<UpsertResult>;
+  savePage(userId: string, provider: string, contacts: readonly ContactRecord[], saved: PageSave): Promise<PageResult>;
   /** The import's checkpoint as the last committed page left it, or `null` (none yet, or a row that does not parse). */
   readCheckpoint(importKey: string): Promise<StoredCheckpoint | null>;
   /** Marks these contacts deleted (tombstones, db/changes.ts); resolves to how many were live. Idempotent. */

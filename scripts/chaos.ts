@@ -113,7 +113,7 @@ async function countStored(db: pg.Pool, userId: string): Promise<{ rows: number;
   for (;;) {
     try {
       const { rows } = await db.query<{ rows: string; distinct: string }>(
-        `SELECT count(*) AS rows, count(DISTINCT external_id) AS distinct FROM contacts
+        `SELECT count(*) AS rows, count(DISTINCT external_id) AS distinct FROM contacts JOIN owners USING (owner_id)
           WHERE tenant_id = $1 AND user_id = $2 AND provider = 'google-people' AND deleted_at IS NULL`,
         [TENANT, userId],
       );

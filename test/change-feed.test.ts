@@ -82,6 +82,29 @@ for (const storeCase of storeCases()) {
       await assert.rejects(contacts.listChanges(userId, { limit: 10, since: 'bm90LWEtY3Vyc29y' }), InvalidCursorError);
     });
 
+    it("merges every provider's changes in commit order, whatever the page size", async () => {
+      const userId = uniqueId('providers');
+      await contacts.upsertContacts(userId, PROVIDER, range(1, 3));
+      await contacts.upsertContacts(userId, 'carddav', range(10, 2));
+      await contacts.tombstoneContacts(userId, PROVIDER, ['people/c00001']);
+      await contacts.upsertContacts(userId, 'carddav', [contact(12)]);
+      await contacts.upsertContacts(userId, PROVIDER, [contact(4)]);
+      const expected = [
+        'upsert people/c00002',
+        'upsert people/c00003',
+        'upsert people/c00010',
+        'upsert people/c00011',
+        'delete people/c00001',
+        'upsert people/c00012',
+        'upsert people/c00004',
+      ];
+      for (const limit of [1, 2, 3, 1000]) {
+        assert.deepEqual(ids((await drain(contacts, userId, '0', limit)).items), expected, `pages of ${limit}`);
+      }
+      const providers = (await drain(contacts, userId, '0')).items.map((item) => item.provider);
+      assert.deepEqual(providers, [PROVIDER, PROVIDER, 'carddav', 'carddav', PROVIDER, 'carddav', PROVIDER]);
+    });
+
     it('a reader following the cursor while many writers commit misses no change', async () => {
       const userId = uniqueId('race');
       const writers = 8;
@@ -141,6 +164,10 @@ for (const storeCase of storeCases()) {
       assert.equal(await store.syncState.get(TENANT, userId, PROVIDER), null, 'no token survives erasure');
       assert.equal(await contacts.currentChangeSeq(userId), 0);
       assert.deepEqual((await contacts.listChanges(userId, { limit: 10, since: '0' })).items, []);
+      // Written again after erasure, the user's contacts start over.
+      await contacts.upsertContacts(userId, PROVIDER, [contact(7)]);
+      assert.deepEqual(ids((await drain(contacts, userId, '0')).items), ['upsert people/c00007']);
+      assert.equal(await contacts.countContacts(userId, PROVIDER), 1);
     });
   });
 }

@@ -10,8 +10,8 @@ import type { Worker } from '@temporalio/worker';
 import { ChangePage } from '../api/schemas';
 import type { ContactStore, Store } from '../db/types';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
-import { expectContactPage, expectError, expectImport, expectJson, startApi, type ImportView, type TestApi } from './support/api';
-import { startWorker, storeCases, uniqueId, waitFor } from './support/harness';
+import { expectContactPage, expectError, expectJson, importToCompletion, startApi, type TestApi } from './support/api';
+import { startWorker, storeCases, uniqueId } from './support/harness';
 
 const N = 250;
 const TENANT = 'sync';
@@ -42,15 +42,7 @@ for (const storeCase of storeCases()) {
       await store.close();
     });
 
-    /** Starts an import through the API and waits for it to complete; its final status. */
-    async function importOnce(body: Record<string, unknown>): Promise<ImportView> {
-      const started = expectImport(await api.call('POST', '/v1/imports', body), 202);
-      return waitFor(async () => {
-        const status = await api.getImport(started.importId);
-        assert.ok(status.state !== 'failed', `the import failed: ${status.error ?? ''}`);
-        return status.state === 'completed' && status;
-      }, 'the import to complete');
-    }
+    const importOnce = (body: Record<string, unknown>) => importToCompletion(api, body);
 
     const google = (userId: string, mode?: string) => ({
       userId,

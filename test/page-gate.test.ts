@@ -18,11 +18,12 @@ import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../activities/index';
 import { createPageGate, permitScope, type PageGate, type PagePermit } from '../activities/page-gate';
 import type { ContactSource, SourcePage } from '../providers';
-import type { ContactRecord, ContactStore, Store } from '../db/types';
+import type { ContactRecord, Store } from '../db/types';
 import { EMPTY_CHECKPOINT } from '../workflows/checkpoint';
 import type { ImportBatchInput, ImportBatchResult } from '../workflows/contract';
 import { storeCases, testSealer, uniqueId, waitFor } from './support/harness';
 import { isSettled, rejectionOf, settle } from './support/promises';
+import { withSavePage } from './support/store-wrap';
 import { readProviderSettings } from '../providers';
 
 void describe('page gate', () => {
@@ -209,25 +210,10 @@ function fakeSource(pages: number, onFetch: (cursor: string | null) => Promise<v
 
 /** `store` whose page saves wait for `hold` (when set) before writing: a save that takes as long as the test likes. */
 function slowSaves(store: Store, hold: { until?: Promise<void>; reached?: () => void }): Store {
-  const wrapContacts = (contacts: ContactStore): ContactStore =>
-    new Proxy(contacts, {
-      get(target, prop, receiver) {
-        const value: unknown = Reflect.get(target, prop, receiver);
-        if (typeof value !== 'function') return value;
-        if (prop !== 'savePage') return value.bind(target) as unknown;
-        return async (...args: unknown[]) => {
-          hold.reached?.();
-          await hold.until;
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      if (prop === 'tenant') return (tenant: string) => wrapContacts(target.tenant(tenant));
-      const value: unknown = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? (value.bind(target) as unknown) : value;
-    },
+  return withSavePage(store, async (real, ...args) => {
+    hold.reached?.();
+    await hold.until;
+    return real.savePage(...args);
   });
 }
 

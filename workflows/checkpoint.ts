@@ -76,6 +76,14 @@ export function advance(checkpoint: ImportCheckpoint, page: SavedPage): ImportCh
 }
 
 /**
+ * `checkpoint` with `deleted` more contacts tombstoned: what a page's deletions add, counted in the
+ * transaction that saves the page (db/contact-upsert.ts), so a retried page counts them once.
+ */
+export function countDeletions(checkpoint: ImportCheckpoint, deleted: number): ImportCheckpoint {
+  return deleted === 0 ? checkpoint : { ...checkpoint, deleted: checkpoint.deleted + deleted };
+}
+
+/**
  * The checkpoint of an import whose sync token the source refused: from here on it is a full read
  * that sweeps, at its end, what it neither wrote nor saw since change number `sweepAt`.
  */

@@ -21,7 +21,7 @@ import { ContactPage, ErrorBody, ImportView } from '../../api/schemas';
 import type { Store } from '../../db/types';
 import { createTemporalSchedules, type TemporalSchedulesOptions } from '../../api/hooks/schedules';
 import { DEFAULT_TENANT, type ImportTuning, type TenantId } from '../../workflows/contract';
-import { temporal, TEST_TOKEN_KEY, TEST_TUNING, testSealer } from './harness';
+import { temporal, TEST_TOKEN_KEY, TEST_TUNING, testSealer, waitFor } from './harness';
 import type { ConnectOptions } from '../../api/connect/flow';
 import { createSigner } from '../../encryption/signing';
 import type { ProviderSettings } from '../../providers';
@@ -89,6 +89,16 @@ export function expectError(res: ApiResponse, status: number, code: string): Err
   const { error } = expectJson(res, status, ErrorBody);
   assert.equal(error.code, code, `expected error ${code}, got ${error.code}: ${error.message}`);
   return error;
+}
+
+/** Starts an import with `body` through `api` and waits for it to complete; its final status. A failed import fails the test. */
+export async function importToCompletion(api: TestApi, body: Record<string, unknown>): Promise<ImportView> {
+  const started = expectImport(await api.call('POST', '/v1/imports', body), 202);
+  return waitFor(async () => {
+    const status = await api.getImport(started.importId);
+    assert.ok(status.state !== 'failed', `the import failed: ${status.error ?? ''}`);
+    return status.state === 'completed' && status;
+  }, 'the import to complete');
 }
 
 export interface TestAppOptions {

@@ -52,7 +52,8 @@ export function postgresStore(): { location: StoreLocation; prefix: string } {
     const client = new pg.Client({ connectionString: location.url });
     await client.connect();
     try {
-      await client.query("delete from contacts where user_id like $1 || '%'", [prefix]);
+      await client.query("delete from contacts where owner_id in (select owner_id from owners where user_id like $1 || '%')", [prefix]);
+      await client.query("delete from owners where user_id like $1 || '%'", [prefix]);
     } finally {
       await client.end();
     }
