@@ -124,8 +124,8 @@ export type OutboundLimits = { -readonly [K in keyof typeof OUTBOUND_DEFAULTS]: 
  *
  * The young generation is set apart: 32 MB semi-spaces hold a page's parse, records and statement
  * parameters until the page is saved, so that garbage dies young instead of being promoted and
- * marked by full collections. It costs RSS (up to three semi-spaces) and saves a quarter of the
- * worker's CPU per contact (bench/README.md, the young generation).
+ * marked by full collections. It costs RSS (up to three semi-spaces) and saves CPU per contact
+ * (bench/README.md has both, "The worker's young generation").
  */
 export const WORKER_NODE_FLAGS = ['--max-old-space-size=256', '--max-semi-space-size=32'] as const;
 

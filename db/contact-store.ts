@@ -14,6 +14,7 @@ import {
   deleteUserChanges,
   listChanges,
   markSeen,
+  nextChangeSeq,
   sweepUnseen,
   tombstoneContacts,
   writeTransaction,
@@ -164,13 +165,19 @@ function tenantContacts(db: Kysely<StoreDatabase>, writeContacts: ContactWriter,
     async deleteUser(userId: string): Promise<number> {
       await deleteUserRejects(db, tenant, userId);
       // Also the sync tokens: an incremental import after erasure would bring back only the changes.
-      await deleteUserChanges(db, tenant, userId);
       await createSyncStateStore(db).deleteUser(tenant, userId);
       await deleteUserCheckpoints(db, tenant, userId);
       await deleteUserBudgetKeys(db, tenant, userId);
-      const result = await db.deleteFrom('contacts').where('owner_id', 'in', ownerIdsOf(db, tenant, userId)).executeTakeFirst();
-      await deleteUserOwners(db, tenant, userId);
-      return Number(result.numDeletedRows);
+      return writeTransaction(db, async (trx) => {
+        // The user's change counter first, as every page writer takes it first: a page being saved
+        // commits before these deletes or waits for them, so none files contacts under an owner
+        // deleted here. The counter goes last, so the user's next write starts it over.
+        await nextChangeSeq(trx, tenant, userId);
+        const result = await trx.deleteFrom('contacts').where('owner_id', 'in', ownerIdsOf(trx, tenant, userId)).executeTakeFirst();
+        await deleteUserOwners(trx, tenant, userId);
+        await deleteUserChanges(trx, tenant, userId);
+        return Number(result.numDeletedRows);
+      });
     },
   };
 }

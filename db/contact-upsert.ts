@@ -209,11 +209,13 @@ function unnestWriter(): ContactWriter {
 }
 
 /**
- * PostgreSQL, a page that deletes nothing with its checkpoint in one statement: the owner, the
- * change number, the contacts and the checkpoint are parts of one `WITH`, so they commit together as
- * the transaction of {@link transactionPageWriter} would. The contacts read the number from its
- * part, so the counter row is taken (and locked until commit) before any contact is written, as in
- * that transaction. A page with no contacts takes no number, as the writers do not.
+ * PostgreSQL, a page that deletes nothing with its checkpoint in one statement: the change number,
+ * the owner, the contacts and the checkpoint are parts of one `WITH`, in the order the transaction
+ * of {@link transactionPageWriter} takes them, so they commit together as it would. The contacts
+ * read the number from its part, so the counter row is taken (and locked until commit) before any
+ * contact is written. PostgreSQL does not promise the order in which the parts run: should two
+ * writers of one user ever lock in opposite orders, it fails one as a deadlock and its batch
+ * retries. A page with no contacts takes no number, as the writers do not.
  */
 function unnestPageWriter(): PageWriter {
   return async (db, tenant, userId, provider, contacts, saved) => {
@@ -225,9 +227,9 @@ function unnestPageWriter(): PageWriter {
     const contactsPart = unnestInsert(sql`(SELECT owner_id FROM owner)`, latest, sql`(SELECT seq FROM seq)`);
     const owner = fileOwnerParts(db, tenant, userId, provider);
     const { written } = await db
+      .with('seq', () => takeChangeSeq(db, tenant, userId))
       .with('owner_filed', () => owner.filed)
       .with('owner', () => owner.owner)
-      .with('seq', () => takeChangeSeq(db, tenant, userId))
       .with('checkpoint', () => fileCheckpoint(db, tenant, userId, saved).returning('import_key'))
       // Kysely parenthesises the builders it made, not raw SQL.
       .with('written', () => sql<{ one: number }>`(${contactsPart} RETURNING 1 AS one)`)

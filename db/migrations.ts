@@ -1,7 +1,8 @@
 /**
  * Schema migrations, in code so they ship with the build and need no migrations folder at run time.
- * Kysely runs them in name order and records each in `kysely_migration`. `0001_schema` creates the
- * schema as it first shipped; each change since is the next migration (`0002_…`), never an edit of
+ * Kysely runs them in name order and records each in `kysely_migration`. `0001_schema_by_owner` creates
+ * the schema as it first shipped (a store made by an earlier, pre-release initial migration is
+ * refused: `unknownMigrations`); each change since is the next migration (`0002_…`), never an edit of
  * one that shipped. Together they make the schema of db/schema.ts.
  */
 import { DEFAULT_MIGRATION_TABLE, sql, SqliteAdapter, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
@@ -17,7 +18,7 @@ function requiredText<N extends string>(...names: N[]) {
 }
 
 const migrations: Record<string, Migration> = {
-  '0001_schema': {
+  '0001_schema_by_owner': {
     async up(db) {
       // Plain text columns in both dialects keep one set of queries (see db/schema.ts).
       // Owners (db/owners.ts): the contacts key starts with an integer, not three text columns.
@@ -275,13 +276,13 @@ const migrations: Record<string, Migration> = {
       for (const table of ['import_budget_keys', 'rate_slot_waiters', 'rate_slots', 'rate_keys']) await db.schema.dropTable(table).ifExists().execute();
     },
   },
-  '0005_import_failed_at': {
+  '0005_import_failed_writes': {
     async up(db) {
       // Nullable, no default: existing rows and every page write leave it empty (db/import-state.ts).
-      await db.schema.alterTable('import_checkpoints').addColumn('failed_at', 'text').execute();
+      await db.schema.alterTable('import_checkpoints').addColumn('failed_writes', 'integer').execute();
     },
     async down(db) {
-      await db.schema.alterTable('import_checkpoints').dropColumn('failed_at').execute();
+      await db.schema.alterTable('import_checkpoints').dropColumn('failed_writes').execute();
     },
   },
 };

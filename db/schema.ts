@@ -231,8 +231,8 @@ export interface ImportCheckpointsTable {
   /** Page transactions that committed: above the checkpoint's `pages` means a page was written twice. */
   writes: number;
   updated_at: string;
-  /** When a batch attempt of the import last failed (db/import-state.ts); page writes leave it as it is. */
-  failed_at: string | null;
+  /** `writes` when a batch attempt of the import last failed (db/import-state.ts); page writes leave it as it is. */
+  failed_writes: number | null;
 }
 
 /**

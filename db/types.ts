@@ -233,11 +233,10 @@ export interface UploadStore {
   deleteUser(tenant: string, userId: string): Promise<number>;
 }
 
-/** The one typed store both SQLite and PostgreSQL implement through the same queries. */
 /** An import's stored state, as its status reads it (db/import-state.ts). */
 export interface StoredImportState {
   /** The checkpoint of its last saved page; `null` before the first (or a row that does not parse). */
-  progress: (StoredCheckpoint & { failedAt: string | null }) | null;
+  progress: (StoredCheckpoint & { failedSinceSave: boolean }) | null;
   /** The latest closure among its budget keys that still runs. */
   wait: BudgetWait | null;
 }
@@ -253,6 +252,7 @@ export interface ImportStateStore {
   noteBatchFailure(tenant: string, importKey: string): Promise<void>;
 }
 
+/** The one typed store both SQLite and PostgreSQL implement through the same queries. */
 export interface Store {
   /** Users' connections to providers, with their secrets (refresh tokens, CardDAV accounts) sealed. */
   readonly connections: ConnectionStore;

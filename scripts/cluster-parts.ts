@@ -215,7 +215,7 @@ export async function startTemporalServices(options: {
   installTemporalServer(say);
   const moduleDir = serverModuleDir();
   await migrateTemporalDatabases(temporalDb, moduleDir, say);
-  writeServiceConfigs(dir, moduleDir, temporalDb, ports, { fairness: options.fairness ?? true });
+  writeServiceConfigs(dir, moduleDir, temporalDb, ports, { fairness: options.fairness });
   for (const service of TEMPORAL_SERVICES) {
     await start(temporalServicePart(service, dir, temporalDb, ports));
     say(`cluster: temporal ${service} on 127.0.0.1:${ports[service].grpc}`);

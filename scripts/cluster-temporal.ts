@@ -234,7 +234,7 @@ function replaceOnce(text: string, pattern: RegExp, replacement: string, what: s
  * The database password is not written: the files are templates that read `TEMPORAL_DB_PASSWORD`.
  * Task-queue fairness is on unless `fairness` is false (bench/measure-fairness.ts measures both).
  */
-export function writeServiceConfigs(dir: string, moduleDir: string, db: TemporalDatabase, ports: ServicePorts, { fairness = true } = {}): void {
+export function writeServiceConfigs(dir: string, moduleDir: string, db: TemporalDatabase, ports: ServicePorts, { fairness = true }: { fairness?: boolean } = {}): void {
   const configDir = path.join(dir, 'config');
   fs.mkdirSync(configDir, { recursive: true });
   let base = fs.readFileSync(path.join(moduleDir, 'config', 'development-postgres12.yaml'), 'utf8');

@@ -22,13 +22,13 @@ void describe('SQLite store', () => {
     // What the pre-release migrations left: their names in Kysely's table, and tables of their own.
     const old = new Sqlite(file);
     old.exec(`CREATE TABLE kysely_migration (name varchar(255) NOT NULL PRIMARY KEY, timestamp varchar(255) NOT NULL);
-      INSERT INTO kysely_migration VALUES ('0001_create_contacts', '2025-01-01T00:00:00.000Z'), ('0002_tenants_and_api_keys', '2025-01-01T00:00:00.000Z');
+      INSERT INTO kysely_migration VALUES ('0001_create_contacts', '2025-01-01T00:00:00.000Z'), ('0001_schema', '2026-12-01T00:00:00.000Z'), ('0002_tenants_and_api_keys', '2025-01-01T00:00:00.000Z');
       CREATE TABLE contacts (user_id text, provider text, external_id text)`);
     old.close();
     await assert.rejects(openStore({ kind: 'sqlite', file }), (error: unknown) => {
       assert.ok(error instanceof Error, String(error));
       assert.match(error.message, /pre-release version/);
-      assert.match(error.message, /0001_create_contacts, 0002_tenants_and_api_keys/, 'it names the migrations it does not know');
+      assert.match(error.message, /0001_create_contacts, 0001_schema, 0002_tenants_and_api_keys/, 'it names the migrations it does not know, an earlier initial schema too');
       assert.ok(error.message.includes(file), `it names the file: ${error.message}`);
       assert.match(error.message, /Delete it/, 'and says what to do');
       return true;

@@ -89,9 +89,8 @@ const savedAtOf = (state: StoredImportState | undefined) => (state ? (state.prog
 export function mayBeWaiting(state: StoredImportState | undefined, now: number, quietMs: number): boolean {
   const progress = state?.progress;
   if (!progress) return true;
-  const savedAt = Date.parse(progress.updatedAt);
-  if (progress.failedAt !== null && Date.parse(progress.failedAt) >= savedAt) return true;
-  return !(now - savedAt <= quietMs);
+  if (progress.failedSinceSave) return true;
+  return !(now - Date.parse(progress.updatedAt) <= quietMs);
 }
 
 /**
