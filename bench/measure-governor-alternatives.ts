@@ -30,7 +30,7 @@ import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/contract';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { entityTaskQueue, type GovernorState, type GovernorWorkerStats } from './governor-state';
-import { describeQuotaFigures, importsUnderQuota, PAGE_SIZE, QUOTA, scenarioEnv, type QuotaFigures } from './measure-governor';
+import { describeQuotaFigures, importsUnderQuota, PAGE_SIZE, QUOTA, scenarioEnv, type GovernorRow, type QuotaFigures } from './measure-governor';
 import { startService, stopService, type BenchRun, type Teardown } from './service';
 import { fmt, percentile, round, spawnScript, type Child } from './support';
 
@@ -78,15 +78,9 @@ export interface HistoryCost {
   actions: number;
 }
 
-export interface GovernorAlternativeRow extends QuotaFigures {
+/** The governor phase's row (its scenario and figures), for one alternative instead of a configuration. */
+export interface GovernorAlternativeRow extends Omit<GovernorRow, 'configuration'> {
   alternative: GovernorAlternative;
-  /** What the workers ran with beyond the bench's environment. */
-  env: Record<string, string>;
-  workers: number;
-  imports: number;
-  contactsEach: number;
-  pageSize: number;
-  quotaPerSecond: number;
   /** Calls to the governor's state by method, both workers, per request the provider received. */
   stateCallsPerRequest: Record<string, number>;
   /** Store writes (reservations and closures) per request; `null` when the store does not hold the rate. */
