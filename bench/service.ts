@@ -153,7 +153,8 @@ export async function startService(
   if (cpuStagesFile) env.WORKER_CPU_STAGES_FILE = cpuStagesFile;
   // The worker migrates the store first, so the API does not race it on a fresh SQLite file.
   const worker = await startFirstWorker(env);
-  const api = spawnBuilt('api', 'api/main.ts', env);
+  // BENCH_API_NODE_FLAGS (space-separated): node flags for the API, `--cpu-prof` say, to profile it under load.
+  const api = spawnBuilt('api', 'api/main.ts', env, process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean));
   const apiUrl = await api.waitFor(/api: listening on (http:\/\/[^\s"]+)/, 60_000);
   const admin = openStoreAdmin(loadConfig(env).database);
   teardown.add(async () => {
