@@ -15,7 +15,7 @@ import {
 import { InvalidCursorError, type Store } from '../db/types';
 import { requireKey, type Authenticator, type CallerVariables } from './auth';
 import { ApiError, errorBody, onError } from './errors';
-import { limitBody, notFoundOrNotAllowed } from './http-hygiene';
+import { limitBody, notFoundOrNotAllowed, setAnswerHeader } from './http-hygiene';
 import { keyVerified } from './peer-token';
 import type { Erasure, Imports, TemporalPing } from './imports';
 import { importNotFound } from './imports/status-reader';
@@ -105,7 +105,7 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', async (c, next) => {
     await next();
     // Answers name people and their contacts (and refusals say who may call): no cache keeps them.
-    c.header('Cache-Control', 'no-store');
+    setAnswerHeader(c, 'Cache-Control', 'no-store');
   });
   // Who is asking comes first: nothing of a request is read for a caller without a key.
   app.use('/v1/*', requireKey(deps.auth));

@@ -49,8 +49,29 @@ export function notFoundOrNotAllowed(routes: () => readonly RouteLike[]) {
 /** A body limit answering `413` with the usual error body. */
 export function limitBody(maxBytes: number): MiddlewareHandler {
   const shown = maxBytes >= 1024 * 1024 ? `${maxBytes / 1024 / 1024} MiB` : `${maxBytes / 1024} KiB`;
-  return bodyLimit({
+  const limit = bodyLimit({
     maxSize: maxBytes,
     onError: (c) => c.json(errorBody('payload_too_large', `The request body is larger than ${shown}`), 413),
   });
+  // A GET or HEAD request has no body in the Fetch API (the Node adapter never gives it one), and
+  // asking for it would make the adapter build the whole Request object, a large part of a status
+  // answer's CPU.
+  return function limitBody(c, next) {
+    return c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next);
+  };
+}
+
+/**
+ * Sets a header on the answer after `next()`, on the response object itself. `c.header` would do
+ * it too, but on an answer already made it copies the response first, which makes the Node adapter
+ * build the whole Response object. A response with immutable headers (one passed through from
+ * `fetch`) is answered as a copy.
+ */
+export function setAnswerHeader(c: Context, name: string, value: string): void {
+  try {
+    c.res.headers.set(name, value);
+  } catch {
+    c.res = new Response(c.res.body, c.res);
+    c.res.headers.set(name, value);
+  }
 }

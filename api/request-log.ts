@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../observability/logger';
+import { setAnswerHeader } from './http-hygiene';
 import { routeOf } from './metrics';
 
 export const REQUEST_ID_HEADER = 'X-Request-Id' as const;
@@ -23,13 +24,7 @@ export function requestLog(log?: Logger): MiddlewareHandler {
     try {
       await next();
     } finally {
-      try {
-        c.res.headers.set(REQUEST_ID_HEADER, requestId);
-      } catch {
-        // A response with immutable headers (one passed through from fetch): answer a copy.
-        c.res = new Response(c.res.body, c.res);
-        c.res.headers.set(REQUEST_ID_HEADER, requestId);
-      }
+      setAnswerHeader(c, REQUEST_ID_HEADER, requestId);
       if (log) {
         const status = c.res.status;
         const caller = (c.var as { caller?: { tenant?: string } }).caller;

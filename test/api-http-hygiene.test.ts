@@ -1,7 +1,7 @@
 /**
  * HTTP hygiene of the API: 405 with Allow to methods a path does not serve (TRACE over a real
  * socket too), secure headers on every answer and `Cache-Control: no-store` on `/v1`. Through
- * `app.request()` on fakes (test/support/fake-app.ts).
+ * `app.request()` on fakes (test/support/fake-app.ts), and over the Node adapter where it differs.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -17,6 +17,7 @@ function rawRequest(
   method: string,
   urlPath: string,
   headers: Record<string, string>,
+  body?: string,
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, headers }, (res) => {
@@ -26,8 +27,23 @@ function rawRequest(
       res.on('error', reject);
     });
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
+}
+
+/** Serves `fetch` with the Node adapter on a free loopback port while `use` runs. */
+async function overSocket(fetch: (request: Request) => Response | Promise<Response>, use: (port: number) => Promise<void>): Promise<void> {
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  try {
+    await use((server.address() as net.AddressInfo).port);
+  } finally {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      if ('closeAllConnections' in server) server.closeAllConnections();
+    });
+  }
 }
 
 describe('HTTP contract', () => {
@@ -62,11 +78,7 @@ describe('HTTP contract', () => {
     });
 
     it('answers 405 with Allow to TRACE over a real socket', async () => {
-      const server: ServerType = await new Promise((resolve) => {
-        const s = serve({ fetch: api.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-      });
-      try {
-        const { port } = server.address() as net.AddressInfo;
+      await overSocket(api.app.fetch, async (port) => {
         const cases: Array<[string, string]> = [
           ['/v1/imports', 'GET, HEAD, POST'],
           [`/v1/imports/${neverIssued()}`, 'GET, HEAD'],
@@ -86,12 +98,29 @@ describe('HTTP contract', () => {
         }
         const unknown = await rawRequest(port, 'TRACE', '/v1/nothing-here', { authorization: `Bearer ${api.key}` });
         assert.equal(unknown.status, 404, 'an unknown path is still unknown');
-      } finally {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          if ('closeAllConnections' in server) server.closeAllConnections();
-        });
-      }
+      });
+    });
+
+    it('sends every header and still limits bodies over the Node adapter', async () => {
+      const { importId } = await startImport(uniqueId('nod'));
+      await overSocket(api.app.fetch, async (port) => {
+        const auth = { authorization: `Bearer ${api.key}` };
+        for (const method of ['GET', 'HEAD']) {
+          const res = await rawRequest(port, method, `/v1/imports/${importId}`, auth);
+          const what = `${method} status`;
+          assert.equal(res.status, 200, `${what}: ${res.body}`);
+          if (method === 'GET') assert.equal(JSON.parse(res.body).importId, importId, what);
+          assert.equal(res.headers['cache-control'], 'no-store', what);
+          assert.match(String(res.headers['x-request-id']), /^[0-9a-f-]{36}$/, what);
+          assert.equal(res.headers['x-content-type-options'], 'nosniff', what);
+        }
+        const big = JSON.stringify({ pad: 'x'.repeat(2_000) });
+        const res = await rawRequest(port, 'POST', `/v1/imports/${importId}/pause`, { ...auth, 'content-type': 'application/json' }, big);
+        assert.equal(res.status, 413, res.body);
+        assert.equal(JSON.parse(res.body).error.code, 'payload_too_large');
+        assert.equal(res.headers['cache-control'], 'no-store', 'a refusal by the body limit');
+      });
+      assert.ok(!api.imports.calls.some((call) => call.method === 'pause'), 'the oversized pause did not reach imports');
     });
 
     it('sends secure headers on every answer', async () => {
