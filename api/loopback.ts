@@ -15,10 +15,14 @@ const LOOPBACK = new net.BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
 
+/** `localhost` and the loopback addresses as URLs and sockets spell them. */
+const CANONICAL_LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '::ffff:127.0.0.1', '::ffff:7f00:1']);
+
 /** `127.0.0.0/8`, `::1` (IPv4-mapped too, in any spelling) and `localhost`: the addresses only this machine reaches. */
 export function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (bare === 'localhost') return true;
+  // The usual spellings first: every request asks, and the block list parses each address it checks.
+  if (CANONICAL_LOOPBACK.has(bare)) return true;
   if (net.isIPv4(bare)) return LOOPBACK.check(bare, 'ipv4');
   if (net.isIPv6(bare)) return LOOPBACK.check(bare, 'ipv6');
   return false;
