@@ -1,15 +1,26 @@
 /**
- * `SharedReads`, the status cache in front of the `status` query, on its own: a clock the test
- * moves, and reads the test answers when it chooses. Pure: no Temporal, no timers.
+ * `SharedReads`, the status cache in front of the `status` query, and `readAfterCall`, the shared
+ * store reads beside it, on their own: a clock the test moves, and reads the test answers when it
+ * chooses. Pure: no Temporal, no timers.
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { SharedReads } from '../api/imports/shared-reads';
+import { readAfterCall, SharedReads } from '../api/imports/shared-reads';
 
 interface PendingRead {
   key: string;
   resolve(value: string): void;
   reject(err: Error): void;
+}
+
+/** Lets promise callbacks run, so a read's answer reaches the cache. */
+const settled = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Whether `promise` has settled without waiting for anything else. */
+async function isSettled(promise: Promise<unknown>): Promise<boolean> {
+  const marker = Symbol('pending');
+  promise.catch(() => undefined);
+  return (await Promise.race([promise.then(() => true, () => true), settled().then(() => marker)])) === true;
 }
 
 const FRESH_MS = 250;
@@ -35,16 +46,6 @@ describe('SharedReads', () => {
     assert.ok(read, 'a read was started');
     read.resolve(value);
     await settled();
-  }
-
-  /** Lets promise callbacks run, so a read's answer reaches the cache. */
-  const settled = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-  /** Whether `promise` has settled without waiting for anything else. */
-  async function isSettled(promise: Promise<unknown>): Promise<boolean> {
-    const marker = Symbol('pending');
-    promise.catch(() => undefined);
-    return (await Promise.race([promise.then(() => true, () => true), settled().then(() => marker)])) === true;
   }
 
   it('shares one read between concurrent callers', async () => {
@@ -159,5 +160,64 @@ describe('SharedReads', () => {
     assert.equal(reads.length, 2, 'the answer from before forget is not served');
     await answer('from after the command');
     assert.equal(await after, 'from after the command');
+  });
+});
+
+describe('readAfterCall', () => {
+  let reads: PendingRead[];
+  let read: (key: string) => Promise<string>;
+
+  beforeEach(() => {
+    reads = [];
+    read = readAfterCall((key) => new Promise<string>((resolve, reject) => reads.push({ key, resolve, reject })));
+  });
+
+  /** Answers the `index`th read started and lets its callers run. */
+  async function answer(index: number, value: string): Promise<void> {
+    const pending = reads[index];
+    assert.ok(pending, `read ${index} was started`);
+    pending.resolve(value);
+    await settled();
+  }
+
+  it('answers callers who come during a read from one read started after it', async () => {
+    const first = read('a');
+    const during = [read('a'), read('a'), read('a')];
+    assert.equal(reads.length, 1, 'nothing more is read while the first read runs');
+    await answer(0, 'state before they called');
+    assert.equal(await first, 'state before they called');
+    assert.equal(reads.length, 2, 'one more read, for all three');
+    assert.equal(await isSettled(Promise.all(during)), false, 'they are not answered from the read that began before they called');
+    await answer(1, 'state after they called');
+    assert.deepEqual(await Promise.all(during), ['state after they called', 'state after they called', 'state after they called']);
+  });
+
+  it('starts afresh once no read runs, and reads each key on its own', async () => {
+    const a = read('tenant-a\nimport');
+    const b = read('tenant-b\nimport');
+    assert.deepEqual(reads.map((r) => r.key), ['tenant-a\nimport', 'tenant-b\nimport'], 'two tenants never share a read');
+    await answer(0, 'a1');
+    await answer(1, 'b1');
+    assert.deepEqual([await a, await b], ['a1', 'b1']);
+    const later = read('tenant-a\nimport');
+    assert.equal(reads.length, 3, 'a call after the read ended reads again at once');
+    await answer(2, 'a2');
+    assert.equal(await later, 'a2');
+  });
+
+  it('gives a failed read to those who share it, and reads again for the next caller', async () => {
+    const first = read('a');
+    const during = read('a');
+    reads[0]!.reject(new Error('first failed'));
+    await assert.rejects(first, /first failed/);
+    await settled();
+    assert.equal(reads.length, 2, 'the caller who came during the failed read gets a read of its own');
+    reads[1]!.reject(new Error('store down'));
+    await assert.rejects(during, /store down/);
+    await settled();
+    const after = read('a');
+    assert.equal(reads.length, 3, 'a failure is not remembered');
+    await answer(2, 'back');
+    assert.equal(await after, 'back');
   });
 });

@@ -13,7 +13,7 @@ import type { ConnectionStore } from '../../db/connections';
 import { createImportCommands } from './commands';
 import { createCredentialRenewal, createWaitingRenewal } from './credentials';
 import { createImportList } from './list';
-import { SharedReads } from './shared-reads';
+import { readAfterCall, SharedReads } from './shared-reads';
 import { createStatusReader, withStoredState, type StatusReaderOptions } from './status-reader';
 import type { Imports, TemporalPing } from './types';
 
@@ -57,10 +57,14 @@ export interface TemporalImportsOptions {
 }
 
 export function createTemporalImports(options: TemporalImportsOptions): Imports {
+  // Every status reads the store; concurrent reads of one import's state share one statement.
+  const readState = options.storedState;
+  const sharedState = readState && readAfterCall((key) => readState(...splitKey(key)));
+  const storedState = sharedState && ((tenant: string, key: string) => sharedState(cacheKey(tenant, key)));
   const readStatus = createStatusReader({
     client: options.client,
     queryTimeoutMs: options.queryTimeoutMs ?? STATUS_DEFAULTS.queryTimeoutMs,
-    storedState: options.storedState,
+    storedState,
     quietMs: options.statusQuietMs,
   });
   // Keyed by import id, which names its tenant: readStatus refuses it for any other tenant.
@@ -115,13 +119,16 @@ export function createTemporalImports(options: TemporalImportsOptions): Imports 
     // The Temporal part of a status is shared and cached; the store's checkpoint and budget closure
     // are read fresh (one statement), so no process answers behind what another already said.
     get: bounded(async (tenant: string, importId: string) =>
-      withStoredState(options.storedState, tenant, importId, await statuses.get(cacheKey(tenant, importId))),
+      withStoredState(storedState, tenant, importId, await statuses.get(cacheKey(tenant, importId))),
     ),
   };
 }
 
-/** One cache entry per (tenant, import id): a tenant never shares another's answer, not even a 404. */
-const cacheKey = (tenant: string, importId: string) => `${tenant}\n${importId}`;
+/**
+ * One cache entry per (tenant, import id or import key): a tenant never shares another's answer,
+ * not even a 404.
+ */
+const cacheKey = (tenant: string, id: string) => `${tenant}\n${id}`;
 function splitKey(key: string): [string, string] {
   const at = key.indexOf('\n');
   return [key.slice(0, at), key.slice(at + 1)];

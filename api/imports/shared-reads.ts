@@ -71,3 +71,30 @@ export class SharedReads<V> {
     for (const [key, entry] of this.entries) if (!entry.refreshing && entry.at < time) this.entries.delete(key);
   }
 }
+
+/**
+ * `read`, shared between callers without ever answering one of them from a read that began before
+ * it called: the store's state is read fresh for every status (`withStoredState`), and a caller
+ * that alternates between API processes must never be answered from a snapshot older than the
+ * answer it already has. The first caller of a key starts a read; callers that come while it runs
+ * share one more read, which starts once the running one ends. However many callers wait, a key
+ * has at most one read running and one waiting.
+ */
+export function readAfterCall<V>(read: (key: string) => Promise<V>): (key: string) => Promise<V> {
+  const flights = new Map<string, { running: Promise<V>; next?: Promise<V> }>();
+  const ignore = () => undefined;
+  const launch = (key: string): Promise<V> => {
+    const flight: { running: Promise<V>; next?: Promise<V> } = { running: read(key) };
+    flights.set(key, flight);
+    // A read someone waits to follow hands the key over to it; else the key is forgotten.
+    void flight.running.then(ignore, ignore).then(() => {
+      if (flights.get(key) === flight && flight.next === undefined) flights.delete(key);
+    });
+    return flight.running;
+  };
+  return function readShared(key) {
+    const flight = flights.get(key);
+    if (!flight) return launch(key);
+    return (flight.next ??= flight.running.then(ignore, ignore).then(() => launch(key)));
+  };
+}
