@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { statusQuery } from '../workflows/contract';
 import type { BenchRun, Service } from './service';
-import { ROOT, percentile, round, sleep, spawnNode } from './support';
+import { ROOT, cpuSeconds, percentile, round, sleep, spawnNode } from './support';
 
 /** Connections of each autocannon run, and callers of each direct loop. */
 export const STATUS_CONCURRENCY = 32;
@@ -19,6 +19,11 @@ export interface LatencyFigures {
   p99ms: number;
   non2xx: number;
   errors: number;
+  /**
+   * The API process's CPU (user + system, from `/proc`) per answer during the run, in µs: what the
+   * p99 ratio follows with 32 closed-loop connections, and steadier than latency on a shared machine.
+   */
+  apiCpuUsPerAnswer: number;
 }
 
 export interface LoopFigures {
@@ -55,8 +60,10 @@ export async function measureStatus(run: BenchRun, service: Service): Promise<St
   for (const [route, label] of routes) {
     const shown = route.startsWith('/v1/imports') ? '/v1/imports/{id}' : route;
     run.progress(`  autocannon -c ${STATUS_CONCURRENCY} -d ${run.options.durationSeconds} ${shown}`);
-    const figures = await autocannon(run, `${imports.url}${route}`, shown, label);
-    run.progress(`    ${figures.requestsPerSecond} req/s, p50 ${figures.p50ms} ms, p99 ${figures.p99ms} ms, non-2xx ${figures.non2xx}, errors ${figures.errors}`);
+    const figures = await autocannon(run, `${imports.url}${route}`, shown, label, service.api.pid);
+    run.progress(
+      `    ${figures.requestsPerSecond} req/s, p50 ${figures.p50ms} ms, p99 ${figures.p99ms} ms, non-2xx ${figures.non2xx}, errors ${figures.errors}, API CPU ${figures.apiCpuUsPerAnswer} µs/answer`,
+    );
     results.push(figures);
   }
   // Where the status time goes: the workflow query alone (Temporal server → worker) and `describe`
@@ -79,21 +86,23 @@ export async function measureStatus(run: BenchRun, service: Service): Promise<St
 }
 
 interface AutocannonJson {
-  requests: { average: number };
+  requests: { average: number; total: number };
   latency: { p50: number; p99: number };
   non2xx: number;
   errors: number;
   timeouts: number;
 }
 
-async function autocannon(run: BenchRun, url: string, route: string, label: string): Promise<LatencyFigures> {
+async function autocannon(run: BenchRun, url: string, route: string, label: string, apiPid: number): Promise<LatencyFigures> {
   const seconds = run.options.durationSeconds;
+  const cpuBefore = cpuSeconds(apiPid);
   const bin = path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js');
   // A process of its own, so the load generator does not share an event loop with the demo provider.
   const child = spawnNode('autocannon', bin, ['-c', String(STATUS_CONCURRENCY), '-d', String(seconds), '-j', '-n', url]);
   const line = await child.waitFor(/^(\{.*\})$/, (seconds + 60) * 1000);
   await child.exited;
   const result = JSON.parse(line) as AutocannonJson;
+  const cpu = cpuSeconds(apiPid) - cpuBefore;
   return {
     route,
     label,
@@ -102,6 +111,7 @@ async function autocannon(run: BenchRun, url: string, route: string, label: stri
     p99ms: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
+    apiCpuUsPerAnswer: Math.round((cpu * 1e6) / Math.max(result.requests.total, 1)),
   };
 }
 

@@ -242,12 +242,14 @@ export function markdown(results: Results, options: BenchOptions): string {
   }
   if (results.status) {
     const c = STATUS_CONCURRENCY;
-    lines.push(`| Route (autocannon -c ${c} -d ${options.durationSeconds}, import running) | req/s | p50 ms | p99 ms | non-2xx |`);
-    lines.push('|---|--:|--:|--:|--:|');
-    for (const r of results.status.routes) lines.push(`| \`${r.route}\` ${r.label} | ${fmt(r.requestsPerSecond)} | ${r.p50ms} | ${r.p99ms} | ${fmt(r.non2xx)} |`);
+    lines.push(`| Route (autocannon -c ${c} -d ${options.durationSeconds}, import running) | req/s | p50 ms | p99 ms | non-2xx | API CPU µs/answer |`);
+    lines.push('|---|--:|--:|--:|--:|--:|');
+    for (const r of results.status.routes) {
+      lines.push(`| \`${r.route}\` ${r.label} | ${fmt(r.requestsPerSecond)} | ${r.p50ms} | ${r.p99ms} | ${fmt(r.non2xx)} | ${fmt(r.apiCpuUsPerAnswer)} |`);
+    }
     const { query, describe } = results.status.direct;
-    lines.push(`| (no API) status query via the client, ${c} callers | ${fmt(query.callsPerSecond)} | ${query.p50ms} | ${query.p99ms} | ${query.failures} failed |`);
-    lines.push(`| (no API) describe via the client, ${c} callers | ${fmt(describe.callsPerSecond)} | ${describe.p50ms} | ${describe.p99ms} | ${describe.failures} failed |`);
+    lines.push(`| (no API) status query via the client, ${c} callers | ${fmt(query.callsPerSecond)} | ${query.p50ms} | ${query.p99ms} | ${query.failures} failed | |`);
+    lines.push(`| (no API) describe via the client, ${c} callers | ${fmt(describe.callsPerSecond)} | ${describe.p50ms} | ${describe.p99ms} | ${describe.failures} failed | |`);
     lines.push('');
   }
   if (results.start) {
