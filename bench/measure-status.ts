@@ -34,6 +34,8 @@ export interface LoopFigures {
 }
 
 export interface StatusFigures {
+  /** The store the API read each status's stored state from. */
+  store: Service['store'];
   routes: LatencyFigures[];
   /** status p99 / constant route p99, for each constant route measured. */
   p99Ratios: Record<string, number>;
@@ -82,7 +84,7 @@ export async function measureStatus(run: BenchRun, service: Service): Promise<St
   const p99Ratios: Record<string, number> = {};
   for (const r of results.slice(1)) p99Ratios[r.route] = round(status.p99ms / Math.max(r.p99ms, 1), 2);
   await service.admin.deleteUsers(userId);
-  return { routes: results, p99Ratios, direct, savedDuringMeasurement: during.saved - savedBefore };
+  return { store: service.store, routes: results, p99Ratios, direct, savedDuringMeasurement: during.saved - savedBefore };
 }
 
 interface AutocannonJson {

@@ -242,7 +242,7 @@ export function markdown(results: Results, options: BenchOptions): string {
   }
   if (results.status) {
     const c = STATUS_CONCURRENCY;
-    lines.push(`| Route (autocannon -c ${c} -d ${options.durationSeconds}, import running) | req/s | p50 ms | p99 ms | non-2xx | API CPU µs/answer |`);
+    lines.push(`| Route (autocannon -c ${c} -d ${options.durationSeconds}, import running, ${results.status.store}) | req/s | p50 ms | p99 ms | non-2xx | API CPU µs/answer |`);
     lines.push('|---|--:|--:|--:|--:|--:|');
     for (const r of results.status.routes) {
       lines.push(`| \`${r.route}\` ${r.label} | ${fmt(r.requestsPerSecond)} | ${r.p50ms} | ${r.p99ms} | ${fmt(r.non2xx)} | ${fmt(r.apiCpuUsPerAnswer)} |`);

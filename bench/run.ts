@@ -125,7 +125,7 @@ async function bench(options: BenchOptions, progress: Progress, teardown: Teardo
   if (results.errors.length > 0) process.exitCode = 1;
 }
 
-/** Every phase `--only` selects, on one store; status, recovery and start only on SQLite. */
+/** Every phase `--only` selects, on one store; status on the first store only, recovery and start only on SQLite. */
 async function measureStore(run: BenchRun, service: Service, results: Results, fixtures: FileFixtures | undefined): Promise<void> {
   const { options, progress } = run;
   const { store } = service;
@@ -150,11 +150,12 @@ async function measureStore(run: BenchRun, service: Service, results: Results, f
     (results.graph ??= []).push(row);
     await measureGraph(run, service, row);
   }
-  if (store !== 'sqlite') return;
-  if (runs(options, 'status')) {
-    progress('status latency while an import runs');
+  // On the first store measured: SQLite, or PostgreSQL under --no-sqlite.
+  if (runs(options, 'status') && store === options.stores[0]) {
+    progress(`${store}: status latency while an import runs`);
     results.status = await measureStatus(run, service);
   }
+  if (store !== 'sqlite') return;
   if (runs(options, 'events')) {
     progress('live events: 100 streams on one running import');
     results.events = await measureEvents(run, service);
