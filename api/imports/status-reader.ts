@@ -93,6 +93,27 @@ export function mayBeWaiting(state: StoredImportState | undefined, now: number, 
   return !(now - Date.parse(progress.updatedAt) <= quietMs);
 }
 
+/** Import keys of the import ids answered lately, by tenant and id: forgotten all at once when full. */
+const storedKeys = new Map<string, string | null>();
+const STORED_KEYS_KEPT = 10_000;
+
+/**
+ * The import key `importId` names for `tenant`, or `null` when it names none of theirs; remembered,
+ * because every status answer needs it and a client polls the same id (decoding it is a base64
+ * decode, a JSON parse and a schema check).
+ */
+function storedKeyOf(tenant: string, importId: string): string | null {
+  const memo = `${tenant}\n${importId}`;
+  let key = storedKeys.get(memo);
+  if (key === undefined) {
+    const ref = resolveImportId(tenant, importId, isProviderId);
+    key = ref && importKey(ref.workflowId, ref.firstRunId);
+    if (storedKeys.size >= STORED_KEYS_KEPT) storedKeys.clear();
+    storedKeys.set(memo, key);
+  }
+  return key;
+}
+
 /**
  * A status read earlier (a shared, cached answer: `shared-reads.ts`) brought up to what the store
  * says now, in one read: the checkpoint stored with the last page, and any closed budget of the
@@ -106,9 +127,9 @@ export async function withStoredState(
   importId: string,
   view: ImportView,
 ): Promise<ImportView> {
-  const ref = resolveImportId(tenant, importId, isProviderId);
-  if (!ref) return view;
-  const { status, state } = await withStored(storedState, tenant, importKey(ref.workflowId, ref.firstRunId), view);
+  const key = storedKeyOf(tenant, importId);
+  if (key === null) return view;
+  const { status, state } = await withStored(storedState, tenant, key, view);
   return withBudgetWait(status, state?.wait ?? null);
 }
 
