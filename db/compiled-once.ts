@@ -25,9 +25,13 @@ export function compiledOnce<A extends unknown[], R>(
     let compiled = byDialect.get(dialect);
     if (compiled === undefined) {
       compiled = build(db, ...args).compile();
-      if (compiled.parameters.length !== parameters.length || compiled.parameters.some((value, i) => value !== parameters[i])) {
+      // Positions and counts only: the values are contact owners' ids and checkpoints.
+      const sameCount = compiled.parameters.length === parameters.length;
+      const differs = sameCount ? compiled.parameters.findIndex((value, i) => value !== parameters[i]) : -1;
+      if (!sameCount || differs >= 0) {
         throw new Error(
-          `compiledOnce: the values (${JSON.stringify(parameters)}) are not the parameters the statement binds, in its order (${JSON.stringify(compiled.parameters)}): make \`values\` follow \`build\``,
+          `compiledOnce: \`values\` gives ${parameters.length} parameters where the statement binds ${compiled.parameters.length}` +
+            `${differs >= 0 ? `, and parameter ${differs + 1} is not the statement's` : ''}: make \`values\` list them in the statement's order`,
         );
       }
       byDialect.set(dialect, compiled);
