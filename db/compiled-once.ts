@@ -25,13 +25,9 @@ export function compiledOnce<A extends unknown[], R>(
     let compiled = byDialect.get(dialect);
     if (compiled === undefined) {
       compiled = build(db, ...args).compile();
-      // Positions and counts only: the values are contact owners' ids and checkpoints.
-      const sameCount = compiled.parameters.length === parameters.length;
-      const differs = sameCount ? compiled.parameters.findIndex((value, i) => value !== parameters[i]) : -1;
-      if (!sameCount || differs >= 0) {
+      if (compiled.parameters.length !== parameters.length || compiled.parameters.some((value, i) => value !== parameters[i])) {
         throw new Error(
-          `compiledOnce: \`values\` gives ${parameters.length} parameters where the statement binds ${compiled.parameters.length}` +
-            `${differs >= 0 ? `, and parameter ${differs + 1} is not the statement's` : ''}: make \`values\` list them in the statement's order`,
+          `compiledOnce: the values (${JSON.stringify(parameters)}) are not the parameters the statement binds, in its order (${JSON.stringify(compiled.parameters)}): make \`values\` follow \`build\``,
         );
       }
       byDialect.set(dialect, compiled);
