@@ -12,7 +12,6 @@
  * `changedSince` resume from a cursor without missing anything. (SQLite has one writer anyway.)
  */
 import { sql, SqliteAdapter, type Kysely } from 'kysely';
-import { compiledOnce } from './compiled-once';
 import type { StoreDatabase } from './schema';
 import { compareText, ownerIdOf, ownersOf, type Owner } from './owners';
 import { STORED_CONTACT_COLUMNS, storedContact } from './stored-contact';
@@ -71,13 +70,9 @@ async function immediateTransaction<T>(db: Kysely<StoreDatabase>, write: (trx: K
  * PostgreSQL: the counter row stays locked until `trx` ends.
  */
 export async function nextChangeSeq(trx: Kysely<StoreDatabase>, tenant: string, userId: string): Promise<number> {
-  const [row] = (await takeChangeSeqOnce(trx, tenant, userId)).rows;
-  if (row === undefined) throw new Error(`no change number came back for user ${userId}`);
+  const row = await takeChangeSeq(trx, tenant, userId).executeTakeFirstOrThrow();
   return Number(row.seq);
 }
-
-/** {@link takeChangeSeq} compiled once: every page runs it. */
-const takeChangeSeqOnce = compiledOnce(takeChangeSeq, (tenant: string, userId: string) => [tenant, userId, 1, 1]);
 
 /**
  * The statement {@link nextChangeSeq} runs, returning `seq`: for a statement that takes the number

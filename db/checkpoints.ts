@@ -10,13 +10,12 @@
 import type { Kysely, Transaction } from 'kysely';
 import { ImportCheckpoint } from '../workflows/checkpoint';
 import { parseOrNull } from '../workflows/parse';
-import { compiledOnce } from './compiled-once';
 import type { StoreDatabase } from './schema';
 import type { PageSave, StoredCheckpoint } from './types';
 
 /** Files `saved.checkpoint` in `trx`, the transaction that saved its page's contacts. */
 export async function writeCheckpoint(trx: Transaction<StoreDatabase>, tenant: string, userId: string, saved: PageSave): Promise<void> {
-  await fileCheckpointOnce(trx, tenant, userId, saved.importKey, JSON.stringify(saved.checkpoint), new Date().toISOString());
+  await fileCheckpoint(trx, tenant, userId, saved).execute();
 }
 
 /**
@@ -24,15 +23,10 @@ export async function writeCheckpoint(trx: Transaction<StoreDatabase>, tenant: s
  * (PostgreSQL's one-statement page save, db/contact-upsert.ts).
  */
 export function fileCheckpoint(db: Kysely<StoreDatabase>, tenant: string, userId: string, saved: PageSave) {
-  return checkpointUpsert(db, tenant, userId, saved.importKey, JSON.stringify(saved.checkpoint), new Date().toISOString());
-}
-
-/** {@link fileCheckpoint} of the checkpoint's JSON `checkpoint`, stamped `now`. */
-function checkpointUpsert(db: Kysely<StoreDatabase>, tenant: string, userId: string, importKey: string, checkpoint: string, now: string) {
-  const row = { checkpoint, updated_at: now };
+  const row = { checkpoint: JSON.stringify(saved.checkpoint), updated_at: new Date().toISOString() };
   return db
     .insertInto('import_checkpoints')
-    .values({ tenant_id: tenant, import_key: importKey, user_id: userId, writes: 1, ...row })
+    .values({ tenant_id: tenant, import_key: saved.importKey, user_id: userId, writes: 1, ...row })
     .onConflict((oc) =>
       oc.columns(['tenant_id', 'import_key']).doUpdateSet((eb) => ({
         ...row,
@@ -40,12 +34,6 @@ function checkpointUpsert(db: Kysely<StoreDatabase>, tenant: string, userId: str
       })),
     );
 }
-
-/** {@link checkpointUpsert} compiled once: every page files its checkpoint. */
-const fileCheckpointOnce = compiledOnce(
-  checkpointUpsert,
-  (tenant: string, userId: string, importKey: string, checkpoint: string, now: string) => [tenant, importKey, userId, 1, checkpoint, now, checkpoint, now, 1],
-);
 
 /**
  * The import's stored checkpoint, or `null` before its first saved page. A row that does not parse

@@ -8,7 +8,6 @@
  * contacts, and a later write files it again under a new number.
  */
 import type { Kysely } from 'kysely';
-import { compiledOnce } from './compiled-once';
 import type { StoreDatabase } from './schema';
 
 /** An owner of contacts: its number and the provider it stands for (the user's are read together). */
@@ -51,7 +50,7 @@ export function compareText(a: string, b: string): number {
  * concurrent first write waits on the unique key and then reads the other's number.
  */
 export async function fileOwner(trx: Kysely<StoreDatabase>, tenant: string, userId: string, provider: string): Promise<number> {
-  const [found] = (await ownerIdOnce(trx, tenant, userId, provider)).rows;
+  const found = await ownerIdOf(trx, tenant, userId, provider).executeTakeFirst();
   if (found) return Number(found.owner_id);
   await trx
     .insertInto('owners')
@@ -61,9 +60,6 @@ export async function fileOwner(trx: Kysely<StoreDatabase>, tenant: string, user
   const filed = await ownerIdOf(trx, tenant, userId, provider).executeTakeFirstOrThrow();
   return Number(filed.owner_id);
 }
-
-/** {@link ownerIdOf} compiled once: every page reads its owner. */
-const ownerIdOnce = compiledOnce(ownerIdOf, (tenant: string, userId: string, provider: string) => [tenant, userId, provider]);
 
 /** Erasure: the user's owners go after their contacts. */
 export async function deleteUserOwners(db: Kysely<StoreDatabase>, tenant: string, userId: string): Promise<void> {
