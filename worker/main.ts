@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const logs = logSettings();
   const config = loadConfig();
   // The benchmark's CPU per stage; unset (as deployed), nothing is profiled.
-  if (config.workerCpuStagesFile) await startCpuStages(config.workerCpuStagesFile);
+  if (config.workerCpuStagesFile) await startCpuStages(config.workerCpuStagesFile, config.workerCpuProfileDir);
   // Each provider reads its own variables (GOOGLE_PEOPLE_BASE_URL, …), validated here at start too.
   const providers = readProviderSettings(process.env);
   const target = temporalTarget();
