@@ -5,9 +5,10 @@
  * page {@link fetch} and {@link save}, and {@link finish} (the result, or a failure that says how far
  * the batch got).
  *
- * Page k+1 is asked for once page k is committed, so a killed worker re-fetches at most the page it
- * was saving. With `IMPORT_FETCH_AHEAD=1` (off by default, `config/defaults.ts`) it is asked for
- * while page k is saved: faster where the provider is slow, but a kill then re-fetches up to two.
+ * Page k+1 is asked for while page k is saved (`IMPORT_FETCH_AHEAD=1`, the default in
+ * `config/defaults.ts`), so the provider's time and the store's overlap; a killed worker then
+ * re-fetches up to two pages. With `IMPORT_FETCH_AHEAD=0` it is asked for once page k is committed,
+ * and a kill re-fetches at most the page being saved.
  * A page holds one of the worker's connections (`connection-gate.ts`, shared fairly by tenant and
  * import) while it is fetched, and a permit of the page gate (`page-gate.ts`, least attained service)
  * from then until it is saved: a slow provider holds a connection of its tenant's share, never the

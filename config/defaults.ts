@@ -60,12 +60,12 @@ export const WORKER_DEFAULTS = {
    */
   tenantShareOfConnections: 0.5,
   /**
-   * Fetch page k+1 while page k is saved (`IMPORT_FETCH_AHEAD=1`), or only once k is committed (0,
-   * the default). Off, a killed worker re-fetches at most the one page it was saving; on, up to
-   * two. On is faster against the demo provider, on SQLite and more on PostgreSQL (bench/README.md);
-   * a provider much slower than the demo one is where 1 pays.
+   * Fetch page k+1 while page k is saved (`IMPORT_FETCH_AHEAD=1`, the default), or only once k is
+   * committed (0). On, the provider's time for the next page overlaps the store's for this one, and a
+   * killed worker re-fetches up to two pages (still none written twice); off, at most the one it was
+   * saving. bench/README.md has both measured.
    */
-  fetchAhead: 0 as 0 | 1,
+  fetchAhead: 1 as 0 | 1,
   /**
    * Longest a heartbeat (the resume checkpoint) waits before it reaches the server
    * (`WORKER_HEARTBEAT_THROTTLE_MS`): short, so a crash re-fetches at most a page or two.
