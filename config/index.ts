@@ -72,6 +72,8 @@ export interface AppConfig {
    * benchmark: `observability/cpu-stages.ts`); unset, the worker does not profile itself.
    */
   workerCpuStagesFile: string | undefined;
+  /** Where such a worker also keeps each snapshot's raw V8 profile (`WORKER_CPU_PROFILE_DIR`), to see what a stage spends its time on. */
+  workerCpuProfileDir: string | undefined;
   /** Heap growth between full collections shared by a worker's running batches (`WORKER_HEAP_HEADROOM_PERCENT`). */
   workerHeapHeadroomPercent: number;
   /** Semi-space size in MB of the JavaScript threads a worker starts, the workflow thread's (`WORKER_THREAD_SEMI_SPACE_MB`; 0: the process's). */
@@ -240,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     importFetchAhead: integer('IMPORT_FETCH_AHEAD', WORKER_DEFAULTS.fetchAhead, 0, 1) === 1,
     heartbeatThrottleMs: integer('WORKER_HEARTBEAT_THROTTLE_MS', WORKER_DEFAULTS.heartbeatThrottleMs, 1, 60_000),
     workerCpuStagesFile: env.WORKER_CPU_STAGES_FILE || undefined,
+    workerCpuProfileDir: env.WORKER_CPU_PROFILE_DIR || undefined,
     workerHeapHeadroomPercent: integer('WORKER_HEAP_HEADROOM_PERCENT', WORKER_DEFAULTS.heapHeadroomPercent, 0, 1000),
     workerThreadSemiSpaceMb: integer('WORKER_THREAD_SEMI_SPACE_MB', WORKER_DEFAULTS.threadSemiSpaceMb, 0, 1024),
     devServer: {

@@ -17,6 +17,7 @@
  * calls and hands its raw profile to {@link classifyProfile}.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { Session } from 'node:inspector/promises';
 
 /** The stages, in the order the benchmark prints them. */
@@ -47,7 +48,7 @@ export interface StageRule {
 
 /** The subset of a V8 `.cpuprofile` the classification reads. */
 export interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string }; children?: number[] }>;
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber?: number }; children?: number[] }>;
   samples?: number[];
   timeDeltas?: number[];
 }
@@ -90,7 +91,30 @@ export const SERVICE_STAGE_RULES: readonly StageRule[] = [
 
 /** Sampled milliseconds per stage of `profile` (and idle), by `rules`. */
 export function classifyProfile(profile: CpuProfile, rules: readonly StageRule[]): { stages: StageTimes; idleMs: number } {
+  const { stages, idleMs } = sampledTimes(profile, rules);
+  return { stages, idleMs };
+}
+
+/** A function's own sampled time (its callees' apart) and the stage its samples went to. */
+export interface FunctionTime {
+  stage: CpuStage;
+  functionName: string;
+  url: string;
+  line: number;
+  selfMs: number;
+}
+
+/**
+ * The functions of `profile` by their own sampled time, most first, each with the stage
+ * {@link classifyProfile} gives its samples (idle left out): what a stage spends its time on.
+ */
+export function functionTimes(profile: CpuProfile, rules: readonly StageRule[]): FunctionTime[] {
+  return [...sampledTimes(profile, rules).byFunction.values()].sort((a, b) => b.selfMs - a.selfMs);
+}
+
+function sampledTimes(profile: CpuProfile, rules: readonly StageRule[]) {
   const stages = emptyStages();
+  const byFunction = new Map<string, FunctionTime>();
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const stageOf = new Map<number, CpuStage | 'idle' | undefined>();
   // Parents first (the root is the first node), so a node inherits its caller's stage unless a rule names its own.
@@ -111,11 +135,21 @@ export function classifyProfile(profile: CpuProfile, rules: readonly StageRule[]
   for (let i = 0; i < samples.length; i++) {
     // A sample stands for the time until the next one; the last for the interval.
     const ms = (deltas[i + 1] ?? SAMPLING_INTERVAL_US) / 1000;
-    const stage = stageOf.get(samples[i] as number) ?? 'other';
-    if (stage === 'idle') idleMs += ms;
-    else stages[stage] += ms;
+    const id = samples[i] as number;
+    const stage = stageOf.get(id) ?? 'other';
+    if (stage === 'idle') {
+      idleMs += ms;
+      continue;
+    }
+    stages[stage] += ms;
+    const frame = byId.get(id)?.callFrame;
+    if (!frame) continue;
+    const key = `${stage}\u0000${frame.functionName}\u0000${frame.url}\u0000${frame.lineNumber ?? -1}`;
+    const entry = byFunction.get(key);
+    if (entry) entry.selfMs += ms;
+    else byFunction.set(key, { stage, functionName: frame.functionName || '(anonymous)', url: frame.url, line: (frame.lineNumber ?? -1) + 1, selfMs: ms });
   }
-  return { stages, idleMs };
+  return { stages, idleMs, byFunction };
 }
 
 export function emptyStages(): StageTimes {
@@ -124,9 +158,11 @@ export function emptyStages(): StageTimes {
 
 /**
  * Profiles this process's JavaScript thread until it exits, and writes running stage totals to
- * `file` whenever it receives `SIGUSR2`. Resolves once the profiler runs.
+ * `file` whenever it receives `SIGUSR2`. With `profileDir`, each snapshot also keeps the samples
+ * since the previous one as a V8 profile, `<profileDir>/cpu-<pid>-<seq>.cpuprofile`, to open in
+ * Chrome's DevTools or to list by function with `bench/profile-top.ts`. Resolves once the profiler runs.
  */
-export async function startCpuStages(file: string, rules: readonly StageRule[] = SERVICE_STAGE_RULES): Promise<void> {
+export async function startCpuStages(file: string, profileDir?: string, rules: readonly StageRule[] = SERVICE_STAGE_RULES): Promise<void> {
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
@@ -142,6 +178,7 @@ export async function startCpuStages(file: string, rules: readonly StageRule[] =
     for (const stage of CPU_STAGES) totals.stages[stage] += stages[stage];
     totals.idleMs += idleMs;
     totals.seq += 1;
+    if (profileDir !== undefined) fs.writeFileSync(path.join(profileDir, `cpu-${process.pid}-${totals.seq}.cpuprofile`), JSON.stringify(profile));
     // Written whole under another name, then renamed: a reader never sees half a file.
     fs.writeFileSync(`${file}.tmp`, JSON.stringify(totals));
     fs.renameSync(`${file}.tmp`, file);

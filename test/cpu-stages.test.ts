@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LOOP_STAGE_RULES, median, medianSplit, splitCpu, type StageCpu } from '../bench/cpu-split';
-import { classifyProfile, emptyStages, SAMPLING_INTERVAL_US, SERVICE_STAGE_RULES, type CpuProfile } from '../observability/cpu-stages';
+import { classifyProfile, emptyStages, functionTimes, SAMPLING_INTERVAL_US, SERVICE_STAGE_RULES, type CpuProfile } from '../observability/cpu-stages';
 
 const APP = 'file:///srv/contacts-import/dist';
 const MODULES = 'file:///srv/contacts-import/node_modules';
@@ -85,6 +85,23 @@ describe('CPU per stage', () => {
     // /proc/<pid>/stat counts in 10 ms ticks, the threads in nanoseconds: the total is never below their sum.
     assert.equal(splitCpu(times, { main: 2, core: 0.5, profiler: 0, total: 2.49 }).total, 2.5);
     assert.equal(splitCpu(emptyStages(), { main: 1, core: 0, profiler: 0, total: 1 }).fetch, 0, 'no samples: no stage is guessed');
+  });
+
+  it('lists functions by their own sampled time, each with its stage, idle left out', () => {
+    const tree: TreeNode = ['(root)', '', [
+      ['(idle)', ''],
+      ['savePage', `${APP}/db/contact-store.js`, [['run', `${MODULES}/better-sqlite3/lib/methods/wrappers.js`]]],
+      ['toContact', `${APP}/providers/google-people/person.js`],
+    ]];
+    const times = functionTimes(profileOf(tree, ['run', 'run', 'run', 'savePage', 'toContact', 'toContact']), SERVICE_STAGE_RULES);
+    assert.deepEqual(
+      times.map(({ stage, functionName, selfMs }) => ({ stage, functionName, selfMs })),
+      [
+        { stage: 'store', functionName: 'run', selfMs: 3 },
+        { stage: 'map', functionName: 'toContact', selfMs: 2 },
+        { stage: 'store', functionName: 'savePage', selfMs: 1 },
+      ],
+    );
   });
 
   it('reports the median of each column over rounds', () => {

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { toContactRecord } from '../providers/google-people/person';
 import {
   DEFAULT_PHONE_REGION,
   FIELD_MAX_CHARS,
@@ -18,6 +19,7 @@ import {
   normalizeContact,
   normalizeEmail,
   normalizePhone,
+  withoutNul,
   type PhoneRegion,
 } from '../providers/kit/normalize';
 import { EXCERPT_MAX_BYTES, dedupeKeepLast, excerptOf, rejectRecord } from '../providers/kit/records';
@@ -106,6 +108,29 @@ describe('cleanText', () => {
   it('strips NUL characters and trims', () => {
     assert.equal(cleanText(' Zo\u0000ë\u0000 '), 'Zoë');
     assert.equal(cleanText('\u0000\u0000'), null);
+  });
+
+  it('leaves a value without NUL as it is, and takes every NUL out of one with some', () => {
+    const plain = 'Zoë Ångström';
+    assert.equal(withoutNul(plain), plain);
+    assert.equal(withoutNul('\u0000a\u0000\u0000b\u0000'), 'ab');
+    assert.equal(withoutNul('\u0000'), '');
+  });
+
+  it('strips NULs from a People person\'s fields as it maps it', () => {
+    const person = {
+      resourceName: 'people/c1',
+      etag: 'e1',
+      names: [{ displayName: ' Zo\u0000ë ' }],
+      emailAddresses: [{ value: 'zo\u0000e@Example.com' }],
+      phoneNumbers: [{ value: '+1 202\u0000 555 0143', canonicalForm: '+1202\u00005550143' }],
+      organizations: [{ name: '\u0000Acme' }],
+    };
+    const contact = toContactRecord(person);
+    assert.deepEqual(
+      [contact.displayName, contact.email, contact.phone, contact.phoneE164, contact.organization],
+      ['Zoë', 'zoe@example.com', '+1 202 555 0143', '+12025550143', 'Acme'],
+    );
   });
 
   it(`bounds a value to ${FIELD_MAX_CHARS} characters without splitting a surrogate pair`, () => {

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const logs = logSettings();
   const config = loadConfig();
   // The benchmark's CPU per stage; unset (as deployed), nothing is profiled.
-  if (config.workerCpuStagesFile) await startCpuStages(config.workerCpuStagesFile);
+  if (config.workerCpuStagesFile) await startCpuStages(config.workerCpuStagesFile, config.workerCpuProfileDir);
   // Before any thread starts (the workflow thread, decode threads): their young generation is their own.
   limitThreadSemiSpace(config.workerThreadSemiSpaceMb);
   // Each provider reads its own variables (GOOGLE_PEOPLE_BASE_URL, …), validated here at start too.

@@ -8,7 +8,7 @@
  */
 import { cutUtf8 } from '../../db/rejects';
 import type { ContactRecord, RejectedRecord } from '../../db/types';
-import { buildDisplayName, DEFAULT_PHONE_REGION, normalizeEmail, normalizePhone, type PhoneRegion } from '../kit/normalize';
+import { buildDisplayName, DEFAULT_PHONE_REGION, normalizeEmail, normalizePhone, withoutNul, type PhoneRegion } from '../kit/normalize';
 
 const API_NAME = 'Google People API';
 
@@ -91,7 +91,7 @@ function primary<T extends { metadata?: { primary?: boolean } | undefined }>(ite
 function text(value: string | undefined): string | null {
   if (value === undefined) return null;
   // PostgreSQL text cannot hold NUL; a provider that sends one must not stall the import.
-  const trimmed = value.replaceAll('\u0000', '').trim();
+  const trimmed = withoutNul(value).trim();
   return trimmed === '' ? null : trimmed;
 }
 
@@ -132,10 +132,10 @@ export function readPeople(
 export function toContactRecord(person: Person, defaultRegion: PhoneRegion = DEFAULT_PHONE_REGION): ContactRecord {
   const name = primary(person.names);
   const phone = primary(person.phoneNumbers);
-  const raw = text(phone?.value) ?? text(phone?.canonicalForm);
+  const canonical = text(phone?.canonicalForm);
+  const raw = text(phone?.value) ?? canonical;
   // Google already gives E.164 as `canonicalForm` for numbers it understood; only the others need
   // the (much slower) phone-number library.
-  const canonical = text(phone?.canonicalForm);
   const phoneE164 = canonical?.startsWith('+') ? canonical : normalizePhone(raw, defaultRegion).phoneE164;
   return {
     externalId: person.resourceName,
