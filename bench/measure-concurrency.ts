@@ -23,6 +23,8 @@ export interface ConcurrencyFigures {
   workerPeakRssMB: number;
   workerStartRssMB: number;
   cpuSeconds: ServiceCpu;
+  /** Status reads answered 503 `temporal_unavailable` while the imports ran (read again a second later, as a client does). */
+  statusUnavailable: number;
   small?: {
     contacts: number;
     /** The small import alone on the worker: POST to the poll that sees `completed`. */
@@ -58,7 +60,7 @@ export async function measureConcurrency(run: BenchRun, store: Store, teardown: 
     const before = serviceCpu(run, service);
     const started = performance.now();
     const ids = await startMany(service.imports, `${run.tag}many`, concurrent);
-    await waitAll(service.imports, ids, each);
+    const statusUnavailable = await waitAll(service.imports, ids, each);
     const seconds = (performance.now() - started) / 1000;
     const cpuSeconds = serviceCpuSince(before, serviceCpu(run, service));
     sampler.stop();
@@ -71,8 +73,9 @@ export async function measureConcurrency(run: BenchRun, store: Store, teardown: 
       workerPeakRssMB: mb(sampler.peak),
       workerStartRssMB: mb(sampler.first ?? 0),
       cpuSeconds,
+      statusUnavailable,
     };
-    progress(`  ${fmt(figures.contactsPerSecond)} contacts/s in all (${figures.seconds} s), worker peak RSS ${figures.workerPeakRssMB} MB, CPU s ${JSON.stringify(cpuSeconds)}`);
+    progress(`  ${fmt(figures.contactsPerSecond)} contacts/s in all (${figures.seconds} s), worker peak RSS ${figures.workerPeakRssMB} MB, ${statusUnavailable} status reads answered 503, CPU s ${JSON.stringify(cpuSeconds)}`);
     await service.admin.deleteUsers(`${run.tag}many`);
 
     const large = Math.max(1, Math.floor(concurrent / 2));
@@ -104,18 +107,29 @@ async function startMany(imports: ImportsApi, prefix: string, count: number): Pr
 /**
  * Waits for every import to end, reading each once a second: at the 100 ms of `waitForEnd`, 20
  * imports would be 200 status queries a second, which the worker answers on the thread it imports with.
+ * A read answered 503 `temporal_unavailable` (the worker's query answer late on a loaded machine) is
+ * read again at the next round, as a client does on `Retry-After`; resolves to how many were.
  */
-async function waitAll(imports: ImportsApi, ids: readonly string[], each: number): Promise<void> {
+async function waitAll(imports: ImportsApi, ids: readonly string[], each: number): Promise<number> {
   const open = new Set(ids);
+  let unavailable = 0;
   const deadline = Date.now() + 1_800_000;
   while (open.size > 0) {
     if (Date.now() > deadline) throw new Error(`${open.size} concurrent imports still running after 30 minutes`);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     for (const id of [...open]) {
-      const view = await imports.getImport(id);
+      const view = await imports.getImport(id).catch((error: unknown) => {
+        if (error instanceof Error && error.message.includes('answered 503') && error.message.includes('temporal_unavailable')) return null;
+        throw error;
+      });
+      if (view === null) {
+        unavailable += 1;
+        continue;
+      }
       if (view.state === 'running' || view.state === 'paused') continue;
       if (view.state !== 'completed' || view.saved !== each) throw new Error(`a concurrent import ended ${view.state} with ${view.saved} of ${each} saved`);
       open.delete(id);
     }
   }
+  return unavailable;
 }

@@ -20,6 +20,8 @@ import { startRemoteProvider, type RemoteProvider } from './remote-provider';
 import { openStoreAdmin, type StoreAdmin } from './store-admin';
 import { cpuSeconds, round, runningChildren, spawnBuilt, type Child, type Progress } from './support';
 
+const MEMORY_PROBE = path.join(__dirname, 'memory-probe.js');
+
 /**
  * What to undo at the end, on errors and on Ctrl-C: every child still running first, then the
  * steps added, last added first. Runs once; a second call (a second Ctrl-C) resolves at once.
@@ -126,7 +128,9 @@ export interface Service {
 /** Spawns a compiled worker with the service's node flags; resolves once it polls. */
 export async function startWorker(env: NodeJS.ProcessEnv, name = 'worker'): Promise<Child> {
   // BENCH_WORKER_NODE_FLAGS (space-separated) replaces the deployed flags, to measure another heap cap.
-  const flags = process.env.BENCH_WORKER_NODE_FLAGS?.split(' ').filter(Boolean) ?? WORKER_NODE_FLAGS;
+  const deployed = process.env.BENCH_WORKER_NODE_FLAGS?.split(' ').filter(Boolean) ?? WORKER_NODE_FLAGS;
+  // BENCH_WORKER_MEMORY_DIR: each thread of the worker records where its memory goes (bench/memory-probe.js).
+  const flags = process.env.BENCH_WORKER_MEMORY_DIR ? [...deployed, '--require', MEMORY_PROBE] : deployed;
   // The deployed environment first: a bench --env may override it, to measure without.
   const worker = spawnBuilt(name, 'worker/main.ts', { ...WORKER_PROCESS_ENV, ...env }, flags);
   // Plain text or a JSON log line (pino): either says it.

@@ -80,6 +80,15 @@ export const WORKER_DEFAULTS = {
    * (`worker/heap-headroom.ts`, bench/README.md).
    */
   heapHeadroomPercent: 100,
+  /**
+   * V8 semi-space size, in MB, of the JavaScript threads a worker starts (`WORKER_THREAD_SEMI_SPACE_MB`;
+   * 0: the process's own, from {@link WORKER_NODE_FLAGS}): the SDK's workflow thread above all. Its
+   * workflow tasks are small, so it needs no young generation the size of the main thread's, which
+   * holds pages; with many imports at once V8 would grow it to the process's size anyway
+   * (`worker/thread-heap.ts`, bench/README.md "Where the worker's memory goes"). V8 rounds a
+   * semi-space size up to a power of two.
+   */
+  threadSemiSpaceMb: 8,
   /** A SIGTERM lets a running batch finish its current page and heartbeat before the worker exits. */
   shutdownGraceMs: 10_000,
 } as const;

@@ -76,6 +76,8 @@ export interface AppConfig {
   workerCpuProfileDir: string | undefined;
   /** Heap growth between full collections shared by a worker's running batches (`WORKER_HEAP_HEADROOM_PERCENT`). */
   workerHeapHeadroomPercent: number;
+  /** Semi-space size in MB of the JavaScript threads a worker starts, the workflow thread's (`WORKER_THREAD_SEMI_SPACE_MB`; 0: the process's). */
+  workerThreadSemiSpaceMb: number;
   /** Ports of the dev server `npm start` runs when `TEMPORAL_ADDRESS` is unset (`TEMPORAL_PORT`, `TEMPORAL_UI_PORT`). */
   devServer: { port: number; uiPort: number };
   /** `PAYLOAD_ENCRYPTION_KEYS`, newest first; `undefined` means "use the key file in dataDir" (`loadPayloadKeyring`). */
@@ -242,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerCpuStagesFile: env.WORKER_CPU_STAGES_FILE || undefined,
     workerCpuProfileDir: env.WORKER_CPU_PROFILE_DIR || undefined,
     workerHeapHeadroomPercent: integer('WORKER_HEAP_HEADROOM_PERCENT', WORKER_DEFAULTS.heapHeadroomPercent, 0, 1000),
+    workerThreadSemiSpaceMb: integer('WORKER_THREAD_SEMI_SPACE_MB', WORKER_DEFAULTS.threadSemiSpaceMb, 0, 1024),
     devServer: {
       port: parseInteger('TEMPORAL_PORT', env.TEMPORAL_PORT, PORT_DEFAULTS.temporal, PORT_RANGE),
       uiPort,

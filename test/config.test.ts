@@ -212,6 +212,14 @@ describe('outbound limits, worker connections and giving up', () => {
     assert.deepEqual(loadConfig({ WORKER_CONNECTIONS: '5', WORKER_CONNECTIONS_PER_TENANT: '5' }).workerConnections, { total: 5, perTenant: 5 });
   });
 
+  it("gives the worker's threads their own semi-space size, 0 leaving the process's", () => {
+    assert.equal(loadConfig({}).workerThreadSemiSpaceMb, WORKER_DEFAULTS.threadSemiSpaceMb);
+    assert.equal(loadConfig({ WORKER_THREAD_SEMI_SPACE_MB: '16' }).workerThreadSemiSpaceMb, 16);
+    assert.equal(loadConfig({ WORKER_THREAD_SEMI_SPACE_MB: '0' }).workerThreadSemiSpaceMb, 0);
+    assertConfigError(() => loadConfig({ WORKER_THREAD_SEMI_SPACE_MB: '-1' }), /^WORKER_THREAD_SEMI_SPACE_MB must be an integer from 0/);
+    assertConfigError(() => loadConfig({ WORKER_THREAD_SEMI_SPACE_MB: '8MB' }), /^WORKER_THREAD_SEMI_SPACE_MB must be an integer/);
+  });
+
   it('refuses limits it cannot keep, naming the variable', () => {
     assertConfigError(() => loadConfig({ PROVIDER_IDLE_TIMEOUT: 'soon' }), /^PROVIDER_IDLE_TIMEOUT must be a duration such as 500ms, 10s or 2m/, /"soon"/);
     assertConfigError(() => loadConfig({ PROVIDER_CONNECT_TIMEOUT: '0' }), /^PROVIDER_CONNECT_TIMEOUT must be a duration/);

@@ -26,6 +26,7 @@ import { createRequestGovernor, ungoverned } from '../providers/kit/governor';
 import { workerWorkflowBundle } from './bundle-workflows';
 import { createImportWorker, workerSourceSettings } from './create-worker';
 import { createHeapHeadroom } from './heap-headroom';
+import { limitThreadSemiSpace } from './thread-heap';
 import { createMisconfigurationGuard } from './misconfiguration-guard';
 import { ensureUploadExpirySchedule } from './upload-expiry-schedule';
 import { checkNamespace } from './preflight';
@@ -43,6 +44,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   // The benchmark's CPU per stage; unset (as deployed), nothing is profiled.
   if (config.workerCpuStagesFile) await startCpuStages(config.workerCpuStagesFile, config.workerCpuProfileDir);
+  // Before any thread starts (the workflow thread, decode threads): their young generation is their own.
+  limitThreadSemiSpace(config.workerThreadSemiSpaceMb);
   // Each provider reads its own variables (GOOGLE_PEOPLE_BASE_URL, …), validated here at start too.
   const providers = readProviderSettings(process.env);
   const target = temporalTarget();
