@@ -50,8 +50,8 @@ export interface ImportBatchDeps {
   /** The worker's one connection gate: how many pages are fetched at once, shared by tenant and import. */
   connectionGate: ConnectionGate;
   /**
-   * Fetch page k+1 while page k is saved (`IMPORT_FETCH_AHEAD=1`), or only once k is committed (0,
-   * the default): slower where the provider is slow, but a kill re-fetches one page, not two.
+   * Fetch page k+1 while page k is saved (`IMPORT_FETCH_AHEAD=1`, the default), or only once k is
+   * committed (0): slower, but a kill re-fetches one page, not two.
    */
   fetchAhead?: boolean;
   /** Told when this worker cannot do a batch for want of its own configuration (see `ActivityDeps`). */

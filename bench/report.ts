@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import { pagesRefetchedPerKill } from '../config/defaults';
 import { CPU_STAGE_LABELS } from '../observability/cpu-stages';
 import { resolveTemporalCli } from '../scripts/temporal-cli';
 import { STAGE_CPU_COLUMNS, type StageCpu } from './cpu-split';
@@ -161,7 +162,7 @@ export function targets(results: Results): Target[] {
   }
   if (results.kills) {
     const k = results.kills;
-    out.push({ target: `${k.kills} SIGKILLs in ${fmt(k.contacts)}: exactly N rows, no page written twice, ≤ ${k.fetchAhead === 1 ? 2 : 1} page(s) re-fetched per kill, fetch-ahead ${k.fetchAhead} (test/kill-recovery.test.ts)`, measured: k.lines.join(' / ') || 'no summary', met: k.passed });
+    out.push({ target: `${k.kills} SIGKILLs in ${fmt(k.contacts)}: exactly N rows, no page written twice, ≤ ${pagesRefetchedPerKill(k.fetchAhead)} page(s) re-fetched per kill, fetch-ahead ${k.fetchAhead} (test/kill-recovery.test.ts)`, measured: k.lines.join(' / ') || 'no summary', met: k.passed });
   }
   if (results.recovery) {
     const r = results.recovery;

@@ -93,6 +93,14 @@ export const WORKER_DEFAULTS = {
   shutdownGraceMs: 10_000,
 } as const;
 
+/**
+ * The most pages a killed worker's batch fetches again, with `IMPORT_FETCH_AHEAD` at `fetchAhead`:
+ * the page being saved, and with fetch-ahead the one already fetched after it. None is written twice.
+ */
+export function pagesRefetchedPerKill(fetchAhead: number): number {
+  return fetchAhead === 1 ? 2 : 1;
+}
+
 /** How many of `connections` one tenant may hold when `WORKER_CONNECTIONS_PER_TENANT` does not say. */
 export function connectionsPerTenant(connections: number): number {
   return Math.max(1, Math.ceil(connections * WORKER_DEFAULTS.tenantShareOfConnections));
@@ -181,6 +189,8 @@ export const STATUS_DEFAULTS = {
    * Sooner, the store's record of saved pages and failed attempts says whether it moves.
    */
   quietMs: 10_000,
+  /** Imports an API process remembers per cache (shared status answers, decoded import keys); all forgotten when full. */
+  importsRemembered: 10_000,
 } as const;
 
 /** How the API answers while Temporal does not. */

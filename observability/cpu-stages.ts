@@ -168,6 +168,7 @@ export async function startCpuStages(file: string, profileDir?: string, rules: r
   await session.post('Profiler.enable');
   await session.post('Profiler.setSamplingInterval', { interval: SAMPLING_INTERVAL_US });
   await session.post('Profiler.start');
+  if (profileDir !== undefined) fs.mkdirSync(profileDir, { recursive: true });
   const totals: CpuStagesSnapshot = { seq: 0, stages: emptyStages(), idleMs: 0 };
   let writing = Promise.resolve();
   const snapshot = async () => {
@@ -178,10 +179,11 @@ export async function startCpuStages(file: string, profileDir?: string, rules: r
     for (const stage of CPU_STAGES) totals.stages[stage] += stages[stage];
     totals.idleMs += idleMs;
     totals.seq += 1;
-    if (profileDir !== undefined) fs.writeFileSync(path.join(profileDir, `cpu-${process.pid}-${totals.seq}.cpuprofile`), JSON.stringify(profile));
     // Written whole under another name, then renamed: a reader never sees half a file.
     fs.writeFileSync(`${file}.tmp`, JSON.stringify(totals));
     fs.renameSync(`${file}.tmp`, file);
+    // After the totals, which the bench waits for: a profile that cannot be kept costs only itself.
+    if (profileDir !== undefined) fs.writeFileSync(path.join(profileDir, `cpu-${process.pid}-${totals.seq}.cpuprofile`), JSON.stringify(profile));
   };
   process.on('SIGUSR2', () => {
     writing = writing.then(snapshot).catch((err: unknown) => console.error(`cpu stages: ${String(err)}`));

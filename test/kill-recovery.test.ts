@@ -1,9 +1,9 @@
 /**
  * The checkpoint is written in the page's transaction. A worker process SIGKILLed again and again
  * at random points of one import leaves exactly N rows, never writes a page twice (the stored
- * checkpoint counts every committed page transaction) and re-fetches at most one page per kill
- * without fetch-ahead (the default), two with it (the demo provider counts every page it serves):
- * the one being written and the one fetched ahead. bench/README.md has the measured figures.
+ * checkpoint counts every committed page transaction) and re-fetches at most two pages per kill
+ * with fetch-ahead (the default; the demo provider counts every page it serves): the one being
+ * written and the one fetched ahead; one without it. bench/README.md has the measured figures.
  *
  * The worker is `test/support/kill-worker.ts`, a process of its own built from the same worker code
  * as `worker/main.ts`. After each kill the test fails the dead attempt through the client
@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { WORKER_DEFAULTS } from '../config/defaults';
+import { pagesRefetchedPerKill, WORKER_DEFAULTS } from '../config/defaults';
 import { parseInteger } from '../config/parse';
 import type { Store } from '../db/types';
 import { startDemoProvider, type DemoProvider } from '../demo-provider/server';
@@ -34,8 +34,7 @@ import { storeCases, temporal, TEST_KEYS_ENV, temporalAddress, uniqueId, waitFor
 const N = Number(process.env.KILL_RECOVERY_CONTACTS ?? 50_000);
 const KILLS = Number(process.env.KILL_RECOVERY_KILLS ?? 8);
 const FETCH_AHEAD = parseInteger('KILL_RECOVERY_FETCH_AHEAD', process.env.KILL_RECOVERY_FETCH_AHEAD, WORKER_DEFAULTS.fetchAhead, { min: 0, max: 1 });
-/** A kill loses the page being written, and with fetch-ahead the one already fetched after it. */
-const REFETCH_BOUND = FETCH_AHEAD === 1 ? 2 : 1;
+const REFETCH_BOUND = pagesRefetchedPerKill(FETCH_AHEAD);
 const PAGE_SIZE = 1000;
 const ROOT = path.resolve(__dirname, '..');
 /** After the row count passes a kill's target, the kill lands up to this much later: anywhere in a page's cycle. */

@@ -13,7 +13,7 @@ import type { ConnectionStore } from '../../db/connections';
 import { createImportCommands } from './commands';
 import { createCredentialRenewal, createWaitingRenewal } from './credentials';
 import { createImportList } from './list';
-import { readAfterCall, SharedReads } from './shared-reads';
+import { cacheKey, readAfterCall, SharedReads, splitKey } from './shared-reads';
 import { createStatusReader, withStoredState, type StatusReaderOptions } from './status-reader';
 import type { Imports, TemporalPing } from './types';
 
@@ -124,15 +124,6 @@ export function createTemporalImports(options: TemporalImportsOptions): Imports 
   };
 }
 
-/**
- * One cache entry per (tenant, import id or import key): a tenant never shares another's answer,
- * not even a 404.
- */
-const cacheKey = (tenant: string, id: string) => `${tenant}\n${id}`;
-function splitKey(key: string): [string, string] {
-  const at = key.indexOf('\n');
-  return [key.slice(0, at), key.slice(at + 1)];
-}
 
 /** {@link TemporalPing} over a client: the cheapest call every frontend answers. */
 export function temporalPing(client: Client): TemporalPing {

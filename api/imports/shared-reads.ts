@@ -4,6 +4,8 @@
  * behind itself: callers within `freshMs` share one answer; up to `staleMs` they get the last
  * answer while one read refreshes it. Progress moves per batch, so this hides little.
  */
+import { STATUS_DEFAULTS } from '../../config/defaults';
+
 interface Entry<V> {
   value?: V;
   at: number;
@@ -28,7 +30,7 @@ export class SharedReads<V> {
     private readonly options: SharedReadsOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.maxEntries = options.maxEntries ?? 10_000;
+    this.maxEntries = options.maxEntries ?? STATUS_DEFAULTS.importsRemembered;
   }
 
   /** The value for `key`: shared, fresh, or stale-while-refreshing, as described above. */
@@ -97,4 +99,16 @@ export function readAfterCall<V>(read: (key: string) => Promise<V>): (key: strin
     if (!flight) return launch(key);
     return (flight.next ??= flight.running.then(ignore, ignore).then(() => launch(key)));
   };
+}
+
+/**
+ * One cache entry per (tenant, import id or import key): a tenant never shares another's answer,
+ * not even a 404. Tenant ids hold no newline, so no two pairs meet.
+ */
+export const cacheKey = (tenant: string, id: string) => `${tenant}\n${id}`;
+
+/** The (tenant, id) a {@link cacheKey} was made of. */
+export function splitKey(key: string): [string, string] {
+  const at = key.indexOf('\n');
+  return [key.slice(0, at), key.slice(at + 1)];
 }

@@ -21,6 +21,7 @@ import { resolveImportId } from '../../workflows/import-id';
 import type { StoredImportState } from '../../db/types';
 import { STATUS_DEFAULTS } from '../../config/defaults';
 import { etaOf, rateOf, waiting, waitingOf, withBudgetWait } from './progress';
+import { cacheKey } from './shared-reads';
 
 export const importNotFound = (importId: string) =>
   new ApiError(404, 'import_not_found', `No import with id "${importId}"`);
@@ -95,7 +96,6 @@ export function mayBeWaiting(state: StoredImportState | undefined, now: number, 
 
 /** Import keys of the import ids answered lately, by tenant and id: forgotten all at once when full. */
 const storedKeys = new Map<string, string | null>();
-const STORED_KEYS_KEPT = 10_000;
 
 /**
  * The import key `importId` names for `tenant`, or `null` when it names none of theirs; remembered,
@@ -103,12 +103,12 @@ const STORED_KEYS_KEPT = 10_000;
  * decode, a JSON parse and a schema check).
  */
 function storedKeyOf(tenant: string, importId: string): string | null {
-  const memo = `${tenant}\n${importId}`;
+  const memo = cacheKey(tenant, importId);
   let key = storedKeys.get(memo);
   if (key === undefined) {
     const ref = resolveImportId(tenant, importId, isProviderId);
     key = ref && importKey(ref.workflowId, ref.firstRunId);
-    if (storedKeys.size >= STORED_KEYS_KEPT) storedKeys.clear();
+    if (storedKeys.size >= STATUS_DEFAULTS.importsRemembered) storedKeys.clear();
     storedKeys.set(memo, key);
   }
   return key;
