@@ -124,7 +124,6 @@ export function createTemporalImports(options: TemporalImportsOptions): Imports 
   };
 }
 
-
 /** {@link TemporalPing} over a client: the cheapest call every frontend answers. */
 export function temporalPing(client: Client): TemporalPing {
   return {
