@@ -11,8 +11,9 @@
  * heartbeat timeout passes: 30 kills do not spend 5 minutes waiting for it.
  *
  * `KILL_RECOVERY_CONTACTS` (default 50,000) and `KILL_RECOVERY_KILLS` (default 8) size it;
- * `KILL_RECOVERY_FETCH_AHEAD` (1 or 0, default the worker's `IMPORT_FETCH_AHEAD` default) is the
- * worker's `IMPORT_FETCH_AHEAD`, and sets the bound: 1 page re-fetched per kill at 0, 2 at 1.
+ * `KILL_RECOVERY_FETCH_AHEAD` (1 or 0) is the worker's `IMPORT_FETCH_AHEAD` on every store, and
+ * sets the bound: 1 page re-fetched per kill at 0, 2 at 1. Unset, every store runs the default and
+ * SQLite the other setting too, so both bounds are held.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -33,8 +34,16 @@ import { storeCases, temporal, TEST_KEYS_ENV, temporalAddress, uniqueId, waitFor
 // `npm run bench -- --only kill` runs it. `npm test` runs this shorter form.
 const N = Number(process.env.KILL_RECOVERY_CONTACTS ?? 50_000);
 const KILLS = Number(process.env.KILL_RECOVERY_KILLS ?? 8);
-const FETCH_AHEAD = parseInteger('KILL_RECOVERY_FETCH_AHEAD', process.env.KILL_RECOVERY_FETCH_AHEAD, WORKER_DEFAULTS.fetchAhead, { min: 0, max: 1 });
-const REFETCH_BOUND = pagesRefetchedPerKill(FETCH_AHEAD);
+const CHOSEN_FETCH_AHEAD =
+  process.env.KILL_RECOVERY_FETCH_AHEAD === undefined ? undefined : parseInteger('KILL_RECOVERY_FETCH_AHEAD', process.env.KILL_RECOVERY_FETCH_AHEAD, 0, { min: 0, max: 1 });
+/** The runs: each store with the chosen setting, or with the default and SQLite with the other too. */
+const RUNS: Array<{ fetchAhead: number; stores: 'all' | 'sqlite' }> =
+  CHOSEN_FETCH_AHEAD !== undefined
+    ? [{ fetchAhead: CHOSEN_FETCH_AHEAD, stores: 'all' }]
+    : [
+        { fetchAhead: WORKER_DEFAULTS.fetchAhead, stores: 'all' },
+        { fetchAhead: 1 - WORKER_DEFAULTS.fetchAhead, stores: 'sqlite' },
+      ];
 const PAGE_SIZE = 1000;
 const ROOT = path.resolve(__dirname, '..');
 /** After the row count passes a kill's target, the kill lands up to this much later: anywhere in a page's cycle. */
@@ -60,13 +69,20 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-for (const storeCase of storeCases()) {
-  describe(`SIGKILL at random points (${storeCase.name})`, { skip: storeCase.skip }, () => {
+const cases = RUNS.flatMap(({ fetchAhead, stores }) =>
+  storeCases()
+    .filter((c) => stores === 'all' || c.name === stores)
+    .map((storeCase) => ({ storeCase, fetchAhead })),
+);
+
+for (const { storeCase, fetchAhead: FETCH_AHEAD } of cases) {
+  const REFETCH_BOUND = pagesRefetchedPerKill(FETCH_AHEAD);
+  describe(`SIGKILL at random points (${storeCase.name}, fetch-ahead ${FETCH_AHEAD})`, { skip: storeCase.skip }, () => {
     let store: Store;
     let provider: DemoProvider;
     let api: TestApi;
     let dir: string;
-    const queue = uniqueId(`kill-recovery-${storeCase.name}`);
+    const queue = uniqueId(`kill-recovery-${storeCase.name}-${FETCH_AHEAD}`);
 
     before(async () => {
       store = await storeCase.open();
