@@ -91,8 +91,7 @@ export const SERVICE_STAGE_RULES: readonly StageRule[] = [
 
 /** Sampled milliseconds per stage of `profile` (and idle), by `rules`. */
 export function classifyProfile(profile: CpuProfile, rules: readonly StageRule[]): { stages: StageTimes; idleMs: number } {
-  const { stages, idleMs } = sampledTimes(profile, rules);
-  return { stages, idleMs };
+  return sampledTimes(profile, rules);
 }
 
 /** A function's own sampled time (its callees' apart) and the stage its samples went to. */
@@ -109,12 +108,14 @@ export interface FunctionTime {
  * {@link classifyProfile} gives its samples (idle left out): what a stage spends its time on.
  */
 export function functionTimes(profile: CpuProfile, rules: readonly StageRule[]): FunctionTime[] {
-  return [...sampledTimes(profile, rules).byFunction.values()].sort((a, b) => b.selfMs - a.selfMs);
+  const byFunction = new Map<string, FunctionTime>();
+  sampledTimes(profile, rules, byFunction);
+  return [...byFunction.values()].sort((a, b) => b.selfMs - a.selfMs);
 }
 
-function sampledTimes(profile: CpuProfile, rules: readonly StageRule[]) {
+/** Sampled milliseconds per stage and idle; with `byFunction`, also each function's own, added to it. */
+function sampledTimes(profile: CpuProfile, rules: readonly StageRule[], byFunction?: Map<string, FunctionTime>): { stages: StageTimes; idleMs: number } {
   const stages = emptyStages();
-  const byFunction = new Map<string, FunctionTime>();
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const stageOf = new Map<number, CpuStage | 'idle' | undefined>();
   // Parents first (the root is the first node), so a node inherits its caller's stage unless a rule names its own.
@@ -142,6 +143,7 @@ function sampledTimes(profile: CpuProfile, rules: readonly StageRule[]) {
       continue;
     }
     stages[stage] += ms;
+    if (!byFunction) continue;
     const frame = byId.get(id)?.callFrame;
     if (!frame) continue;
     const key = `${stage}\u0000${frame.functionName}\u0000${frame.url}\u0000${frame.lineNumber ?? -1}`;
@@ -149,7 +151,7 @@ function sampledTimes(profile: CpuProfile, rules: readonly StageRule[]) {
     if (entry) entry.selfMs += ms;
     else byFunction.set(key, { stage, functionName: frame.functionName || '(anonymous)', url: frame.url, line: (frame.lineNumber ?? -1) + 1, selfMs: ms });
   }
-  return { stages, idleMs, byFunction };
+  return { stages, idleMs };
 }
 
 export function emptyStages(): StageTimes {
