@@ -6,7 +6,8 @@
  * the batch got).
  *
  * Page k+1 is asked for while page k is saved (`IMPORT_FETCH_AHEAD=1`, the default in
- * `config/defaults.ts`), so the provider's time and the store's overlap; a killed worker then
+ * `config/defaults.ts`): its request is on the wire before the save begins, so the provider's time
+ * and the store's overlap; a killed worker then
  * re-fetches up to two pages. With `IMPORT_FETCH_AHEAD=0` it is asked for once page k is committed,
  * and a kill re-fetches at most the page being saved.
  * A page holds one of the worker's connections (`connection-gate.ts`, shared fairly by tenant and
@@ -205,6 +206,9 @@ async function savePages(batch: OpenBatch): Promise<boolean> {
       next = fetch(batch, current, page.nextCursor);
       // Rejections surface when awaited above; this keeps one during the save from being "unhandled".
       next.catch(() => undefined);
+      // The request goes out in a later tick than this one, and SQLite saves synchronously: without
+      // this turn of the event loop the provider would hear of page k+1 only once page k is saved.
+      await letRequestsLeave();
     }
     // Counted with the checkpoint, after the save, so every heartbeat pairs the two correctly.
     batch.at = { checkpoint: await save(batch, current, fetched), pagesThisBatch: batch.at.pagesThisBatch + 1 };
@@ -215,6 +219,11 @@ async function savePages(batch: OpenBatch): Promise<boolean> {
     // Without fetch-ahead the next page is asked for only now, its predecessor committed.
     if (!fetchAhead) next = fetch(batch, batch.at.checkpoint, page.nextCursor);
   }
+}
+
+/** Resolves once the event loop has turned: a request begun in this tick has then been written to its socket. */
+function letRequestsLeave(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

@@ -3,7 +3,7 @@
  * least attained service first. First on its own (no I/O at all), then inside the `importBatch`
  * activity through `MockActivityEnvironment`, with a real SQLite store and fake sources, to show a
  * batch gives back every permit however it ends, heartbeats while it waits at the gate, and fetches
- * ahead only when told to.
+ * ahead only when told to, with the request on the wire before a save that holds the thread.
  *
  * Nothing here measures time: "still waiting" is checked after the event loop has run every
  * pending callback (`settle()`, test/support/promises.ts), which no amount of machine speed changes.
@@ -12,6 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
@@ -25,6 +26,7 @@ import { storeCases, testSealer, uniqueId, waitFor } from './support/harness';
 import { isSettled, rejectionOf, settle } from './support/promises';
 import { withSavePage } from './support/store-wrap';
 import { readProviderSettings } from '../providers';
+import { httpRequest } from '../providers/kit/http';
 
 void describe('page gate', () => {
   void it('hands out no more permits than it has, and the next one once a permit is released', async () => {
@@ -311,4 +313,77 @@ void describe('importBatch at the page gate', () => {
       assert.deepEqual(source.requests, [null, '1']);
     }
   });
+
+  void it('puts the page fetched ahead on the wire before a save that holds the thread', async () => {
+    // SQLite saves on the worker's thread: while it writes, no request can leave this process. The
+    // provider here is a server on a thread of its own, and the first page's save holds this thread
+    // (as SQLite does) until that server has the second page's request, or 10 s have passed.
+    const provider = await threadServer();
+    try {
+      const source = httpSource(provider.url, 2);
+      let secondArrivedDuringSave: boolean | undefined;
+      const holdingSave = withSavePage(store, (real, ...args) => {
+        if (secondArrivedDuringSave === undefined) secondArrivedDuringSave = provider.blockUntilRequests(2, 10_000);
+        return real.savePage(...args);
+      });
+      const batch = run({ gate: createPageGate(4), source, fetchAhead: true, store: holdingSave });
+      assert.equal((await batch.result).checkpoint.pages, 2);
+      assert.equal(secondArrivedDuringSave, true, 'the page fetched ahead reached the provider only once the save had let the thread go');
+    } finally {
+      await provider.close();
+    }
+  });
 });
+
+/**
+ * An HTTP server on a worker thread, so it answers while this thread is held: `blockUntilRequests`
+ * holds this thread (as a synchronous SQLite write does) until the server has had `n` requests, and
+ * says whether it had them before `timeoutMs` passed.
+ */
+async function threadServer(): Promise<{ url: string; blockUntilRequests(n: number, timeoutMs: number): boolean; close(): Promise<void> }> {
+  const requests = new Int32Array(new SharedArrayBuffer(4));
+  const code = `
+    const http = require('node:http');
+    const { parentPort, workerData } = require('node:worker_threads');
+    const server = http.createServer((req, res) => {
+      Atomics.add(workerData, 0, 1);
+      Atomics.notify(workerData, 0);
+      res.end('{}');
+    });
+    server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
+    parentPort.on('message', () => server.close(() => parentPort.close()));
+  `;
+  const worker = new Worker(code, { eval: true, workerData: requests });
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    blockUntilRequests(n, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (let seen = Atomics.load(requests, 0); seen < n; seen = Atomics.load(requests, 0)) {
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
+        Atomics.wait(requests, 0, seen, left);
+      }
+      return true;
+    },
+    async close() {
+      worker.postMessage('close');
+      await new Promise((resolve) => worker.once('exit', resolve));
+    },
+  };
+}
+
+/** A source of `pages` pages of two contacts, each fetched from `url` through the service's HTTP client. */
+function httpSource(url: string, pages: number): ContactSource {
+  return {
+    async fetchPage({ cursor, signal }) {
+      const k = cursor === null ? 0 : Number(cursor);
+      const outcome = await httpRequest({ method: 'GET', url: `${url}/page/${k}`, destinations: { allowPrivate: true }, signal }, 'text');
+      assert.equal(outcome.kind, 'answer');
+      return { contacts: [contactRecord(2 * k), contactRecord(2 * k + 1)], nextCursor: k + 1 < pages ? String(k + 1) : null, total: 2 * pages };
+    },
+  };
+}
