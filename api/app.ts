@@ -188,7 +188,7 @@ export function createApp(deps: AppDeps) {
   app.openapi(importAction('cancel', 'Cancel an import; contacts saved so far stay'), async (c) =>
     c.json(await deps.imports.cancel(c.var.caller.tenant, c.req.valid('param').importId), 202),
   );
-  app.openapi(importAction('pause', 'Pause an import between batches'), async (c) =>
+  app.openapi(importAction('pause', 'Pause an import at its next page'), async (c) =>
     c.json(await deps.imports.pause(c.var.caller.tenant, c.req.valid('param').importId), 202),
   );
   app.openapi(importAction('resume', 'Resume a paused import'), async (c) =>

@@ -177,7 +177,7 @@ export const importAction = (action: 'cancel' | 'pause' | 'resume', summary: str
     security,
     request: { params: ImportIdParam },
     responses: {
-      202: json(ImportView, 'Requested; the import acts on it between batches'),
+      202: json(ImportView, 'Requested; the import acts on it at its next page'),
       ...v1Errors(404, 409, 413, 422, 503),
     },
   });

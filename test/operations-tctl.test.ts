@@ -28,9 +28,9 @@ describe('operating an import from the command line', () => {
       assert.match(await runDocumented(TCTL.show, vars), /ActivityTaskScheduled/);
 
       await runDocumented(TCTL.pause, vars);
-      ops.provider.configure({ faults: {} });
       const paused = await apiSays(importId, 'paused');
-      assert.equal(paused.saved, 400);
+      assert.equal(paused.saved, 200);
+      ops.provider.configure({ faults: {} });
       assert.match(await runDocumented(TCTL.query, vars), /"state":\s*"paused"/);
       await listed(TCTL.listPaused, vars, workflowId);
 

@@ -40,10 +40,10 @@ describe('operating an import from the command line', () => {
     assert.match(detailed, /pages 3–4 · 100 contacts per page · 200 saved so far/, 'and the running batch');
 
     await runDocumented(TEMPORAL.pause, vars);
-    // Pause takes effect between batches: let the held batch finish.
-    ops.provider.configure({ faults: {} });
+    // The pause stops the batch at the page it waits for; the page is let go only once it has.
     const paused = await apiSays(importId, 'paused');
-    assert.equal(paused.saved, 400);
+    assert.equal(paused.saved, 200);
+    ops.provider.configure({ faults: {} });
     assert.equal(jsonIn(await runDocumented(TEMPORAL.query, vars)).state, 'paused');
     await listed(TEMPORAL.listPaused, vars, workflowId);
 

@@ -135,7 +135,7 @@ describe('the Temporal Web UI', { skip }, () => {
   it('finds a paused import in the list and shows its summary and ImportState', async () => {
     assert.ok(server.uiUrl, 'the dev server runs its UI');
     const userId = uniqueId('ui-alice');
-    // Held at page 3, paused, then let go: the import pauses after its second batch, at 400.
+    // Held at page 3 and paused there, at 200; the page is let go once the import is paused.
     provider.configure({ faults: { holdFromOffset: 200 } });
     let started: Awaited<ReturnType<Imports['start']>>;
     try {
@@ -143,11 +143,11 @@ describe('the Temporal Web UI', { skip }, () => {
       const { importId } = started.view;
       await waitFor(async () => (await imports.get(TENANT, importId)).saved === 200, 'the first batch', 30_000);
       await imports.pause(TENANT, importId);
+      await waitFor(async () => (await imports.get(TENANT, importId)).state === 'paused', 'the import to pause', 30_000);
     } finally {
       provider.configure({ faults: {} });
     }
     const { view } = started;
-    await waitFor(async () => (await imports.get(TENANT, view.importId)).state === 'paused', 'the import to pause', 30_000);
     // Another user's import, so the filtered list below has something to leave out.
     const other = (
       await imports.start(TENANT, { userId: uniqueId('ui-bob'), source: { provider: 'google-people', accessToken: 'demo-token' } })
@@ -171,7 +171,7 @@ describe('the Temporal Web UI', { skip }, () => {
     await page.getByRole('tab', { name: 'User Metadata' }).click();
     await shown(page, `Import google-people contacts for user ${userId}`, 'the summary');
     await shown(page, `User ${userId} · Provider google-people`, 'the details');
-    await shown(page, 'paused · 400 of 1,000 contacts saved · 4 pages', 'the current details');
+    await shown(page, 'paused · 200 of 1,000 contacts saved · 2 pages', 'the current details');
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
@@ -180,7 +180,7 @@ describe('the Temporal Web UI', { skip }, () => {
     await page.getByText('"ImportState": "paused"').waitFor({ timeout: UI_TIMEOUT_MS });
     await page.getByText(`"ImportUserId": "${userId}"`).waitFor({ timeout: UI_TIMEOUT_MS });
     await page.getByText(`"ImportTenant": "${TENANT}"`).waitFor({ timeout: UI_TIMEOUT_MS });
-    await page.getByText('"ContactsSaved": 400').waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.getByText('"ContactsSaved": 200').waitFor({ timeout: UI_TIMEOUT_MS });
     await page.screenshot({ path: SEARCH_ATTRIBUTES_SCREENSHOT, fullPage: true });
 
     await imports.cancel(TENANT, view.importId);

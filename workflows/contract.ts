@@ -262,7 +262,7 @@ export type RunStatus = z.infer<typeof RunStatus>;
 
 /** Query `status`: the current {@link RunStatus}. Read-only. */
 export const statusQuery = defineQuery<RunStatus>('status');
-/** Signal `pause`: stop between batches, holding no worker slot, until `resume`. */
+/** Signal `pause`: stop the running batch at its next page, then hold no worker slot until `resume`. */
 export const pauseSignal = defineSignal('pause');
 /** Signal `resume`: continue a paused import. */
 export const resumeSignal = defineSignal('resume');

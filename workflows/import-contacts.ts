@@ -9,6 +9,7 @@ import {
   ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   CancelledFailure,
   allHandlersFinished,
   condition,
@@ -119,8 +120,15 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
   const runStatus = (): RunStatus => ({ ...status, runId: info.runId, firstExecutionRunId: info.firstExecutionRunId, samples });
 
   setHandler(statusQuery, runStatus);
+  /** The running batch's scope: a pause cancels it, and the batch stops at its next page. */
+  let batchInFlight: CancellationScope | undefined;
+  let batchPaused = false;
   setHandler(pauseSignal, () => {
     pauseRequested = true;
+    if (batchInFlight && !batchPaused) {
+      batchPaused = true;
+      batchInFlight.cancel();
+    }
   });
   setHandler(resumeSignal, () => {
     pauseRequested = false;
@@ -144,10 +152,12 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
   }
 
   /**
-   * A batch that stops early (cancelled, or failed for good) says how far it got in its failure
-   * `details`: the checkpoint moves there, so the counts stay exact.
+   * A batch that stops early (cancelled, paused, or failed for good) says how far it got in its
+   * failure's `details`: the checkpoint moves there, so the counts stay exact.
    */
-  function takeStop(details: readonly unknown[] | null | undefined): void {
+  function takeStop(err: unknown): void {
+    const cause = err instanceof ActivityFailure ? err.cause : undefined;
+    const details = cause instanceof ApplicationFailure || cause instanceof CancelledFailure ? cause.details : undefined;
     const stopped = afterStoppedBatch(checkpoint, details);
     if (stopped.problem !== undefined) log.warn('Ignoring unreadable batch failure details', { problem: stopped.problem });
     checkpoint = stopped.checkpoint;
@@ -217,13 +227,23 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
       // version of the contract) fails this workflow task, which retries once the fleet agrees,
       // rather than carrying a malformed checkpoint into history.
       let result: ImportBatchResult;
+      const scope = new CancellationScope();
+      batchInFlight = scope;
+      batchPaused = false;
       try {
-        result = ImportBatchResult.parse(await importBatch.executeWithOptions(batchOptionsFor(input, summary), [batch]));
+        result = ImportBatchResult.parse(await scope.run(() => importBatch.executeWithOptions(batchOptionsFor(input, summary), [batch])));
       } catch (err) {
+        // Paused: the batch stopped at a page boundary (or failed meanwhile), saying how far it got;
+        // the loop waits for the resume and goes on from there. A cancelled import is not a pause.
+        if (batchPaused && !CancellationScope.current().consideredCancelled) {
+          takeStop(err);
+          await continueAsNewIfDue();
+          continue;
+        }
         // Credentials rejected for good: wait for new ones (workflows/reauth.ts), then go on from here.
         const rejection = credentialsRejection(err, input.tuning);
         if (rejection) {
-          takeStop(rejection.details);
+          takeStop(err);
           sealedCredentials = await waitForCredentials(rejection);
           continue;
         }
@@ -240,6 +260,8 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
         publish(pauseRequested ? 'paused' : 'running');
         await continueAsNewIfDue();
         continue;
+      } finally {
+        batchInFlight = undefined;
       }
       checkpoint = result.checkpoint;
       recordSample(samples, checkpoint.saved);
@@ -252,8 +274,7 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
       await continueAsNewIfDue();
     }
   } catch (err) {
-    const cause = err instanceof ActivityFailure ? err.cause : undefined;
-    takeStop(cause instanceof ApplicationFailure || cause instanceof CancelledFailure ? cause.details : undefined);
+    takeStop(err);
     // A batch that failed on its own while its cancellation was on the way was still asked to stop.
     const cancelRequested = err instanceof ActivityFailure && err.retryState === 'CANCEL_REQUESTED' ? err : undefined;
     if (isCancellation(err) || cancelRequested) {

@@ -117,7 +117,7 @@ export function createImportCommands(options: ImportCommandsOptions) {
       staticDetails: [
         `**Tenant** ${tenant} · **User** ${userId} · **Provider** ${provider}`,
         `Pages of ${tuning.pageSize} contacts, ${tuning.pagesPerBatch} pages per batch.`,
-        'Query `status` for progress; signal `pause` / `resume`; cancel to stop between batches.',
+        'Query `status` for progress; signal `pause` / `resume`; cancel to stop. Both stop the running batch at its next page.',
       ].join('\n\n'),
     });
     const description = await handle.describe();
