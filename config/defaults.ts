@@ -22,8 +22,10 @@ export const DEFAULT_GIVE_UP_AFTER_SECONDS = 24 * 60 * 60;
 export const DEFAULT_TUNING: ImportTuning = {
   // The People API's largest page: fewer round trips, and history grows per batch, not per contact.
   pageSize: 1000,
-  // About 8 history events per 10,000 contacts; the operators' view (memo, search attributes) moves once per batch.
-  pagesPerBatch: 10,
+  // About 8 history events per 25,000 contacts, and fewer batch boundaries, each a round trip
+  // through Temporal (bench/README.md). The operators' view (memo, search attributes) moves once per
+  // batch; the API's status and a pause act at every page.
+  pagesPerBatch: 25,
   // Continue-as-new well before history gets large, even if the server does not suggest it.
   maxBatchesPerRun: 200,
   reauthTimeoutSeconds: DEFAULT_REAUTH_TIMEOUT_SECONDS,
