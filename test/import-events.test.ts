@@ -166,6 +166,21 @@ for (const storeCase of storeCases()) {
         assert.equal((await status(view.importId)).waiting, undefined, 'a finished import waits for nothing');
       });
 
+      it('pauses a batch that keeps failing at once, without waiting for its retries to end', async () => {
+        provider.configure({ faults: { every: { every: 1, kind: '500' } } });
+        const view = await start(uniqueId('wait-pause-failing'));
+        await retryWaiting(view.importId);
+        assert.equal((await call('POST', `/v1/imports/${view.importId}/pause`)).status, 202);
+        const paused = await waitFor(async () => {
+          const s = await status(view.importId);
+          return s.state === 'paused' && s;
+        }, 'the failing import to pause');
+        assert.deepEqual({ saved: paused.saved, reason: paused.waiting?.reason }, { saved: 0, reason: 'paused' });
+        provider.configure({ faults: {} });
+        assert.equal((await call('POST', `/v1/imports/${view.importId}/resume`)).status, 202);
+        await waitFor(async () => (await status(view.importId)).state === 'completed', 'the import to complete once resumed');
+      });
+
       it('says paused while paused, and nothing once resumed', async () => {
         provider.configure({ faults: { holdFromOffset: 200 } });
         const view = await start(uniqueId('wait-paused'));
