@@ -6,8 +6,8 @@
  * the batch got).
  *
  * Page k+1 is asked for while page k is saved (`IMPORT_FETCH_AHEAD=1`, the default in
- * `config/defaults.ts`): its request is on the wire before the save begins, so the provider's time
- * and the store's overlap; a killed worker then
+ * `config/defaults.ts`): on a pooled connection its request is on the wire before the save begins,
+ * so the provider's time and the store's overlap; a killed worker then
  * re-fetches up to two pages. With `IMPORT_FETCH_AHEAD=0` it is asked for once page k is committed,
  * and a kill re-fetches at most the page being saved.
  * A page holds one of the worker's connections (`connection-gate.ts`, shared fairly by tenant and
@@ -221,7 +221,10 @@ async function savePages(batch: OpenBatch): Promise<boolean> {
   }
 }
 
-/** Resolves once the event loop has turned: a request begun in this tick has then been written to its socket. */
+/**
+ * Resolves once the event loop has turned: a request begun in this tick on a pooled connection has
+ * then been written to its socket (a new connection still waits for its lookup and handshake).
+ */
 function letRequestsLeave(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -276,7 +279,7 @@ function stoppedAt(batch: OpenBatch): [BatchFailureDetails] {
 }
 
 function cancelled(batch: OpenBatch): CancelledFailure {
-  return new CancelledFailure('Import cancelled between pages', stoppedAt(batch));
+  return new CancelledFailure('Batch stopped between pages', stoppedAt(batch));
 }
 
 /**

@@ -75,6 +75,7 @@ describe('the checkpoint', () => {
     assert.deepEqual(afterStoppedBatch(incremental, [further]), { checkpoint: further });
     assert.deepEqual(afterStoppedBatch(further, [incremental]), { checkpoint: further });
     assert.deepEqual(afterStoppedBatch(incremental, undefined), { checkpoint: incremental });
+    assert.deepEqual(afterStoppedBatch(incremental, ['ACTIVITY_ID_NOT_STARTED']), { checkpoint: incremental }, 'the server\'s details of a batch cancelled before it ran are no problem');
     const unreadable = afterStoppedBatch(incremental, [{ pages: 'many' }]);
     assert.equal(unreadable.checkpoint, incremental);
     assert.match(unreadable.problem ?? '', /./, 'says why the details were not read');

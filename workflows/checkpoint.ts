@@ -108,13 +108,15 @@ export type BatchFailureDetails = z.infer<typeof BatchFailureDetails>;
 
 /**
  * `checkpoint`, or the one a batch that stopped early reported in its failure `details` when that
- * is not behind it; `problem` says why details that came were not read.
+ * is not behind it; `problem` says why details that came were not read. A batch cancelled before an
+ * attempt ran (queued, or between retries) has the server's own word there
+ * (`ACTIVITY_ID_NOT_STARTED`), no checkpoint: nothing to read, and nothing wrong.
  */
 export function afterStoppedBatch(
   checkpoint: ImportCheckpoint,
   details: readonly unknown[] | null | undefined,
 ): { checkpoint: ImportCheckpoint; problem?: string } {
-  if (!details?.length) return { checkpoint };
+  if (!details?.length || typeof details[0] !== 'object' || details[0] === null) return { checkpoint };
   const reported = parseOrNull(BatchFailureDetails, details[0]);
   if (reported.value === null) return { checkpoint, problem: reported.problem };
   return { checkpoint: reported.value.pages >= checkpoint.pages ? reported.value : checkpoint };

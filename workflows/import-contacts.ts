@@ -120,7 +120,7 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
   const runStatus = (): RunStatus => ({ ...status, runId: info.runId, firstExecutionRunId: info.firstExecutionRunId, samples });
 
   setHandler(statusQuery, runStatus);
-  /** The running batch's scope: a pause cancels it, and the batch stops at its next page. */
+  /** The running batch's scope, while it runs: a pause cancels it, and the batch stops at its next page. */
   let batchInFlight: CancellationScope | undefined;
   let batchPaused = false;
   setHandler(pauseSignal, () => {
@@ -185,6 +185,33 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
     return renewed;
   }
 
+  /** One batch in a scope of its own, which a pause cancels while the batch runs. */
+  async function runBatch(batch: ImportBatchInput, summary: string): Promise<unknown> {
+    const scope = new CancellationScope();
+    batchInFlight = scope;
+    batchPaused = false;
+    try {
+      return await scope.run(() => importBatch.executeWithOptions(batchOptionsFor(input, summary), [batch]));
+    } finally {
+      batchInFlight = undefined;
+    }
+  }
+
+  /**
+   * Whether `err` ended the batch a pause cancelled, not the import's own cancellation: it stopped,
+   * or failed in a way a later batch may get past. A failure for good while the pause was on its
+   * way is still that failure.
+   */
+  function stoppedForPause(err: unknown): boolean {
+    if (!batchPaused || CancellationScope.current().consideredCancelled) return false;
+    if (isCancellation(err)) return true;
+    return (
+      err instanceof ActivityFailure &&
+      err.retryState === 'CANCEL_REQUESTED' &&
+      !(err.cause instanceof ApplicationFailure && err.cause.nonRetryable)
+    );
+  }
+
   let batchesThisRun = 0;
   /** Counts a batch; continues as new once the run has had enough of them, or history is large. */
   async function continueAsNewIfDue(): Promise<void> {
@@ -227,24 +254,24 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
       // version of the contract) fails this workflow task, which retries once the fleet agrees,
       // rather than carrying a malformed checkpoint into history.
       let result: ImportBatchResult;
-      const scope = new CancellationScope();
-      batchInFlight = scope;
-      batchPaused = false;
       try {
-        result = ImportBatchResult.parse(await scope.run(() => importBatch.executeWithOptions(batchOptionsFor(input, summary), [batch])));
+        result = ImportBatchResult.parse(await runBatch(batch, summary));
       } catch (err) {
-        // Paused: the batch stopped at a page boundary (or failed meanwhile), saying how far it got;
-        // the loop waits for the resume and goes on from there. A cancelled import is not a pause.
-        if (batchPaused && !CancellationScope.current().consideredCancelled) {
-          takeStop(err);
-          await continueAsNewIfDue();
-          continue;
-        }
-        // Credentials rejected for good: wait for new ones (workflows/reauth.ts), then go on from here.
+        // Credentials rejected for good: wait for new ones (workflows/reauth.ts), then go on from here
+        // (or wait at the loop's top, if a pause came meanwhile).
         const rejection = credentialsRejection(err, input.tuning);
         if (rejection) {
           takeStop(err);
           sealedCredentials = await waitForCredentials(rejection);
+          continue;
+        }
+        // Paused: the batch stopped at a page boundary, saying how far it got, or failed and can be
+        // tried again; the loop waits for the resume and goes on from there.
+        if (stoppedForPause(err)) {
+          takeStop(err);
+          recordSample(samples, checkpoint.saved);
+          publish(pauseRequested ? 'paused' : 'running');
+          await continueAsNewIfDue();
           continue;
         }
         // The batch's window closed (give-up.ts): give up on the source, or try again in a new one.
@@ -260,8 +287,6 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
         publish(pauseRequested ? 'paused' : 'running');
         await continueAsNewIfDue();
         continue;
-      } finally {
-        batchInFlight = undefined;
       }
       checkpoint = result.checkpoint;
       recordSample(samples, checkpoint.saved);
@@ -275,8 +300,9 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
     }
   } catch (err) {
     takeStop(err);
-    // A batch that failed on its own while its cancellation was on the way was still asked to stop.
-    const cancelRequested = err instanceof ActivityFailure && err.retryState === 'CANCEL_REQUESTED' ? err : undefined;
+    // A batch that failed on its own while the import's cancellation was on the way was still asked to stop.
+    const cancelRequested =
+      err instanceof ActivityFailure && err.retryState === 'CANCEL_REQUESTED' && CancellationScope.current().consideredCancelled ? err : undefined;
     if (isCancellation(err) || cancelRequested) {
       // Cancelled while waiting for credentials: the re-auth reason is no longer why it stopped.
       publish('cancelled', { completedAt: new Date().toISOString(), error: undefined, errorType: undefined, reauthBy: undefined });

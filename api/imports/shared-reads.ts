@@ -2,7 +2,7 @@
  * Reads shared between concurrent callers, with a short freshness window. A workflow answers its
  * queries one at a time, so a web app polling one import from many tabs would otherwise queue
  * behind itself: callers within `freshMs` share one answer; up to `staleMs` they get the last
- * answer while one read refreshes it. Progress moves per batch, so this hides little.
+ * answer while one read refreshes it. Progress moves a page at a time, so this hides little.
  */
 import { STATUS_DEFAULTS } from '../../config/defaults';
 
