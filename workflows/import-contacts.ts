@@ -270,7 +270,8 @@ export async function ImportContacts(rawInput: ImportInput): Promise<ImportSumma
         if (stoppedForPause(err)) {
           takeStop(err);
           recordSample(samples, checkpoint.saved);
-          publish(pauseRequested ? 'paused' : 'running');
+          // Still paused, the loop's top says so; resumed meanwhile, the counts move here.
+          if (!pauseRequested) publish('running');
           await continueAsNewIfDue();
           continue;
         }
